@@ -1,0 +1,363 @@
+//! The factor registry: which kinds of second factor exist, and which may be used.
+//!
+//! Retiring a kind is configuration plus data, never a code change: the registry
+//! says a kind is `retired`, stored factors of that kind stay readable (and are
+//! listed as retired), and the kind is neither enrolled nor accepted at login.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+use uuid::Uuid;
+
+use crate::account::AccountId;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorKind {
+    EmailOtp,
+    Totp,
+    SecurityKey,
+    Passkey,
+    Push,
+    RecoveryCode,
+    Sms,
+}
+
+impl FactorKind {
+    pub const ALL: [Self; 7] = [
+        Self::EmailOtp,
+        Self::Totp,
+        Self::SecurityKey,
+        Self::Passkey,
+        Self::Push,
+        Self::RecoveryCode,
+        Self::Sms,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::EmailOtp => "email_otp",
+            Self::Totp => "totp",
+            Self::SecurityKey => "security_key",
+            Self::Passkey => "passkey",
+            Self::Push => "push",
+            Self::RecoveryCode => "recovery_code",
+            Self::Sms => "sms",
+        }
+    }
+}
+
+impl fmt::Display for FactorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("unknown factor kind {0:?}")]
+pub struct UnknownFactorKind(pub String);
+
+impl FromStr for FactorKind {
+    type Err = UnknownFactorKind;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| UnknownFactorKind(s.to_owned()))
+    }
+}
+
+/// A kind's lifecycle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KindState {
+    #[default]
+    Available,
+    /// Switched off by this deployment's configuration.
+    Disabled,
+    /// No longer supported anywhere (SMS): kept only so stored factors stay readable.
+    Retired,
+}
+
+/// Why a kind cannot be enrolled or used. The code is the REST API's problem code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FactorUnavailable {
+    #[error("{0} is retired and can no longer be used")]
+    Retired(FactorKind),
+    #[error("{0} is disabled on this server")]
+    Disabled(FactorKind),
+}
+
+impl FactorUnavailable {
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Retired(_) => "factor_retired",
+            Self::Disabled(_) => "factor_disabled",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("factors.email_otp must stay available: it is every account's fallback second factor")]
+pub struct FallbackUnavailable;
+
+/// The state of every kind, from the `[factors]` configuration table.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FactorRegistry {
+    pub email_otp: KindState,
+    pub totp: KindState,
+    pub security_key: KindState,
+    pub passkey: KindState,
+    pub push: KindState,
+    pub recovery_code: KindState,
+    pub sms: KindState,
+}
+
+impl Default for FactorRegistry {
+    fn default() -> Self {
+        Self {
+            email_otp: KindState::Available,
+            totp: KindState::Available,
+            security_key: KindState::Available,
+            passkey: KindState::Available,
+            push: KindState::Available,
+            recovery_code: KindState::Available,
+            sms: KindState::Retired,
+        }
+    }
+}
+
+impl FactorRegistry {
+    /// E-mail OTP is the factor of last resort ("I'll do this later", and the
+    /// fallback for owners of retired factors): it cannot be switched off.
+    pub fn validate(&self) -> Result<(), FallbackUnavailable> {
+        if self.email_otp == KindState::Available {
+            Ok(())
+        } else {
+            Err(FallbackUnavailable)
+        }
+    }
+
+    pub fn state(&self, kind: FactorKind) -> KindState {
+        match kind {
+            FactorKind::EmailOtp => self.email_otp,
+            FactorKind::Totp => self.totp,
+            FactorKind::SecurityKey => self.security_key,
+            FactorKind::Passkey => self.passkey,
+            FactorKind::Push => self.push,
+            FactorKind::RecoveryCode => self.recovery_code,
+            FactorKind::Sms => self.sms,
+        }
+    }
+
+    fn usable(&self, kind: FactorKind) -> Result<(), FactorUnavailable> {
+        match self.state(kind) {
+            KindState::Available => Ok(()),
+            KindState::Disabled => Err(FactorUnavailable::Disabled(kind)),
+            KindState::Retired => Err(FactorUnavailable::Retired(kind)),
+        }
+    }
+
+    /// May a user add a factor of this kind?
+    pub fn check_enrollable(&self, kind: FactorKind) -> Result<(), FactorUnavailable> {
+        self.usable(kind)
+    }
+
+    /// May a factor of this kind prove a login?
+    pub fn check_accepted(&self, kind: FactorKind) -> Result<(), FactorUnavailable> {
+        self.usable(kind)
+    }
+
+    /// Every kind with its state, in a stable order, for the "Enable MFA" screen.
+    pub fn kinds(&self) -> impl Iterator<Item = (FactorKind, KindState)> + '_ {
+        FactorKind::ALL.into_iter().map(|k| (k, self.state(k)))
+    }
+
+    /// How a stored factor is shown: its own status, unless its kind is gone.
+    pub fn effective_status(&self, factor: &Factor) -> EffectiveStatus {
+        match (self.state(factor.kind), factor.status) {
+            (KindState::Retired, _) => EffectiveStatus::Retired,
+            (KindState::Disabled, _) => EffectiveStatus::Disabled,
+            (KindState::Available, FactorStatus::Pending) => EffectiveStatus::Pending,
+            (KindState::Available, FactorStatus::Active) => EffectiveStatus::Active,
+        }
+    }
+
+    /// The factors of an account that can prove a login now.
+    pub fn usable_at_login<'a>(
+        &'a self,
+        factors: &'a [Factor],
+    ) -> impl Iterator<Item = &'a Factor> {
+        factors
+            .iter()
+            .filter(|f| self.effective_status(f) == EffectiveStatus::Active)
+    }
+}
+
+/// A stored factor's own status: enrolment confirmed or not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FactorStatus {
+    Pending,
+    Active,
+}
+
+impl FactorStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Active => "active",
+        }
+    }
+}
+
+impl FromStr for FactorStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "pending" => Ok(Self::Pending),
+            "active" => Ok(Self::Active),
+            other => Err(format!("unknown factor status {other:?}")),
+        }
+    }
+}
+
+/// What the factor list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EffectiveStatus {
+    Pending,
+    Active,
+    Disabled,
+    Retired,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct FactorId(pub Uuid);
+
+impl FactorId {
+    pub fn new() -> Self {
+        Self(Uuid::now_v7())
+    }
+}
+
+impl Default for FactorId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for FactorId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// A second factor of one account.
+///
+/// `public_data` is kind-specific and non-secret (a masked phone number, a WebAuthn
+/// credential's public key); `secret` is kind-specific and stored encrypted by the
+/// layer that owns the key, never in clear.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Factor {
+    pub id: FactorId,
+    pub account_id: AccountId,
+    pub kind: FactorKind,
+    pub status: FactorStatus,
+    pub label: Option<String>,
+    pub public_data: Option<String>,
+    pub secret: Option<Vec<u8>>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn factor(kind: FactorKind, status: FactorStatus) -> Factor {
+        Factor {
+            id: FactorId::new(),
+            account_id: AccountId::new(),
+            kind,
+            status,
+            label: None,
+            public_data: None,
+            secret: None,
+            created_at: DateTime::UNIX_EPOCH,
+            last_used_at: None,
+        }
+    }
+
+    #[test]
+    fn sms_is_retired_by_default_and_everything_else_available() {
+        let registry = FactorRegistry::default();
+        for (kind, state) in registry.kinds() {
+            let expected = if kind == FactorKind::Sms {
+                KindState::Retired
+            } else {
+                KindState::Available
+            };
+            assert_eq!(state, expected, "{kind}");
+        }
+        assert_eq!(
+            registry.check_enrollable(FactorKind::Sms),
+            Err(FactorUnavailable::Retired(FactorKind::Sms))
+        );
+        assert_eq!(
+            registry
+                .check_accepted(FactorKind::Sms)
+                .map_err(FactorUnavailable::code),
+            Err("factor_retired")
+        );
+        assert_eq!(registry.check_enrollable(FactorKind::Totp), Ok(()));
+    }
+
+    #[test]
+    fn stored_sms_factors_stay_readable_but_are_never_usable() {
+        let registry = FactorRegistry::default();
+        let factors = vec![
+            factor(FactorKind::Sms, FactorStatus::Active),
+            factor(FactorKind::EmailOtp, FactorStatus::Active),
+            factor(FactorKind::Totp, FactorStatus::Pending),
+        ];
+        assert_eq!(
+            registry.effective_status(&factors[0]),
+            EffectiveStatus::Retired
+        );
+        let usable: Vec<_> = registry.usable_at_login(&factors).map(|f| f.kind).collect();
+        assert_eq!(usable, vec![FactorKind::EmailOtp]);
+    }
+
+    #[test]
+    fn a_kind_disabled_by_config_is_refused_with_its_own_code() {
+        let registry = FactorRegistry {
+            push: KindState::Disabled,
+            ..FactorRegistry::default()
+        };
+        let err = registry.check_enrollable(FactorKind::Push);
+        assert_eq!(err.map_err(FactorUnavailable::code), Err("factor_disabled"));
+        let push = factor(FactorKind::Push, FactorStatus::Active);
+        assert_eq!(registry.effective_status(&push), EffectiveStatus::Disabled);
+    }
+
+    #[test]
+    fn email_otp_cannot_be_switched_off() {
+        let registry = FactorRegistry {
+            email_otp: KindState::Disabled,
+            ..FactorRegistry::default()
+        };
+        assert_eq!(registry.validate(), Err(FallbackUnavailable));
+        assert_eq!(FactorRegistry::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn kind_names_round_trip() {
+        for kind in FactorKind::ALL {
+            assert_eq!(kind.as_str().parse(), Ok(kind));
+        }
+        assert!("phone".parse::<FactorKind>().is_err());
+    }
+}

@@ -1,0 +1,24 @@
+//! The Gatehouse domain: pure types and rules, no framework and no I/O.
+//!
+//! Storage, mail and push live behind the traits in [`ports`]; time comes in through
+//! [`clock::Clock`], so every rule here can be tested with a fixed instant.
+
+pub mod account;
+pub mod audit;
+pub mod clock;
+pub mod email;
+pub mod factor;
+pub mod identifier;
+pub mod migration;
+pub mod password;
+pub mod ports;
+pub mod username;
+
+pub use account::{Account, AccountId, AccountStatus, IllegalTransition, Subject};
+pub use audit::{AuditEvent, AuditKind, NewAuditEvent};
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use email::{Email, EmailError};
+pub use factor::{Factor, FactorId, FactorKind, FactorRegistry, FactorStatus, KindState};
+pub use identifier::{IdentifierError, IdentifierPolicy, LoginIdentifier};
+pub use password::{PasswordHasher, PasswordPolicy, PasswordRule};
+pub use username::{LegacyUsername, UsernameError};

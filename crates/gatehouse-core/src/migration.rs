@@ -1,0 +1,372 @@
+//! The migration planner: decides, for every record of an old user base, whether it
+//! can become an account here, and says why not when it cannot.
+//!
+//! It never merges: two records that name one e-mail address (or one username) are
+//! both reported, and neither is imported, because picking one would silently hand
+//! someone else's history to the other. The planner works in two passes so that an
+//! input of any size streams: [`MigrationPlanner::observe`] every record, then
+//! [`MigrationPlanner::classify`] every record. It keeps only subjects and
+//! normalised identifiers in memory, never whole records.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
+
+use crate::account::Subject;
+use crate::email::{Email, EmailError};
+use crate::username::LegacyUsername;
+
+/// One user as the old system knew them.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LegacyRecord {
+    /// The old system's subject; becomes the OIDC `sub` here.
+    pub legacy_subject: String,
+    pub email: Option<String>,
+    pub username: Option<String>,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub locale: Option<String>,
+    pub zoneinfo: Option<String>,
+    pub email_verified: Option<bool>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// The planner's verdict on one record.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum Outcome {
+    /// Importable as it is.
+    Ok,
+    /// Importable; the username is the e-mail address, so no separate username is kept.
+    UsernameIsEmail,
+    EmailMissing,
+    EmailInvalid,
+    /// Other records name the same address: none of them is imported.
+    EmailShared {
+        with: Vec<String>,
+    },
+    /// The subject appears on more than one record: none of them is imported.
+    DuplicateSubject,
+    /// Not a usable OIDC subject (1–255 printable ASCII characters).
+    SubjectInvalid,
+    UsernameInvalid,
+    /// Other records use the same username (compared case-insensitively).
+    UsernameShared {
+        with: Vec<String>,
+    },
+}
+
+impl Outcome {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::UsernameIsEmail => "username_is_email",
+            Self::EmailMissing => "email_missing",
+            Self::EmailInvalid => "email_invalid",
+            Self::EmailShared { .. } => "email_shared",
+            Self::DuplicateSubject => "duplicate_subject",
+            Self::SubjectInvalid => "subject_invalid",
+            Self::UsernameInvalid => "username_invalid",
+            Self::UsernameShared { .. } => "username_shared",
+        }
+    }
+
+    pub fn is_importable(&self) -> bool {
+        matches!(self, Self::Ok | Self::UsernameIsEmail)
+    }
+}
+
+/// What an importable record becomes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedIdentity {
+    pub subject: Subject,
+    pub email: Email,
+    /// `None` when the record had none, or when it was the e-mail address itself.
+    pub legacy_username: Option<LegacyUsername>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PlannedRecord {
+    pub legacy_subject: String,
+    pub outcome: Outcome,
+    /// Present exactly when the outcome is importable.
+    pub identity: Option<PlannedIdentity>,
+}
+
+fn non_blank(field: &Option<String>) -> Option<&str> {
+    field.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// Two-pass planner; see the module documentation.
+#[derive(Debug, Default)]
+pub struct MigrationPlanner {
+    subjects: HashMap<String, usize>,
+    emails: HashMap<String, Vec<String>>,
+    usernames: HashMap<String, Vec<String>>,
+}
+
+impl MigrationPlanner {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// First pass: remember which subjects and identifiers each record claims.
+    pub fn observe(&mut self, record: &LegacyRecord) {
+        *self
+            .subjects
+            .entry(record.legacy_subject.clone())
+            .or_default() += 1;
+        if let Some(email) = non_blank(&record.email).and_then(|e| Email::parse(e).ok()) {
+            self.emails
+                .entry(email.normalized().to_owned())
+                .or_default()
+                .push(record.legacy_subject.clone());
+        }
+        if let Some(name) = non_blank(&record.username).and_then(|u| LegacyUsername::parse(u).ok())
+        {
+            self.usernames
+                .entry(name.normalized().to_owned())
+                .or_default()
+                .push(record.legacy_subject.clone());
+        }
+    }
+
+    /// The other records (by subject) that claim `key` in `index`.
+    fn others(index: &HashMap<String, Vec<String>>, key: &str, me: &str) -> Vec<String> {
+        index
+            .get(key)
+            .map(|subjects| subjects.iter().filter(|s| *s != me).cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Second pass: the verdict on one record, first problem wins in the order
+    /// subject, e-mail, username.
+    pub fn classify(&self, record: &LegacyRecord) -> PlannedRecord {
+        let me = record.legacy_subject.as_str();
+        let verdict = |outcome| PlannedRecord {
+            legacy_subject: me.to_owned(),
+            outcome,
+            identity: None,
+        };
+        let Ok(subject) = Subject::parse(me) else {
+            return verdict(Outcome::SubjectInvalid);
+        };
+        if self.subjects.get(me).copied().unwrap_or(0) > 1 {
+            return verdict(Outcome::DuplicateSubject);
+        }
+        let email = match non_blank(&record.email).map(Email::parse) {
+            None | Some(Err(EmailError::Empty)) => return verdict(Outcome::EmailMissing),
+            Some(Err(_)) => return verdict(Outcome::EmailInvalid),
+            Some(Ok(email)) => email,
+        };
+        let with = Self::others(&self.emails, email.normalized(), me);
+        if !with.is_empty() {
+            return verdict(Outcome::EmailShared { with });
+        }
+        let (outcome, legacy_username) = match non_blank(&record.username) {
+            None => (Outcome::Ok, None),
+            Some(raw) => match LegacyUsername::parse(raw) {
+                Err(_) => return verdict(Outcome::UsernameInvalid),
+                Ok(name) if name.normalized() == email.normalized() => {
+                    (Outcome::UsernameIsEmail, None)
+                }
+                Ok(name) => {
+                    let with = Self::others(&self.usernames, name.normalized(), me);
+                    if !with.is_empty() {
+                        return verdict(Outcome::UsernameShared { with });
+                    }
+                    (Outcome::Ok, Some(name))
+                }
+            },
+        };
+        PlannedRecord {
+            legacy_subject: me.to_owned(),
+            outcome,
+            identity: Some(PlannedIdentity {
+                subject,
+                email,
+                legacy_username,
+            }),
+        }
+    }
+}
+
+/// Plans a batch held in memory: both passes at once.
+pub fn plan(records: &[LegacyRecord]) -> Vec<PlannedRecord> {
+    let mut planner = MigrationPlanner::new();
+    records.iter().for_each(|r| planner.observe(r));
+    records.iter().map(|r| planner.classify(r)).collect()
+}
+
+/// Counts per outcome code, for the end-of-run summary.
+pub fn summarize<'a>(
+    planned: impl IntoIterator<Item = &'a PlannedRecord>,
+) -> BTreeMap<&'static str, usize> {
+    let mut counts = BTreeMap::new();
+    for record in planned {
+        *counts.entry(record.outcome.code()).or_default() += 1;
+    }
+    counts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn record(subject: &str, email: Option<&str>, username: Option<&str>) -> LegacyRecord {
+        LegacyRecord {
+            legacy_subject: subject.to_owned(),
+            email: email.map(str::to_owned),
+            username: username.map(str::to_owned),
+            ..LegacyRecord::default()
+        }
+    }
+
+    fn outcomes(records: &[LegacyRecord]) -> Vec<Outcome> {
+        plan(records).into_iter().map(|p| p.outcome).collect()
+    }
+
+    #[test]
+    fn a_clean_record_keeps_its_subject_as_sub() {
+        let planned = plan(&[record("auth0|42", Some("Rie@Example.com"), Some("rtanaka"))]);
+        assert_eq!(planned[0].outcome, Outcome::Ok);
+        let identity = planned[0].identity.clone().unwrap();
+        assert_eq!(identity.subject.as_str(), "auth0|42");
+        assert_eq!(identity.email.as_str(), "Rie@Example.com");
+        assert_eq!(
+            identity.legacy_username.map(|u| u.as_str().to_owned()),
+            Some("rtanaka".into())
+        );
+    }
+
+    #[test]
+    fn every_outcome() {
+        let records = [
+            record("1", Some("a@example.com"), None),
+            record("2", None, Some("bob")),
+            record("3", Some("   "), None),
+            record("4", Some("not-an-address"), None),
+            record("5", Some("shared@example.com"), None),
+            record("6", Some("SHARED@example.com"), None),
+            record("7", Some("u@example.com"), Some("U@Example.com")),
+            record("8", Some("d1@example.com"), None),
+            record("8", Some("d2@example.com"), None),
+            record("", Some("e@example.com"), None),
+            record("10", Some("f@example.com"), Some("bad\u{0}name")),
+            record("11", Some("g@example.com"), Some("Sam")),
+            record("12", Some("h@example.com"), Some("sam")),
+        ];
+        assert_eq!(
+            outcomes(&records),
+            vec![
+                Outcome::Ok,
+                Outcome::EmailMissing,
+                Outcome::EmailMissing,
+                Outcome::EmailInvalid,
+                Outcome::EmailShared {
+                    with: vec!["6".into()]
+                },
+                Outcome::EmailShared {
+                    with: vec!["5".into()]
+                },
+                Outcome::UsernameIsEmail,
+                Outcome::DuplicateSubject,
+                Outcome::DuplicateSubject,
+                Outcome::SubjectInvalid,
+                Outcome::UsernameInvalid,
+                Outcome::UsernameShared {
+                    with: vec!["12".into()]
+                },
+                Outcome::UsernameShared {
+                    with: vec!["11".into()]
+                },
+            ]
+        );
+        let summary = summarize(&plan(&records));
+        assert_eq!(summary.get("email_shared"), Some(&2));
+        assert_eq!(summary.get("ok"), Some(&1));
+        assert_eq!(summary.values().sum::<usize>(), records.len());
+    }
+
+    #[test]
+    fn username_is_email_keeps_no_separate_username() {
+        let planned = plan(&[record("7", Some("u@example.com"), Some("u@example.com"))]);
+        assert!(planned[0].outcome.is_importable());
+        assert_eq!(
+            planned[0]
+                .identity
+                .as_ref()
+                .and_then(|i| i.legacy_username.clone()),
+            None
+        );
+    }
+
+    #[test]
+    fn three_records_sharing_an_address_each_name_the_other_two() {
+        let planned = outcomes(&[
+            record("a", Some("x@example.com"), None),
+            record("b", Some("x@example.com"), None),
+            record("c", Some("X@EXAMPLE.COM"), None),
+        ]);
+        assert_eq!(
+            planned[2],
+            Outcome::EmailShared {
+                with: vec!["a".into(), "b".into()]
+            }
+        );
+    }
+
+    fn any_record() -> impl Strategy<Value = LegacyRecord> {
+        (
+            "[a-d]{1,2}",
+            proptest::option::of(prop_oneof![
+                "[a-c]@example\\.com",
+                "[a-c]",
+                Just(String::new())
+            ]),
+            proptest::option::of("[a-cA-C]{1,2}"),
+        )
+            .prop_map(|(s, e, u)| LegacyRecord {
+                legacy_subject: s,
+                email: e,
+                username: u,
+                ..LegacyRecord::default()
+            })
+    }
+
+    proptest! {
+        /// The planner never merges: among importable records, subjects, addresses and
+        /// usernames are all unique, and every record gets exactly one verdict.
+        #[test]
+        fn importable_records_never_collide(records in proptest::collection::vec(any_record(), 0..30)) {
+            let planned = plan(&records);
+            prop_assert_eq!(planned.len(), records.len());
+            let mut subjects = std::collections::HashSet::new();
+            let mut emails = std::collections::HashSet::new();
+            let mut usernames = std::collections::HashSet::new();
+            for p in &planned {
+                prop_assert_eq!(p.identity.is_some(), p.outcome.is_importable());
+                if let Some(id) = &p.identity {
+                    prop_assert!(subjects.insert(id.subject.clone()));
+                    prop_assert!(emails.insert(id.email.normalized().to_owned()));
+                    if let Some(u) = &id.legacy_username {
+                        prop_assert!(usernames.insert(u.normalized().to_owned()));
+                    }
+                }
+            }
+        }
+
+        /// Planning is independent of input order (each record's verdict).
+        #[test]
+        fn verdicts_do_not_depend_on_order(records in proptest::collection::vec(any_record(), 0..20)) {
+            let forward: Vec<_> = plan(&records).into_iter().map(|p| (p.legacy_subject, p.outcome.code())).collect();
+            let mut reversed_input = records.clone();
+            reversed_input.reverse();
+            let mut backward: Vec<_> = plan(&reversed_input).into_iter().map(|p| (p.legacy_subject, p.outcome.code())).collect();
+            backward.reverse();
+            prop_assert_eq!(forward, backward);
+        }
+    }
+}

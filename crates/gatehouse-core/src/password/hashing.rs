@@ -1,0 +1,248 @@
+//! argon2id password hashing in PHC strings, with parameters from configuration.
+
+use argon2::password_hash::phc::PasswordHash;
+use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use serde::{Deserialize, Serialize};
+
+/// argon2id cost parameters. The defaults are OWASP's (m = 19 MiB, t = 2, p = 1);
+/// tests configure cheap ones, never production code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HashingParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for HashingParams {
+    fn default() -> Self {
+        Self {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum HashingError {
+    #[error("invalid argon2 parameters: {0}")]
+    Params(String),
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// The result of checking a password against a stored hash.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verification {
+    /// The password is right. `needs_rehash`: store a fresh hash with today's parameters.
+    Match {
+        needs_rehash: bool,
+    },
+    Mismatch,
+}
+
+/// Hashes and verifies passwords; holds a dummy hash so unknown accounts cost as much.
+#[derive(Clone)]
+pub struct PasswordHasher {
+    argon: Argon2<'static>,
+    params: Params,
+    dummy: String,
+}
+
+impl std::fmt::Debug for PasswordHasher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish()
+    }
+}
+
+impl PasswordHasher {
+    pub fn new(config: &HashingParams) -> Result<Self, HashingError> {
+        let params = Params::new(
+            config.memory_kib,
+            config.iterations,
+            config.parallelism,
+            None,
+        )
+        .map_err(|e| HashingError::Params(e.to_string()))?;
+        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let mut hasher = Self {
+            argon,
+            params,
+            dummy: String::new(),
+        };
+        // A real hash of a password nobody knows: verifying against it takes the same
+        // time as verifying a real account's password.
+        hasher.dummy = hasher.hash(&uuid::Uuid::new_v4().to_string())?;
+        Ok(hasher)
+    }
+
+    /// A PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) with a fresh random salt.
+    pub fn hash(&self, password: &str) -> Result<String, HashingError> {
+        let normalized = super::normalize(password);
+        self.argon
+            .hash_password(normalized.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| HashingError::Hash(e.to_string()))
+    }
+
+    /// Checks `password` against a stored PHC string. A stored value that does not
+    /// parse never matches (and is logged by the caller, not here).
+    pub fn verify(&self, password: &str, stored: &str) -> Verification {
+        let normalized = super::normalize(password);
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            // Still spend the time, so a corrupt row is not a timing oracle.
+            self.verify_dummy(password);
+            return Verification::Mismatch;
+        };
+        // Verification uses the parameters inside the PHC string, so old hashes keep working.
+        match self.argon.verify_password(normalized.as_bytes(), &parsed) {
+            Ok(()) => Verification::Match {
+                needs_rehash: self.needs_rehash(stored),
+            },
+            Err(_) => Verification::Mismatch,
+        }
+    }
+
+    /// Spends the time of one verification for an account that does not exist.
+    /// Always a mismatch.
+    pub fn verify_dummy(&self, password: &str) -> Verification {
+        let normalized = super::normalize(password);
+        if let Ok(parsed) = PasswordHash::new(&self.dummy) {
+            let _ = self.argon.verify_password(normalized.as_bytes(), &parsed);
+        }
+        Verification::Mismatch
+    }
+
+    /// True when `stored` is not argon2id v1.3 with exactly the configured parameters.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return true;
+        };
+        if parsed.algorithm.as_str() != "argon2id" || parsed.version != Some(Version::V0x13.into())
+        {
+            return true;
+        }
+        match Params::try_from(&parsed) {
+            Ok(p) => {
+                p.m_cost() != self.params.m_cost()
+                    || p.t_cost() != self.params.t_cost()
+                    || p.p_cost() != self.params.p_cost()
+            }
+            Err(_) => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cheap() -> HashingParams {
+        HashingParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        }
+    }
+
+    fn hasher(params: &HashingParams) -> PasswordHasher {
+        PasswordHasher::new(params).unwrap()
+    }
+
+    #[test]
+    fn hashes_to_argon2id_phc_and_verifies() {
+        let h = hasher(&cheap());
+        let stored = h.hash("Correct-Horse#42").unwrap();
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"),
+            "{stored}"
+        );
+        assert_eq!(
+            h.verify("Correct-Horse#42", &stored),
+            Verification::Match {
+                needs_rehash: false
+            }
+        );
+        assert_eq!(
+            h.verify("Correct-Horse#43", &stored),
+            Verification::Mismatch
+        );
+    }
+
+    #[test]
+    fn salts_differ_between_hashes_of_one_password() {
+        let h = hasher(&cheap());
+        assert_ne!(h.hash("same").unwrap(), h.hash("same").unwrap());
+    }
+
+    #[test]
+    fn full_width_typing_verifies_against_the_ascii_hash() {
+        let h = hasher(&cheap());
+        let stored = h.hash("Correct-Horse#42").unwrap();
+        assert!(matches!(
+            h.verify("Ｃｏｒｒｅｃｔ－Ｈｏｒｓｅ＃４２", &stored),
+            Verification::Match { .. }
+        ));
+    }
+
+    #[test]
+    fn old_parameters_verify_and_ask_for_a_rehash() {
+        let old = hasher(&cheap());
+        let stored = old.hash("Correct-Horse#42").unwrap();
+        let new = hasher(&HashingParams {
+            memory_kib: 128,
+            ..cheap()
+        });
+        assert!(new.needs_rehash(&stored));
+        assert_eq!(
+            new.verify("Correct-Horse#42", &stored),
+            Verification::Match { needs_rehash: true }
+        );
+        assert!(!new.needs_rehash(&new.hash("x").unwrap()));
+    }
+
+    #[test]
+    fn other_algorithms_and_garbage_need_a_rehash_and_never_match() {
+        let h = hasher(&cheap());
+        let argon2i =
+            "$argon2i$v=19$m=64,t=1,p=1$c29tZXNhbHQ$iWh06vD8Fy27wf9npn6FXWiCX4K6pW6Ue1Bnzz07Z8A";
+        assert!(h.needs_rehash(argon2i));
+        assert!(h.needs_rehash("not a hash"));
+        assert_eq!(h.verify("x", "not a hash"), Verification::Mismatch);
+        assert_eq!(h.verify("", ""), Verification::Mismatch);
+    }
+
+    #[test]
+    fn dummy_verification_never_matches() {
+        let h = hasher(&cheap());
+        assert_eq!(h.verify_dummy(""), Verification::Mismatch);
+        assert_eq!(h.verify_dummy("Correct-Horse#42"), Verification::Mismatch);
+    }
+
+    #[test]
+    fn production_defaults_are_owasp() {
+        assert_eq!(
+            HashingParams::default(),
+            HashingParams {
+                memory_kib: 19456,
+                iterations: 2,
+                parallelism: 1
+            }
+        );
+    }
+
+    #[test]
+    fn refuses_impossible_parameters() {
+        let bad = HashingParams {
+            memory_kib: 1,
+            ..cheap()
+        };
+        assert!(matches!(
+            PasswordHasher::new(&bad),
+            Err(HashingError::Params(_))
+        ));
+    }
+}

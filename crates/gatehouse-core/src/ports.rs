@@ -1,0 +1,66 @@
+//! The ports: what the domain needs from the outside world. `gatehouse-store`
+//! implements them over SQL; tests may implement them in memory.
+
+use crate::account::{Account, AccountId, Subject};
+use crate::audit::{AuditEvent, NewAuditEvent};
+use crate::email::Email;
+use crate::factor::{Factor, FactorId};
+use crate::username::LegacyUsername;
+
+/// Which unique value a write collided with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum UniqueField {
+    Id,
+    Subject,
+    Email,
+    Username,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum RepositoryError {
+    #[error("{0:?} is already taken")]
+    Conflict(UniqueField),
+    #[error("no such record")]
+    NotFound,
+    /// A stored row no longer parses as a domain value.
+    #[error("stored data is invalid: {0}")]
+    Corrupt(String),
+    /// The database cannot be reached or answered with an error.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+}
+
+pub type RepositoryResult<T> = Result<T, RepositoryError>;
+
+pub trait AccountRepository {
+    fn insert_account(&self, account: &Account) -> RepositoryResult<()>;
+    /// Replaces every field of the account with this id.
+    fn update_account(&self, account: &Account) -> RepositoryResult<()>;
+    /// Removes the account and its factors; its audit events stay.
+    fn delete_account(&self, id: AccountId) -> RepositoryResult<()>;
+    fn account_by_id(&self, id: AccountId) -> RepositoryResult<Option<Account>>;
+    fn account_by_subject(&self, subject: &Subject) -> RepositoryResult<Option<Account>>;
+    fn account_by_email(&self, email: &Email) -> RepositoryResult<Option<Account>>;
+    fn account_by_username(&self, username: &LegacyUsername) -> RepositoryResult<Option<Account>>;
+    fn count_accounts(&self) -> RepositoryResult<u64>;
+}
+
+pub trait FactorRepository {
+    fn insert_factor(&self, factor: &Factor) -> RepositoryResult<()>;
+    fn update_factor(&self, factor: &Factor) -> RepositoryResult<()>;
+    fn delete_factor(&self, id: FactorId) -> RepositoryResult<()>;
+    fn factor_by_id(&self, id: FactorId) -> RepositoryResult<Option<Factor>>;
+    /// Oldest first.
+    fn factors_of(&self, account: AccountId) -> RepositoryResult<Vec<Factor>>;
+}
+
+pub trait AuditLog {
+    fn record(&self, event: &NewAuditEvent) -> RepositoryResult<AuditEvent>;
+    /// Newest first, at most `limit`, strictly older than `before` when given.
+    fn events_of(
+        &self,
+        account: AccountId,
+        before: Option<i64>,
+        limit: u32,
+    ) -> RepositoryResult<Vec<AuditEvent>>;
+}
