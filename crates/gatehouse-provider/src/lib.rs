@@ -1,1 +1,13 @@
+//! The Gatehouse HTTP server: the OpenID Connect provider and the headless JSON API.
 
+pub mod app;
+pub mod config;
+pub mod health;
+pub mod openapi;
+pub mod problem;
+pub mod request_id;
+pub mod state;
+pub mod telemetry;
+
+pub use app::{Application, StartError};
+pub use config::{Config, ConfigError};

@@ -1,1 +1,17 @@
+//! Gatehouse storage: one diesel code path over SQLite (the embedded default) and
+//! PostgreSQL (shared by several instances), implementing the core's ports.
 
+mod accounts;
+mod audit;
+mod connection;
+mod error;
+mod factors;
+mod migrations;
+mod schema;
+mod time;
+mod url;
+
+pub use connection::{DbConnection, PoolOptions, Store};
+pub use error::StoreError;
+pub use migrations::{MIGRATION_DIRS, Migrations};
+pub use url::{Backend, DatabaseUrl};

@@ -1,0 +1,173 @@
+//! Building and running the server.
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpResponse, HttpServer, web};
+use gatehouse_core::SystemClock;
+use gatehouse_store::{Store, StoreError};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use utoipa_actix_web::AppExt;
+use utoipa_actix_web::service_config::ServiceConfig;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::{Config, ConfigError};
+use crate::problem::{Problem, rewrite_error_response};
+use crate::state::AppState;
+use crate::{health, openapi, request_id};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {bind}: {reason}")]
+    Bind { bind: String, reason: String },
+}
+
+/// Every documented route. Used by the server and by the OpenAPI generator alike.
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(health::healthz).service(health::readyz);
+}
+
+/// Largest JSON body any endpoint accepts.
+const JSON_LIMIT: usize = 64 * 1024;
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(JSON_LIMIT)
+        .error_handler(|err, _| {
+            let problem = match &err {
+                actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
+                | actix_web::error::JsonPayloadError::Overflow { .. } => Problem::new(
+                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
+                    "payload_too_large",
+                    "Request body too large",
+                ),
+                actix_web::error::JsonPayloadError::ContentType => Problem::new(
+                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "Send application/json",
+                ),
+                other => Problem::new(
+                    actix_web::http::StatusCode::BAD_REQUEST,
+                    "invalid_json",
+                    "The request body is not valid JSON for this endpoint",
+                )
+                .with_detail(other.to_string()),
+            };
+            problem.into()
+        })
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    addr: SocketAddr,
+    server: Server,
+    store: Store,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("addr", &self.addr)
+            .finish()
+    }
+}
+
+impl Application {
+    /// Opens (and by default migrates) the database, then binds `server.bind`.
+    /// With port 0 the OS picks a port: read it back with [`Application::port`].
+    pub fn build(config: Config) -> Result<Self, StartError> {
+        config.validate()?;
+        let url = config.database.parsed_url()?;
+        let store = Store::open(&url, &config.database.pool_options())?;
+        if config.database.auto_migrate {
+            let applied = store.migrate()?;
+            if !applied.is_empty() {
+                tracing::info!(?applied, "database migrations applied");
+            }
+        }
+        let listener = TcpListener::bind(&config.server.bind).map_err(|e| StartError::Bind {
+            bind: config.server.bind.clone(),
+            reason: e.to_string(),
+        })?;
+        let addr = listener.local_addr().map_err(|e| StartError::Bind {
+            bind: config.server.bind.clone(),
+            reason: e.to_string(),
+        })?;
+        let workers = config.server.workers;
+        let state = web::Data::new(AppState {
+            config: Arc::new(config),
+            store: store.clone(),
+            clock: Arc::new(SystemClock),
+        });
+        let document = openapi::document();
+        let mut http = HttpServer::new(move || {
+            App::new()
+                .into_utoipa_app()
+                .app_data(state.clone())
+                .app_data(json_config())
+                .configure(routes)
+                .into_app()
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
+                .route(
+                    "/docs",
+                    web::get().to(|| async {
+                        HttpResponse::PermanentRedirect()
+                            .insert_header(("Location", "/docs/"))
+                            .finish()
+                    }),
+                )
+                .default_service(web::to(|| async {
+                    Err::<HttpResponse, _>(Problem::not_found())
+                }))
+                .wrap(ErrorHandlers::new().default_handler(rewrite_error_response))
+                .wrap(from_fn(request_id::middleware))
+        })
+        // Small token responses must not wait for Nagle's algorithm.
+        .on_connect(|conn, _| {
+            if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                let _ = tcp.set_nodelay(true);
+            }
+        });
+        if workers > 0 {
+            http = http.workers(workers);
+        }
+        let server = http
+            .listen(listener)
+            .map_err(|e| StartError::Bind {
+                bind: addr.to_string(),
+                reason: e.to_string(),
+            })?
+            .run();
+        tracing::info!(%addr, backend = %store.backend(), "gatehouse listening");
+        Ok(Self {
+            addr,
+            server,
+            store,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

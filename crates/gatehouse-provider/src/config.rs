@@ -1,0 +1,369 @@
+//! Configuration: one TOML file plus `GATEHOUSE_*` environment overrides, with
+//! defaults that run with no file at all.
+//!
+//! Every key has an environment variable named after its place in the file:
+//! `[database] url` is `GATEHOUSE_DATABASE_URL`, `[password_policy] min_length` is
+//! `GATEHOUSE_PASSWORD_POLICY_MIN_LENGTH`. `GATEHOUSE_BIND` and `GATEHOUSE_ISSUER` are
+//! short forms of `GATEHOUSE_SERVER_BIND` and `GATEHOUSE_SERVER_ISSUER`. Unknown keys
+//! and unknown `GATEHOUSE_*` variables are refused, so a typo never passes silently.
+
+use gatehouse_core::password::HashingParams;
+use gatehouse_core::{FactorRegistry, IdentifierPolicy, PasswordPolicy};
+use gatehouse_store::{DatabaseUrl, PoolOptions};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub server: ServerConfig,
+    pub database: DatabaseConfig,
+    pub logging: LoggingConfig,
+    pub identifiers: IdentifierConfig,
+    pub password_policy: PasswordPolicy,
+    pub password_hashing: HashingParams,
+    pub factors: FactorRegistry,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            logging: LoggingConfig::default(),
+            identifiers: IdentifierConfig::default(),
+            password_policy: PasswordPolicy::default(),
+            password_hashing: HashingParams::default(),
+            factors: FactorRegistry::default(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// `host:port`; port 0 picks a free port (tests).
+    pub bind: String,
+    /// The OIDC issuer: the public base URL relying parties see.
+    pub issuer: String,
+    /// HTTP worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            bind: "127.0.0.1:8080".to_owned(),
+            issuer: "http://localhost:8080".to_owned(),
+            workers: 0,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://PATH` (embedded default) or `postgres://USER[:PASSWORD]@HOST/DB`.
+    pub url: String,
+    pub max_connections: u32,
+    pub acquire_timeout_seconds: u64,
+    /// Apply pending migrations at start-up (`gatehouse db migrate` does it explicitly).
+    pub auto_migrate: bool,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://./data/gatehouse.db".to_owned(),
+            max_connections: 8,
+            acquire_timeout_seconds: 5,
+            auto_migrate: true,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    pub fn parsed_url(&self) -> Result<DatabaseUrl, ConfigError> {
+        DatabaseUrl::parse(&self.url).map_err(|e| ConfigError::Invalid {
+            key: "database.url".to_owned(),
+            reason: e.to_string(),
+        })
+    }
+
+    pub fn pool_options(&self) -> PoolOptions {
+        PoolOptions {
+            max_connections: self.max_connections,
+            acquire_timeout: Duration::from_secs(self.acquire_timeout_seconds),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoggingConfig {
+    pub format: LogFormat,
+    /// A `tracing` filter: `info`, `gatehouse=debug,actix_web=info`, …
+    pub level: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Pretty,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IdentifierConfig {
+    /// Login with a legacy username: `allowed`, `warn` (the default) or `disabled`.
+    pub username_login: IdentifierPolicy,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {reason}")]
+    Read { path: PathBuf, reason: String },
+    #[error("config file {path} is not valid TOML: {reason}")]
+    Syntax { path: PathBuf, reason: String },
+    #[error("{source_name}: {key}: {reason}")]
+    Key {
+        source_name: String,
+        key: String,
+        reason: String,
+    },
+    #[error("unknown environment variable {0} (see the README for the GATEHOUSE_* names)")]
+    UnknownVariable(String),
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+/// Variables with the `GATEHOUSE_` prefix that are not configuration keys.
+const NOT_CONFIG: [&str; 2] = ["GATEHOUSE_CONFIG", "GATEHOUSE_TEST_"];
+const SHORT_FORMS: [(&str, &str); 2] = [
+    ("GATEHOUSE_BIND", "server.bind"),
+    ("GATEHOUSE_ISSUER", "server.issuer"),
+];
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+impl Config {
+    /// Reads `file` (if any), applies `GATEHOUSE_*` variables from `env`, and validates.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            None => toml::Table::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+                    path: path.to_owned(),
+                    reason: e.to_string(),
+                })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Syntax {
+                        path: path.to_owned(),
+                        reason: syntax_reason(&text, &e),
+                    })?
+            }
+        };
+        let source_name =
+            file.map_or_else(|| "configuration".to_owned(), |p| p.display().to_string());
+        Self::deserialize_table(table.clone(), &source_name)?;
+        apply_environment(&mut table, env)?;
+        let config = Self::deserialize_table(table, "environment")?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn deserialize_table(table: toml::Table, source_name: &str) -> Result<Self, ConfigError> {
+        serde_path_to_error::deserialize(toml::Value::Table(table)).map_err(|e| ConfigError::Key {
+            source_name: source_name.to_owned(),
+            key: e.path().to_string(),
+            reason: one_line(&e.inner().to_string()),
+        })
+    }
+
+    /// Cross-field and format checks serde cannot express.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            key: key.to_owned(),
+            reason,
+        };
+        let bind_ok = self
+            .server
+            .bind
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !bind_ok {
+            return Err(invalid(
+                "server.bind",
+                format!(
+                    "{:?} is not host:port, e.g. 127.0.0.1:8080",
+                    self.server.bind
+                ),
+            ));
+        }
+        validate_issuer(&self.server.issuer).map_err(|reason| invalid("server.issuer", reason))?;
+        self.database.parsed_url()?;
+        if self.database.max_connections == 0 {
+            return Err(invalid(
+                "database.max_connections",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        if self.logging.level.trim().is_empty() {
+            return Err(invalid("logging.level", "must not be empty".to_owned()));
+        }
+        self.password_policy
+            .validate()
+            .map_err(|e| invalid("password_policy", e.to_string()))?;
+        gatehouse_core::PasswordHasher::new(&self.password_hashing)
+            .map_err(|e| invalid("password_hashing", e.to_string()))?;
+        self.factors
+            .validate()
+            .map_err(|e| invalid("factors", e.to_string()))?;
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, with secrets replaced by `***`.
+    pub fn redacted_toml(&self) -> Result<String, ConfigError> {
+        let mut shown = self.clone();
+        if let Ok(url) = self.database.parsed_url() {
+            shown.database.url = url.redacted();
+        }
+        toml::to_string_pretty(&shown).map_err(|e| ConfigError::Invalid {
+            key: "(config)".to_owned(),
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// OIDC Core §2 / Discovery §3: the issuer is an https URL with no query or fragment.
+/// Plain http is accepted for loopback hosts only (development and tests).
+fn validate_issuer(issuer: &str) -> Result<(), String> {
+    let url = url::Url::parse(issuer).map_err(|e| format!("{issuer:?} is not a URL: {e}"))?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+    match url.scheme() {
+        "https" => {}
+        "http" if loopback => {}
+        _ => {
+            return Err(format!(
+                "{issuer:?} must be https (http only for localhost)"
+            ));
+        }
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(format!("{issuer:?} must not have a query or fragment"));
+    }
+    if issuer.ends_with('/') {
+        return Err(format!("{issuer:?} must not end with '/'"));
+    }
+    Ok(())
+}
+
+fn syntax_reason(text: &str, error: &toml::de::Error) -> String {
+    let line = error
+        .span()
+        .map(|span| text[..span.start.min(text.len())].lines().count().max(1));
+    match line {
+        Some(line) => format!("line {line}: {}", one_line(error.message())),
+        None => one_line(error.message()),
+    }
+}
+
+/// The `(path, environment variable)` of every key, from the shape of the defaults.
+fn known_keys() -> Vec<(Vec<String>, String)> {
+    let mut keys = Vec::new();
+    if let Ok(toml::Value::Table(root)) = toml::Value::try_from(Config::default()) {
+        for (section, value) in root {
+            if let toml::Value::Table(fields) = value {
+                for key in fields.keys() {
+                    let var = format!("GATEHOUSE_{section}_{key}").to_uppercase();
+                    keys.push((vec![section.clone(), key.clone()], var));
+                }
+            }
+        }
+    }
+    keys
+}
+
+fn apply_environment(
+    table: &mut toml::Table,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<(), ConfigError> {
+    let keys = known_keys();
+    let defaults =
+        toml::Value::try_from(Config::default()).unwrap_or(toml::Value::Table(toml::Table::new()));
+    let mut vars: Vec<(String, String)> = env
+        .into_iter()
+        .filter(|(name, _)| name.starts_with("GATEHOUSE_"))
+        .filter(|(name, _)| !NOT_CONFIG.iter().any(|p| name.starts_with(p)))
+        .collect();
+    // Long forms win over short ones, whatever order the environment lists them in.
+    vars.sort_by_key(|(name, _)| !SHORT_FORMS.iter().any(|(short, _)| short == name));
+    for (name, raw) in vars {
+        let path: Vec<String> =
+            if let Some((_, dotted)) = SHORT_FORMS.iter().find(|(s, _)| *s == name) {
+                dotted.split('.').map(str::to_owned).collect()
+            } else if let Some((path, _)) = keys.iter().find(|(_, var)| *var == name) {
+                path.clone()
+            } else {
+                return Err(ConfigError::UnknownVariable(name));
+            };
+        let [section, key] = path.as_slice() else {
+            continue;
+        };
+        let default = defaults.get(section).and_then(|s| s.get(key));
+        let value = typed_like(default, &raw).map_err(|reason| ConfigError::Key {
+            source_name: "environment".to_owned(),
+            key: name.clone(),
+            reason,
+        })?;
+        let entry = table
+            .entry(section.clone())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        match entry {
+            toml::Value::Table(fields) => {
+                fields.insert(key.clone(), value);
+            }
+            _ => {
+                return Err(ConfigError::Invalid {
+                    key: section.clone(),
+                    reason: "must be a table".to_owned(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Reads an environment string as the type the key has in the defaults.
+fn typed_like(default: Option<&toml::Value>, raw: &str) -> Result<toml::Value, String> {
+    match default {
+        Some(toml::Value::Integer(_)) => raw
+            .trim()
+            .parse::<i64>()
+            .map(toml::Value::Integer)
+            .map_err(|_| format!("{raw:?} is not a whole number")),
+        Some(toml::Value::Boolean(_)) => match raw.trim() {
+            "true" | "1" | "yes" | "on" => Ok(toml::Value::Boolean(true)),
+            "false" | "0" | "no" | "off" => Ok(toml::Value::Boolean(false)),
+            _ => Err(format!("{raw:?} is not true or false")),
+        },
+        _ => Ok(toml::Value::String(raw.to_owned())),
+    }
+}

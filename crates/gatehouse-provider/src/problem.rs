@@ -1,0 +1,126 @@
+//! RFC 9457 problem details: every REST API error, with a stable machine-readable `code`.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use std::fmt;
+use utoipa::ToSchema;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An error answer of the REST API (`application/problem+json`).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct Problem {
+    /// A URI naming the kind of problem: `urn:gatehouse:problem:{code}`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short, human-readable summary of the kind of problem.
+    pub title: String,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong this time, for a human.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// Stable machine-readable code, e.g. `password_policy`, `factor_retired`, `not_found`.
+    pub code: String,
+}
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &str, title: &str) -> Self {
+        Self {
+            kind: format!("urn:gatehouse:problem:{code}"),
+            title: title.to_owned(),
+            status: status.as_u16(),
+            detail: None,
+            code: code.to_owned(),
+        }
+    }
+
+    pub fn with_detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found")
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal server error",
+        )
+    }
+
+    pub fn unavailable(code: &str, title: &str) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, title)
+    }
+
+    /// The problem a bare framework error response stands for.
+    fn for_status(status: StatusCode) -> Self {
+        match status {
+            StatusCode::NOT_FOUND => Self::not_found(),
+            StatusCode::METHOD_NOT_ALLOWED => {
+                Self::new(status, "method_not_allowed", "Method not allowed")
+            }
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                Self::new(status, "payload_too_large", "Request body too large")
+            }
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+                Self::new(status, "unsupported_media_type", "Unsupported media type")
+            }
+            s if s.is_server_error() => Self::internal(),
+            s => Self::new(
+                s,
+                "invalid_request",
+                s.canonical_reason().unwrap_or("Bad request"),
+            ),
+        }
+    }
+
+    fn response(&self) -> HttpResponse {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        HttpResponse::build(status)
+            .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
+            .json(self)
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} ({})", self.title, self.code)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        self.response()
+    }
+}
+
+/// Error-handler middleware: any error answer that is not already problem+json
+/// (actix's own 404, 405, 413, …) is rewritten as one, so clients see one error shape.
+pub fn rewrite_error_response<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v == HeaderValue::from_static(PROBLEM_JSON));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let problem = Problem::for_status(res.status());
+    let (req, _) = res.into_parts();
+    let res = ServiceResponse::new(req, problem.response()).map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}

@@ -1,0 +1,14 @@
+//! What every handler shares.
+
+use gatehouse_core::Clock;
+use gatehouse_store::Store;
+use std::sync::Arc;
+
+use crate::config::Config;
+
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+}

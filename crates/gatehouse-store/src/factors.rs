@@ -1,0 +1,122 @@
+//! The factor repository.
+
+use diesel::prelude::*;
+use gatehouse_core::ports::{FactorRepository, RepositoryError, RepositoryResult};
+use gatehouse_core::{AccountId, Factor, FactorId};
+
+use crate::accounts::parse_id;
+use crate::connection::Store;
+use crate::error::db_error;
+use crate::schema::factors;
+use crate::time::{from_millis, to_millis};
+
+#[derive(Queryable, Selectable, Insertable, AsChangeset)]
+#[diesel(table_name = factors)]
+#[diesel(treat_none_as_null = true)]
+struct FactorRow {
+    id: String,
+    account_id: String,
+    kind: String,
+    status: String,
+    label: Option<String>,
+    public_data: Option<String>,
+    secret: Option<Vec<u8>>,
+    created_at: i64,
+    last_used_at: Option<i64>,
+}
+
+impl From<&Factor> for FactorRow {
+    fn from(f: &Factor) -> Self {
+        Self {
+            id: f.id.to_string(),
+            account_id: f.account_id.to_string(),
+            kind: f.kind.as_str().to_owned(),
+            status: f.status.as_str().to_owned(),
+            label: f.label.clone(),
+            public_data: f.public_data.clone(),
+            secret: f.secret.clone(),
+            created_at: to_millis(f.created_at),
+            last_used_at: f.last_used_at.map(to_millis),
+        }
+    }
+}
+
+impl TryFrom<FactorRow> for Factor {
+    type Error = RepositoryError;
+    fn try_from(row: FactorRow) -> RepositoryResult<Self> {
+        Ok(Self {
+            id: FactorId(parse_id(&row.id)?),
+            account_id: AccountId(parse_id(&row.account_id)?),
+            kind: row
+                .kind
+                .parse()
+                .map_err(|e| RepositoryError::Corrupt(format!("factor kind: {e}")))?,
+            status: row.status.parse().map_err(RepositoryError::Corrupt)?,
+            label: row.label,
+            public_data: row.public_data,
+            secret: row.secret,
+            created_at: from_millis(row.created_at)?,
+            last_used_at: row.last_used_at.map(from_millis).transpose()?,
+        })
+    }
+}
+
+impl FactorRepository for Store {
+    fn insert_factor(&self, factor: &Factor) -> RepositoryResult<()> {
+        let mut conn = self.conn()?;
+        diesel::insert_into(factors::table)
+            .values(FactorRow::from(factor))
+            .execute(&mut *conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn update_factor(&self, factor: &Factor) -> RepositoryResult<()> {
+        let mut conn = self.conn()?;
+        let changed = diesel::update(factors::table.find(factor.id.to_string()))
+            .set(FactorRow::from(factor))
+            .execute(&mut *conn)
+            .map_err(db_error)?;
+        if changed == 0 {
+            return Err(RepositoryError::NotFound);
+        }
+        Ok(())
+    }
+
+    fn delete_factor(&self, id: FactorId) -> RepositoryResult<()> {
+        let mut conn = self.conn()?;
+        let deleted = diesel::delete(factors::table.find(id.to_string()))
+            .execute(&mut *conn)
+            .map_err(db_error)?;
+        if deleted == 0 {
+            return Err(RepositoryError::NotFound);
+        }
+        Ok(())
+    }
+
+    fn factor_by_id(&self, id: FactorId) -> RepositoryResult<Option<Factor>> {
+        let mut conn = self.conn()?;
+        factors::table
+            .find(id.to_string())
+            .select(FactorRow::as_select())
+            .first(&mut *conn)
+            .optional()
+            .map_err(db_error)?
+            .map(Factor::try_from)
+            .transpose()
+    }
+
+    fn factors_of(&self, account: AccountId) -> RepositoryResult<Vec<Factor>> {
+        let mut conn = self.conn()?;
+        factors::table
+            .filter(factors::account_id.eq(account.to_string()))
+            // v7 ids sort by creation time; the id breaks ties within one millisecond.
+            .order((factors::created_at.asc(), factors::id.asc()))
+            .select(FactorRow::as_select())
+            .load(&mut *conn)
+            .map_err(db_error)?
+            .into_iter()
+            .map(Factor::try_from)
+            .collect()
+    }
+}

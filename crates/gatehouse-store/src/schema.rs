@@ -1,0 +1,50 @@
+// Mirrors migrations/{sqlite,postgres}; the repository suite exercises every column.
+
+diesel::table! {
+    accounts (id) {
+        id -> Text,
+        subject -> Text,
+        email -> Nullable<Text>,
+        email_normalized -> Nullable<Text>,
+        email_verified -> Bool,
+        legacy_username -> Nullable<Text>,
+        legacy_username_normalized -> Nullable<Text>,
+        given_name -> Nullable<Text>,
+        family_name -> Nullable<Text>,
+        locale -> Nullable<Text>,
+        zoneinfo -> Nullable<Text>,
+        status -> Text,
+        password_hash -> Nullable<Text>,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    factors (id) {
+        id -> Text,
+        account_id -> Text,
+        kind -> Text,
+        status -> Text,
+        label -> Nullable<Text>,
+        public_data -> Nullable<Text>,
+        secret -> Nullable<Binary>,
+        created_at -> BigInt,
+        last_used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    audit_events (sequence) {
+        sequence -> BigInt,
+        account_id -> Nullable<Text>,
+        kind -> Text,
+        at -> BigInt,
+        ip -> Nullable<Text>,
+        user_agent -> Nullable<Text>,
+        detail -> Text,
+    }
+}
+
+diesel::joinable!(factors -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, factors);
