@@ -1,1 +1,12 @@
+//! Gatehouse end to end: one test binary, driving the real server over HTTP, the store
+//! on SQLite and PostgreSQL, and the `gatehouse` command.
+//!
+//! PostgreSQL tests run when `GATEHOUSE_TEST_POSTGRES_URL` names a database (CI sets
+//! it); without it they print SKIPPED and pass, except under `CI`, where they fail.
 
+mod cli;
+mod config;
+mod http;
+mod migrations;
+mod store;
+mod support;

@@ -105,10 +105,10 @@ impl Store {
             url: url.redacted(),
             reason,
         };
-        if let DatabaseUrl::Sqlite(path) = url {
-            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-                std::fs::create_dir_all(dir).map_err(|e| connect_error(e.to_string()))?;
-            }
+        if let DatabaseUrl::Sqlite(path) = url
+            && let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).map_err(|e| connect_error(e.to_string()))?;
         }
         let manager = Manager { url: url.clone() };
         // One direct attempt first: r2d2 would only report "timed out" after retrying.

@@ -1,0 +1,41 @@
+# Gatehouse — the two commands first: `make run`, `make test`.
+CARGO ?= cargo
+NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
+
+.PHONY: run test openapi lint bench build fmt clean
+
+## Start the server on the embedded defaults (SQLite at ./data/gatehouse.db).
+run:
+	$(CARGO) run -p gatehouse -- serve
+
+## Run every test. PostgreSQL tests run when GATEHOUSE_TEST_POSTGRES_URL is set.
+test:
+	$(CARGO) build -p gatehouse --bin gatehouse
+ifeq ($(NEXTEST),yes)
+	$(CARGO) nextest run --workspace
+else
+	$(CARGO) test --workspace
+endif
+
+## Regenerate the committed OpenAPI document.
+openapi:
+	$(CARGO) run -q -p gatehouse -- openapi > openapi/gatehouse.json.tmp
+	mv openapi/gatehouse.json.tmp openapi/gatehouse.json
+
+## Formatting and clippy, warnings are errors.
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+## Benchmarks (release build): hashing, policy, store, HTTP. Not a test.
+bench:
+	$(CARGO) bench -p gatehouse-tests --bench gatehouse
+
+build:
+	$(CARGO) build --workspace
+
+fmt:
+	$(CARGO) fmt --all
+
+clean:
+	$(CARGO) clean

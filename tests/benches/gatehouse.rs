@@ -1,0 +1,192 @@
+//! `make bench`: what the hot paths cost on this machine. A benchmark, never a test:
+//! it prints numbers and asserts nothing about time.
+//!
+//! Runs: the password policy check, argon2id at production parameters (hash, verify,
+//! the unknown-account dummy), the store on SQLite (and PostgreSQL when
+//! GATEHOUSE_TEST_POSTGRES_URL is set), and HTTP on /healthz and /readyz under
+//! concurrent load with the process's resident memory before and after.
+
+use gatehouse_core::password::HashingParams;
+use gatehouse_core::ports::AccountRepository;
+use gatehouse_core::{Account, AccountStatus, Email, PasswordHasher, PasswordPolicy, Subject};
+use gatehouse_provider::{Application, Config};
+use gatehouse_store::{DatabaseUrl, PoolOptions, Store};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+fn per_op(label: &str, iterations: u32, mut op: impl FnMut(u32)) {
+    let started = Instant::now();
+    for i in 0..iterations {
+        op(i);
+    }
+    let elapsed = started.elapsed();
+    let each = elapsed / iterations;
+    let rate = f64::from(iterations) / elapsed.as_secs_f64();
+    println!("{label:<48} {each:>12.2?}/op {rate:>12.0} op/s  (n={iterations})");
+}
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+        })
+        .unwrap_or(0)
+}
+
+fn bench_policy() {
+    let policy = PasswordPolicy::default();
+    per_op("password policy check (ASCII, 16 chars)", 200_000, |_| {
+        black_box(policy.check(black_box("Correct-Horse#42"), black_box("Correct-Horse#42")));
+    });
+    per_op(
+        "password policy check (kana + full-width, 24)",
+        200_000,
+        |_| {
+            black_box(policy.check(
+                black_box("パスワードですＡｂｃ１！＃ぱすわーど"),
+                black_box("x"),
+            ));
+        },
+    );
+}
+
+fn bench_argon2() {
+    let hasher = PasswordHasher::new(&HashingParams::default()).expect("production params");
+    let stored = hasher.hash("Correct-Horse#42").expect("hash");
+    per_op("argon2id hash (m=19 MiB, t=2, p=1)", 30, |_| {
+        black_box(hasher.hash("Correct-Horse#42").expect("hash"));
+    });
+    per_op("argon2id verify (known account)", 30, |_| {
+        black_box(hasher.verify("Correct-Horse#42", &stored));
+    });
+    per_op("argon2id dummy verify (unknown account)", 30, |_| {
+        black_box(hasher.verify_dummy("Correct-Horse#42"));
+    });
+}
+
+fn bench_store(label: &str, url: &str) {
+    let store = Store::open(
+        &DatabaseUrl::parse(url).expect("url"),
+        &PoolOptions::default(),
+    )
+    .expect("open");
+    store.migrate().expect("migrate");
+    let run = uuid::Uuid::new_v4().simple().to_string();
+    let now = chrono::Utc::now();
+    let n = 2_000;
+    per_op(&format!("{label}: insert account"), n, |i| {
+        let email = Email::parse(&format!("user{i}.{run}@example.com")).expect("email");
+        let subject = Subject::parse(&format!("bench|{run}|{i}")).expect("subject");
+        let account = Account::new(
+            subject,
+            Some(email),
+            AccountStatus::PendingRegistration,
+            now,
+        );
+        store.insert_account(&account).expect("insert");
+    });
+    per_op(&format!("{label}: account by e-mail"), 10_000, |i| {
+        let email = Email::parse(&format!("user{}.{run}@example.com", i % n)).expect("email");
+        black_box(store.account_by_email(&email).expect("lookup"));
+    });
+}
+
+async fn load(
+    client: &reqwest::Client,
+    url: &str,
+    concurrency: usize,
+    duration: Duration,
+) -> (u64, Vec<Duration>) {
+    let deadline = Instant::now() + duration;
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let client = client.clone();
+        let url = url.to_owned();
+        tasks.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0u64;
+            while Instant::now() < deadline {
+                let started = Instant::now();
+                match client.get(&url).send().await {
+                    Ok(res) if res.status().is_success() => {
+                        let _ = res.bytes().await;
+                        latencies.push(started.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (errors, latencies)
+        });
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    while let Some(Ok((e, l))) = tasks.join_next().await {
+        errors += e;
+        all.extend(l);
+    }
+    all.sort();
+    (errors, all)
+}
+
+fn bench_http() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    runtime.block_on(async {
+        let dir = tempfile::tempdir().expect("dir");
+        let mut config = Config::default();
+        config.server.bind = "127.0.0.1:0".to_owned();
+        config.server.workers = 2;
+        config.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        let app = Application::build(config).expect("server");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
+        let before = rss_kib();
+        for path in ["/healthz", "/readyz"] {
+            let concurrency = 32;
+            let window = Duration::from_secs(5);
+            let (errors, latencies) = load(&client, &format!("{base}{path}"), concurrency, window).await;
+            let pct = |p: f64| {
+                latencies
+                    .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
+                    .copied()
+                    .unwrap_or_default()
+            };
+            println!(
+                "HTTP GET {path:<10} c={concurrency} {:>8.0} req/s  p50 {:>9.2?}  p99 {:>9.2?}  errors {errors}",
+                latencies.len() as f64 / window.as_secs_f64(),
+                pct(0.50),
+                pct(0.99),
+            );
+        }
+        println!(
+            "resident memory (server + load generator)         {before} KiB before, {} KiB after",
+            rss_kib()
+        );
+    });
+}
+
+fn main() {
+    println!(
+        "Gatehouse benchmarks ({} cores; release build)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    bench_policy();
+    bench_argon2();
+    let dir = tempfile::tempdir().expect("dir");
+    bench_store(
+        "SQLite",
+        &format!("sqlite://{}", dir.path().join("store.db").display()),
+    );
+    match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
+        Ok(url) => bench_store("PostgreSQL", &url),
+        Err(_) => println!("PostgreSQL store: skipped (set GATEHOUSE_TEST_POSTGRES_URL)"),
+    }
+    bench_http();
+}

@@ -1,0 +1,196 @@
+//! The `gatehouse` binary as an operator runs it.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{gatehouse, workspace_root};
+
+fn stderr_line(output: &Output) -> String {
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        stderr.trim_end().lines().count(),
+        1,
+        "exactly one line: {stderr:?}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn openapi_prints_the_committed_document() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = gatehouse(dir.path()).arg("openapi").output().expect("run");
+    assert!(output.status.success());
+    let committed =
+        std::fs::read(workspace_root().join("openapi/gatehouse.json")).expect("committed");
+    assert!(output.stdout == committed, "run `make openapi`");
+}
+
+#[test]
+fn config_check_prints_the_effective_config_with_secrets_redacted() {
+    let dir = tempfile::tempdir().expect("dir");
+    let output = gatehouse(dir.path())
+        .args(["config", "check"])
+        .env(
+            "GATEHOUSE_DATABASE_URL",
+            "postgres://gh:hunter2@db.internal/gatehouse",
+        )
+        .env("GATEHOUSE_ISSUER", "https://id.example.com")
+        .output()
+        .expect("run");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let shown = String::from_utf8(output.stdout).expect("utf-8");
+    assert!(
+        shown.contains(r#"issuer = "https://id.example.com""#),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("postgres://gh:***@db.internal/gatehouse"),
+        "{shown}"
+    );
+    assert!(!shown.contains("hunter2"), "{shown}");
+}
+
+#[test]
+fn bad_config_is_one_line_and_exit_2() {
+    let dir = tempfile::tempdir().expect("dir");
+    let config = dir.path().join("gatehouse.toml");
+    std::fs::write(&config, "[database]\nurll = \"sqlite://x.db\"\n").expect("write");
+    for args in [
+        vec!["config", "check"],
+        vec!["serve"],
+        vec!["db", "migrate"],
+    ] {
+        let output = gatehouse(dir.path())
+            .args(&args)
+            .arg("--config")
+            .arg(&config)
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let line = stderr_line(&output);
+        assert!(line.contains("database.urll"), "{args:?}: {line}");
+    }
+
+    let output = gatehouse(dir.path())
+        .args(["config", "check"])
+        .env("GATEHOUSE_DATABASE_URL", "mysql://root@localhost/gh")
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr_line(&output).contains("database.url"));
+}
+
+#[test]
+fn unreachable_postgres_is_one_line_and_nonzero_never_a_panic() {
+    let dir = tempfile::tempdir().expect("dir");
+    for args in [vec!["db", "migrate"], vec!["serve"]] {
+        let output = gatehouse(dir.path())
+            .args(&args)
+            .env(
+                "GATEHOUSE_DATABASE_URL",
+                "postgres://gh:hunter2@127.0.0.1:1/gatehouse",
+            )
+            .env("GATEHOUSE_BIND", "127.0.0.1:0")
+            .output()
+            .expect("run");
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let line = stderr_line(&output);
+        assert!(
+            line.contains("cannot open the PostgreSQL database"),
+            "{line}"
+        );
+        assert!(!line.contains("hunter2"), "{line}");
+    }
+}
+
+#[test]
+fn db_migrate_creates_the_sqlite_file_then_has_nothing_to_do() {
+    let dir = tempfile::tempdir().expect("dir");
+    let first = gatehouse(dir.path())
+        .args(["db", "migrate"])
+        .output()
+        .expect("run");
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    assert!(String::from_utf8_lossy(&first.stdout).contains("applied"));
+    assert!(
+        dir.path().join("data/gatehouse.db").exists(),
+        "the default path is ./data/gatehouse.db"
+    );
+    let second = gatehouse(dir.path())
+        .args(["db", "migrate"])
+        .output()
+        .expect("run");
+    assert!(second.status.success());
+    assert!(String::from_utf8_lossy(&second.stdout).contains("up to date"));
+}
+
+/// What `make run` does on a fresh machine: no config file, no database yet.
+#[test]
+fn serve_starts_on_embedded_defaults() {
+    let dir = tempfile::tempdir().expect("dir");
+    let mut child = gatehouse(dir.path())
+        .arg("serve")
+        .env("GATEHOUSE_BIND", "127.0.0.1:0")
+        .env("GATEHOUSE_LOGGING_FORMAT", "json")
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let stderr = child.stderr.take().expect("stderr");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut addr = None;
+    let mut seen = vec![];
+    while addr.is_none() && Instant::now() < deadline {
+        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
+            continue;
+        };
+        if let Ok(json) = serde_json::from_str::<serde_json::Value>(&line)
+            && json["message"] == "gatehouse listening"
+        {
+            addr = json["addr"].as_str().map(str::to_owned);
+        }
+        seen.push(line);
+    }
+    let addr = addr.unwrap_or_else(|| {
+        let _ = child.kill();
+        panic!("no 'gatehouse listening' line in {seen:#?}")
+    });
+    let get = |path: &str| -> u16 {
+        let mut stream = std::net::TcpStream::connect(&addr).expect("connect");
+        use std::io::{Read, Write};
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        response
+            .split(' ')
+            .nth(1)
+            .and_then(|code| code.parse().ok())
+            .unwrap_or(0)
+    };
+    let health = get("/healthz");
+    let ready = get("/readyz");
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!((health, ready), (200, 200));
+    assert!(dir.path().join("data/gatehouse.db").exists());
+}

@@ -1,0 +1,183 @@
+//! Configuration: defaults with no file, TOML, GATEHOUSE_* overrides, clear refusals.
+
+use gatehouse_core::IdentifierPolicy;
+use gatehouse_provider::{Config, ConfigError};
+use std::io::Write;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let mut f = tempfile::NamedTempFile::new().expect("temp file");
+    f.write_all(text.as_bytes()).expect("write");
+    f
+}
+
+fn error(result: Result<Config, ConfigError>) -> String {
+    let message = result.expect_err("should be refused").to_string();
+    assert!(!message.contains('\n'), "one line: {message:?}");
+    message
+}
+
+#[test]
+fn defaults_need_no_file() {
+    let config = Config::load(None, env(&[])).expect("defaults");
+    assert_eq!(config, Config::default());
+    assert_eq!(config.server.bind, "127.0.0.1:8080");
+    assert_eq!(config.server.issuer, "http://localhost:8080");
+    assert_eq!(config.database.url, "sqlite://./data/gatehouse.db");
+    assert_eq!(config.password_policy.min_length, 12);
+    assert_eq!(config.password_hashing.memory_kib, 19 * 1024);
+    assert_eq!(config.identifiers.username_login, IdentifierPolicy::Warn);
+}
+
+#[test]
+fn file_values_and_environment_overrides() {
+    let f = file(
+        r#"
+[server]
+issuer = "https://id.example.com"
+
+[password_policy]
+min_length = 14
+
+[identifiers]
+username_login = "disabled"
+"#,
+    );
+    let config = Config::load(
+        Some(f.path()),
+        env(&[
+            ("GATEHOUSE_BIND", "0.0.0.0:9000"),
+            ("GATEHOUSE_DATABASE_URL", "postgres://gh@db/gatehouse"),
+            ("GATEHOUSE_PASSWORD_POLICY_MAX_LENGTH", "64"),
+            ("GATEHOUSE_DATABASE_AUTO_MIGRATE", "false"),
+            ("GATEHOUSE_TEST_POSTGRES_URL", "ignored: not a config key"),
+            ("PATH", "/usr/bin"),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(config.server.issuer, "https://id.example.com");
+    assert_eq!(config.server.bind, "0.0.0.0:9000");
+    assert_eq!(config.database.url, "postgres://gh@db/gatehouse");
+    assert!(!config.database.auto_migrate);
+    assert_eq!(config.password_policy.min_length, 14);
+    assert_eq!(config.password_policy.max_length, 64);
+    assert_eq!(
+        config.identifiers.username_login,
+        IdentifierPolicy::Disabled
+    );
+}
+
+#[test]
+fn the_long_form_wins_over_the_short_one() {
+    let config = Config::load(
+        None,
+        env(&[
+            ("GATEHOUSE_SERVER_ISSUER", "https://long.example"),
+            ("GATEHOUSE_ISSUER", "https://short.example"),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(config.server.issuer, "https://long.example");
+}
+
+#[test]
+fn unknown_keys_are_refused_by_name() {
+    let f = file("[password_policy]\nmin_lenght = 14\n");
+    let message = error(Config::load(Some(f.path()), env(&[])));
+    assert!(message.contains("password_policy.min_lenght"), "{message}");
+    assert!(message.contains("unknown field"), "{message}");
+
+    let f = file("[sever]\nbind = \"x\"\n");
+    let message = error(Config::load(Some(f.path()), env(&[])));
+    assert!(message.contains("sever"), "{message}");
+
+    let message = error(Config::load(
+        None,
+        env(&[("GATEHOUSE_DATABSE_URL", "sqlite://x.db")]),
+    ));
+    assert!(message.contains("GATEHOUSE_DATABSE_URL"), "{message}");
+}
+
+#[test]
+fn bad_values_are_refused_by_name() {
+    for (var, value, names) in [
+        ("GATEHOUSE_DATABASE_URL", "mysql://u@h/db", "database.url"),
+        ("GATEHOUSE_BIND", "8080", "server.bind"),
+        ("GATEHOUSE_ISSUER", "http://id.example.com", "server.issuer"),
+        (
+            "GATEHOUSE_ISSUER",
+            "https://id.example.com/?x=1",
+            "server.issuer",
+        ),
+        (
+            "GATEHOUSE_PASSWORD_POLICY_MIN_LENGTH",
+            "twelve",
+            "GATEHOUSE_PASSWORD_POLICY_MIN_LENGTH",
+        ),
+        (
+            "GATEHOUSE_PASSWORD_POLICY_MIN_LENGTH",
+            "99",
+            "password_policy",
+        ),
+        (
+            "GATEHOUSE_PASSWORD_HASHING_MEMORY_KIB",
+            "1",
+            "password_hashing",
+        ),
+        ("GATEHOUSE_FACTORS_EMAIL_OTP", "retired", "factors"),
+        ("GATEHOUSE_FACTORS_SMS", "sometimes", "factors.sms"),
+        (
+            "GATEHOUSE_DATABASE_AUTO_MIGRATE",
+            "perhaps",
+            "GATEHOUSE_DATABASE_AUTO_MIGRATE",
+        ),
+    ] {
+        let message = error(Config::load(None, env(&[(var, value)])));
+        assert!(message.contains(names), "{var}={value}: {message}");
+    }
+}
+
+#[test]
+fn toml_syntax_errors_name_the_line() {
+    let f = file("[server]\nbind = \"127.0.0.1:8080\"\nissuer = \n");
+    let message = error(Config::load(Some(f.path()), env(&[])));
+    assert!(message.contains("line 3"), "{message}");
+    let message = error(Config::load(
+        Some(std::path::Path::new("/no/such/gatehouse.toml")),
+        env(&[]),
+    ));
+    assert!(message.contains("/no/such/gatehouse.toml"), "{message}");
+}
+
+#[test]
+fn sms_can_be_configured_back_but_is_retired_by_default() {
+    use gatehouse_core::{FactorKind, KindState};
+    let config = Config::load(None, env(&[])).expect("defaults");
+    assert_eq!(config.factors.state(FactorKind::Sms), KindState::Retired);
+    let config = Config::load(None, env(&[("GATEHOUSE_FACTORS_PUSH", "disabled")])).expect("valid");
+    assert_eq!(config.factors.state(FactorKind::Push), KindState::Disabled);
+}
+
+#[test]
+fn the_redacted_view_hides_the_database_password() {
+    let config = Config::load(
+        None,
+        env(&[(
+            "GATEHOUSE_DATABASE_URL",
+            "postgres://gh:s3cret@db:5432/gatehouse",
+        )]),
+    )
+    .expect("valid");
+    let shown = config.redacted_toml().expect("toml");
+    assert!(
+        shown.contains("postgres://gh:***@db:5432/gatehouse"),
+        "{shown}"
+    );
+    assert!(!shown.contains("s3cret"), "{shown}");
+}

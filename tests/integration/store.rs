@@ -1,0 +1,336 @@
+//! The repository suite, run unchanged on SQLite and on PostgreSQL.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use gatehouse_core::ports::{
+    AccountRepository, AuditLog, FactorRepository, RepositoryError, UniqueField,
+};
+use gatehouse_core::{
+    Account, AccountId, AccountStatus, AuditKind, Email, Factor, FactorId, FactorKind,
+    FactorStatus, LegacyUsername, NewAuditEvent, Subject,
+};
+use gatehouse_store::Store;
+
+/// Whole milliseconds: the store keeps instants to the millisecond.
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_790_000_000 + seconds, 0).expect("valid instant")
+}
+
+fn account(subject: &str, email: &str) -> Account {
+    Account::new(
+        Subject::parse(subject).expect("subject"),
+        Some(Email::parse(email).expect("email")),
+        AccountStatus::PendingRegistration,
+        at(0),
+    )
+}
+
+fn factor(account: AccountId, kind: FactorKind, created: i64) -> Factor {
+    Factor {
+        id: FactorId::new(),
+        account_id: account,
+        kind,
+        status: FactorStatus::Active,
+        label: None,
+        public_data: None,
+        secret: None,
+        created_at: at(created),
+        last_used_at: None,
+    }
+}
+
+fn accounts_round_trip_every_field(store: &Store) {
+    let mut a = account("legacy|0001", "Rie.Tanaka@Example.com");
+    a.email_verified = true;
+    a.legacy_username = Some(LegacyUsername::parse("rtanaka").expect("username"));
+    a.given_name = Some("理恵".to_owned());
+    a.family_name = Some("田中".to_owned());
+    a.locale = Some("ja".to_owned());
+    a.zoneinfo = Some("Asia/Tokyo".to_owned());
+    a.password_hash = Some("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA".to_owned());
+    store.insert_account(&a).expect("insert");
+
+    assert_eq!(store.account_by_id(a.id).expect("by id"), Some(a.clone()));
+    assert_eq!(
+        store.account_by_subject(&a.subject).expect("by subject"),
+        Some(a.clone())
+    );
+    let typed_differently = Email::parse("rie.tanaka@EXAMPLE.com").expect("email");
+    assert_eq!(
+        store
+            .account_by_email(&typed_differently)
+            .expect("by email"),
+        Some(a.clone())
+    );
+    let shouted = LegacyUsername::parse("RTANAKA").expect("username");
+    assert_eq!(
+        store.account_by_username(&shouted).expect("by username"),
+        Some(a.clone())
+    );
+    assert_eq!(store.account_by_id(AccountId::new()).expect("absent"), None);
+    assert_eq!(store.count_accounts().expect("count"), 1);
+}
+
+fn unique_values_conflict_by_name(store: &Store) {
+    let mut first = account("s-1", "one@example.com");
+    first.legacy_username = Some(LegacyUsername::parse("sam").expect("username"));
+    store.insert_account(&first).expect("insert");
+
+    let same_email = account("s-2", "ONE@example.com");
+    assert_eq!(
+        store.insert_account(&same_email),
+        Err(RepositoryError::Conflict(UniqueField::Email))
+    );
+
+    let same_subject = account("s-1", "two@example.com");
+    assert_eq!(
+        store.insert_account(&same_subject),
+        Err(RepositoryError::Conflict(UniqueField::Subject))
+    );
+
+    let mut same_username = account("s-3", "three@example.com");
+    same_username.legacy_username = Some(LegacyUsername::parse("Sam").expect("username"));
+    assert_eq!(
+        store.insert_account(&same_username),
+        Err(RepositoryError::Conflict(UniqueField::Username))
+    );
+    assert_eq!(
+        store.count_accounts().expect("count"),
+        1,
+        "nothing half-written"
+    );
+}
+
+fn update_replaces_fields_including_clearing_them(store: &Store) {
+    let mut a = account("u-1", "old@example.com");
+    a.legacy_username = Some(LegacyUsername::parse("old-name").expect("username"));
+    a.given_name = Some("Old".to_owned());
+    store.insert_account(&a).expect("insert");
+
+    a.email = Some(Email::parse("new@example.com").expect("email"));
+    a.legacy_username = None;
+    a.given_name = None;
+    a.password_hash = Some("$argon2id$v=19$m=64,t=1,p=1$c2FsdHNhbHQ$aGFzaA".to_owned());
+    a.apply(at(60), AccountStatus::complete_registration)
+        .expect("registers");
+    store.update_account(&a).expect("update");
+
+    assert_eq!(store.account_by_id(a.id).expect("read"), Some(a.clone()));
+    let old = Email::parse("old@example.com").expect("email");
+    assert_eq!(store.account_by_email(&old).expect("old address"), None);
+    let old_name = LegacyUsername::parse("old-name").expect("username");
+    assert_eq!(
+        store.account_by_username(&old_name).expect("old name"),
+        None
+    );
+
+    let ghost = account("u-ghost", "ghost@example.com");
+    assert_eq!(store.update_account(&ghost), Err(RepositoryError::NotFound));
+}
+
+fn factors_are_listed_in_order_and_keep_their_bytes(store: &Store) {
+    let owner = account("f-1", "owner@example.com");
+    let other = account("f-2", "other@example.com");
+    store.insert_account(&owner).expect("insert");
+    store.insert_account(&other).expect("insert");
+
+    let mut sms = factor(owner.id, FactorKind::Sms, 10);
+    sms.public_data = Some(r#"{"phone":"+81 90-****-5678"}"#.to_owned());
+    let mut totp = factor(owner.id, FactorKind::Totp, 20);
+    totp.status = FactorStatus::Pending;
+    totp.secret = Some(vec![0, 1, 2, 254, 255]);
+    let email = factor(owner.id, FactorKind::EmailOtp, 5);
+    for f in [&sms, &totp, &email, &factor(other.id, FactorKind::Push, 1)] {
+        store.insert_factor(f).expect("insert factor");
+    }
+
+    let listed = store.factors_of(owner.id).expect("list");
+    assert_eq!(listed, vec![email.clone(), sms.clone(), totp.clone()]);
+
+    totp.status = FactorStatus::Active;
+    totp.label = Some("Pixel 9".to_owned());
+    totp.last_used_at = Some(at(30));
+    store.update_factor(&totp).expect("update factor");
+    assert_eq!(
+        store.factor_by_id(totp.id).expect("read"),
+        Some(totp.clone())
+    );
+
+    store.delete_factor(sms.id).expect("delete factor");
+    assert_eq!(store.factor_by_id(sms.id).expect("read"), None);
+    assert_eq!(store.delete_factor(sms.id), Err(RepositoryError::NotFound));
+
+    let orphan = factor(AccountId::new(), FactorKind::Totp, 1);
+    assert!(
+        store.insert_factor(&orphan).is_err(),
+        "a factor needs an existing account (foreign keys are on)"
+    );
+}
+
+fn audit_log_pages_newest_first_and_outlives_the_account(store: &Store) {
+    let a = account("a-1", "audited@example.com");
+    let b = account("a-2", "bystander@example.com");
+    store.insert_account(&a).expect("insert");
+    store.insert_account(&b).expect("insert");
+    store
+        .insert_factor(&factor(a.id, FactorKind::EmailOtp, 1))
+        .expect("factor");
+
+    let kinds = [
+        AuditKind::AccountImported,
+        AuditKind::RegistrationCompleted,
+        AuditKind::LoginFailed,
+        AuditKind::LoginSucceeded,
+        AuditKind::FactorAdded,
+    ];
+    let mut sequences = vec![];
+    for (i, kind) in kinds.into_iter().enumerate() {
+        let mut event = NewAuditEvent::new(kind, Some(a.id), at(i as i64))
+            .with_detail("client_id", "portal")
+            .with_detail("名前", "値");
+        event.ip = Some("192.0.2.7".to_owned());
+        event.user_agent = Some("Mozilla/5.0".to_owned());
+        let recorded = store.record(&event).expect("record");
+        assert_eq!(recorded.event, event);
+        sequences.push(recorded.sequence);
+        store
+            .record(&NewAuditEvent::new(
+                AuditKind::LoginSucceeded,
+                Some(b.id),
+                at(i as i64),
+            ))
+            .expect("record other");
+    }
+    assert!(
+        sequences.windows(2).all(|w| w[0] < w[1]),
+        "sequences increase: {sequences:?}"
+    );
+
+    let first_page = store.events_of(a.id, None, 2).expect("page 1");
+    let got: Vec<_> = first_page.iter().map(|e| e.event.kind).collect();
+    assert_eq!(got, vec![AuditKind::FactorAdded, AuditKind::LoginSucceeded]);
+    let cursor = first_page.last().map(|e| e.sequence);
+    let second_page = store.events_of(a.id, cursor, 10).expect("page 2");
+    let got: Vec<_> = second_page.iter().map(|e| e.event.kind).collect();
+    assert_eq!(
+        got,
+        vec![
+            AuditKind::LoginFailed,
+            AuditKind::RegistrationCompleted,
+            AuditKind::AccountImported
+        ]
+    );
+    assert_eq!(
+        second_page[0].event.detail.get("名前").map(String::as_str),
+        Some("値")
+    );
+
+    store.delete_account(a.id).expect("delete");
+    assert_eq!(store.account_by_id(a.id).expect("read"), None);
+    assert_eq!(
+        store.factors_of(a.id).expect("factors"),
+        vec![],
+        "factors go with the account"
+    );
+    assert_eq!(
+        store.events_of(a.id, None, 100).expect("events").len(),
+        5,
+        "the trail stays"
+    );
+    assert_eq!(store.delete_account(a.id), Err(RepositoryError::NotFound));
+}
+
+fn migrations_are_idempotent(store: &Store) {
+    assert_eq!(store.migrate().expect("second run"), Vec::<String>::new());
+}
+
+fn time_survives_to_the_millisecond(store: &Store) {
+    let mut a = account("t-1", "time@example.com");
+    a.created_at = at(0) + TimeDelta::milliseconds(123);
+    a.updated_at = DateTime::UNIX_EPOCH - TimeDelta::days(1);
+    store.insert_account(&a).expect("insert");
+    assert_eq!(store.account_by_id(a.id).expect("read"), Some(a));
+}
+
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[test]
+                fn $name() {
+                    let db = crate::support::TestDatabase::sqlite();
+                    super::$name(&db.store());
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[test]
+                fn $name() {
+                    let Some(db) = crate::support::TestDatabase::postgres() else { return };
+                    super::$name(&db.store());
+                }
+            )*
+        }
+    };
+}
+
+on_both_backends!(
+    accounts_round_trip_every_field,
+    unique_values_conflict_by_name,
+    update_replaces_fields_including_clearing_them,
+    factors_are_listed_in_order_and_keep_their_bytes,
+    audit_log_pages_newest_first_and_outlives_the_account,
+    migrations_are_idempotent,
+    time_survives_to_the_millisecond,
+);
+
+#[test]
+fn an_unreachable_postgres_is_one_line_naming_it() {
+    let url = gatehouse_store::DatabaseUrl::parse("postgres://gh:hunter2@127.0.0.1:1/gatehouse")
+        .expect("valid url");
+    let err = Store::open(&url, &gatehouse_store::PoolOptions::default())
+        .expect_err("nothing listens on port 1");
+    let message = err.to_string();
+    assert!(
+        message.starts_with(
+            "cannot open the PostgreSQL database at postgres://gh:***@127.0.0.1:1/gatehouse: "
+        ),
+        "{message}"
+    );
+    assert!(!message.contains('\n'), "{message:?}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
+
+#[test]
+fn database_urls_pick_the_backend_by_scheme() {
+    use gatehouse_store::{Backend, DatabaseUrl};
+    let sqlite = DatabaseUrl::parse("sqlite://./data/gatehouse.db").expect("sqlite");
+    assert_eq!(sqlite.backend(), Backend::Sqlite);
+    assert_eq!(sqlite, DatabaseUrl::Sqlite("./data/gatehouse.db".into()));
+    assert_eq!(
+        DatabaseUrl::parse("sqlite:///var/lib/gh.db").expect("absolute"),
+        DatabaseUrl::Sqlite("/var/lib/gh.db".into())
+    );
+    assert_eq!(
+        DatabaseUrl::parse("postgresql://u@h/db")
+            .expect("pg")
+            .backend(),
+        Backend::Postgres
+    );
+    for bad in [
+        "mysql://u@h/db",
+        "gatehouse.db",
+        "sqlite::memory:",
+        "sqlite://",
+        "",
+    ] {
+        assert!(DatabaseUrl::parse(bad).is_err(), "{bad:?}");
+    }
+    let secret = DatabaseUrl::parse("postgres://user:s3cret@db.internal:5432/gh?sslmode=require")
+        .expect("pg");
+    assert_eq!(
+        secret.redacted(),
+        "postgres://user:***@db.internal:5432/gh?sslmode=require"
+    );
+    assert!(!format!("{secret:?}").contains("s3cret"));
+}

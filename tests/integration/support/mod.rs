@@ -1,0 +1,189 @@
+//! Test support: real databases (a SQLite file, a PostgreSQL schema), the real server
+//! on port 0, and the real `gatehouse` binary.
+
+pub mod proxy;
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use gatehouse_core::password::HashingParams;
+use gatehouse_provider::{Application, Config};
+use gatehouse_store::{DatabaseUrl, PoolOptions, Store};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+use tempfile::TempDir;
+
+pub const POSTGRES_VAR: &str = "GATEHOUSE_TEST_POSTGRES_URL";
+
+/// A fresh, migrated-on-demand database that cleans up after itself.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<TempDir>,
+    schema: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite://{}", dir.path().join("gatehouse.db").display());
+        Self {
+            url,
+            _dir: Some(dir),
+            schema: None,
+        }
+    }
+
+    /// A private schema in the CI's PostgreSQL database, or `None` (with a note on
+    /// stderr) where no PostgreSQL was given. In CI a missing database is an error.
+    pub fn postgres() -> Option<Self> {
+        let Ok(base) = std::env::var(POSTGRES_VAR) else {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{POSTGRES_VAR} must be set in CI: the PostgreSQL suite may not be skipped there"
+            );
+            eprintln!("SKIPPED: {POSTGRES_VAR} is not set, so this PostgreSQL test did not run");
+            return None;
+        };
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::establish(&base).expect("connect to the test PostgreSQL");
+        diesel::sql_query(format!("CREATE SCHEMA {schema}"))
+            .execute(&mut admin)
+            .expect("create schema");
+        let separator = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{separator}options=-csearch_path%3D{schema}");
+        Some(Self {
+            url,
+            _dir: None,
+            schema: Some((base, schema)),
+        })
+    }
+
+    pub fn store(&self) -> Store {
+        let url = DatabaseUrl::parse(&self.url).expect("valid url");
+        let store = Store::open(&url, &PoolOptions::default()).expect("open store");
+        store.migrate().expect("migrate");
+        store
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = &self.schema
+            && let Ok(mut admin) = PgConnection::establish(base)
+        {
+            let _ = diesel::sql_query(format!("DROP SCHEMA {schema} CASCADE")).execute(&mut admin);
+        }
+    }
+}
+
+/// Cheap argon2 parameters: tests never pay the production cost.
+pub fn cheap_hashing() -> HashingParams {
+    HashingParams {
+        memory_kib: 64,
+        iterations: 1,
+        parallelism: 1,
+    }
+}
+
+/// The configuration every test server starts from.
+pub fn test_config(database_url: &str) -> Config {
+    let mut config = Config::default();
+    config.server.bind = "127.0.0.1:0".to_owned();
+    config.server.workers = 1;
+    config.database.url = database_url.to_owned();
+    config.database.acquire_timeout_seconds = 1;
+    config.password_hashing = cheap_hashing();
+    config
+}
+
+/// The real server on a free port, talking to a real database.
+pub struct TestServer {
+    pub base: String,
+    pub client: reqwest::Client,
+    handle: actix_web::dev::ServerHandle,
+    _db: Option<TestDatabase>,
+}
+
+impl TestServer {
+    pub async fn start(db: TestDatabase) -> Self {
+        let config = test_config(&db.url);
+        Self::start_with(config, Some(db)).await
+    }
+
+    pub async fn start_with(config: Config, db: Option<TestDatabase>) -> Self {
+        let app = Application::build(config).expect("server starts");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("http client");
+        Self {
+            base,
+            client,
+            handle,
+            _db: db,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request")
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// The workspace root, to read committed files.
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("tests/ has a parent")
+        .to_owned()
+}
+
+/// The `gatehouse` binary, built (or brought up to date) once per test process.
+pub fn gatehouse_bin() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| env!("CARGO").to_owned());
+        let status = Command::new(cargo)
+            .args(["build", "--quiet", "-p", "gatehouse", "--bin", "gatehouse"])
+            .current_dir(workspace_root())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "cargo build -p gatehouse failed");
+        // target/<profile>/deps/integration-… → target/<profile>/gatehouse
+        let exe = std::env::current_exe().expect("current exe");
+        let profile_dir = exe
+            .parent()
+            .and_then(Path::parent)
+            .expect("target/<profile>");
+        profile_dir.join(format!("gatehouse{}", std::env::consts::EXE_SUFFIX))
+    })
+}
+
+/// A `gatehouse` command with a clean environment: no GATEHOUSE_* from the caller.
+pub fn gatehouse(dir: &Path) -> Command {
+    let mut cmd = Command::new(gatehouse_bin());
+    cmd.current_dir(dir);
+    for (name, _) in std::env::vars() {
+        if name.starts_with("GATEHOUSE_") {
+            cmd.env_remove(name);
+        }
+    }
+    cmd
+}
