@@ -108,15 +108,22 @@ async fn unknown_paths_and_methods_answer_problem_json() {
         "not_found",
     )
     .await;
+
     let res = server
         .client
         .post(server.url("/healthz"))
         .send()
         .await
         .expect("request");
-    assert!(res.status().is_client_error());
-    let body: Value = res.json().await.expect("problem body");
-    assert!(body["code"].is_string(), "{body}");
+    assert_eq!(
+        res.headers().get("allow").and_then(|v| v.to_str().ok()),
+        Some("GET")
+    );
+    let body = problem(res, StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed").await;
+    assert!(
+        body["detail"].as_str().is_some_and(|d| d.contains("POST")),
+        "{body}"
+    );
 }
 
 #[tokio::test]

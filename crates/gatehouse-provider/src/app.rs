@@ -12,6 +12,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::{Config, ConfigError};
+use crate::fallback::{AllowedMethods, fallback};
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
 use crate::{health, openapi, request_id};
@@ -104,10 +105,12 @@ impl Application {
             clock: Arc::new(SystemClock),
         });
         let document = openapi::document();
+        let allowed = web::Data::new(AllowedMethods::from_document(&document));
         let mut http = HttpServer::new(move || {
             App::new()
                 .into_utoipa_app()
                 .app_data(state.clone())
+                .app_data(allowed.clone())
                 .app_data(json_config())
                 .configure(routes)
                 .into_app()
@@ -120,9 +123,7 @@ impl Application {
                             .finish()
                     }),
                 )
-                .default_service(web::to(|| async {
-                    Err::<HttpResponse, _>(Problem::not_found())
-                }))
+                .default_service(web::to(fallback))
                 .wrap(ErrorHandlers::new().default_handler(rewrite_error_response))
                 .wrap(from_fn(request_id::middleware))
         })

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod config;
+pub mod fallback;
 pub mod health;
 pub mod openapi;
 pub mod problem;

@@ -5,7 +5,7 @@ use gatehouse_core::ports::{AccountRepository, RepositoryError, RepositoryResult
 use gatehouse_core::{Account, AccountId, Email, LegacyUsername, Subject};
 
 use crate::connection::{MultiBackend, Store};
-use crate::error::db_error;
+use crate::error::{db_error, one_row};
 use crate::schema::accounts;
 use crate::time::{from_millis, to_millis};
 
@@ -125,25 +125,19 @@ impl AccountRepository for Store {
 
     fn update_account(&self, account: &Account) -> RepositoryResult<()> {
         let mut conn = self.conn()?;
-        let changed = diesel::update(accounts::table.find(account.id.to_string()))
+        diesel::update(accounts::table.find(account.id.to_string()))
             .set(AccountRow::from(account))
             .execute(&mut *conn)
-            .map_err(db_error)?;
-        if changed == 0 {
-            return Err(RepositoryError::NotFound);
-        }
-        Ok(())
+            .map_err(db_error)
+            .and_then(one_row)
     }
 
     fn delete_account(&self, id: AccountId) -> RepositoryResult<()> {
         let mut conn = self.conn()?;
-        let deleted = diesel::delete(accounts::table.find(id.to_string()))
+        diesel::delete(accounts::table.find(id.to_string()))
             .execute(&mut *conn)
-            .map_err(db_error)?;
-        if deleted == 0 {
-            return Err(RepositoryError::NotFound);
-        }
-        Ok(())
+            .map_err(db_error)
+            .and_then(one_row)
     }
 
     fn account_by_id(&self, id: AccountId) -> RepositoryResult<Option<Account>> {

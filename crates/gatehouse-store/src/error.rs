@@ -47,3 +47,12 @@ pub(crate) fn db_error(error: diesel::result::Error) -> RepositoryError {
         other => RepositoryError::Unavailable(one_line(&other.to_string())),
     }
 }
+
+/// An update or delete by primary key must touch exactly the one row it names.
+pub(crate) fn one_row(affected: usize) -> Result<(), RepositoryError> {
+    if affected == 0 {
+        Err(RepositoryError::NotFound)
+    } else {
+        Ok(())
+    }
+}

@@ -6,7 +6,7 @@ use gatehouse_core::{AccountId, Factor, FactorId};
 
 use crate::accounts::parse_id;
 use crate::connection::Store;
-use crate::error::db_error;
+use crate::error::{db_error, one_row};
 use crate::schema::factors;
 use crate::time::{from_millis, to_millis};
 
@@ -73,25 +73,19 @@ impl FactorRepository for Store {
 
     fn update_factor(&self, factor: &Factor) -> RepositoryResult<()> {
         let mut conn = self.conn()?;
-        let changed = diesel::update(factors::table.find(factor.id.to_string()))
+        diesel::update(factors::table.find(factor.id.to_string()))
             .set(FactorRow::from(factor))
             .execute(&mut *conn)
-            .map_err(db_error)?;
-        if changed == 0 {
-            return Err(RepositoryError::NotFound);
-        }
-        Ok(())
+            .map_err(db_error)
+            .and_then(one_row)
     }
 
     fn delete_factor(&self, id: FactorId) -> RepositoryResult<()> {
         let mut conn = self.conn()?;
-        let deleted = diesel::delete(factors::table.find(id.to_string()))
+        diesel::delete(factors::table.find(id.to_string()))
             .execute(&mut *conn)
-            .map_err(db_error)?;
-        if deleted == 0 {
-            return Err(RepositoryError::NotFound);
-        }
-        Ok(())
+            .map_err(db_error)
+            .and_then(one_row)
     }
 
     fn factor_by_id(&self, id: FactorId) -> RepositoryResult<Option<Factor>> {
