@@ -1,12 +1,16 @@
 //! The repository suite, run unchanged on SQLite and on PostgreSQL.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use gatehouse_core::client::TokenLifetimes;
 use gatehouse_core::ports::{
-    AccountRepository, AuditLog, FactorRepository, RepositoryError, UniqueField,
+    AccountRepository, AuditLog, ClientRepository, FactorRepository, RepositoryError,
+    SigningKeyRepository, UniqueField,
 };
+use gatehouse_core::signing_key::{KeyStatus, SigningKeyRecord};
 use gatehouse_core::{
-    Account, AccountId, AccountStatus, AuditKind, Email, Factor, FactorId, FactorKind,
-    FactorStatus, LegacyUsername, NewAuditEvent, Subject,
+    Account, AccountId, AccountStatus, AuditKind, Client, ClientId, Email, Factor, FactorId,
+    FactorKind, FactorStatus, GrantType, LegacyUsername, NewAuditEvent, SigningAlg, Subject,
+    TokenEndpointAuthMethod,
 };
 use gatehouse_store::Store;
 
@@ -251,6 +255,108 @@ fn time_survives_to_the_millisecond(store: &Store) {
     assert_eq!(store.account_by_id(a.id).expect("read"), Some(a));
 }
 
+fn client(id: &str) -> Client {
+    Client {
+        id: ClientId::parse(id).expect("client id"),
+        name: "サポートポータル".to_owned(),
+        secret_hash: Some("c2VjcmV0LWhhc2g".to_owned()),
+        redirect_uris: vec![
+            "https://portal.example.com/cb".to_owned(),
+            "http://localhost:3000/cb".to_owned(),
+        ],
+        post_logout_redirect_uris: vec!["https://portal.example.com/bye".to_owned()],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        scopes: vec!["openid".to_owned(), "email".to_owned()],
+        auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        jwks: None,
+        id_token_alg: SigningAlg::Es256,
+        first_party: true,
+        lifetimes: TokenLifetimes {
+            access_token: 300,
+            id_token: 600,
+            refresh_token: 86_400,
+        },
+        created_at: at(0),
+        updated_at: at(0),
+    }
+}
+
+fn clients_round_trip_and_list_in_order(store: &Store) {
+    let b = client("b-portal");
+    let mut a = client("a-machine");
+    a.grant_types = vec![GrantType::ClientCredentials];
+    a.redirect_uris = vec![];
+    a.post_logout_redirect_uris = vec![];
+    a.auth_method = TokenEndpointAuthMethod::PrivateKeyJwt;
+    a.secret_hash = None;
+    a.jwks = Some(r#"{"keys":[]}"#.to_owned());
+    a.first_party = false;
+    store.insert_client(&b).expect("insert b");
+    store.insert_client(&a).expect("insert a");
+    assert_eq!(
+        store.list_clients().expect("list"),
+        vec![a.clone(), b.clone()]
+    );
+    assert_eq!(
+        store.insert_client(&a),
+        Err(RepositoryError::Conflict(UniqueField::Id))
+    );
+
+    let mut changed = b.clone();
+    changed.secret_hash = Some("cm90YXRlZA".to_owned());
+    changed
+        .redirect_uris
+        .push("https://portal.example.com/cb2".to_owned());
+    changed.updated_at = at(9);
+    store.update_client(&changed).expect("update");
+    assert_eq!(store.client_by_id(&b.id).expect("read"), Some(changed));
+
+    store.delete_client(&a.id).expect("delete");
+    assert_eq!(store.client_by_id(&a.id).expect("read"), None);
+    assert_eq!(store.delete_client(&a.id), Err(RepositoryError::NotFound));
+}
+
+fn signing_keys_round_trip_and_move_through_their_lifecycle(store: &Store) {
+    let key = |kid: &str, alg, status, created| SigningKeyRecord {
+        kid: kid.to_owned(),
+        alg,
+        status,
+        sealed_private_key: vec![9, 8, 7, 0, 255],
+        public_jwk: format!(r#"{{"kid":"{kid}"}}"#),
+        created_at: at(created),
+        activated_at: None,
+        expires_at: None,
+    };
+    let mut active = key("rs-1", SigningAlg::Rs256, KeyStatus::Active, 1);
+    active.activated_at = Some(at(1));
+    let next = key("rs-2", SigningAlg::Rs256, KeyStatus::Next, 2);
+    let ec = key("es-1", SigningAlg::Es256, KeyStatus::Active, 0);
+    for k in [&active, &next, &ec] {
+        store.insert_key(k).expect("insert key");
+    }
+    assert_eq!(
+        store.signing_keys().expect("keys"),
+        vec![ec.clone(), active.clone(), next.clone()]
+    );
+
+    let mut retired = active.clone();
+    retired.status = KeyStatus::Retired;
+    retired.expires_at = Some(at(3600));
+    store.update_key(&retired).expect("retire");
+    let mut promoted = next.clone();
+    promoted.status = KeyStatus::Active;
+    promoted.activated_at = Some(at(5));
+    store.update_key(&promoted).expect("promote");
+    assert_eq!(
+        store.signing_keys().expect("keys"),
+        vec![ec.clone(), retired, promoted]
+    );
+
+    store.delete_key("rs-1").expect("delete");
+    assert_eq!(store.delete_key("rs-1"), Err(RepositoryError::NotFound));
+    assert_eq!(store.signing_keys().expect("keys").len(), 2);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -282,6 +388,8 @@ on_both_backends!(
     audit_log_pages_newest_first_and_outlives_the_account,
     migrations_are_idempotent,
     time_survives_to_the_millisecond,
+    clients_round_trip_and_list_in_order,
+    signing_keys_round_trip_and_move_through_their_lifecycle,
 );
 
 #[test]

@@ -5,6 +5,7 @@
 
 pub mod account;
 pub mod audit;
+pub mod client;
 pub mod clock;
 pub mod email;
 pub mod factor;
@@ -12,10 +13,12 @@ pub mod identifier;
 pub mod migration;
 pub mod password;
 pub mod ports;
+pub mod signing_key;
 pub mod username;
 
 pub use account::{Account, AccountId, AccountStatus, IllegalTransition, Subject};
 pub use audit::{AuditEvent, AuditKind, NewAuditEvent};
+pub use client::{Client, ClientError, ClientId, GrantType, SigningAlg, TokenEndpointAuthMethod};
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use email::{Email, EmailError};
 pub use factor::{Factor, FactorId, FactorKind, FactorRegistry, FactorStatus, KindState};

@@ -3,8 +3,10 @@
 
 use crate::account::{Account, AccountId, Subject};
 use crate::audit::{AuditEvent, NewAuditEvent};
+use crate::client::{Client, ClientId};
 use crate::email::Email;
 use crate::factor::{Factor, FactorId};
+use crate::signing_key::SigningKeyRecord;
 use crate::username::LegacyUsername;
 
 /// Which unique value a write collided with.
@@ -63,4 +65,22 @@ pub trait AuditLog {
         before: Option<i64>,
         limit: u32,
     ) -> RepositoryResult<Vec<AuditEvent>>;
+}
+
+pub trait ClientRepository {
+    fn insert_client(&self, client: &Client) -> RepositoryResult<()>;
+    fn update_client(&self, client: &Client) -> RepositoryResult<()>;
+    fn delete_client(&self, id: &ClientId) -> RepositoryResult<()>;
+    fn client_by_id(&self, id: &ClientId) -> RepositoryResult<Option<Client>>;
+    /// Ordered by id.
+    fn list_clients(&self) -> RepositoryResult<Vec<Client>>;
+}
+
+pub trait SigningKeyRepository {
+    fn insert_key(&self, key: &SigningKeyRecord) -> RepositoryResult<()>;
+    /// Replaces status, activation and expiry of the key with this kid.
+    fn update_key(&self, key: &SigningKeyRecord) -> RepositoryResult<()>;
+    fn delete_key(&self, kid: &str) -> RepositoryResult<()>;
+    /// Every stored key, oldest first.
+    fn signing_keys(&self) -> RepositoryResult<Vec<SigningKeyRecord>>;
 }

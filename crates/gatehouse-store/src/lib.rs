@@ -3,11 +3,13 @@
 
 mod accounts;
 mod audit;
+mod clients;
 mod connection;
 mod error;
 mod factors;
 mod migrations;
 mod schema;
+mod signing_keys;
 mod time;
 mod url;
 

@@ -48,3 +48,37 @@ diesel::table! {
 
 diesel::joinable!(factors -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(accounts, factors);
+
+diesel::table! {
+    clients (id) {
+        id -> Text,
+        name -> Text,
+        secret_hash -> Nullable<Text>,
+        redirect_uris -> Text,
+        post_logout_redirect_uris -> Text,
+        grant_types -> Text,
+        scopes -> Text,
+        auth_method -> Text,
+        jwks -> Nullable<Text>,
+        id_token_alg -> Text,
+        first_party -> Bool,
+        access_token_ttl -> BigInt,
+        id_token_ttl -> BigInt,
+        refresh_token_ttl -> BigInt,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    signing_keys (kid) {
+        kid -> Text,
+        alg -> Text,
+        status -> Text,
+        sealed_private_key -> Binary,
+        public_jwk -> Text,
+        created_at -> BigInt,
+        activated_at -> Nullable<BigInt>,
+        expires_at -> Nullable<BigInt>,
+    }
+}

@@ -1,0 +1,103 @@
+//! The signing-key repository.
+
+use diesel::prelude::*;
+use gatehouse_core::ports::{RepositoryError, RepositoryResult, SigningKeyRepository};
+use gatehouse_core::signing_key::SigningKeyRecord;
+
+use crate::connection::Store;
+use crate::error::{db_error, one_row};
+use crate::schema::signing_keys;
+use crate::time::{from_millis, to_millis};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = signing_keys)]
+struct KeyRow {
+    kid: String,
+    alg: String,
+    status: String,
+    sealed_private_key: Vec<u8>,
+    public_jwk: String,
+    created_at: i64,
+    activated_at: Option<i64>,
+    expires_at: Option<i64>,
+}
+
+impl From<&SigningKeyRecord> for KeyRow {
+    fn from(k: &SigningKeyRecord) -> Self {
+        Self {
+            kid: k.kid.clone(),
+            alg: k.alg.as_str().to_owned(),
+            status: k.status.as_str().to_owned(),
+            sealed_private_key: k.sealed_private_key.clone(),
+            public_jwk: k.public_jwk.clone(),
+            created_at: to_millis(k.created_at),
+            activated_at: k.activated_at.map(to_millis),
+            expires_at: k.expires_at.map(to_millis),
+        }
+    }
+}
+
+impl TryFrom<KeyRow> for SigningKeyRecord {
+    type Error = RepositoryError;
+    fn try_from(row: KeyRow) -> RepositoryResult<Self> {
+        let corrupt =
+            |what: &str, e: String| RepositoryError::Corrupt(format!("signing key {what}: {e}"));
+        Ok(Self {
+            alg: row
+                .alg
+                .parse()
+                .map_err(|e: gatehouse_core::ClientError| corrupt("alg", e.to_string()))?,
+            status: row.status.parse().map_err(|e| corrupt("status", e))?,
+            kid: row.kid,
+            sealed_private_key: row.sealed_private_key,
+            public_jwk: row.public_jwk,
+            created_at: from_millis(row.created_at)?,
+            activated_at: row.activated_at.map(from_millis).transpose()?,
+            expires_at: row.expires_at.map(from_millis).transpose()?,
+        })
+    }
+}
+
+impl SigningKeyRepository for Store {
+    fn insert_key(&self, key: &SigningKeyRecord) -> RepositoryResult<()> {
+        let mut conn = self.conn()?;
+        diesel::insert_into(signing_keys::table)
+            .values(KeyRow::from(key))
+            .execute(&mut *conn)
+            .map(|_| ())
+            .map_err(db_error)
+    }
+
+    fn update_key(&self, key: &SigningKeyRecord) -> RepositoryResult<()> {
+        let mut conn = self.conn()?;
+        diesel::update(signing_keys::table.find(key.kid.clone()))
+            .set((
+                signing_keys::status.eq(key.status.as_str()),
+                signing_keys::activated_at.eq(key.activated_at.map(to_millis)),
+                signing_keys::expires_at.eq(key.expires_at.map(to_millis)),
+            ))
+            .execute(&mut *conn)
+            .map_err(db_error)
+            .and_then(one_row)
+    }
+
+    fn delete_key(&self, kid: &str) -> RepositoryResult<()> {
+        let mut conn = self.conn()?;
+        diesel::delete(signing_keys::table.find(kid.to_owned()))
+            .execute(&mut *conn)
+            .map_err(db_error)
+            .and_then(one_row)
+    }
+
+    fn signing_keys(&self) -> RepositoryResult<Vec<SigningKeyRecord>> {
+        let mut conn = self.conn()?;
+        signing_keys::table
+            .order((signing_keys::created_at.asc(), signing_keys::kid.asc()))
+            .select(KeyRow::as_select())
+            .load(&mut *conn)
+            .map_err(db_error)?
+            .into_iter()
+            .map(SigningKeyRecord::try_from)
+            .collect()
+    }
+}
