@@ -5,8 +5,11 @@
 //! it); without it they print SKIPPED and pass, except under `CI`, where they fail.
 
 mod cli;
+mod clients;
 mod config;
+mod crypto;
 mod http;
+mod keys;
 mod migrations;
 mod store;
 mod support;

@@ -3,19 +3,24 @@
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpResponse, HttpServer, web};
-use gatehouse_core::SystemClock;
+use chrono::TimeDelta;
+use gatehouse_core::{Clock, SystemClock};
 use gatehouse_store::{Store, StoreError};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::Duration;
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::{Config, ConfigError};
+use crate::crypto::keyring::KeyRingError;
+use crate::crypto::{CryptoError, KeyRing, Secrets};
 use crate::fallback::{AllowedMethods, fallback};
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
-use crate::{health, openapi, request_id};
+use crate::{health, jwks, openapi, request_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -23,13 +28,19 @@ pub enum StartError {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error(transparent)]
+    Keys(#[from] KeyRingError),
     #[error("cannot listen on {bind}: {reason}")]
     Bind { bind: String, reason: String },
 }
 
 /// Every documented route. Used by the server and by the OpenAPI generator alike.
 pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(health::healthz).service(health::readyz);
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(jwks::jwks);
 }
 
 /// Largest JSON body any endpoint accepts.
@@ -67,6 +78,8 @@ pub struct Application {
     addr: SocketAddr,
     server: Server,
     store: Store,
+    keys: KeyRing,
+    reload_every: Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -98,11 +111,22 @@ impl Application {
             bind: config.server.bind.clone(),
             reason: e.to_string(),
         })?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let secrets = Secrets::load(&config.secrets)?;
+        let keys = KeyRing::open(
+            store.clone(),
+            secrets.sealer.clone(),
+            clock.now(),
+            TimeDelta::seconds(config.keys.retired_key_ttl_seconds.into()),
+        )?;
+        let reload_every = Duration::from_secs(config.keys.reload_interval_seconds.max(1).into());
         let workers = config.server.workers;
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             store: store.clone(),
-            clock: Arc::new(SystemClock),
+            clock,
+            secrets,
+            keys: keys.clone(),
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));
@@ -148,6 +172,8 @@ impl Application {
             addr,
             server,
             store,
+            keys,
+            reload_every,
         })
     }
 
@@ -168,7 +194,25 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped, re-reading the signing keys now and then so a rotation
+    /// made by another instance (or `gatehouse keys rotate`) is picked up. The reload
+    /// runs on its own thread: it is blocking database work, and it must not depend
+    /// on which async runtime drives the server.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let keys = self.keys;
+        let every = self.reload_every;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        std::thread::Builder::new()
+            .name("gatehouse-keys".to_owned())
+            .spawn(move || {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
+                    if let Err(e) = keys.reload() {
+                        tracing::warn!(error = %e, "reloading signing keys failed");
+                    }
+                }
+            })?;
+        let result = self.server.await;
+        drop(stop);
+        result
     }
 }

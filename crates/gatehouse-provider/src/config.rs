@@ -24,6 +24,54 @@ pub struct Config {
     pub password_policy: PasswordPolicy,
     pub password_hashing: HashingParams,
     pub factors: FactorRegistry,
+    pub secrets: SecretsConfig,
+    pub keys: KeysConfig,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SecretsConfig {
+    /// The master key, 32 bytes base64url (`gatehouse secrets generate-key`). Every
+    /// instance sharing a database needs the same one. Empty: use `key_file`.
+    pub key: String,
+    /// Where the master key is read from when `key` is empty; generated on first start.
+    pub key_file: String,
+}
+
+impl Default for SecretsConfig {
+    fn default() -> Self {
+        Self {
+            key: String::new(),
+            key_file: "./data/secret.key".to_owned(),
+        }
+    }
+}
+
+impl std::fmt::Debug for SecretsConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SecretsConfig")
+            .field("key", &if self.key.is_empty() { "" } else { "***" })
+            .field("key_file", &self.key_file)
+            .finish()
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct KeysConfig {
+    /// How long a retired signing key stays published: at least the longest token lifetime.
+    pub retired_key_ttl_seconds: u32,
+    /// How often an instance re-reads the keys, to notice a rotation made elsewhere.
+    pub reload_interval_seconds: u32,
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self {
+            retired_key_ttl_seconds: 24 * 3600,
+            reload_interval_seconds: 60,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -230,6 +278,9 @@ impl Config {
         let mut shown = self.clone();
         if let Ok(url) = self.database.parsed_url() {
             shown.database.url = url.redacted();
+        }
+        if !shown.secrets.key.is_empty() {
+            shown.secrets.key = "***".to_owned();
         }
         toml::to_string_pretty(&shown).map_err(|e| ConfigError::Invalid {
             key: "(config)".to_owned(),

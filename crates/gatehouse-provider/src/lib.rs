@@ -1,9 +1,12 @@
 //! The Gatehouse HTTP server: the OpenID Connect provider and the headless JSON API.
 
 pub mod app;
+pub mod clients;
 pub mod config;
+pub mod crypto;
 pub mod fallback;
 pub mod health;
+pub mod jwks;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;

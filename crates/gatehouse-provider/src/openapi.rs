@@ -15,6 +15,7 @@ use utoipa_actix_web::AppExt;
     ),
     tags(
         (name = "health", description = "Liveness and readiness"),
+        (name = "oidc", description = "OpenID Connect provider endpoints"),
     )
 )]
 struct ApiDoc;

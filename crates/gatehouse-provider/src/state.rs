@@ -5,10 +5,13 @@ use gatehouse_store::Store;
 use std::sync::Arc;
 
 use crate::config::Config;
+use crate::crypto::{KeyRing, Secrets};
 
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub clock: Arc<dyn Clock>,
+    pub secrets: Secrets,
+    pub keys: KeyRing,
 }

@@ -1,6 +1,10 @@
 //! The `gatehouse` command: run the server and operate it.
 
+mod clients;
+mod keys;
+
 use clap::{Parser, Subcommand};
+use gatehouse_provider::crypto::Secrets;
 use gatehouse_provider::{Application, Config};
 use gatehouse_store::Store;
 use std::path::PathBuf;
@@ -40,6 +44,21 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// OAuth clients (relying parties).
+    Clients {
+        #[command(subcommand)]
+        command: clients::ClientsCommand,
+    },
+    /// Token-signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
+    },
+    /// The master key that seals secrets at rest.
+    Secrets {
+        #[command(subcommand)]
+        command: keys::SecretsCommand,
+    },
     /// Print the OpenAPI document of the REST API.
     Openapi,
 }
@@ -58,26 +77,61 @@ enum ConfigCommand {
 
 /// A failure, reported as one line on stderr.
 #[derive(Debug)]
-struct Failure {
+pub struct Failure {
     message: String,
     exit: u8,
 }
 
 impl Failure {
     /// Configuration problems exit with 2, like a usage error; everything else with 1.
-    fn config(error: impl std::fmt::Display) -> Self {
+    pub fn config(error: impl std::fmt::Display) -> Self {
         Self {
             message: error.to_string(),
             exit: 2,
         }
     }
 
-    fn runtime(error: impl std::fmt::Display) -> Self {
+    /// A request the command cannot carry out as asked (bad value, unknown id).
+    pub fn usage(error: impl std::fmt::Display) -> Self {
+        Self::config(error)
+    }
+
+    pub fn runtime(error: impl std::fmt::Display) -> Self {
         Self {
             message: error.to_string(),
             exit: 1,
         }
     }
+}
+
+/// What operator commands share: the configuration, and the store and secrets opened
+/// from it on demand.
+#[derive(Debug)]
+pub struct Context {
+    pub config: Config,
+}
+
+impl Context {
+    /// Opens the database and applies pending migrations, as `serve` would.
+    pub fn store(&self) -> Result<Store, Failure> {
+        let url = self.config.database.parsed_url().map_err(Failure::config)?;
+        let store =
+            Store::open(&url, &self.config.database.pool_options()).map_err(Failure::runtime)?;
+        if self.config.database.auto_migrate {
+            store.migrate().map_err(Failure::runtime)?;
+        }
+        Ok(store)
+    }
+
+    pub fn secrets(&self) -> Result<Secrets, Failure> {
+        Secrets::load(&self.config.secrets).map_err(Failure::config)
+    }
+}
+
+pub fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(Failure::runtime)?;
+    println!("{text}");
+    Ok(())
 }
 
 fn load_config(path: Option<&std::path::Path>) -> Result<Config, Failure> {
@@ -115,6 +169,19 @@ fn run(cli: Cli) -> Result<(), Failure> {
             }
             Ok(())
         }
+        Command::Clients { command } => {
+            let context = Context {
+                config: load_config(cli.config.as_deref())?,
+            };
+            clients::run(command, &context)
+        }
+        Command::Keys { command } => {
+            let context = Context {
+                config: load_config(cli.config.as_deref())?,
+            };
+            keys::run(command, &context)
+        }
+        Command::Secrets { command } => keys::run_secrets(command),
         Command::Serve => {
             let config = load_config(cli.config.as_deref())?;
             gatehouse_provider::telemetry::init(&config.logging).map_err(Failure::config)?;

@@ -93,6 +93,11 @@ pub fn test_config(database_url: &str) -> Config {
     config.database.url = database_url.to_owned();
     config.database.acquire_timeout_seconds = 1;
     config.password_hashing = cheap_hashing();
+    // Never the default key file: it would land in the source tree.
+    config.secrets.key = gatehouse_provider::crypto::MasterKey::generate()
+        .expect("master key")
+        .1;
+    config.keys.reload_interval_seconds = 1;
     config
 }
 
@@ -100,6 +105,7 @@ pub fn test_config(database_url: &str) -> Config {
 pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
+    pub config: Config,
     handle: actix_web::dev::ServerHandle,
     _db: Option<TestDatabase>,
 }
@@ -111,7 +117,7 @@ impl TestServer {
     }
 
     pub async fn start_with(config: Config, db: Option<TestDatabase>) -> Self {
-        let app = Application::build(config).expect("server starts");
+        let app = Application::build(config.clone()).expect("server starts");
         let base = format!("http://127.0.0.1:{}", app.port());
         let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
@@ -123,6 +129,7 @@ impl TestServer {
         Self {
             base,
             client,
+            config,
             handle,
             _db: db,
         }

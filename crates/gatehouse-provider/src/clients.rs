@@ -1,0 +1,153 @@
+//! Registering and describing OAuth clients; shared by the CLI and (later) the admin API.
+
+use chrono::{DateTime, Utc};
+use gatehouse_core::client::TokenLifetimes;
+use gatehouse_core::ports::{ClientRepository, RepositoryError};
+use gatehouse_core::{
+    Client, ClientError, ClientId, GrantType, SigningAlg, TokenEndpointAuthMethod,
+};
+use gatehouse_store::Store;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::crypto::{CryptoError, KeyedHasher, random};
+
+/// What an operator asks for. Anything left out takes the usual web-app default.
+#[derive(Clone, Debug, Default)]
+pub struct ClientRequest {
+    pub id: Option<String>,
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<GrantType>,
+    pub scopes: Vec<String>,
+    pub auth_method: Option<TokenEndpointAuthMethod>,
+    pub jwks: Option<String>,
+    pub id_token_alg: Option<SigningAlg>,
+    pub first_party: bool,
+    pub lifetimes: Option<TokenLifetimes>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistrationError {
+    #[error(transparent)]
+    Invalid(#[from] ClientError),
+    #[error("a client with id {0:?} already exists")]
+    Taken(String),
+    #[error("the jwks is not a JSON Web Key Set: {0}")]
+    Jwks(String),
+    #[error(transparent)]
+    Repository(RepositoryError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// The default scopes of a new client.
+const DEFAULT_SCOPES: [&str; 4] = ["openid", "email", "profile", "offline_access"];
+
+/// Validates and stores a new client. Returns it with its secret, which exists in
+/// clear only in this answer: the store keeps a keyed hash.
+pub fn register(
+    store: &Store,
+    hasher: &KeyedHasher,
+    request: ClientRequest,
+    now: DateTime<Utc>,
+) -> Result<(Client, Option<String>), RegistrationError> {
+    let id = match &request.id {
+        Some(id) => ClientId::parse(id)?,
+        None => ClientId::parse(&random::token()?[..22])?,
+    };
+    let auth_method = request
+        .auth_method
+        .unwrap_or(TokenEndpointAuthMethod::ClientSecretBasic);
+    let secret = if auth_method.uses_secret() {
+        Some(random::token()?)
+    } else {
+        None
+    };
+    if let Some(jwks) = &request.jwks {
+        let parsed: serde_json::Value =
+            serde_json::from_str(jwks).map_err(|e| RegistrationError::Jwks(e.to_string()))?;
+        if !parsed["keys"].is_array() {
+            return Err(RegistrationError::Jwks("no \"keys\" array".to_owned()));
+        }
+    }
+    let grant_types = if request.grant_types.is_empty() {
+        vec![GrantType::AuthorizationCode, GrantType::RefreshToken]
+    } else {
+        request.grant_types
+    };
+    let scopes = if request.scopes.is_empty() {
+        DEFAULT_SCOPES.iter().map(|s| (*s).to_owned()).collect()
+    } else {
+        request.scopes
+    };
+    let client = Client {
+        id,
+        name: request.name,
+        secret_hash: secret.as_deref().map(|s| hasher.hash(s)),
+        redirect_uris: request.redirect_uris,
+        post_logout_redirect_uris: request.post_logout_redirect_uris,
+        grant_types,
+        scopes,
+        auth_method,
+        jwks: request.jwks,
+        id_token_alg: request.id_token_alg.unwrap_or(SigningAlg::Rs256),
+        first_party: request.first_party,
+        lifetimes: request.lifetimes.unwrap_or_default(),
+        created_at: now,
+        updated_at: now,
+    };
+    client.validate()?;
+    store.insert_client(&client).map_err(|e| match e {
+        RepositoryError::Conflict(_) => RegistrationError::Taken(client.id.to_string()),
+        other => RegistrationError::Repository(other),
+    })?;
+    Ok((client, secret))
+}
+
+/// A client as operators and the admin API see it: everything but the secret's hash.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ClientView {
+    pub client_id: String,
+    pub client_name: String,
+    /// Shown once, when the client is created or its secret rotated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub grant_types: Vec<String>,
+    pub scopes: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub id_token_signed_response_alg: String,
+    pub first_party: bool,
+    pub access_token_lifetime: u32,
+    pub id_token_lifetime: u32,
+    pub refresh_token_lifetime: u32,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ClientView {
+    pub fn of(client: &Client, secret: Option<String>) -> Self {
+        Self {
+            client_id: client.id.to_string(),
+            client_name: client.name.clone(),
+            client_secret: secret,
+            redirect_uris: client.redirect_uris.clone(),
+            post_logout_redirect_uris: client.post_logout_redirect_uris.clone(),
+            grant_types: client
+                .grant_types
+                .iter()
+                .map(|g| g.as_str().to_owned())
+                .collect(),
+            scopes: client.scopes.clone(),
+            token_endpoint_auth_method: client.auth_method.as_str().to_owned(),
+            id_token_signed_response_alg: client.id_token_alg.as_str().to_owned(),
+            first_party: client.first_party,
+            access_token_lifetime: client.lifetimes.access_token,
+            id_token_lifetime: client.lifetimes.id_token,
+            refresh_token_lifetime: client.lifetimes.refresh_token,
+            created_at: client.created_at,
+        }
+    }
+}

@@ -1,0 +1,175 @@
+//! The key ring: per algorithm one active key that signs, one next key published
+//! ahead of its use, and retired keys published until their tokens expire. Keys live
+//! in the database (sealed), so every instance signs with the same keys; each
+//! instance reloads them periodically to notice a rotation made elsewhere.
+
+use chrono::{DateTime, TimeDelta, Utc};
+use gatehouse_core::SigningAlg;
+use gatehouse_core::ports::{RepositoryError, SigningKeyRepository};
+use gatehouse_core::signing_key::{KeyStatus, SigningKeyRecord, plan_keys};
+use gatehouse_store::Store;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use super::{CryptoError, Sealer, SigningKey};
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyRingError {
+    #[error("signing keys: {0}")]
+    Repository(#[from] RepositoryError),
+    #[error("signing keys: {0}")]
+    Crypto(#[from] CryptoError),
+    #[error("no active {0} signing key")]
+    NoActiveKey(SigningAlg),
+}
+
+#[derive(Debug, Default)]
+struct Loaded {
+    active: BTreeMap<SigningAlg, Arc<SigningKey>>,
+    jwks: Arc<str>,
+}
+
+#[derive(Clone, Debug)]
+pub struct KeyRing {
+    store: Store,
+    sealer: Sealer,
+    loaded: Arc<RwLock<Loaded>>,
+}
+
+/// The associated data binding a sealed private key to its row.
+fn seal_context(kid: &str) -> String {
+    format!("signing-key:{kid}")
+}
+
+impl KeyRing {
+    /// Brings the stored keys into shape (generating what is missing) and loads them.
+    pub fn open(
+        store: Store,
+        sealer: Sealer,
+        now: DateTime<Utc>,
+        retire_after: TimeDelta,
+    ) -> Result<Self, KeyRingError> {
+        maintain(&store, &sealer, now, retire_after, false)?;
+        let ring = Self {
+            store,
+            sealer,
+            loaded: Arc::default(),
+        };
+        ring.reload()?;
+        Ok(ring)
+    }
+
+    /// Re-reads the keys from the database (another instance may have rotated them).
+    pub fn reload(&self) -> Result<(), KeyRingError> {
+        let records = self.store.signing_keys()?;
+        let mut active = BTreeMap::new();
+        for record in records.iter().filter(|r| r.status == KeyStatus::Active) {
+            // Newest active wins; maintenance retires any other.
+            let pkcs8 = self
+                .sealer
+                .open(&record.sealed_private_key, &seal_context(&record.kid))?;
+            active.insert(
+                record.alg,
+                Arc::new(SigningKey::from_pkcs8(record.alg, &pkcs8)?),
+            );
+        }
+        let keys: Vec<Value> = records
+            .iter()
+            .filter_map(|r| serde_json::from_str(&r.public_jwk).ok())
+            .collect();
+        let jwks = json!({ "keys": keys }).to_string();
+        let mut loaded = self.loaded.write().unwrap_or_else(PoisonError::into_inner);
+        *loaded = Loaded {
+            active,
+            jwks: jwks.into(),
+        };
+        Ok(())
+    }
+
+    /// The key that signs for `alg` now.
+    pub fn active(&self, alg: SigningAlg) -> Result<Arc<SigningKey>, KeyRingError> {
+        let loaded = self.loaded.read().unwrap_or_else(PoisonError::into_inner);
+        loaded
+            .active
+            .get(&alg)
+            .cloned()
+            .ok_or(KeyRingError::NoActiveKey(alg))
+    }
+
+    /// The JWKS document, serialised once per reload.
+    pub fn jwks_json(&self) -> Arc<str> {
+        self.loaded
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .jwks
+            .clone()
+    }
+}
+
+/// Applies the core's key plan for every algorithm; with `rotate`, promotes each
+/// next key and retires the active one. Returns the kids generated.
+pub fn maintain(
+    store: &Store,
+    sealer: &Sealer,
+    now: DateTime<Utc>,
+    retire_after: TimeDelta,
+    rotate: bool,
+) -> Result<Vec<String>, KeyRingError> {
+    let keys = store.signing_keys()?;
+    let by_kid = |kid: &str| keys.iter().find(|k| k.kid == kid).cloned();
+    let mut generated = Vec::new();
+    for alg in SigningAlg::ALL.iter().copied() {
+        let plan = plan_keys(&keys, alg, now, retire_after, rotate);
+        // Publish first, then switch: a new key is stored before any key changes status.
+        if plan.generate_active {
+            generated.push(insert_new(store, sealer, alg, KeyStatus::Active, now)?);
+        }
+        if plan.generate_next {
+            generated.push(insert_new(store, sealer, alg, KeyStatus::Next, now)?);
+        }
+        for (kid, until) in &plan.retire {
+            if let Some(mut key) = by_kid(kid) {
+                key.status = KeyStatus::Retired;
+                key.expires_at = Some(*until);
+                store.update_key(&key)?;
+            }
+        }
+        for kid in &plan.activate {
+            if let Some(mut key) = by_kid(kid) {
+                key.status = KeyStatus::Active;
+                key.activated_at = Some(now);
+                store.update_key(&key)?;
+            }
+        }
+        for kid in &plan.delete {
+            match store.delete_key(kid) {
+                Ok(()) | Err(RepositoryError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+    Ok(generated)
+}
+
+fn insert_new(
+    store: &Store,
+    sealer: &Sealer,
+    alg: SigningAlg,
+    status: KeyStatus,
+    now: DateTime<Utc>,
+) -> Result<String, KeyRingError> {
+    let (key, pkcs8) = SigningKey::generate(alg)?;
+    let record = SigningKeyRecord {
+        kid: key.kid().to_owned(),
+        alg,
+        status,
+        sealed_private_key: sealer.seal(&pkcs8, &seal_context(key.kid()))?,
+        public_jwk: key.public_jwk().to_string(),
+        created_at: now,
+        activated_at: (status == KeyStatus::Active).then_some(now),
+        expires_at: None,
+    };
+    store.insert_key(&record)?;
+    Ok(record.kid)
+}

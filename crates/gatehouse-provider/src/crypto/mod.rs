@@ -1,0 +1,42 @@
+//! Cryptography, on one backend (aws-lc-rs): the master key and what is derived from
+//! it, sealing secrets at rest, keyed hashes of random secrets, token-signing keys.
+
+pub mod keyed_hash;
+pub mod keyring;
+pub mod master_key;
+pub mod random;
+pub mod sealing;
+pub mod signing;
+
+pub use keyed_hash::KeyedHasher;
+pub use keyring::KeyRing;
+pub use master_key::MasterKey;
+pub use sealing::Sealer;
+pub use signing::SigningKey;
+
+/// Everything derived from the master key, built once at start-up.
+#[derive(Clone, Debug)]
+pub struct Secrets {
+    pub sealer: Sealer,
+    pub hasher: KeyedHasher,
+}
+
+impl Secrets {
+    pub fn load(config: &crate::config::SecretsConfig) -> Result<Self, CryptoError> {
+        let master = MasterKey::load(config)?;
+        Ok(Self {
+            sealer: Sealer::new(&master)?,
+            hasher: KeyedHasher::new(&master),
+        })
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CryptoError {
+    #[error("{0}")]
+    Key(String),
+    #[error("sealed data does not open with this server's key (wrong secrets.key?)")]
+    Unseal,
+    #[error("the crypto backend failed: {0}")]
+    Backend(&'static str),
+}

@@ -1,0 +1,20 @@
+//! Randomness from the operating system's CSPRNG.
+
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+use super::CryptoError;
+
+pub fn bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
+    let mut out = [0u8; N];
+    SystemRandom::new()
+        .fill(&mut out)
+        .map_err(|_| CryptoError::Backend("random"))?;
+    Ok(out)
+}
+
+/// An unguessable token: 256 random bits, base64url (43 characters).
+pub fn token() -> Result<String, CryptoError> {
+    Ok(URL_SAFE_NO_PAD.encode(bytes::<32>()?))
+}

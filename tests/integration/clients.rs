@@ -1,0 +1,235 @@
+//! `gatehouse clients …` as an operator runs it.
+
+use gatehouse_core::ClientId;
+use gatehouse_core::ports::ClientRepository;
+use gatehouse_provider::config::SecretsConfig;
+use gatehouse_provider::crypto::{KeyedHasher, MasterKey};
+use serde_json::Value;
+use std::process::Output;
+
+use crate::support::{TestDatabase, gatehouse};
+
+struct Operator {
+    dir: tempfile::TempDir,
+    db: TestDatabase,
+    key: String,
+}
+
+impl Operator {
+    fn new() -> Self {
+        Self {
+            dir: tempfile::tempdir().expect("dir"),
+            db: TestDatabase::sqlite(),
+            key: MasterKey::generate().expect("key").1,
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        gatehouse(self.dir.path())
+            .args(args)
+            .env("GATEHOUSE_DATABASE_URL", &self.db.url)
+            .env("GATEHOUSE_SECRETS_KEY", &self.key)
+            .output()
+            .expect("run gatehouse")
+    }
+
+    fn json(&self, args: &[&str]) -> Value {
+        let output = self.run(args);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("json")
+    }
+
+    fn hasher(&self) -> KeyedHasher {
+        KeyedHasher::new(
+            &MasterKey::load(&SecretsConfig {
+                key: self.key.clone(),
+                key_file: String::new(),
+            })
+            .expect("key"),
+        )
+    }
+}
+
+fn failure(output: &Output) -> String {
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    stderr
+}
+
+#[test]
+fn a_confidential_client_gets_a_secret_once_stored_only_as_a_keyed_hash() {
+    let op = Operator::new();
+    let added = op.json(&[
+        "clients",
+        "add",
+        "--id",
+        "portal",
+        "--name",
+        "Support Portal",
+        "--redirect-uri",
+        "https://portal.example.com/callback",
+        "--post-logout-redirect-uri",
+        "https://portal.example.com/",
+        "--id-token-alg",
+        "ES256",
+        "--first-party",
+    ]);
+    assert_eq!(added["client_id"], "portal");
+    assert_eq!(added["token_endpoint_auth_method"], "client_secret_basic");
+    assert_eq!(added["id_token_signed_response_alg"], "ES256");
+    assert_eq!(
+        added["grant_types"],
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(added["first_party"], true);
+    let secret = added["client_secret"]
+        .as_str()
+        .expect("secret shown once")
+        .to_owned();
+    assert!(secret.len() >= 43, "256 bits");
+
+    let shown = op.json(&["clients", "show", "portal"]);
+    assert!(shown.get("client_secret").is_none(), "never shown again");
+    assert_eq!(
+        shown["redirect_uris"],
+        serde_json::json!(["https://portal.example.com/callback"])
+    );
+
+    let stored = op
+        .db
+        .store()
+        .client_by_id(&ClientId::parse("portal").expect("id"))
+        .expect("read")
+        .expect("stored");
+    let hash = stored.secret_hash.expect("hash");
+    assert_ne!(hash, secret);
+    assert!(op.hasher().verify(&secret, &hash));
+    assert!(!op.hasher().verify("guess", &hash));
+}
+
+#[test]
+fn public_and_machine_clients() {
+    let op = Operator::new();
+    let spa = op.json(&[
+        "clients",
+        "add",
+        "--name",
+        "SPA",
+        "--public",
+        "--redirect-uri",
+        "http://localhost:5173/cb",
+    ]);
+    assert_eq!(spa["token_endpoint_auth_method"], "none");
+    assert!(spa.get("client_secret").is_none());
+    assert_eq!(
+        spa["client_id"].as_str().map(str::len),
+        Some(22),
+        "generated id"
+    );
+
+    let machine = op.json(&[
+        "clients",
+        "add",
+        "--id",
+        "importer",
+        "--name",
+        "Migration script",
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "gatehouse:admin",
+    ]);
+    assert_eq!(machine["scopes"], serde_json::json!(["gatehouse:admin"]));
+    assert!(machine["client_secret"].is_string());
+
+    let listed = op.json(&["clients", "list"]);
+    let ids: Vec<_> = listed
+        .as_array()
+        .expect("array")
+        .iter()
+        .map(|c| c["client_id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&Value::from("importer")));
+    assert!(
+        listed
+            .as_array()
+            .expect("array")
+            .iter()
+            .all(|c| c.get("client_secret").is_none())
+    );
+}
+
+#[test]
+fn bad_registrations_are_one_line_refusals() {
+    let op = Operator::new();
+    for (args, expected) in [
+        (
+            vec!["--redirect-uri", "http://evil.example.com/cb"],
+            "loopback",
+        ),
+        (
+            vec!["--redirect-uri", "https://rp.example.com/cb#x"],
+            "fragment",
+        ),
+        (
+            vec!["--public", "--grant", "client_credentials"],
+            "confidential",
+        ),
+        (
+            vec![
+                "--id",
+                "bad id",
+                "--redirect-uri",
+                "https://rp.example.com/cb",
+            ],
+            "client id",
+        ),
+    ] {
+        let mut full = vec!["clients", "add", "--name", "X"];
+        full.extend(args.iter().copied());
+        let message = failure(&op.run(&full));
+        assert!(message.contains(expected), "{full:?}: {message}");
+    }
+    // Unknown enum values are clap's usage errors: exit 2, naming the value.
+    let output = op.run(&["clients", "add", "--name", "X", "--grant", "implicit"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("implicit"));
+
+    let args = [
+        "clients",
+        "add",
+        "--id",
+        "twice",
+        "--name",
+        "A",
+        "--redirect-uri",
+        "https://a.example.com/cb",
+    ];
+    op.json(&args);
+    assert!(failure(&op.run(&args)).contains("already exists"));
+}
+
+#[test]
+fn remove_and_unknown_clients() {
+    let op = Operator::new();
+    op.json(&[
+        "clients",
+        "add",
+        "--id",
+        "gone",
+        "--name",
+        "G",
+        "--redirect-uri",
+        "https://g.example.com/cb",
+    ]);
+    let removed = op.run(&["clients", "remove", "gone"]);
+    assert!(removed.status.success());
+    assert!(failure(&op.run(&["clients", "show", "gone"])).contains("no client"));
+    assert!(failure(&op.run(&["clients", "remove", "gone"])).contains("no client"));
+}
