@@ -357,6 +357,67 @@ fn signing_keys_round_trip_and_move_through_their_lifecycle(store: &Store) {
     assert_eq!(store.signing_keys().expect("keys").len(), 2);
 }
 
+fn transactions_commit_together_or_not_at_all(store: &Store) {
+    let a = account("tx-a", "tx-a@example.com");
+    store
+        .transaction(|tx| {
+            tx.insert_account(&a)?;
+            tx.insert_factor(&factor(a.id, FactorKind::EmailOtp, 1))
+        })
+        .expect("commits");
+    assert!(store.account_by_id(a.id).expect("read").is_some());
+    assert_eq!(store.factors_of(a.id).expect("factors").len(), 1);
+
+    let b = account("tx-b", "tx-b@example.com");
+    let failed = store.transaction(|tx| {
+        tx.insert_account(&b)?;
+        // A factor for an account that does not exist: the foreign key refuses it.
+        tx.insert_factor(&factor(AccountId::new(), FactorKind::Totp, 1))
+    });
+    assert!(failed.is_err());
+    assert_eq!(
+        store.account_by_id(b.id).expect("read"),
+        None,
+        "rolled back"
+    );
+
+    let c = account("tx-c", "tx-c@example.com");
+    let refused: Result<(), _> = store.transaction(|tx| {
+        tx.insert_account(&c)?;
+        Err(RepositoryError::NotFound)
+    });
+    assert_eq!(refused, Err(RepositoryError::NotFound));
+    assert_eq!(
+        store.account_by_id(c.id).expect("read"),
+        None,
+        "rolled back"
+    );
+}
+
+/// Read-then-write transactions racing from several threads: every one lands, the
+/// losers of a race being retried (SQLite's busy snapshot, PostgreSQL's conflicts).
+fn racing_transactions_all_land(store: &Store) {
+    std::thread::scope(|scope| {
+        for t in 0..4 {
+            scope.spawn(move || {
+                for i in 0..10 {
+                    let a = account(
+                        &format!("race-{t}-{i}"),
+                        &format!("race-{t}-{i}@example.com"),
+                    );
+                    store
+                        .transaction(|tx| {
+                            let _ = tx.count_accounts()?;
+                            tx.insert_account(&a)
+                        })
+                        .expect("lands");
+                }
+            });
+        }
+    });
+    assert_eq!(store.count_accounts().expect("count"), 40);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -390,6 +451,8 @@ on_both_backends!(
     time_survives_to_the_millisecond,
     clients_round_trip_and_list_in_order,
     signing_keys_round_trip_and_move_through_their_lifecycle,
+    transactions_commit_together_or_not_at_all,
+    racing_transactions_all_land,
 );
 
 #[test]

@@ -27,6 +27,9 @@ pub enum RepositoryError {
     /// A stored row no longer parses as a domain value.
     #[error("stored data is invalid: {0}")]
     Corrupt(String),
+    /// A concurrent write won (SQLite busy, PostgreSQL serialization failure): retry.
+    #[error("a concurrent change interfered: {0}")]
+    Contention(String),
     /// The database cannot be reached or answered with an error.
     #[error("storage unavailable: {0}")]
     Unavailable(String),

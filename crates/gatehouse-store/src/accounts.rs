@@ -4,10 +4,11 @@ use diesel::prelude::*;
 use gatehouse_core::ports::{AccountRepository, RepositoryError, RepositoryResult};
 use gatehouse_core::{Account, AccountId, Email, LegacyUsername, Subject};
 
-use crate::connection::{MultiBackend, Store};
-use crate::error::{db_error, one_row};
+use crate::connection::MultiBackend;
+use crate::error::one_row;
 use crate::schema::accounts;
 use crate::time::{from_millis, to_millis};
+use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = accounts)]
@@ -97,59 +98,41 @@ impl TryFrom<AccountRow> for Account {
     }
 }
 
-impl Store {
-    fn find_account(
-        &self,
-        query: accounts::BoxedQuery<'_, MultiBackend>,
-    ) -> RepositoryResult<Option<Account>> {
-        let mut conn = self.conn()?;
-        query
-            .select(AccountRow::as_select())
-            .first(&mut *conn)
-            .optional()
-            .map_err(db_error)?
-            .map(Account::try_from)
-            .transpose()
-    }
+fn find_account(
+    db: &impl Connected,
+    query: accounts::BoxedQuery<'_, MultiBackend>,
+) -> RepositoryResult<Option<Account>> {
+    db.run(|c| query.select(AccountRow::as_select()).first(c).optional())?
+        .map(Account::try_from)
+        .transpose()
 }
 
-impl AccountRepository for Store {
+repository! {
+impl AccountRepository {
     fn insert_account(&self, account: &Account) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::insert_into(accounts::table)
-            .values(AccountRow::from(account))
-            .execute(&mut *conn)
+        let row = AccountRow::from(account);
+        self.run(|c| diesel::insert_into(accounts::table).values(row).execute(c))
             .map(|_| ())
-            .map_err(db_error)
     }
 
     fn update_account(&self, account: &Account) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::update(accounts::table.find(account.id.to_string()))
-            .set(AccountRow::from(account))
-            .execute(&mut *conn)
-            .map_err(db_error)
+        let row = AccountRow::from(account);
+        self.run(|c| diesel::update(accounts::table.find(account.id.to_string())).set(row).execute(c))
             .and_then(one_row)
     }
 
     fn delete_account(&self, id: AccountId) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::delete(accounts::table.find(id.to_string()))
-            .execute(&mut *conn)
-            .map_err(db_error)
+        self.run(|c| diesel::delete(accounts::table.find(id.to_string())).execute(c))
             .and_then(one_row)
     }
 
     fn account_by_id(&self, id: AccountId) -> RepositoryResult<Option<Account>> {
-        self.find_account(
-            accounts::table
-                .filter(accounts::id.eq(id.to_string()))
-                .into_boxed(),
-        )
+        find_account(self, accounts::table.filter(accounts::id.eq(id.to_string())).into_boxed())
     }
 
     fn account_by_subject(&self, subject: &Subject) -> RepositoryResult<Option<Account>> {
-        self.find_account(
+        find_account(
+            self,
             accounts::table
                 .filter(accounts::subject.eq(subject.as_str().to_owned()))
                 .into_boxed(),
@@ -157,7 +140,8 @@ impl AccountRepository for Store {
     }
 
     fn account_by_email(&self, email: &Email) -> RepositoryResult<Option<Account>> {
-        self.find_account(
+        find_account(
+            self,
             accounts::table
                 .filter(accounts::email_normalized.eq(email.normalized().to_owned()))
                 .into_boxed(),
@@ -165,7 +149,8 @@ impl AccountRepository for Store {
     }
 
     fn account_by_username(&self, username: &LegacyUsername) -> RepositoryResult<Option<Account>> {
-        self.find_account(
+        find_account(
+            self,
             accounts::table
                 .filter(accounts::legacy_username_normalized.eq(username.normalized().to_owned()))
                 .into_boxed(),
@@ -173,11 +158,8 @@ impl AccountRepository for Store {
     }
 
     fn count_accounts(&self) -> RepositoryResult<u64> {
-        let mut conn = self.conn()?;
-        let count: i64 = accounts::table
-            .count()
-            .get_result(&mut *conn)
-            .map_err(db_error)?;
+        let count: i64 = self.run(|c| accounts::table.count().get_result(c))?;
         u64::try_from(count).map_err(|e| corrupt("count", e))
     }
+}
 }

@@ -6,10 +6,9 @@ use gatehouse_core::{AccountId, AuditEvent, NewAuditEvent};
 use std::collections::BTreeMap;
 
 use crate::accounts::parse_id;
-use crate::connection::Store;
-use crate::error::db_error;
 use crate::schema::audit_events;
 use crate::time::{from_millis, to_millis};
+use crate::transaction::{Connected, repository};
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
@@ -58,7 +57,8 @@ impl TryFrom<EventRow> for AuditEvent {
     }
 }
 
-impl AuditLog for Store {
+repository! {
+impl AuditLog {
     fn record(&self, event: &NewAuditEvent) -> RepositoryResult<AuditEvent> {
         let detail = serde_json::to_string(&event.detail)
             .map_err(|e| RepositoryError::Corrupt(format!("audit detail: {e}")))?;
@@ -70,12 +70,12 @@ impl AuditLog for Store {
             user_agent: event.user_agent.clone(),
             detail,
         };
-        let mut conn = self.conn()?;
-        let sequence: i64 = diesel::insert_into(audit_events::table)
-            .values(row)
-            .returning(audit_events::sequence)
-            .get_result(&mut *conn)
-            .map_err(db_error)?;
+        let sequence: i64 = self.run(|c| {
+            diesel::insert_into(audit_events::table)
+                .values(row)
+                .returning(audit_events::sequence)
+                .get_result(c)
+        })?;
         Ok(AuditEvent {
             sequence,
             event: event.clone(),
@@ -88,7 +88,6 @@ impl AuditLog for Store {
         before: Option<i64>,
         limit: u32,
     ) -> RepositoryResult<Vec<AuditEvent>> {
-        let mut conn = self.conn()?;
         let mut query = audit_events::table
             .filter(audit_events::account_id.eq(account.to_string()))
             .order(audit_events::sequence.desc())
@@ -98,11 +97,10 @@ impl AuditLog for Store {
         if let Some(before) = before {
             query = query.filter(audit_events::sequence.lt(before));
         }
-        query
-            .load(&mut *conn)
-            .map_err(db_error)?
+        self.run(|c| query.load(c))?
             .into_iter()
             .map(AuditEvent::try_from)
             .collect()
     }
+}
 }

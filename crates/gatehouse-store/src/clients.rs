@@ -5,10 +5,10 @@ use gatehouse_core::client::TokenLifetimes;
 use gatehouse_core::ports::{ClientRepository, RepositoryError, RepositoryResult};
 use gatehouse_core::{Client, ClientId};
 
-use crate::connection::Store;
-use crate::error::{db_error, one_row};
+use crate::error::one_row;
 use crate::schema::clients;
 use crate::time::{from_millis, to_millis};
+use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = clients)]
@@ -107,54 +107,51 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-impl ClientRepository for Store {
+repository! {
+impl ClientRepository {
     fn insert_client(&self, client: &Client) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::insert_into(clients::table)
-            .values(ClientRow::from(client))
-            .execute(&mut *conn)
+        let row = ClientRow::from(client);
+        self.run(|c| diesel::insert_into(clients::table).values(row).execute(c))
             .map(|_| ())
-            .map_err(db_error)
     }
 
     fn update_client(&self, client: &Client) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::update(clients::table.find(client.id.as_str().to_owned()))
-            .set(ClientRow::from(client))
-            .execute(&mut *conn)
-            .map_err(db_error)
-            .and_then(one_row)
+        let row = ClientRow::from(client);
+        self.run(|c| {
+            diesel::update(clients::table.find(client.id.as_str().to_owned()))
+                .set(row)
+                .execute(c)
+        })
+        .and_then(one_row)
     }
 
     fn delete_client(&self, id: &ClientId) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::delete(clients::table.find(id.as_str().to_owned()))
-            .execute(&mut *conn)
-            .map_err(db_error)
+        self.run(|c| diesel::delete(clients::table.find(id.as_str().to_owned())).execute(c))
             .and_then(one_row)
     }
 
     fn client_by_id(&self, id: &ClientId) -> RepositoryResult<Option<Client>> {
-        let mut conn = self.conn()?;
-        clients::table
-            .find(id.as_str().to_owned())
-            .select(ClientRow::as_select())
-            .first(&mut *conn)
-            .optional()
-            .map_err(db_error)?
-            .map(Client::try_from)
-            .transpose()
+        self.run(|c| {
+            clients::table
+                .find(id.as_str().to_owned())
+                .select(ClientRow::as_select())
+                .first(c)
+                .optional()
+        })?
+        .map(Client::try_from)
+        .transpose()
     }
 
     fn list_clients(&self) -> RepositoryResult<Vec<Client>> {
-        let mut conn = self.conn()?;
-        clients::table
-            .order(clients::id.asc())
-            .select(ClientRow::as_select())
-            .load(&mut *conn)
-            .map_err(db_error)?
-            .into_iter()
-            .map(Client::try_from)
-            .collect()
+        self.run(|c| {
+            clients::table
+                .order(clients::id.asc())
+                .select(ClientRow::as_select())
+                .load(c)
+        })?
+        .into_iter()
+        .map(Client::try_from)
+        .collect()
     }
+}
 }

@@ -43,6 +43,13 @@ pub(crate) fn db_error(error: diesel::result::Error) -> RepositoryError {
             };
             RepositoryError::Conflict(field)
         }
+        Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
+            RepositoryError::Contention(one_line(info.message()))
+        }
+        // SQLite reports lock contention as an unclassified error.
+        Error::DatabaseError(_, info) if info.message().contains("locked") => {
+            RepositoryError::Contention(one_line(info.message()))
+        }
         Error::DeserializationError(e) => RepositoryError::Corrupt(one_line(&e.to_string())),
         other => RepositoryError::Unavailable(one_line(&other.to_string())),
     }

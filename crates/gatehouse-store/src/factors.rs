@@ -5,10 +5,10 @@ use gatehouse_core::ports::{FactorRepository, RepositoryError, RepositoryResult}
 use gatehouse_core::{AccountId, Factor, FactorId};
 
 use crate::accounts::parse_id;
-use crate::connection::Store;
-use crate::error::{db_error, one_row};
+use crate::error::one_row;
 use crate::schema::factors;
 use crate::time::{from_millis, to_millis};
+use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = factors)]
@@ -61,56 +61,49 @@ impl TryFrom<FactorRow> for Factor {
     }
 }
 
-impl FactorRepository for Store {
+repository! {
+impl FactorRepository {
     fn insert_factor(&self, factor: &Factor) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::insert_into(factors::table)
-            .values(FactorRow::from(factor))
-            .execute(&mut *conn)
+        let row = FactorRow::from(factor);
+        self.run(|c| diesel::insert_into(factors::table).values(row).execute(c))
             .map(|_| ())
-            .map_err(db_error)
     }
 
     fn update_factor(&self, factor: &Factor) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::update(factors::table.find(factor.id.to_string()))
-            .set(FactorRow::from(factor))
-            .execute(&mut *conn)
-            .map_err(db_error)
+        let row = FactorRow::from(factor);
+        self.run(|c| diesel::update(factors::table.find(factor.id.to_string())).set(row).execute(c))
             .and_then(one_row)
     }
 
     fn delete_factor(&self, id: FactorId) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::delete(factors::table.find(id.to_string()))
-            .execute(&mut *conn)
-            .map_err(db_error)
+        self.run(|c| diesel::delete(factors::table.find(id.to_string())).execute(c))
             .and_then(one_row)
     }
 
     fn factor_by_id(&self, id: FactorId) -> RepositoryResult<Option<Factor>> {
-        let mut conn = self.conn()?;
-        factors::table
-            .find(id.to_string())
-            .select(FactorRow::as_select())
-            .first(&mut *conn)
-            .optional()
-            .map_err(db_error)?
-            .map(Factor::try_from)
-            .transpose()
+        self.run(|c| {
+            factors::table
+                .find(id.to_string())
+                .select(FactorRow::as_select())
+                .first(c)
+                .optional()
+        })?
+        .map(Factor::try_from)
+        .transpose()
     }
 
     fn factors_of(&self, account: AccountId) -> RepositoryResult<Vec<Factor>> {
-        let mut conn = self.conn()?;
-        factors::table
-            .filter(factors::account_id.eq(account.to_string()))
-            // v7 ids sort by creation time; the id breaks ties within one millisecond.
-            .order((factors::created_at.asc(), factors::id.asc()))
-            .select(FactorRow::as_select())
-            .load(&mut *conn)
-            .map_err(db_error)?
-            .into_iter()
-            .map(Factor::try_from)
-            .collect()
+        self.run(|c| {
+            factors::table
+                .filter(factors::account_id.eq(account.to_string()))
+                // v7 ids sort by creation time; the id breaks ties within one millisecond.
+                .order((factors::created_at.asc(), factors::id.asc()))
+                .select(FactorRow::as_select())
+                .load(c)
+        })?
+        .into_iter()
+        .map(Factor::try_from)
+        .collect()
     }
+}
 }

@@ -11,9 +11,11 @@ mod migrations;
 mod schema;
 mod signing_keys;
 mod time;
+mod transaction;
 mod url;
 
 pub use connection::{DbConnection, PoolOptions, Store};
 pub use error::StoreError;
 pub use migrations::{MIGRATION_DIRS, Migrations};
+pub use transaction::{Connected, Tx};
 pub use url::{Backend, DatabaseUrl};

@@ -4,10 +4,10 @@ use diesel::prelude::*;
 use gatehouse_core::ports::{RepositoryError, RepositoryResult, SigningKeyRepository};
 use gatehouse_core::signing_key::SigningKeyRecord;
 
-use crate::connection::Store;
-use crate::error::{db_error, one_row};
+use crate::error::one_row;
 use crate::schema::signing_keys;
 use crate::time::{from_millis, to_millis};
+use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys)]
@@ -58,46 +58,42 @@ impl TryFrom<KeyRow> for SigningKeyRecord {
     }
 }
 
-impl SigningKeyRepository for Store {
+repository! {
+impl SigningKeyRepository {
     fn insert_key(&self, key: &SigningKeyRecord) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::insert_into(signing_keys::table)
-            .values(KeyRow::from(key))
-            .execute(&mut *conn)
+        let row = KeyRow::from(key);
+        self.run(|c| diesel::insert_into(signing_keys::table).values(row).execute(c))
             .map(|_| ())
-            .map_err(db_error)
     }
 
     fn update_key(&self, key: &SigningKeyRecord) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::update(signing_keys::table.find(key.kid.clone()))
-            .set((
-                signing_keys::status.eq(key.status.as_str()),
-                signing_keys::activated_at.eq(key.activated_at.map(to_millis)),
-                signing_keys::expires_at.eq(key.expires_at.map(to_millis)),
-            ))
-            .execute(&mut *conn)
-            .map_err(db_error)
-            .and_then(one_row)
+        self.run(|c| {
+            diesel::update(signing_keys::table.find(key.kid.clone()))
+                .set((
+                    signing_keys::status.eq(key.status.as_str()),
+                    signing_keys::activated_at.eq(key.activated_at.map(to_millis)),
+                    signing_keys::expires_at.eq(key.expires_at.map(to_millis)),
+                ))
+                .execute(c)
+        })
+        .and_then(one_row)
     }
 
     fn delete_key(&self, kid: &str) -> RepositoryResult<()> {
-        let mut conn = self.conn()?;
-        diesel::delete(signing_keys::table.find(kid.to_owned()))
-            .execute(&mut *conn)
-            .map_err(db_error)
+        self.run(|c| diesel::delete(signing_keys::table.find(kid.to_owned())).execute(c))
             .and_then(one_row)
     }
 
     fn signing_keys(&self) -> RepositoryResult<Vec<SigningKeyRecord>> {
-        let mut conn = self.conn()?;
-        signing_keys::table
-            .order((signing_keys::created_at.asc(), signing_keys::kid.asc()))
-            .select(KeyRow::as_select())
-            .load(&mut *conn)
-            .map_err(db_error)?
-            .into_iter()
-            .map(SigningKeyRecord::try_from)
-            .collect()
+        self.run(|c| {
+            signing_keys::table
+                .order((signing_keys::created_at.asc(), signing_keys::kid.asc()))
+                .select(KeyRow::as_select())
+                .load(c)
+        })?
+        .into_iter()
+        .map(SigningKeyRecord::try_from)
+        .collect()
     }
+}
 }

@@ -1,0 +1,102 @@
+//! One way to reach the database for every repository: straight from the pool, or
+//! inside a transaction, so that a state change and what must go with it (an outbox
+//! mail, an audit event) commit together or not at all.
+
+use diesel::Connection;
+use diesel::result::QueryResult;
+use gatehouse_core::ports::{RepositoryError, RepositoryResult};
+use std::cell::RefCell;
+use std::time::Duration;
+
+use crate::connection::{DbConnection, Store};
+use crate::error::db_error;
+
+/// Something repositories can run queries on.
+pub trait Connected {
+    fn run<T>(
+        &self,
+        query: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
+    ) -> RepositoryResult<T>;
+}
+
+impl Connected for Store {
+    fn run<T>(
+        &self,
+        query: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
+    ) -> RepositoryResult<T> {
+        let mut conn = self.conn()?;
+        query(&mut conn).map_err(db_error)
+    }
+}
+
+/// An open transaction. Every repository trait the store implements, it implements too.
+pub struct Tx<'a>(RefCell<&'a mut DbConnection>);
+
+impl std::fmt::Debug for Tx<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tx")
+    }
+}
+
+impl Connected for Tx<'_> {
+    fn run<T>(
+        &self,
+        query: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
+    ) -> RepositoryResult<T> {
+        let mut conn = self.0.borrow_mut();
+        query(&mut conn).map_err(db_error)
+    }
+}
+
+enum Abort {
+    Repository(RepositoryError),
+    Database(diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for Abort {
+    fn from(e: diesel::result::Error) -> Self {
+        Self::Database(e)
+    }
+}
+
+/// How often a transaction that lost a race is tried again before giving up.
+const ATTEMPTS: u32 = 5;
+
+impl Store {
+    /// Runs `work` in one transaction: committed when it returns `Ok`, rolled back
+    /// otherwise. A transaction that lost a race with a concurrent writer (SQLite's
+    /// busy snapshot, PostgreSQL's serialization failure) runs again, a few times.
+    pub fn transaction<T>(
+        &self,
+        mut work: impl FnMut(&Tx<'_>) -> RepositoryResult<T>,
+    ) -> RepositoryResult<T> {
+        let mut attempt = 1;
+        loop {
+            let mut conn = self.conn()?;
+            let outcome =
+                conn.transaction(|c| work(&Tx(RefCell::new(c))).map_err(Abort::Repository));
+            let error = match outcome {
+                Ok(value) => return Ok(value),
+                Err(Abort::Repository(e)) => e,
+                Err(Abort::Database(e)) => db_error(e),
+            };
+            match error {
+                RepositoryError::Contention(_) if attempt < ATTEMPTS => {
+                    std::thread::sleep(Duration::from_millis(5 << attempt));
+                    attempt += 1;
+                }
+                other => return Err(other),
+            }
+        }
+    }
+}
+
+/// Implements a repository trait for the pool and for a transaction alike; the body
+/// reaches the database through `Connected::run`.
+macro_rules! repository {
+    (impl $trait:path { $($body:tt)* }) => {
+        impl $trait for crate::connection::Store { $($body)* }
+        impl $trait for crate::transaction::Tx<'_> { $($body)* }
+    };
+}
+pub(crate) use repository;
