@@ -5,11 +5,13 @@
 
 pub mod account;
 pub mod audit;
+pub mod authorization;
 pub mod client;
 pub mod clock;
 pub mod email;
 pub mod factor;
 pub mod identifier;
+pub mod login;
 pub mod migration;
 pub mod password;
 pub mod ports;

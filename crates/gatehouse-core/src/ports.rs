@@ -6,6 +6,7 @@ use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::client::{Client, ClientId};
 use crate::email::Email;
 use crate::factor::{Factor, FactorId};
+use crate::login::LoginRequest;
 use crate::signing_key::SigningKeyRecord;
 use crate::username::LegacyUsername;
 
@@ -86,4 +87,11 @@ pub trait SigningKeyRepository {
     fn delete_key(&self, kid: &str) -> RepositoryResult<()>;
     /// Every stored key, oldest first.
     fn signing_keys(&self) -> RepositoryResult<Vec<SigningKeyRecord>>;
+}
+
+pub trait LoginRequestRepository {
+    fn insert_login_request(&self, request: &LoginRequest) -> RepositoryResult<()>;
+    /// Replaces the progress fields (account, amr, completion) of the request with this id.
+    fn update_login_request(&self, request: &LoginRequest) -> RepositoryResult<()>;
+    fn login_request(&self, id: &str) -> RepositoryResult<Option<LoginRequest>>;
 }

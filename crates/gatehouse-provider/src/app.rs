@@ -20,7 +20,7 @@ use crate::crypto::{CryptoError, KeyRing, Secrets};
 use crate::fallback::{AllowedMethods, fallback};
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
-use crate::{health, jwks, openapi, request_id};
+use crate::{api, health, jwks, oidc, openapi, request_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -40,7 +40,10 @@ pub enum StartError {
 pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
-        .service(jwks::jwks);
+        .service(jwks::jwks)
+        .service(oidc::authorize::authorize_get)
+        .service(oidc::authorize::authorize_post)
+        .service(api::login::get_login);
 }
 
 /// Largest JSON body any endpoint accepts.

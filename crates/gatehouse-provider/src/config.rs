@@ -26,6 +26,25 @@ pub struct Config {
     pub factors: FactorRegistry,
     pub secrets: SecretsConfig,
     pub keys: KeysConfig,
+    pub login: LoginConfig,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginConfig {
+    /// The frontend's login page; `/authorize` sends browsers there with `?login_challenge=…`.
+    pub ui_url: String,
+    /// How long a user has to finish a login started at `/authorize`.
+    pub request_ttl_seconds: u32,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        Self {
+            ui_url: "http://localhost:3000/login".to_owned(),
+            request_ttl_seconds: 600,
+        }
+    }
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -252,6 +271,21 @@ impl Config {
             ));
         }
         validate_issuer(&self.server.issuer).map_err(|reason| invalid("server.issuer", reason))?;
+        match url::Url::parse(&self.login.ui_url) {
+            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+            _ => {
+                return Err(invalid(
+                    "login.ui_url",
+                    format!("{:?} is not an absolute http(s) URL", self.login.ui_url),
+                ));
+            }
+        }
+        if self.login.request_ttl_seconds == 0 {
+            return Err(invalid(
+                "login.request_ttl_seconds",
+                "must be at least 1".to_owned(),
+            ));
+        }
         self.database.parsed_url()?;
         if self.database.max_connections == 0 {
             return Err(invalid(

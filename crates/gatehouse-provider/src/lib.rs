@@ -1,5 +1,6 @@
 //! The Gatehouse HTTP server: the OpenID Connect provider and the headless JSON API.
 
+pub mod api;
 pub mod app;
 pub mod clients;
 pub mod config;
@@ -7,6 +8,7 @@ pub mod crypto;
 pub mod fallback;
 pub mod health;
 pub mod jwks;
+pub mod oidc;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;

@@ -16,6 +16,7 @@ use utoipa_actix_web::AppExt;
     tags(
         (name = "health", description = "Liveness and readiness"),
         (name = "oidc", description = "OpenID Connect provider endpoints"),
+        (name = "login", description = "The headless login API the login UI is built on"),
     )
 )]
 struct ApiDoc;

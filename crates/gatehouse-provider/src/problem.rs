@@ -3,7 +3,7 @@
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
@@ -107,16 +107,19 @@ impl ResponseError for Problem {
     }
 }
 
-/// Error-handler middleware: any error answer that is not already problem+json
-/// (actix's own 404, 405, 413, …) is rewritten as one, so clients see one error shape.
+/// Error-handler middleware: an error answer without a JSON body (actix's own 404,
+/// 405, 413, …) is rewritten as problem+json, so clients always get a parseable error.
+/// JSON answers pass untouched: problem+json from the REST API, and RFC 6749 error
+/// JSON from the OAuth endpoints.
 pub fn rewrite_error_response<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = res
+    let is_json = res
         .headers()
         .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v == HeaderValue::from_static(PROBLEM_JSON));
-    if is_problem {
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == PROBLEM_JSON || v.starts_with("application/json"));
+    if is_json {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let problem = Problem::for_status(res.status());

@@ -7,6 +7,7 @@ mod clients;
 mod connection;
 mod error;
 mod factors;
+mod login_requests;
 mod migrations;
 mod schema;
 mod signing_keys;

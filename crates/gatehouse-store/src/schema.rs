@@ -82,3 +82,27 @@ diesel::table! {
         expires_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    login_requests (id) {
+        id -> Text,
+        client_id -> Text,
+        redirect_uri -> Text,
+        scopes -> Text,
+        state -> Nullable<Text>,
+        nonce -> Nullable<Text>,
+        code_challenge -> Text,
+        prompt_none -> Bool,
+        prompt_login -> Bool,
+        max_age -> Nullable<BigInt>,
+        acr_values -> Text,
+        login_hint -> Nullable<Text>,
+        ui_locales -> Nullable<Text>,
+        browser_hash -> Text,
+        account_id -> Nullable<Text>,
+        amr -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        completed_at -> Nullable<BigInt>,
+    }
+}

@@ -135,6 +135,29 @@ impl TestServer {
         }
     }
 
+    /// Registers a client straight in the server's database, as `gatehouse clients add` does.
+    pub fn register_client(
+        &self,
+        request: gatehouse_provider::clients::ClientRequest,
+    ) -> (gatehouse_core::Client, Option<String>) {
+        let secrets =
+            gatehouse_provider::crypto::Secrets::load(&self.config.secrets).expect("secrets");
+        let url = DatabaseUrl::parse(&self.config.database.url).expect("url");
+        let store = Store::open(&url, &PoolOptions::default()).expect("store");
+        gatehouse_provider::clients::register(&store, &secrets.hasher, request, chrono::Utc::now())
+            .expect("client registers")
+    }
+
+    /// A browser: keeps cookies, does not follow redirects.
+    pub fn browser(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("browser")
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }

@@ -1,0 +1,3 @@
+//! The headless JSON API the frontend renders every screen from (problem+json errors).
+
+pub mod login;

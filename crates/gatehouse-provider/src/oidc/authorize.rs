@@ -1,0 +1,210 @@
+//! `GET|POST /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2): validate, remember the
+//! request bound to this browser, and send the browser to the login UI.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CacheControl, CacheDirective, LOCATION};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::TimeDelta;
+use gatehouse_core::ClientId;
+use gatehouse_core::authorization::{self, AuthorizationParams, Rejection};
+use gatehouse_core::login::LoginRequest;
+use gatehouse_core::ports::{ClientRepository, LoginRequestRepository};
+
+use super::browser;
+use super::error::OAuthError;
+use crate::crypto::random;
+use crate::state::AppState;
+
+/// Starts a login. Parameters as in OIDC Core §3.1.2.1; PKCE with `S256` is required.
+#[utoipa::path(
+    tag = "oidc",
+    params(
+        ("response_type" = String, Query, description = "`code`"),
+        ("client_id" = String, Query),
+        ("redirect_uri" = String, Query, description = "Exactly as registered"),
+        ("scope" = String, Query, description = "Must include `openid`"),
+        ("state" = Option<String>, Query),
+        ("nonce" = Option<String>, Query),
+        ("code_challenge" = String, Query, description = "RFC 7636, S256"),
+        ("code_challenge_method" = String, Query, description = "`S256`"),
+        ("prompt" = Option<String>, Query, description = "`none` or `login`"),
+        ("max_age" = Option<u32>, Query),
+        ("acr_values" = Option<String>, Query),
+        ("login_hint" = Option<String>, Query),
+        ("ui_locales" = Option<String>, Query),
+    ),
+    responses(
+        (status = 302, description = "To the login UI (`?login_challenge=…`), or back to the client with `error`, `state` and `iss`"),
+        (status = 400, description = "Unknown client or unregistered redirect URI: shown, never redirected", body = OAuthError),
+    )
+)]
+#[get("/authorize")]
+pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .into_owned()
+        .collect();
+    authorize(&req, &state, &pairs).await
+}
+
+/// The same as `GET /authorize`, with the parameters form-encoded in the body.
+#[utoipa::path(
+    tag = "oidc",
+    request_body(content_type = "application/x-www-form-urlencoded", content = String),
+    responses(
+        (status = 302, description = "As for GET"),
+        (status = 400, description = "As for GET", body = OAuthError),
+    )
+)]
+#[post("/authorize")]
+pub async fn authorize_post(
+    req: HttpRequest,
+    body: web::Bytes,
+    state: web::Data<AppState>,
+) -> HttpResponse {
+    let form = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !form {
+        return shown(
+            "invalid_request",
+            "send the parameters as application/x-www-form-urlencoded",
+        );
+    }
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
+    authorize(&req, &state, &pairs).await
+}
+
+fn shown(error: &'static str, description: &str) -> HttpResponse {
+    actix_web::ResponseError::error_response(&OAuthError::new(
+        StatusCode::BAD_REQUEST,
+        error,
+        description,
+    ))
+}
+
+fn found(location: &str) -> HttpResponse {
+    HttpResponse::Found()
+        .insert_header((LOCATION, location))
+        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+        .finish()
+}
+
+/// `redirect_uri` with the given parameters appended (RFC 6749 §4.1.2), plus `iss` (RFC 9207).
+pub fn redirect_back(
+    redirect_uri: &str,
+    params: &[(&str, Option<&str>)],
+    issuer: &str,
+) -> HttpResponse {
+    match url::Url::parse(redirect_uri) {
+        Ok(mut url) => {
+            {
+                let mut query = url.query_pairs_mut();
+                for (name, value) in params {
+                    if let Some(value) = value {
+                        query.append_pair(name, value);
+                    }
+                }
+                query.append_pair("iss", issuer);
+            }
+            found(url.as_str())
+        }
+        Err(_) => shown("invalid_request", "redirect_uri is not a URL"),
+    }
+}
+
+async fn authorize(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    pairs: &[(String, String)],
+) -> HttpResponse {
+    let params = match AuthorizationParams::from_pairs(
+        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+    ) {
+        Ok(params) => params,
+        Err(name) => {
+            return shown(
+                "invalid_request",
+                &format!("{name} was given more than once"),
+            );
+        }
+    };
+    let issuer = state.config.server.issuer.clone();
+    let client = match params.client_id.as_deref().map(ClientId::parse) {
+        Some(Ok(id)) => {
+            let store = state.store.clone();
+            match web::block(move || store.client_by_id(&id)).await {
+                Ok(Ok(client)) => client,
+                _ => {
+                    return actix_web::ResponseError::error_response(
+                        &OAuthError::temporarily_unavailable(),
+                    );
+                }
+            }
+        }
+        _ => None,
+    };
+    let request = match authorization::validate(&params, client.as_ref()) {
+        Ok(request) => request,
+        Err(Rejection::Show(e)) => return shown(e.error, &e.description),
+        Err(Rejection::Redirect(e)) => {
+            return redirect_back(
+                &e.redirect_uri,
+                &[
+                    ("error", Some(e.error)),
+                    ("error_description", Some(&e.description)),
+                    ("state", e.state.as_deref()),
+                ],
+                &issuer,
+            );
+        }
+    };
+    if request.prompt.none {
+        // No session can satisfy the request without the user: say so (OIDC Core §3.1.2.6).
+        return redirect_back(
+            &request.redirect_uri,
+            &[
+                ("error", Some("login_required")),
+                ("error_description", Some("the user must log in")),
+                ("state", request.state.as_deref()),
+            ],
+            &issuer,
+        );
+    }
+    let secure = issuer.starts_with("https://");
+    let Ok((browser_id, new_cookie)) = browser::identify(req, secure) else {
+        return actix_web::ResponseError::error_response(&OAuthError::server_error());
+    };
+    let Ok(id) = random::token() else {
+        return actix_web::ResponseError::error_response(&OAuthError::server_error());
+    };
+    let now = state.clock.now();
+    let login = LoginRequest {
+        id: id.clone(),
+        request,
+        browser_hash: state.secrets.hasher.hash(&browser_id),
+        account_id: None,
+        amr: vec![],
+        created_at: now,
+        expires_at: now + TimeDelta::seconds(state.config.login.request_ttl_seconds.into()),
+        completed_at: None,
+    };
+    let store = state.store.clone();
+    if !matches!(
+        web::block(move || store.insert_login_request(&login)).await,
+        Ok(Ok(()))
+    ) {
+        return actix_web::ResponseError::error_response(&OAuthError::temporarily_unavailable());
+    }
+    let mut ui = match url::Url::parse(&state.config.login.ui_url) {
+        Ok(ui) => ui,
+        Err(_) => return actix_web::ResponseError::error_response(&OAuthError::server_error()),
+    };
+    ui.query_pairs_mut().append_pair("login_challenge", &id);
+    let mut res = found(ui.as_str());
+    if let Some(cookie) = new_cookie {
+        let _ = res.add_cookie(&cookie);
+    }
+    res
+}

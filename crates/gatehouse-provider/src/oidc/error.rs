@@ -1,0 +1,68 @@
+//! RFC 6749 §5.2 error answers.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// An OAuth 2.0 error (RFC 6749 §5.2).
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct OAuthError {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
+    /// `unsupported_grant_type`, `invalid_scope`, `server_error`, …
+    pub error: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_description: Option<String>,
+    #[serde(skip)]
+    status: u16,
+}
+
+impl OAuthError {
+    pub fn new(status: StatusCode, error: &str, description: impl Into<String>) -> Self {
+        Self {
+            error: error.to_owned(),
+            error_description: Some(description.into()),
+            status: status.as_u16(),
+        }
+    }
+
+    pub fn bad_request(error: &str, description: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, error, description)
+    }
+
+    pub fn server_error() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "the server could not complete the request",
+        )
+    }
+
+    pub fn temporarily_unavailable() -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            "try again shortly",
+        )
+    }
+}
+
+impl std::fmt::Display for OAuthError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.error)
+    }
+}
+
+impl ResponseError for OAuthError {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::BAD_REQUEST)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        HttpResponse::build(self.status_code())
+            // RFC 6749 §5.1: responses carrying tokens or errors are never cached.
+            .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+            .json(self)
+    }
+}

@@ -1,0 +1,6 @@
+//! The OpenID Connect / OAuth 2.0 endpoints. Their errors are RFC 6749 error JSON
+//! (or redirects carrying it), never problem+json.
+
+pub mod authorize;
+pub mod browser;
+pub mod error;

@@ -1,0 +1,241 @@
+//! `/authorize` as a relying party and a browser use it, and the login API's first read.
+
+use gatehouse_provider::clients::ClientRequest;
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::collections::HashMap;
+
+use crate::support::{TestDatabase, TestServer, test_config};
+
+const REDIRECT: &str = "https://rp.example.com/callback";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+fn portal() -> ClientRequest {
+    ClientRequest {
+        id: Some("portal".to_owned()),
+        name: "Support Portal".to_owned(),
+        redirect_uris: vec![REDIRECT.to_owned()],
+        ..ClientRequest::default()
+    }
+}
+
+fn query(overrides: &[(&str, &str)]) -> String {
+    let mut params = vec![
+        ("response_type", "code"),
+        ("client_id", "portal"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid email"),
+        ("state", "st-123"),
+        ("nonce", "n-456"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    for (name, value) in overrides {
+        params.retain(|(n, _)| n != name);
+        if !value.is_empty() {
+            params.push((name, value));
+        }
+    }
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params)
+        .finish()
+}
+
+fn location(res: &reqwest::Response) -> url::Url {
+    let raw = res.headers()["location"].to_str().expect("ascii");
+    url::Url::parse(raw).expect("absolute location")
+}
+
+fn query_map(url: &url::Url) -> HashMap<String, String> {
+    url.query_pairs().into_owned().collect()
+}
+
+async fn start() -> TestServer {
+    let server = TestServer::start(TestDatabase::sqlite()).await;
+    server.register_client(portal());
+    server
+}
+
+/// The RP's error: back at its redirect URI with `error`, `state` and `iss`.
+async fn redirected_error(
+    server: &TestServer,
+    overrides: &[(&str, &str)],
+) -> HashMap<String, String> {
+    let res = server
+        .get(&format!("/authorize?{}", query(overrides)))
+        .await;
+    assert_eq!(res.status(), StatusCode::FOUND, "{overrides:?}");
+    let to = location(&res);
+    assert!(to.as_str().starts_with(REDIRECT), "{to}");
+    let params = query_map(&to);
+    assert_eq!(
+        params.get("state").map(String::as_str),
+        Some("st-123"),
+        "{params:?}"
+    );
+    assert_eq!(
+        params.get("iss"),
+        Some(&server.config.server.issuer),
+        "{params:?}"
+    );
+    params
+}
+
+async fn shown_error(res: reqwest::Response) -> Value {
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.headers().get("location").is_none(), "never redirected");
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    res.json().await.expect("RFC 6749 error JSON")
+}
+
+#[tokio::test]
+async fn a_valid_request_goes_to_the_login_ui_bound_to_the_browser() {
+    let server = start().await;
+    let browser = server.browser();
+    let res = browser
+        .get(server.url(&format!(
+            "/authorize?{}",
+            query(&[("login_hint", "rie@example.com")])
+        )))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(cookie.starts_with("gatehouse_browser="), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
+    let to = location(&res);
+    assert!(to.as_str().starts_with(&server.config.login.ui_url), "{to}");
+    let challenge = query_map(&to)
+        .remove("login_challenge")
+        .expect("login_challenge");
+
+    let view: Value = browser
+        .get(server.url(&format!("/api/v1/login/{challenge}")))
+        .send()
+        .await
+        .expect("read")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["client"]["client_name"], "Support Portal");
+    assert_eq!(view["scopes"], serde_json::json!(["openid", "email"]));
+    assert_eq!(view["login_hint"], "rie@example.com");
+    assert_eq!(view["next"], "password");
+
+    // The same challenge from another browser (no cookie) is refused.
+    let stranger = server.browser();
+    let res = stranger
+        .get(server.url(&format!("/api/v1/login/{challenge}")))
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let body: Value = res.json().await.expect("problem");
+    assert_eq!(body["code"], "browser_mismatch");
+
+    let res = browser
+        .get(server.url("/api/v1/login/nonexistent"))
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn post_works_like_get() {
+    let server = start().await;
+    let res = server
+        .client
+        .post(server.url("/authorize"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(query(&[]))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(query_map(&location(&res)).contains_key("login_challenge"));
+}
+
+#[tokio::test]
+async fn bad_client_or_redirect_uri_is_shown_never_redirected() {
+    let server = start().await;
+    let body = shown_error(
+        server
+            .get(&format!("/authorize?{}", query(&[("client_id", "nobody")])))
+            .await,
+    )
+    .await;
+    assert_eq!(body["error"], "invalid_request");
+    for uri in [
+        "https://evil.example.com/callback",
+        "https://rp.example.com/callback/extra",
+        "",
+    ] {
+        let body = shown_error(
+            server
+                .get(&format!("/authorize?{}", query(&[("redirect_uri", uri)])))
+                .await,
+        )
+        .await;
+        assert_eq!(body["error"], "invalid_request", "{uri}");
+    }
+    let doubled = format!("/authorize?{}&state=again", query(&[]));
+    shown_error(server.get(&doubled).await).await;
+}
+
+#[tokio::test]
+async fn other_errors_go_back_to_the_client_with_state_and_iss() {
+    let server = start().await;
+    for (overrides, error) in [
+        (vec![("code_challenge", "")], "invalid_request"),
+        (vec![("code_challenge_method", "plain")], "invalid_request"),
+        (
+            vec![("response_type", "token")],
+            "unsupported_response_type",
+        ),
+        (vec![("scope", "email")], "invalid_scope"),
+        (vec![("prompt", "none")], "login_required"),
+    ] {
+        let params = redirected_error(&server, &overrides).await;
+        assert_eq!(
+            params.get("error").map(String::as_str),
+            Some(error),
+            "{overrides:?}"
+        );
+        assert!(params.contains_key("error_description"));
+    }
+}
+
+#[tokio::test]
+async fn an_expired_login_request_is_gone() {
+    let db = TestDatabase::sqlite();
+    let mut config = test_config(&db.url);
+    config.login.request_ttl_seconds = 1;
+    let server = TestServer::start_with(config, Some(db)).await;
+    server.register_client(portal());
+    let browser = server.browser();
+    let res = browser
+        .get(server.url(&format!("/authorize?{}", query(&[]))))
+        .send()
+        .await
+        .expect("authorize");
+    let challenge = query_map(&location(&res))
+        .remove("login_challenge")
+        .expect("challenge");
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let res = browser
+        .get(server.url(&format!("/api/v1/login/{challenge}")))
+        .send()
+        .await
+        .expect("read");
+    assert_eq!(res.status(), StatusCode::GONE);
+    let body: Value = res.json().await.expect("problem");
+    assert_eq!(body["code"], "login_request_expired");
+}
