@@ -11,6 +11,7 @@ mod config;
 mod crypto;
 mod http;
 mod keys;
+mod login;
 mod migrations;
 mod store;
 mod support;

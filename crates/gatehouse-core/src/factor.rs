@@ -11,6 +11,7 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 use crate::account::AccountId;
+use crate::email::Email;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -273,6 +274,75 @@ pub struct Factor {
     pub last_used_at: Option<DateTime<Utc>>,
 }
 
+/// One way to pass the second step, as the login screen offers it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FactorOffer {
+    /// The factor's id, or `email` for the implicit e-mail code.
+    pub id: String,
+    pub kind: FactorKind,
+    /// Safe to show before the second step: `Email on r***@example.com`.
+    pub label: String,
+}
+
+/// The id of the e-mail code every account with an address has, enrolled or not.
+pub const IMPLICIT_EMAIL_FACTOR: &str = "email";
+
+fn offer_label(factor: &Factor, email: Option<&Email>) -> String {
+    let named = |fallback: &str| factor.label.clone().unwrap_or_else(|| fallback.to_owned());
+    match factor.kind {
+        FactorKind::EmailOtp => email.map_or_else(
+            || "Email".to_owned(),
+            |e| format!("Email on {}", e.masked()),
+        ),
+        FactorKind::Totp => named("Authenticator app"),
+        FactorKind::SecurityKey => named("Security key"),
+        FactorKind::Passkey => named("Passkey"),
+        FactorKind::Push => format!("Push notification to {}", named("your phone")),
+        FactorKind::RecoveryCode => "Recovery code".to_owned(),
+        FactorKind::Sms => named("Phone (SMS)"),
+    }
+}
+
+/// The factors that can finish a login, and the one to start with.
+///
+/// Stored factors the registry accepts come first, most recently used first; e-mail
+/// OTP on the account's address is always there when the account has an address
+/// (the fallback for "I'll do this later" and for owners of retired SMS factors).
+/// The default is the most recently used factor, else the e-mail code; recovery
+/// codes are never the default.
+pub fn login_offers(
+    email: Option<&Email>,
+    factors: &[Factor],
+    registry: &FactorRegistry,
+) -> (Vec<FactorOffer>, Option<String>) {
+    let mut usable: Vec<&Factor> = registry.usable_at_login(factors).collect();
+    usable.sort_by_key(|f| std::cmp::Reverse((f.last_used_at, f.created_at)));
+    let mut offers: Vec<FactorOffer> = usable
+        .iter()
+        .map(|f| FactorOffer {
+            id: f.id.to_string(),
+            kind: f.kind,
+            label: offer_label(f, email),
+        })
+        .collect();
+    let has_email_factor = usable.iter().any(|f| f.kind == FactorKind::EmailOtp);
+    if let Some(address) = email
+        && !has_email_factor
+        && registry.check_accepted(FactorKind::EmailOtp).is_ok()
+    {
+        offers.push(FactorOffer {
+            id: IMPLICIT_EMAIL_FACTOR.to_owned(),
+            kind: FactorKind::EmailOtp,
+            label: format!("Email on {}", address.masked()),
+        });
+    }
+    let default = offers
+        .iter()
+        .find(|o| o.kind != FactorKind::RecoveryCode)
+        .map(|o| o.id.clone());
+    (offers, default)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -359,5 +429,45 @@ mod tests {
             assert_eq!(kind.as_str().parse(), Ok(kind));
         }
         assert!("phone".parse::<FactorKind>().is_err());
+    }
+
+    #[test]
+    fn login_offers_put_the_last_used_first_and_always_keep_email() {
+        let registry = FactorRegistry::default();
+        let email = Email::parse("rie@example.com").unwrap();
+        let mut totp = factor(FactorKind::Totp, FactorStatus::Active);
+        totp.label = Some("Pixel".to_owned());
+        totp.last_used_at = Some(DateTime::UNIX_EPOCH + chrono::TimeDelta::days(2));
+        let mut key = factor(FactorKind::SecurityKey, FactorStatus::Active);
+        key.last_used_at = Some(DateTime::UNIX_EPOCH + chrono::TimeDelta::days(1));
+        let recovery = factor(FactorKind::RecoveryCode, FactorStatus::Active);
+        let sms = factor(FactorKind::Sms, FactorStatus::Active);
+        let pending = factor(FactorKind::Push, FactorStatus::Pending);
+        let factors = vec![recovery.clone(), key.clone(), sms, pending, totp.clone()];
+        let (offers, default) = login_offers(Some(&email), &factors, &registry);
+        let kinds: Vec<_> = offers.iter().map(|o| o.kind).collect();
+        assert_eq!(
+            kinds,
+            vec![
+                FactorKind::Totp,
+                FactorKind::SecurityKey,
+                FactorKind::RecoveryCode,
+                FactorKind::EmailOtp
+            ]
+        );
+        assert_eq!(default, Some(totp.id.to_string()));
+        assert_eq!(offers[0].label, "Pixel");
+        assert_eq!(offers[3].label, "Email on r***@example.com");
+        assert_eq!(offers[3].id, IMPLICIT_EMAIL_FACTOR);
+    }
+
+    #[test]
+    fn an_account_with_only_retired_sms_falls_back_to_email() {
+        let email = Email::parse("rie@example.com").unwrap();
+        let factors = vec![factor(FactorKind::Sms, FactorStatus::Active)];
+        let (offers, default) = login_offers(Some(&email), &factors, &FactorRegistry::default());
+        assert_eq!(offers.len(), 1);
+        assert_eq!(offers[0].kind, FactorKind::EmailOtp);
+        assert_eq!(default.as_deref(), Some(IMPLICIT_EMAIL_FACTOR));
     }
 }

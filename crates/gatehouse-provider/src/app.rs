@@ -18,6 +18,7 @@ use crate::config::{Config, ConfigError};
 use crate::crypto::keyring::KeyRingError;
 use crate::crypto::{CryptoError, KeyRing, Secrets};
 use crate::fallback::{AllowedMethods, fallback};
+use crate::password_pool::PasswordPool;
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
 use crate::{api, health, jwks, oidc, openapi, request_id};
@@ -43,7 +44,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(jwks::jwks)
         .service(oidc::authorize::authorize_get)
         .service(oidc::authorize::authorize_post)
-        .service(api::login::get_login);
+        .service(api::login::get_login)
+        .service(api::login::password);
 }
 
 /// Largest JSON body any endpoint accepts.
@@ -123,6 +125,15 @@ impl Application {
             TimeDelta::seconds(config.keys.retired_key_ttl_seconds.into()),
         )?;
         let reload_every = Duration::from_secs(config.keys.reload_interval_seconds.max(1).into());
+        let hasher =
+            gatehouse_core::PasswordHasher::new(&config.password_hashing).map_err(|e| {
+                ConfigError::Invalid {
+                    key: "password_hashing".to_owned(),
+                    reason: e.to_string(),
+                }
+            })?;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let passwords = PasswordPool::new(hasher, cores, config.login.password_queue as usize);
         let workers = config.server.workers;
         let state = web::Data::new(AppState {
             config: Arc::new(config),
@@ -130,6 +141,7 @@ impl Application {
             clock,
             secrets,
             keys: keys.clone(),
+            passwords,
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));

@@ -36,6 +36,9 @@ pub struct LoginConfig {
     pub ui_url: String,
     /// How long a user has to finish a login started at `/authorize`.
     pub request_ttl_seconds: u32,
+    /// Password checks allowed to wait for a hashing slot (one slot per core); beyond
+    /// this the answer is 503 with `Retry-After`, which keeps memory bounded.
+    pub password_queue: u32,
 }
 
 impl Default for LoginConfig {
@@ -43,6 +46,7 @@ impl Default for LoginConfig {
         Self {
             ui_url: "http://localhost:3000/login".to_owned(),
             request_ttl_seconds: 600,
+            password_queue: 64,
         }
     }
 }

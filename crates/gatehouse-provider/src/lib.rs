@@ -10,6 +10,7 @@ pub mod health;
 pub mod jwks;
 pub mod oidc;
 pub mod openapi;
+pub mod password_pool;
 pub mod problem;
 pub mod request_id;
 pub mod state;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::crypto::{KeyRing, Secrets};
+use crate::password_pool::PasswordPool;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -14,4 +15,5 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub secrets: Secrets,
     pub keys: KeyRing,
+    pub passwords: PasswordPool,
 }

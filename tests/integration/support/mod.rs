@@ -142,10 +142,42 @@ impl TestServer {
     ) -> (gatehouse_core::Client, Option<String>) {
         let secrets =
             gatehouse_provider::crypto::Secrets::load(&self.config.secrets).expect("secrets");
+        gatehouse_provider::clients::register(
+            &self.store(),
+            &secrets.hasher,
+            request,
+            chrono::Utc::now(),
+        )
+        .expect("client registers")
+    }
+
+    /// An account straight in the database, with a password hashed as the server would.
+    pub fn create_account(
+        &self,
+        email: &str,
+        password: Option<&str>,
+        status: gatehouse_core::AccountStatus,
+    ) -> gatehouse_core::Account {
+        use gatehouse_core::ports::AccountRepository;
+        let mut account = gatehouse_core::Account::new(
+            gatehouse_core::Subject::generate(),
+            Some(gatehouse_core::Email::parse(email).expect("email")),
+            status,
+            chrono::Utc::now(),
+        );
+        account.email_verified = true;
+        let hasher =
+            gatehouse_core::PasswordHasher::new(&self.config.password_hashing).expect("hasher");
+        account.password_hash = password.map(|p| hasher.hash(p).expect("hash"));
+        self.store()
+            .insert_account(&account)
+            .expect("insert account");
+        account
+    }
+
+    pub fn store(&self) -> Store {
         let url = DatabaseUrl::parse(&self.config.database.url).expect("url");
-        let store = Store::open(&url, &PoolOptions::default()).expect("store");
-        gatehouse_provider::clients::register(&store, &secrets.hasher, request, chrono::Utc::now())
-            .expect("client registers")
+        Store::open(&url, &PoolOptions::default()).expect("store")
     }
 
     /// A browser: keeps cookies, does not follow redirects.

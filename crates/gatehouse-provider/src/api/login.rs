@@ -1,15 +1,24 @@
 //! `/api/v1/login/{login_challenge}`: the login the UI is driving.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use gatehouse_core::ClientId;
+use gatehouse_core::factor::{FactorOffer, login_offers};
 use gatehouse_core::login::LoginRequest;
+use gatehouse_core::password::Verification;
+use gatehouse_core::ports::{AccountRepository, AuditLog, FactorRepository};
 use gatehouse_core::ports::{ClientRepository, LoginRequestRepository};
+use gatehouse_core::{
+    Account, AccountStatus, AuditKind, IdentifierPolicy, LegacyUsername, LoginIdentifier,
+    NewAuditEvent,
+};
+use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::oidc::browser;
+use crate::password_pool::PoolError;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -24,7 +33,7 @@ pub struct LoginView {
     pub login_hint: Option<String>,
     /// The user's preferred languages, if the client sent them (BCP 47, space-separated).
     pub ui_locales: Option<String>,
-    /// The next step: `password` (later: the second factor, or done).
+    /// The next step: `password`, then `second_factor`.
     pub next: String,
     pub expires_at: DateTime<Utc>,
 }
@@ -124,7 +133,194 @@ pub async fn get_login(
         scopes: login.request.scopes,
         login_hint: login.request.login_hint,
         ui_locales: login.request.ui_locales,
-        next: "password".to_owned(),
+        next: if login.account_id.is_some() {
+            "second_factor"
+        } else {
+            "password"
+        }
+        .to_owned(),
         expires_at: login.expires_at,
+    }))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordStep {
+    /// The e-mail address (or, while usernames are being retired, the legacy username).
+    pub identifier: String,
+    pub password: String,
+}
+
+/// The answer to a correct password: the second step to take.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SecondFactorStep {
+    /// `second_factor`.
+    pub next: String,
+    /// Every way to finish this login; "Try another method" picks another of these.
+    #[schema(value_type = Vec<Object>)]
+    pub factors: Vec<FactorOffer>,
+    /// The factor to start with.
+    pub default_factor: Option<String>,
+    /// The user logged in with a legacy username: ask them to use their e-mail address.
+    pub identifier_deprecated: bool,
+}
+
+fn invalid_credentials() -> Problem {
+    Problem::new(
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+        "The e-mail address or password is wrong",
+    )
+}
+
+fn busy() -> HttpResponse {
+    let mut res = actix_web::ResponseError::error_response(
+        &Problem::unavailable("busy", "Too many logins at once")
+            .with_detail("Try again in a moment"),
+    );
+    res.headers_mut().insert(
+        actix_web::http::header::RETRY_AFTER,
+        actix_web::http::header::HeaderValue::from_static("1"),
+    );
+    res
+}
+
+/// Finds the account an identifier names, trying a legacy username where the policy
+/// allows it and the text is not an address of any account.
+fn find_account(
+    store: &gatehouse_store::Store,
+    raw: &str,
+    identifier: &LoginIdentifier,
+    policy: IdentifierPolicy,
+) -> Result<Option<Account>, gatehouse_core::ports::RepositoryError> {
+    match identifier {
+        LoginIdentifier::Email(email) => match store.account_by_email(email)? {
+            Some(account) => Ok(Some(account)),
+            None if policy != IdentifierPolicy::Disabled => match LegacyUsername::parse(raw) {
+                Ok(name) => store.account_by_username(&name),
+                Err(_) => Ok(None),
+            },
+            None => Ok(None),
+        },
+        LoginIdentifier::Username { username, .. } => store.account_by_username(username),
+    }
+}
+
+/// Step one: the password. Wrong password, unknown account and an account that has not
+/// re-registered yet get the same answer, in the same time (a dummy hash is checked).
+#[utoipa::path(
+    tag = "login",
+    params(("login_challenge" = String, Path)),
+    request_body = PasswordStep,
+    responses(
+        (status = 200, description = "Password accepted: choose a second factor", body = SecondFactorStep),
+        (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`account_locked`, `account_disabled` (only after a correct password), `browser_mismatch`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`identifier_invalid`, `username_login_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`busy`: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/login/{login_challenge}/password")]
+pub async fn password(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<PasswordStep>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let mut login = bound_request(&req, &state, path.into_inner()).await?;
+    let PasswordStep {
+        identifier,
+        password,
+    } = body.into_inner();
+    let policy = state.config.identifiers.username_login;
+    let parsed = LoginIdentifier::parse(&identifier, policy).map_err(|e| {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            e.code(),
+            "The identifier is not accepted",
+        )
+        .with_detail(e.to_string())
+    })?;
+    let store = state.store.clone();
+    let lookup = parsed.clone();
+    let account = web::block(move || find_account(&store, &identifier, &lookup, policy))
+        .await
+        .map_err(|_| Problem::internal())?
+        .map_err(|_| {
+            Problem::unavailable("database_unavailable", "The database cannot be reached")
+        })?;
+    // Only an account that has set a password can match; all others spend the same time.
+    let stored = account.as_ref().and_then(|a| a.password_hash.clone());
+    let verdict = match state.passwords.verify(password.clone(), stored).await {
+        Ok(verdict) => verdict,
+        Err(PoolError::Busy) => return Ok(busy()),
+        Err(_) => return Err(Problem::internal()),
+    };
+    let now = state.clock.now();
+    let (mut account, needs_rehash) = match (account, verdict) {
+        (Some(account), Verification::Match { needs_rehash }) => (account, needs_rehash),
+        (Some(account), Verification::Mismatch) => {
+            let store = state.store.clone();
+            let event = NewAuditEvent::new(AuditKind::LoginFailed, Some(account.id), now)
+                .with_detail("client_id", login.request.client_id.clone())
+                .with_detail("reason", "password");
+            let _ = web::block(move || store.record(&event)).await;
+            return Err(invalid_credentials());
+        }
+        (None, _) => return Err(invalid_credentials()),
+    };
+    match account.status {
+        AccountStatus::Active => {}
+        AccountStatus::Locked => {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "account_locked",
+                "This account is locked",
+            ));
+        }
+        AccountStatus::Disabled => {
+            return Err(Problem::new(
+                StatusCode::FORBIDDEN,
+                "account_disabled",
+                "This account is disabled",
+            ));
+        }
+        AccountStatus::PendingRegistration => return Err(invalid_credentials()),
+    }
+    if needs_rehash {
+        match state.passwords.hash(password).await {
+            Ok(fresh) => {
+                account.password_hash = Some(fresh);
+                account.updated_at = now;
+            }
+            Err(e) => tracing::warn!(error = %e, "rehashing a password failed"),
+        }
+    }
+    login.account_id = Some(account.id);
+    login.amr = vec!["pwd".to_owned()];
+    let store = state.store.clone();
+    let account_id = account.id;
+    let factors = web::block(move || {
+        store
+            .transaction(|tx| {
+                if needs_rehash {
+                    tx.update_account(&account)?;
+                }
+                tx.update_login_request(&login)?;
+                tx.factors_of(account_id)
+            })
+            .map(|factors| (factors, account))
+    })
+    .await
+    .map_err(|_| Problem::internal())?
+    .map_err(|_| Problem::unavailable("database_unavailable", "The database cannot be reached"))?;
+    let (factors, account) = factors;
+    let (offers, default_factor) =
+        login_offers(account.email.as_ref(), &factors, &state.config.factors);
+    Ok(HttpResponse::Ok().json(SecondFactorStep {
+        next: "second_factor".to_owned(),
+        factors: offers,
+        default_factor,
+        identifier_deprecated: parsed.is_deprecated(),
     }))
 }
