@@ -1,9 +1,14 @@
 //! The repository suite, run unchanged on SQLite and on PostgreSQL.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use gatehouse_core::authorization::{AuthorizationRequest, Prompt};
 use gatehouse_core::client::TokenLifetimes;
+use gatehouse_core::grant::{AuthorizationCode, Session};
+use gatehouse_core::login::LoginRequest;
+use gatehouse_core::otp::OtpChallenge;
 use gatehouse_core::ports::{
-    AccountRepository, AuditLog, ClientRepository, FactorRepository, RepositoryError,
+    AccountRepository, AuditLog, AuthorizationCodeRepository, ClientRepository, FactorRepository,
+    LoginRequestRepository, OtpRepository, RepositoryError, SessionRepository,
     SigningKeyRepository, UniqueField,
 };
 use gatehouse_core::signing_key::{KeyStatus, SigningKeyRecord};
@@ -418,6 +423,125 @@ fn racing_transactions_all_land(store: &Store) {
     assert_eq!(store.count_accounts().expect("count"), 40);
 }
 
+fn login_request(id: &str, client_id: &str, account: Option<AccountId>) -> LoginRequest {
+    LoginRequest {
+        id: id.to_owned(),
+        request: AuthorizationRequest {
+            client_id: client_id.to_owned(),
+            redirect_uri: "https://portal.example.com/cb".to_owned(),
+            scopes: vec!["openid".to_owned()],
+            state: Some("st".to_owned()),
+            nonce: None,
+            code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+            prompt: Prompt::default(),
+            max_age: Some(300),
+            acr_values: vec![],
+            login_hint: None,
+            ui_locales: Some("ja".to_owned()),
+        },
+        browser_hash: "browser".to_owned(),
+        account_id: account,
+        amr: vec!["pwd".to_owned()],
+        created_at: at(0),
+        expires_at: at(600),
+        completed_at: None,
+    }
+}
+
+fn a_login_leaves_codes_sessions_and_otps_that_behave(store: &Store) {
+    let a = account("login-1", "login@example.com");
+    store.insert_account(&a).expect("account");
+    store.insert_client(&client("portal")).expect("client");
+    let mut login = login_request("challenge-1", "portal", None);
+    store.insert_login_request(&login).expect("login request");
+    assert_eq!(
+        store.login_request("challenge-1").expect("read"),
+        Some(login.clone())
+    );
+    login.account_id = Some(a.id);
+    login.amr = vec!["pwd".to_owned(), "otp".to_owned()];
+    login.completed_at = Some(at(30));
+    store.update_login_request(&login).expect("update");
+    assert_eq!(
+        store.login_request("challenge-1").expect("read"),
+        Some(login.clone())
+    );
+
+    let otp = |id: &str, created: i64| OtpChallenge {
+        id: id.to_owned(),
+        login_request_id: "challenge-1".to_owned(),
+        account_id: a.id,
+        code_hash: format!("hash-{id}"),
+        attempts: 0,
+        created_at: at(created),
+        expires_at: at(created + 600),
+        closed_at: None,
+    };
+    store.insert_otp(&otp("o1", 1)).expect("otp");
+    store.insert_otp(&otp("o2", 2)).expect("otp");
+    let mut latest = store
+        .latest_otp("challenge-1")
+        .expect("latest")
+        .expect("some");
+    assert_eq!(latest.id, "o2");
+    latest.attempts = 3;
+    latest.closed_at = Some(at(5));
+    store.update_otp(&latest).expect("update otp");
+    assert_eq!(
+        store.latest_otp("challenge-1").expect("latest"),
+        Some(latest)
+    );
+    assert_eq!(
+        store.otp_sends_since(a.id, at(1)).expect("sends"),
+        vec![at(2)]
+    );
+
+    let session = Session {
+        id: "sid-1".to_owned(),
+        account_id: a.id,
+        token_hash: "cookie-hash".to_owned(),
+        amr: vec!["pwd".to_owned(), "otp".to_owned(), "mfa".to_owned()],
+        acr: "urn:gatehouse:mfa".to_owned(),
+        auth_time: at(30),
+        created_at: at(30),
+        last_seen_at: at(30),
+        expires_at: at(86_400),
+        revoked_at: None,
+        user_agent: Some("Mozilla/5.0".to_owned()),
+        ip: Some("192.0.2.1".to_owned()),
+    };
+    store.insert_session(&session).expect("session");
+    assert_eq!(
+        store.session_by_token_hash("cookie-hash").expect("read"),
+        Some(session.clone())
+    );
+    let code = AuthorizationCode {
+        code_hash: "code-hash".to_owned(),
+        client_id: "portal".to_owned(),
+        account_id: a.id,
+        session_id: session.id.clone(),
+        redirect_uri: "https://portal.example.com/cb".to_owned(),
+        scopes: vec!["openid".to_owned(), "email".to_owned()],
+        nonce: Some("n".to_owned()),
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+        auth_time: at(30),
+        amr: session.amr.clone(),
+        acr: session.acr.clone(),
+        created_at: at(30),
+        expires_at: at(90),
+        used_at: None,
+    };
+    store.insert_code(&code).expect("code");
+    assert_eq!(store.code_by_hash("code-hash").expect("read"), Some(code));
+    assert_eq!(store.mark_code_used("code-hash", at(40)), Ok(true));
+    assert_eq!(
+        store.mark_code_used("code-hash", at(41)),
+        Ok(false),
+        "a second use is a replay"
+    );
+    assert_eq!(store.mark_code_used("no-such-code", at(41)), Ok(false));
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -453,6 +577,7 @@ on_both_backends!(
     signing_keys_round_trip_and_move_through_their_lifecycle,
     transactions_commit_together_or_not_at_all,
     racing_transactions_all_land,
+    a_login_leaves_codes_sessions_and_otps_that_behave,
 );
 
 #[test]

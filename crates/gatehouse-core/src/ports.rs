@@ -1,12 +1,16 @@
 //! The ports: what the domain needs from the outside world. `gatehouse-store`
 //! implements them over SQL; tests may implement them in memory.
 
+use chrono::{DateTime, Utc};
+
 use crate::account::{Account, AccountId, Subject};
 use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::client::{Client, ClientId};
 use crate::email::Email;
 use crate::factor::{Factor, FactorId};
+use crate::grant::{AuthorizationCode, Session};
 use crate::login::LoginRequest;
+use crate::otp::OtpChallenge;
 use crate::signing_key::SigningKeyRecord;
 use crate::username::LegacyUsername;
 
@@ -94,4 +98,34 @@ pub trait LoginRequestRepository {
     /// Replaces the progress fields (account, amr, completion) of the request with this id.
     fn update_login_request(&self, request: &LoginRequest) -> RepositoryResult<()>;
     fn login_request(&self, id: &str) -> RepositoryResult<Option<LoginRequest>>;
+}
+
+pub trait OtpRepository {
+    fn insert_otp(&self, challenge: &OtpChallenge) -> RepositoryResult<()>;
+    /// Replaces attempts and closure of the challenge with this id.
+    fn update_otp(&self, challenge: &OtpChallenge) -> RepositoryResult<()>;
+    /// The newest challenge of a login request.
+    fn latest_otp(&self, login_request_id: &str) -> RepositoryResult<Option<OtpChallenge>>;
+    /// When codes were sent to this account since `since`.
+    fn otp_sends_since(
+        &self,
+        account: AccountId,
+        since: DateTime<Utc>,
+    ) -> RepositoryResult<Vec<DateTime<Utc>>>;
+}
+
+pub trait SessionRepository {
+    fn insert_session(&self, session: &Session) -> RepositoryResult<()>;
+    /// Replaces last-seen and revocation of the session with this id.
+    fn update_session(&self, session: &Session) -> RepositoryResult<()>;
+    fn session_by_token_hash(&self, token_hash: &str) -> RepositoryResult<Option<Session>>;
+    fn session_by_id(&self, id: &str) -> RepositoryResult<Option<Session>>;
+}
+
+pub trait AuthorizationCodeRepository {
+    fn insert_code(&self, code: &AuthorizationCode) -> RepositoryResult<()>;
+    fn code_by_hash(&self, code_hash: &str) -> RepositoryResult<Option<AuthorizationCode>>;
+    /// Marks the code used, only if it was not: false means it was already used
+    /// (a replay), so exactly one exchange can win a race.
+    fn mark_code_used(&self, code_hash: &str, at: DateTime<Utc>) -> RepositoryResult<bool>;
 }

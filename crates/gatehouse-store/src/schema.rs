@@ -106,3 +106,52 @@ diesel::table! {
         completed_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    otp_challenges (id) {
+        id -> Text,
+        login_request_id -> Text,
+        account_id -> Text,
+        code_hash -> Text,
+        attempts -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        closed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    sessions (id) {
+        id -> Text,
+        account_id -> Text,
+        token_hash -> Text,
+        amr -> Text,
+        acr -> Text,
+        auth_time -> BigInt,
+        created_at -> BigInt,
+        last_seen_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+        user_agent -> Nullable<Text>,
+        ip -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    authorization_codes (code_hash) {
+        code_hash -> Text,
+        client_id -> Text,
+        account_id -> Text,
+        session_id -> Text,
+        redirect_uri -> Text,
+        scopes -> Text,
+        nonce -> Nullable<Text>,
+        code_challenge -> Text,
+        auth_time -> BigInt,
+        amr -> Text,
+        acr -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+    }
+}

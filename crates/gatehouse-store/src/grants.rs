@@ -1,0 +1,217 @@
+//! Sessions and authorization codes.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use gatehouse_core::AccountId;
+use gatehouse_core::grant::{AuthorizationCode, Session};
+use gatehouse_core::ports::{
+    AuthorizationCodeRepository, RepositoryError, RepositoryResult, SessionRepository,
+};
+
+use crate::accounts::parse_id;
+use crate::error::one_row;
+use crate::schema::{authorization_codes, sessions};
+use crate::time::{from_millis, to_millis};
+use crate::transaction::{Connected, repository};
+
+fn json_list(list: &[String]) -> String {
+    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn parse_list(text: &str) -> RepositoryResult<Vec<String>> {
+    serde_json::from_str(text).map_err(|e| RepositoryError::Corrupt(format!("list: {e}")))
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = sessions)]
+struct SessionRow {
+    id: String,
+    account_id: String,
+    token_hash: String,
+    amr: String,
+    acr: String,
+    auth_time: i64,
+    created_at: i64,
+    last_seen_at: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+    user_agent: Option<String>,
+    ip: Option<String>,
+}
+
+impl From<&Session> for SessionRow {
+    fn from(s: &Session) -> Self {
+        Self {
+            id: s.id.clone(),
+            account_id: s.account_id.to_string(),
+            token_hash: s.token_hash.clone(),
+            amr: json_list(&s.amr),
+            acr: s.acr.clone(),
+            auth_time: to_millis(s.auth_time),
+            created_at: to_millis(s.created_at),
+            last_seen_at: to_millis(s.last_seen_at),
+            expires_at: to_millis(s.expires_at),
+            revoked_at: s.revoked_at.map(to_millis),
+            user_agent: s.user_agent.clone(),
+            ip: s.ip.clone(),
+        }
+    }
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = RepositoryError;
+    fn try_from(row: SessionRow) -> RepositoryResult<Self> {
+        Ok(Self {
+            id: row.id,
+            account_id: AccountId(parse_id(&row.account_id)?),
+            token_hash: row.token_hash,
+            amr: parse_list(&row.amr)?,
+            acr: row.acr,
+            auth_time: from_millis(row.auth_time)?,
+            created_at: from_millis(row.created_at)?,
+            last_seen_at: from_millis(row.last_seen_at)?,
+            expires_at: from_millis(row.expires_at)?,
+            revoked_at: row.revoked_at.map(from_millis).transpose()?,
+            user_agent: row.user_agent,
+            ip: row.ip,
+        })
+    }
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = authorization_codes)]
+struct CodeRow {
+    code_hash: String,
+    client_id: String,
+    account_id: String,
+    session_id: String,
+    redirect_uri: String,
+    scopes: String,
+    nonce: Option<String>,
+    code_challenge: String,
+    auth_time: i64,
+    amr: String,
+    acr: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+}
+
+impl From<&AuthorizationCode> for CodeRow {
+    fn from(c: &AuthorizationCode) -> Self {
+        Self {
+            code_hash: c.code_hash.clone(),
+            client_id: c.client_id.clone(),
+            account_id: c.account_id.to_string(),
+            session_id: c.session_id.clone(),
+            redirect_uri: c.redirect_uri.clone(),
+            scopes: json_list(&c.scopes),
+            nonce: c.nonce.clone(),
+            code_challenge: c.code_challenge.clone(),
+            auth_time: to_millis(c.auth_time),
+            amr: json_list(&c.amr),
+            acr: c.acr.clone(),
+            created_at: to_millis(c.created_at),
+            expires_at: to_millis(c.expires_at),
+            used_at: c.used_at.map(to_millis),
+        }
+    }
+}
+
+impl TryFrom<CodeRow> for AuthorizationCode {
+    type Error = RepositoryError;
+    fn try_from(row: CodeRow) -> RepositoryResult<Self> {
+        Ok(Self {
+            code_hash: row.code_hash,
+            client_id: row.client_id,
+            account_id: AccountId(parse_id(&row.account_id)?),
+            session_id: row.session_id,
+            redirect_uri: row.redirect_uri,
+            scopes: parse_list(&row.scopes)?,
+            nonce: row.nonce,
+            code_challenge: row.code_challenge,
+            auth_time: from_millis(row.auth_time)?,
+            amr: parse_list(&row.amr)?,
+            acr: row.acr,
+            created_at: from_millis(row.created_at)?,
+            expires_at: from_millis(row.expires_at)?,
+            used_at: row.used_at.map(from_millis).transpose()?,
+        })
+    }
+}
+
+repository! {
+impl SessionRepository {
+    fn insert_session(&self, session: &Session) -> RepositoryResult<()> {
+        let row = SessionRow::from(session);
+        self.run(|c| diesel::insert_into(sessions::table).values(row).execute(c))
+            .map(|_| ())
+    }
+
+    fn update_session(&self, session: &Session) -> RepositoryResult<()> {
+        self.run(|c| {
+            diesel::update(sessions::table.find(session.id.clone()))
+                .set((
+                    sessions::last_seen_at.eq(to_millis(session.last_seen_at)),
+                    sessions::revoked_at.eq(session.revoked_at.map(to_millis)),
+                ))
+                .execute(c)
+        })
+        .and_then(one_row)
+    }
+
+    fn session_by_token_hash(&self, token_hash: &str) -> RepositoryResult<Option<Session>> {
+        self.run(|c| {
+            sessions::table
+                .filter(sessions::token_hash.eq(token_hash.to_owned()))
+                .select(SessionRow::as_select())
+                .first(c)
+                .optional()
+        })?
+        .map(Session::try_from)
+        .transpose()
+    }
+
+    fn session_by_id(&self, id: &str) -> RepositoryResult<Option<Session>> {
+        self.run(|c| sessions::table.find(id.to_owned()).select(SessionRow::as_select()).first(c).optional())?
+            .map(Session::try_from)
+            .transpose()
+    }
+}
+}
+
+repository! {
+impl AuthorizationCodeRepository {
+    fn insert_code(&self, code: &AuthorizationCode) -> RepositoryResult<()> {
+        let row = CodeRow::from(code);
+        self.run(|c| diesel::insert_into(authorization_codes::table).values(row).execute(c))
+            .map(|_| ())
+    }
+
+    fn code_by_hash(&self, code_hash: &str) -> RepositoryResult<Option<AuthorizationCode>> {
+        self.run(|c| {
+            authorization_codes::table
+                .find(code_hash.to_owned())
+                .select(CodeRow::as_select())
+                .first(c)
+                .optional()
+        })?
+        .map(AuthorizationCode::try_from)
+        .transpose()
+    }
+
+    fn mark_code_used(&self, code_hash: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
+        // One conditional UPDATE: of two racing exchanges, exactly one changes the row.
+        let changed = self.run(|c| {
+            diesel::update(
+                authorization_codes::table
+                    .find(code_hash.to_owned())
+                    .filter(authorization_codes::used_at.is_null()),
+            )
+            .set(authorization_codes::used_at.eq(Some(to_millis(at))))
+            .execute(c)
+        })?;
+        Ok(changed == 1)
+    }
+}
+}

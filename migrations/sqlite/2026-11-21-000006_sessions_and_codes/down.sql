@@ -1,0 +1,2 @@
+DROP TABLE authorization_codes;
+DROP TABLE sessions;
