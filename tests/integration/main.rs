@@ -15,3 +15,4 @@ mod login;
 mod migrations;
 mod store;
 mod support;
+mod token;

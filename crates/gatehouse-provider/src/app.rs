@@ -42,8 +42,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
     cfg.service(health::healthz)
         .service(health::readyz)
         .service(jwks::jwks)
+        .service(oidc::discovery::openid_configuration)
         .service(oidc::authorize::authorize_get)
         .service(oidc::authorize::authorize_post)
+        .service(oidc::token::token)
         .service(api::login::get_login)
         .service(api::login::password);
 }
@@ -134,6 +136,12 @@ impl Application {
             })?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         let passwords = PasswordPool::new(hasher, cores, config.login.password_queue as usize);
+        let discovery = oidc::discovery::document(&config.server.issuer).map_err(|reason| {
+            ConfigError::Invalid {
+                key: "server.issuer".to_owned(),
+                reason,
+            }
+        })?;
         let workers = config.server.workers;
         let state = web::Data::new(AppState {
             config: Arc::new(config),
@@ -142,6 +150,7 @@ impl Application {
             secrets,
             keys: keys.clone(),
             passwords,
+            discovery: discovery.into(),
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));

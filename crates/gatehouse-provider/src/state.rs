@@ -16,4 +16,6 @@ pub struct AppState {
     pub secrets: Secrets,
     pub keys: KeyRing,
     pub passwords: PasswordPool,
+    /// The discovery document, built once.
+    pub discovery: Arc<str>,
 }

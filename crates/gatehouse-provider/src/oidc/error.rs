@@ -16,6 +16,9 @@ pub struct OAuthError {
     pub error_description: Option<String>,
     #[serde(skip)]
     status: u16,
+    /// `WWW-Authenticate` for 401 answers.
+    #[serde(skip)]
+    challenge: Option<&'static str>,
 }
 
 impl OAuthError {
@@ -24,7 +27,13 @@ impl OAuthError {
             error: error.to_owned(),
             error_description: Some(description.into()),
             status: status.as_u16(),
+            challenge: None,
         }
+    }
+
+    pub fn with_challenge(mut self, challenge: &'static str) -> Self {
+        self.challenge = Some(challenge);
+        self
     }
 
     pub fn bad_request(error: &str, description: impl Into<String>) -> Self {
@@ -60,9 +69,12 @@ impl ResponseError for OAuthError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status_code())
-            // RFC 6749 §5.1: responses carrying tokens or errors are never cached.
-            .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-            .json(self)
+        let mut res = HttpResponse::build(self.status_code());
+        // RFC 6749 §5.1: responses carrying tokens or errors are never cached.
+        res.insert_header(CacheControl(vec![CacheDirective::NoStore]));
+        if let Some(challenge) = self.challenge {
+            res.insert_header((actix_web::http::header::WWW_AUTHENTICATE, challenge));
+        }
+        res.json(self)
     }
 }

@@ -3,4 +3,9 @@
 
 pub mod authorize;
 pub mod browser;
+pub mod client_auth;
+pub mod discovery;
 pub mod error;
+pub mod pkce;
+pub mod token;
+pub mod tokens;

@@ -1,0 +1,118 @@
+//! `GET /.well-known/openid-configuration` (OIDC Discovery 1.0): exactly what this
+//! server implements, built from openidconnect's provider-metadata types.
+
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{HttpResponse, get, web};
+use openidconnect::core::{
+    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
+    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
+    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
+};
+use openidconnect::{
+    AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
+    ResponseTypes, Scope, TokenUrl,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::state::AppState;
+
+/// Discovery fields openidconnect's `ProviderMetadata` has no slot for.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct ExtraMetadata {
+    pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9207: authorization responses carry `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
+}
+
+impl AdditionalProviderMetadata for ExtraMetadata {}
+
+type Metadata = ProviderMetadata<
+    ExtraMetadata,
+    CoreAuthDisplay,
+    CoreClientAuthMethod,
+    CoreClaimName,
+    CoreClaimType,
+    CoreGrantType,
+    CoreJweContentEncryptionAlgorithm,
+    CoreJweKeyManagementAlgorithm,
+    CoreJsonWebKey,
+    CoreResponseMode,
+    CoreResponseType,
+    CoreSubjectIdentifierType,
+>;
+
+/// The discovery document for `issuer`.
+pub fn document(issuer: &str) -> Result<String, String> {
+    let at = |path: &str| format!("{issuer}{path}");
+    let fail = |e: openidconnect::url::ParseError| e.to_string();
+    let metadata = Metadata::new(
+        IssuerUrl::new(issuer.to_owned()).map_err(fail)?,
+        AuthUrl::new(at("/authorize")).map_err(fail)?,
+        JsonWebKeySetUrl::new(at("/jwks.json")).map_err(fail)?,
+        vec![ResponseTypes::new(vec![CoreResponseType::Code])],
+        vec![CoreSubjectIdentifierType::Public],
+        vec![
+            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
+            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
+            CoreJwsSigningAlgorithm::EdDsa,
+        ],
+        ExtraMetadata {
+            code_challenge_methods_supported: vec!["S256".to_owned()],
+            authorization_response_iss_parameter_supported: true,
+        },
+    )
+    .set_token_endpoint(Some(TokenUrl::new(at("/token")).map_err(fail)?))
+    .set_response_modes_supported(Some(vec![CoreResponseMode::Query]))
+    .set_grant_types_supported(Some(vec![CoreGrantType::AuthorizationCode]))
+    .set_token_endpoint_auth_methods_supported(Some(vec![
+        CoreClientAuthMethod::ClientSecretBasic,
+        CoreClientAuthMethod::ClientSecretPost,
+        CoreClientAuthMethod::None,
+    ]))
+    .set_scopes_supported(Some(
+        ["openid", "email"]
+            .iter()
+            .map(|s| Scope::new((*s).to_owned()))
+            .collect(),
+    ))
+    .set_claims_supported(Some(
+        [
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "acr",
+            "amr",
+            "at_hash",
+            "sid",
+            "email",
+            "email_verified",
+        ]
+        .iter()
+        .map(|c| CoreClaimName::new((*c).to_owned()))
+        .collect(),
+    ))
+    .set_claims_parameter_supported(Some(false))
+    .set_request_parameter_supported(Some(false))
+    .set_request_uri_parameter_supported(Some(false));
+    serde_json::to_string(&metadata).map_err(|e| e.to_string())
+}
+
+/// The OpenID Provider metadata.
+#[utoipa::path(
+    tag = "oidc",
+    responses((status = 200, description = "OpenID Provider Metadata", content_type = "application/json", body = Object))
+)]
+#[get("/.well-known/openid-configuration")]
+pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .insert_header(CacheControl(vec![
+            CacheDirective::Public,
+            CacheDirective::MaxAge(3600),
+        ]))
+        .body(state.discovery.to_string())
+}

@@ -1,0 +1,431 @@
+//! `/token` for the authorization-code grant, and discovery, as a relying party uses them.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{TimeDelta, Utc};
+use gatehouse_core::grant::{AuthorizationCode, Session};
+use gatehouse_core::ports::{AuthorizationCodeRepository, SessionRepository};
+use gatehouse_core::{Account, AccountStatus, SigningAlg, TokenEndpointAuthMethod};
+use gatehouse_provider::clients::ClientRequest;
+use gatehouse_provider::crypto::Secrets;
+use openidconnect::core::{CoreIdTokenVerifier, CoreJsonWebKeySet, CoreProviderMetadata};
+use openidconnect::{
+    AccessTokenHash, ClientId, IssuerUrl, Nonce, OAuth2TokenResponse as _, TokenResponse as _,
+};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::support::{TestDatabase, TestServer};
+
+const REDIRECT: &str = "https://rp.example.com/callback";
+/// A verifier and its S256 challenge (computed independently, with Python's hashlib).
+const VERIFIER: &str = "dBjftJeZ4CVP-mJ0AarWhfKCbU0FoNtgqX4fvyFK29w";
+const CHALLENGE: &str = "sudwJ2WjmNyx0v9qmeo7WlWTUyMYPS2aFMkHWKXwQOQ";
+
+struct Rp {
+    server: TestServer,
+    secret: String,
+    account: Account,
+}
+
+async fn setup(alg: SigningAlg) -> Rp {
+    let server = TestServer::start(TestDatabase::sqlite()).await;
+    let (_, secret) = server.register_client(ClientRequest {
+        id: Some("portal".to_owned()),
+        name: "Portal".to_owned(),
+        redirect_uris: vec![REDIRECT.to_owned()],
+        id_token_alg: Some(alg),
+        ..ClientRequest::default()
+    });
+    server.register_client(ClientRequest {
+        id: Some("spa".to_owned()),
+        name: "SPA".to_owned(),
+        redirect_uris: vec![REDIRECT.to_owned()],
+        auth_method: Some(TokenEndpointAuthMethod::None),
+        ..ClientRequest::default()
+    });
+    let account = server.create_account(
+        "rie@example.com",
+        Some("Correct-Horse#42"),
+        AccountStatus::Active,
+    );
+    Rp {
+        server,
+        secret: secret.expect("confidential client secret"),
+        account,
+    }
+}
+
+impl Rp {
+    /// A finished login, as the login API leaves it: a session and a code.
+    fn issue_code(&self, client_id: &str, expires_in: TimeDelta) -> (String, String) {
+        let hasher = Secrets::load(&self.server.config.secrets)
+            .expect("secrets")
+            .hasher;
+        let store = self.server.store();
+        let now = Utc::now();
+        let sid = format!("sid-{}", uuid::Uuid::new_v4().simple());
+        store
+            .insert_session(&Session {
+                id: sid.clone(),
+                account_id: self.account.id,
+                token_hash: hasher.hash(&sid),
+                amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+                acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor".into(),
+                auth_time: now,
+                created_at: now,
+                last_seen_at: now,
+                expires_at: now + TimeDelta::hours(1),
+                revoked_at: None,
+                user_agent: None,
+                ip: None,
+            })
+            .expect("session");
+        let code = format!("code-{}", uuid::Uuid::new_v4().simple());
+        store
+            .insert_code(&AuthorizationCode {
+                code_hash: hasher.hash(&code),
+                client_id: client_id.to_owned(),
+                account_id: self.account.id,
+                session_id: sid.clone(),
+                redirect_uri: REDIRECT.to_owned(),
+                scopes: vec!["openid".into(), "email".into()],
+                nonce: Some("n-0S6_WzA2Mj".into()),
+                code_challenge: CHALLENGE.to_owned(),
+                auth_time: now,
+                amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
+                acr: "http://schemas.openid.net/pape/policies/2007/06/multi-factor".into(),
+                created_at: now,
+                expires_at: now + expires_in,
+                used_at: None,
+            })
+            .expect("code");
+        (code, sid)
+    }
+
+    async fn exchange(
+        &self,
+        auth: Option<(&str, &str)>,
+        form: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let mut request = self
+            .server
+            .client
+            .post(self.server.url("/token"))
+            .form(form);
+        if let Some((id, secret)) = auth {
+            request = request.header(
+                "authorization",
+                format!("Basic {}", STANDARD.encode(format!("{id}:{secret}"))),
+            );
+        }
+        request.send().await.expect("token request")
+    }
+
+    async fn exchange_code(&self, code: &str, verifier: &str) -> reqwest::Response {
+        self.exchange(
+            Some(("portal", &self.secret)),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", verifier),
+            ],
+        )
+        .await
+    }
+}
+
+async fn oauth_error(res: reqwest::Response, status: StatusCode, error: &str) -> Value {
+    assert_eq!(res.status(), status);
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let body: Value = res.json().await.expect("error json");
+    assert_eq!(body["error"], error, "{body}");
+    body
+}
+
+/// The response, after checking it is a 200 (showing the error body when it is not).
+async fn ok(res: reqwest::Response) -> reqwest::Response {
+    if res.status() != StatusCode::OK {
+        panic!("{}: {}", res.status(), res.text().await.unwrap_or_default());
+    }
+    res
+}
+
+fn jwt_part(token: &str, index: usize) -> Value {
+    let part = token.split('.').nth(index).expect("jwt part");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("json")
+}
+
+async fn code_exchange_yields_verifiable_tokens(alg: SigningAlg) {
+    let rp = setup(alg).await;
+    let (code, sid) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let res = rp.exchange_code(&code, VERIFIER).await;
+    assert_eq!(res.headers()["cache-control"], "no-store");
+    let res = ok(res).await;
+    let body: openidconnect::core::CoreTokenResponse = res.json().await.expect("token response");
+
+    let access = body.access_token().secret().clone();
+    let header = jwt_part(&access, 0);
+    assert_eq!(header["typ"], "at+jwt");
+    let claims = jwt_part(&access, 1);
+    assert_eq!(claims["sub"], rp.account.subject.as_str());
+    assert_eq!(claims["client_id"], "portal");
+    assert_eq!(claims["scope"], "openid email");
+    assert_eq!(claims["sid"], sid.as_str());
+
+    let jwks: CoreJsonWebKeySet = rp
+        .server
+        .get("/jwks.json")
+        .await
+        .json()
+        .await
+        .expect("jwks");
+    let verifier = CoreIdTokenVerifier::new_confidential_client(
+        ClientId::new("portal".to_owned()),
+        openidconnect::ClientSecret::new(rp.secret.clone()),
+        IssuerUrl::new(rp.server.config.server.issuer.clone()).expect("issuer"),
+        jwks,
+    )
+    .set_allowed_algs(vec![gatehouse_provider::crypto::signing::jws_alg(alg)]);
+    let id_token = body.id_token().expect("id token");
+    let verified = id_token
+        .claims(&verifier, &Nonce::new("n-0S6_WzA2Mj".to_owned()))
+        .expect("ID token verifies");
+    assert_eq!(verified.subject().as_str(), rp.account.subject.as_str());
+    assert_eq!(
+        verified.email().map(|e| e.as_str()),
+        Some("rie@example.com")
+    );
+    assert_eq!(verified.email_verified(), Some(true));
+    let amr: Vec<_> = verified
+        .auth_method_refs()
+        .expect("amr")
+        .iter()
+        .map(|a| a.as_str().to_owned())
+        .collect();
+    assert_eq!(amr, vec!["pwd", "otp", "mfa"]);
+    assert!(verified.auth_time().is_some());
+    let expected_hash = AccessTokenHash::from_token(
+        body.access_token(),
+        id_token.signing_alg().expect("alg"),
+        id_token.signing_key(&verifier).expect("key"),
+    )
+    .expect("hash");
+    assert_eq!(verified.access_token_hash(), Some(&expected_hash));
+    assert_eq!(jwt_part(&id_token.to_string(), 1)["sid"], sid.as_str());
+}
+
+#[tokio::test]
+async fn rs256_code_exchange_yields_verifiable_tokens() {
+    code_exchange_yields_verifiable_tokens(SigningAlg::Rs256).await;
+}
+
+#[tokio::test]
+async fn es256_code_exchange_yields_verifiable_tokens() {
+    code_exchange_yields_verifiable_tokens(SigningAlg::Es256).await;
+}
+
+#[tokio::test]
+async fn eddsa_code_exchange_yields_verifiable_tokens() {
+    code_exchange_yields_verifiable_tokens(SigningAlg::EdDsa).await;
+}
+
+#[tokio::test]
+async fn a_replayed_code_fails_and_revokes_its_session() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (code, sid) = rp.issue_code("portal", TimeDelta::seconds(60));
+    assert_eq!(
+        rp.exchange_code(&code, VERIFIER).await.status(),
+        StatusCode::OK
+    );
+    oauth_error(
+        rp.exchange_code(&code, VERIFIER).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    let session = rp
+        .server
+        .store()
+        .session_by_id(&sid)
+        .expect("read")
+        .expect("session");
+    assert!(
+        session.revoked_at.is_some(),
+        "what the first exchange issued is revoked"
+    );
+}
+
+#[tokio::test]
+async fn pkce_is_checked() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (code, _) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let wrong = "dBjftJeZ4CVP-mJ0AarWhfKCbU0FoNtgqX4fvyFK29x";
+    oauth_error(
+        rp.exchange_code(&code, wrong).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    let (code, _) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let res = rp
+        .exchange(
+            Some(("portal", &rp.secret)),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await;
+    oauth_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn codes_are_bound_to_client_redirect_uri_and_time() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (expired, _) = rp.issue_code("portal", TimeDelta::seconds(-1));
+    oauth_error(
+        rp.exchange_code(&expired, VERIFIER).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+
+    let (code, _) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let res = rp
+        .exchange(
+            Some(("portal", &rp.secret)),
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", "https://rp.example.com/other"),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    oauth_error(res, StatusCode::BAD_REQUEST, "invalid_grant").await;
+
+    let (spa_code, _) = rp.issue_code("spa", TimeDelta::seconds(60));
+    oauth_error(
+        rp.exchange_code(&spa_code, VERIFIER).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    // The public client redeems its own code with PKCE alone.
+    let res = rp
+        .exchange(
+            None,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "spa"),
+                ("code", &spa_code),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", VERIFIER),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn client_authentication_failures_are_invalid_client() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (code, _) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    let res = rp.exchange(Some(("portal", "wrong-secret")), &form).await;
+    assert_eq!(
+        res.headers()["www-authenticate"],
+        "Basic realm=\"gatehouse\""
+    );
+    let wrong = oauth_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
+    let unknown = oauth_error(
+        rp.exchange(Some(("nobody", "x")), &form).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+    assert_eq!(wrong, unknown);
+    // A confidential client may not fall back to no authentication.
+    let mut public_style = form.to_vec();
+    public_style.push(("client_id", "portal"));
+    oauth_error(
+        rp.exchange(None, &public_style).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+    // The code survived all of that.
+    assert_eq!(
+        rp.exchange_code(&code, VERIFIER).await.status(),
+        StatusCode::OK
+    );
+}
+
+#[tokio::test]
+async fn malformed_token_requests() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let res = rp
+        .exchange(Some(("portal", &rp.secret)), &[("grant_type", "password")])
+        .await;
+    oauth_error(res, StatusCode::BAD_REQUEST, "unsupported_grant_type").await;
+    let res = rp
+        .server
+        .client
+        .post(rp.server.url("/token"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("send");
+    oauth_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+    let res = rp
+        .server
+        .client
+        .post(rp.server.url("/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=authorization_code&grant_type=authorization_code")
+        .send()
+        .await
+        .expect("send");
+    oauth_error(res, StatusCode::BAD_REQUEST, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn discovery_advertises_what_is_implemented() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let res = rp.server.get("/.well-known/openid-configuration").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["cache-control"], "public, max-age=3600");
+    let raw: Value = res.json().await.expect("json");
+    let metadata: CoreProviderMetadata =
+        serde_json::from_value(raw.clone()).expect("openidconnect reads it");
+    let issuer = &rp.server.config.server.issuer;
+    assert_eq!(metadata.issuer().as_str(), issuer);
+    assert_eq!(
+        metadata.authorization_endpoint().as_str(),
+        format!("{issuer}/authorize")
+    );
+    assert_eq!(metadata.jwks_uri().as_str(), format!("{issuer}/jwks.json"));
+    assert_eq!(raw["token_endpoint"], format!("{issuer}/token"));
+    assert_eq!(
+        raw["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(raw["response_types_supported"], serde_json::json!(["code"]));
+    assert_eq!(
+        raw["grant_types_supported"],
+        serde_json::json!(["authorization_code"])
+    );
+    assert_eq!(raw["authorization_response_iss_parameter_supported"], true);
+    assert!(
+        raw.get("userinfo_endpoint").is_none(),
+        "not implemented yet, so not advertised"
+    );
+}
