@@ -39,6 +39,8 @@ pub struct LoginConfig {
     /// Password checks allowed to wait for a hashing slot (one slot per core); beyond
     /// this the answer is 503 with `Retry-After`, which keeps memory bounded.
     pub password_queue: u32,
+    /// How long a browser stays signed in to the provider after a login.
+    pub session_ttl_seconds: u32,
 }
 
 impl Default for LoginConfig {
@@ -47,6 +49,7 @@ impl Default for LoginConfig {
             ui_url: "http://localhost:3000/login".to_owned(),
             request_ttl_seconds: 600,
             password_queue: 64,
+            session_ttl_seconds: 12 * 3600,
         }
     }
 }

@@ -27,6 +27,10 @@ pub struct Problem {
     pub detail: Option<String>,
     /// Stable machine-readable code, e.g. `password_policy`, `factor_retired`, `not_found`.
     pub code: String,
+    /// Problem-specific members (RFC 9457 §3.2), e.g. `attempts_left`.
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Problem {
@@ -37,7 +41,13 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             code: code.to_owned(),
+            extensions: serde_json::Map::new(),
         }
+    }
+
+    pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
+        self.extensions.insert(name.to_owned(), value);
+        self
     }
 
     pub fn with_detail(mut self, detail: impl Into<String>) -> Self {

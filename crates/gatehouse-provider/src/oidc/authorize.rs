@@ -92,25 +92,33 @@ fn found(location: &str) -> HttpResponse {
 }
 
 /// `redirect_uri` with the given parameters appended (RFC 6749 §4.1.2), plus `iss` (RFC 9207).
+pub fn redirect_location(
+    redirect_uri: &str,
+    params: &[(&str, Option<&str>)],
+    issuer: &str,
+) -> Option<String> {
+    let mut url = url::Url::parse(redirect_uri).ok()?;
+    {
+        let mut query = url.query_pairs_mut();
+        for (name, value) in params {
+            if let Some(value) = value {
+                query.append_pair(name, value);
+            }
+        }
+        query.append_pair("iss", issuer);
+    }
+    Some(url.into())
+}
+
+/// A redirect to the client with the given parameters.
 pub fn redirect_back(
     redirect_uri: &str,
     params: &[(&str, Option<&str>)],
     issuer: &str,
 ) -> HttpResponse {
-    match url::Url::parse(redirect_uri) {
-        Ok(mut url) => {
-            {
-                let mut query = url.query_pairs_mut();
-                for (name, value) in params {
-                    if let Some(value) = value {
-                        query.append_pair(name, value);
-                    }
-                }
-                query.append_pair("iss", issuer);
-            }
-            found(url.as_str())
-        }
-        Err(_) => shown("invalid_request", "redirect_uri is not a URL"),
+    match redirect_location(redirect_uri, params, issuer) {
+        Some(location) => found(&location),
+        None => shown("invalid_request", "redirect_uri is not a URL"),
     }
 }
 
