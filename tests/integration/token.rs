@@ -421,11 +421,156 @@ async fn discovery_advertises_what_is_implemented() {
     assert_eq!(raw["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(
         raw["grant_types_supported"],
-        serde_json::json!(["authorization_code"])
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(raw["authorization_response_iss_parameter_supported"], true);
     assert!(
         raw.get("userinfo_endpoint").is_none(),
         "not implemented yet, so not advertised"
     );
+}
+
+async fn refresh(rp: &Rp, token: &str, scope: Option<&str>) -> reqwest::Response {
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    if let Some(scope) = scope {
+        form.push(("scope", scope));
+    }
+    rp.exchange(Some(("portal", &rp.secret)), &form).await
+}
+
+#[tokio::test]
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
+    let rp = setup(SigningAlg::Es256).await;
+    let (code, sid) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let first: Value = ok(rp.exchange_code(&code, VERIFIER).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let r1 = first["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+
+    let second: Value = ok(refresh(&rp, &r1, None).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let r2 = second["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    assert_ne!(r1, r2);
+    assert!(second["id_token"].is_string() && second["access_token"].is_string());
+    assert_eq!(
+        jwt_part(second["access_token"].as_str().expect("at"), 1)["sid"],
+        sid.as_str()
+    );
+
+    let narrowed: Value = ok(refresh(&rp, &r2, Some("openid")).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(narrowed["scope"], "openid");
+    let r3 = narrowed["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    oauth_error(
+        refresh(&rp, &r3, Some("openid admin")).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+    )
+    .await;
+
+    // r1 again: a stolen copy. The family (r3 included) and the session end.
+    oauth_error(
+        refresh(&rp, &r1, None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    oauth_error(
+        refresh(&rp, &r3, None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    let session = rp
+        .server
+        .store()
+        .session_by_id(&sid)
+        .expect("read")
+        .expect("session");
+    assert!(session.revoked_at.is_some());
+}
+
+#[tokio::test]
+async fn a_replayed_code_also_kills_its_refresh_tokens() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (code, _) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let first: Value = ok(rp.exchange_code(&code, VERIFIER).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let refresh_token = first["refresh_token"]
+        .as_str()
+        .expect("refresh token")
+        .to_owned();
+    oauth_error(
+        rp.exchange_code(&code, VERIFIER).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    oauth_error(
+        refresh(&rp, &refresh_token, None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn client_credentials_for_machine_clients_only() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (_, secret) = rp.server.register_client(ClientRequest {
+        id: Some("importer".to_owned()),
+        name: "Importer".to_owned(),
+        grant_types: vec![gatehouse_core::GrantType::ClientCredentials],
+        scopes: vec!["gatehouse:admin".to_owned(), "gatehouse:read".to_owned()],
+        ..ClientRequest::default()
+    });
+    let secret = secret.expect("secret");
+    let form = [
+        ("grant_type", "client_credentials"),
+        ("scope", "gatehouse:admin"),
+    ];
+    let body: Value = ok(rp.exchange(Some(("importer", &secret)), &form).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(body.get("id_token").is_none() && body.get("refresh_token").is_none());
+    assert_eq!(body["scope"], "gatehouse:admin");
+    let claims = jwt_part(body["access_token"].as_str().expect("at"), 1);
+    assert_eq!(claims["sub"], "importer");
+    assert_eq!(claims["client_id"], "importer");
+    let form = [("grant_type", "client_credentials"), ("scope", "openid")];
+    oauth_error(
+        rp.exchange(Some(("importer", &secret)), &form).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_scope",
+    )
+    .await;
+    let res = rp
+        .exchange(
+            Some(("portal", &rp.secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    oauth_error(res, StatusCode::BAD_REQUEST, "unauthorized_client").await;
 }

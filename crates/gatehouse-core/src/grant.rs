@@ -59,6 +59,26 @@ pub struct AuthorizationCode {
     pub used_at: Option<DateTime<Utc>>,
 }
 
+/// A refresh token, keyed by its hash. Every use rotates it: the used token is kept
+/// (marked used) so that a second use is recognised as theft and the whole family,
+/// every token descended from the same login, is revoked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefreshToken {
+    pub token_hash: String,
+    pub family_id: String,
+    pub client_id: String,
+    pub account_id: AccountId,
+    pub session_id: String,
+    pub scopes: Vec<String>,
+    pub auth_time: DateTime<Utc>,
+    pub amr: Vec<String>,
+    pub acr: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 /// RFC 8176 methods plus `mfa` when two different kinds of proof were given.
 pub fn amr_with_mfa(methods: &[String]) -> Vec<String> {
     let mut amr: Vec<String> = Vec::new();

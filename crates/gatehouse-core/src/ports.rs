@@ -8,7 +8,7 @@ use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::client::{Client, ClientId};
 use crate::email::Email;
 use crate::factor::{Factor, FactorId};
-use crate::grant::{AuthorizationCode, Session};
+use crate::grant::{AuthorizationCode, RefreshToken, Session};
 use crate::login::LoginRequest;
 use crate::otp::OtpChallenge;
 use crate::signing_key::SigningKeyRecord;
@@ -128,4 +128,24 @@ pub trait AuthorizationCodeRepository {
     /// Marks the code used, only if it was not: false means it was already used
     /// (a replay), so exactly one exchange can win a race.
     fn mark_code_used(&self, code_hash: &str, at: DateTime<Utc>) -> RepositoryResult<bool>;
+}
+
+pub trait RefreshTokenRepository {
+    fn insert_refresh_token(&self, token: &RefreshToken) -> RepositoryResult<()>;
+    fn refresh_token_by_hash(&self, token_hash: &str) -> RepositoryResult<Option<RefreshToken>>;
+    /// Marks the token used, only if it was unused and not revoked: false means a
+    /// concurrent or earlier use won.
+    fn mark_refresh_token_used(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<bool>;
+    /// Revokes every token of the family; returns how many were live.
+    fn revoke_refresh_family(&self, family_id: &str, at: DateTime<Utc>) -> RepositoryResult<u64>;
+    /// Revokes every token issued under a session (logout, replayed code).
+    fn revoke_refresh_for_session(
+        &self,
+        session_id: &str,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<u64>;
 }

@@ -1,16 +1,17 @@
-//! Sessions and authorization codes.
+//! Sessions, authorization codes and refresh tokens.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use gatehouse_core::AccountId;
-use gatehouse_core::grant::{AuthorizationCode, Session};
+use gatehouse_core::grant::{AuthorizationCode, RefreshToken, Session};
 use gatehouse_core::ports::{
-    AuthorizationCodeRepository, RepositoryError, RepositoryResult, SessionRepository,
+    AuthorizationCodeRepository, RefreshTokenRepository, RepositoryError, RepositoryResult,
+    SessionRepository,
 };
 
 use crate::accounts::parse_id;
 use crate::error::one_row;
-use crate::schema::{authorization_codes, sessions};
+use crate::schema::{authorization_codes, refresh_tokens, sessions};
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
 
@@ -212,6 +213,127 @@ impl AuthorizationCodeRepository {
             .execute(c)
         })?;
         Ok(changed == 1)
+    }
+}
+}
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = refresh_tokens)]
+struct RefreshRow {
+    token_hash: String,
+    family_id: String,
+    client_id: String,
+    account_id: String,
+    session_id: String,
+    scopes: String,
+    auth_time: i64,
+    amr: String,
+    acr: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl From<&RefreshToken> for RefreshRow {
+    fn from(t: &RefreshToken) -> Self {
+        Self {
+            token_hash: t.token_hash.clone(),
+            family_id: t.family_id.clone(),
+            client_id: t.client_id.clone(),
+            account_id: t.account_id.to_string(),
+            session_id: t.session_id.clone(),
+            scopes: json_list(&t.scopes),
+            auth_time: to_millis(t.auth_time),
+            amr: json_list(&t.amr),
+            acr: t.acr.clone(),
+            created_at: to_millis(t.created_at),
+            expires_at: to_millis(t.expires_at),
+            used_at: t.used_at.map(to_millis),
+            revoked_at: t.revoked_at.map(to_millis),
+        }
+    }
+}
+
+impl TryFrom<RefreshRow> for RefreshToken {
+    type Error = RepositoryError;
+    fn try_from(row: RefreshRow) -> RepositoryResult<Self> {
+        Ok(Self {
+            token_hash: row.token_hash,
+            family_id: row.family_id,
+            client_id: row.client_id,
+            account_id: AccountId(parse_id(&row.account_id)?),
+            session_id: row.session_id,
+            scopes: parse_list(&row.scopes)?,
+            auth_time: from_millis(row.auth_time)?,
+            amr: parse_list(&row.amr)?,
+            acr: row.acr,
+            created_at: from_millis(row.created_at)?,
+            expires_at: from_millis(row.expires_at)?,
+            used_at: row.used_at.map(from_millis).transpose()?,
+            revoked_at: row.revoked_at.map(from_millis).transpose()?,
+        })
+    }
+}
+
+repository! {
+impl RefreshTokenRepository {
+    fn insert_refresh_token(&self, token: &RefreshToken) -> RepositoryResult<()> {
+        let row = RefreshRow::from(token);
+        self.run(|c| diesel::insert_into(refresh_tokens::table).values(row).execute(c))
+            .map(|_| ())
+    }
+
+    fn refresh_token_by_hash(&self, token_hash: &str) -> RepositoryResult<Option<RefreshToken>> {
+        self.run(|c| {
+            refresh_tokens::table
+                .find(token_hash.to_owned())
+                .select(RefreshRow::as_select())
+                .first(c)
+                .optional()
+        })?
+        .map(RefreshToken::try_from)
+        .transpose()
+    }
+
+    fn mark_refresh_token_used(&self, token_hash: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
+        let changed = self.run(|c| {
+            diesel::update(
+                refresh_tokens::table
+                    .find(token_hash.to_owned())
+                    .filter(refresh_tokens::used_at.is_null())
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::used_at.eq(Some(to_millis(at))))
+            .execute(c)
+        })?;
+        Ok(changed == 1)
+    }
+
+    fn revoke_refresh_family(&self, family_id: &str, at: DateTime<Utc>) -> RepositoryResult<u64> {
+        let changed = self.run(|c| {
+            diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::family_id.eq(family_id.to_owned()))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::revoked_at.eq(Some(to_millis(at))))
+            .execute(c)
+        })?;
+        Ok(changed as u64)
+    }
+
+    fn revoke_refresh_for_session(&self, session_id: &str, at: DateTime<Utc>) -> RepositoryResult<u64> {
+        let changed = self.run(|c| {
+            diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::session_id.eq(session_id.to_owned()))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::revoked_at.eq(Some(to_millis(at))))
+            .execute(c)
+        })?;
+        Ok(changed as u64)
     }
 }
 }

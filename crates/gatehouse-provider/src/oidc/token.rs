@@ -2,8 +2,11 @@
 
 use actix_web::http::header::{CONTENT_TYPE, CacheControl, CacheDirective, PRAGMA};
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use gatehouse_core::grant::AuthorizationCode;
-use gatehouse_core::ports::{AccountRepository, AuthorizationCodeRepository, SessionRepository};
+use chrono::TimeDelta;
+use gatehouse_core::grant::{AuthorizationCode, RefreshToken};
+use gatehouse_core::ports::{
+    AccountRepository, AuthorizationCodeRepository, RefreshTokenRepository, SessionRepository,
+};
 use gatehouse_core::{Account, Client, GrantType};
 use std::collections::HashMap;
 
@@ -11,6 +14,7 @@ use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::pkce;
 use super::tokens::{self, Authentication, TokenResponse};
+use crate::crypto::random;
 use crate::state::AppState;
 
 fn form(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
@@ -59,11 +63,12 @@ fn tokens_json(response: &TokenResponse) -> HttpResponse {
         .json(response)
 }
 
-/// The token endpoint. Grants: `authorization_code` (PKCE S256 required).
+/// The token endpoint. Grants: `authorization_code` (PKCE S256 required),
+/// `refresh_token` (rotated on every use) and `client_credentials`.
 #[utoipa::path(
     tag = "oidc",
     request_body(content_type = "application/x-www-form-urlencoded", content = String,
-        description = "grant_type=authorization_code&code=…&redirect_uri=…&code_verifier=… (client authentication as registered)"),
+        description = "grant_type=authorization_code&code=…&redirect_uri=…&code_verifier=…, or grant_type=refresh_token&refresh_token=…[&scope=…], or grant_type=client_credentials[&scope=…]; client authentication as registered"),
     responses(
         (status = 200, body = TokenResponse),
         (status = 400, description = "`invalid_request`, `invalid_grant`, `unsupported_grant_type`, `unauthorized_client`", body = OAuthError),
@@ -81,6 +86,8 @@ pub async fn token(
     let client = authenticate(&req, &params, &state).await?;
     match grant_type.as_str() {
         "authorization_code" => exchange_code(&params, client, &state).await,
+        "refresh_token" => refresh(&params, client, &state).await,
+        "client_credentials" => client_credentials(&params, client, &state),
         _ => Err(OAuthError::bad_request(
             "unsupported_grant_type",
             "this grant type is not supported",
@@ -119,6 +126,9 @@ async fn exchange_code(
     let now = state.clock.now();
     let store = state.store.clone();
     let client_id = client.id.to_string();
+    let refresh = new_refresh_token(&client)?;
+    let refresh_hash = refresh.as_ref().map(|t| state.secrets.hasher.hash(t));
+    let refresh_ttl = TimeDelta::seconds(client.lifetimes.refresh_token.into());
     let outcome = web::block(move || {
         store.transaction(|tx| {
             let Some(code) = tx.code_by_hash(&code_hash)? else {
@@ -134,6 +144,7 @@ async fn exchange_code(
                     session.revoked_at.get_or_insert(now);
                     tx.update_session(&session)?;
                 }
+                tx.revoke_refresh_for_session(&code.session_id, now)?;
                 return Ok(Exchange::Replayed);
             }
             if now >= code.expires_at {
@@ -149,12 +160,31 @@ async fn exchange_code(
                     "code_verifier does not match the code_challenge",
                 ));
             }
-            match tx.account_by_id(code.account_id)? {
-                Some(account) if account.status.can_log_in() => {
-                    Ok(Exchange::Issued(Box::new((account, code))))
-                }
-                _ => Ok(Exchange::Invalid("the account can no longer sign in")),
+            let Some(account) = tx
+                .account_by_id(code.account_id)?
+                .filter(|a| a.status.can_log_in())
+            else {
+                return Ok(Exchange::Invalid("the account can no longer sign in"));
+            };
+            if let Some(token_hash) = &refresh_hash {
+                tx.insert_refresh_token(&RefreshToken {
+                    token_hash: token_hash.clone(),
+                    // One family per login: the code's own hash names it.
+                    family_id: code_hash.clone(),
+                    client_id: code.client_id.clone(),
+                    account_id: account.id,
+                    session_id: code.session_id.clone(),
+                    scopes: code.scopes.clone(),
+                    auth_time: code.auth_time,
+                    amr: code.amr.clone(),
+                    acr: code.acr.clone(),
+                    created_at: now,
+                    expires_at: now + refresh_ttl,
+                    used_at: None,
+                    revoked_at: None,
+                })?;
             }
+            Ok(Exchange::Issued(Box::new((account, code))))
         })
     })
     .await
@@ -173,29 +203,189 @@ async fn exchange_code(
         acr: code.acr.clone(),
         sid: code.session_id.clone(),
     };
+    user_tokens(state, &client, &account, &authentication, refresh, now)
+}
+
+/// Access and ID token (and the refresh token, if any) for a user's login.
+fn user_tokens(
+    state: &AppState,
+    client: &Client,
+    account: &Account,
+    authentication: &Authentication,
+    refresh_token: Option<String>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<HttpResponse, OAuthError> {
     let subject = account.subject.to_string();
     let access_token = tokens::access_token(
         state,
-        &client,
+        client,
         &subject,
-        &code.scopes,
-        Some(&authentication),
+        &authentication.scopes,
+        Some(authentication),
         now,
     )?;
-    let id_token = tokens::id_token(
-        state,
-        &client,
-        &account,
-        &authentication,
-        &access_token,
-        now,
-    )?;
+    let id_token = tokens::id_token(state, client, account, authentication, &access_token, now)?;
     Ok(tokens_json(&TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in: client.lifetimes.access_token,
-        scope: code.scopes.join(" "),
+        scope: authentication.scopes.join(" "),
         id_token: Some(id_token),
+        refresh_token,
+    }))
+}
+
+/// A fresh refresh token when the client may use one.
+fn new_refresh_token(client: &Client) -> Result<Option<String>, OAuthError> {
+    if !client.allows_grant(GrantType::RefreshToken) {
+        return Ok(None);
+    }
+    random::token()
+        .map(Some)
+        .map_err(|_| OAuthError::server_error())
+}
+
+/// A requested `scope` narrowed from what was granted (RFC 6749 §6), or all of it.
+fn narrowed(
+    params: &HashMap<String, String>,
+    granted: &[String],
+) -> Result<Vec<String>, OAuthError> {
+    match params.get("scope") {
+        None => Ok(granted.to_vec()),
+        Some(requested) => {
+            let scopes: Vec<String> = requested
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            if !scopes.is_empty() && scopes.iter().all(|s| granted.contains(s)) {
+                Ok(scopes)
+            } else {
+                Err(OAuthError::bad_request(
+                    "invalid_scope",
+                    "scope exceeds what was granted",
+                ))
+            }
+        }
+    }
+}
+
+/// What a refresh found.
+enum Refresh {
+    Rotated(Box<(Account, RefreshToken)>),
+    Invalid(&'static str),
+}
+
+/// `refresh_token` (RFC 6749 §6): rotation on every use; a reused token revokes
+/// its whole family and its session (OAuth 2.0 Security BCP §4.14.2).
+async fn refresh(
+    params: &HashMap<String, String>,
+    client: Client,
+    state: &web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    if !client.allows_grant(GrantType::RefreshToken) {
+        return Err(OAuthError::bad_request(
+            "unauthorized_client",
+            "this client may not use this grant",
+        ));
+    }
+    let presented = required(params, "refresh_token")?;
+    let token_hash = state.secrets.hasher.hash(presented);
+    let now = state.clock.now();
+    let next = random::token().map_err(|_| OAuthError::server_error())?;
+    let next_hash = state.secrets.hasher.hash(&next);
+    let refresh_ttl = TimeDelta::seconds(client.lifetimes.refresh_token.into());
+    let client_id = client.id.to_string();
+    let store = state.store.clone();
+    let outcome = web::block(move || {
+        store.transaction(|tx| {
+            let Some(stored) = tx.refresh_token_by_hash(&token_hash)? else {
+                return Ok(Refresh::Invalid("the refresh token is invalid"));
+            };
+            if stored.client_id != client_id {
+                return Ok(Refresh::Invalid(
+                    "the refresh token was issued to another client",
+                ));
+            }
+            if stored.revoked_at.is_some() {
+                return Ok(Refresh::Invalid("the refresh token was revoked"));
+            }
+            if !tx.mark_refresh_token_used(&token_hash, now)? {
+                // Used before: someone holds a copy. End the whole family and its session.
+                tx.revoke_refresh_family(&stored.family_id, now)?;
+                if let Some(mut session) = tx.session_by_id(&stored.session_id)? {
+                    session.revoked_at.get_or_insert(now);
+                    tx.update_session(&session)?;
+                }
+                tracing::warn!(client_id = %stored.client_id, "refresh token reuse: family revoked");
+                return Ok(Refresh::Invalid("the refresh token was already used"));
+            }
+            if now >= stored.expires_at {
+                return Ok(Refresh::Invalid("the refresh token has expired"));
+            }
+            let live_session = tx
+                .session_by_id(&stored.session_id)?
+                .is_some_and(|s| s.revoked_at.is_none());
+            if !live_session {
+                return Ok(Refresh::Invalid("the session has ended"));
+            }
+            let Some(account) = tx
+                .account_by_id(stored.account_id)?
+                .filter(|a| a.status.can_log_in())
+            else {
+                return Ok(Refresh::Invalid("the account can no longer sign in"));
+            };
+            tx.insert_refresh_token(&RefreshToken {
+                token_hash: next_hash.clone(),
+                created_at: now,
+                expires_at: now + refresh_ttl,
+                used_at: None,
+                revoked_at: None,
+                ..stored.clone()
+            })?;
+            Ok(Refresh::Rotated(Box::new((account, stored))))
+        })
+    })
+    .await
+    .map_err(|_| OAuthError::server_error())?
+    .map_err(|_| OAuthError::temporarily_unavailable())?;
+    let (account, stored) = match outcome {
+        Refresh::Rotated(rotated) => *rotated,
+        Refresh::Invalid(why) => return Err(invalid_grant(why)),
+    };
+    let authentication = Authentication {
+        scopes: narrowed(params, &stored.scopes)?,
+        nonce: None,
+        auth_time: stored.auth_time,
+        amr: stored.amr.clone(),
+        acr: stored.acr.clone(),
+        sid: stored.session_id.clone(),
+    };
+    user_tokens(state, &client, &account, &authentication, Some(next), now)
+}
+
+/// `client_credentials` (RFC 6749 §4.4): a confidential client acting for itself.
+fn client_credentials(
+    params: &HashMap<String, String>,
+    client: Client,
+    state: &web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
+    if client.is_public() || !client.allows_grant(GrantType::ClientCredentials) {
+        return Err(OAuthError::bad_request(
+            "unauthorized_client",
+            "this client may not use this grant",
+        ));
+    }
+    let scopes = narrowed(params, &client.scopes)?;
+    let now = state.clock.now();
+    let access_token =
+        tokens::access_token(state, &client, client.id.as_str(), &scopes, None, now)?;
+    Ok(tokens_json(&TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: client.lifetimes.access_token,
+        scope: scopes.join(" "),
+        id_token: None,
         refresh_token: None,
     }))
 }
