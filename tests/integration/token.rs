@@ -424,9 +424,11 @@ async fn discovery_advertises_what_is_implemented() {
         serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(raw["authorization_response_iss_parameter_supported"], true);
-    assert!(
-        raw.get("userinfo_endpoint").is_none(),
-        "not implemented yet, so not advertised"
+    assert_eq!(raw["userinfo_endpoint"], format!("{issuer}/userinfo"));
+    assert_eq!(raw["revocation_endpoint"], format!("{issuer}/revoke"));
+    assert_eq!(
+        raw["introspection_endpoint"],
+        format!("{issuer}/introspect")
     );
 }
 
@@ -573,4 +575,194 @@ async fn client_credentials_for_machine_clients_only() {
         )
         .await;
     oauth_error(res, StatusCode::BAD_REQUEST, "unauthorized_client").await;
+}
+
+async fn userinfo(rp: &Rp, token: Option<&str>) -> reqwest::Response {
+    let mut request = rp.server.client.get(rp.server.url("/userinfo"));
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.expect("userinfo")
+}
+
+async fn introspect(rp: &Rp, client: (&str, &str), token: &str) -> Value {
+    let res = rp
+        .server
+        .client
+        .post(rp.server.url("/introspect"))
+        .basic_auth(client.0, Some(client.1))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("introspect");
+    ok(res).await.json().await.expect("json")
+}
+
+async fn revoke(rp: &Rp, token: &str) {
+    let res = rp
+        .server
+        .client
+        .post(rp.server.url("/revoke"))
+        .basic_auth("portal", Some(&rp.secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn userinfo_answers_for_live_tokens_only() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (code, _) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let tokens: Value = ok(rp.exchange_code(&code, VERIFIER).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let access = tokens["access_token"].as_str().expect("at").to_owned();
+    let info: Value = ok(userinfo(&rp, Some(&access)).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(info["sub"], rp.account.subject.as_str());
+    assert_eq!(info["email"], "rie@example.com");
+    assert_eq!(info["email_verified"], true);
+    let posted = rp
+        .server
+        .client
+        .post(rp.server.url("/userinfo"))
+        .bearer_auth(&access)
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(posted.status(), StatusCode::OK);
+
+    let missing = userinfo(&rp, None).await;
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    assert!(
+        missing.headers()["www-authenticate"]
+            .to_str()
+            .unwrap_or("")
+            .starts_with("Bearer")
+    );
+    let garbage = userinfo(&rp, Some("not.a.token")).await;
+    assert_eq!(garbage.status(), StatusCode::UNAUTHORIZED);
+    // An ID token is not an access token (no at+jwt typ).
+    let id_token = tokens["id_token"].as_str().expect("id token");
+    assert_eq!(
+        userinfo(&rp, Some(id_token)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    revoke(&rp, &access).await;
+    assert_eq!(
+        userinfo(&rp, Some(&access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn tokens_die_with_their_session() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (code, _) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let tokens: Value = ok(rp.exchange_code(&code, VERIFIER).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let access = tokens["access_token"].as_str().expect("at").to_owned();
+    assert_eq!(userinfo(&rp, Some(&access)).await.status(), StatusCode::OK);
+    // A replay of the code revokes the session: the access token goes with it.
+    oauth_error(
+        rp.exchange_code(&code, VERIFIER).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    assert_eq!(
+        userinfo(&rp, Some(&access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn introspection_and_revocation() {
+    let rp = setup(SigningAlg::EdDsa).await;
+    let (_, other_secret) = rp.server.register_client(ClientRequest {
+        id: Some("other".to_owned()),
+        name: "Other".to_owned(),
+        redirect_uris: vec![REDIRECT.to_owned()],
+        ..ClientRequest::default()
+    });
+    let other_secret = other_secret.expect("secret");
+    let (code, _) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let tokens: Value = ok(rp.exchange_code(&code, VERIFIER).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let access = tokens["access_token"].as_str().expect("at").to_owned();
+    let refresh_token = tokens["refresh_token"].as_str().expect("rt").to_owned();
+    let portal = ("portal", rp.secret.as_str());
+
+    let active = introspect(&rp, portal, &access).await;
+    assert_eq!(active["active"], true);
+    assert_eq!(active["client_id"], "portal");
+    assert_eq!(active["sub"], rp.account.subject.as_str());
+    assert_eq!(active["scope"], "openid email");
+    assert_eq!(
+        introspect(&rp, ("other", &other_secret), &access).await["active"],
+        false,
+        "not yours"
+    );
+    assert_eq!(
+        introspect(&rp, portal, "garbage").await,
+        serde_json::json!({"active": false})
+    );
+
+    let refresh_view = introspect(&rp, portal, &refresh_token).await;
+    assert_eq!(refresh_view["active"], true);
+    assert_eq!(refresh_view["token_type"], "refresh_token");
+
+    // Another client cannot revoke portal's token.
+    let res = rp
+        .server
+        .client
+        .post(rp.server.url("/revoke"))
+        .basic_auth("other", Some(&other_secret))
+        .form(&[("token", refresh_token.as_str())])
+        .send()
+        .await
+        .expect("revoke");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        introspect(&rp, portal, &refresh_token).await["active"],
+        true
+    );
+
+    revoke(&rp, &refresh_token).await;
+    assert_eq!(
+        introspect(&rp, portal, &refresh_token).await["active"],
+        false
+    );
+    oauth_error(
+        refresh(&rp, &refresh_token, None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
+    revoke(&rp, &access).await;
+    assert_eq!(introspect(&rp, portal, &access).await["active"], false);
+
+    let res = rp
+        .server
+        .client
+        .post(rp.server.url("/introspect"))
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .expect("send");
+    oauth_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
 }

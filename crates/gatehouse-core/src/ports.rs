@@ -149,3 +149,9 @@ pub trait RefreshTokenRepository {
         at: DateTime<Utc>,
     ) -> RepositoryResult<u64>;
 }
+
+pub trait AccessTokenRevocations {
+    /// Remembers a revoked access token until `expires_at`; revoking twice is fine.
+    fn revoke_access_token(&self, jti: &str, expires_at: DateTime<Utc>) -> RepositoryResult<()>;
+    fn is_access_token_revoked(&self, jti: &str) -> RepositoryResult<bool>;
+}

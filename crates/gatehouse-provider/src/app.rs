@@ -46,6 +46,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(oidc::authorize::authorize_get)
         .service(oidc::authorize::authorize_post)
         .service(oidc::token::token)
+        .service(oidc::userinfo::userinfo_get)
+        .service(oidc::userinfo::userinfo_post)
+        .service(oidc::revoke::revoke)
+        .service(oidc::revoke::introspect)
         .service(api::login::get_login)
         .service(api::login::password);
 }

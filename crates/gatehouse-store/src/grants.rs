@@ -5,13 +5,13 @@ use diesel::prelude::*;
 use gatehouse_core::AccountId;
 use gatehouse_core::grant::{AuthorizationCode, RefreshToken, Session};
 use gatehouse_core::ports::{
-    AuthorizationCodeRepository, RefreshTokenRepository, RepositoryError, RepositoryResult,
-    SessionRepository,
+    AccessTokenRevocations, AuthorizationCodeRepository, RefreshTokenRepository, RepositoryError,
+    RepositoryResult, SessionRepository,
 };
 
 use crate::accounts::parse_id;
 use crate::error::one_row;
-use crate::schema::{authorization_codes, refresh_tokens, sessions};
+use crate::schema::{authorization_codes, refresh_tokens, revoked_access_tokens, sessions};
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
 
@@ -334,6 +334,39 @@ impl RefreshTokenRepository {
             .execute(c)
         })?;
         Ok(changed as u64)
+    }
+}
+}
+
+repository! {
+impl AccessTokenRevocations {
+    fn revoke_access_token(&self, jti: &str, expires_at: DateTime<Utc>) -> RepositoryResult<()> {
+        if self.is_access_token_revoked(jti)? {
+            return Ok(());
+        }
+        let inserted = self.run(|c| {
+            diesel::insert_into(revoked_access_tokens::table)
+                .values((
+                    revoked_access_tokens::jti.eq(jti.to_owned()),
+                    revoked_access_tokens::expires_at.eq(to_millis(expires_at)),
+                ))
+                .execute(c)
+        });
+        match inserted {
+            // A concurrent revocation of the same token won: the outcome is the same.
+            Ok(_) | Err(RepositoryError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn is_access_token_revoked(&self, jti: &str) -> RepositoryResult<bool> {
+        let found: i64 = self.run(|c| {
+            revoked_access_tokens::table
+                .filter(revoked_access_tokens::jti.eq(jti.to_owned()))
+                .count()
+                .get_result(c)
+        })?;
+        Ok(found > 0)
     }
 }
 }

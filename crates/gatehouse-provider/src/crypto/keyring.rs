@@ -24,10 +24,28 @@ pub enum KeyRingError {
     NoActiveKey(SigningAlg),
 }
 
-#[derive(Debug, Default)]
+#[derive(Default)]
 struct Loaded {
     active: BTreeMap<SigningAlg, Arc<SigningKey>>,
     jwks: Arc<str>,
+    /// Every published key, by kid, to verify tokens this server signed.
+    verifiers: BTreeMap<String, (jsonwebtoken::DecodingKey, jsonwebtoken::Algorithm)>,
+}
+
+impl std::fmt::Debug for Loaded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Loaded")
+            .field("active", &self.active)
+            .finish_non_exhaustive()
+    }
+}
+
+fn verifier_alg(alg: SigningAlg) -> jsonwebtoken::Algorithm {
+    match alg {
+        SigningAlg::Rs256 => jsonwebtoken::Algorithm::RS256,
+        SigningAlg::Es256 => jsonwebtoken::Algorithm::ES256,
+        SigningAlg::EdDsa => jsonwebtoken::Algorithm::EdDSA,
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -78,11 +96,20 @@ impl KeyRing {
             .iter()
             .filter_map(|r| serde_json::from_str(&r.public_jwk).ok())
             .collect();
+        let mut verifiers = BTreeMap::new();
+        for record in &records {
+            let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_str(&record.public_jwk)
+                .map_err(|e| CryptoError::Key(format!("published JWK {}: {e}", record.kid)))?;
+            let key = jsonwebtoken::DecodingKey::from_jwk(&jwk)
+                .map_err(|e| CryptoError::Key(format!("published JWK {}: {e}", record.kid)))?;
+            verifiers.insert(record.kid.clone(), (key, verifier_alg(record.alg)));
+        }
         let jwks = json!({ "keys": keys }).to_string();
         let mut loaded = self.loaded.write().unwrap_or_else(PoisonError::into_inner);
         *loaded = Loaded {
             active,
             jwks: jwks.into(),
+            verifiers,
         };
         Ok(())
     }
@@ -95,6 +122,15 @@ impl KeyRing {
             .get(&alg)
             .cloned()
             .ok_or(KeyRingError::NoActiveKey(alg))
+    }
+
+    /// The public key and algorithm of a published key.
+    pub fn verifier(
+        &self,
+        kid: &str,
+    ) -> Option<(jsonwebtoken::DecodingKey, jsonwebtoken::Algorithm)> {
+        let loaded = self.loaded.read().unwrap_or_else(PoisonError::into_inner);
+        loaded.verifiers.get(kid).cloned()
     }
 
     /// The JWKS document, serialised once per reload.

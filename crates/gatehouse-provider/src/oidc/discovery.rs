@@ -10,7 +10,7 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
-    ResponseTypes, Scope, TokenUrl,
+    ResponseTypes, Scope, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -19,6 +19,8 @@ use crate::state::AppState;
 /// Discovery fields openidconnect's `ProviderMetadata` has no slot for.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExtraMetadata {
+    pub revocation_endpoint: String,
+    pub introspection_endpoint: String,
     pub code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: authorization responses carry `iss`.
     pub authorization_response_iss_parameter_supported: bool,
@@ -57,11 +59,14 @@ pub fn document(issuer: &str) -> Result<String, String> {
             CoreJwsSigningAlgorithm::EdDsa,
         ],
         ExtraMetadata {
+            revocation_endpoint: at("/revoke"),
+            introspection_endpoint: at("/introspect"),
             code_challenge_methods_supported: vec!["S256".to_owned()],
             authorization_response_iss_parameter_supported: true,
         },
     )
     .set_token_endpoint(Some(TokenUrl::new(at("/token")).map_err(fail)?))
+    .set_userinfo_endpoint(Some(UserInfoUrl::new(at("/userinfo")).map_err(fail)?))
     .set_response_modes_supported(Some(vec![CoreResponseMode::Query]))
     .set_grant_types_supported(Some(vec![
         CoreGrantType::AuthorizationCode,

@@ -1,11 +1,14 @@
 //! The OpenID Connect / OAuth 2.0 endpoints. Their errors are RFC 6749 error JSON
 //! (or redirects carrying it), never problem+json.
 
+pub mod access;
 pub mod authorize;
 pub mod browser;
 pub mod client_auth;
 pub mod discovery;
 pub mod error;
 pub mod pkce;
+pub mod revoke;
 pub mod token;
 pub mod tokens;
+pub mod userinfo;

@@ -17,7 +17,7 @@ use super::tokens::{self, Authentication, TokenResponse};
 use crate::crypto::random;
 use crate::state::AppState;
 
-fn form(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+pub fn form(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
     let is_form = req
         .headers()
         .get(CONTENT_TYPE)

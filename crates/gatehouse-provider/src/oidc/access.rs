@@ -1,0 +1,88 @@
+//! Checking access tokens this server issued: signature (any published key), `typ`
+//! `at+jwt` (RFC 9068 §4), issuer, audience, expiry, then revocation: the token's own
+//! `jti`, and the session it was issued under.
+
+use actix_web::HttpRequest;
+use actix_web::http::header::AUTHORIZATION;
+use actix_web::web;
+use gatehouse_core::ports::{AccessTokenRevocations, SessionRepository};
+use serde::{Deserialize, Serialize};
+
+use crate::state::AppState;
+
+/// The claims of an access token (RFC 9068 §2.2).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct AccessClaims {
+    pub iss: String,
+    pub sub: String,
+    pub aud: String,
+    pub client_id: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+    pub scope: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+impl AccessClaims {
+    pub fn has_scope(&self, scope: &str) -> bool {
+        self.scope.split(' ').any(|s| s == scope)
+    }
+}
+
+/// Signature and claims, without the database.
+pub fn decode(state: &AppState, token: &str) -> Option<AccessClaims> {
+    let header = jsonwebtoken::decode_header(token).ok()?;
+    if header.typ.as_deref() != Some("at+jwt") {
+        return None;
+    }
+    let (key, alg) = state.keys.verifier(header.kid.as_deref()?)?;
+    let mut validation = jsonwebtoken::Validation::new(alg);
+    validation.set_issuer(&[&state.config.server.issuer]);
+    validation.set_audience(&[&state.config.server.issuer]);
+    validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    validation.leeway = 0;
+    jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
+        .ok()
+        .map(|data| data.claims)
+}
+
+/// A live access token: valid, not revoked, and its session (if any) not ended.
+pub async fn verify(state: &web::Data<AppState>, token: &str) -> Option<AccessClaims> {
+    let claims = decode(state, token)?;
+    let store = state.store.clone();
+    let (jti, sid) = (claims.jti.clone(), claims.sid.clone());
+    let live = web::block(
+        move || -> Result<bool, gatehouse_core::ports::RepositoryError> {
+            if store.is_access_token_revoked(&jti)? {
+                return Ok(false);
+            }
+            match sid {
+                Some(sid) => Ok(store
+                    .session_by_id(&sid)?
+                    .is_some_and(|s| s.revoked_at.is_none())),
+                None => Ok(true),
+            }
+        },
+    )
+    .await
+    .ok()?
+    .ok()?;
+    live.then_some(claims)
+}
+
+/// The bearer token of a request (RFC 6750 §2.1 header, or §2.2 form body).
+pub fn bearer(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned())
+}
