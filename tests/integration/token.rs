@@ -34,6 +34,7 @@ async fn setup(alg: SigningAlg) -> Rp {
         id: Some("portal".to_owned()),
         name: "Portal".to_owned(),
         redirect_uris: vec![REDIRECT.to_owned()],
+        post_logout_redirect_uris: vec!["https://rp.example.com/bye".to_owned()],
         id_token_alg: Some(alg),
         ..ClientRequest::default()
     });
@@ -765,4 +766,74 @@ async fn introspection_and_revocation() {
         .await
         .expect("send");
     oauth_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_everything_it_issued() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (code, sid) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let tokens: Value = ok(rp.exchange_code(&code, VERIFIER).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let access = tokens["access_token"].as_str().expect("at").to_owned();
+    let refresh_token = tokens["refresh_token"].as_str().expect("rt").to_owned();
+    let id_token = tokens["id_token"].as_str().expect("id").to_owned();
+    let logout = |hint: &str, uri: &str| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("id_token_hint", hint),
+                ("post_logout_redirect_uri", uri),
+                ("state", "bye-state"),
+            ])
+            .finish();
+        rp.server
+            .client
+            .get(rp.server.url(&format!("/end_session?{query}")))
+            // The test's session was created with its id as the cookie value.
+            .header("cookie", format!("gatehouse_session={sid}"))
+            .send()
+    };
+    let res = logout(&id_token, "https://evil.example.com/bye")
+        .await
+        .expect("logout");
+    assert_eq!(
+        res.status(),
+        StatusCode::BAD_REQUEST,
+        "unregistered URI: shown, not followed"
+    );
+    let res = logout("not-a-token", "https://rp.example.com/bye")
+        .await
+        .expect("logout");
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(
+        userinfo(&rp, Some(&access)).await.status(),
+        StatusCode::OK,
+        "nothing happened yet"
+    );
+
+    let res = logout(&id_token, "https://rp.example.com/bye")
+        .await
+        .expect("logout");
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(
+        res.headers()["location"],
+        "https://rp.example.com/bye?state=bye-state"
+    );
+    let cleared = res.headers()["set-cookie"].to_str().expect("cookie");
+    assert!(
+        cleared.starts_with("gatehouse_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    assert_eq!(
+        userinfo(&rp, Some(&access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    oauth_error(
+        refresh(&rp, &refresh_token, None).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
 }

@@ -50,6 +50,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(oidc::userinfo::userinfo_post)
         .service(oidc::revoke::revoke)
         .service(oidc::revoke::introspect)
+        .service(oidc::end_session::end_session_get)
+        .service(oidc::end_session::end_session_post)
         .service(api::login::get_login)
         .service(api::login::password);
 }

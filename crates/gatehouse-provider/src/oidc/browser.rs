@@ -9,6 +9,9 @@ use crate::crypto::{CryptoError, random};
 
 pub const COOKIE: &str = "gatehouse_browser";
 
+/// The provider's own session, set when a login finishes.
+pub const SESSION_COOKIE: &str = "gatehouse_session";
+
 /// The browser's id: the one it sent, or a fresh one (with the cookie to set).
 pub fn identify(
     req: &HttpRequest,

@@ -20,6 +20,8 @@ use crate::state::AppState;
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct ExtraMetadata {
     pub revocation_endpoint: String,
+    /// RP-Initiated Logout 1.0.
+    pub end_session_endpoint: String,
     pub introspection_endpoint: String,
     pub code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: authorization responses carry `iss`.
@@ -60,6 +62,7 @@ pub fn document(issuer: &str) -> Result<String, String> {
         ],
         ExtraMetadata {
             revocation_endpoint: at("/revoke"),
+            end_session_endpoint: at("/end_session"),
             introspection_endpoint: at("/introspect"),
             code_challenge_methods_supported: vec!["S256".to_owned()],
             authorization_response_iss_parameter_supported: true,

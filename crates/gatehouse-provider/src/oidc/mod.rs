@@ -6,6 +6,7 @@ pub mod authorize;
 pub mod browser;
 pub mod client_auth;
 pub mod discovery;
+pub mod end_session;
 pub mod error;
 pub mod pkce;
 pub mod revoke;
