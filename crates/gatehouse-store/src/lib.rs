@@ -8,6 +8,7 @@ mod connection;
 mod error;
 mod factors;
 mod migrations;
+mod outbox;
 mod schema;
 mod signing_keys;
 mod time;
