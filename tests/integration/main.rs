@@ -10,6 +10,7 @@ mod config;
 mod crypto;
 mod http;
 mod keys;
+mod mail;
 mod migrations;
 mod store;
 mod support;

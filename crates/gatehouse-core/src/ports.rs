@@ -117,6 +117,8 @@ pub trait MailOutbox {
     /// Stamps the mail sent, erases its body and frees its lease, if `owner` still
     /// holds it. `false` when it does not (the lease expired and moved on).
     fn mark_mail_sent(&self, id: MailId, owner: &str, at: DateTime<Utc>) -> RepositoryResult<bool>;
+    /// Hands mails `owner` leased but did not try back at once (no attempt counted).
+    fn release_mails(&self, ids: &[MailId], owner: &str) -> RepositoryResult<u64>;
     /// Records a failed attempt and frees the lease until `next_attempt_at`.
     fn retry_mail_later(
         &self,

@@ -18,6 +18,7 @@ use crate::config::{Config, ConfigError};
 use crate::crypto::keyring::KeyRingError;
 use crate::crypto::{CryptoError, KeyRing, Secrets};
 use crate::fallback::{AllowedMethods, fallback};
+use crate::mail::{MailError, Outbox, Worker};
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
 use crate::{health, jwks, openapi, request_id};
@@ -32,6 +33,8 @@ pub enum StartError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     Keys(#[from] KeyRingError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
     #[error("cannot listen on {bind}: {reason}")]
     Bind { bind: String, reason: String },
 }
@@ -80,6 +83,7 @@ pub struct Application {
     store: Store,
     keys: KeyRing,
     reload_every: Duration,
+    mail: Worker,
 }
 
 impl std::fmt::Debug for Application {
@@ -121,12 +125,20 @@ impl Application {
         )?;
         let reload_every = Duration::from_secs(config.keys.reload_interval_seconds.max(1).into());
         let workers = config.server.workers;
+        let mail = Worker::new(
+            store.clone(),
+            secrets.sealer.clone(),
+            &config.mail,
+            clock.clone(),
+        )?;
+        let outbox = Outbox::new(secrets.sealer.clone(), &config.mail);
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             store: store.clone(),
             clock,
             secrets,
             keys: keys.clone(),
+            outbox,
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));
@@ -174,6 +186,7 @@ impl Application {
             store,
             keys,
             reload_every,
+            mail,
         })
     }
 
@@ -195,10 +208,12 @@ impl Application {
     }
 
     /// Serves until stopped, re-reading the signing keys now and then so a rotation
-    /// made by another instance (or `gatehouse keys rotate`) is picked up. The reload
-    /// runs on its own thread: it is blocking database work, and it must not depend
-    /// on which async runtime drives the server.
+    /// made by another instance (or `gatehouse keys rotate`) is picked up, and
+    /// draining the mail outbox. Both run on threads of their own: they do blocking
+    /// database work, and they must not depend on which async runtime drives the
+    /// server. Both stop when the server stops.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let mail = self.mail.spawn()?;
         let keys = self.keys;
         let every = self.reload_every;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -213,6 +228,7 @@ impl Application {
             })?;
         let result = self.server.await;
         drop(stop);
+        drop(mail);
         result
     }
 }

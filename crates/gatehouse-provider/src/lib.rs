@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod fallback;
 pub mod health;
 pub mod jwks;
+pub mod mail;
 pub mod openapi;
 pub mod problem;
 pub mod request_id;

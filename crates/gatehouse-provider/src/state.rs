@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::crypto::{KeyRing, Secrets};
+use crate::mail::Outbox;
 
 #[derive(Clone, Debug)]
 pub struct AppState {
@@ -14,4 +15,6 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     pub secrets: Secrets,
     pub keys: KeyRing,
+    /// Queues mails inside a transaction: `state.outbox.enqueue_in(tx, &message, now)`.
+    pub outbox: Outbox,
 }

@@ -157,6 +157,25 @@ impl MailOutbox {
         .and_then(touched)
     }
 
+    fn release_mails(&self, ids: &[MailId], owner: &str) -> RepositoryResult<u64> {
+        use mail_outbox::dsl as m;
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let released = self.run(|c| {
+            diesel::update(
+                m::mail_outbox
+                    .filter(m::id.eq_any(&ids))
+                    .filter(m::lease_owner.eq(owner))
+                    .filter(m::sent_at.is_null()),
+            )
+            .set((
+                m::lease_owner.eq(None::<String>),
+                m::lease_until.eq(None::<i64>),
+            ))
+            .execute(c)
+        })?;
+        Ok(u64::try_from(released).unwrap_or(u64::MAX))
+    }
+
     fn retry_mail_later(
         &self,
         id: MailId,
