@@ -3,15 +3,23 @@
 //!
 //! Runs: the password policy check, argon2id at production parameters (hash, verify,
 //! the unknown-account dummy), the store on SQLite (and PostgreSQL when
-//! GATEHOUSE_TEST_POSTGRES_URL is set), and HTTP on /healthz and /readyz under
-//! concurrent load with the process's resident memory before and after.
+//! GATEHOUSE_TEST_POSTGRES_URL is set), the mail outbox (queueing sealed mails,
+//! draining them through the log and file transports) on the same backends, and HTTP
+//! on /healthz and /readyz under concurrent load with the process's resident memory
+//! before and after.
 
 use gatehouse_core::password::HashingParams;
 use gatehouse_core::ports::AccountRepository;
-use gatehouse_core::{Account, AccountStatus, Email, PasswordHasher, PasswordPolicy, Subject};
+use gatehouse_core::{
+    Account, AccountStatus, Email, PasswordHasher, PasswordPolicy, Subject, SystemClock,
+};
+use gatehouse_provider::config::{MailConfig, MailTransportKind};
+use gatehouse_provider::crypto::{MasterKey, Sealer};
+use gatehouse_provider::mail::{Outbox, Worker};
 use gatehouse_provider::{Application, Config};
 use gatehouse_store::{DatabaseUrl, PoolOptions, Store};
 use std::hint::black_box;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn per_op(label: &str, iterations: u32, mut op: impl FnMut(u32)) {
@@ -67,13 +75,93 @@ fn bench_argon2() {
     });
 }
 
-fn bench_store(label: &str, url: &str) {
+fn open_store(url: &str) -> Store {
     let store = Store::open(
         &DatabaseUrl::parse(url).expect("url"),
         &PoolOptions::default(),
     )
     .expect("open");
     store.migrate().expect("migrate");
+    store
+}
+
+/// Drains everything due; prints the time per mail sent.
+fn drain_all(label: &str, worker: &Worker) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let started = Instant::now();
+    let mut sent = 0;
+    loop {
+        let round = runtime.block_on(worker.drain_once()).expect("drain");
+        sent += round.sent;
+        if round.claimed == 0 {
+            break;
+        }
+    }
+    let elapsed = started.elapsed();
+    let each = elapsed / u32::try_from(sent.max(1)).unwrap_or(u32::MAX);
+    let rate = sent as f64 / elapsed.as_secs_f64();
+    println!("{label:<48} {each:>12.2?}/op {rate:>12.0} op/s  (n={sent})");
+}
+
+fn bench_mail(label: &str, url: &str) {
+    let store = open_store(url);
+    let sealer = Sealer::new(&MasterKey::generate().expect("key").0).expect("sealer");
+    let config = MailConfig {
+        transport: MailTransportKind::Log,
+        batch_size: 100,
+        ..MailConfig::default()
+    };
+    let outbox = Outbox::new(sealer.clone(), &config);
+    let to = Email::parse("rie.tanaka@example.com").expect("email");
+    let message =
+        outbox
+            .templates()
+            .one_time_code(&to, Some("ja"), "123456", chrono::TimeDelta::minutes(10));
+    let now = chrono::Utc::now();
+    per_op(
+        &format!("{label}: queue a sealed mail (own tx)"),
+        2_000,
+        |_| {
+            store
+                .transaction(|tx| outbox.enqueue_in(tx, &message, now))
+                .expect("queued");
+        },
+    );
+    let worker = Worker::new(
+        store.clone(),
+        sealer.clone(),
+        &config,
+        Arc::new(SystemClock),
+    )
+    .expect("worker");
+    drain_all(
+        &format!("{label}: drain, log transport (batch 100)"),
+        &worker,
+    );
+
+    let dir = tempfile::tempdir().expect("dir");
+    let files = MailConfig {
+        transport: MailTransportKind::File,
+        file_dir: dir.path().display().to_string(),
+        ..config
+    };
+    for _ in 0..500 {
+        store
+            .transaction(|tx| outbox.enqueue_in(tx, &message, now))
+            .expect("queued");
+    }
+    let worker = Worker::new(store, sealer, &files, Arc::new(SystemClock)).expect("worker");
+    drain_all(
+        &format!("{label}: drain, file transport (fsync each)"),
+        &worker,
+    );
+}
+
+fn bench_store(label: &str, url: &str) {
+    let store = open_store(url);
     let run = uuid::Uuid::new_v4().simple().to_string();
     let now = chrono::Utc::now();
     let n = 2_000;
@@ -143,6 +231,9 @@ fn bench_http() {
         config.server.bind = "127.0.0.1:0".to_owned();
         config.server.workers = 2;
         config.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
+        // Nothing into the source tree: a key in memory, mail only logged.
+        config.secrets.key = MasterKey::generate().expect("key").1;
+        config.mail.transport = MailTransportKind::Log;
         let app = Application::build(config).expect("server");
         let base = format!("http://127.0.0.1:{}", app.port());
         tokio::spawn(app.run_until_stopped());
@@ -184,8 +275,15 @@ fn main() {
         "SQLite",
         &format!("sqlite://{}", dir.path().join("store.db").display()),
     );
+    bench_mail(
+        "SQLite",
+        &format!("sqlite://{}", dir.path().join("mail.db").display()),
+    );
     match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
-        Ok(url) => bench_store("PostgreSQL", &url),
+        Ok(url) => {
+            bench_store("PostgreSQL", &url);
+            bench_mail("PostgreSQL", &url);
+        }
         Err(_) => println!("PostgreSQL store: skipped (set GATEHOUSE_TEST_POSTGRES_URL)"),
     }
     bench_http();

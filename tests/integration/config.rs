@@ -181,3 +181,64 @@ fn the_redacted_view_hides_the_database_password() {
     );
     assert!(!shown.contains("s3cret"), "{shown}");
 }
+
+#[test]
+fn mail_settings_default_override_and_hide_the_smtp_password() {
+    use gatehouse_provider::config::{MailTransportKind, SmtpTls};
+    let config = Config::load(None, env(&[])).expect("defaults");
+    assert_eq!(config.mail.transport, MailTransportKind::File);
+    assert_eq!(config.mail.file_dir, "./data/outbox");
+    assert_eq!(config.mail.from, "no-reply@localhost");
+    assert_eq!(config.mail.product_name, "Gatehouse");
+    assert_eq!(config.mail.smtp_port(), 587, "STARTTLS's port by default");
+
+    let config = Config::load(
+        None,
+        env(&[
+            ("GATEHOUSE_MAIL_TRANSPORT", "smtp"),
+            ("GATEHOUSE_MAIL_SMTP_HOST", "smtp.example.com"),
+            ("GATEHOUSE_MAIL_SMTP_TLS", "smtps"),
+            ("GATEHOUSE_MAIL_SMTP_USERNAME", "gatehouse"),
+            ("GATEHOUSE_MAIL_SMTP_PASSWORD", "m4il-s3cret"),
+            ("GATEHOUSE_MAIL_PRODUCT_NAME", "Acme ID"),
+            ("GATEHOUSE_MAIL_BATCH_SIZE", "50"),
+        ]),
+    )
+    .expect("valid");
+    assert_eq!(config.mail.transport, MailTransportKind::Smtp);
+    assert_eq!(config.mail.smtp_tls, SmtpTls::Smtps);
+    assert_eq!(config.mail.smtp_port(), 465);
+    assert_eq!(config.mail.batch_size, 50);
+    assert_eq!(config.mail.product_name, "Acme ID");
+    let shown = config.redacted_toml().expect("toml");
+    assert!(shown.contains(r#"smtp_password = "***""#), "{shown}");
+    assert!(!shown.contains("m4il-s3cret"), "{shown}");
+    assert!(!format!("{config:?}").contains("m4il-s3cret"));
+
+    for (var, value, names) in [
+        ("GATEHOUSE_MAIL_FROM", "not an address", "mail.from"),
+        ("GATEHOUSE_MAIL_TRANSPORT", "pigeon", "mail.transport"),
+        ("GATEHOUSE_MAIL_BATCH_SIZE", "0", "mail.batch_size"),
+        (
+            "GATEHOUSE_MAIL_PRODUCT_NAME",
+            "Bad\r\nBcc: x@y",
+            "mail.product_name",
+        ),
+        (
+            "GATEHOUSE_MAIL_RETRY_MAX_SECONDS",
+            "1",
+            "mail.retry_max_seconds",
+        ),
+    ] {
+        let message = error(Config::load(None, env(&[(var, value)])));
+        assert!(message.contains(names), "{var}={value}: {message}");
+    }
+    let message = error(Config::load(
+        None,
+        env(&[
+            ("GATEHOUSE_MAIL_SMTP_TLS", "none"),
+            ("GATEHOUSE_MAIL_SMTP_USERNAME", "u"),
+        ]),
+    ));
+    assert!(message.contains("mail.smtp_username"), "{message}");
+}

@@ -10,6 +10,7 @@ use crate::email::Email;
 use crate::factor::{Factor, FactorId};
 use crate::grant::{AuthorizationCode, RefreshToken, Session};
 use crate::login::LoginRequest;
+use crate::mail::{MailId, OutboxMail};
 use crate::otp::OtpChallenge;
 use crate::signing_key::SigningKeyRecord;
 use crate::username::LegacyUsername;
@@ -154,4 +155,54 @@ pub trait AccessTokenRevocations {
     /// Remembers a revoked access token until `expires_at`; revoking twice is fine.
     fn revoke_access_token(&self, jti: &str, expires_at: DateTime<Utc>) -> RepositoryResult<()>;
     fn is_access_token_revoked(&self, jti: &str) -> RepositoryResult<bool>;
+}
+
+/// How many mails the outbox holds, by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct OutboxCounts {
+    /// Neither sent nor given up, due or not.
+    pub pending: u64,
+    pub sent: u64,
+    pub failed: u64,
+}
+
+/// The mail outbox. Enqueue inside `Store::transaction` so a mail commits with the
+/// change that needs it; workers on any number of instances drain it through leases,
+/// so no mail is handed to two of them at once.
+pub trait MailOutbox {
+    fn enqueue_mail(&self, mail: &OutboxMail) -> RepositoryResult<()>;
+    /// Leases to `owner`, until `lease_until`, up to `limit` mails that are pending,
+    /// due at `now`, and whose lease is free or expired; returns them, most overdue first.
+    fn claim_mails(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> RepositoryResult<Vec<OutboxMail>>;
+    /// Stamps the mail sent, erases its body and frees its lease, if `owner` still
+    /// holds it. `false` when it does not (the lease expired and moved on).
+    fn mark_mail_sent(&self, id: MailId, owner: &str, at: DateTime<Utc>) -> RepositoryResult<bool>;
+    /// Hands mails `owner` leased but did not try back at once (no attempt counted).
+    fn release_mails(&self, ids: &[MailId], owner: &str) -> RepositoryResult<u64>;
+    /// Records a failed attempt and frees the lease until `next_attempt_at`.
+    fn retry_mail_later(
+        &self,
+        id: MailId,
+        owner: &str,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> RepositoryResult<bool>;
+    /// Records a final failure: stamps `failed_at` and erases the body.
+    fn give_up_mail(
+        &self,
+        id: MailId,
+        owner: &str,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<bool>;
+    fn mail_by_id(&self, id: MailId) -> RepositoryResult<Option<OutboxMail>>;
+    /// Deletes sent and given-up mails finished before `before`; returns how many.
+    fn purge_mails(&self, before: DateTime<Utc>) -> RepositoryResult<u64>;
+    fn outbox_counts(&self) -> RepositoryResult<OutboxCounts>;
 }

@@ -17,7 +17,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::{Config, ConfigError};
 use crate::crypto::keyring::KeyRingError;
 use crate::crypto::{CryptoError, KeyRing, Secrets};
+use crate::factors::LoginFactors;
 use crate::fallback::{AllowedMethods, fallback};
+use crate::mail::{MailError, Outbox, Worker};
 use crate::password_pool::PasswordPool;
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
@@ -33,6 +35,8 @@ pub enum StartError {
     Crypto(#[from] CryptoError),
     #[error(transparent)]
     Keys(#[from] KeyRingError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
     #[error("cannot listen on {bind}: {reason}")]
     Bind { bind: String, reason: String },
 }
@@ -53,7 +57,9 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(oidc::end_session::end_session_get)
         .service(oidc::end_session::end_session_post)
         .service(api::login::get_login)
-        .service(api::login::password);
+        .service(api::login::password)
+        .service(api::second_factor::challenge)
+        .service(api::second_factor::verify);
 }
 
 /// Largest JSON body any endpoint accepts.
@@ -93,6 +99,7 @@ pub struct Application {
     store: Store,
     keys: KeyRing,
     reload_every: Duration,
+    mail: Worker,
 }
 
 impl std::fmt::Debug for Application {
@@ -149,6 +156,13 @@ impl Application {
             }
         })?;
         let workers = config.server.workers;
+        let mail = Worker::new(
+            store.clone(),
+            secrets.sealer.clone(),
+            &config.mail,
+            clock.clone(),
+        )?;
+        let outbox = Outbox::new(secrets.sealer.clone(), &config.mail);
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             store: store.clone(),
@@ -157,6 +171,8 @@ impl Application {
             keys: keys.clone(),
             passwords,
             discovery: discovery.into(),
+            outbox,
+            login_factors: LoginFactors::new(),
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));
@@ -204,6 +220,7 @@ impl Application {
             store,
             keys,
             reload_every,
+            mail,
         })
     }
 
@@ -225,10 +242,12 @@ impl Application {
     }
 
     /// Serves until stopped, re-reading the signing keys now and then so a rotation
-    /// made by another instance (or `gatehouse keys rotate`) is picked up. The reload
-    /// runs on its own thread: it is blocking database work, and it must not depend
-    /// on which async runtime drives the server.
+    /// made by another instance (or `gatehouse keys rotate`) is picked up, and
+    /// draining the mail outbox. Both run on threads of their own: they do blocking
+    /// database work, and they must not depend on which async runtime drives the
+    /// server. Both stop when the server stops.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let mail = self.mail.spawn()?;
         let keys = self.keys;
         let every = self.reload_every;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -243,6 +262,7 @@ impl Application {
             })?;
         let result = self.server.await;
         drop(stop);
+        drop(mail);
         result
     }
 }

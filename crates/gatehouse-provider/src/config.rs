@@ -27,6 +27,7 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub keys: KeysConfig,
     pub login: LoginConfig,
+    pub mail: MailConfig,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,6 +52,197 @@ impl Default for LoginConfig {
             password_queue: 64,
             session_ttl_seconds: 12 * 3600,
         }
+    }
+}
+
+/// How mail leaves: `.eml` files (the default), SMTP, or only a log line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailTransportKind {
+    /// RFC 5322 `.eml` files in `mail.file_dir`: development, tests, or a pickup folder.
+    #[default]
+    File,
+    Smtp,
+    /// Logs that a mail was sent (recipient domain only) and drops it.
+    Log,
+}
+
+/// Transport security for SMTP.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// STARTTLS, required: a server that does not offer it gets nothing.
+    #[default]
+    Starttls,
+    /// Implicit TLS from the first byte (SMTPS, port 465).
+    Smtps,
+    /// Plain text, for a relay on the same host or a test server; no AUTH is sent.
+    None,
+}
+
+impl SmtpTls {
+    pub fn default_port(self) -> u16 {
+        match self {
+            Self::Starttls => 587,
+            Self::Smtps => 465,
+            Self::None => 25,
+        }
+    }
+}
+
+/// `[mail]`: the outbox worker, the transport, and what mails say. Keys are flat
+/// (`smtp_host`, not `[mail.smtp] host`) so each has its `GATEHOUSE_MAIL_*` variable.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    pub transport: MailTransportKind,
+    /// The sender address (`From`), shown with the product name.
+    pub from: String,
+    /// The product name mails speak of ("Your Gatehouse one-time code").
+    pub product_name: String,
+    /// Where the `file` transport writes `.eml` files.
+    pub file_dir: String,
+    pub smtp_host: String,
+    /// 0: the usual port of `smtp_tls` (587, 465 or 25).
+    pub smtp_port: u16,
+    pub smtp_tls: SmtpTls,
+    /// AUTH is used when a username is set.
+    pub smtp_username: String,
+    pub smtp_password: String,
+    /// Connecting and each command: a mail server that hangs costs at most this.
+    pub smtp_timeout_seconds: u32,
+    /// How often the worker looks for due mail.
+    pub poll_interval_seconds: u32,
+    /// Mails claimed (leased) per round.
+    pub batch_size: u32,
+    /// The first retry waits this long; each further one twice as long ...
+    pub retry_base_seconds: u32,
+    /// ... but never longer than this.
+    pub retry_max_seconds: u32,
+    /// Sent (and given-up) mails keep their metadata this long, then are deleted.
+    pub keep_sent_days: u32,
+}
+
+impl Default for MailConfig {
+    fn default() -> Self {
+        Self {
+            transport: MailTransportKind::File,
+            from: "no-reply@localhost".to_owned(),
+            product_name: "Gatehouse".to_owned(),
+            file_dir: "./data/outbox".to_owned(),
+            smtp_host: "localhost".to_owned(),
+            smtp_port: 0,
+            smtp_tls: SmtpTls::Starttls,
+            smtp_username: String::new(),
+            smtp_password: String::new(),
+            smtp_timeout_seconds: 10,
+            poll_interval_seconds: 1,
+            batch_size: 20,
+            retry_base_seconds: 30,
+            retry_max_seconds: 3600,
+            keep_sent_days: 30,
+        }
+    }
+}
+
+impl std::fmt::Debug for MailConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let password = if self.smtp_password.is_empty() {
+            ""
+        } else {
+            "***"
+        };
+        f.debug_struct("MailConfig")
+            .field("transport", &self.transport)
+            .field("from", &self.from)
+            .field("product_name", &self.product_name)
+            .field("file_dir", &self.file_dir)
+            .field("smtp_host", &self.smtp_host)
+            .field("smtp_port", &self.smtp_port)
+            .field("smtp_tls", &self.smtp_tls)
+            .field("smtp_username", &self.smtp_username)
+            .field("smtp_password", &password)
+            .field("smtp_timeout_seconds", &self.smtp_timeout_seconds)
+            .field("poll_interval_seconds", &self.poll_interval_seconds)
+            .field("batch_size", &self.batch_size)
+            .field("retry_base_seconds", &self.retry_base_seconds)
+            .field("retry_max_seconds", &self.retry_max_seconds)
+            .field("keep_sent_days", &self.keep_sent_days)
+            .finish()
+    }
+}
+
+impl MailConfig {
+    /// The SMTP port in effect.
+    pub fn smtp_port(&self) -> u16 {
+        if self.smtp_port == 0 {
+            self.smtp_tls.default_port()
+        } else {
+            self.smtp_port
+        }
+    }
+
+    /// The retry schedule.
+    pub fn backoff(&self) -> gatehouse_core::mail::Backoff {
+        gatehouse_core::mail::Backoff {
+            base: chrono::TimeDelta::seconds(self.retry_base_seconds.into()),
+            cap: chrono::TimeDelta::seconds(self.retry_max_seconds.into()),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            key: format!("mail.{key}"),
+            reason,
+        };
+        self.from.parse::<lettre::Address>().map_err(|e| {
+            invalid(
+                "from",
+                format!("{:?} is not an e-mail address: {e}", self.from),
+            )
+        })?;
+        let product = self.product_name.trim();
+        if product.is_empty()
+            || product.chars().count() > 64
+            || product.chars().any(char::is_control)
+        {
+            return Err(invalid(
+                "product_name",
+                "must be 1 to 64 characters, with no control characters".to_owned(),
+            ));
+        }
+        if self.transport == MailTransportKind::File && self.file_dir.trim().is_empty() {
+            return Err(invalid("file_dir", "must not be empty".to_owned()));
+        }
+        if self.transport == MailTransportKind::Smtp && self.smtp_host.trim().is_empty() {
+            return Err(invalid("smtp_host", "must not be empty".to_owned()));
+        }
+        if self.smtp_tls == SmtpTls::None && !self.smtp_username.is_empty() {
+            return Err(invalid(
+                "smtp_username",
+                "AUTH needs TLS: set smtp_tls to starttls or smtps".to_owned(),
+            ));
+        }
+        for (key, value) in [
+            ("smtp_timeout_seconds", self.smtp_timeout_seconds),
+            ("poll_interval_seconds", self.poll_interval_seconds),
+            ("retry_base_seconds", self.retry_base_seconds),
+            ("keep_sent_days", self.keep_sent_days),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".to_owned()));
+            }
+        }
+        if !(1..=1000).contains(&self.batch_size) {
+            return Err(invalid("batch_size", "must be 1 to 1000".to_owned()));
+        }
+        if self.retry_max_seconds < self.retry_base_seconds {
+            return Err(invalid(
+                "retry_max_seconds",
+                "must be at least retry_base_seconds".to_owned(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -311,6 +503,7 @@ impl Config {
         self.factors
             .validate()
             .map_err(|e| invalid("factors", e.to_string()))?;
+        self.mail.validate()?;
         Ok(())
     }
 
@@ -322,6 +515,9 @@ impl Config {
         }
         if !shown.secrets.key.is_empty() {
             shown.secrets.key = "***".to_owned();
+        }
+        if !shown.mail.smtp_password.is_empty() {
+            shown.mail.smtp_password = "***".to_owned();
         }
         toml::to_string_pretty(&shown).map_err(|e| ConfigError::Invalid {
             key: "(config)".to_owned(),

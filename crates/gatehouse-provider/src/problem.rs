@@ -28,9 +28,10 @@ pub struct Problem {
     /// Stable machine-readable code, e.g. `password_policy`, `factor_retired`, `not_found`.
     pub code: String,
     /// Problem-specific members (RFC 9457 §3.2), e.g. `attempts_left`.
-    #[serde(flatten)]
+    /// Boxed: most problems have none, and errors travel by value.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Object)]
-    pub extensions: serde_json::Map<String, serde_json::Value>,
+    pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
 impl Problem {
@@ -41,12 +42,14 @@ impl Problem {
             status: status.as_u16(),
             detail: None,
             code: code.to_owned(),
-            extensions: serde_json::Map::new(),
+            extensions: None,
         }
     }
 
     pub fn with_extension(mut self, name: &str, value: serde_json::Value) -> Self {
-        self.extensions.insert(name.to_owned(), value);
+        self.extensions
+            .get_or_insert_with(Default::default)
+            .insert(name.to_owned(), value);
         self
     }
 

@@ -6,6 +6,8 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::crypto::{KeyRing, Secrets};
+use crate::factors::LoginFactors;
+use crate::mail::Outbox;
 use crate::password_pool::PasswordPool;
 
 #[derive(Clone, Debug)]
@@ -18,4 +20,8 @@ pub struct AppState {
     pub passwords: PasswordPool,
     /// The discovery document, built once.
     pub discovery: Arc<str>,
+    /// Queues mails inside a transaction: `state.outbox.enqueue_in(tx, &message, now)`.
+    pub outbox: Outbox,
+    /// One module per second-factor kind.
+    pub login_factors: LoginFactors,
 }

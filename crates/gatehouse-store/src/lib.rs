@@ -11,6 +11,7 @@ mod grants;
 mod login_requests;
 mod migrations;
 mod otp;
+mod outbox;
 mod schema;
 mod signing_keys;
 mod time;

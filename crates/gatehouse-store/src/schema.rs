@@ -180,3 +180,20 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    mail_outbox (id) {
+        id -> Text,
+        recipient -> Text,
+        subject -> Text,
+        sealed_body -> Nullable<Binary>,
+        created_at -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        sent_at -> Nullable<BigInt>,
+        failed_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
+    }
+}

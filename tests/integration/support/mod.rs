@@ -2,6 +2,7 @@
 //! on port 0, and the real `gatehouse` binary.
 
 pub mod proxy;
+pub mod smtp;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use gatehouse_core::password::HashingParams;
@@ -98,6 +99,8 @@ pub fn test_config(database_url: &str) -> Config {
         .expect("master key")
         .1;
     config.keys.reload_interval_seconds = 1;
+    // Never the default outbox folder either; tests that read mail pick a temp dir.
+    config.mail.transport = gatehouse_provider::config::MailTransportKind::Log;
     config
 }
 

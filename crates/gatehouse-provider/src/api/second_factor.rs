@@ -1,0 +1,330 @@
+//! The second step of a login: challenge a factor ("try another method" is a
+//! challenge on another one), verify the proof, and finish: a session for the
+//! browser and an authorization code for the client.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use chrono::TimeDelta;
+use gatehouse_core::factor::IMPLICIT_EMAIL_FACTOR;
+use gatehouse_core::grant::{self, AuthorizationCode, Session, amr_with_mfa};
+use gatehouse_core::login::LoginRequest;
+use gatehouse_core::ports::{
+    AccountRepository, AuditLog, AuthorizationCodeRepository, FactorRepository,
+    LoginRequestRepository, RepositoryError, SessionRepository,
+};
+use gatehouse_core::{Account, AuditKind, Factor, FactorId, FactorKind, NewAuditEvent};
+use gatehouse_store::Tx;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::login::bound_request;
+use crate::crypto::random;
+use crate::factors::{FactorContext, FactorError, Verdict};
+use crate::oidc::authorize::redirect_location;
+use crate::oidc::browser::SESSION_COOKIE;
+use crate::oidc::tokens::ACR_MFA;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginDone {
+    /// `done`.
+    pub next: String,
+    /// Where to send the browser: the client's redirect URI with `code`, `state` and `iss`.
+    pub redirect_to: String,
+}
+
+fn unavailable() -> Problem {
+    Problem::unavailable("database_unavailable", "The database cannot be reached")
+}
+
+/// The account and the factor a step names, checked against the login and the registry.
+fn resolve(
+    tx: &Tx<'_>,
+    state: &AppState,
+    login: &LoginRequest,
+    factor_id: &str,
+) -> Result<(Account, Option<Factor>, FactorKind), FactorError> {
+    let Some(account_id) = login.account_id else {
+        return Err(FactorError::refused(
+            StatusCode::CONFLICT,
+            "password_required",
+            "Enter the password first",
+        ));
+    };
+    let account = tx
+        .account_by_id(account_id)?
+        .ok_or(RepositoryError::NotFound)?;
+    let unknown = || {
+        FactorError::refused(
+            StatusCode::NOT_FOUND,
+            "factor_not_found",
+            "No such factor for this account",
+        )
+    };
+    let (factor, kind) = if factor_id == IMPLICIT_EMAIL_FACTOR {
+        (None, FactorKind::EmailOtp)
+    } else {
+        let id = uuid::Uuid::parse_str(factor_id).map_err(|_| unknown())?;
+        let factor = tx
+            .factor_by_id(FactorId(id))?
+            .filter(|f| f.account_id == account.id)
+            .ok_or_else(unknown)?;
+        let kind = factor.kind;
+        (Some(factor), kind)
+    };
+    state.config.factors.check_accepted(kind).map_err(|e| {
+        FactorError::refused(
+            StatusCode::CONFLICT,
+            e.code(),
+            "This factor can no longer be used",
+        )
+    })?;
+    Ok((account, factor, kind))
+}
+
+/// Sends (or shows) the challenge of one factor.
+#[utoipa::path(
+    tag = "login",
+    params(("login_challenge" = String, Path), ("factor" = String, Path, description = "A factor id from the password step, or `email`")),
+    responses(
+        (status = 200, description = "Challenge sent; for `email_otp`: `{sent_to, expires_in, code_length}`", body = Object),
+        (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`password_required`, `factor_retired`, `factor_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`otp_send_limit`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/login/{login_challenge}/factors/{factor}/challenge")]
+pub async fn challenge(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let (login_challenge, factor_id) = path.into_inner();
+    let login = bound_request(&req, &state, login_challenge).await?;
+    let shared = state.clone();
+    let answer = web::block(move || {
+        let state = shared.as_ref();
+        let ctx = FactorContext {
+            state,
+            now: state.clock.now(),
+        };
+        run(state, |tx| {
+            let (account, factor, kind) = resolve(tx, state, &login, &factor_id)?;
+            let module = state.login_factors.module(kind).ok_or_else(|| {
+                FactorError::refused(
+                    StatusCode::CONFLICT,
+                    "factor_disabled",
+                    "This factor is not available at login",
+                )
+            })?;
+            module.challenge(&ctx, tx, &account, factor.as_ref(), &login)
+        })
+    })
+    .await
+    .map_err(|_| Problem::internal())??;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Runs `work` in a transaction, mapping failures to problems.
+fn run<T>(
+    state: &AppState,
+    mut work: impl FnMut(&Tx<'_>) -> Result<T, FactorError>,
+) -> Result<T, Problem> {
+    let mut refused = None;
+    let result = state.store.transaction(|tx| match work(tx) {
+        Ok(value) => Ok(Some(value)),
+        Err(FactorError::Refused(problem)) => {
+            // Nothing to keep: roll back, answer the refusal.
+            refused = Some(*problem);
+            Err(RepositoryError::NotFound)
+        }
+        Err(FactorError::Repository(e)) => Err(e),
+    });
+    match (result, refused) {
+        (_, Some(problem)) => Err(problem),
+        (Ok(Some(value)), None) => Ok(value),
+        (Ok(None), None) | (Err(_), None) => Err(unavailable()),
+    }
+}
+
+/// Checks the proof; when it is right, finishes the login.
+#[utoipa::path(
+    tag = "login",
+    params(("login_challenge" = String, Path), ("factor" = String, Path)),
+    request_body(content = Object, description = "For `email_otp`: `{\"code\": \"123456\"}`"),
+    responses(
+        (status = 200, description = "Done: send the browser to `redirect_to`; the session cookie is set", body = LoginDone),
+        (status = 409, description = "`otp_not_sent`, `otp_expired`, `otp_exhausted`, `password_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid` (with `attempts_left`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/login/{login_challenge}/factors/{factor}/verify")]
+pub async fn verify(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    proof: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let proof = proof.into_inner();
+    let (login_challenge, factor_id) = path.into_inner();
+    let login = bound_request(&req, &state, login_challenge).await?;
+    let session_token = random::token().map_err(|_| Problem::internal())?;
+    let code = random::token().map_err(|_| Problem::internal())?;
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect::<String>());
+    let ip = req
+        .connection_info()
+        .realip_remote_addr()
+        .map(str::to_owned);
+    let shared = state.clone();
+    let (token, code_value) = (session_token.clone(), code.clone());
+    let outcome = web::block(move || {
+        let state = shared.as_ref();
+        let now = state.clock.now();
+        let ctx = FactorContext { state, now };
+        let mut refusal = None;
+        let done = state.store.transaction(|tx| {
+            let (account, factor, kind) = match resolve(tx, state, &login, &factor_id) {
+                Ok(found) => found,
+                Err(FactorError::Refused(p)) => {
+                    refusal = Some(*p);
+                    return Ok(None);
+                }
+                Err(FactorError::Repository(e)) => return Err(e),
+            };
+            let Some(module) = state.login_factors.module(kind) else {
+                refusal = Some(Problem::new(
+                    StatusCode::CONFLICT,
+                    "factor_disabled",
+                    "Not available at login",
+                ));
+                return Ok(None);
+            };
+            let methods = match module.verify(&ctx, tx, &account, factor.as_ref(), &login, &proof) {
+                Ok(Verdict::Accepted(methods)) => methods,
+                // Refusals commit: the attempt counts.
+                Ok(Verdict::Refused(p)) => {
+                    refusal = Some(p);
+                    return Ok(None);
+                }
+                Err(FactorError::Refused(p)) => {
+                    refusal = Some(*p);
+                    return Ok(None);
+                }
+                Err(FactorError::Repository(e)) => return Err(e),
+            };
+            if let Some(mut used) = factor.clone() {
+                used.last_used_at = Some(now);
+                tx.update_factor(&used)?;
+            }
+            finish(
+                tx,
+                state,
+                login.clone(),
+                &account,
+                &methods,
+                &token,
+                &code_value,
+                user_agent.clone(),
+                ip.clone(),
+            )
+            .map(Some)
+        });
+        (done, refusal)
+    })
+    .await
+    .map_err(|_| Problem::internal())?;
+    let redirect_to = match outcome {
+        (_, Some(problem)) => return Err(problem),
+        (Ok(Some(redirect_to)), None) => redirect_to,
+        _ => return Err(unavailable()),
+    };
+    let secure = state.config.server.issuer.starts_with("https://");
+    let cookie = Cookie::build(SESSION_COOKIE, session_token)
+        .path("/")
+        .http_only(true)
+        .secure(secure)
+        .same_site(SameSite::Lax)
+        .max_age(actix_web::cookie::time::Duration::seconds(
+            state.config.login.session_ttl_seconds.into(),
+        ))
+        .finish();
+    Ok(HttpResponse::Ok().cookie(cookie).json(LoginDone {
+        next: "done".to_owned(),
+        redirect_to,
+    }))
+}
+
+/// Records the finished login: session, code, audit event. Returns `redirect_to`.
+#[allow(clippy::too_many_arguments)]
+fn finish(
+    tx: &Tx<'_>,
+    state: &AppState,
+    mut login: LoginRequest,
+    account: &Account,
+    methods: &[&str],
+    session_token: &str,
+    code: &str,
+    user_agent: Option<String>,
+    ip: Option<String>,
+) -> Result<String, RepositoryError> {
+    let now = state.clock.now();
+    let mut proven = login.amr.clone();
+    proven.extend(methods.iter().map(|m| (*m).to_owned()));
+    let amr = amr_with_mfa(&proven);
+    let sid = random::token().map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
+    tx.insert_session(&Session {
+        id: sid.clone(),
+        account_id: account.id,
+        token_hash: state.secrets.hasher.hash(session_token),
+        amr: amr.clone(),
+        acr: ACR_MFA.to_owned(),
+        auth_time: now,
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + TimeDelta::seconds(state.config.login.session_ttl_seconds.into()),
+        revoked_at: None,
+        user_agent: user_agent.clone(),
+        ip: ip.clone(),
+    })?;
+    tx.insert_code(&AuthorizationCode {
+        code_hash: state.secrets.hasher.hash(code),
+        client_id: login.request.client_id.clone(),
+        account_id: account.id,
+        session_id: sid,
+        redirect_uri: login.request.redirect_uri.clone(),
+        scopes: login.request.scopes.clone(),
+        nonce: login.request.nonce.clone(),
+        code_challenge: login.request.code_challenge.clone(),
+        auth_time: now,
+        amr: amr.clone(),
+        acr: ACR_MFA.to_owned(),
+        created_at: now,
+        expires_at: now + grant::CODE_TTL,
+        used_at: None,
+    })?;
+    login.amr = amr.clone();
+    login.completed_at = Some(now);
+    tx.update_login_request(&login)?;
+    let mut event = NewAuditEvent::new(AuditKind::LoginSucceeded, Some(account.id), now)
+        .with_detail("client_id", login.request.client_id.clone())
+        .with_detail("amr", amr.join(" "));
+    event.user_agent = user_agent;
+    event.ip = ip;
+    tx.record(&event)?;
+    redirect_location(
+        &login.request.redirect_uri,
+        &[
+            ("code", Some(code)),
+            ("state", login.request.state.as_deref()),
+        ],
+        &state.config.server.issuer,
+    )
+    .ok_or_else(|| RepositoryError::Corrupt("stored redirect_uri is not a URL".to_owned()))
+}

@@ -1,0 +1,145 @@
+//! The e-mail one-time code: 6 digits mailed through the outbox, stored as a keyed
+//! hash bound to its challenge, 10 minutes, 5 tries, 5 sends per 15 minutes.
+
+use actix_web::http::StatusCode;
+use aws_lc_rs::rand::{SecureRandom, SystemRandom};
+use gatehouse_core::login::LoginRequest;
+use gatehouse_core::otp::{self, OtpChallenge, OtpRefusal};
+use gatehouse_core::ports::{OtpRepository, RepositoryError};
+use gatehouse_core::{Account, Factor, FactorKind};
+use gatehouse_store::Tx;
+use serde_json::{Value, json};
+
+use super::{FactorContext, FactorError, LoginFactor, Verdict};
+use crate::crypto::random;
+use crate::problem::Problem;
+
+#[derive(Debug)]
+pub struct EmailOtp;
+
+/// The hashed value binds the code to its challenge: a code is only good for the
+/// login it was sent for.
+fn bound(challenge_id: &str, code: &str) -> String {
+    format!("{challenge_id}:{code}")
+}
+
+fn refusal(r: OtpRefusal) -> Problem {
+    let status = match r {
+        OtpRefusal::SendLimit => StatusCode::TOO_MANY_REQUESTS,
+        OtpRefusal::NotSent | OtpRefusal::Expired | OtpRefusal::Exhausted => StatusCode::CONFLICT,
+        OtpRefusal::Wrong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+    };
+    let problem =
+        Problem::new(status, r.code(), "The code was not accepted").with_detail(r.to_string());
+    match r {
+        OtpRefusal::Wrong { attempts_left } => {
+            problem.with_extension("attempts_left", attempts_left.into())
+        }
+        _ => problem,
+    }
+}
+
+fn random_u32() -> u32 {
+    let mut bytes = [0u8; 4];
+    // The OS CSPRNG does not fail on supported platforms; a zero draw is still a code.
+    let _ = SystemRandom::new().fill(&mut bytes);
+    u32::from_le_bytes(bytes)
+}
+
+impl LoginFactor for EmailOtp {
+    fn kind(&self) -> FactorKind {
+        FactorKind::EmailOtp
+    }
+
+    fn challenge(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        account: &Account,
+        _factor: Option<&Factor>,
+        login: &LoginRequest,
+    ) -> Result<Value, FactorError> {
+        let Some(email) = &account.email else {
+            return Err(FactorError::refused(
+                StatusCode::CONFLICT,
+                "factor_unavailable",
+                "This account has no e-mail address",
+            ));
+        };
+        let now = ctx.now;
+        let sends = tx.otp_sends_since(account.id, now - otp::SEND_WINDOW)?;
+        otp::check_send_allowed(&sends, now)
+            .map_err(|r| FactorError::Refused(Box::new(refusal(r))))?;
+        // A new code voids the one before it.
+        if let Some(mut previous) = tx.latest_otp(&login.id)?
+            && previous.closed_at.is_none()
+        {
+            previous.closed_at = Some(now);
+            tx.update_otp(&previous)?;
+        }
+        let code = otp::generate_code(random_u32);
+        let id = random::token().map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
+        let challenge = OtpChallenge {
+            code_hash: ctx.state.secrets.hasher.hash(&bound(&id, &code)),
+            id,
+            login_request_id: login.id.clone(),
+            account_id: account.id,
+            attempts: 0,
+            created_at: now,
+            expires_at: now + otp::CODE_TTL,
+            closed_at: None,
+        };
+        tx.insert_otp(&challenge)?;
+        let message = ctx.state.outbox.templates().one_time_code(
+            email,
+            account.locale.as_deref(),
+            &code,
+            otp::CODE_TTL,
+        );
+        ctx.state.outbox.enqueue_in(tx, &message, now)?;
+        Ok(json!({
+            "sent_to": email.masked(),
+            "expires_in": otp::CODE_TTL.num_seconds(),
+            "code_length": otp::CODE_DIGITS,
+        }))
+    }
+
+    fn verify(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        _account: &Account,
+        _factor: Option<&Factor>,
+        login: &LoginRequest,
+        proof: &Value,
+    ) -> Result<Verdict, FactorError> {
+        let Some(code) = proof.get("code").and_then(Value::as_str) else {
+            return Err(FactorError::refused(
+                StatusCode::BAD_REQUEST,
+                "invalid_json",
+                "Send {\"code\": \"123456\"}",
+            ));
+        };
+        let latest = tx.latest_otp(&login.id)?;
+        if let Err(r) = otp::check_open(latest.as_ref(), ctx.now) {
+            return Ok(Verdict::Refused(refusal(r)));
+        }
+        let Some(mut challenge) = latest else {
+            return Ok(Verdict::Refused(refusal(OtpRefusal::NotSent)));
+        };
+        let code = code.trim();
+        if ctx
+            .state
+            .secrets
+            .hasher
+            .verify(&bound(&challenge.id, code), &challenge.code_hash)
+        {
+            challenge.closed_at = Some(ctx.now);
+            tx.update_otp(&challenge)?;
+            return Ok(Verdict::Accepted(vec!["otp"]));
+        }
+        let refused = otp::record_wrong(&mut challenge);
+        tx.update_otp(&challenge)?;
+        Ok(Verdict::Refused(refusal(refused)))
+    }
+}

@@ -1,0 +1,296 @@
+//! The worker: leases due mails, sends them, records the outcome.
+//!
+//! It runs on a thread of its own with a small current-thread tokio runtime (lettre's
+//! SMTP client is async), so it does not depend on whichever runtime drives the HTTP
+//! server, and it stops when the server stops. Any number of instances may drain one
+//! database: a lease gives each mail to one worker at a time.
+
+use chrono::TimeDelta;
+use gatehouse_core::Clock;
+use gatehouse_core::mail::{Backoff, OutboxMail};
+use gatehouse_core::ports::MailOutbox;
+use gatehouse_store::Store;
+use lettre::message::{Mailbox, SinglePart};
+use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::transport::{Outgoing, SendError, Transport};
+use super::{MailError, open_bodies};
+use crate::config::MailConfig;
+use crate::crypto::{Sealer, random};
+
+/// What one round of draining did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DrainReport {
+    /// Mails leased to this worker.
+    pub claimed: usize,
+    pub sent: usize,
+    /// Failed and scheduled again, with backoff.
+    pub retried: usize,
+    /// Refused for good by the mail server, or not a valid mail at all.
+    pub failed: usize,
+    /// Handed back untried: the lease had too little time left for them.
+    pub released: usize,
+}
+
+/// Longest error text kept in the row.
+const MAX_ERROR_CHARS: usize = 500;
+/// How often sent mails past their retention are deleted.
+const PURGE_EVERY: TimeDelta = TimeDelta::hours(1);
+
+pub struct Worker {
+    store: Store,
+    sealer: Sealer,
+    transport: Transport,
+    clock: Arc<dyn Clock>,
+    owner: String,
+    from: Mailbox,
+    message_id_domain: String,
+    batch_size: u32,
+    backoff: Backoff,
+    keep_sent: TimeDelta,
+    poll_interval: Duration,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker")
+            .field("owner", &self.owner)
+            .field("transport", &self.transport)
+            .finish_non_exhaustive()
+    }
+}
+
+fn truncated(reason: &str) -> String {
+    reason.chars().take(MAX_ERROR_CHARS).collect()
+}
+
+/// A number in `[0, 1]` from the system's CSPRNG (0 if it fails: no jitter then).
+fn jitter() -> f64 {
+    random::bytes::<4>().map_or(0.0, |b| {
+        f64::from(u32::from_le_bytes(b)) / f64::from(u32::MAX)
+    })
+}
+
+impl Worker {
+    /// A worker with a fresh owner id, sending through the configured transport.
+    pub fn new(
+        store: Store,
+        sealer: Sealer,
+        config: &MailConfig,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, MailError> {
+        let address: lettre::Address = config.from.parse().map_err(|e| MailError::Config {
+            key: "from",
+            reason: format!("{:?} is not an e-mail address: {e}", config.from),
+        })?;
+        let message_id_domain = address.domain().to_owned();
+        let owner = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+        Ok(Self {
+            store,
+            sealer,
+            transport: Transport::from_config(config)?,
+            clock,
+            owner,
+            from: Mailbox::new(Some(config.product_name.trim().to_owned()), address),
+            message_id_domain,
+            batch_size: config.batch_size.max(1),
+            backoff: config.backoff(),
+            keep_sent: TimeDelta::days(config.keep_sent_days.into()),
+            poll_interval: Duration::from_secs(config.poll_interval_seconds.max(1).into()),
+        })
+    }
+
+    /// The name this worker's leases carry.
+    pub fn owner(&self) -> &str {
+        &self.owner
+    }
+
+    /// The longest one send may take.
+    fn worst_case(&self) -> TimeDelta {
+        TimeDelta::from_std(self.transport.worst_case()).unwrap_or(TimeDelta::hours(1))
+    }
+
+    /// Leases one batch of due mails and tries each once.
+    ///
+    /// The lease lasts two worst-case sends plus a minute, whatever the batch size, so
+    /// the mails of a worker that dies are soon due again. Before each send the worker
+    /// checks that a worst-case send still fits in the lease (never sending on a lease
+    /// that could run out mid-send, when another worker may take the mail); what no
+    /// longer fits is handed back, due at once, for the next round.
+    pub async fn drain_once(&self) -> Result<DrainReport, MailError> {
+        let now = self.clock.now();
+        let worst_case = self.worst_case();
+        let lease_until = now + worst_case * 2 + TimeDelta::minutes(1);
+        let claimed = self
+            .store
+            .claim_mails(&self.owner, now, lease_until, self.batch_size)?;
+        let mut report = DrainReport {
+            claimed: claimed.len(),
+            ..DrainReport::default()
+        };
+        for (n, mail) in claimed.iter().enumerate() {
+            if self.clock.now() + worst_case >= lease_until {
+                let rest: Vec<_> = claimed[n..].iter().map(|m| m.id).collect();
+                self.store.release_mails(&rest, &self.owner)?;
+                report.released = rest.len();
+                break;
+            }
+            match self.deliver(mail).await {
+                Ok(()) => {
+                    self.store
+                        .mark_mail_sent(mail.id, &self.owner, self.clock.now())?;
+                    report.sent += 1;
+                }
+                Err(error) if error.permanent => {
+                    tracing::warn!(mail_id = %mail.id, domain = mail.recipient_domain(), error = %error.reason, "mail refused for good; not retried");
+                    self.store.give_up_mail(
+                        mail.id,
+                        &self.owner,
+                        &truncated(&error.reason),
+                        self.clock.now(),
+                    )?;
+                    report.failed += 1;
+                }
+                Err(error) => {
+                    let delay = self
+                        .backoff
+                        .delay(mail.attempts.saturating_add(1), jitter());
+                    let next = self.clock.now() + delay;
+                    tracing::warn!(mail_id = %mail.id, domain = mail.recipient_domain(), attempts = mail.attempts + 1, retry_in_seconds = delay.num_seconds(), error = %error.reason, "sending a mail failed; will retry");
+                    self.store.retry_mail_later(
+                        mail.id,
+                        &self.owner,
+                        &truncated(&error.reason),
+                        next,
+                    )?;
+                    report.retried += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
+
+    /// Deletes sent and given-up mails older than the retention; returns how many.
+    pub fn purge(&self) -> Result<u64, MailError> {
+        Ok(self.store.purge_mails(self.clock.now() - self.keep_sent)?)
+    }
+
+    /// Opens the sealed body, formats the message and hands it to the transport.
+    async fn deliver(&self, mail: &OutboxMail) -> Result<(), SendError> {
+        let bodies = open_bodies(&self.sealer, mail).map_err(|e| {
+            // Perhaps this instance has the wrong secrets.key: another may succeed.
+            SendError::transient(format!("cannot open the mail body: {e}"))
+        })?;
+        let outgoing = self.format(mail, bodies.text).map_err(|reason| SendError {
+            permanent: true,
+            reason,
+        })?;
+        self.transport.send(&outgoing).await
+    }
+
+    fn format(&self, mail: &OutboxMail, text: String) -> Result<Outgoing, String> {
+        let to: Mailbox = mail
+            .recipient
+            .parse()
+            .map_err(|e| format!("invalid recipient address: {e}"))?;
+        let message = lettre::Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.clone())
+            .date(self.clock.now().into())
+            // The outbox id: a resent mail is recognisably the same mail.
+            .message_id(Some(format!("<{}@{}>", mail.id, self.message_id_domain)))
+            .singlepart(SinglePart::plain(text))
+            .map_err(|e| format!("cannot build the message: {e}"))?;
+        Ok(Outgoing {
+            id: mail.id,
+            recipient_domain: mail.recipient_domain().to_owned(),
+            envelope: message.envelope().clone(),
+            raw: message.formatted(),
+        })
+    }
+
+    /// Runs the worker on its own thread until the handle is stopped or dropped.
+    pub fn spawn(self) -> std::io::Result<WorkerHandle> {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("gatehouse-mail".to_owned())
+            .spawn(move || {
+                // Built (and dropped) on this thread, never inside the server's runtime.
+                match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => self.run(&runtime, &stopped),
+                    Err(e) => tracing::error!(error = %e, "the mail worker cannot start"),
+                }
+            })?;
+        Ok(WorkerHandle {
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    fn run(&self, runtime: &tokio::runtime::Runtime, stopped: &mpsc::Receiver<()>) {
+        tracing::info!(owner = %self.owner, transport = ?self.transport, "mail worker started");
+        let mut next_purge = self.clock.now();
+        loop {
+            if self.clock.now() >= next_purge {
+                next_purge = self.clock.now() + PURGE_EVERY;
+                match self.purge() {
+                    Ok(0) => {}
+                    Ok(purged) => tracing::info!(purged, "old sent mails deleted"),
+                    Err(e) => tracing::warn!(error = %e, "purging old mails failed"),
+                }
+            }
+            loop {
+                match runtime.block_on(self.drain_once()) {
+                    Ok(round) if round.claimed >= self.batch_size as usize => {
+                        // A full batch: more may be due. Stop first if asked to.
+                        if !matches!(stopped.try_recv(), Err(TryRecvError::Empty)) {
+                            return;
+                        }
+                    }
+                    Ok(_) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "draining the mail outbox failed");
+                        break;
+                    }
+                }
+            }
+            if !matches!(
+                stopped.recv_timeout(self.poll_interval),
+                Err(RecvTimeoutError::Timeout)
+            ) {
+                tracing::info!(owner = %self.owner, "mail worker stopped");
+                return;
+            }
+        }
+    }
+}
+
+/// The running worker. Dropping it asks the worker to stop after its current round.
+#[derive(Debug)]
+pub struct WorkerHandle {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl WorkerHandle {
+    /// Asks the worker to stop and waits until it has (at most one send's timeout).
+    pub fn stop(mut self) {
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for WorkerHandle {
+    fn drop(&mut self) {
+        self.stop.take();
+    }
+}
