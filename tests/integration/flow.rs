@@ -549,3 +549,103 @@ async fn the_second_step_needs_the_first_and_the_same_browser() {
     )
     .await;
 }
+
+fn authorize_query(extra: &[(&str, &str)]) -> String {
+    let mut pairs = vec![
+        ("response_type", "code"),
+        ("client_id", "portal"),
+        ("redirect_uri", REDIRECT),
+        ("scope", "openid"),
+        ("state", "again"),
+        (
+            "code_challenge",
+            "sudwJ2WjmNyx0v9qmeo7WlWTUyMYPS2aFMkHWKXwQOQ",
+        ),
+        ("code_challenge_method", "S256"),
+    ];
+    pairs.extend_from_slice(extra);
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+#[tokio::test]
+async fn a_signed_in_browser_gets_its_code_at_once_unless_asked_to_log_in() {
+    let w = world(TestDatabase::sqlite(), SigningAlg::Rs256).await;
+    let browser = at_second_factor(&w).await;
+    browser
+        .post(&w.server, "factors/email/challenge", json!({}))
+        .await;
+    let code = mailed_code(w.mail_dir.path(), "Rie@example.com", 0).await;
+    let res = browser
+        .post(&w.server, "factors/email/verify", json!({"code": code}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    let location = |res: &reqwest::Response| {
+        res.headers()["location"]
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    };
+    for extra in [vec![], vec![("prompt", "none")], vec![("max_age", "3600")]] {
+        let res = browser
+            .http
+            .get(
+                w.server
+                    .url(&format!("/authorize?{}", authorize_query(&extra))),
+            )
+            .send()
+            .await
+            .expect("authorize");
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let to = location(&res);
+        assert!(
+            to.starts_with(REDIRECT) && to.contains("code=") && to.contains("state=again"),
+            "{extra:?}: {to}"
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for extra in [vec![("prompt", "login")], vec![("max_age", "0")]] {
+        let res = browser
+            .http
+            .get(
+                w.server
+                    .url(&format!("/authorize?{}", authorize_query(&extra))),
+            )
+            .send()
+            .await
+            .expect("authorize");
+        let to = location(&res);
+        assert!(
+            to.starts_with(&w.server.config.login.ui_url),
+            "{extra:?} must log in again: {to}"
+        );
+    }
+    let res = browser
+        .http
+        .get(w.server.url(&format!(
+            "/authorize?{}",
+            authorize_query(&[("prompt", "none"), ("max_age", "0")])
+        )))
+        .send()
+        .await
+        .expect("authorize");
+    let to = location(&res);
+    assert!(
+        to.starts_with(REDIRECT) && to.contains("error=login_required"),
+        "{to}"
+    );
+    // Another browser has no session.
+    let res = w
+        .server
+        .browser()
+        .get(w.server.url(&format!(
+            "/authorize?{}",
+            authorize_query(&[("prompt", "none")])
+        )))
+        .send()
+        .await
+        .expect("authorize");
+    assert!(location(&res).contains("error=login_required"));
+}

@@ -7,11 +7,11 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::TimeDelta;
 use gatehouse_core::factor::IMPLICIT_EMAIL_FACTOR;
-use gatehouse_core::grant::{self, AuthorizationCode, Session, amr_with_mfa};
+use gatehouse_core::grant::{Session, amr_with_mfa};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{
-    AccountRepository, AuditLog, AuthorizationCodeRepository, FactorRepository,
-    LoginRequestRepository, RepositoryError, SessionRepository,
+    AccountRepository, AuditLog, FactorRepository, LoginRequestRepository, RepositoryError,
+    SessionRepository,
 };
 use gatehouse_core::{Account, AuditKind, Factor, FactorId, FactorKind, NewAuditEvent};
 use gatehouse_store::Tx;
@@ -22,8 +22,8 @@ use utoipa::ToSchema;
 use super::login::bound_request;
 use crate::crypto::random;
 use crate::factors::{FactorContext, FactorError, Verdict};
-use crate::oidc::authorize::redirect_location;
 use crate::oidc::browser::SESSION_COOKIE;
+use crate::oidc::codes::issue_code;
 use crate::oidc::tokens::ACR_MFA;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -278,9 +278,8 @@ fn finish(
     let mut proven = login.amr.clone();
     proven.extend(methods.iter().map(|m| (*m).to_owned()));
     let amr = amr_with_mfa(&proven);
-    let sid = random::token().map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
-    tx.insert_session(&Session {
-        id: sid.clone(),
+    let session = Session {
+        id: random::token().map_err(|e| RepositoryError::Unavailable(e.to_string()))?,
         account_id: account.id,
         token_hash: state.secrets.hasher.hash(session_token),
         amr: amr.clone(),
@@ -292,23 +291,9 @@ fn finish(
         revoked_at: None,
         user_agent: user_agent.clone(),
         ip: ip.clone(),
-    })?;
-    tx.insert_code(&AuthorizationCode {
-        code_hash: state.secrets.hasher.hash(code),
-        client_id: login.request.client_id.clone(),
-        account_id: account.id,
-        session_id: sid,
-        redirect_uri: login.request.redirect_uri.clone(),
-        scopes: login.request.scopes.clone(),
-        nonce: login.request.nonce.clone(),
-        code_challenge: login.request.code_challenge.clone(),
-        auth_time: now,
-        amr: amr.clone(),
-        acr: ACR_MFA.to_owned(),
-        created_at: now,
-        expires_at: now + grant::CODE_TTL,
-        used_at: None,
-    })?;
+    };
+    tx.insert_session(&session)?;
+    let redirect_to = issue_code(tx, state, &login.request, &session, code)?;
     login.amr = amr.clone();
     login.completed_at = Some(now);
     tx.update_login_request(&login)?;
@@ -318,13 +303,5 @@ fn finish(
     event.user_agent = user_agent;
     event.ip = ip;
     tx.record(&event)?;
-    redirect_location(
-        &login.request.redirect_uri,
-        &[
-            ("code", Some(code)),
-            ("state", login.request.state.as_deref()),
-        ],
-        &state.config.server.issuer,
-    )
-    .ok_or_else(|| RepositoryError::Corrupt("stored redirect_uri is not a URL".to_owned()))
+    Ok(redirect_to)
 }

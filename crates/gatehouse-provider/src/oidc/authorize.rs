@@ -6,11 +6,14 @@ use actix_web::http::header::{CacheControl, CacheDirective, LOCATION};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::TimeDelta;
 use gatehouse_core::ClientId;
-use gatehouse_core::authorization::{self, AuthorizationParams, Rejection};
+use gatehouse_core::authorization::{self, AuthorizationParams, AuthorizationRequest, Rejection};
 use gatehouse_core::login::LoginRequest;
-use gatehouse_core::ports::{ClientRepository, LoginRequestRepository};
+use gatehouse_core::ports::{
+    AccountRepository, ClientRepository, LoginRequestRepository, SessionRepository,
+};
 
 use super::browser;
+use super::codes::{issue_code, session_satisfies};
 use super::error::OAuthError;
 use crate::crypto::random;
 use crate::state::AppState;
@@ -168,6 +171,10 @@ async fn authorize(
             );
         }
     };
+    // A browser already signed in, and good enough for this request, gets its code now.
+    if let Some(redirect_to) = reuse_session(req, state, &request).await {
+        return found(&redirect_to);
+    }
     if request.prompt.none {
         // No session can satisfy the request without the user: say so (OIDC Core §3.1.2.6).
         return redirect_back(
@@ -215,4 +222,45 @@ async fn authorize(
         let _ = res.add_cookie(&cookie);
     }
     res
+}
+
+/// The code for a request the browser's live session satisfies, if it does.
+async fn reuse_session(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    request: &AuthorizationRequest,
+) -> Option<String> {
+    let cookie = req.cookie(browser::SESSION_COOKIE)?;
+    let token_hash = state.secrets.hasher.hash(cookie.value());
+    let code = random::token().ok()?;
+    let shared = state.clone();
+    let request = request.clone();
+    web::block(move || {
+        let state = shared.as_ref();
+        let now = state.clock.now();
+        state
+            .store
+            .transaction(|tx| {
+                let Some(mut session) = tx.session_by_token_hash(&token_hash)? else {
+                    return Ok(None);
+                };
+                if !session_satisfies(&session, &request, now) {
+                    return Ok(None);
+                }
+                let active = tx
+                    .account_by_id(session.account_id)?
+                    .is_some_and(|a| a.status.can_log_in());
+                if !active {
+                    return Ok(None);
+                }
+                session.last_seen_at = now;
+                tx.update_session(&session)?;
+                issue_code(tx, state, &request, &session, &code).map(Some)
+            })
+            .ok()
+            .flatten()
+    })
+    .await
+    .ok()
+    .flatten()
 }

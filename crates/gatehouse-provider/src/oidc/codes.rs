@@ -1,0 +1,57 @@
+//! Issuing an authorization code for a session, as the last step of a login or at
+//! once for a browser whose session already satisfies the request.
+
+use gatehouse_core::authorization::AuthorizationRequest;
+use gatehouse_core::grant::{self, AuthorizationCode, Session};
+use gatehouse_core::ports::{AuthorizationCodeRepository, RepositoryError};
+use gatehouse_store::Tx;
+
+use super::authorize::redirect_location;
+use crate::state::AppState;
+
+/// Stores the code (hashed) and returns where to send the browser: the client's
+/// redirect URI with `code`, `state` and `iss`.
+pub fn issue_code(
+    tx: &Tx<'_>,
+    state: &AppState,
+    request: &AuthorizationRequest,
+    session: &Session,
+    code: &str,
+) -> Result<String, RepositoryError> {
+    let now = state.clock.now();
+    tx.insert_code(&AuthorizationCode {
+        code_hash: state.secrets.hasher.hash(code),
+        client_id: request.client_id.clone(),
+        account_id: session.account_id,
+        session_id: session.id.clone(),
+        redirect_uri: request.redirect_uri.clone(),
+        scopes: request.scopes.clone(),
+        nonce: request.nonce.clone(),
+        code_challenge: request.code_challenge.clone(),
+        auth_time: session.auth_time,
+        amr: session.amr.clone(),
+        acr: session.acr.clone(),
+        created_at: now,
+        expires_at: now + grant::CODE_TTL,
+        used_at: None,
+    })?;
+    redirect_location(
+        &request.redirect_uri,
+        &[("code", Some(code)), ("state", request.state.as_deref())],
+        &state.config.server.issuer,
+    )
+    .ok_or_else(|| RepositoryError::Corrupt("stored redirect_uri is not a URL".to_owned()))
+}
+
+/// Whether a session meets the request without the user: not asked to log in again,
+/// recent enough for `max_age`, and of an `acr` the client accepts.
+pub fn session_satisfies(
+    session: &Session,
+    request: &AuthorizationRequest,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    session.is_live(now)
+        && !request.prompt.login
+        && session.satisfies_max_age(request.max_age, now)
+        && (request.acr_values.is_empty() || request.acr_values.contains(&session.acr))
+}
