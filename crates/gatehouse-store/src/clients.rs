@@ -6,6 +6,7 @@ use gatehouse_core::ports::{ClientRepository, RepositoryError, RepositoryResult}
 use gatehouse_core::{Client, ClientId};
 
 use crate::error::one_row;
+use crate::json::{from_json, to_json};
 use crate::schema::clients;
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
@@ -34,15 +35,6 @@ struct ClientRow {
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RepositoryError {
     RepositoryError::Corrupt(format!("client {what}: {e}"))
-}
-
-fn to_json<T: serde::Serialize>(value: &T) -> String {
-    // Vectors of strings and unit enums always serialise.
-    serde_json::to_string(value).unwrap_or_else(|_| "[]".to_owned())
-}
-
-fn from_json<T: serde::de::DeserializeOwned>(what: &str, text: &str) -> RepositoryResult<T> {
-    serde_json::from_str(text).map_err(|e| corrupt(what, e))
 }
 
 fn ttl(what: &str, seconds: i64) -> RepositoryResult<u32> {
@@ -79,9 +71,9 @@ impl TryFrom<ClientRow> for Client {
             id: ClientId::parse(&row.id).map_err(|e| corrupt("id", e))?,
             name: row.name,
             secret_hash: row.secret_hash,
-            redirect_uris: from_json("redirect_uris", &row.redirect_uris)?,
+            redirect_uris: from_json("client redirect_uris", &row.redirect_uris)?,
             post_logout_redirect_uris: from_json(
-                "post_logout_redirect_uris",
+                "client post_logout_redirect_uris",
                 &row.post_logout_redirect_uris,
             )?,
             grant_types: from_json("grant_types", &row.grant_types)?,

@@ -11,17 +11,10 @@ use gatehouse_core::ports::{
 
 use crate::accounts::parse_id;
 use crate::error::one_row;
+use crate::json::{from_json, to_json};
 use crate::schema::{authorization_codes, refresh_tokens, revoked_access_tokens, sessions};
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
-
-fn json_list(list: &[String]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
-}
-
-fn parse_list(text: &str) -> RepositoryResult<Vec<String>> {
-    serde_json::from_str(text).map_err(|e| RepositoryError::Corrupt(format!("list: {e}")))
-}
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
@@ -46,7 +39,7 @@ impl From<&Session> for SessionRow {
             id: s.id.clone(),
             account_id: s.account_id.to_string(),
             token_hash: s.token_hash.clone(),
-            amr: json_list(&s.amr),
+            amr: to_json(&s.amr),
             acr: s.acr.clone(),
             auth_time: to_millis(s.auth_time),
             created_at: to_millis(s.created_at),
@@ -66,7 +59,7 @@ impl TryFrom<SessionRow> for Session {
             id: row.id,
             account_id: AccountId(parse_id(&row.account_id)?),
             token_hash: row.token_hash,
-            amr: parse_list(&row.amr)?,
+            amr: from_json("amr", &row.amr)?,
             acr: row.acr,
             auth_time: from_millis(row.auth_time)?,
             created_at: from_millis(row.created_at)?,
@@ -106,11 +99,11 @@ impl From<&AuthorizationCode> for CodeRow {
             account_id: c.account_id.to_string(),
             session_id: c.session_id.clone(),
             redirect_uri: c.redirect_uri.clone(),
-            scopes: json_list(&c.scopes),
+            scopes: to_json(&c.scopes),
             nonce: c.nonce.clone(),
             code_challenge: c.code_challenge.clone(),
             auth_time: to_millis(c.auth_time),
-            amr: json_list(&c.amr),
+            amr: to_json(&c.amr),
             acr: c.acr.clone(),
             created_at: to_millis(c.created_at),
             expires_at: to_millis(c.expires_at),
@@ -128,11 +121,11 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             account_id: AccountId(parse_id(&row.account_id)?),
             session_id: row.session_id,
             redirect_uri: row.redirect_uri,
-            scopes: parse_list(&row.scopes)?,
+            scopes: from_json("scopes", &row.scopes)?,
             nonce: row.nonce,
             code_challenge: row.code_challenge,
             auth_time: from_millis(row.auth_time)?,
-            amr: parse_list(&row.amr)?,
+            amr: from_json("amr", &row.amr)?,
             acr: row.acr,
             created_at: from_millis(row.created_at)?,
             expires_at: from_millis(row.expires_at)?,
@@ -243,9 +236,9 @@ impl From<&RefreshToken> for RefreshRow {
             client_id: t.client_id.clone(),
             account_id: t.account_id.to_string(),
             session_id: t.session_id.clone(),
-            scopes: json_list(&t.scopes),
+            scopes: to_json(&t.scopes),
             auth_time: to_millis(t.auth_time),
-            amr: json_list(&t.amr),
+            amr: to_json(&t.amr),
             acr: t.acr.clone(),
             created_at: to_millis(t.created_at),
             expires_at: to_millis(t.expires_at),
@@ -264,9 +257,9 @@ impl TryFrom<RefreshRow> for RefreshToken {
             client_id: row.client_id,
             account_id: AccountId(parse_id(&row.account_id)?),
             session_id: row.session_id,
-            scopes: parse_list(&row.scopes)?,
+            scopes: from_json("scopes", &row.scopes)?,
             auth_time: from_millis(row.auth_time)?,
-            amr: parse_list(&row.amr)?,
+            amr: from_json("amr", &row.amr)?,
             acr: row.acr,
             created_at: from_millis(row.created_at)?,
             expires_at: from_millis(row.expires_at)?,

@@ -8,6 +8,7 @@ mod connection;
 mod error;
 mod factors;
 mod grants;
+mod json;
 mod login_requests;
 mod migrations;
 mod otp;

@@ -8,6 +8,7 @@ use gatehouse_core::ports::{LoginRequestRepository, RepositoryError, RepositoryR
 
 use crate::accounts::parse_id;
 use crate::error::one_row;
+use crate::json::{from_json, to_json};
 use crate::schema::login_requests;
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
@@ -36,15 +37,6 @@ struct LoginRequestRow {
     completed_at: Option<i64>,
 }
 
-fn json_list(list: &[String]) -> String {
-    serde_json::to_string(list).unwrap_or_else(|_| "[]".to_owned())
-}
-
-fn parse_list(what: &str, text: &str) -> RepositoryResult<Vec<String>> {
-    serde_json::from_str(text)
-        .map_err(|e| RepositoryError::Corrupt(format!("login request {what}: {e}")))
-}
-
 impl From<&LoginRequest> for LoginRequestRow {
     fn from(l: &LoginRequest) -> Self {
         let r = &l.request;
@@ -52,19 +44,19 @@ impl From<&LoginRequest> for LoginRequestRow {
             id: l.id.clone(),
             client_id: r.client_id.clone(),
             redirect_uri: r.redirect_uri.clone(),
-            scopes: json_list(&r.scopes),
+            scopes: to_json(&r.scopes),
             state: r.state.clone(),
             nonce: r.nonce.clone(),
             code_challenge: r.code_challenge.clone(),
             prompt_none: r.prompt.none,
             prompt_login: r.prompt.login,
             max_age: r.max_age.map(i64::from),
-            acr_values: json_list(&r.acr_values),
+            acr_values: to_json(&r.acr_values),
             login_hint: r.login_hint.clone(),
             ui_locales: r.ui_locales.clone(),
             browser_hash: l.browser_hash.clone(),
             account_id: l.account_id.map(|a| a.to_string()),
-            amr: json_list(&l.amr),
+            amr: to_json(&l.amr),
             created_at: to_millis(l.created_at),
             expires_at: to_millis(l.expires_at),
             completed_at: l.completed_at.map(to_millis),
@@ -84,7 +76,7 @@ impl TryFrom<LoginRequestRow> for LoginRequest {
             request: AuthorizationRequest {
                 client_id: row.client_id,
                 redirect_uri: row.redirect_uri,
-                scopes: parse_list("scopes", &row.scopes)?,
+                scopes: from_json("login request scopes", &row.scopes)?,
                 state: row.state,
                 nonce: row.nonce,
                 code_challenge: row.code_challenge,
@@ -93,7 +85,7 @@ impl TryFrom<LoginRequestRow> for LoginRequest {
                     login: row.prompt_login,
                 },
                 max_age,
-                acr_values: parse_list("acr_values", &row.acr_values)?,
+                acr_values: from_json("login request acr_values", &row.acr_values)?,
                 login_hint: row.login_hint,
                 ui_locales: row.ui_locales,
             },
@@ -105,7 +97,7 @@ impl TryFrom<LoginRequestRow> for LoginRequest {
                 .map(parse_id)
                 .transpose()?
                 .map(AccountId),
-            amr: parse_list("amr", &row.amr)?,
+            amr: from_json("login request amr", &row.amr)?,
             created_at: from_millis(row.created_at)?,
             expires_at: from_millis(row.expires_at)?,
             completed_at: row.completed_at.map(from_millis).transpose()?,

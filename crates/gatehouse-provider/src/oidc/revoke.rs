@@ -28,12 +28,7 @@ pub async fn revoke(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = form(&req, &body)?;
-    let client = authenticate(&req, &params, &state).await?;
-    let token = params
-        .get("token")
-        .cloned()
-        .ok_or_else(|| OAuthError::bad_request("invalid_request", "token is required"))?;
+    let (client, token) = client_and_token(&req, &body, &state).await?;
     let now = state.clock.now();
     if let Some(claims) = access::decode(&state, &token) {
         if claims.client_id == client.id.as_str() {
@@ -67,6 +62,21 @@ pub async fn revoke(
         .finish())
 }
 
+/// Both endpoints: an authenticated client and the `token` it asks about.
+async fn client_and_token(
+    req: &HttpRequest,
+    body: &[u8],
+    state: &AppState,
+) -> Result<(gatehouse_core::Client, String), OAuthError> {
+    let params = form(req, body)?;
+    let client = authenticate(req, &params, state).await?;
+    let token = params
+        .get("token")
+        .cloned()
+        .ok_or_else(|| OAuthError::bad_request("invalid_request", "token is required"))?;
+    Ok((client, token))
+}
+
 fn inactive() -> HttpResponse {
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
@@ -86,12 +96,7 @@ pub async fn introspect(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = form(&req, &body)?;
-    let client = authenticate(&req, &params, &state).await?;
-    let token = params
-        .get("token")
-        .cloned()
-        .ok_or_else(|| OAuthError::bad_request("invalid_request", "token is required"))?;
+    let (client, token) = client_and_token(&req, &body, &state).await?;
     if access::decode(&state, &token).is_some() {
         return Ok(match access::verify(&state, &token).await {
             Some(claims) if claims.client_id == client.id.as_str() => {
