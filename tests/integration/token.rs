@@ -837,3 +837,94 @@ async fn logout_ends_the_session_and_everything_it_issued() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn private_key_jwt_clients_sign_single_use_assertions() {
+    use gatehouse_provider::crypto::SigningKey;
+    let rp = setup(SigningAlg::Rs256).await;
+    let (client_key, _) = SigningKey::generate(SigningAlg::Es256).expect("client key");
+    let (stranger_key, _) = SigningKey::generate(SigningAlg::Es256).expect("other key");
+    let jwks = serde_json::json!({"keys": [client_key.public_jwk()]}).to_string();
+    rp.server.register_client(ClientRequest {
+        id: Some("signer".to_owned()),
+        name: "Signer".to_owned(),
+        grant_types: vec![gatehouse_core::GrantType::ClientCredentials],
+        scopes: vec!["gatehouse:read".to_owned()],
+        auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+        jwks: Some(jwks),
+        ..ClientRequest::default()
+    });
+    let token_endpoint = format!("{}/token", rp.server.config.server.issuer);
+    let assertion_as = |client: &str, key: &SigningKey, aud: &str, exp_in: i64| {
+        let now = Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "iss": client, "sub": client, "aud": aud,
+            "iat": now, "exp": now + exp_in, "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        key.sign_jwt("JWT", &claims).expect("signed")
+    };
+    let assertion =
+        |key: &SigningKey, aud: &str, exp_in: i64| assertion_as("signer", key, aud, exp_in);
+    let call = |assertion: String| {
+        rp.server
+            .client
+            .post(rp.server.url("/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.as_str()),
+            ])
+            .send()
+    };
+    let good = assertion(&client_key, &token_endpoint, 60);
+    let body: Value = ok(call(good.clone()).await.expect("token"))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        jwt_part(body["access_token"].as_str().expect("at"), 1)["sub"],
+        "signer"
+    );
+    oauth_error(
+        call(good).await.expect("replay"),
+        StatusCode::UNAUTHORIZED,
+        "invalid_client",
+    )
+    .await;
+    for bad in [
+        assertion(&stranger_key, &token_endpoint, 60),
+        assertion(&client_key, "https://elsewhere.example.com/token", 60),
+        assertion(&client_key, &token_endpoint, -120),
+    ] {
+        oauth_error(
+            call(bad).await.expect("token"),
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+        )
+        .await;
+    }
+    // A secret-based client cannot switch to assertions.
+    let res = rp
+        .server
+        .client
+        .post(rp.server.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            (
+                "client_assertion",
+                assertion_as("portal", &client_key, &token_endpoint, 60).as_str(),
+            ),
+        ])
+        .send()
+        .await
+        .expect("token");
+    oauth_error(res, StatusCode::UNAUTHORIZED, "invalid_client").await;
+}

@@ -157,6 +157,11 @@ pub trait AccessTokenRevocations {
     fn is_access_token_revoked(&self, jti: &str) -> RepositoryResult<bool>;
 }
 
+pub trait ClientAssertionLedger {
+    /// Records a client assertion's `jti`; false when it was seen before (a replay).
+    fn use_client_assertion(&self, jti: &str, expires_at: DateTime<Utc>) -> RepositoryResult<bool>;
+}
+
 /// How many mails the outbox holds, by state.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct OutboxCounts {

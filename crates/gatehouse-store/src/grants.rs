@@ -5,14 +5,16 @@ use diesel::prelude::*;
 use gatehouse_core::AccountId;
 use gatehouse_core::grant::{AuthorizationCode, RefreshToken, Session};
 use gatehouse_core::ports::{
-    AccessTokenRevocations, AuthorizationCodeRepository, RefreshTokenRepository, RepositoryError,
-    RepositoryResult, SessionRepository,
+    AccessTokenRevocations, AuthorizationCodeRepository, ClientAssertionLedger,
+    RefreshTokenRepository, RepositoryError, RepositoryResult, SessionRepository,
 };
 
 use crate::accounts::parse_id;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
-use crate::schema::{authorization_codes, refresh_tokens, revoked_access_tokens, sessions};
+use crate::schema::{
+    authorization_codes, refresh_tokens, revoked_access_tokens, sessions, used_client_assertions,
+};
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
 
@@ -360,6 +362,27 @@ impl AccessTokenRevocations {
                 .get_result(c)
         })?;
         Ok(found > 0)
+    }
+}
+}
+
+repository! {
+impl ClientAssertionLedger {
+    fn use_client_assertion(&self, jti: &str, expires_at: DateTime<Utc>) -> RepositoryResult<bool> {
+        let inserted = self.run(|c| {
+            diesel::insert_into(used_client_assertions::table)
+                .values((
+                    used_client_assertions::jti.eq(jti.to_owned()),
+                    used_client_assertions::expires_at.eq(to_millis(expires_at)),
+                ))
+                .execute(c)
+        });
+        match inserted {
+            Ok(_) => Ok(true),
+            // The primary key makes the first use win, even between instances.
+            Err(RepositoryError::Conflict(_)) => Ok(false),
+            Err(e) => Err(e),
+        }
     }
 }
 }

@@ -197,3 +197,10 @@ diesel::table! {
         last_error -> Nullable<Text>,
     }
 }
+
+diesel::table! {
+    used_client_assertions (jti) {
+        jti -> Text,
+        expires_at -> BigInt,
+    }
+}

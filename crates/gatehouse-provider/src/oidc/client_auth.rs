@@ -1,5 +1,6 @@
 //! Client authentication at the token endpoint (RFC 6749 §2.3, OIDC Core §9):
-//! `client_secret_basic`, `client_secret_post`, and `none` for public clients, each
+//! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523, signed
+//! with a key from the client's registered JWKS) and `none` for public clients, each
 //! accepted only when it is the method the client registered.
 
 use actix_web::HttpRequest;
@@ -7,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use gatehouse_core::ports::ClientRepository;
+use gatehouse_core::ports::{ClientAssertionLedger, ClientRepository};
 use gatehouse_core::{Client, ClientId, TokenEndpointAuthMethod};
 use std::collections::HashMap;
 
@@ -19,7 +20,79 @@ use crate::state::AppState;
 struct Presented {
     client_id: String,
     secret: Option<String>,
+    assertion: Option<String>,
     method: TokenEndpointAuthMethod,
+}
+
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+#[derive(Debug, serde::Deserialize)]
+struct AssertionClaims {
+    iss: String,
+    sub: String,
+    exp: i64,
+    jti: String,
+}
+
+/// The client an assertion names (its `sub`), read before the signature is checked
+/// only to find the client whose keys will check it.
+fn assertion_subject(assertion: &str) -> Option<String> {
+    let payload = assertion.split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("sub")?.as_str().map(str::to_owned)
+}
+
+/// RFC 7523 §3: signed by one of the client's keys, `iss` = `sub` = client id, our
+/// token endpoint (or issuer) in `aud`, not expired, and never seen before.
+async fn verify_assertion(client: &Client, assertion: &str, state: &AppState) -> bool {
+    let Some(jwks) = client.jwks.as_deref() else {
+        return false;
+    };
+    let Ok(set) = serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(jwks) else {
+        return false;
+    };
+    let Ok(header) = jsonwebtoken::decode_header(assertion) else {
+        return false;
+    };
+    // Public-key algorithms only: a shared-secret MAC has no place in a client's JWKS.
+    use jsonwebtoken::Algorithm::{ES256, ES384, EdDSA, PS256, PS384, PS512, RS256, RS384, RS512};
+    if !matches!(
+        header.alg,
+        RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256 | ES384 | EdDSA
+    ) {
+        return false;
+    }
+    let candidates: Vec<&jsonwebtoken::jwk::Jwk> = match header.kid.as_deref() {
+        Some(kid) => set.find(kid).into_iter().collect(),
+        None => set.keys.iter().collect(),
+    };
+    let issuer = &state.config.server.issuer;
+    let audiences = [format!("{issuer}/token"), issuer.clone()];
+    let claims = candidates.into_iter().find_map(|jwk| {
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(header.alg);
+        validation.set_audience(&audiences);
+        validation.set_issuer(&[client.id.as_str()]);
+        validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+        jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
+            .ok()
+            .map(|data| data.claims)
+    });
+    let Some(claims) = claims else {
+        return false;
+    };
+    if claims.sub != client.id.as_str() || claims.iss != claims.sub || claims.jti.is_empty() {
+        return false;
+    }
+    let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+    let store = state.store.clone();
+    matches!(
+        actix_web::web::block(move || store.use_client_assertion(&claims.jti, expires)).await,
+        Ok(Ok(true))
+    )
 }
 
 fn invalid_client(basic: bool) -> OAuthError {
@@ -65,7 +138,28 @@ fn presented(req: &HttpRequest, form: &HashMap<String, String>) -> Result<Presen
         return Ok(Presented {
             client_id,
             secret: Some(decode(secret)),
+            assertion: None,
             method: TokenEndpointAuthMethod::ClientSecretBasic,
+        });
+    }
+    if let Some(assertion) = form.get("client_assertion") {
+        if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER)
+            || form.contains_key("client_secret")
+        {
+            return Err(OAuthError::bad_request(
+                "invalid_request",
+                "client_assertion_type must be jwt-bearer",
+            ));
+        }
+        let client_id = assertion_subject(assertion).ok_or_else(|| invalid_client(false))?;
+        if form.get("client_id").is_some_and(|f| *f != client_id) {
+            return Err(invalid_client(false));
+        }
+        return Ok(Presented {
+            client_id,
+            secret: None,
+            assertion: Some(assertion.clone()),
+            method: TokenEndpointAuthMethod::PrivateKeyJwt,
         });
     }
     let client_id = form.get("client_id").cloned().ok_or_else(|| {
@@ -79,11 +173,13 @@ fn presented(req: &HttpRequest, form: &HashMap<String, String>) -> Result<Presen
         Some(secret) => Ok(Presented {
             client_id,
             secret: Some(secret.clone()),
+            assertion: None,
             method: TokenEndpointAuthMethod::ClientSecretPost,
         }),
         None => Ok(Presented {
             client_id,
             secret: None,
+            assertion: None,
             method: TokenEndpointAuthMethod::None,
         }),
     }
@@ -111,6 +207,11 @@ pub async fn authenticate(
     };
     if client.auth_method != presented.method {
         return Err(invalid_client(basic));
+    }
+    if let Some(assertion) = &presented.assertion
+        && !verify_assertion(&client, assertion, state).await
+    {
+        return Err(invalid_client(false));
     }
     if presented.method.uses_secret() {
         let ok = match (&presented.secret, &client.secret_hash) {
