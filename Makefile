@@ -27,8 +27,11 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
-## Benchmarks (release build): hashing, policy, store, HTTP. Not a test.
+## Benchmarks (release build): hashing, policy, store, mail, and the release server
+## under wrk. Not a test: it prints numbers. Installs wrk (Debian) when missing.
 bench:
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(CARGO) build --release -p gatehouse
 	$(CARGO) bench -p gatehouse-tests --bench gatehouse
 
 build:

@@ -4,9 +4,10 @@
 //! Runs: the password policy check, argon2id at production parameters (hash, verify,
 //! the unknown-account dummy), the store on SQLite (and PostgreSQL when
 //! GATEHOUSE_TEST_POSTGRES_URL is set), the mail outbox (queueing sealed mails,
-//! draining them through the log and file transports) on the same backends, and HTTP
-//! on /healthz and /readyz under concurrent load with the process's resident memory
-//! before and after.
+//! draining them through the log and file transports) on the same backends, and the
+//! release server under load from `wrk` (see `server.rs`).
+
+mod server;
 
 use gatehouse_core::password::HashingParams;
 use gatehouse_core::ports::AccountRepository;
@@ -16,11 +17,10 @@ use gatehouse_core::{
 use gatehouse_provider::config::{MailConfig, MailTransportKind};
 use gatehouse_provider::crypto::{MasterKey, Sealer};
 use gatehouse_provider::mail::{Outbox, Worker};
-use gatehouse_provider::{Application, Config};
 use gatehouse_store::{DatabaseUrl, PoolOptions, Store};
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 fn per_op(label: &str, iterations: u32, mut op: impl FnMut(u32)) {
     let started = Instant::now();
@@ -31,17 +31,6 @@ fn per_op(label: &str, iterations: u32, mut op: impl FnMut(u32)) {
     let each = elapsed / iterations;
     let rate = f64::from(iterations) / elapsed.as_secs_f64();
     println!("{label:<48} {each:>12.2?}/op {rate:>12.0} op/s  (n={iterations})");
-}
-
-fn rss_kib() -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmRSS:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-        })
-        .unwrap_or(0)
 }
 
 fn bench_policy() {
@@ -182,87 +171,6 @@ fn bench_store(label: &str, url: &str) {
     });
 }
 
-async fn load(
-    client: &reqwest::Client,
-    url: &str,
-    concurrency: usize,
-    duration: Duration,
-) -> (u64, Vec<Duration>) {
-    let deadline = Instant::now() + duration;
-    let mut tasks = tokio::task::JoinSet::new();
-    for _ in 0..concurrency {
-        let client = client.clone();
-        let url = url.to_owned();
-        tasks.spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0u64;
-            while Instant::now() < deadline {
-                let started = Instant::now();
-                match client.get(&url).send().await {
-                    Ok(res) if res.status().is_success() => {
-                        let _ = res.bytes().await;
-                        latencies.push(started.elapsed());
-                    }
-                    _ => errors += 1,
-                }
-            }
-            (errors, latencies)
-        });
-    }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    while let Some(Ok((e, l))) = tasks.join_next().await {
-        errors += e;
-        all.extend(l);
-    }
-    all.sort();
-    (errors, all)
-}
-
-fn bench_http() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("runtime");
-    runtime.block_on(async {
-        let dir = tempfile::tempdir().expect("dir");
-        let mut config = Config::default();
-        config.server.bind = "127.0.0.1:0".to_owned();
-        config.server.workers = 2;
-        config.database.url = format!("sqlite://{}", dir.path().join("bench.db").display());
-        // Nothing into the source tree: a key in memory, mail only logged.
-        config.secrets.key = MasterKey::generate().expect("key").1;
-        config.mail.transport = MailTransportKind::Log;
-        let app = Application::build(config).expect("server");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        tokio::spawn(app.run_until_stopped());
-        let client = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-        let before = rss_kib();
-        for path in ["/healthz", "/readyz"] {
-            let concurrency = 32;
-            let window = Duration::from_secs(5);
-            let (errors, latencies) = load(&client, &format!("{base}{path}"), concurrency, window).await;
-            let pct = |p: f64| {
-                latencies
-                    .get(((latencies.len() as f64 * p) as usize).min(latencies.len().saturating_sub(1)))
-                    .copied()
-                    .unwrap_or_default()
-            };
-            println!(
-                "HTTP GET {path:<10} c={concurrency} {:>8.0} req/s  p50 {:>9.2?}  p99 {:>9.2?}  errors {errors}",
-                latencies.len() as f64 / window.as_secs_f64(),
-                pct(0.50),
-                pct(0.99),
-            );
-        }
-        println!(
-            "resident memory (server + load generator)         {before} KiB before, {} KiB after",
-            rss_kib()
-        );
-    });
-}
-
 fn main() {
     println!(
         "Gatehouse benchmarks ({} cores; release build)",
@@ -286,5 +194,5 @@ fn main() {
         }
         Err(_) => println!("PostgreSQL store: skipped (set GATEHOUSE_TEST_POSTGRES_URL)"),
     }
-    bench_http();
+    server::bench_server();
 }

@@ -1,0 +1,487 @@
+//! The release server as a separate process, loaded from loopback with `wrk` (16
+//! connections): discovery, JWKS, `client_credentials`, introspection and refresh
+//! (each connection follows its own rotating chain); then full password + e-mail-OTP
+//! logins at production argon2 cost, 200 at once, beside the standalone argon2 rate
+//! measured in the same run; and the server's peak resident memory.
+
+use gatehouse_core::password::HashingParams;
+use gatehouse_core::ports::AccountRepository;
+use gatehouse_core::{Account, AccountStatus, Email, PasswordHasher, Subject};
+use gatehouse_provider::crypto::MasterKey;
+use gatehouse_store::{DatabaseUrl, PoolOptions, Store};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const PASSWORD: &str = "Correct-Horse#42";
+const VERIFIER: &str = "dBjftJeZ4CVP-mJ0AarWhfKCbU0FoNtgqX4fvyFK29w";
+const CHALLENGE: &str = "sudwJ2WjmNyx0v9qmeo7WlWTUyMYPS2aFMkHWKXwQOQ";
+const REDIRECT: &str = "https://rp.example.com/cb";
+const LOGINS: usize = 200;
+
+struct Server {
+    child: Child,
+    base: String,
+    dir: tempfile::TempDir,
+    env: Vec<(String, String)>,
+    bin: PathBuf,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Server {
+    fn gatehouse(&self, args: &[&str]) -> Value {
+        let output = Command::new(&self.bin)
+            .args(args)
+            .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .current_dir(self.dir.path())
+            .output()
+            .expect("run gatehouse");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).expect("json")
+    }
+
+    /// Peak resident set of the server process (VmHWM), in KiB.
+    fn peak_rss_kib(&self) -> u64 {
+        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .ok()
+            .and_then(|s| {
+                s.lines()
+                    .find(|l| l.starts_with("VmHWM:"))
+                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
+            })
+            .unwrap_or(0)
+    }
+
+    fn store(&self) -> Store {
+        let url = DatabaseUrl::parse(&format!(
+            "sqlite://{}",
+            self.dir.path().join("gatehouse.db").display()
+        ))
+        .expect("url");
+        Store::open(&url, &PoolOptions::default()).expect("store")
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn start(bin: &Path) -> Server {
+    let dir = tempfile::tempdir().expect("dir");
+    let port = free_port();
+    let env: Vec<(String, String)> = [
+        ("GATEHOUSE_BIND", format!("127.0.0.1:{port}")),
+        (
+            "GATEHOUSE_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
+        ),
+        (
+            "GATEHOUSE_SECRETS_KEY",
+            MasterKey::generate().expect("key").1,
+        ),
+        ("GATEHOUSE_MAIL_TRANSPORT", "file".to_owned()),
+        (
+            "GATEHOUSE_MAIL_FILE_DIR",
+            dir.path().join("outbox").display().to_string(),
+        ),
+        ("GATEHOUSE_MAIL_POLL_INTERVAL_SECONDS", "1".to_owned()),
+        ("GATEHOUSE_MAIL_BATCH_SIZE", "200".to_owned()),
+        ("GATEHOUSE_LOGGING_LEVEL", "warn".to_owned()),
+        ("GATEHOUSE_LOGIN_PASSWORD_QUEUE", "1000".to_owned()),
+        ("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "16".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+    let child = Command::new(bin)
+        .arg("serve")
+        .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+        .current_dir(dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start the release server");
+    let base = format!("http://127.0.0.1:{port}");
+    let server = Server {
+        child,
+        base,
+        dir,
+        env,
+        bin: bin.to_owned(),
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return server;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("the server did not start");
+}
+
+/// Requests/s and p99 from wrk's report.
+fn wrk(label: &str, url: &str, script: Option<&Path>) {
+    let mut cmd = Command::new("wrk");
+    cmd.args(["-t2", "-c16", "-d8s", "--latency"]);
+    if let Some(script) = script {
+        cmd.arg("-s").arg(script);
+    }
+    let output = cmd.arg(url).output().expect("wrk (make bench installs it)");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let rate = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .map(str::trim)
+        .unwrap_or("?");
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(str::trim)
+        .unwrap_or("?");
+    let non_2xx = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+        .map(str::trim)
+        .unwrap_or("0");
+    println!("wrk c=16 {label:<28} {rate:>10} req/s   p99 {p99:>9}   non-2xx {non_2xx}");
+}
+
+fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, body).expect("write wrk script");
+    path
+}
+
+fn basic(id: &str, secret: &str) -> String {
+    use base64::Engine;
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:{secret}"))
+    )
+}
+
+/// The standalone argon2 rate with one hashing thread per core, as the server runs them.
+fn standalone_argon2_per_second() -> f64 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let hasher = PasswordHasher::new(&HashingParams::default()).expect("hasher");
+    let stored = hasher.hash(PASSWORD).expect("hash");
+    let per_thread = 40;
+    let started = Instant::now();
+    std::thread::scope(|scope| {
+        for _ in 0..cores {
+            scope.spawn(|| {
+                for _ in 0..per_thread {
+                    std::hint::black_box(hasher.verify(PASSWORD, &stored));
+                }
+            });
+        }
+    });
+    (cores * per_thread) as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn mailed_code(dir: &Path, to: &str) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.filter_map(Result::ok) {
+                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+                if text.lines().any(|l| l == format!("To: {to}")) {
+                    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+                    if let Some(code) = body
+                        .lines()
+                        .map(str::trim)
+                        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+                    {
+                        return Some(code.to_owned());
+                    }
+                }
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    None
+}
+
+/// One whole login as browser + login UI; returns the authorization code.
+async fn login(base: &str, outbox: &Path, email: &str) -> Option<String> {
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .ok()?;
+    let query = format!(
+        "response_type=code&client_id=portal&redirect_uri={}&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256",
+        "https%3A%2F%2Frp.example.com%2Fcb"
+    );
+    let res = browser
+        .get(format!("{base}/authorize?{query}"))
+        .send()
+        .await
+        .ok()?;
+    let location = res.headers().get("location")?.to_str().ok()?.to_owned();
+    let challenge = location.split("login_challenge=").nth(1)?.to_owned();
+    let api = format!("{base}/api/v1/login/{challenge}");
+    let res = browser
+        .post(format!("{api}/password"))
+        .json(&serde_json::json!({"identifier": email, "password": PASSWORD}))
+        .send()
+        .await
+        .ok()?;
+    if !res.status().is_success() {
+        return None;
+    }
+    browser
+        .post(format!("{api}/factors/email/challenge"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .ok()?;
+    let code = mailed_code(outbox, email).await?;
+    let done: Value = browser
+        .post(format!("{api}/factors/email/verify"))
+        .json(&serde_json::json!({"code": code}))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let redirect = done["redirect_to"].as_str()?;
+    let code = redirect.split("code=").nth(1)?.split('&').next()?;
+    Some(code.to_owned())
+}
+
+pub fn bench_server() {
+    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/gatehouse");
+    if !bin.exists() {
+        println!(
+            "server bench: skipped ({} not built; `make bench` builds it)",
+            bin.display()
+        );
+        return;
+    }
+    if Command::new("wrk").arg("--version").output().is_err() {
+        println!("server bench: skipped (wrk is not installed; `make bench` installs it)");
+        return;
+    }
+    let server = start(&bin);
+    let base = server.base.clone();
+    let machine = server.gatehouse(&[
+        "clients",
+        "add",
+        "--id",
+        "machine",
+        "--name",
+        "Bench machine",
+        "--grant",
+        "client_credentials",
+        "--scope",
+        "api:read",
+    ]);
+    let machine_secret = machine["client_secret"]
+        .as_str()
+        .expect("secret")
+        .to_owned();
+    let portal = server.gatehouse(&[
+        "clients",
+        "add",
+        "--id",
+        "portal",
+        "--name",
+        "Bench portal",
+        "--redirect-uri",
+        REDIRECT,
+    ]);
+    let portal_secret = portal["client_secret"].as_str().expect("secret").to_owned();
+
+    // Accounts with production-cost password hashes, made before the clock starts.
+    let hasher = PasswordHasher::new(&HashingParams::default()).expect("hasher");
+    let hash = hasher.hash(PASSWORD).expect("hash");
+    let store = server.store();
+    for i in 0..LOGINS {
+        let mut account = Account::new(
+            Subject::generate(),
+            Some(Email::parse(&format!("user{i}@example.com")).expect("email")),
+            AccountStatus::Active,
+            chrono::Utc::now(),
+        );
+        // Each account its own salt would cost 200 hashes here; one hash is as slow to verify.
+        account.password_hash = Some(hash.clone());
+        store.insert_account(&account).expect("account");
+    }
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let http = reqwest::Client::new();
+    let scripts = tempfile::tempdir().expect("dir");
+    wrk(
+        "GET discovery",
+        &format!("{base}/.well-known/openid-configuration"),
+        None,
+    );
+    wrk("GET jwks", &format!("{base}/jwks.json"), None);
+    let cc = script(
+        scripts.path(),
+        "cc.lua",
+        &format!(
+            "wrk.method = \"POST\"\nwrk.body = \"grant_type=client_credentials&scope=api:read\"\nwrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\nwrk.headers[\"Authorization\"] = \"{}\"\n",
+            basic("machine", &machine_secret)
+        ),
+    );
+    wrk(
+        "POST token client_credentials",
+        &format!("{base}/token"),
+        Some(&cc),
+    );
+    let access: Value = runtime.block_on(async {
+        http.post(format!("{base}/token"))
+            .basic_auth("machine", Some(&machine_secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json")
+    });
+    let introspect = script(
+        scripts.path(),
+        "introspect.lua",
+        &format!(
+            "wrk.method = \"POST\"\nwrk.body = \"token={}\"\nwrk.headers[\"Content-Type\"] = \"application/x-www-form-urlencoded\"\nwrk.headers[\"Authorization\"] = \"{}\"\n",
+            access["access_token"].as_str().expect("at"),
+            basic("machine", &machine_secret)
+        ),
+    );
+    wrk(
+        "POST introspect",
+        &format!("{base}/introspect"),
+        Some(&introspect),
+    );
+
+    // 200 logins at once: password (argon2 at production cost) and the e-mail code.
+    let outbox = server.dir.path().join("outbox");
+    let standalone = standalone_argon2_per_second();
+    let started = Instant::now();
+    let codes: Vec<Option<String>> = runtime.block_on(async {
+        let mut tasks = tokio::task::JoinSet::new();
+        for i in 0..LOGINS {
+            let (base, outbox) = (base.clone(), outbox.clone());
+            tasks
+                .spawn(async move { login(&base, &outbox, &format!("user{i}@example.com")).await });
+        }
+        let mut codes = vec![];
+        while let Some(result) = tasks.join_next().await {
+            codes.push(result.ok().flatten());
+        }
+        codes
+    });
+    let elapsed = started.elapsed();
+    let completed = codes.iter().filter(|c| c.is_some()).count();
+    let rate = completed as f64 / elapsed.as_secs_f64();
+    println!(
+        "logins (password + e-mail OTP), {LOGINS} at once: {completed} done in {elapsed:.2?} = {rate:.1}/s; \
+         standalone argon2 verify {standalone:.1}/s; ratio {:.0}%",
+        100.0 * rate / standalone
+    );
+    println!(
+        "server peak RSS after the logins: {} KiB",
+        server.peak_rss_kib()
+    );
+
+    // Refresh: each wrk connection follows its own rotating chain.
+    let refresh_tokens: Vec<String> = runtime.block_on(async {
+        let mut tokens = vec![];
+        for code in codes.iter().flatten().take(16) {
+            let body: Value = http
+                .post(format!("{base}/token"))
+                .basic_auth("portal", Some(&portal_secret))
+                .form(&[
+                    ("grant_type", "authorization_code"),
+                    ("code", code.as_str()),
+                    ("redirect_uri", REDIRECT),
+                    ("code_verifier", VERIFIER),
+                ])
+                .send()
+                .await
+                .expect("token")
+                .json()
+                .await
+                .expect("json");
+            if let Some(t) = body["refresh_token"].as_str() {
+                tokens.push(t.to_owned());
+            }
+        }
+        tokens
+    });
+    if refresh_tokens.len() == 16 {
+        let list = refresh_tokens
+            .iter()
+            .map(|t| format!("\"{t}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let refresh = script(
+            scripts.path(),
+            "refresh.lua",
+            &format!(
+                "local tokens = {{ {list} }}\nlocal n = 0\nfunction setup(thread) n = n + 1; thread:set(\"id\", n) end\n\
+             function init(args) token = tokens[id] end\n\
+             function request() return wrk.format(\"POST\", \"/token\", {{[\"Content-Type\"] = \"application/x-www-form-urlencoded\", [\"Authorization\"] = \"{}\"}}, \"grant_type=refresh_token&refresh_token=\" .. token) end\n\
+             function response(status, headers, body) local t = body:match('\"refresh_token\":\"([^\"]+)\"'); if t then token = t end end\n",
+                basic("portal", &portal_secret)
+            ),
+        );
+        let output = Command::new("wrk")
+            .args(["-t16", "-c16", "-d8s", "--latency", "-s"])
+            .arg(&refresh)
+            .arg(format!("{base}/token"))
+            .output()
+            .expect("wrk");
+        let text = String::from_utf8_lossy(&output.stdout);
+        let rate = text
+            .lines()
+            .find_map(|l| l.strip_prefix("Requests/sec:"))
+            .map(str::trim)
+            .unwrap_or("?");
+        let p99 = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("99%"))
+            .map(str::trim)
+            .unwrap_or("?");
+        let non_2xx = text
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("Non-2xx or 3xx responses:"))
+            .map(str::trim)
+            .unwrap_or("0");
+        println!(
+            "wrk c=16 {:<28} {rate:>10} req/s   p99 {p99:>9}   non-2xx {non_2xx}",
+            "POST token refresh (rotating)"
+        );
+    } else {
+        println!(
+            "refresh bench: skipped (only {} of 16 logins gave a refresh token)",
+            refresh_tokens.len()
+        );
+    }
+    println!(
+        "server peak RSS over the whole run: {} KiB",
+        server.peak_rss_kib()
+    );
+}
