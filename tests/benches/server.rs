@@ -193,31 +193,64 @@ fn standalone_argon2_per_second() -> f64 {
     (cores * per_thread) as f64 / started.elapsed().as_secs_f64()
 }
 
-async fn mailed_code(dir: &Path, to: &str) -> Option<String> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while Instant::now() < deadline {
-        if let Ok(entries) = std::fs::read_dir(dir) {
-            for entry in entries.filter_map(Result::ok) {
-                let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
-                if text.lines().any(|l| l == format!("To: {to}")) {
-                    let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-                    if let Some(code) = body
-                        .lines()
-                        .map(str::trim)
-                        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
-                    {
-                        return Some(code.to_owned());
+/// Codes mailed so far, by recipient: one scanner reads each new `.eml` once, so the
+/// load generator does not compete with the server by rescanning the folder.
+type Mailbox = std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>;
+
+async fn scan_mail(dir: PathBuf, mailbox: Mailbox, stop: tokio::sync::watch::Receiver<bool>) {
+    let mut seen = std::collections::HashSet::new();
+    while !*stop.borrow() {
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            for path in entries.filter_map(Result::ok).map(|e| e.path()) {
+                if !seen.insert(path.clone()) {
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).unwrap_or_default();
+                let to = text
+                    .lines()
+                    .find_map(|l| l.strip_prefix("To: "))
+                    .map(str::to_owned);
+                let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
+                let code = body
+                    .lines()
+                    .map(str::trim)
+                    .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()));
+                match (to, code) {
+                    (Some(to), Some(code)) => {
+                        mailbox
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .insert(to, code.to_owned());
+                    }
+                    // Not fully written yet: read it again next round.
+                    _ => {
+                        seen.remove(&path);
                     }
                 }
             }
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn mailed_code(mailbox: &Mailbox, to: &str) -> Option<String> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        let found = mailbox
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(to)
+            .cloned();
+        if found.is_some() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
     None
 }
 
 /// One whole login as browser + login UI; returns the authorization code.
-async fn login(base: &str, outbox: &Path, email: &str) -> Option<String> {
+async fn login(base: &str, mailbox: &Mailbox, email: &str) -> Option<String> {
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .redirect(reqwest::redirect::Policy::none())
@@ -250,7 +283,7 @@ async fn login(base: &str, outbox: &Path, email: &str) -> Option<String> {
         .send()
         .await
         .ok()?;
-    let code = mailed_code(outbox, email).await?;
+    let code = mailed_code(mailbox, email).await?;
     let done: Value = browser
         .post(format!("{api}/factors/email/verify"))
         .json(&serde_json::json!({"code": code}))
@@ -381,16 +414,22 @@ pub fn bench_server() {
     let standalone = standalone_argon2_per_second();
     let started = Instant::now();
     let codes: Vec<Option<String>> = runtime.block_on(async {
+        let mailbox = Mailbox::default();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let scanner = tokio::spawn(scan_mail(outbox.clone(), mailbox.clone(), stopped));
         let mut tasks = tokio::task::JoinSet::new();
         for i in 0..LOGINS {
-            let (base, outbox) = (base.clone(), outbox.clone());
-            tasks
-                .spawn(async move { login(&base, &outbox, &format!("user{i}@example.com")).await });
+            let (base, mailbox) = (base.clone(), mailbox.clone());
+            tasks.spawn(
+                async move { login(&base, &mailbox, &format!("user{i}@example.com")).await },
+            );
         }
         let mut codes = vec![];
         while let Some(result) = tasks.join_next().await {
             codes.push(result.ok().flatten());
         }
+        let _ = stop.send(true);
+        let _ = scanner.await;
         codes
     });
     let elapsed = started.elapsed();

@@ -20,6 +20,7 @@ use crate::crypto::{CryptoError, KeyRing, Secrets};
 use crate::factors::LoginFactors;
 use crate::fallback::{AllowedMethods, fallback};
 use crate::mail::{MailError, Outbox, Worker};
+use crate::oidc::client_cache::ClientCache;
 use crate::password_pool::PasswordPool;
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
@@ -37,6 +38,8 @@ pub enum StartError {
     Keys(#[from] KeyRingError),
     #[error(transparent)]
     Mail(#[from] MailError),
+    #[error("cannot start {what}: {reason}")]
+    Spawn { what: &'static str, reason: String },
     #[error("cannot listen on {bind}: {reason}")]
     Bind { bind: String, reason: String },
 }
@@ -148,7 +151,15 @@ impl Application {
                 }
             })?;
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let passwords = PasswordPool::new(hasher, cores, config.login.password_queue as usize);
+        let threads = match config.login.password_threads {
+            0 => cores,
+            n => n as usize,
+        };
+        let passwords = PasswordPool::new(hasher, threads, config.login.password_queue as usize)
+            .map_err(|e| StartError::Spawn {
+                what: "the password hashing threads",
+                reason: e.to_string(),
+            })?;
         let discovery = oidc::discovery::document(&config.server.issuer).map_err(|reason| {
             ConfigError::Invalid {
                 key: "server.issuer".to_owned(),
@@ -173,6 +184,7 @@ impl Application {
             discovery: discovery.into(),
             outbox,
             login_factors: LoginFactors::new(),
+            clients: ClientCache::default(),
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));

@@ -37,9 +37,12 @@ pub struct LoginConfig {
     pub ui_url: String,
     /// How long a user has to finish a login started at `/authorize`.
     pub request_ttl_seconds: u32,
-    /// Password checks allowed to wait for a hashing slot (one slot per core); beyond
-    /// this the answer is 503 with `Retry-After`, which keeps memory bounded.
+    /// Password checks allowed to wait for a hashing thread; beyond this the answer is
+    /// 503 with `Retry-After`, which keeps memory bounded.
     pub password_queue: u32,
+    /// Threads that hash passwords (each holds `password_hashing.memory_kib` while it
+    /// works); 0 means one per core.
+    pub password_threads: u32,
     /// How long a browser stays signed in to the provider after a login.
     pub session_ttl_seconds: u32,
 }
@@ -50,6 +53,7 @@ impl Default for LoginConfig {
             ui_url: "http://localhost:3000/login".to_owned(),
             request_ttl_seconds: 600,
             password_queue: 64,
+            password_threads: 0,
             session_ttl_seconds: 12 * 3600,
         }
     }

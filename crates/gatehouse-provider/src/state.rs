@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::crypto::{KeyRing, Secrets};
 use crate::factors::LoginFactors;
 use crate::mail::Outbox;
+use crate::oidc::client_cache::ClientCache;
 use crate::password_pool::PasswordPool;
 
 #[derive(Clone, Debug)]
@@ -24,4 +25,6 @@ pub struct AppState {
     pub outbox: Outbox,
     /// One module per second-factor kind.
     pub login_factors: LoginFactors,
+    /// Registered clients, cached for a few seconds.
+    pub clients: ClientCache,
 }

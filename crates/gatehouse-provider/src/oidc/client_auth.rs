@@ -197,11 +197,20 @@ pub async fn authenticate(
     let Ok(id) = ClientId::parse(&presented.client_id) else {
         return Err(invalid_client(basic));
     };
-    let store = state.store.clone();
-    let client = actix_web::web::block(move || store.client_by_id(&id))
-        .await
-        .map_err(|_| OAuthError::server_error())?
-        .map_err(|_| OAuthError::temporarily_unavailable())?;
+    let client = match state.clients.get(id.as_str()) {
+        Some(cached) => Some(cached),
+        None => {
+            let store = state.store.clone();
+            let found = actix_web::web::block(move || store.client_by_id(&id))
+                .await
+                .map_err(|_| OAuthError::server_error())?
+                .map_err(|_| OAuthError::temporarily_unavailable())?;
+            if let Some(client) = &found {
+                state.clients.put(client);
+            }
+            found
+        }
+    };
     let Some(client) = client else {
         return Err(invalid_client(basic));
     };

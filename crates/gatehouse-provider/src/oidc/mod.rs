@@ -5,6 +5,7 @@ pub mod access;
 pub mod authorize;
 pub mod browser;
 pub mod client_auth;
+pub mod client_cache;
 pub mod codes;
 pub mod discovery;
 pub mod end_session;

@@ -1,0 +1,37 @@
+//! A short-lived cache of registered clients for the token, introspection and
+//! revocation endpoints, which look a client up on every request. Entries live a few
+//! seconds: a client removed or given a new secret (by the CLI, another instance, the
+//! admin API) is honoured everywhere within that time.
+
+use gatehouse_core::Client;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+const TTL: Duration = Duration::from_secs(5);
+/// Unknown ids are never cached, so the map holds at most the registered clients;
+/// the bound is a guard all the same.
+const MAX_ENTRIES: usize = 10_000;
+
+#[derive(Clone, Debug, Default)]
+pub struct ClientCache(Arc<RwLock<HashMap<String, (Instant, Client)>>>);
+
+impl ClientCache {
+    pub fn get(&self, id: &str) -> Option<Client> {
+        let map = self.0.read().unwrap_or_else(PoisonError::into_inner);
+        map.get(id)
+            .filter(|(at, _)| at.elapsed() < TTL)
+            .map(|(_, client)| client.clone())
+    }
+
+    pub fn put(&self, client: &Client) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        if map.len() >= MAX_ENTRIES {
+            map.retain(|_, (at, _)| at.elapsed() < TTL);
+            if map.len() >= MAX_ENTRIES {
+                map.clear();
+            }
+        }
+        map.insert(client.id.to_string(), (Instant::now(), client.clone()));
+    }
+}
