@@ -19,7 +19,7 @@ use crate::crypto::keyring::KeyRingError;
 use crate::crypto::{CryptoError, KeyRing, Secrets};
 use crate::factors::LoginFactors;
 use crate::fallback::{AllowedMethods, fallback};
-use crate::mail::{MailError, Outbox, Worker};
+use crate::mail::{MailError, Outbox, Wake, Worker};
 use crate::oidc::client_cache::ClientCache;
 use crate::password_pool::PasswordPool;
 use crate::problem::{Problem, rewrite_error_response};
@@ -167,13 +167,16 @@ impl Application {
             }
         })?;
         let workers = config.server.workers;
+        let blocking_threads = config.database.max_connections.max(2) as usize;
         let mail = Worker::new(
             store.clone(),
             secrets.sealer.clone(),
             &config.mail,
             clock.clone(),
         )?;
-        let outbox = Outbox::new(secrets.sealer.clone(), &config.mail);
+        let wake = Wake::default();
+        let mail = mail.with_wake(wake.clone());
+        let outbox = Outbox::new(secrets.sealer.clone(), &config.mail).with_wake(wake);
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             store: store.clone(),
@@ -218,6 +221,9 @@ impl Application {
         if workers > 0 {
             http = http.workers(workers);
         }
+        // Database calls run on the blocking pool and wait for one of the pool's
+        // connections anyway; more threads than connections only cost memory.
+        http = http.worker_max_blocking_threads(blocking_threads);
         let server = http
             .listen(listener)
             .map_err(|e| StartError::Bind {

@@ -125,6 +125,8 @@ pub async fn challenge(
     })
     .await
     .map_err(|_| Problem::internal())??;
+    // Committed: the code can go out now rather than at the worker's next poll.
+    state.outbox.wake();
     Ok(HttpResponse::Ok().json(answer))
 }
 

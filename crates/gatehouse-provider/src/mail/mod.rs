@@ -51,11 +51,42 @@ pub(crate) fn open_bodies(sealer: &Sealer, mail: &OutboxMail) -> Result<Bodies, 
     serde_json::from_slice(&plain).map_err(|_| CryptoError::Unseal)
 }
 
+/// Wakes the worker when a mail was committed, so it goes out now rather than at
+/// the next poll (a one-time code is awaited by a user).
+#[derive(Clone, Debug, Default)]
+pub struct Wake(std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>);
+
+impl Wake {
+    pub fn notify(&self) {
+        let (pending, signal) = &*self.0;
+        *pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+        signal.notify_all();
+    }
+
+    /// Returns when notified (now or since the last wait) or after `timeout`.
+    pub fn wait(&self, timeout: std::time::Duration) {
+        let (pending, signal) = &*self.0;
+        let mut woken = pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if !*woken {
+            woken = signal
+                .wait_timeout(woken, timeout)
+                .map(|(guard, _)| guard)
+                .unwrap_or_else(|e| e.into_inner().0);
+        }
+        *woken = false;
+    }
+}
+
 /// Queues mails. Cheap to clone; every handler may hold one.
 #[derive(Clone, Debug)]
 pub struct Outbox {
     sealer: Sealer,
     templates: Templates,
+    wake: Wake,
 }
 
 impl Outbox {
@@ -63,7 +94,19 @@ impl Outbox {
         Self {
             sealer,
             templates: Templates::new(config.product_name.trim()),
+            wake: Wake::default(),
         }
+    }
+
+    /// Shares `wake` with the worker that drains this outbox.
+    pub fn with_wake(mut self, wake: Wake) -> Self {
+        self.wake = wake;
+        self
+    }
+
+    /// Call after the transaction that queued a mail has committed.
+    pub fn wake(&self) {
+        self.wake.notify();
     }
 
     /// The templates, with the configured product name.

@@ -12,7 +12,7 @@ use gatehouse_core::ports::MailOutbox;
 use gatehouse_store::Store;
 use lettre::message::{Mailbox, SinglePart};
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::sync::mpsc::{self, TryRecvError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -52,6 +52,7 @@ pub struct Worker {
     backoff: Backoff,
     keep_sent: TimeDelta,
     poll_interval: Duration,
+    wake: super::Wake,
 }
 
 impl std::fmt::Debug for Worker {
@@ -100,10 +101,17 @@ impl Worker {
             backoff: config.backoff(),
             keep_sent: TimeDelta::days(config.keep_sent_days.into()),
             poll_interval: Duration::from_secs(config.poll_interval_seconds.max(1).into()),
+            wake: super::Wake::default(),
         })
     }
 
     /// The name this worker's leases carry.
+    /// Shares `wake` with the outbox that queues mail for this worker.
+    pub fn with_wake(mut self, wake: super::Wake) -> Self {
+        self.wake = wake;
+        self
+    }
+
     pub fn owner(&self) -> &str {
         &self.owner
     }
@@ -216,6 +224,7 @@ impl Worker {
     /// Runs the worker on its own thread until the handle is stopped or dropped.
     pub fn spawn(self) -> std::io::Result<WorkerHandle> {
         let (stop, stopped) = mpsc::channel::<()>();
+        let self_wake = self.wake.clone();
         let thread = std::thread::Builder::new()
             .name("gatehouse-mail".to_owned())
             .spawn(move || {
@@ -230,6 +239,7 @@ impl Worker {
             })?;
         Ok(WorkerHandle {
             stop: Some(stop),
+            wake: self_wake,
             thread: Some(thread),
         })
     }
@@ -261,10 +271,8 @@ impl Worker {
                     }
                 }
             }
-            if !matches!(
-                stopped.recv_timeout(self.poll_interval),
-                Err(RecvTimeoutError::Timeout)
-            ) {
+            self.wake.wait(self.poll_interval);
+            if !matches!(stopped.try_recv(), Err(TryRecvError::Empty)) {
                 tracing::info!(owner = %self.owner, "mail worker stopped");
                 return;
             }
@@ -276,6 +284,8 @@ impl Worker {
 #[derive(Debug)]
 pub struct WorkerHandle {
     stop: Option<mpsc::Sender<()>>,
+    /// Woken on stop, so the worker does not sleep out its poll interval first.
+    wake: super::Wake,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -283,6 +293,7 @@ impl WorkerHandle {
     /// Asks the worker to stop and waits until it has (at most one send's timeout).
     pub fn stop(mut self) {
         self.stop.take();
+        self.wake.notify();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
@@ -292,5 +303,6 @@ impl WorkerHandle {
 impl Drop for WorkerHandle {
     fn drop(&mut self) {
         self.stop.take();
+        self.wake.notify();
     }
 }
