@@ -187,12 +187,15 @@ fn main() {
         "SQLite",
         &format!("sqlite://{}", dir.path().join("mail.db").display()),
     );
-    match std::env::var("GATEHOUSE_TEST_POSTGRES_URL") {
-        Ok(url) => {
+    match std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    {
+        Some(url) => {
             bench_store("PostgreSQL", &url);
             bench_mail("PostgreSQL", &url);
         }
-        Err(_) => println!("PostgreSQL store: skipped (set GATEHOUSE_TEST_POSTGRES_URL)"),
+        None => println!("PostgreSQL store: skipped (set GATEHOUSE_TEST_POSTGRES_URL)"),
     }
     server::bench_server();
 }

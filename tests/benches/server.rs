@@ -409,6 +409,10 @@ pub fn bench_server() {
         Some(&introspect),
     );
 
+    println!(
+        "server peak RSS before the logins: {} KiB",
+        server.peak_rss_kib()
+    );
     // 200 logins at once: password (argon2 at production cost) and the e-mail code.
     let outbox = server.dir.path().join("outbox");
     let standalone = standalone_argon2_per_second();
