@@ -502,7 +502,9 @@ impl Config {
         self.password_policy
             .validate()
             .map_err(|e| invalid("password_policy", e.to_string()))?;
-        gatehouse_core::PasswordHasher::new(&self.password_hashing)
+        // Parameters only: building a hasher would compute a production-cost hash.
+        self.password_hashing
+            .validate()
             .map_err(|e| invalid("password_hashing", e.to_string()))?;
         self.factors
             .validate()

@@ -24,6 +24,15 @@ impl Default for HashingParams {
     }
 }
 
+impl HashingParams {
+    /// Checks the parameters without hashing anything (cheap, for config validation).
+    pub fn validate(&self) -> Result<(), HashingError> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map(|_| ())
+            .map_err(|e| HashingError::Params(e.to_string()))
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum HashingError {
     #[error("invalid argon2 parameters: {0}")]
