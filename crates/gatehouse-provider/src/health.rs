@@ -40,8 +40,6 @@ pub async fn healthz() -> HttpResponse {
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let store = state.store.clone();
-    let unavailable =
-        || Problem::unavailable("database_unavailable", "The database cannot be reached");
     match web::block(move || store.ping()).await {
         Ok(Ok(())) => Ok(HttpResponse::Ok().json(Health {
             status: "ready",
@@ -49,8 +47,8 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
         })),
         Ok(Err(e)) => {
             tracing::warn!(error = %e, "readiness check failed");
-            Err(unavailable())
+            Err(Problem::database_unavailable())
         }
-        Err(_) => Err(unavailable()),
+        Err(_) => Err(Problem::database_unavailable()),
     }
 }

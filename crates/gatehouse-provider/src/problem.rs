@@ -74,6 +74,11 @@ impl Problem {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, title)
     }
 
+    /// 503 `database_unavailable`: the store did not answer.
+    pub fn database_unavailable() -> Self {
+        Self::unavailable("database_unavailable", "The database cannot be reached")
+    }
+
     /// The problem a bare framework error response stands for.
     fn for_status(status: StatusCode) -> Self {
         match status {

@@ -25,11 +25,14 @@ impl Default for HashingParams {
 }
 
 impl HashingParams {
+    fn argon2_params(&self) -> Result<Params, HashingError> {
+        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
+            .map_err(|e| HashingError::Params(e.to_string()))
+    }
+
     /// Checks the parameters without hashing anything (cheap, for config validation).
     pub fn validate(&self) -> Result<(), HashingError> {
-        Params::new(self.memory_kib, self.iterations, self.parallelism, None)
-            .map(|_| ())
-            .map_err(|e| HashingError::Params(e.to_string()))
+        self.argon2_params().map(|_| ())
     }
 }
 
@@ -69,13 +72,7 @@ impl std::fmt::Debug for PasswordHasher {
 
 impl PasswordHasher {
     pub fn new(config: &HashingParams) -> Result<Self, HashingError> {
-        let params = Params::new(
-            config.memory_kib,
-            config.iterations,
-            config.parallelism,
-            None,
-        )
-        .map_err(|e| HashingError::Params(e.to_string()))?;
+        let params = config.argon2_params()?;
         let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
         let mut hasher = Self {
             argon,

@@ -51,12 +51,10 @@ pub async fn bound_request(
     challenge: String,
 ) -> Result<LoginRequest, Problem> {
     let store = state.store.clone();
-    let unavailable =
-        || Problem::unavailable("database_unavailable", "The database cannot be reached");
     let login = web::block(move || store.login_request(&challenge))
         .await
-        .map_err(|_| unavailable())?
-        .map_err(|_| unavailable())?
+        .map_err(|_| Problem::database_unavailable())?
+        .map_err(|_| Problem::database_unavailable())?
         .ok_or_else(|| {
             Problem::new(
                 StatusCode::NOT_FOUND,
@@ -246,9 +244,7 @@ pub async fn password(
     let account = web::block(move || find_account(&store, &identifier, &lookup, policy))
         .await
         .map_err(|_| Problem::internal())?
-        .map_err(|_| {
-            Problem::unavailable("database_unavailable", "The database cannot be reached")
-        })?;
+        .map_err(|_| Problem::database_unavailable())?;
     // Only an account that has set a password can match; all others spend the same time.
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let verdict = match state.passwords.verify(password.clone(), stored).await {
@@ -313,7 +309,7 @@ pub async fn password(
     })
     .await
     .map_err(|_| Problem::internal())?
-    .map_err(|_| Problem::unavailable("database_unavailable", "The database cannot be reached"))?;
+    .map_err(|_| Problem::database_unavailable())?;
     let (factors, account) = factors;
     let (offers, default_factor) =
         login_offers(account.email.as_ref(), &factors, &state.config.factors);

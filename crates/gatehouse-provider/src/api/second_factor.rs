@@ -36,10 +36,6 @@ pub struct LoginDone {
     pub redirect_to: String,
 }
 
-fn unavailable() -> Problem {
-    Problem::unavailable("database_unavailable", "The database cannot be reached")
-}
-
 /// The account and the factor a step names, checked against the login and the registry.
 fn resolve(
     tx: &Tx<'_>,
@@ -148,7 +144,7 @@ fn run<T>(
     match (result, refused) {
         (_, Some(problem)) => Err(problem),
         (Ok(Some(value)), None) => Ok(value),
-        (Ok(None), None) | (Err(_), None) => Err(unavailable()),
+        (Ok(None), None) | (Err(_), None) => Err(Problem::database_unavailable()),
     }
 }
 
@@ -245,7 +241,7 @@ pub async fn verify(
     let redirect_to = match outcome {
         (_, Some(problem)) => return Err(problem),
         (Ok(Some(redirect_to)), None) => redirect_to,
-        _ => return Err(unavailable()),
+        _ => return Err(Problem::database_unavailable()),
     };
     let secure = state.config.server.issuer.starts_with("https://");
     let cookie = Cookie::build(SESSION_COOKIE, session_token)

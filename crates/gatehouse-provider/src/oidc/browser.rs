@@ -17,11 +17,7 @@ pub fn identify(
     req: &HttpRequest,
     secure: bool,
 ) -> Result<(String, Option<Cookie<'static>>), CryptoError> {
-    if let Some(existing) = req
-        .cookie(COOKIE)
-        .map(|c| c.value().to_owned())
-        .filter(|v| well_formed(v))
-    {
+    if let Some(existing) = presented(req) {
         return Ok((existing, None));
     }
     let id = random::token()?;
