@@ -18,6 +18,7 @@ pub mod migration;
 pub mod otp;
 pub mod password;
 pub mod ports;
+pub mod registration;
 pub mod signing_key;
 pub mod username;
 

@@ -3,22 +3,28 @@
 //!
 //! It never merges: two records that name one e-mail address (or one username) are
 //! both reported, and neither is imported, because picking one would silently hand
-//! someone else's history to the other. The planner works in two passes so that an
-//! input of any size streams: [`MigrationPlanner::observe`] every record, then
-//! [`MigrationPlanner::classify`] every record. It keeps only subjects and
-//! normalised identifiers in memory, never whole records.
+//! someone else's history to the other.
+//!
+//! Inputs of any size stream through it in passes, and it keeps 8 bytes per record
+//! and identifier, never whole records: [`MigrationPlanner::observe`] every record
+//! (keyed hashes of subject, e-mail and username), then, only when some hash repeats,
+//! [`MigrationPlanner::observe_suspects`] every record (the exact values behind the
+//! repeated hashes, so a hash collision never rejects a record), then
+//! [`MigrationPlanner::classify`] every record.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
+use std::hash::BuildHasher;
 
 use crate::account::Subject;
 use crate::email::{Email, EmailError};
+use crate::password::legacy::LegacyHash;
 use crate::username::LegacyUsername;
 
 /// One user as the old system knew them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LegacyRecord {
     /// The old system's subject; becomes the OIDC `sub` here.
     pub legacy_subject: String,
@@ -30,6 +36,13 @@ pub struct LegacyRecord {
     pub zoneinfo: Option<String>,
     pub email_verified: Option<bool>,
     pub created_at: Option<DateTime<Utc>>,
+    /// bcrypt, PBKDF2 or argon2 (PHC or modular crypt); used only when the operator
+    /// keeps old passwords.
+    pub password_hash: Option<String>,
+    /// The old SMS factor's number: imported as a retired factor.
+    pub sms_phone: Option<String>,
+    /// The old authenticator-app secret (base32): imported only when allowed.
+    pub totp_secret: Option<String>,
 }
 
 /// The planner's verdict on one record.
@@ -55,6 +68,14 @@ pub enum Outcome {
     UsernameShared {
         with: Vec<String>,
     },
+    /// Not a BCP 47 language tag.
+    LocaleInvalid,
+    /// Not an IANA time zone name.
+    ZoneinfoInvalid,
+    /// A password hash in no format Gatehouse can verify.
+    PasswordHashInvalid,
+    /// A TOTP secret that is not base32 of at least 80 bits.
+    TotpSecretInvalid,
 }
 
 impl Outcome {
@@ -69,6 +90,10 @@ impl Outcome {
             Self::SubjectInvalid => "subject_invalid",
             Self::UsernameInvalid => "username_invalid",
             Self::UsernameShared { .. } => "username_shared",
+            Self::LocaleInvalid => "locale_invalid",
+            Self::ZoneinfoInvalid => "zoneinfo_invalid",
+            Self::PasswordHashInvalid => "password_hash_invalid",
+            Self::TotpSecretInvalid => "totp_secret_invalid",
         }
     }
 
@@ -98,12 +123,79 @@ fn non_blank(field: &Option<String>) -> Option<&str> {
     field.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
-/// Two-pass planner; see the module documentation.
+/// BCP 47 in the shape OIDC's `locale` uses: `ja`, `en-US`, `zh-Hant-TW`.
+pub fn is_language_tag(tag: &str) -> bool {
+    let mut parts = tag.split('-');
+    let primary_ok = parts
+        .next()
+        .is_some_and(|p| (2..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphabetic()));
+    primary_ok
+        && parts.all(|p| (1..=8).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// The shape of an IANA zone name (`Etc/UTC`, `Asia/Tokyo`, `UTC`); the zone database
+/// itself is not consulted, so a well-formed but unknown name passes.
+pub fn is_zone_name(zone: &str) -> bool {
+    !zone.is_empty()
+        && zone.len() <= 64
+        && zone.split('/').all(|part| {
+            !part.is_empty()
+                && part.bytes().next().is_some_and(|b| b.is_ascii_alphabetic())
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_+-".contains(&b))
+        })
+}
+
+/// An authenticator-app secret: RFC 4648 base32 (padding optional) of 80+ bits.
+pub fn is_totp_secret(secret: &str) -> bool {
+    let body = secret.trim_end_matches('=');
+    body.len() >= 16 && body.bytes().all(|b| matches!(b, b'A'..=b'Z' | b'2'..=b'7'))
+}
+
+/// Identifier hashes seen in the first pass, sorted once it is over.
+#[derive(Debug, Default)]
+struct Seen(Vec<u64>);
+
+impl Seen {
+    fn repeats(&self, hash: u64) -> bool {
+        let start = self.0.partition_point(|h| *h < hash);
+        self.0.get(start + 1) == Some(&hash)
+    }
+
+    /// Sorts; true when some hash occurs twice.
+    fn seal(&mut self) -> bool {
+        self.0.sort_unstable();
+        self.0.windows(2).any(|w| w[0] == w[1])
+    }
+}
+
+/// Streaming planner; see the module documentation.
 #[derive(Debug, Default)]
 pub struct MigrationPlanner {
-    subjects: HashMap<String, usize>,
-    emails: HashMap<String, Vec<String>>,
-    usernames: HashMap<String, Vec<String>>,
+    keys: std::collections::hash_map::RandomState,
+    subjects: Seen,
+    emails: Seen,
+    usernames: Seen,
+    sealed: bool,
+    suspects_observed: bool,
+    /// Exact subjects whose hash repeated, with how many records claim them.
+    shared_subjects: HashMap<String, usize>,
+    /// Exact identifiers whose hash repeated, with the subjects that claim them.
+    shared_emails: HashMap<String, Vec<String>>,
+    shared_usernames: HashMap<String, Vec<String>>,
+}
+
+fn email_key(record: &LegacyRecord) -> Option<String> {
+    non_blank(&record.email)
+        .and_then(|e| Email::parse(e).ok())
+        .map(|e| e.normalized().to_owned())
+}
+
+fn username_key(record: &LegacyRecord) -> Option<String> {
+    non_blank(&record.username)
+        .and_then(|u| LegacyUsername::parse(u).ok())
+        .map(|u| u.normalized().to_owned())
 }
 
 impl MigrationPlanner {
@@ -111,38 +203,82 @@ impl MigrationPlanner {
         Self::default()
     }
 
-    /// First pass: remember which subjects and identifiers each record claims.
+    fn hash(&self, value: &str) -> u64 {
+        self.keys.hash_one(value)
+    }
+
+    /// First pass: remember (as keyed hashes) which subjects and identifiers each
+    /// record claims.
     pub fn observe(&mut self, record: &LegacyRecord) {
-        *self
-            .subjects
-            .entry(record.legacy_subject.clone())
-            .or_default() += 1;
-        if let Some(email) = non_blank(&record.email).and_then(|e| Email::parse(e).ok()) {
-            self.emails
-                .entry(email.normalized().to_owned())
-                .or_default()
-                .push(record.legacy_subject.clone());
+        self.subjects.0.push(self.hash(&record.legacy_subject));
+        if let Some(key) = email_key(record) {
+            self.emails.0.push(self.hash(&key));
         }
-        if let Some(name) = non_blank(&record.username).and_then(|u| LegacyUsername::parse(u).ok())
-        {
-            self.usernames
-                .entry(name.normalized().to_owned())
-                .or_default()
-                .push(record.legacy_subject.clone());
+        if let Some(key) = username_key(record) {
+            self.usernames.0.push(self.hash(&key));
         }
     }
 
-    /// The other records (by subject) that claim `key` in `index`.
-    fn others(index: &HashMap<String, Vec<String>>, key: &str, me: &str) -> Vec<String> {
-        index
+    /// Ends the first pass; true when a second pass ([`Self::observe_suspects`] over
+    /// every record) is needed because some subject or identifier may repeat.
+    pub fn needs_suspect_pass(&mut self) -> bool {
+        let repeats = [
+            self.subjects.seal(),
+            self.emails.seal(),
+            self.usernames.seal(),
+        ];
+        self.sealed = true;
+        repeats.contains(&true)
+    }
+
+    /// Second pass: the exact values behind every repeated hash.
+    pub fn observe_suspects(&mut self, record: &LegacyRecord) {
+        let me = &record.legacy_subject;
+        if self.subjects.repeats(self.hash(me)) {
+            *self.shared_subjects.entry(me.clone()).or_default() += 1;
+        }
+        if let Some(key) = email_key(record).filter(|k| self.emails.repeats(self.hash(k))) {
+            self.shared_emails.entry(key).or_default().push(me.clone());
+        }
+        if let Some(key) = username_key(record).filter(|k| self.usernames.repeats(self.hash(k))) {
+            self.shared_usernames.entry(key).or_default().push(me.clone());
+        }
+        self.suspects_observed = true;
+    }
+
+    /// Whether `key` is claimed by other records than `me`, and by which. Without the
+    /// suspect pass a repeated hash counts as shared (with unnamed others): never a merge.
+    fn others(
+        &self,
+        seen: &Seen,
+        exact: &HashMap<String, Vec<String>>,
+        key: &str,
+        me: &str,
+    ) -> Option<Vec<String>> {
+        if !seen.repeats(self.hash(key)) {
+            return None;
+        }
+        if !self.suspects_observed {
+            return Some(Vec::new());
+        }
+        let with: Vec<String> = exact
             .get(key)
             .map(|subjects| subjects.iter().filter(|s| *s != me).cloned().collect())
-            .unwrap_or_default()
+            .unwrap_or_default();
+        (!with.is_empty()).then_some(with)
     }
 
-    /// Second pass: the verdict on one record, first problem wins in the order
-    /// subject, e-mail, username.
-    pub fn classify(&self, record: &LegacyRecord) -> PlannedRecord {
+    fn duplicate_subject(&self, me: &str) -> bool {
+        self.subjects.repeats(self.hash(me))
+            && (!self.suspects_observed || self.shared_subjects.get(me).is_some_and(|n| *n > 1))
+    }
+
+    /// Last pass: the verdict on one record, first problem wins in the order subject,
+    /// e-mail, username, then the other fields.
+    pub fn classify(&mut self, record: &LegacyRecord) -> PlannedRecord {
+        if !self.sealed {
+            self.needs_suspect_pass();
+        }
         let me = record.legacy_subject.as_str();
         let verdict = |outcome| PlannedRecord {
             legacy_subject: me.to_owned(),
@@ -152,7 +288,7 @@ impl MigrationPlanner {
         let Ok(subject) = Subject::parse(me) else {
             return verdict(Outcome::SubjectInvalid);
         };
-        if self.subjects.get(me).copied().unwrap_or(0) > 1 {
+        if self.duplicate_subject(me) {
             return verdict(Outcome::DuplicateSubject);
         }
         let email = match non_blank(&record.email).map(Email::parse) {
@@ -160,8 +296,8 @@ impl MigrationPlanner {
             Some(Err(_)) => return verdict(Outcome::EmailInvalid),
             Some(Ok(email)) => email,
         };
-        let with = Self::others(&self.emails, email.normalized(), me);
-        if !with.is_empty() {
+        if let Some(with) = self.others(&self.emails, &self.shared_emails, email.normalized(), me)
+        {
             return verdict(Outcome::EmailShared { with });
         }
         let (outcome, legacy_username) = match non_blank(&record.username) {
@@ -172,14 +308,27 @@ impl MigrationPlanner {
                     (Outcome::UsernameIsEmail, None)
                 }
                 Ok(name) => {
-                    let with = Self::others(&self.usernames, name.normalized(), me);
-                    if !with.is_empty() {
+                    let shared =
+                        self.others(&self.usernames, &self.shared_usernames, name.normalized(), me);
+                    if let Some(with) = shared {
                         return verdict(Outcome::UsernameShared { with });
                     }
                     (Outcome::Ok, Some(name))
                 }
             },
         };
+        if non_blank(&record.locale).is_some_and(|l| !is_language_tag(l)) {
+            return verdict(Outcome::LocaleInvalid);
+        }
+        if non_blank(&record.zoneinfo).is_some_and(|z| !is_zone_name(z)) {
+            return verdict(Outcome::ZoneinfoInvalid);
+        }
+        if non_blank(&record.password_hash).is_some_and(|h| LegacyHash::parse(h).is_err()) {
+            return verdict(Outcome::PasswordHashInvalid);
+        }
+        if non_blank(&record.totp_secret).is_some_and(|s| !is_totp_secret(s)) {
+            return verdict(Outcome::TotpSecretInvalid);
+        }
         PlannedRecord {
             legacy_subject: me.to_owned(),
             outcome,
@@ -196,6 +345,9 @@ impl MigrationPlanner {
 pub fn plan(records: &[LegacyRecord]) -> Vec<PlannedRecord> {
     let mut planner = MigrationPlanner::new();
     records.iter().for_each(|r| planner.observe(r));
+    if planner.needs_suspect_pass() {
+        records.iter().for_each(|r| planner.observe_suspects(r));
+    }
     records.iter().map(|r| planner.classify(r)).collect()
 }
 

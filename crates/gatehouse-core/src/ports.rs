@@ -12,6 +12,7 @@ use crate::grant::{AuthorizationCode, RefreshToken, Session};
 use crate::login::LoginRequest;
 use crate::mail::{MailId, OutboxMail};
 use crate::otp::OtpChallenge;
+use crate::registration::{AccountMigration, MigrationState, RegistrationToken};
 use crate::signing_key::SigningKeyRecord;
 use crate::username::LegacyUsername;
 
@@ -54,6 +55,74 @@ pub trait AccountRepository {
     fn account_by_email(&self, email: &Email) -> RepositoryResult<Option<Account>>;
     fn account_by_username(&self, username: &LegacyUsername) -> RepositoryResult<Option<Account>>;
     fn count_accounts(&self) -> RepositoryResult<u64>;
+}
+
+/// Bulk reads and writes for the importer: one query per batch, not per row.
+pub trait AccountImport {
+    /// The accounts with these subjects, each with its migration record if it has one.
+    fn accounts_by_subjects(
+        &self,
+        subjects: &[String],
+    ) -> RepositoryResult<Vec<(Account, Option<AccountMigration>)>>;
+    /// `(normalized e-mail, subject)` of the accounts holding any of these addresses.
+    fn subjects_by_emails(&self, normalized: &[String]) -> RepositoryResult<Vec<(String, String)>>;
+    /// `(normalized username, subject)` of the accounts holding any of these usernames.
+    fn subjects_by_usernames(
+        &self,
+        normalized: &[String],
+    ) -> RepositoryResult<Vec<(String, String)>>;
+    /// Inserts new accounts with their migration records, in one statement per table.
+    fn insert_imported(&self, rows: &[(Account, AccountMigration)]) -> RepositoryResult<()>;
+}
+
+/// How many migrated accounts are in one state, changed within one age bucket.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct MigrationCount {
+    pub state: MigrationState,
+    pub age: &'static str,
+    pub count: u64,
+}
+
+pub trait MigrationRepository {
+    fn insert_migration(&self, migration: &AccountMigration) -> RepositoryResult<()>;
+    fn update_migration(&self, migration: &AccountMigration) -> RepositoryResult<()>;
+    fn migration_of(&self, account: AccountId) -> RepositoryResult<Option<AccountMigration>>;
+    /// Counts per state (`expired` as of `now`) and age bucket; empty cells left out.
+    fn migration_counts(&self, now: DateTime<Utc>) -> RepositoryResult<Vec<MigrationCount>>;
+    /// Accounts awaiting an invitation: never invited, or — when `remind_before` is
+    /// given — last invited before it and not registered. Ordered by account id,
+    /// after `after`, at most `limit`.
+    fn invitation_candidates(
+        &self,
+        remind_before: Option<DateTime<Utc>>,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> RepositoryResult<Vec<AccountMigration>>;
+}
+
+pub trait RegistrationTokenRepository {
+    fn insert_registration_token(&self, token: &RegistrationToken) -> RepositoryResult<()>;
+    fn registration_token(&self, token_hash: &str) -> RepositoryResult<Option<RegistrationToken>>;
+    /// Voids the account's unused links (a new one replaces them); returns how many.
+    fn void_registration_tokens(
+        &self,
+        account: AccountId,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<u64>;
+    /// Marks the link used only if it was neither used nor voided: false means another
+    /// request won, so one link completes one registration.
+    fn use_registration_token(&self, token_hash: &str, at: DateTime<Utc>)
+    -> RepositoryResult<bool>;
+}
+
+/// Fixed-window counters that throttle guessable or abusable requests, shared by
+/// every instance through the database.
+pub trait RateLimits {
+    /// Counts one hit on `key` in the window that started at `window_start` (older
+    /// windows are forgotten); returns the hits in this window, this one included.
+    fn hit(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<u32>;
+    /// Forgets the counter of `key` (an operator unlocking an account).
+    fn clear_hits(&self, key: &str) -> RepositoryResult<()>;
 }
 
 pub trait FactorRepository {

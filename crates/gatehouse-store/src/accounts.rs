@@ -13,7 +13,7 @@ use crate::transaction::{Connected, repository};
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = accounts)]
 #[diesel(treat_none_as_null = true)]
-struct AccountRow {
+pub(crate) struct AccountRow {
     id: String,
     subject: String,
     email: Option<String>,
@@ -56,7 +56,7 @@ impl From<&Account> for AccountRow {
     }
 }
 
-fn corrupt(what: &str, error: impl std::fmt::Display) -> RepositoryError {
+pub(crate) fn corrupt(what: &str, error: impl std::fmt::Display) -> RepositoryError {
     RepositoryError::Corrupt(format!("{what}: {error}"))
 }
 

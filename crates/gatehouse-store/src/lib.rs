@@ -1,6 +1,7 @@
 //! Gatehouse storage: one diesel code path over SQLite (the embedded default) and
 //! PostgreSQL (shared by several instances), implementing the core's ports.
 
+mod account_migrations;
 mod accounts;
 mod audit;
 mod clients;
@@ -13,6 +14,7 @@ mod login_requests;
 mod migrations;
 mod otp;
 mod outbox;
+mod registration_tokens;
 mod schema;
 mod signing_keys;
 mod time;

@@ -204,3 +204,40 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    account_migrations (account_id) {
+        account_id -> Text,
+        state -> Text,
+        fingerprint -> Text,
+        imported_at -> BigInt,
+        updated_at -> BigInt,
+        first_invited_at -> Nullable<BigInt>,
+        last_invited_at -> Nullable<BigInt>,
+        invitations_sent -> Integer,
+        link_expires_at -> Nullable<BigInt>,
+        registered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    registration_tokens (token_hash) {
+        token_hash -> Text,
+        account_id -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
+        voided_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    rate_limits (key) {
+        key -> Text,
+        window_start -> BigInt,
+        hits -> Integer,
+    }
+}
+
+diesel::joinable!(account_migrations -> accounts (account_id));
+diesel::allow_tables_to_appear_in_same_query!(accounts, account_migrations);

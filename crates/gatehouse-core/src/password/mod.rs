@@ -6,6 +6,7 @@
 //! precomposed or with a combining accent is one character either way.
 
 mod hashing;
+pub mod legacy;
 mod policy;
 
 pub use hashing::{HashingError, HashingParams, PasswordHasher, Verification};

@@ -1,0 +1,133 @@
+//! Registration links (stored as keyed hashes) and the shared rate-limit counters.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use gatehouse_core::AccountId;
+use gatehouse_core::ports::{
+    RateLimits, RegistrationTokenRepository, RepositoryError, RepositoryResult,
+};
+use gatehouse_core::registration::RegistrationToken;
+
+use crate::accounts::{corrupt, parse_id};
+use crate::schema::{rate_limits as rl, registration_tokens as t};
+use crate::time::{from_millis, to_millis};
+use crate::transaction::{Connected, repository};
+
+#[derive(Queryable, Selectable, Insertable)]
+#[diesel(table_name = t)]
+struct TokenRow {
+    token_hash: String,
+    account_id: String,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    voided_at: Option<i64>,
+}
+
+impl TryFrom<TokenRow> for RegistrationToken {
+    type Error = RepositoryError;
+    fn try_from(row: TokenRow) -> RepositoryResult<Self> {
+        Ok(Self {
+            token_hash: row.token_hash,
+            account_id: AccountId(parse_id(&row.account_id)?),
+            created_at: from_millis(row.created_at)?,
+            expires_at: from_millis(row.expires_at)?,
+            used_at: row.used_at.map(from_millis).transpose()?,
+            voided_at: row.voided_at.map(from_millis).transpose()?,
+        })
+    }
+}
+
+repository! {
+impl RegistrationTokenRepository {
+    fn insert_registration_token(&self, token: &RegistrationToken) -> RepositoryResult<()> {
+        let row = TokenRow {
+            token_hash: token.token_hash.clone(),
+            account_id: token.account_id.to_string(),
+            created_at: to_millis(token.created_at),
+            expires_at: to_millis(token.expires_at),
+            used_at: token.used_at.map(to_millis),
+            voided_at: token.voided_at.map(to_millis),
+        };
+        self.run(|c| diesel::insert_into(t::table).values(row).execute(c)).map(|_| ())
+    }
+
+    fn registration_token(&self, token_hash: &str) -> RepositoryResult<Option<RegistrationToken>> {
+        self.run(|c| {
+            t::table
+                .find(token_hash)
+                .select(TokenRow::as_select())
+                .first(c)
+                .optional()
+        })?
+        .map(RegistrationToken::try_from)
+        .transpose()
+    }
+
+    fn void_registration_tokens(&self, account: AccountId, at: DateTime<Utc>) -> RepositoryResult<u64> {
+        let n = self.run(|c| {
+            diesel::update(
+                t::table
+                    .filter(t::account_id.eq(account.to_string()))
+                    .filter(t::used_at.is_null())
+                    .filter(t::voided_at.is_null()),
+            )
+            .set(t::voided_at.eq(to_millis(at)))
+            .execute(c)
+        })?;
+        u64::try_from(n).map_err(|e| corrupt("count", e))
+    }
+
+    fn use_registration_token(&self, token_hash: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
+        let n = self.run(|c| {
+            diesel::update(
+                t::table
+                    .filter(t::token_hash.eq(token_hash))
+                    .filter(t::used_at.is_null())
+                    .filter(t::voided_at.is_null()),
+            )
+            .set(t::used_at.eq(to_millis(at)))
+            .execute(c)
+        })?;
+        Ok(n == 1)
+    }
+}
+}
+
+repository! {
+impl RateLimits {
+    fn hit(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<u32> {
+        let start = to_millis(window_start);
+        // Try the cheap update first; insert when the key is new. A lost insert race
+        // surfaces as a conflict, which the caller's transaction retry absorbs.
+        let current: Option<(i64, i32)> = self.run(|c| {
+            rl::table
+                .find(key)
+                .select((rl::window_start, rl::hits))
+                .first(c)
+                .optional()
+        })?;
+        let hits = match current {
+            Some((stored, hits)) if stored == start => hits.saturating_add(1),
+            _ => 1,
+        };
+        match current {
+            Some(_) => self.run(|c| {
+                diesel::update(rl::table.find(key))
+                    .set((rl::window_start.eq(start), rl::hits.eq(hits)))
+                    .execute(c)
+            })?,
+            None => self.run(|c| {
+                diesel::insert_into(rl::table)
+                    .values((rl::key.eq(key), rl::window_start.eq(start), rl::hits.eq(hits)))
+                    .execute(c)
+            })?,
+        };
+        u32::try_from(hits).map_err(|e| corrupt("hits", e))
+    }
+
+    fn clear_hits(&self, key: &str) -> RepositoryResult<()> {
+        self.run(|c| diesel::delete(rl::table.find(key)).execute(c)).map(|_| ())
+    }
+}
+}
