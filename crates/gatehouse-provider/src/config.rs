@@ -28,6 +28,46 @@ pub struct Config {
     pub keys: KeysConfig,
     pub login: LoginConfig,
     pub mail: MailConfig,
+    pub migration: MigrationConfig,
+}
+
+/// Moving accounts in from an old system (scenario A).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MigrationConfig {
+    /// Import `password_hash` (bcrypt, PBKDF2, argon2) so old passwords keep working;
+    /// off by default: every user re-registers.
+    pub keep_passwords: bool,
+    /// Import `totp_secret` as an active authenticator-app factor.
+    pub allow_totp_import: bool,
+    /// The frontend's "Set your password" page; links go to `{registration_ui_url}?token=…`.
+    pub registration_ui_url: String,
+    /// How long a registration link works.
+    pub link_ttl_seconds: u32,
+    /// Self-service resends per address, and per client IP, in one window.
+    pub resend_per_address: u32,
+    pub resend_per_ip: u32,
+    pub resend_window_seconds: u32,
+    /// Rows per import transaction.
+    pub import_batch_size: u32,
+    /// Largest import body the admin API accepts.
+    pub max_import_bytes: u64,
+}
+
+impl Default for MigrationConfig {
+    fn default() -> Self {
+        Self {
+            keep_passwords: false,
+            allow_totp_import: false,
+            registration_ui_url: "http://localhost:3000/register".to_owned(),
+            link_ttl_seconds: 14 * 24 * 3600,
+            resend_per_address: 3,
+            resend_per_ip: 30,
+            resend_window_seconds: 3600,
+            import_batch_size: 1000,
+            max_import_bytes: 1 << 30,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -474,13 +514,27 @@ impl Config {
             ));
         }
         validate_issuer(&self.server.issuer).map_err(|reason| invalid("server.issuer", reason))?;
-        match url::Url::parse(&self.login.ui_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => {
-                return Err(invalid(
-                    "login.ui_url",
-                    format!("{:?} is not an absolute http(s) URL", self.login.ui_url),
-                ));
+        for (key, value) in [
+            ("login.ui_url", &self.login.ui_url),
+            ("migration.registration_ui_url", &self.migration.registration_ui_url),
+        ] {
+            match url::Url::parse(value) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(invalid(
+                        key,
+                        format!("{value:?} is not an absolute http(s) URL"),
+                    ));
+                }
+            }
+        }
+        for (key, value) in [
+            ("migration.link_ttl_seconds", self.migration.link_ttl_seconds),
+            ("migration.resend_window_seconds", self.migration.resend_window_seconds),
+            ("migration.import_batch_size", self.migration.import_batch_size),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".to_owned()));
             }
         }
         if self.login.request_ttl_seconds == 0 {

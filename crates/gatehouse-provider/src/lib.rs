@@ -10,6 +10,7 @@ pub mod fallback;
 pub mod health;
 pub mod jwks;
 pub mod mail;
+pub mod migration;
 pub mod oidc;
 pub mod openapi;
 pub mod password_pool;

@@ -206,6 +206,21 @@ impl AccountImport {
         Ok(rows.into_iter().filter_map(|(u, s)| Some((u?, s))).collect())
     }
 
+    fn accounts_after(&self, after: Option<AccountId>, limit: u32) -> RepositoryResult<Vec<Account>> {
+        let mut query = accounts::table
+            .select(AccountRow::as_select())
+            .order(accounts::id)
+            .limit(i64::from(limit))
+            .into_boxed();
+        if let Some(after) = after {
+            query = query.filter(accounts::id.gt(after.to_string()));
+        }
+        self.run(|c| query.load(c))?
+            .into_iter()
+            .map(Account::try_from)
+            .collect()
+    }
+
     fn insert_imported(&self, rows: &[(Account, AccountMigration)]) -> RepositoryResult<()> {
         if rows.is_empty() {
             return Ok(());

@@ -78,6 +78,21 @@ impl fmt::Debug for OutboxMail {
 }
 
 impl OutboxMail {
+    /// A mail due at `due` (not before `now`), never tried: invitations sent at a
+    /// chosen rate are spread out this way.
+    pub fn queued_for(
+        id: MailId,
+        recipient: String,
+        subject: String,
+        sealed_body: Vec<u8>,
+        now: DateTime<Utc>,
+        due: DateTime<Utc>,
+    ) -> Self {
+        let mut mail = Self::queued(id, recipient, subject, sealed_body, now);
+        mail.next_attempt_at = due.max(now);
+        mail
+    }
+
     /// A mail due at once, never tried.
     pub fn queued(
         id: MailId,

@@ -113,6 +113,55 @@ impl Templates {
         self.compose(to, language, subject, &paragraphs)
     }
 
+    /// The re-registration invitation of a migrated account (scenario A): the link
+    /// completes the move to the new sign-in system.
+    pub fn registration_invitation(
+        &self,
+        to: &Email,
+        locale: Option<&str>,
+        link: &str,
+        valid_for: TimeDelta,
+    ) -> Message {
+        let product = &self.product;
+        let days = (valid_for.num_hours() + 23) / 24;
+        let language = Language::from_locale(locale);
+        let (subject, paragraphs) = match language {
+            Language::English => (
+                format!("SSO Registration for {product}"),
+                vec![
+                    format!(
+                        "{product} has moved to a new sign-in system. Your account and its \
+                         history have been carried over, but your old password no longer \
+                         works: set a new one to finish the move."
+                    ),
+                    format!("Complete Registration: {link}"),
+                    format!(
+                        "The link works once and expires in {days} days. If it has expired, \
+                         ask for a new one from the sign-in page."
+                    ),
+                    "If you did not expect this mail, you can ignore it.".to_owned(),
+                ],
+            ),
+            Language::Japanese => (
+                format!("{product} SSO 登録のご案内"),
+                vec![
+                    format!(
+                        "{product} は新しいサインインシステムに移行しました。アカウントと履歴は\
+                         引き継がれていますが、以前のパスワードは使用できません。新しい\
+                         パスワードを設定して移行を完了してください。"
+                    ),
+                    format!("登録を完了する (Complete Registration): {link}"),
+                    format!(
+                        "このリンクは一度だけ使用でき、{days}日後に失効します。失効した場合は\
+                         サインイン画面から再送を依頼してください。"
+                    ),
+                    "このメールに心当たりがない場合は、破棄してください。".to_owned(),
+                ],
+            ),
+        };
+        self.compose(to, language, subject, &paragraphs)
+    }
+
     /// Joins the paragraphs and adds the closing every mail shares.
     fn compose(
         &self,

@@ -125,6 +125,17 @@ impl Outbox {
         message: &Message,
         now: DateTime<Utc>,
     ) -> RepositoryResult<MailId> {
+        self.enqueue_due(repo, message, now, now)
+    }
+
+    /// As [`Self::enqueue_in`], but not sent before `due`.
+    pub fn enqueue_due(
+        &self,
+        repo: &impl MailOutbox,
+        message: &Message,
+        now: DateTime<Utc>,
+        due: DateTime<Utc>,
+    ) -> RepositoryResult<MailId> {
         let id = MailId::new();
         let bodies = Bodies {
             text: message.text_body.clone(),
@@ -137,7 +148,14 @@ impl Outbox {
                     .map_err(|e| e.to_string())
             })
             .map_err(|e| RepositoryError::Unavailable(format!("sealing a mail failed: {e}")))?;
-        let mail = OutboxMail::queued(id, message.to.clone(), message.subject.clone(), sealed, now);
+        let mail = OutboxMail::queued_for(
+            id,
+            message.to.clone(),
+            message.subject.clone(),
+            sealed,
+            now,
+            due,
+        );
         repo.enqueue_mail(&mail)?;
         Ok(id)
     }

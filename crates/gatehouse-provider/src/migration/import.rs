@@ -1,0 +1,353 @@
+//! The importer: streams an old user base through the core's migration planner into
+//! the database, in batched transactions, reporting one outcome per row.
+//!
+//! Rows are keyed by `legacy_subject` (the OIDC `sub` here): a row whose account
+//! exists with the same content is `unchanged`, so a second run changes nothing; a
+//! changed row is `changed` (left alone) unless the run updates, then `updated`.
+//! Conflicts and invalid rows are reported and skipped, never merged, never fatal.
+
+use chrono::{DateTime, Utc};
+use gatehouse_core::migration::{LegacyRecord, MigrationPlanner, PlannedIdentity};
+use gatehouse_core::ports::{AccountImport, FactorRepository, RepositoryError, UniqueField};
+use gatehouse_core::registration::AccountMigration;
+use gatehouse_core::{Account, AccountStatus, Factor, FactorId, FactorKind, FactorStatus};
+use gatehouse_store::{Store, Tx};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use super::reader::{ImportFormat, rows};
+
+/// How a run behaves.
+#[derive(Clone, Copy, Debug)]
+pub struct ImportOptions {
+    /// Validate and report, write nothing.
+    pub dry_run: bool,
+    /// Apply changed rows to their accounts (otherwise they are reported as `changed`).
+    pub update: bool,
+    /// Keep `password_hash` (configuration `migration.keep_passwords`).
+    pub keep_passwords: bool,
+    pub batch_size: usize,
+}
+
+/// One row's fate, as written to the report.
+#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+pub struct RowReport {
+    pub line: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub legacy_subject: Option<String>,
+    pub outcome: &'static str,
+    /// The other records or accounts involved in a conflict.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub with: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Counts per outcome for the end of a run.
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct ImportSummary {
+    pub rows: u64,
+    pub dry_run: bool,
+    pub outcomes: BTreeMap<&'static str, u64>,
+}
+
+impl ImportSummary {
+    fn count(&mut self, report: &RowReport) {
+        self.rows += 1;
+        *self.outcomes.entry(report.outcome).or_default() += 1;
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("cannot read the input: {0}")]
+    Input(#[from] std::io::Error),
+    #[error("the database failed: {0}")]
+    Database(#[from] RepositoryError),
+}
+
+/// Where the run is, for a progress bar: the pass (1–3) and rows read in it.
+pub type Progress<'a> = &'a mut dyn FnMut(u8, u64);
+
+/// Digest of a record's content: an unchanged row is recognised on a later run.
+fn fingerprint(record: &LegacyRecord) -> String {
+    use base64::Engine as _;
+    let canonical = serde_json::to_vec(record).unwrap_or_default();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, &canonical);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(digest.as_ref())
+}
+
+fn text(field: &Option<String>) -> Option<String> {
+    field
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// A planned row waiting for its batch.
+struct Pending {
+    line: u64,
+    record: LegacyRecord,
+    identity: PlannedIdentity,
+}
+
+/// Runs an import of `path`; `report` sees every row's outcome in input order.
+pub fn import(
+    store: &Store,
+    path: &Path,
+    format: ImportFormat,
+    options: ImportOptions,
+    now: DateTime<Utc>,
+    report: &mut dyn FnMut(&RowReport),
+    progress: Progress<'_>,
+) -> Result<ImportSummary, ImportError> {
+    let mut planner = MigrationPlanner::new();
+    for (n, (_, row)) in rows(path, format)?.enumerate() {
+        if let Ok(record) = row {
+            planner.observe(&record);
+        }
+        tick(progress, 1, n);
+    }
+    if planner.needs_suspect_pass() {
+        for (n, (_, row)) in rows(path, format)?.enumerate() {
+            if let Ok(record) = row {
+                planner.observe_suspects(&record);
+            }
+            tick(progress, 2, n);
+        }
+    }
+    let mut summary = ImportSummary {
+        dry_run: options.dry_run,
+        ..ImportSummary::default()
+    };
+    let mut emit = |r: RowReport, summary: &mut ImportSummary| {
+        summary.count(&r);
+        report(&r);
+    };
+    let mut batch = Vec::with_capacity(options.batch_size);
+    for (n, (line, row)) in rows(path, format)?.enumerate() {
+        tick(progress, 3, n);
+        let record = match row {
+            Ok(record) => record,
+            Err(error) => {
+                let r = RowReport {
+                    line,
+                    legacy_subject: None,
+                    outcome: "row_invalid",
+                    with: Vec::new(),
+                    error: Some(error),
+                };
+                emit(r, &mut summary);
+                continue;
+            }
+        };
+        let planned = planner.classify(&record);
+        match planned.identity {
+            Some(identity) => batch.push(Pending {
+                line,
+                record,
+                identity,
+            }),
+            None => {
+                let with = match planned.outcome {
+                    gatehouse_core::migration::Outcome::EmailShared { ref with }
+                    | gatehouse_core::migration::Outcome::UsernameShared { ref with } => with.clone(),
+                    _ => Vec::new(),
+                };
+                let r = RowReport {
+                    line,
+                    legacy_subject: Some(planned.legacy_subject),
+                    outcome: planned.outcome.code(),
+                    with,
+                    error: None,
+                };
+                emit(r, &mut summary);
+            }
+        }
+        if batch.len() >= options.batch_size {
+            for r in write_batch(store, std::mem::take(&mut batch), options, now)? {
+                emit(r, &mut summary);
+            }
+        }
+    }
+    for r in write_batch(store, batch, options, now)? {
+        emit(r, &mut summary);
+    }
+    Ok(summary)
+}
+
+fn tick(progress: Progress<'_>, pass: u8, n: usize) {
+    if n % 10_000 == 0 {
+        progress(pass, n as u64);
+    }
+}
+
+/// Decides and (unless dry) writes one batch in one transaction. The reports come
+/// back in input order.
+fn write_batch(
+    store: &Store,
+    batch: Vec<Pending>,
+    options: ImportOptions,
+    now: DateTime<Utc>,
+) -> Result<Vec<RowReport>, RepositoryError> {
+    if batch.is_empty() {
+        return Ok(Vec::new());
+    }
+    store.transaction(|tx| decide_and_write(tx, &batch, options, now))
+}
+
+fn decide_and_write(
+    tx: &Tx<'_>,
+    batch: &[Pending],
+    options: ImportOptions,
+    now: DateTime<Utc>,
+) -> Result<Vec<RowReport>, RepositoryError> {
+    let subjects: Vec<String> = batch.iter().map(|p| p.identity.subject.to_string()).collect();
+    let emails: Vec<String> = batch
+        .iter()
+        .map(|p| p.identity.email.normalized().to_owned())
+        .collect();
+    let usernames: Vec<String> = batch
+        .iter()
+        .filter_map(|p| p.identity.legacy_username.as_ref())
+        .map(|u| u.normalized().to_owned())
+        .collect();
+    let mut existing: HashMap<String, (Account, Option<AccountMigration>)> = tx
+        .accounts_by_subjects(&subjects)?
+        .into_iter()
+        .map(|(a, m)| (a.subject.to_string(), (a, m)))
+        .collect();
+    let email_owners: HashMap<String, String> = tx.subjects_by_emails(&emails)?.into_iter().collect();
+    let username_owners: HashMap<String, String> = if usernames.is_empty() {
+        HashMap::new()
+    } else {
+        tx.subjects_by_usernames(&usernames)?.into_iter().collect()
+    };
+
+    let mut reports = Vec::with_capacity(batch.len());
+    let mut inserts = Vec::new();
+    let mut factors = Vec::new();
+    for pending in batch {
+        let subject = pending.identity.subject.to_string();
+        let report = |outcome: &'static str, with: Vec<String>| RowReport {
+            line: pending.line,
+            legacy_subject: Some(subject.clone()),
+            outcome,
+            with,
+            error: None,
+        };
+        // Another account (another subject) already holds this address or username.
+        let taken_by = |owners: &HashMap<String, String>, key: &str| {
+            owners.get(key).filter(|owner| **owner != subject).cloned()
+        };
+        if let Some(owner) = taken_by(&email_owners, pending.identity.email.normalized()) {
+            reports.push(report("email_taken", vec![owner]));
+            continue;
+        }
+        let username_key = pending.identity.legacy_username.as_ref().map(|u| u.normalized());
+        if let Some(owner) = username_key.and_then(|k| taken_by(&username_owners, k)) {
+            reports.push(report("username_taken", vec![owner]));
+            continue;
+        }
+        let print = fingerprint(&pending.record);
+        match existing.remove(&subject) {
+            Some((_, Some(migration))) if migration.fingerprint == print => {
+                reports.push(report("unchanged", Vec::new()));
+            }
+            Some((_, None)) => {
+                // Created here, not imported: an import never takes it over.
+                reports.push(report("subject_taken", Vec::new()));
+            }
+            Some(_) if !options.update => reports.push(report("changed", Vec::new())),
+            Some((mut account, Some(mut migration))) => {
+                apply_profile(&mut account, pending, now);
+                migration.fingerprint = print;
+                migration.updated_at = now;
+                if !options.dry_run {
+                    match tx.update_account(&account) {
+                        Err(RepositoryError::Conflict(UniqueField::Email)) => {
+                            reports.push(report("email_taken", Vec::new()));
+                            continue;
+                        }
+                        other => other?,
+                    }
+                    tx.update_migration(&migration)?;
+                }
+                reports.push(report("updated", Vec::new()));
+            }
+            None => {
+                let (account, factor) = new_account(pending, options, now);
+                let migration = AccountMigration::imported(account.id, print, now);
+                factors.extend(factor);
+                inserts.push((account, migration));
+                reports.push(report("created", Vec::new()));
+            }
+        }
+    }
+    if !options.dry_run {
+        tx.insert_imported(&inserts)?;
+        for factor in &factors {
+            tx.insert_factor(factor)?;
+        }
+    }
+    Ok(reports)
+}
+
+use gatehouse_core::ports::{AccountRepository as _, MigrationRepository as _};
+
+/// Copies a record's profile onto an account.
+fn apply_profile(account: &mut Account, pending: &Pending, now: DateTime<Utc>) {
+    let record = &pending.record;
+    account.email = Some(pending.identity.email.clone());
+    account.legacy_username = pending.identity.legacy_username.clone();
+    account.email_verified = record.email_verified.unwrap_or(false);
+    account.given_name = text(&record.given_name);
+    account.family_name = text(&record.family_name);
+    account.locale = text(&record.locale);
+    account.zoneinfo = text(&record.zoneinfo);
+    account.updated_at = now;
+}
+
+/// The account a new row becomes, with its retired SMS factor if it had one.
+fn new_account(
+    pending: &Pending,
+    options: ImportOptions,
+    now: DateTime<Utc>,
+) -> (Account, Option<Factor>) {
+    let record = &pending.record;
+    let kept_hash = text(&record.password_hash).filter(|_| options.keep_passwords);
+    let status = if kept_hash.is_some() {
+        AccountStatus::Active
+    } else {
+        AccountStatus::PendingRegistration
+    };
+    let mut account = Account::new(
+        pending.identity.subject.clone(),
+        Some(pending.identity.email.clone()),
+        status,
+        now,
+    );
+    apply_profile(&mut account, pending, now);
+    account.password_hash = kept_hash;
+    account.created_at = record.created_at.unwrap_or(now);
+    let sms = text(&record.sms_phone).map(|phone| Factor {
+        id: FactorId::new(),
+        account_id: account.id,
+        kind: FactorKind::Sms,
+        status: FactorStatus::Active,
+        label: Some(format!("Phone ending {}", last_digits(&phone))),
+        public_data: None,
+        secret: None,
+        created_at: now,
+        last_used_at: None,
+    });
+    (account, sms)
+}
+
+/// The last two digits of a phone number: enough to recognise it, not to call it.
+fn last_digits(phone: &str) -> String {
+    let digits: Vec<char> = phone.chars().filter(char::is_ascii_digit).collect();
+    digits[digits.len().saturating_sub(2)..].iter().collect()
+}
