@@ -2,6 +2,7 @@
 
 mod clients;
 mod keys;
+mod migration;
 
 use clap::{Parser, Subcommand};
 use gatehouse_provider::crypto::Secrets;
@@ -58,6 +59,21 @@ enum Command {
     Secrets {
         #[command(subcommand)]
         command: keys::SecretsCommand,
+    },
+    /// Accounts: import from an old system, the username-retirement report.
+    Accounts {
+        #[command(subcommand)]
+        command: migration::AccountsCommand,
+    },
+    /// Re-registration invitations for imported accounts.
+    Invitations {
+        #[command(subcommand)]
+        command: migration::InvitationsCommand,
+    },
+    /// Where the migration stands.
+    Migration {
+        #[command(subcommand)]
+        command: migration::MigrationCommand,
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
@@ -129,9 +145,13 @@ impl Context {
 }
 
 pub fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    use std::io::Write as _;
     let text = serde_json::to_string_pretty(value).map_err(Failure::runtime)?;
-    println!("{text}");
-    Ok(())
+    match writeln!(std::io::stdout(), "{text}") {
+        // A reader that stopped early (`| head`) is not a failure of ours.
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(Failure::runtime(e)),
+        _ => Ok(()),
+    }
 }
 
 fn load_config(path: Option<&std::path::Path>) -> Result<Config, Failure> {
@@ -180,6 +200,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 config: load_config(cli.config.as_deref())?,
             };
             keys::run(command, &context)
+        }
+        Command::Accounts { command } => {
+            let context = Context {
+                config: load_config(cli.config.as_deref())?,
+            };
+            migration::run_accounts(command, &context)
+        }
+        Command::Invitations { command } => {
+            let context = Context {
+                config: load_config(cli.config.as_deref())?,
+            };
+            migration::run_invitations(command, &context)
+        }
+        Command::Migration { command } => {
+            let context = Context {
+                config: load_config(cli.config.as_deref())?,
+            };
+            migration::run_migration(command, &context)
         }
         Command::Secrets { command } => keys::run_secrets(command),
         Command::Serve => {

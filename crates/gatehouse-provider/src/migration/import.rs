@@ -8,7 +8,10 @@
 
 use chrono::{DateTime, Utc};
 use gatehouse_core::migration::{LegacyRecord, MigrationPlanner, PlannedIdentity};
-use gatehouse_core::ports::{AccountImport, FactorRepository, RepositoryError, UniqueField};
+use gatehouse_core::ports::{
+    AccountImport, AccountRepository as _, FactorRepository, MigrationRepository as _,
+    RepositoryError, UniqueField,
+};
 use gatehouse_core::registration::AccountMigration;
 use gatehouse_core::{Account, AccountStatus, Factor, FactorId, FactorKind, FactorStatus};
 use gatehouse_store::{Store, Tx};
@@ -67,8 +70,9 @@ pub enum ImportError {
     Database(#[from] RepositoryError),
 }
 
-/// Where the run is, for a progress bar: the pass (1–3) and rows read in it.
-pub type Progress<'a> = &'a mut dyn FnMut(u8, u64);
+/// Where the run is, for a progress bar: the pass (1–3), rows read in it, and the
+/// row count once the first pass has found it.
+pub type Progress<'a> = &'a mut dyn FnMut(u8, u64, Option<u64>);
 
 /// Digest of a record's content: an unchanged row is recognised on a later run.
 fn fingerprint(record: &LegacyRecord) -> String {
@@ -84,6 +88,12 @@ fn text(field: &Option<String>) -> Option<String> {
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(str::to_owned)
+}
+
+/// A row in a batch: decided by the planner already, or waiting for the database.
+enum Entry {
+    Decided(RowReport),
+    Pending(Pending),
 }
 
 /// A planned row waiting for its batch.
@@ -104,18 +114,20 @@ pub fn import(
     progress: Progress<'_>,
 ) -> Result<ImportSummary, ImportError> {
     let mut planner = MigrationPlanner::new();
-    for (n, (_, row)) in rows(path, format)?.enumerate() {
+    let mut total = 0;
+    for (_, row) in rows(path, format)? {
         if let Ok(record) = row {
             planner.observe(&record);
         }
-        tick(progress, 1, n);
+        tick(progress, 1, total, None);
+        total += 1;
     }
     if planner.needs_suspect_pass() {
         for (n, (_, row)) in rows(path, format)?.enumerate() {
             if let Ok(record) = row {
                 planner.observe_suspects(&record);
             }
-            tick(progress, 2, n);
+            tick(progress, 2, n as u64, Some(total));
         }
     }
     let mut summary = ImportSummary {
@@ -128,42 +140,40 @@ pub fn import(
     };
     let mut batch = Vec::with_capacity(options.batch_size);
     for (n, (line, row)) in rows(path, format)?.enumerate() {
-        tick(progress, 3, n);
+        tick(progress, 3, n as u64, Some(total));
         let record = match row {
             Ok(record) => record,
             Err(error) => {
-                let r = RowReport {
+                batch.push(Entry::Decided(RowReport {
                     line,
                     legacy_subject: None,
                     outcome: "row_invalid",
                     with: Vec::new(),
                     error: Some(error),
-                };
-                emit(r, &mut summary);
+                }));
                 continue;
             }
         };
         let planned = planner.classify(&record);
         match planned.identity {
-            Some(identity) => batch.push(Pending {
+            Some(identity) => batch.push(Entry::Pending(Pending {
                 line,
                 record,
                 identity,
-            }),
+            })),
             None => {
                 let with = match planned.outcome {
                     gatehouse_core::migration::Outcome::EmailShared { ref with }
                     | gatehouse_core::migration::Outcome::UsernameShared { ref with } => with.clone(),
                     _ => Vec::new(),
                 };
-                let r = RowReport {
+                batch.push(Entry::Decided(RowReport {
                     line,
                     legacy_subject: Some(planned.legacy_subject),
                     outcome: planned.outcome.code(),
                     with,
                     error: None,
-                };
-                emit(r, &mut summary);
+                }));
             }
         }
         if batch.len() >= options.batch_size {
@@ -175,12 +185,13 @@ pub fn import(
     for r in write_batch(store, batch, options, now)? {
         emit(r, &mut summary);
     }
+    progress(3, total, Some(total));
     Ok(summary)
 }
 
-fn tick(progress: Progress<'_>, pass: u8, n: usize) {
+fn tick(progress: Progress<'_>, pass: u8, n: u64, total: Option<u64>) {
     if n % 10_000 == 0 {
-        progress(pass, n as u64);
+        progress(pass, n, total);
     }
 }
 
@@ -188,19 +199,35 @@ fn tick(progress: Progress<'_>, pass: u8, n: usize) {
 /// back in input order.
 fn write_batch(
     store: &Store,
-    batch: Vec<Pending>,
+    batch: Vec<Entry>,
     options: ImportOptions,
     now: DateTime<Utc>,
 ) -> Result<Vec<RowReport>, RepositoryError> {
-    if batch.is_empty() {
-        return Ok(Vec::new());
+    let pending: Vec<&Pending> = batch
+        .iter()
+        .filter_map(|entry| match entry {
+            Entry::Pending(p) => Some(p),
+            Entry::Decided(_) => None,
+        })
+        .collect();
+    let mut decided = if pending.is_empty() {
+        Vec::new()
+    } else {
+        store.transaction(|tx| decide_and_write(tx, &pending, options, now))?
     }
-    store.transaction(|tx| decide_and_write(tx, &batch, options, now))
+    .into_iter();
+    Ok(batch
+        .into_iter()
+        .filter_map(|entry| match entry {
+            Entry::Decided(report) => Some(report),
+            Entry::Pending(_) => decided.next(),
+        })
+        .collect())
 }
 
 fn decide_and_write(
     tx: &Tx<'_>,
-    batch: &[Pending],
+    batch: &[&Pending],
     options: ImportOptions,
     now: DateTime<Utc>,
 ) -> Result<Vec<RowReport>, RepositoryError> {
@@ -229,7 +256,7 @@ fn decide_and_write(
     let mut reports = Vec::with_capacity(batch.len());
     let mut inserts = Vec::new();
     let mut factors = Vec::new();
-    for pending in batch {
+    for pending in batch.iter().copied() {
         let subject = pending.identity.subject.to_string();
         let report = |outcome: &'static str, with: Vec<String>| RowReport {
             line: pending.line,
@@ -294,8 +321,6 @@ fn decide_and_write(
     }
     Ok(reports)
 }
-
-use gatehouse_core::ports::{AccountRepository as _, MigrationRepository as _};
 
 /// Copies a record's profile onto an account.
 fn apply_profile(account: &mut Account, pending: &Pending, now: DateTime<Utc>) {

@@ -5,6 +5,7 @@ pub mod import;
 pub mod invitations;
 pub mod reader;
 pub mod status;
+pub mod usernames;
 
 pub use import::{ImportError, ImportOptions, ImportSummary, RowReport, import};
 pub use reader::ImportFormat;
