@@ -28,10 +28,11 @@ pub enum AuditKind {
     AccountDisabled,
     AccountEnabled,
     AccountDeleted,
+    RegistrationLinkSent,
 }
 
 impl AuditKind {
-    const ALL: [Self; 16] = [
+    const ALL: [Self; 17] = [
         Self::AccountCreated,
         Self::AccountImported,
         Self::AccountUpdated,
@@ -48,6 +49,7 @@ impl AuditKind {
         Self::AccountDisabled,
         Self::AccountEnabled,
         Self::AccountDeleted,
+        Self::RegistrationLinkSent,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -68,6 +70,7 @@ impl AuditKind {
             Self::AccountDisabled => "account_disabled",
             Self::AccountEnabled => "account_enabled",
             Self::AccountDeleted => "account_deleted",
+            Self::RegistrationLinkSent => "registration_link_sent",
         }
     }
 }

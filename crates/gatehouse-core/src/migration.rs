@@ -241,7 +241,10 @@ impl MigrationPlanner {
             self.shared_emails.entry(key).or_default().push(me.clone());
         }
         if let Some(key) = username_key(record).filter(|k| self.usernames.repeats(self.hash(k))) {
-            self.shared_usernames.entry(key).or_default().push(me.clone());
+            self.shared_usernames
+                .entry(key)
+                .or_default()
+                .push(me.clone());
         }
         self.suspects_observed = true;
     }
@@ -296,8 +299,7 @@ impl MigrationPlanner {
             Some(Err(_)) => return verdict(Outcome::EmailInvalid),
             Some(Ok(email)) => email,
         };
-        if let Some(with) = self.others(&self.emails, &self.shared_emails, email.normalized(), me)
-        {
+        if let Some(with) = self.others(&self.emails, &self.shared_emails, email.normalized(), me) {
             return verdict(Outcome::EmailShared { with });
         }
         let (outcome, legacy_username) = match non_blank(&record.username) {
@@ -308,8 +310,12 @@ impl MigrationPlanner {
                     (Outcome::UsernameIsEmail, None)
                 }
                 Ok(name) => {
-                    let shared =
-                        self.others(&self.usernames, &self.shared_usernames, name.normalized(), me);
+                    let shared = self.others(
+                        &self.usernames,
+                        &self.shared_usernames,
+                        name.normalized(),
+                        me,
+                    );
                     if let Some(with) = shared {
                         return verdict(Outcome::UsernameShared { with });
                     }

@@ -72,7 +72,11 @@ pub trait AccountImport {
         normalized: &[String],
     ) -> RepositoryResult<Vec<(String, String)>>;
     /// Accounts ordered by id, after `after`, at most `limit`: for reports that walk them all.
-    fn accounts_after(&self, after: Option<AccountId>, limit: u32) -> RepositoryResult<Vec<Account>>;
+    fn accounts_after(
+        &self,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> RepositoryResult<Vec<Account>>;
     /// Inserts new accounts with their migration records, in one statement per table.
     fn insert_imported(&self, rows: &[(Account, AccountMigration)]) -> RepositoryResult<()>;
 }

@@ -186,7 +186,8 @@ mod tests {
 
     #[test]
     fn a_link_is_valid_until_it_expires_is_used_or_is_replaced() {
-        let mut token = RegistrationToken::issue("h".into(), AccountId::new(), at(0), TimeDelta::seconds(10));
+        let mut token =
+            RegistrationToken::issue("h".into(), AccountId::new(), at(0), TimeDelta::seconds(10));
         assert_eq!(token.status(at(9)), LinkStatus::Valid);
         assert_eq!(token.status(at(10)), LinkStatus::Expired);
         token.voided_at = Some(at(1));

@@ -62,7 +62,14 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(api::login::get_login)
         .service(api::login::password)
         .service(api::second_factor::challenge)
-        .service(api::second_factor::verify);
+        .service(api::second_factor::verify)
+        .service(api::registration::resend)
+        .service(api::registration::get_registration)
+        .service(api::registration::set_password)
+        .service(api::registration::complete)
+        .service(api::admin::import_accounts)
+        .service(api::admin::get_migration_status)
+        .service(api::admin::resend_registration_link);
 }
 
 /// Largest JSON body any endpoint accepts.

@@ -516,7 +516,10 @@ impl Config {
         validate_issuer(&self.server.issuer).map_err(|reason| invalid("server.issuer", reason))?;
         for (key, value) in [
             ("login.ui_url", &self.login.ui_url),
-            ("migration.registration_ui_url", &self.migration.registration_ui_url),
+            (
+                "migration.registration_ui_url",
+                &self.migration.registration_ui_url,
+            ),
         ] {
             match url::Url::parse(value) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -529,9 +532,18 @@ impl Config {
             }
         }
         for (key, value) in [
-            ("migration.link_ttl_seconds", self.migration.link_ttl_seconds),
-            ("migration.resend_window_seconds", self.migration.resend_window_seconds),
-            ("migration.import_batch_size", self.migration.import_batch_size),
+            (
+                "migration.link_ttl_seconds",
+                self.migration.link_ttl_seconds,
+            ),
+            (
+                "migration.resend_window_seconds",
+                self.migration.resend_window_seconds,
+            ),
+            (
+                "migration.import_batch_size",
+                self.migration.import_batch_size,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1".to_owned()));

@@ -17,9 +17,32 @@ use utoipa_actix_web::AppExt;
         (name = "health", description = "Liveness and readiness"),
         (name = "oidc", description = "OpenID Connect provider endpoints"),
         (name = "login", description = "The headless login API the login UI is built on"),
-    )
+        (name = "registration", description = "Re-registration of migrated accounts: the mailed link, the new password, the second factor"),
+        (name = "admin", description = "Operating Gatehouse: a `client_credentials` token with the `gatehouse:admin` scope"),
+    ),
+    modifiers(&BearerScheme)
 )]
 struct ApiDoc;
+
+/// The `bearer` scheme the account and admin endpoints name: an access token from `/token`.
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, doc: &mut Document) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+    }
+}
 
 /// The document as served at `/openapi.json` and committed as `openapi/gatehouse.json`.
 pub fn document() -> Document {

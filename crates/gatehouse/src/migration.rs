@@ -198,7 +198,11 @@ pub fn run_accounts(command: AccountsCommand, context: &Context) -> Result<(), F
                 println!(
                     "{} rows in {seconds:.1} s{}",
                     summary.rows,
-                    if dry_run { " (dry run: nothing written)" } else { "" }
+                    if dry_run {
+                        " (dry run: nothing written)"
+                    } else {
+                        ""
+                    }
                 );
                 for (outcome, count) in &summary.outcomes {
                     println!("  {outcome:<24}{count:>10}");
@@ -211,7 +215,11 @@ pub fn run_accounts(command: AccountsCommand, context: &Context) -> Result<(), F
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             if !json {
-                let _ = writeln!(out, "{:<10} {:<32} {:<40} e-mail", "status", "username", "subject");
+                let _ = writeln!(
+                    out,
+                    "{:<10} {:<32} {:<40} e-mail",
+                    "status", "username", "subject"
+                );
             }
             let counts = usernames_report(&store, &mut |line| {
                 let _ = if json {

@@ -47,7 +47,10 @@ const MIN_PBKDF2_ITERATIONS: u32 = 1_000;
 
 impl LegacyHash {
     pub fn parse(stored: &str) -> Result<Self, UnsupportedHash> {
-        if ["$2a$", "$2b$", "$2y$"].iter().any(|p| stored.starts_with(p)) {
+        if ["$2a$", "$2b$", "$2y$"]
+            .iter()
+            .any(|p| stored.starts_with(p))
+        {
             // bcrypt's own parser is the check: cost and the 53-character tail.
             return stored
                 .parse::<bcrypt::HashParts>()
@@ -90,7 +93,14 @@ impl LegacyHash {
                 iterations,
                 salt,
                 hash,
-            } => pbkdf2::verify(digest.algorithm(), *iterations, salt, password.as_bytes(), hash).is_ok(),
+            } => pbkdf2::verify(
+                digest.algorithm(),
+                *iterations,
+                salt,
+                password.as_bytes(),
+                hash,
+            )
+            .is_ok(),
             Self::Argon2(stored) => PasswordHash::new(stored).is_ok_and(|parsed| {
                 Argon2::default()
                     .verify_password(password.as_bytes(), &parsed)
@@ -141,7 +151,10 @@ mod tests {
 
     #[test]
     fn too_few_pbkdf2_rounds_and_unknown_formats_are_refused() {
-        assert_eq!(LegacyHash::parse(&pbkdf2_phc("x", 10)), Err(UnsupportedHash));
+        assert_eq!(
+            LegacyHash::parse(&pbkdf2_phc("x", 10)),
+            Err(UnsupportedHash)
+        );
         for junk in ["", "plaintext", "$1$abc$def", "$2b$04$short", "$md5$x$y"] {
             assert_eq!(LegacyHash::parse(junk), Err(UnsupportedHash), "{junk}");
         }

@@ -1,4 +1,7 @@
 //! The headless JSON API the frontend renders every screen from (problem+json errors).
 
+pub mod admin;
+pub mod bearer;
 pub mod login;
+pub mod registration;
 pub mod second_factor;

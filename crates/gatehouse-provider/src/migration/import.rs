@@ -164,7 +164,9 @@ pub fn import(
             None => {
                 let with = match planned.outcome {
                     gatehouse_core::migration::Outcome::EmailShared { ref with }
-                    | gatehouse_core::migration::Outcome::UsernameShared { ref with } => with.clone(),
+                    | gatehouse_core::migration::Outcome::UsernameShared { ref with } => {
+                        with.clone()
+                    }
                     _ => Vec::new(),
                 };
                 batch.push(Entry::Decided(RowReport {
@@ -231,7 +233,10 @@ fn decide_and_write(
     options: ImportOptions,
     now: DateTime<Utc>,
 ) -> Result<Vec<RowReport>, RepositoryError> {
-    let subjects: Vec<String> = batch.iter().map(|p| p.identity.subject.to_string()).collect();
+    let subjects: Vec<String> = batch
+        .iter()
+        .map(|p| p.identity.subject.to_string())
+        .collect();
     let emails: Vec<String> = batch
         .iter()
         .map(|p| p.identity.email.normalized().to_owned())
@@ -246,7 +251,8 @@ fn decide_and_write(
         .into_iter()
         .map(|(a, m)| (a.subject.to_string(), (a, m)))
         .collect();
-    let email_owners: HashMap<String, String> = tx.subjects_by_emails(&emails)?.into_iter().collect();
+    let email_owners: HashMap<String, String> =
+        tx.subjects_by_emails(&emails)?.into_iter().collect();
     let username_owners: HashMap<String, String> = if usernames.is_empty() {
         HashMap::new()
     } else {
@@ -273,7 +279,11 @@ fn decide_and_write(
             reports.push(report("email_taken", vec![owner]));
             continue;
         }
-        let username_key = pending.identity.legacy_username.as_ref().map(|u| u.normalized());
+        let username_key = pending
+            .identity
+            .legacy_username
+            .as_ref()
+            .map(|u| u.normalized());
         if let Some(owner) = username_key.and_then(|k| taken_by(&username_owners, k)) {
             reports.push(report("username_taken", vec![owner]));
             continue;

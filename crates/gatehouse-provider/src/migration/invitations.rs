@@ -3,10 +3,11 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::ports::{
-    MigrationRepository, RegistrationTokenRepository, RepositoryError, RepositoryResult,
+    AuditLog as _, MigrationRepository, RegistrationTokenRepository, RepositoryError,
+    RepositoryResult,
 };
 use gatehouse_core::registration::{AccountMigration, RegistrationToken};
-use gatehouse_core::{Account, AccountId, AccountStatus};
+use gatehouse_core::{Account, AccountId, AccountStatus, AuditKind, NewAuditEvent};
 use gatehouse_store::{Store, Tx};
 use serde::Serialize;
 
@@ -36,13 +37,16 @@ impl LinkMailer<'_> {
     }
 
     /// Issues a fresh link to a pending account inside `tx`: its older links stop
-    /// working, the mail is queued (not before `due`), and the invitation is counted.
+    /// working, the mail is queued (not before `due`), the invitation is counted, and
+    /// the account's audit trail says who asked (`via`: `invitation`, `resend`,
+    /// `admin:{client_id}`).
     pub fn send_link(
         &self,
         tx: &Tx<'_>,
         account: &Account,
         now: DateTime<Utc>,
         due: DateTime<Utc>,
+        via: &str,
     ) -> RepositoryResult<()> {
         let Some(email) = account.email.as_ref() else {
             return Err(RepositoryError::NotFound);
@@ -60,6 +64,10 @@ impl LinkMailer<'_> {
             self.link_ttl(),
         );
         self.outbox.enqueue_due(tx, &message, now, due)?;
+        tx.record(
+            &NewAuditEvent::new(AuditKind::RegistrationLinkSent, Some(account.id), now)
+                .with_detail("via", via.to_owned()),
+        )?;
         match tx.migration_of(account.id)? {
             Some(mut migration) => {
                 migration.invited(now, record.expires_at);
@@ -123,11 +131,13 @@ pub fn send_invitations(
         use gatehouse_core::ports::AccountRepository as _;
         let account = store.account_by_id(id)?.ok_or(RepositoryError::NotFound)?;
         if account.status != AccountStatus::PendingRegistration {
-            return Err(RepositoryError::Conflict(gatehouse_core::ports::UniqueField::Id));
+            return Err(RepositoryError::Conflict(
+                gatehouse_core::ports::UniqueField::Id,
+            ));
         }
         if !options.dry_run {
             let due = due_of(0);
-            store.transaction(|tx| mailer.send_link(tx, &account, now, due))?;
+            store.transaction(|tx| mailer.send_link(tx, &account, now, due, "invitation"))?;
         }
         summary.invited = 1;
         return Ok(summary);
@@ -145,7 +155,7 @@ pub fn send_invitations(
                 use gatehouse_core::ports::AccountRepository as _;
                 for (migration, due) in page.iter().zip(&dues) {
                     if let Some(account) = tx.account_by_id(migration.account_id)? {
-                        mailer.send_link(tx, &account, now, *due)?;
+                        mailer.send_link(tx, &account, now, *due, "invitation")?;
                     }
                 }
                 Ok(())

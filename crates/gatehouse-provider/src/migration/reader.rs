@@ -57,7 +57,10 @@ pub fn rows(path: &Path, format: ImportFormat) -> std::io::Result<Box<dyn Iterat
             if let Some(unknown) = headers.iter().find(|h| !FIELDS.contains(h)) {
                 return Err(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
-                    format!("unknown column {unknown:?}; the columns are {}", FIELDS.join(", ")),
+                    format!(
+                        "unknown column {unknown:?}; the columns are {}",
+                        FIELDS.join(", ")
+                    ),
                 ));
             }
             if !headers.iter().any(|h| h == "legacy_subject") {
@@ -66,17 +69,19 @@ pub fn rows(path: &Path, format: ImportFormat) -> std::io::Result<Box<dyn Iterat
                     "the header has no legacy_subject column",
                 ));
             }
-            Box::new(reader.into_records().map(move |row| match row {
-                Ok(record) => (
-                    record.position().map_or(0, csv::Position::line),
-                    record
-                        .deserialize::<LegacyRecord>(Some(&headers))
-                        .map_err(|e| one_line(&e.to_string())),
-                ),
-                Err(e) => (
-                    e.position().map_or(0, csv::Position::line),
-                    Err(one_line(&e.to_string())),
-                ),
+            Box::new(reader.into_records().map(move |row| {
+                match row {
+                    Ok(record) => (
+                        record.position().map_or(0, csv::Position::line),
+                        record
+                            .deserialize::<LegacyRecord>(Some(&headers))
+                            .map_err(|e| one_line(&e.to_string())),
+                    ),
+                    Err(e) => (
+                        e.position().map_or(0, csv::Position::line),
+                        Err(one_line(&e.to_string())),
+                    ),
+                }
             }))
         }
         ImportFormat::Jsonl => Box::new(file.lines().enumerate().filter_map(|(index, line)| {
@@ -86,7 +91,8 @@ pub fn rows(path: &Path, format: ImportFormat) -> std::io::Result<Box<dyn Iterat
                 Ok(text) if text.trim().is_empty() => None,
                 Ok(text) => Some((
                     number,
-                    serde_json::from_str::<LegacyRecord>(&text).map_err(|e| one_line(&e.to_string())),
+                    serde_json::from_str::<LegacyRecord>(&text)
+                        .map_err(|e| one_line(&e.to_string())),
                 )),
             }
         })),

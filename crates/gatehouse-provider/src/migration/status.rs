@@ -29,7 +29,10 @@ pub fn migration_status(
     let mut by_age: BTreeMap<String, BTreeMap<String, u64>> = MigrationState::ALL
         .iter()
         .map(|s| {
-            let buckets = AGE_BUCKETS.iter().map(|(b, _)| ((*b).to_owned(), 0)).collect();
+            let buckets = AGE_BUCKETS
+                .iter()
+                .map(|(b, _)| ((*b).to_owned(), 0))
+                .collect();
             (s.as_str().to_owned(), buckets)
         })
         .collect();

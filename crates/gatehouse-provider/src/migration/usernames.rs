@@ -32,7 +32,10 @@ pub fn usernames_report(
         let page = repo.accounts_after(after, PAGE)?;
         let Some(last) = page.last() else { break };
         after = Some(last.id);
-        let named: Vec<&Account> = page.iter().filter(|a| a.legacy_username.is_some()).collect();
+        let named: Vec<&Account> = page
+            .iter()
+            .filter(|a| a.legacy_username.is_some())
+            .collect();
         let keys: Vec<String> = named
             .iter()
             .filter_map(|a| a.legacy_username.as_ref())

@@ -1,0 +1,257 @@
+//! `/api/v1/admin/…`: operating Gatehouse without touching the database. Every call
+//! needs a `client_credentials` token with the `gatehouse:admin` scope and is audited.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use futures_util::StreamExt as _;
+use gatehouse_core::ports::{AccountRepository, AuditLog, RepositoryError};
+use gatehouse_core::{AccountId, AccountStatus, AuditKind, NewAuditEvent};
+use serde::{Deserialize, Serialize};
+use std::io::Write as _;
+use utoipa::{IntoParams, ToSchema};
+
+use super::bearer::{ADMIN_SCOPE, require_scope};
+use crate::migration::invitations::LinkMailer;
+use crate::migration::status::{MigrationStatus, migration_status};
+use crate::migration::{ImportFormat, ImportOptions, RowReport, import};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ImportQuery {
+    /// Validate and report without writing.
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Apply rows that changed since an earlier import.
+    #[serde(default)]
+    pub update: bool,
+}
+
+/// The end of an import run.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportResult {
+    pub rows: u64,
+    pub dry_run: bool,
+    /// Rows per outcome (`created`, `unchanged`, `changed`, `updated`, `email_shared`, …).
+    #[schema(value_type = Object)]
+    pub outcomes: std::collections::BTreeMap<&'static str, u64>,
+    /// Every row not `created`, `unchanged` or `updated`, in input order: the ones that
+    /// need a look (at most 10,000).
+    #[schema(value_type = Vec<Object>)]
+    pub problems: Vec<RowReport>,
+    pub problems_truncated: bool,
+}
+
+const MAX_PROBLEMS: usize = 10_000;
+
+fn audit_admin(
+    state: &AppState,
+    kind: AuditKind,
+    account: Option<AccountId>,
+    client: &str,
+) -> NewAuditEvent {
+    NewAuditEvent::new(kind, account, state.clock.now())
+        .with_detail("admin_client", client.to_owned())
+}
+
+/// Imports accounts from a JSON Lines body (one record per line, fields as the CLI's
+/// import). The body is spooled to a temporary file, so it may be large
+/// (`migration.max_import_bytes`), and the same streaming importer as the CLI runs.
+#[utoipa::path(
+    tag = "admin",
+    params(ImportQuery),
+    request_body(content = String, content_type = "application/x-ndjson", description = "One JSON object per line: legacy_subject, email, username, given_name, family_name, locale, zoneinfo, email_verified, created_at, password_hash, sms_phone, totp_secret"),
+    responses(
+        (status = 200, body = ImportResult),
+        (status = 401, description = "`invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/admin/accounts/import")]
+pub async fn import_accounts(
+    req: HttpRequest,
+    query: web::Query<ImportQuery>,
+    mut body: web::Payload,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let admin = require_scope(&req, &state, ADMIN_SCOPE).await?;
+    let limit = state.config.migration.max_import_bytes;
+    let mut spool = tempfile::NamedTempFile::new().map_err(|_| Problem::internal())?;
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|_| {
+            Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "The body could not be read",
+            )
+        })?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(Problem::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                "Request body too large",
+            )
+            .with_extension("limit", serde_json::json!(limit)));
+        }
+        // Small synchronous writes to a local temporary file.
+        spool.write_all(&chunk).map_err(|_| Problem::internal())?;
+    }
+    let options = ImportOptions {
+        dry_run: query.dry_run,
+        update: query.update,
+        keep_passwords: state.config.migration.keep_passwords,
+        batch_size: state.config.migration.import_batch_size as usize,
+    };
+    let shared = state.clone();
+    let client = admin.client_id.clone();
+    let result = web::block(move || {
+        let mut problems = Vec::new();
+        let mut truncated = false;
+        let mut on_row = |row: &RowReport| {
+            if !matches!(row.outcome, "created" | "unchanged" | "updated") {
+                if problems.len() < MAX_PROBLEMS {
+                    problems.push(row.clone());
+                } else {
+                    truncated = true;
+                }
+            }
+        };
+        let now = shared.clock.now();
+        let summary = import(
+            &shared.store,
+            spool.path(),
+            ImportFormat::Jsonl,
+            options,
+            now,
+            &mut on_row,
+            &mut |_, _, _| {},
+        )?;
+        let mut event = audit_admin(&shared, AuditKind::AccountImported, None, &client)
+            .with_detail("rows", summary.rows.to_string())
+            .with_detail("dry_run", summary.dry_run.to_string());
+        for (outcome, count) in &summary.outcomes {
+            event = event.with_detail(outcome, count.to_string());
+        }
+        shared.store.record(&event)?;
+        Ok::<_, crate::migration::ImportError>(ImportResult {
+            rows: summary.rows,
+            dry_run: summary.dry_run,
+            outcomes: summary.outcomes,
+            problems,
+            problems_truncated: truncated,
+        })
+    })
+    .await
+    .map_err(|_| Problem::internal())?
+    .map_err(|e| match e {
+        crate::migration::ImportError::Input(e) => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "import_invalid",
+            "The import cannot be read",
+        )
+        .with_detail(e.to_string()),
+        crate::migration::ImportError::Database(_) => Problem::database_unavailable(),
+    })?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// Accounts per migration state, and per state by age.
+#[utoipa::path(
+    tag = "admin",
+    responses(
+        (status = 200, body = MigrationStatus),
+        (status = 401, description = "`invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/admin/migration/status")]
+pub async fn get_migration_status(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    require_scope(&req, &state, ADMIN_SCOPE).await?;
+    let shared = state.clone();
+    let status = web::block(move || migration_status(&shared.store, shared.clock.now()))
+        .await
+        .map_err(|_| Problem::internal())?
+        .map_err(|_| Problem::database_unavailable())?;
+    Ok(HttpResponse::Ok().json(status))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkSent {
+    /// `sent`.
+    pub status: String,
+}
+
+/// Mails a pending account a new registration link (older links stop working).
+#[utoipa::path(
+    tag = "admin",
+    params(("account_id" = String, Path)),
+    responses(
+        (status = 202, body = LinkSent),
+        (status = 401, description = "`invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`account_not_pending`: registration is already complete", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/admin/accounts/{account_id}/registration-link")]
+pub async fn resend_registration_link(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let admin = require_scope(&req, &state, ADMIN_SCOPE).await?;
+    let id = uuid::Uuid::parse_str(&path.into_inner())
+        .map(AccountId)
+        .map_err(|_| Problem::not_found())?;
+    let shared = state.clone();
+    let sent = web::block(move || {
+        let state = shared.as_ref();
+        let now = state.clock.now();
+        let mailer = LinkMailer {
+            hasher: &state.secrets.hasher,
+            outbox: &state.outbox,
+            config: &state.config.migration,
+        };
+        state.store.transaction(|tx| {
+            let account = tx.account_by_id(id)?.ok_or(RepositoryError::NotFound)?;
+            if account.status != AccountStatus::PendingRegistration {
+                return Ok(false);
+            }
+            mailer.send_link(
+                tx,
+                &account,
+                now,
+                now,
+                &format!("admin:{}", admin.client_id),
+            )?;
+            Ok(true)
+        })
+    })
+    .await
+    .map_err(|_| Problem::internal())?
+    .map_err(|e| match e {
+        RepositoryError::NotFound => Problem::not_found(),
+        _ => Problem::database_unavailable(),
+    })?;
+    if !sent {
+        return Err(Problem::new(
+            StatusCode::CONFLICT,
+            "account_not_pending",
+            "This account has completed registration",
+        ));
+    }
+    state.outbox.wake();
+    Ok(HttpResponse::Accepted().json(LinkSent {
+        status: "sent".to_owned(),
+    }))
+}
