@@ -58,7 +58,7 @@ async fn world(db: TestDatabase, alg: SigningAlg) -> World {
 }
 
 /// The newest one-time code mailed to `to`, waiting for the outbox worker to send it.
-async fn mailed_code(dir: &Path, to: &str, skip: usize) -> String {
+pub(crate) async fn mailed_code(dir: &Path, to: &str, skip: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let mut codes = vec![];
@@ -99,13 +99,13 @@ async fn mailed_code(dir: &Path, to: &str, skip: usize) -> String {
 }
 
 /// A browser at the login UI: it followed /authorize and holds the challenge.
-struct Browser {
-    http: reqwest::Client,
-    challenge: String,
+pub(crate) struct Browser {
+    pub http: reqwest::Client,
+    pub challenge: String,
 }
 
 impl Browser {
-    async fn open(server: &TestServer, authorize_url: &str) -> Self {
+    pub async fn open(server: &TestServer, authorize_url: &str) -> Self {
         let http = server.browser();
         let res = http.get(authorize_url).send().await.expect("authorize");
         assert_eq!(res.status(), StatusCode::FOUND);
@@ -118,7 +118,7 @@ impl Browser {
         Self { http, challenge }
     }
 
-    async fn post(&self, server: &TestServer, step: &str, body: Value) -> reqwest::Response {
+    pub async fn post(&self, server: &TestServer, step: &str, body: Value) -> reqwest::Response {
         self.http
             .post(server.url(&format!("/api/v1/login/{}/{step}", self.challenge)))
             .json(&body)

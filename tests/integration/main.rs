@@ -15,6 +15,7 @@ mod keys;
 mod login;
 mod mail;
 mod migrations;
+mod registration;
 mod store;
 mod support;
 mod token;
