@@ -11,6 +11,7 @@ mod config;
 mod crypto;
 mod flow;
 mod http;
+mod import;
 mod keys;
 mod login;
 mod mail;

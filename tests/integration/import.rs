@@ -1,0 +1,343 @@
+//! `gatehouse accounts import` on SQLite and PostgreSQL: dry runs write nothing, the
+//! report names every outcome, a second run changes nothing, conflicts and bad rows
+//! are reported while good rows land, `--update` applies changes, and kept passwords
+//! (bcrypt) work once and are upgraded to argon2id at that first login.
+
+use gatehouse_core::ports::{AccountRepository, FactorRepository};
+use gatehouse_core::{AccountStatus, Email, FactorKind, Subject};
+use serde_json::{Value, json};
+
+use crate::registration::{Site, site};
+use crate::support::TestDatabase;
+
+fn summary(out: &str) -> Value {
+    serde_json::from_str(out).expect("summary json")
+}
+
+fn report(site: &Site, name: &str) -> Vec<Value> {
+    std::fs::read_to_string(site.work.path().join(name))
+        .expect("report")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("report line"))
+        .collect()
+}
+
+const ROWS: &str = "\
+legacy_subject,email,username,given_name,locale,zoneinfo,email_verified,sms_phone,password_hash
+s-ok,ok@example.com,okuser,Oki,ja,Asia/Tokyo,true,+81 90 0000 0012,
+s-same,same@example.com,same@example.com,,,,,,
+s-dup1,dup@example.com,,,,,,,
+s-dup2,DUP@example.com,,,,,,,
+s-bad,not-an-address,,,,,,,
+s-taken,native@example.com,,,,,,,
+s-locale,loc@example.com,,,en_US!,,,,
+s-zone,zone@example.com,,,,Not A Zone,,,
+s-hash,hash@example.com,,,,,,,plaintext-password
+s-name1,n1@example.com,Sam,,,,,,
+s-name2,n2@example.com,sam,,,,,,
+s-dupsub,a@example.com,,,,,,,
+s-dupsub,b@example.com,,,,,,,
+,blank@example.com,,,,,,,
+s-short,short@example.com
+";
+
+async fn import_suite(db: TestDatabase) {
+    let site = site(db, |_| {}).await;
+    let native = site
+        .server
+        .create_account("native@example.com", Some("x"), AccountStatus::Active);
+    let input = site.write("users.csv", ROWS);
+    let path = input.to_str().expect("path");
+
+    let dry = summary(&site.run(&[
+        "accounts",
+        "import",
+        path,
+        "--dry-run",
+        "--json",
+        "--report",
+        "dry.jsonl",
+    ]));
+    assert_eq!(dry["dry_run"], true);
+    assert_eq!(
+        site.server.store().count_accounts().expect("count"),
+        1,
+        "a dry run writes nothing"
+    );
+    let expected = json!({
+        "created": 2,
+        "duplicate_subject": 2,
+        "email_invalid": 1,
+        "email_shared": 2,
+        "email_taken": 1,
+        "locale_invalid": 1,
+        "password_hash_invalid": 1,
+        "row_invalid": 1,
+        "subject_invalid": 1,
+        "username_shared": 2,
+        "zoneinfo_invalid": 1,
+    });
+    assert_eq!(dry["outcomes"], expected);
+    assert_eq!(dry["rows"], 15);
+    let lines = report(&site, "dry.jsonl");
+    assert_eq!(lines.len(), 15, "one report line per row");
+    let outcome = |subject: &str| {
+        lines
+            .iter()
+            .find(|l| l["legacy_subject"] == subject)
+            .map(|l| l["outcome"].as_str().expect("outcome").to_owned())
+    };
+    assert_eq!(outcome("s-ok").as_deref(), Some("created"));
+    assert_eq!(outcome("s-taken").as_deref(), Some("email_taken"));
+    assert_eq!(outcome("s-same").as_deref(), Some("created"));
+    let shared = lines
+        .iter()
+        .find(|l| l["legacy_subject"] == "s-dup1")
+        .expect("dup1");
+    assert_eq!(shared["with"], json!(["s-dup2"]));
+    let invalid = lines
+        .iter()
+        .find(|l| l["outcome"] == "row_invalid")
+        .expect("row_invalid");
+    assert_eq!(invalid["line"], 16);
+    assert!(invalid["error"].as_str().is_some());
+    // Lines come in input order, numbered as in the file (the header is line 1).
+    let numbers: Vec<u64> = lines
+        .iter()
+        .map(|l| l["line"].as_u64().expect("line"))
+        .collect();
+    assert_eq!(numbers, (2..=16).collect::<Vec<_>>());
+
+    let real = summary(&site.run(&["accounts", "import", path, "--json"]));
+    assert_eq!(real["outcomes"], expected);
+    let store = site.server.store();
+    assert_eq!(store.count_accounts().expect("count"), 3);
+    let ok = store
+        .account_by_subject(&Subject::parse("s-ok").expect("subject"))
+        .expect("query")
+        .expect("imported");
+    assert_eq!(ok.status, AccountStatus::PendingRegistration);
+    assert_eq!(ok.email.as_ref().map(Email::as_str), Some("ok@example.com"));
+    assert_eq!(
+        ok.legacy_username.as_ref().map(|u| u.as_str()),
+        Some("okuser")
+    );
+    assert_eq!(ok.locale.as_deref(), Some("ja"));
+    assert_eq!(ok.zoneinfo.as_deref(), Some("Asia/Tokyo"));
+    assert!(ok.email_verified);
+    assert!(
+        ok.password_hash.is_none(),
+        "old passwords are not kept by default"
+    );
+    // The old SMS factor is kept, and the registry shows it retired.
+    let factors = store.factors_of(ok.id).expect("factors");
+    assert_eq!(factors.len(), 1);
+    assert_eq!(factors[0].kind, FactorKind::Sms);
+    assert_eq!(
+        site.server.config.factors.effective_status(&factors[0]),
+        gatehouse_core::factor::EffectiveStatus::Retired
+    );
+    let same = store
+        .account_by_subject(&Subject::parse("s-same").expect("subject"))
+        .expect("query")
+        .expect("imported");
+    assert!(
+        same.legacy_username.is_none(),
+        "a username equal to the address is not kept"
+    );
+    assert_eq!(
+        store
+            .account_by_id(native.id)
+            .expect("query")
+            .expect("native")
+            .email,
+        native.email,
+        "a conflicting row never touches the existing account"
+    );
+
+    // A second run changes nothing.
+    let before: Vec<_> = ["s-ok", "s-same"]
+        .iter()
+        .map(|s| {
+            store
+                .account_by_subject(&Subject::parse(s).expect("subject"))
+                .expect("query")
+        })
+        .collect();
+    let again = summary(&site.run(&["accounts", "import", path, "--json"]));
+    assert_eq!(again["outcomes"]["unchanged"], 2);
+    assert!(again["outcomes"].get("created").is_none());
+    let after: Vec<_> = ["s-ok", "s-same"]
+        .iter()
+        .map(|s| {
+            store
+                .account_by_subject(&Subject::parse(s).expect("subject"))
+                .expect("query")
+        })
+        .collect();
+    assert_eq!(before, after);
+    assert_eq!(store.factors_of(ok.id).expect("factors").len(), 1);
+
+    // A changed row is left alone unless the run updates.
+    let changed = site.write(
+        "changed.jsonl",
+        r#"{"legacy_subject": "s-ok", "email": "ok@example.com", "username": "okuser", "given_name": "Oki-san", "locale": "en"}"#,
+    );
+    let changed = changed.to_str().expect("path");
+    let left = summary(&site.run(&["accounts", "import", changed, "--json"]));
+    assert_eq!(left["outcomes"], json!({"changed": 1}));
+    let ok_now = store.account_by_id(ok.id).expect("query").expect("ok");
+    assert_eq!(ok_now.given_name.as_deref(), Some("Oki"));
+    let updated = summary(&site.run(&["accounts", "import", changed, "--update", "--json"]));
+    assert_eq!(updated["outcomes"], json!({"updated": 1}));
+    let ok_now = store.account_by_id(ok.id).expect("query").expect("ok");
+    assert_eq!(ok_now.given_name.as_deref(), Some("Oki-san"));
+    assert_eq!(ok_now.locale.as_deref(), Some("en"));
+    assert_eq!(ok_now.subject.as_str(), "s-ok");
+    let settled = summary(&site.run(&["accounts", "import", changed, "--update", "--json"]));
+    assert_eq!(settled["outcomes"], json!({"unchanged": 1}));
+
+    // An update that would take another account's address is refused, nothing merged.
+    let grab = site.write(
+        "grab.jsonl",
+        r#"{"legacy_subject": "s-ok", "email": "native@example.com"}"#,
+    );
+    let grabbed = summary(&site.run(&[
+        "accounts",
+        "import",
+        grab.to_str().expect("path"),
+        "--update",
+        "--json",
+    ]));
+    assert_eq!(grabbed["outcomes"], json!({"email_taken": 1}));
+
+    // The username report: `okuser` differs from its address.
+    let out = site.run(&["accounts", "usernames-report", "--json"]);
+    let lines: Vec<Value> = out
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json"))
+        .collect();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["username"], "okuser");
+    assert_eq!(lines[0]["status"], "differs");
+}
+
+#[tokio::test]
+async fn sqlite_import() {
+    import_suite(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_import() {
+    if let Some(db) = TestDatabase::postgres() {
+        import_suite(db).await;
+    }
+}
+
+/// bcrypt of "old secret" at cost 4, made by glibc's crypt(3) as an old system would.
+const OLD_BCRYPT: &str = "$2b$04$abcdefghijklmnopqrstuuYBeWYOyKCtRowAxBan3M4MFY8ThdJNy";
+
+async fn kept_passwords(db: TestDatabase) {
+    let site = site(db, |c| c.migration.keep_passwords = true).await;
+    let input = site.write(
+        "kept.jsonl",
+        &format!(
+            "{}\n",
+            json!({"legacy_subject": "kept-1", "email": "kept@example.com", "password_hash": OLD_BCRYPT})
+        ),
+    );
+    let out = summary(&site.run(&[
+        "accounts",
+        "import",
+        input.to_str().expect("path"),
+        "--json",
+    ]));
+    assert_eq!(out["outcomes"], json!({"created": 1}));
+    let store = site.server.store();
+    let account = store
+        .account_by_subject(&Subject::parse("kept-1").expect("subject"))
+        .expect("query")
+        .expect("imported");
+    assert_eq!(
+        account.status,
+        AccountStatus::Active,
+        "a kept password needs no re-registration"
+    );
+    assert_eq!(account.password_hash.as_deref(), Some(OLD_BCRYPT));
+    let claims = site
+        .login("kept@example.com", "old secret", "kept@example.com", 0)
+        .await;
+    assert_eq!(claims["sub"], "kept-1");
+    let upgraded = store
+        .account_by_id(account.id)
+        .expect("query")
+        .expect("account");
+    let hash = upgraded.password_hash.expect("hash");
+    assert!(
+        hash.starts_with("$argon2id$"),
+        "upgraded at the first login: {hash}"
+    );
+    // The new hash still takes the same password.
+    let claims = site
+        .login("kept@example.com", "old secret", "kept@example.com", 1)
+        .await;
+    assert_eq!(claims["sub"], "kept-1");
+}
+
+#[tokio::test]
+async fn sqlite_kept_passwords_work_and_are_upgraded() {
+    kept_passwords(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_kept_passwords_work_and_are_upgraded() {
+    if let Some(db) = TestDatabase::postgres() {
+        kept_passwords(db).await;
+    }
+}
+
+#[tokio::test]
+async fn without_keep_passwords_an_old_hash_is_ignored() {
+    let site = site(TestDatabase::sqlite(), |_| {}).await;
+    let input = site.write(
+        "kept.jsonl",
+        &json!({"legacy_subject": "k-2", "email": "k2@example.com", "password_hash": OLD_BCRYPT})
+            .to_string(),
+    );
+    site.run(&["accounts", "import", input.to_str().expect("path")]);
+    let account = site
+        .server
+        .store()
+        .account_by_subject(&Subject::parse("k-2").expect("subject"))
+        .expect("query")
+        .expect("imported");
+    assert_eq!(account.status, AccountStatus::PendingRegistration);
+    assert!(account.password_hash.is_none());
+}
+
+#[tokio::test]
+async fn an_unknown_column_stops_the_import_before_anything_is_written() {
+    let site = site(TestDatabase::sqlite(), |_| {}).await;
+    let input = site.write("bad.csv", "legacy_subject,email,phone\nx,x@example.com,1\n");
+    let output = site
+        .cli()
+        .args(["accounts", "import", input.to_str().expect("path")])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("unknown column \"phone\""), "{stderr}");
+    assert_eq!(site.server.store().count_accounts().expect("count"), 0);
+    let bad_age = site
+        .cli()
+        .args([
+            "invitations",
+            "send",
+            "--all-pending",
+            "--remind-after",
+            "7x",
+        ])
+        .output()
+        .expect("runs");
+    assert_eq!(bad_age.status.code(), Some(2));
+}
