@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: run test openapi lint bench build fmt clean
+.PHONY: run test openapi lint bench bench-import build fmt clean
 
 ## Start the server on the embedded defaults (SQLite at ./data/gatehouse.db).
 run:
@@ -33,6 +33,10 @@ bench:
 	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
 	$(CARGO) build --release -p gatehouse
 	$(CARGO) bench -p gatehouse-tests --bench gatehouse
+
+## Import 1M generated accounts into SQLite and PostgreSQL (release build): rows/s, peak RSS.
+bench-import:
+	bash tests/benches/import.sh
 
 build:
 	$(CARGO) build --workspace

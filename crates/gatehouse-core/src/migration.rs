@@ -449,6 +449,54 @@ mod tests {
     }
 
     #[test]
+    fn the_suspect_pass_is_needed_only_when_something_repeats() {
+        let mut planner = MigrationPlanner::new();
+        let unique = [
+            record("1", Some("a@example.com"), Some("a")),
+            record("2", Some("b@example.com"), None),
+        ];
+        unique.iter().for_each(|r| planner.observe(r));
+        assert!(!planner.needs_suspect_pass());
+        assert!(
+            unique
+                .iter()
+                .all(|r| planner.classify(r).outcome.is_importable())
+        );
+
+        let mut planner = MigrationPlanner::new();
+        let shared = [
+            record("1", Some("x@example.com"), None),
+            record("2", Some("X@example.com"), None),
+        ];
+        shared.iter().for_each(|r| planner.observe(r));
+        assert!(planner.needs_suspect_pass());
+        // Skipping the suspect pass never merges: the repeat still blocks both records.
+        assert_eq!(
+            planner.classify(&shared[0]).outcome,
+            Outcome::EmailShared { with: vec![] }
+        );
+    }
+
+    #[test]
+    fn field_formats_are_checked_after_identity() {
+        let mut bad = record("1", Some("a@example.com"), None);
+        bad.locale = Some("ja_JP!".into());
+        assert_eq!(outcomes(&[bad.clone()]), vec![Outcome::LocaleInvalid]);
+        bad.locale = Some("ja-JP".into());
+        bad.zoneinfo = Some("Asia/Tokyo".into());
+        bad.totp_secret = Some("not base32".into());
+        assert_eq!(outcomes(&[bad.clone()]), vec![Outcome::TotpSecretInvalid]);
+        bad.totp_secret = Some("JBSWY3DPEHPK3PXP".into());
+        bad.password_hash = Some("md5:abc".into());
+        assert_eq!(outcomes(&[bad.clone()]), vec![Outcome::PasswordHashInvalid]);
+        bad.password_hash = None;
+        assert_eq!(outcomes(&[bad]), vec![Outcome::Ok]);
+        assert!(is_zone_name("Etc/UTC") && is_zone_name("America/Argentina/Buenos_Aires"));
+        assert!(!is_zone_name("Etc//UTC") && !is_zone_name("../etc/passwd"));
+        assert!(is_language_tag("zh-Hant-TW") && !is_language_tag("x"));
+    }
+
+    #[test]
     fn username_is_email_keeps_no_separate_username() {
         let planned = plan(&[record("7", Some("u@example.com"), Some("u@example.com"))]);
         assert!(planned[0].outcome.is_importable());
