@@ -41,7 +41,7 @@ pub struct LegacyRecord {
     pub password_hash: Option<String>,
     /// The old SMS factor's number: imported as a retired factor.
     pub sms_phone: Option<String>,
-    /// The old authenticator-app secret (base32): imported only when allowed.
+    /// The old authenticator-app secret (base32): validated, not yet imported.
     pub totp_secret: Option<String>,
 }
 

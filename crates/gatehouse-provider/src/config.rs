@@ -38,8 +38,6 @@ pub struct MigrationConfig {
     /// Import `password_hash` (bcrypt, PBKDF2, argon2) so old passwords keep working;
     /// off by default: every user re-registers.
     pub keep_passwords: bool,
-    /// Import `totp_secret` as an active authenticator-app factor.
-    pub allow_totp_import: bool,
     /// The frontend's "Set your password" page; links go to `{registration_ui_url}?token=…`.
     pub registration_ui_url: String,
     /// How long a registration link works.
@@ -58,7 +56,6 @@ impl Default for MigrationConfig {
     fn default() -> Self {
         Self {
             keep_passwords: false,
-            allow_totp_import: false,
             registration_ui_url: "http://localhost:3000/register".to_owned(),
             link_ttl_seconds: 14 * 24 * 3600,
             resend_per_address: 3,
