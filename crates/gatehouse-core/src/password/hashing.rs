@@ -97,17 +97,17 @@ impl PasswordHasher {
     /// Checks `password` against a stored PHC string. A stored value that does not
     /// parse never matches (and is logged by the caller, not here).
     pub fn verify(&self, password: &str, stored: &str) -> Verification {
-        if !stored.starts_with("$argon2id$") {
-            if let Ok(legacy) = super::legacy::LegacyHash::parse(stored) {
-                // Never faster than an argon2id check, so a kept hash is no timing oracle
-                // for "this account exists" beyond its own (older) algorithm's cost.
-                self.verify_dummy(password);
-                return if legacy.verify(password) {
-                    Verification::Match { needs_rehash: true }
-                } else {
-                    Verification::Mismatch
-                };
-            }
+        if !stored.starts_with("$argon2id$")
+            && let Ok(legacy) = super::legacy::LegacyHash::parse(stored)
+        {
+            // Never faster than an argon2id check, so a kept hash is no timing oracle
+            // for "this account exists" beyond its own (older) algorithm's cost.
+            self.verify_dummy(password);
+            return if legacy.verify(password) {
+                Verification::Match { needs_rehash: true }
+            } else {
+                Verification::Mismatch
+            };
         }
         let normalized = super::normalize(password);
         let Ok(parsed) = PasswordHash::new(stored) else {

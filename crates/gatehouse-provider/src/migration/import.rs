@@ -93,7 +93,7 @@ fn text(field: &Option<String>) -> Option<String> {
 /// A row in a batch: decided by the planner already, or waiting for the database.
 enum Entry {
     Decided(RowReport),
-    Pending(Pending),
+    Pending(Box<Pending>),
 }
 
 /// A planned row waiting for its batch.
@@ -156,11 +156,11 @@ pub fn import(
         };
         let planned = planner.classify(&record);
         match planned.identity {
-            Some(identity) => batch.push(Entry::Pending(Pending {
+            Some(identity) => batch.push(Entry::Pending(Box::new(Pending {
                 line,
                 record,
                 identity,
-            })),
+            }))),
             None => {
                 let with = match planned.outcome {
                     gatehouse_core::migration::Outcome::EmailShared { ref with }
@@ -192,7 +192,7 @@ pub fn import(
 }
 
 fn tick(progress: Progress<'_>, pass: u8, n: u64, total: Option<u64>) {
-    if n % 10_000 == 0 {
+    if n.is_multiple_of(10_000) {
         progress(pass, n, total);
     }
 }
@@ -208,7 +208,7 @@ fn write_batch(
     let pending: Vec<&Pending> = batch
         .iter()
         .filter_map(|entry| match entry {
-            Entry::Pending(p) => Some(p),
+            Entry::Pending(p) => Some(p.as_ref()),
             Entry::Decided(_) => None,
         })
         .collect();
