@@ -10,6 +10,7 @@ pub mod client;
 pub mod clock;
 pub mod email;
 pub mod factor;
+pub mod factor_guard;
 pub mod grant;
 pub mod identifier;
 pub mod login;
@@ -18,6 +19,7 @@ pub mod migration;
 pub mod otp;
 pub mod password;
 pub mod ports;
+pub mod recovery_code;
 pub mod signing_key;
 pub mod username;
 

@@ -17,6 +17,7 @@ use utoipa_actix_web::AppExt;
         (name = "health", description = "Liveness and readiness"),
         (name = "oidc", description = "OpenID Connect provider endpoints"),
         (name = "login", description = "The headless login API the login UI is built on"),
+        (name = "account", description = "The signed-in user's own account (bearer token with the account scope, first-party clients)"),
     )
 )]
 struct ApiDoc;

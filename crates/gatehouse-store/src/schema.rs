@@ -204,3 +204,21 @@ diesel::table! {
         expires_at -> BigInt,
     }
 }
+
+diesel::table! {
+    factor_guards (factor_id) {
+        factor_id -> Text,
+        attempts -> BigInt,
+        window_started_at -> BigInt,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Text,
+        factor_id -> Text,
+        code_hash -> Text,
+        used_at -> Nullable<BigInt>,
+    }
+}

@@ -1,4 +1,6 @@
 //! The headless JSON API the frontend renders every screen from (problem+json errors).
 
+pub mod account_auth;
+pub mod account_factors;
 pub mod login;
 pub mod second_factor;
