@@ -507,6 +507,17 @@ async fn totp_from_enrolment_to_login(db: TestDatabase) {
 
     // Enrolment: pending until a right code; a pending factor is never offered.
     let (factor, app) = start_totp(&api).await;
+    // The secret is sealed at rest: the row holds neither its bytes nor its base32.
+    let stored = w
+        .server
+        .store()
+        .factor_by_id(FactorId(uuid::Uuid::parse_str(&factor).expect("uuid")))
+        .expect("read")
+        .expect("stored");
+    let sealed = stored.secret.expect("sealed secret");
+    let raw = app.0.secret().as_ref().to_vec();
+    assert!(!sealed.windows(raw.len()).any(|w| w == raw.as_slice()));
+    assert!(!String::from_utf8_lossy(&sealed).contains(&app.0.secret().to_base32()));
     let login = Login::begin(&w, "app", "openid").await;
     assert_eq!(login.offered_kinds(), vec!["email_otp"]);
     let body = problem(
@@ -752,6 +763,22 @@ async fn recovery_codes_work_once_and_die_with_a_new_set() {
         .collect();
     assert_eq!(set.len(), 1);
     assert_eq!(set[0]["status"], "active");
+
+    // Stored as keyed hashes only.
+    let set_id_typed =
+        FactorId(uuid::Uuid::parse_str(set[0]["id"].as_str().expect("id")).expect("uuid"));
+    let stored = w
+        .server
+        .store()
+        .unused_recovery_codes(set_id_typed)
+        .expect("codes");
+    assert_eq!(stored.len(), 10);
+    for row in &stored {
+        assert!(first.iter().all(|c| {
+            let plain = c.replace('-', "");
+            !row.code_hash.contains(c.as_str()) && !row.code_hash.contains(&plain)
+        }));
+    }
 
     // Each code works once; typed in capitals without the dash is the same code.
     let login = Login::begin(&w, "app", "openid").await;
