@@ -520,6 +520,12 @@ async fn totp_from_enrolment_to_login(db: TestDatabase) {
     assert!(!String::from_utf8_lossy(&sealed).contains(&app.0.secret().to_base32()));
     let login = Login::begin(&w, "app", "openid").await;
     assert_eq!(login.offered_kinds(), vec!["email_otp"]);
+    problem(
+        login.verify(&w, &factor, &app.code(0)).await,
+        StatusCode::CONFLICT,
+        "factor_not_active",
+    )
+    .await;
     let body = problem(
         api.confirm(&factor, json!({"code": app.wrong_code(), "name": "Pixel"}))
             .await,
