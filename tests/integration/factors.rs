@@ -1004,13 +1004,14 @@ async fn the_account_api_refuses_what_it_must() {
         "factor_kind_unknown",
     )
     .await;
-    for kind in ["email_otp", "passkey"] {
-        problem(
+    for (kind, reason) in [("email_otp", "automatic"), ("passkey", "unsupported")] {
+        let body = problem(
             api.start(json!({"kind": kind})).await,
             StatusCode::CONFLICT,
             "factor_not_enrollable",
         )
         .await;
+        assert_eq!(body["reason"], reason);
     }
     let (factor, app) = start_totp(&api).await;
     problem(
@@ -1065,6 +1066,21 @@ async fn the_account_api_refuses_what_it_must() {
     )
     .await;
 
+    // An enrolment left pending too long is gone.
+    let (late, late_app) = start_totp(&api).await;
+    let store = w.server.store();
+    let late_id = FactorId(uuid::Uuid::parse_str(&late).expect("uuid"));
+    let mut aged = store.factor_by_id(late_id).expect("read").expect("pending");
+    aged.created_at -= TimeDelta::minutes(16);
+    store.update_factor(&aged).expect("age it");
+    problem(
+        api.confirm(&late, json!({"code": late_app.code(0)})).await,
+        StatusCode::GONE,
+        "enrolment_expired",
+    )
+    .await;
+    assert_eq!(store.factor_by_id(late_id), Ok(None));
+
     // Another account's factor is not found either.
     let other = w
         .server
@@ -1109,6 +1125,36 @@ async fn the_account_api_refuses_what_it_must() {
         problem(res, StatusCode::FORBIDDEN, "reauthentication_required").await;
     }
     assert!(audit_kinds(&w).is_empty(), "nothing changed");
+}
+
+#[tokio::test]
+async fn a_kind_switched_off_by_configuration_cannot_be_added() {
+    let w = world_with(TestDatabase::sqlite(), |c| {
+        c.factors.recovery_code = gatehouse_core::KindState::Disabled;
+    })
+    .await;
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    let listed = api.list().await;
+    let kind = listed["kinds"]
+        .as_array()
+        .expect("kinds")
+        .iter()
+        .find(|k| k["kind"] == "recovery_code")
+        .expect("listed")
+        .clone();
+    assert_eq!(
+        (kind["enrollable"].clone(), kind["reason"].clone()),
+        (json!(false), json!("disabled"))
+    );
+    let res = api
+        .request(reqwest::Method::POST, "/api/v1/account/recovery-codes")
+        .send()
+        .await
+        .expect("codes");
+    problem(res, StatusCode::CONFLICT, "factor_disabled").await;
 }
 
 #[tokio::test]

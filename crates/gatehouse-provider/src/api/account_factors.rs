@@ -7,10 +7,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
-use gatehouse_core::factor::{EffectiveStatus, IMPLICIT_EMAIL_FACTOR, offer_label};
+use gatehouse_core::factor::{
+    EffectiveStatus, FactorUnavailable, IMPLICIT_EMAIL_FACTOR, offer_label,
+};
 use gatehouse_core::ports::{AuditLog, FactorRepository, RepositoryError};
 use gatehouse_core::{
-    Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, KindState, NewAuditEvent,
+    Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, NewAuditEvent,
 };
 use gatehouse_store::Tx;
 use serde::{Deserialize, Serialize};
@@ -97,21 +99,23 @@ fn view(factor: &Factor, account: &Account, state: &AppState) -> FactorView {
     }
 }
 
+/// Why `kind` cannot be added here, if it cannot: `retired`, `disabled`, `automatic`
+/// (the e-mail code comes with the address), `unsupported` (no module for it yet).
+fn not_enrollable(state: &AppState, kind: FactorKind) -> Option<&'static str> {
+    match state.config.factors.check_enrollable(kind) {
+        Err(FactorUnavailable::Retired(_)) => Some("retired"),
+        Err(FactorUnavailable::Disabled(_)) => Some("disabled"),
+        Ok(()) if kind == FactorKind::EmailOtp => Some("automatic"),
+        Ok(()) if state.enrol_factors.module(kind).is_none() => Some("unsupported"),
+        Ok(()) => None,
+    }
+}
+
 fn kinds(state: &AppState) -> Vec<KindView> {
-    state
-        .config
-        .factors
-        .kinds()
-        .map(|(kind, lifecycle)| {
-            let reason = match lifecycle {
-                KindState::Retired => Some("retired"),
-                KindState::Disabled => Some("disabled"),
-                KindState::Available if kind == FactorKind::EmailOtp => Some("automatic"),
-                KindState::Available if state.enrol_factors.module(kind).is_none() => {
-                    Some("unsupported")
-                }
-                KindState::Available => None,
-            };
+    FactorKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let reason = not_enrollable(state, kind);
             KindView {
                 kind,
                 enrollable: reason.is_none(),
@@ -278,22 +282,18 @@ fn start(
         )
         .with_detail(e.to_string())
     })?;
-    let module = state
-        .enrol_factors
-        .module(kind)
-        .filter(|_| kind != FactorKind::EmailOtp)
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::CONFLICT,
-                "factor_not_enrollable",
-                "This kind of sign-in method cannot be added here",
-            )
-            .with_detail(if kind == FactorKind::EmailOtp {
-                "The e-mail code comes with the account's address"
-            } else {
-                "This server cannot enrol it yet"
-            })
-        })?;
+    // The e-mail code has no enrolment module: it comes with the account's address.
+    let module = state.enrol_factors.module(kind).ok_or_else(|| {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "factor_not_enrollable",
+            "This kind of sign-in method cannot be added here",
+        )
+        .with_extension(
+            "reason",
+            not_enrollable(state, kind).unwrap_or("unsupported").into(),
+        )
+    })?;
     let now = state.clock.now();
     let ctx = FactorContext { state, now };
     let account = &caller.account;
