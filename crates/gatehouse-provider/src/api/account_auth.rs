@@ -21,6 +21,9 @@ use crate::state::AppState;
 pub struct AccountCaller {
     pub account: Account,
     pub claims: AccessClaims,
+    /// Where the request came from, for the audit log.
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
 }
 
 /// A refusal of the bearer token: problem+json plus `WWW-Authenticate` (RFC 6750 §3).
@@ -134,7 +137,21 @@ async fn authenticate(req: HttpRequest) -> Result<AccountCaller, BearerRefused> 
     let account = account
         .filter(|a| a.status.can_log_in())
         .ok_or_else(invalid)?;
-    Ok(AccountCaller { account, claims })
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect());
+    let ip = req
+        .connection_info()
+        .realip_remote_addr()
+        .map(str::to_owned);
+    Ok(AccountCaller {
+        account,
+        claims,
+        ip,
+        user_agent,
+    })
 }
 
 impl FromRequest for AccountCaller {

@@ -179,12 +179,13 @@ fn record_change(
         Change::Removed => AuditKind::FactorRemoved,
         Change::Renewed => AuditKind::RecoveryCodesRegenerated,
     };
-    tx.record(
-        &NewAuditEvent::new(audit, Some(account.id), now)
-            .with_detail("factor_id", factor.id.to_string())
-            .with_detail("kind", factor.kind.as_str())
-            .with_detail("client_id", caller.claims.client_id.clone()),
-    )?;
+    let mut event = NewAuditEvent::new(audit, Some(account.id), now)
+        .with_detail("factor_id", factor.id.to_string())
+        .with_detail("kind", factor.kind.as_str())
+        .with_detail("client_id", caller.claims.client_id.clone());
+    event.ip.clone_from(&caller.ip);
+    event.user_agent.clone_from(&caller.user_agent);
+    tx.record(&event)?;
     if let Some(email) = &account.email {
         let templates = state.outbox.templates();
         let locale = account.locale.as_deref();
