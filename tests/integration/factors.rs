@@ -435,6 +435,11 @@ async fn early_in_a_step() {
 async fn start_totp(api: &Api<'_>) -> (String, App) {
     let res = api.start(json!({"kind": "totp"})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(
+        res.headers()["cache-control"],
+        "no-store",
+        "it holds a secret"
+    );
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["factor"]["kind"], "totp");
     assert_eq!(body["factor"]["status"], "pending");

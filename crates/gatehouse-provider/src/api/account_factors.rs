@@ -5,6 +5,7 @@
 //! the kind (`crate::factors`) does the kind-specific part.
 
 use actix_web::http::StatusCode;
+use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::factor::{
@@ -85,6 +86,11 @@ pub struct EnrolmentStarted {
     /// `recovery_code`: `{codes: [...]}` (ten codes, never shown again).
     #[schema(value_type = Object)]
     pub setup: Value,
+}
+
+/// Answers carry secrets (a TOTP key, recovery codes) or personal data: never cached.
+fn no_store() -> CacheControl {
+    CacheControl(vec![CacheDirective::NoStore])
 }
 
 fn view(factor: &Factor, account: &Account, state: &AppState) -> FactorView {
@@ -266,7 +272,7 @@ pub async fn list(
         })
     })
     .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(list))
 }
 
 fn start(
@@ -357,7 +363,9 @@ pub async fn start_enrolment(
             })?;
     let started = blocking(&state, move |state| start(state, &caller, kind, &options)).await?;
     state.outbox.wake();
-    Ok(HttpResponse::Created().json(started))
+    Ok(HttpResponse::Created()
+        .insert_header(no_store())
+        .json(started))
 }
 
 /// Makes a new set of ten recovery codes; the old set stops working at once.
@@ -382,7 +390,9 @@ pub async fn regenerate_recovery_codes(
     })
     .await?;
     state.outbox.wake();
-    Ok(HttpResponse::Created().json(started))
+    Ok(HttpResponse::Created()
+        .insert_header(no_store())
+        .json(started))
 }
 
 /// The name a user gives a method: 1 to 64 characters, no control characters.
@@ -501,7 +511,7 @@ pub async fn confirm_enrolment(
     })
     .await?;
     state.outbox.wake();
-    Ok(HttpResponse::Ok().json(confirmed))
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(confirmed))
 }
 
 /// Removes a sign-in method. Any may go, the last one included: the e-mail code
