@@ -246,21 +246,3 @@ impl EnrolFactor for Totp {
         check(ctx, tx, factor, proof)
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_svg_is_a_square_of_modules() {
-        let svg = qr_svg(
-            "otpauth://totp/Gatehouse:rie%40example.com?secret=JBSWY3DPEHPK3PXP&issuer=Gatehouse",
-        )
-        .unwrap_or_default();
-        assert!(
-            svg.starts_with("<svg xmlns=\"http://www.w3.org/2000/svg\""),
-            "{svg}"
-        );
-        assert!(svg.contains("h1v1h-1z"));
-    }
-}
