@@ -1307,6 +1307,17 @@ fn guards_count_attempts_and_refuse_old_steps(store: &gatehouse_store::Store) {
     store.insert_factor(&factor).expect("factor");
     let t0 = chrono::DateTime::from_timestamp(1_790_000_000, 0).expect("instant");
     let window = TimeDelta::minutes(15);
+    // An imported factor has no guard yet: the first attempt makes one.
+    let imported = Factor {
+        id: FactorId::new(),
+        ..factor.clone()
+    };
+    store.insert_factor(&imported).expect("imported");
+    assert_eq!(
+        store.take_attempt(imported.id, t0, window).map(|a| a.count),
+        Ok(1)
+    );
+    store.open_guard(factor.id, t0).expect("guard");
     for n in 1..=3 {
         let attempts = store.take_attempt(factor.id, t0, window).expect("attempt");
         assert_eq!((attempts.count, attempts.window_started_at), (n, t0));

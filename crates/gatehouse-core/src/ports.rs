@@ -67,9 +67,11 @@ pub trait FactorRepository {
     fn factors_of(&self, account: AccountId) -> RepositoryResult<Vec<Factor>>;
 }
 
-/// Per-factor guards (see [`crate::factor_guard`]). A factor gets its guard row when
-/// it is stored; `take_attempt` adds one for a factor that has none.
+/// Per-factor guards (see [`crate::factor_guard`]). An enrolled factor gets its guard
+/// row with it; `take_attempt` adds one for a factor that has none (an imported one).
 pub trait FactorGuardRepository {
+    /// The guard of a new factor: no attempts, no step used.
+    fn open_guard(&self, factor: FactorId, now: DateTime<Utc>) -> RepositoryResult<()>;
     /// Counts one attempt at proving `factor`, opening a new window when the current
     /// one is older than `window`. Concurrent attempts are counted one by one.
     fn take_attempt(

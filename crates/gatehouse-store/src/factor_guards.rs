@@ -12,6 +12,19 @@ use crate::transaction::{Connected, repository};
 
 repository! {
 impl FactorGuardRepository {
+    fn open_guard(&self, factor: FactorId, now: DateTime<Utc>) -> RepositoryResult<()> {
+        self.run(|c| {
+            diesel::insert_into(factor_guards::table)
+                .values((
+                    factor_guards::factor_id.eq(factor.to_string()),
+                    factor_guards::attempts.eq(0i64),
+                    factor_guards::window_started_at.eq(to_millis(now)),
+                ))
+                .execute(c)
+        })
+        .map(|_| ())
+    }
+
     fn take_attempt(&self, factor: FactorId, now: DateTime<Utc>, window: TimeDelta) -> RepositoryResult<Attempts> {
         let id = factor.to_string();
         let now_ms = to_millis(now);

@@ -11,7 +11,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::factor::{
     EffectiveStatus, FactorUnavailable, IMPLICIT_EMAIL_FACTOR, offer_label,
 };
-use gatehouse_core::ports::{AuditLog, FactorRepository, RepositoryError};
+use gatehouse_core::ports::{AuditLog, FactorGuardRepository, FactorRepository, RepositoryError};
 use gatehouse_core::{
     Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, NewAuditEvent,
 };
@@ -312,6 +312,8 @@ fn start(
             }
         }
         let enrolment = module.start(&ctx, tx, account, options)?;
+        // Created with the factor, so racing first attempts never race to create it.
+        tx.open_guard(enrolment.factor.id, now)?;
         if enrolment.factor.status == FactorStatus::Active {
             let change = if enrolment.renewed {
                 Change::Renewed
