@@ -29,7 +29,9 @@ pub const SKEW: i64 = 1;
 #[derive(Debug)]
 pub struct Totp;
 
-fn seal_context(id: FactorId) -> String {
+/// The associated data a TOTP secret is sealed under: its factor row. An import of
+/// TOTP secrets must seal them with `secrets.sealer.seal(raw_secret, &seal_context(id))`.
+pub fn seal_context(id: FactorId) -> String {
     format!("factor:{id}:totp")
 }
 
