@@ -9,6 +9,7 @@ mod cli;
 mod clients;
 mod config;
 mod crypto;
+mod factors;
 mod flow;
 mod http;
 mod import;

@@ -287,7 +287,8 @@ pub struct FactorOffer {
 /// The id of the e-mail code every account with an address has, enrolled or not.
 pub const IMPLICIT_EMAIL_FACTOR: &str = "email";
 
-fn offer_label(factor: &Factor, email: Option<&Email>) -> String {
+/// How a factor is named to its owner: the name they gave it, else its kind's.
+pub fn offer_label(factor: &Factor, email: Option<&Email>) -> String {
     let named = |fallback: &str| factor.label.clone().unwrap_or_else(|| fallback.to_owned());
     match factor.kind {
         FactorKind::EmailOtp => email.map_or_else(

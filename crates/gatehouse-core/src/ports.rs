@@ -1,17 +1,19 @@
 //! The ports: what the domain needs from the outside world. `gatehouse-store`
 //! implements them over SQL; tests may implement them in memory.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::account::{Account, AccountId, Subject};
 use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::client::{Client, ClientId};
 use crate::email::Email;
 use crate::factor::{Factor, FactorId};
+use crate::factor_guard::Attempts;
 use crate::grant::{AuthorizationCode, RefreshToken, Session};
 use crate::login::LoginRequest;
 use crate::mail::{MailId, OutboxMail};
 use crate::otp::OtpChallenge;
+use crate::recovery_code::RecoveryCode;
 use crate::registration::{AccountMigration, MigrationState, RegistrationToken};
 use crate::signing_key::SigningKeyRecord;
 use crate::username::LegacyUsername;
@@ -138,6 +140,34 @@ pub trait FactorRepository {
     fn factor_by_id(&self, id: FactorId) -> RepositoryResult<Option<Factor>>;
     /// Oldest first.
     fn factors_of(&self, account: AccountId) -> RepositoryResult<Vec<Factor>>;
+}
+
+/// Per-factor guards (see [`crate::factor_guard`]). An enrolled factor gets its guard
+/// row with it; `take_attempt` adds one for a factor that has none (an imported one).
+pub trait FactorGuardRepository {
+    /// The guard of a new factor: no attempts, no step used.
+    fn open_guard(&self, factor: FactorId, now: DateTime<Utc>) -> RepositoryResult<()>;
+    /// Counts one attempt at proving `factor`, opening a new window when the current
+    /// one is older than `window`. Concurrent attempts are counted one by one.
+    fn take_attempt(
+        &self,
+        factor: FactorId,
+        now: DateTime<Utc>,
+        window: TimeDelta,
+    ) -> RepositoryResult<Attempts>;
+    /// A correct proof: the count starts again from zero.
+    fn clear_attempts(&self, factor: FactorId) -> RepositoryResult<()>;
+    /// Records `step` as the last TOTP step accepted for `factor`, only if it is later
+    /// than the one recorded: `false` means it (or a later one) was accepted before,
+    /// so exactly one of two racing uses of a code wins.
+    fn advance_step(&self, factor: FactorId, step: i64) -> RepositoryResult<bool>;
+}
+
+pub trait RecoveryCodeRepository {
+    fn insert_recovery_code(&self, code: &RecoveryCode) -> RepositoryResult<()>;
+    fn unused_recovery_codes(&self, factor: FactorId) -> RepositoryResult<Vec<RecoveryCode>>;
+    /// Marks the code used, only if it was not: `false` means another use won.
+    fn use_recovery_code(&self, id: &str, at: DateTime<Utc>) -> RepositoryResult<bool>;
 }
 
 pub trait AuditLog {

@@ -17,7 +17,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::config::{Config, ConfigError};
 use crate::crypto::keyring::KeyRingError;
 use crate::crypto::{CryptoError, KeyRing, Secrets};
-use crate::factors::LoginFactors;
+use crate::factors::{EnrolFactors, LoginFactors};
 use crate::fallback::{AllowedMethods, fallback};
 use crate::mail::{MailError, Outbox, Wake, Worker};
 use crate::oidc::client_cache::ClientCache;
@@ -69,7 +69,12 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(api::registration::complete)
         .service(api::admin::import_accounts)
         .service(api::admin::get_migration_status)
-        .service(api::admin::resend_registration_link);
+        .service(api::admin::resend_registration_link)
+        .service(api::account_factors::list)
+        .service(api::account_factors::start_enrolment)
+        .service(api::account_factors::regenerate_recovery_codes)
+        .service(api::account_factors::confirm_enrolment)
+        .service(api::account_factors::remove);
 }
 
 /// Largest JSON body any endpoint accepts.
@@ -194,6 +199,7 @@ impl Application {
             discovery: discovery.into(),
             outbox,
             login_factors: LoginFactors::new(),
+            enrol_factors: EnrolFactors::new(),
             clients: ClientCache::default(),
         });
         let document = openapi::document();

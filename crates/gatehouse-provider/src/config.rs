@@ -29,6 +29,7 @@ pub struct Config {
     pub login: LoginConfig,
     pub mail: MailConfig,
     pub migration: MigrationConfig,
+    pub account_api: AccountApiConfig,
 }
 
 /// Moving accounts in from an old system (scenario A).
@@ -63,6 +64,27 @@ impl Default for MigrationConfig {
             resend_window_seconds: 3600,
             import_batch_size: 1000,
             max_import_bytes: 1 << 30,
+        }
+    }
+}
+
+/// `[account_api]`: the API a signed-in user manages their own account with, called
+/// by first-party clients with a bearer access token.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccountApiConfig {
+    /// The scope an access token needs (and its client must be first-party).
+    pub scope: String,
+    /// Adding or removing a sign-in method needs a login at most this old (the
+    /// token's `auth_time`); older: 403 `reauthentication_required`.
+    pub reauthentication_window_seconds: u32,
+}
+
+impl Default for AccountApiConfig {
+    fn default() -> Self {
+        Self {
+            scope: "gatehouse:account".to_owned(),
+            reauthentication_window_seconds: 600,
         }
     }
 }
@@ -573,6 +595,18 @@ impl Config {
             .validate()
             .map_err(|e| invalid("factors", e.to_string()))?;
         self.mail.validate()?;
+        if self.account_api.scope.is_empty()
+            || !self
+                .account_api
+                .scope
+                .bytes()
+                .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+        {
+            return Err(invalid(
+                "account_api.scope",
+                format!("{:?} is not an OAuth scope", self.account_api.scope),
+            ));
+        }
         Ok(())
     }
 

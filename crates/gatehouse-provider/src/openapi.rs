@@ -4,27 +4,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as Document;
 use utoipa_actix_web::AppExt;
 
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Gatehouse",
-        description = "Headless OpenID Connect provider with mandatory multi-factor \
-            authentication and account migration. Errors are RFC 9457 \
-            `application/problem+json` with a stable `code`.",
-        license(name = "Apache-2.0", identifier = "Apache-2.0"),
-    ),
-    tags(
-        (name = "health", description = "Liveness and readiness"),
-        (name = "oidc", description = "OpenID Connect provider endpoints"),
-        (name = "login", description = "The headless login API the login UI is built on"),
-        (name = "registration", description = "Re-registration of migrated accounts: the mailed link, the new password, the second factor"),
-        (name = "admin", description = "Operating Gatehouse: a `client_credentials` token with the `gatehouse:admin` scope"),
-    ),
-    modifiers(&BearerScheme)
-)]
-struct ApiDoc;
-
-/// The `bearer` scheme the account and admin endpoints name: an access token from `/token`.
+/// `bearer`: an access token of this server (RFC 6750), named by `security(("bearer" = []))`.
 struct BearerScheme;
 
 impl utoipa::Modify for BearerScheme {
@@ -43,6 +23,27 @@ impl utoipa::Modify for BearerScheme {
             );
     }
 }
+
+#[derive(OpenApi)]
+#[openapi(
+    modifiers(&BearerScheme),
+    info(
+        title = "Gatehouse",
+        description = "Headless OpenID Connect provider with mandatory multi-factor \
+            authentication and account migration. Errors are RFC 9457 \
+            `application/problem+json` with a stable `code`.",
+        license(name = "Apache-2.0", identifier = "Apache-2.0"),
+    ),
+    tags(
+        (name = "health", description = "Liveness and readiness"),
+        (name = "oidc", description = "OpenID Connect provider endpoints"),
+        (name = "login", description = "The headless login API the login UI is built on"),
+        (name = "registration", description = "Re-registration of migrated accounts: the mailed link, the new password, the second factor"),
+        (name = "admin", description = "Operating Gatehouse: a `client_credentials` token with the `gatehouse:admin` scope"),
+        (name = "account", description = "The signed-in user's own account (bearer token with the account scope, first-party clients)"),
+    )
+)]
+struct ApiDoc;
 
 /// The document as served at `/openapi.json` and committed as `openapi/gatehouse.json`.
 pub fn document() -> Document {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::config::Config;
 use crate::crypto::{KeyRing, Secrets};
-use crate::factors::LoginFactors;
+use crate::factors::{EnrolFactors, LoginFactors};
 use crate::mail::Outbox;
 use crate::oidc::client_cache::ClientCache;
 use crate::password_pool::PasswordPool;
@@ -25,6 +25,8 @@ pub struct AppState {
     pub outbox: Outbox,
     /// One module per second-factor kind.
     pub login_factors: LoginFactors,
+    /// One module per kind that can be added to an account.
+    pub enrol_factors: EnrolFactors,
     /// Registered clients, cached for a few seconds.
     pub clients: ClientCache,
 }

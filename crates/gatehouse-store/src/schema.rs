@@ -221,6 +221,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    factor_guards (factor_id) {
+        factor_id -> Text,
+        attempts -> BigInt,
+        window_started_at -> BigInt,
+        last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
     registration_tokens (token_hash) {
         token_hash -> Text,
         account_id -> Text,
@@ -241,3 +250,12 @@ diesel::table! {
 
 diesel::joinable!(account_migrations -> accounts (account_id));
 diesel::allow_tables_to_appear_in_same_query!(accounts, account_migrations);
+
+diesel::table! {
+    recovery_codes (id) {
+        id -> Text,
+        factor_id -> Text,
+        code_hash -> Text,
+        used_at -> Nullable<BigInt>,
+    }
+}

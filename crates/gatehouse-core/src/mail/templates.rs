@@ -163,7 +163,7 @@ impl Templates {
     }
 
     /// Joins the paragraphs and adds the closing every mail shares.
-    fn compose(
+    pub(super) fn compose(
         &self,
         to: &Email,
         language: Language,

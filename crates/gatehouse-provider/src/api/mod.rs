@@ -1,5 +1,7 @@
 //! The headless JSON API the frontend renders every screen from (problem+json errors).
 
+pub mod account_auth;
+pub mod account_factors;
 pub mod admin;
 pub mod bearer;
 pub mod login;

@@ -78,6 +78,17 @@ fn resolve(
             "This factor can no longer be used",
         )
     })?;
+    // An enrolment never confirmed proves nothing.
+    if factor
+        .as_ref()
+        .is_some_and(|f| f.status != gatehouse_core::FactorStatus::Active)
+    {
+        return Err(FactorError::refused(
+            StatusCode::CONFLICT,
+            "factor_not_active",
+            "This factor is not set up yet",
+        ));
+    }
     Ok((account, factor, kind))
 }
 
@@ -86,9 +97,9 @@ fn resolve(
     tag = "login",
     params(("login_challenge" = String, Path), ("factor" = String, Path, description = "A factor id from the password step, or `email`")),
     responses(
-        (status = 200, description = "Challenge sent; for `email_otp`: `{sent_to, expires_in, code_length}`", body = Object),
+        (status = 200, description = "Challenge sent; `email_otp`: `{sent_to, expires_in, code_length}`; `totp`: `{code_length}` (nothing is sent); `recovery_code`: `{format, remaining}`", body = Object),
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`password_required`, `factor_retired`, `factor_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`password_required`, `factor_retired`, `factor_disabled`, `factor_not_active`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`otp_send_limit`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -152,11 +163,12 @@ fn run<T>(
 #[utoipa::path(
     tag = "login",
     params(("login_challenge" = String, Path), ("factor" = String, Path)),
-    request_body(content = Object, description = "For `email_otp`: `{\"code\": \"123456\"}`"),
+    request_body(content = Object, description = "For `email_otp` and `totp`: `{\"code\": \"123456\"}`; for `recovery_code`: `{\"code\": \"xxxxx-xxxxx\"}`"),
     responses(
         (status = 200, description = "Done: send the browser to `redirect_to`; the session cookie is set", body = LoginDone),
-        (status = 409, description = "`otp_not_sent`, `otp_expired`, `otp_exhausted`, `password_required`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`otp_invalid` (with `attempts_left`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`otp_not_sent`, `otp_expired`, `otp_exhausted`, `password_required`, `factor_retired`, `factor_not_active`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed` (a TOTP step already used)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many wrong codes for this factor (with `retry_after` seconds); try another method", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/login/{login_challenge}/factors/{factor}/verify")]

@@ -1,8 +1,12 @@
-//! Second factors at login: one module per kind behind the `LoginFactor` trait. The
-//! login handlers find the module for a factor's kind and call it; adding a kind is
-//! adding a module to `LoginFactors::new`, never a branch in a handler.
+//! Second factors: one module per kind, behind the `LoginFactor` trait (proving a
+//! login) and the `EnrolFactor` trait (adding one to an account). Handlers find the
+//! module for a factor's kind and call it; adding a kind is adding a module to
+//! `LoginFactors::new` and `EnrolFactors::new`, never a branch in a handler.
 
 pub mod email_otp;
+pub mod guard;
+pub mod recovery_code;
+pub mod totp;
 
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -78,7 +82,11 @@ pub struct LoginFactors(Arc<Vec<Box<dyn LoginFactor>>>);
 
 impl LoginFactors {
     pub fn new() -> Self {
-        Self(Arc::new(vec![Box::new(email_otp::EmailOtp)]))
+        Self(Arc::new(vec![
+            Box::new(email_otp::EmailOtp),
+            Box::new(totp::Totp),
+            Box::new(recovery_code::RecoveryCodes),
+        ]))
     }
 
     pub fn module(&self, kind: FactorKind) -> Option<&dyn LoginFactor> {
@@ -90,4 +98,79 @@ impl Default for LoginFactors {
     fn default() -> Self {
         Self::new()
     }
+}
+
+/// What starting an enrolment made.
+#[derive(Debug)]
+pub struct Enrolment {
+    /// The new factor, already stored: `pending` until confirmed, or `active` when
+    /// there is nothing left to prove (recovery codes).
+    pub factor: Factor,
+    /// What the UI shows to set the factor up (a secret and QR code, the codes): once.
+    pub setup: Value,
+    /// The factor replaced an older one of its kind (a new set of recovery codes):
+    /// the owner is told of a renewal rather than an addition.
+    pub renewed: bool,
+}
+
+/// Adding a factor of one kind to an account. Both calls run inside a transaction
+/// that also records the audit event and queues the notice mail.
+pub trait EnrolFactor: Send + Sync + std::fmt::Debug {
+    fn kind(&self) -> FactorKind;
+
+    /// Creates and stores the factor (and whatever belongs to it). `options` is the
+    /// kind-specific part of the request (`null` when none was sent).
+    fn start(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        account: &Account,
+        options: &Value,
+    ) -> Result<Enrolment, FactorError>;
+
+    /// Checks the proof that a pending factor works (a code from the app, a WebAuthn
+    /// attestation). The handler activates it when accepted; a refusal commits, so
+    /// wrong proofs are counted.
+    fn confirm(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        account: &Account,
+        factor: &Factor,
+        proof: &Value,
+    ) -> Result<Verdict, FactorError>;
+}
+
+/// The kinds this server can enrol.
+#[derive(Clone, Debug)]
+pub struct EnrolFactors(Arc<Vec<Box<dyn EnrolFactor>>>);
+
+impl EnrolFactors {
+    pub fn new() -> Self {
+        Self(Arc::new(vec![
+            Box::new(totp::Totp),
+            Box::new(recovery_code::RecoveryCodes),
+        ]))
+    }
+
+    pub fn module(&self, kind: FactorKind) -> Option<&dyn EnrolFactor> {
+        self.0.iter().find(|m| m.kind() == kind).map(AsRef::as_ref)
+    }
+}
+
+impl Default for EnrolFactors {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The problem for a proof that is not a JSON object with a string `code`.
+pub fn code_of(proof: &Value) -> Result<&str, FactorError> {
+    proof.get("code").and_then(Value::as_str).ok_or_else(|| {
+        FactorError::refused(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Send {\"code\": \"123456\"}",
+        )
+    })
 }

@@ -1,0 +1,563 @@
+//! `/api/v1/account/factors`: the signed-in user's sign-in methods. List them and the
+//! kinds on offer, add one (start, then confirm with a proof and a name), remove one,
+//! make new recovery codes. Changes need a recent login, write an audit event and mail
+//! the account, all in one transaction. Handlers never branch on a kind: the module of
+//! the kind (`crate::factors`) does the kind-specific part.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, TimeDelta, Utc};
+use gatehouse_core::factor::{
+    EffectiveStatus, FactorUnavailable, IMPLICIT_EMAIL_FACTOR, offer_label,
+};
+use gatehouse_core::ports::{AuditLog, FactorGuardRepository, FactorRepository, RepositoryError};
+use gatehouse_core::{
+    Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, NewAuditEvent,
+};
+use gatehouse_store::Tx;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::account_auth::AccountCaller;
+use crate::factors::{FactorContext, FactorError, Verdict};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// A pending enrolment must be confirmed within this time.
+const ENROLMENT_TTL: TimeDelta = TimeDelta::minutes(15);
+const MAX_NAME_CHARS: usize = 64;
+
+/// One sign-in method of the account.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorView {
+    /// The factor's id; `email` for the e-mail code every account with an address has.
+    pub id: String,
+    /// `email_otp`, `totp`, `security_key`, `passkey`, `push`, `recovery_code`, `sms`.
+    #[schema(value_type = String, example = "totp")]
+    pub kind: FactorKind,
+    /// The name the user gave it, or a description.
+    pub label: String,
+    /// `pending` (not confirmed yet), `active`, `disabled` (by this server) or
+    /// `retired` (the kind is no longer supported; never offered at login).
+    #[schema(value_type = String, example = "active")]
+    pub status: EffectiveStatus,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// False for the e-mail code: it is every account's fallback.
+    pub removable: bool,
+}
+
+/// A kind of sign-in method, and whether the user may add one.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KindView {
+    #[schema(value_type = String, example = "totp")]
+    pub kind: FactorKind,
+    pub enrollable: bool,
+    /// Why not: `retired`, `disabled`, `automatic` (the e-mail code), `unsupported`
+    /// (this server cannot enrol it yet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorList {
+    pub factors: Vec<FactorView>,
+    pub kinds: Vec<KindView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartEnrolment {
+    /// The kind to add, e.g. `totp`.
+    pub kind: String,
+    /// Kind-specific options; none of the current kinds takes any.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub options: Value,
+}
+
+/// A started enrolment: the new factor and what to show the user, once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EnrolmentStarted {
+    pub factor: FactorView,
+    /// `totp`: `{secret, otpauth_uri, qr_png_base64, qr_svg, algorithm, digits, period}`;
+    /// `recovery_code`: `{codes: [...]}` (ten codes, never shown again).
+    #[schema(value_type = Object)]
+    pub setup: Value,
+}
+
+/// Answers carry secrets (a TOTP key, recovery codes) or personal data: never cached.
+fn no_store() -> CacheControl {
+    CacheControl(vec![CacheDirective::NoStore])
+}
+
+fn view(factor: &Factor, account: &Account, state: &AppState) -> FactorView {
+    FactorView {
+        id: factor.id.to_string(),
+        kind: factor.kind,
+        label: offer_label(factor, account.email.as_ref()),
+        status: state.config.factors.effective_status(factor),
+        created_at: factor.created_at,
+        last_used_at: factor.last_used_at,
+        removable: factor.kind != FactorKind::EmailOtp,
+    }
+}
+
+/// Why `kind` cannot be added here, if it cannot: `retired`, `disabled`, `automatic`
+/// (the e-mail code comes with the address), `unsupported` (no module for it yet).
+fn not_enrollable(state: &AppState, kind: FactorKind) -> Option<&'static str> {
+    match state.config.factors.check_enrollable(kind) {
+        Err(FactorUnavailable::Retired(_)) => Some("retired"),
+        Err(FactorUnavailable::Disabled(_)) => Some("disabled"),
+        Ok(()) if kind == FactorKind::EmailOtp => Some("automatic"),
+        Ok(()) if state.enrol_factors.module(kind).is_none() => Some("unsupported"),
+        Ok(()) => None,
+    }
+}
+
+fn kinds(state: &AppState) -> Vec<KindView> {
+    FactorKind::ALL
+        .into_iter()
+        .map(|kind| {
+            let reason = not_enrollable(state, kind);
+            KindView {
+                kind,
+                enrollable: reason.is_none(),
+                reason,
+            }
+        })
+        .collect()
+}
+
+/// Runs `work` in a transaction. `Ok(Err(problem))` is a refusal that commits (a
+/// counted attempt); `Err(FactorError::Refused)` rolls back.
+fn in_tx<T>(
+    state: &AppState,
+    mut work: impl FnMut(&Tx<'_>) -> Result<Result<T, Problem>, FactorError>,
+) -> Result<T, Problem> {
+    let mut refused = None;
+    let result = state.store.transaction(|tx| match work(tx) {
+        Ok(outcome) => Ok(Some(outcome)),
+        Err(FactorError::Refused(problem)) => {
+            refused = Some(*problem);
+            Err(RepositoryError::NotFound)
+        }
+        Err(FactorError::Repository(e)) => Err(e),
+    });
+    match (result, refused) {
+        (_, Some(problem)) => Err(problem),
+        (Ok(Some(outcome)), None) => outcome,
+        (Ok(None), None) | (Err(_), None) => Err(Problem::database_unavailable()),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    work: impl FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let shared = state.clone();
+    web::block(move || work(shared.as_ref()))
+        .await
+        .map_err(|_| Problem::internal())?
+}
+
+/// What a change tells: the audit log and the owner's mailbox.
+#[derive(Clone, Copy)]
+enum Change {
+    Added,
+    Removed,
+    Renewed,
+}
+
+fn record_change(
+    tx: &Tx<'_>,
+    state: &AppState,
+    caller: &AccountCaller,
+    factor: &Factor,
+    change: Change,
+    now: DateTime<Utc>,
+) -> Result<(), RepositoryError> {
+    let account = &caller.account;
+    let audit = match change {
+        Change::Added => AuditKind::FactorAdded,
+        Change::Removed => AuditKind::FactorRemoved,
+        Change::Renewed => AuditKind::RecoveryCodesRegenerated,
+    };
+    let mut event = NewAuditEvent::new(audit, Some(account.id), now)
+        .with_detail("factor_id", factor.id.to_string())
+        .with_detail("kind", factor.kind.as_str())
+        .with_detail("client_id", caller.claims.client_id.clone());
+    event.ip.clone_from(&caller.ip);
+    event.user_agent.clone_from(&caller.user_agent);
+    tx.record(&event)?;
+    if let Some(email) = &account.email {
+        let templates = state.outbox.templates();
+        let locale = account.locale.as_deref();
+        let label = factor.label.as_deref();
+        let message = match change {
+            Change::Added => templates.factor_added(email, locale, factor.kind, label, now),
+            Change::Removed => templates.factor_removed(email, locale, factor.kind, label, now),
+            Change::Renewed => templates.recovery_codes_regenerated(email, locale, now),
+        };
+        state.outbox.enqueue_in(tx, &message, now)?;
+    }
+    Ok(())
+}
+
+fn not_found() -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "factor_not_found",
+        "No such factor for this account",
+    )
+}
+
+/// The caller's stored factor named by `raw`, or the problem to answer.
+fn owned_factor(tx: &Tx<'_>, account: &Account, raw: &str) -> Result<Factor, FactorError> {
+    if raw == IMPLICIT_EMAIL_FACTOR {
+        return Err(FactorError::refused(
+            StatusCode::CONFLICT,
+            "factor_not_removable",
+            "The e-mail code is every account's fallback and cannot be changed",
+        ));
+    }
+    let id = uuid::Uuid::parse_str(raw).map_err(|_| FactorError::Refused(Box::new(not_found())))?;
+    tx.factor_by_id(FactorId(id))?
+        .filter(|f| f.account_id == account.id)
+        .ok_or_else(|| FactorError::Refused(Box::new(not_found())))
+}
+
+/// The account's sign-in methods, and the kinds it may add.
+#[utoipa::path(
+    tag = "account",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = FactorList),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`: the token lacks the account scope, or its client is not first-party", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/account/factors")]
+pub async fn list(
+    caller: AccountCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let account = caller.account;
+    let list = blocking(&state, move |state| {
+        let stored = state
+            .store
+            .factors_of(account.id)
+            .map_err(|_| Problem::database_unavailable())?;
+        let mut factors = Vec::with_capacity(stored.len() + 1);
+        let has_email_factor = stored.iter().any(|f| f.kind == FactorKind::EmailOtp);
+        if let Some(email) = &account.email
+            && !has_email_factor
+        {
+            factors.push(FactorView {
+                id: IMPLICIT_EMAIL_FACTOR.to_owned(),
+                kind: FactorKind::EmailOtp,
+                label: format!("Email on {}", email.masked()),
+                status: EffectiveStatus::Active,
+                created_at: account.created_at,
+                last_used_at: None,
+                removable: false,
+            });
+        }
+        factors.extend(stored.iter().map(|f| view(f, &account, state)));
+        Ok(FactorList {
+            factors,
+            kinds: kinds(state),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(list))
+}
+
+fn start(
+    state: &AppState,
+    caller: &AccountCaller,
+    kind: FactorKind,
+    options: &Value,
+) -> Result<EnrolmentStarted, Problem> {
+    state.config.factors.check_enrollable(kind).map_err(|e| {
+        Problem::new(
+            StatusCode::CONFLICT,
+            e.code(),
+            "This kind of sign-in method cannot be added",
+        )
+        .with_detail(e.to_string())
+    })?;
+    // The e-mail code has no enrolment module: it comes with the account's address.
+    let module = state.enrol_factors.module(kind).ok_or_else(|| {
+        Problem::new(
+            StatusCode::CONFLICT,
+            "factor_not_enrollable",
+            "This kind of sign-in method cannot be added here",
+        )
+        .with_extension(
+            "reason",
+            not_enrollable(state, kind).unwrap_or("unsupported").into(),
+        )
+    })?;
+    let now = state.clock.now();
+    let ctx = FactorContext { state, now };
+    let account = &caller.account;
+    in_tx(state, |tx| {
+        // An enrolment of this kind that was never confirmed is abandoned.
+        for stale in tx.factors_of(account.id)? {
+            if stale.kind == kind && stale.status == FactorStatus::Pending {
+                tx.delete_factor(stale.id)?;
+            }
+        }
+        let enrolment = module.start(&ctx, tx, account, options)?;
+        // Created with the factor, so racing first attempts never race to create it.
+        tx.open_guard(enrolment.factor.id, now)?;
+        if enrolment.factor.status == FactorStatus::Active {
+            let change = if enrolment.renewed {
+                Change::Renewed
+            } else {
+                Change::Added
+            };
+            record_change(tx, state, caller, &enrolment.factor, change, now)?;
+        }
+        Ok(Ok(EnrolmentStarted {
+            factor: view(&enrolment.factor, account, state),
+            setup: enrolment.setup,
+        }))
+    })
+}
+
+/// Starts adding a sign-in method: answers what to show (secret and QR code for an
+/// authenticator app; the codes themselves for recovery codes). A method that needs
+/// a proof stays `pending` until confirmed.
+#[utoipa::path(
+    tag = "account",
+    security(("bearer" = [])),
+    request_body = StartEnrolment,
+    responses(
+        (status = 201, body = EnrolmentStarted),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`, `reauthentication_required` (with `max_age`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_retired` (SMS), `factor_disabled`, `factor_not_enrollable`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`factor_kind_unknown`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/account/factors")]
+pub async fn start_enrolment(
+    caller: AccountCaller,
+    body: web::Json<StartEnrolment>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_recent_auth(&state)?;
+    let StartEnrolment { kind, options } = body.into_inner();
+    let kind: FactorKind =
+        kind.parse()
+            .map_err(|e: gatehouse_core::factor::UnknownFactorKind| {
+                Problem::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "factor_kind_unknown",
+                    "No such kind of sign-in method",
+                )
+                .with_detail(e.to_string())
+            })?;
+    let started = blocking(&state, move |state| start(state, &caller, kind, &options)).await?;
+    state.outbox.wake();
+    Ok(HttpResponse::Created()
+        .insert_header(no_store())
+        .json(started))
+}
+
+/// Makes a new set of ten recovery codes; the old set stops working at once.
+#[utoipa::path(
+    tag = "account",
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "`setup.codes` holds the ten codes, shown only now", body = EnrolmentStarted),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`, `reauthentication_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_disabled`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/account/recovery-codes")]
+pub async fn regenerate_recovery_codes(
+    caller: AccountCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_recent_auth(&state)?;
+    let started = blocking(&state, move |state| {
+        start(state, &caller, FactorKind::RecoveryCode, &Value::Null)
+    })
+    .await?;
+    state.outbox.wake();
+    Ok(HttpResponse::Created()
+        .insert_header(no_store())
+        .json(started))
+}
+
+/// The name a user gives a method: 1 to 64 characters, no control characters.
+fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
+    let invalid = || {
+        Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_name",
+            "The name must be 1 to 64 characters without control characters",
+        )
+    };
+    match proof.get("name") {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(name)) => {
+            let name = name.trim();
+            if name.is_empty()
+                || name.chars().count() > MAX_NAME_CHARS
+                || name.chars().any(char::is_control)
+            {
+                Err(invalid())
+            } else {
+                Ok(Some(name.to_owned()))
+            }
+        }
+        Some(_) => Err(invalid()),
+    }
+}
+
+/// Activates a pending method with a proof that it works and gives it a name:
+/// `{"code": "123456", "name": "Pixel 8"}` for an authenticator app.
+#[utoipa::path(
+    tag = "account",
+    security(("bearer" = [])),
+    params(("factor" = String, Path, description = "The id of the pending factor")),
+    request_body(content = Object, description = "`totp`: `{\"code\": \"123456\", \"name\": \"Pixel 8\"}` (`name` optional, 1–64 characters)"),
+    responses(
+        (status = 200, description = "Active", body = FactorView),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`, `reauthentication_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_not_pending`, `factor_retired`, `factor_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`enrolment_expired`: start again", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited` (with `retry_after` seconds)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/account/factors/{factor}/confirm")]
+pub async fn confirm_enrolment(
+    caller: AccountCaller,
+    path: web::Path<String>,
+    proof: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_recent_auth(&state)?;
+    let raw_id = path.into_inner();
+    let proof = proof.into_inner();
+    if !proof.is_object() {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Send a JSON object",
+        ));
+    }
+    let name = name_of(&proof)?;
+    let confirmed = blocking(&state, move |state| {
+        let now = state.clock.now();
+        let ctx = FactorContext { state, now };
+        let account = &caller.account;
+        in_tx(state, |tx| {
+            let mut factor = owned_factor(tx, account, &raw_id)?;
+            if factor.status != FactorStatus::Pending {
+                return Err(FactorError::refused(
+                    StatusCode::CONFLICT,
+                    "factor_not_pending",
+                    "This sign-in method is already set up",
+                ));
+            }
+            state
+                .config
+                .factors
+                .check_enrollable(factor.kind)
+                .map_err(|e| {
+                    FactorError::refused(
+                        StatusCode::CONFLICT,
+                        e.code(),
+                        "This kind of sign-in method cannot be added",
+                    )
+                })?;
+            if now - factor.created_at > ENROLMENT_TTL {
+                tx.delete_factor(factor.id)?;
+                return Ok(Err(Problem::new(
+                    StatusCode::GONE,
+                    "enrolment_expired",
+                    "This enrolment has expired; start again",
+                )));
+            }
+            let module = state.enrol_factors.module(factor.kind).ok_or_else(|| {
+                FactorError::refused(
+                    StatusCode::CONFLICT,
+                    "factor_not_enrollable",
+                    "This kind of sign-in method cannot be added here",
+                )
+            })?;
+            match module.confirm(&ctx, tx, account, &factor, &proof)? {
+                Verdict::Refused(problem) => Ok(Err(problem)),
+                Verdict::Accepted(_) => {
+                    factor.status = FactorStatus::Active;
+                    factor.label = name.clone().or(factor.label);
+                    tx.update_factor(&factor)?;
+                    record_change(tx, state, &caller, &factor, Change::Added, now)?;
+                    Ok(Ok(view(&factor, account, state)))
+                }
+            }
+        })
+    })
+    .await?;
+    state.outbox.wake();
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(confirmed))
+}
+
+/// Removes a sign-in method. Any may go, the last one included: the e-mail code
+/// remains (and cannot be removed).
+#[utoipa::path(
+    tag = "account",
+    security(("bearer" = [])),
+    params(("factor" = String, Path, description = "A factor id from the list")),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`, `reauthentication_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_not_removable` (the e-mail code)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/api/v1/account/factors/{factor}")]
+pub async fn remove(
+    caller: AccountCaller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    caller.require_recent_auth(&state)?;
+    let raw_id = path.into_inner();
+    blocking(&state, move |state| {
+        let now = state.clock.now();
+        in_tx(state, |tx| {
+            let factor = owned_factor(tx, &caller.account, &raw_id)?;
+            if factor.kind == FactorKind::EmailOtp {
+                return Err(FactorError::refused(
+                    StatusCode::CONFLICT,
+                    "factor_not_removable",
+                    "The e-mail code is every account's fallback and cannot be removed",
+                ));
+            }
+            tx.delete_factor(factor.id)?;
+            // An enrolment never confirmed was no sign-in method: nothing to tell.
+            if factor.status != FactorStatus::Pending {
+                record_change(tx, state, &caller, &factor, Change::Removed, now)?;
+            }
+            Ok(Ok(()))
+        })
+    })
+    .await?;
+    state.outbox.wake();
+    Ok(HttpResponse::NoContent().finish())
+}

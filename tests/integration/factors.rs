@@ -1,0 +1,1385 @@
+//! The account factor API and the factors it adds, over HTTP as the product's UI, a
+//! browser and an authenticator app use them: access tokens come from a real login
+//! (password + e-mail code read from the mailed .eml), TOTP codes are computed by
+//! `totp-rs` from the `otpauth://` URI the API hands out, recovery codes are typed
+//! back as shown. Mails are read from the outbox folder, audit events from the store.
+
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use chrono::{TimeDelta, Utc};
+use gatehouse_core::ports::{
+    AccountRepository, AuditLog, FactorGuardRepository, FactorRepository, RecoveryCodeRepository,
+};
+use gatehouse_core::recovery_code::RecoveryCode;
+use gatehouse_core::{AccountStatus, AuditKind, Factor, FactorId, FactorKind, FactorStatus};
+use gatehouse_provider::Config;
+use gatehouse_provider::clients::ClientRequest;
+use gatehouse_provider::config::MailTransportKind;
+use openidconnect::PkceCodeChallenge;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::support::{TestDatabase, TestServer, test_config};
+
+const REDIRECT: &str = "https://app.example.com/callback";
+const PASSWORD: &str = "Correct-Horse#42";
+const EMAIL: &str = "Rie@example.com";
+const ACCOUNT_SCOPE: &str = "openid email gatehouse:account";
+
+struct World {
+    server: TestServer,
+    mail_dir: tempfile::TempDir,
+    /// First-party client "app": may ask for the account scope.
+    app_secret: String,
+    /// Third-party client "partner": registered with the scope, but not first-party.
+    partner_secret: String,
+    account: gatehouse_core::Account,
+}
+
+async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)) -> World {
+    let mail_dir = tempfile::tempdir().expect("mail dir");
+    let mut config = test_config(&db.url);
+    config.mail.transport = MailTransportKind::File;
+    config.mail.file_dir = mail_dir.path().display().to_string();
+    tweak(&mut config);
+    let server = TestServer::start_with(config, Some(db)).await;
+    let register = |id: &str, first_party: bool| {
+        server
+            .register_client(ClientRequest {
+                id: Some(id.to_owned()),
+                name: id.to_owned(),
+                redirect_uris: vec![REDIRECT.to_owned()],
+                scopes: ["openid", "email", "gatehouse:account"]
+                    .map(str::to_owned)
+                    .to_vec(),
+                first_party,
+                ..ClientRequest::default()
+            })
+            .1
+            .expect("secret")
+    };
+    let app_secret = register("app", true);
+    let partner_secret = register("partner", false);
+    let account = server.create_account(EMAIL, Some(PASSWORD), AccountStatus::Active);
+    World {
+        server,
+        mail_dir,
+        app_secret,
+        partner_secret,
+        account,
+    }
+}
+
+async fn world(db: TestDatabase) -> World {
+    world_with(db, |_| {}).await
+}
+
+/// The mails sent to `to` so far, oldest first, as (subject, body).
+fn mails(dir: &Path, to: &str) -> Vec<(String, String)> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    entries.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+    entries.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    entries
+        .iter()
+        .filter_map(|path| {
+            let text = std::fs::read_to_string(path).ok()?;
+            let (head, body) = text.split_once("\r\n\r\n")?;
+            if !head
+                .lines()
+                .any(|l| l.eq_ignore_ascii_case(&format!("To: {to}")))
+            {
+                return None;
+            }
+            let subject = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Subject: "))?
+                .to_owned();
+            Some((subject, body.to_owned()))
+        })
+        .collect()
+}
+
+fn code_in(body: &str) -> Option<String> {
+    body.lines()
+        .map(str::trim)
+        .find(|l| l.len() == 6 && l.bytes().all(|b| b.is_ascii_digit()))
+        .map(str::to_owned)
+}
+
+/// Waits for the `n`-th (0-based) one-time code mailed to `to`.
+async fn nth_code(dir: &Path, to: &str, n: usize) -> String {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let codes: Vec<String> = mails(dir, to)
+            .iter()
+            .filter_map(|(_, body)| code_in(body))
+            .collect();
+        if let Some(code) = codes.get(n) {
+            return code.clone();
+        }
+        assert!(Instant::now() < deadline, "no code #{n} mailed to {to}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn count_codes(dir: &Path, to: &str) -> usize {
+    mails(dir, to)
+        .iter()
+        .filter(|(_, body)| code_in(body).is_some())
+        .count()
+}
+
+/// Waits until a mail with `subject` has arrived `n` times.
+async fn wait_for_subject(dir: &Path, to: &str, subject: &str, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let seen = mails(dir, to).iter().filter(|(s, _)| s == subject).count();
+        if seen >= n {
+            assert_eq!(seen, n, "{subject:?} mailed more often than expected");
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{subject:?} mailed {seen} times, expected {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A login in progress: the browser has been to /authorize and past the password.
+struct Login {
+    browser: reqwest::Client,
+    challenge: String,
+    verifier: openidconnect::PkceCodeVerifier,
+    client: &'static str,
+    /// The password step's answer: the factors on offer and the default.
+    offered: Value,
+}
+
+impl Login {
+    async fn begin(w: &World, client: &'static str, scope: &str) -> Self {
+        let browser = w.server.browser();
+        let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs([
+                ("response_type", "code"),
+                ("client_id", client),
+                ("redirect_uri", REDIRECT),
+                ("scope", scope),
+                ("code_challenge", pkce.as_str()),
+                ("code_challenge_method", "S256"),
+            ])
+            .finish();
+        let res = browser
+            .get(w.server.url(&format!("/authorize?{query}")))
+            .send()
+            .await
+            .expect("authorize");
+        assert_eq!(res.status(), StatusCode::FOUND);
+        let to = url::Url::parse(res.headers()["location"].to_str().expect("ascii")).expect("url");
+        let challenge = to
+            .query_pairs()
+            .find(|(k, _)| k == "login_challenge")
+            .map(|(_, v)| v.into_owned())
+            .expect("login_challenge");
+        let mut login = Self {
+            browser,
+            challenge,
+            verifier,
+            client,
+            offered: Value::Null,
+        };
+        let res = login
+            .post(
+                w,
+                "password",
+                json!({"identifier": EMAIL, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        login.offered = res.json().await.expect("json");
+        login
+    }
+
+    async fn post(&self, w: &World, step: &str, body: Value) -> reqwest::Response {
+        self.browser
+            .post(
+                w.server
+                    .url(&format!("/api/v1/login/{}/{step}", self.challenge)),
+            )
+            .json(&body)
+            .send()
+            .await
+            .expect("login step")
+    }
+
+    async fn challenge(&self, w: &World, factor: &str) -> Value {
+        let res = self
+            .post(w, &format!("factors/{factor}/challenge"), json!({}))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.expect("json")
+    }
+
+    async fn verify(&self, w: &World, factor: &str, code: &str) -> reqwest::Response {
+        self.post(
+            w,
+            &format!("factors/{factor}/verify"),
+            json!({"code": code}),
+        )
+        .await
+    }
+
+    /// Finishes with the answer of a successful verify: the code goes to /token.
+    async fn tokens(self, w: &World, done: reqwest::Response) -> Value {
+        assert_eq!(done.status(), StatusCode::OK);
+        let done: Value = done.json().await.expect("json");
+        let back =
+            url::Url::parse(done["redirect_to"].as_str().expect("redirect_to")).expect("url");
+        let code = back
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("code");
+        let secret = if self.client == "app" {
+            &w.app_secret
+        } else {
+            &w.partner_secret
+        };
+        let res = w
+            .server
+            .client
+            .post(w.server.url("/token"))
+            .basic_auth(self.client, Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", REDIRECT),
+                ("code_verifier", self.verifier.secret().as_str()),
+            ])
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.expect("json")
+    }
+
+    /// The factor id on offer for `kind`.
+    fn offered(&self, kind: &str) -> Option<String> {
+        self.offered["factors"]
+            .as_array()
+            .expect("factors")
+            .iter()
+            .find(|f| f["kind"] == kind)
+            .and_then(|f| f["id"].as_str())
+            .map(str::to_owned)
+    }
+
+    fn offered_kinds(&self) -> Vec<String> {
+        self.offered["factors"]
+            .as_array()
+            .expect("factors")
+            .iter()
+            .map(|f| f["kind"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    }
+}
+
+/// An access token from a full login with the e-mail code.
+async fn token_via_email(w: &World, client: &'static str, scope: &str) -> String {
+    let login = Login::begin(w, client, scope).await;
+    let before = count_codes(w.mail_dir.path(), EMAIL);
+    login.challenge(w, "email").await;
+    let code = nth_code(w.mail_dir.path(), EMAIL, before).await;
+    let done = login.verify(w, "email", &code).await;
+    access_token(login.tokens(w, done).await)
+}
+
+fn access_token(tokens: Value) -> String {
+    tokens["access_token"]
+        .as_str()
+        .expect("access_token")
+        .to_owned()
+}
+
+/// The claims of a JWT, unverified: the test only reads `amr`.
+fn claims(jwt: &str) -> Value {
+    let payload = jwt.split('.').nth(1).expect("jwt payload");
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("json")
+}
+
+struct Api<'a> {
+    w: &'a World,
+    token: Option<String>,
+}
+
+impl Api<'_> {
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let req = self
+            .w
+            .server
+            .client
+            .request(method, self.w.server.url(path));
+        match &self.token {
+            Some(token) => req.bearer_auth(token),
+            None => req,
+        }
+    }
+
+    async fn list(&self) -> Value {
+        let res = self
+            .request(reqwest::Method::GET, "/api/v1/account/factors")
+            .send()
+            .await
+            .expect("list");
+        assert_eq!(res.status(), StatusCode::OK);
+        res.json().await.expect("json")
+    }
+
+    async fn start(&self, body: Value) -> reqwest::Response {
+        self.request(reqwest::Method::POST, "/api/v1/account/factors")
+            .json(&body)
+            .send()
+            .await
+            .expect("start")
+    }
+
+    async fn confirm(&self, id: &str, body: Value) -> reqwest::Response {
+        self.request(
+            reqwest::Method::POST,
+            &format!("/api/v1/account/factors/{id}/confirm"),
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("confirm")
+    }
+
+    async fn remove(&self, id: &str) -> reqwest::Response {
+        self.request(
+            reqwest::Method::DELETE,
+            &format!("/api/v1/account/factors/{id}"),
+        )
+        .send()
+        .await
+        .expect("remove")
+    }
+
+    async fn new_recovery_codes(&self) -> Vec<String> {
+        let res = self
+            .request(reqwest::Method::POST, "/api/v1/account/recovery-codes")
+            .send()
+            .await
+            .expect("recovery codes");
+        assert_eq!(res.status(), StatusCode::CREATED);
+        let body: Value = res.json().await.expect("json");
+        assert_eq!(body["factor"]["kind"], "recovery_code");
+        assert_eq!(body["factor"]["status"], "active");
+        body["setup"]["codes"]
+            .as_array()
+            .expect("codes")
+            .iter()
+            .map(|c| c.as_str().expect("code").to_owned())
+            .collect()
+    }
+}
+
+async fn problem(res: reqwest::Response, status: StatusCode, code: &str) -> Value {
+    assert_eq!(res.status(), status);
+    assert_eq!(
+        res.headers()["content-type"],
+        "application/problem+json",
+        "{code}"
+    );
+    let body: Value = res.json().await.expect("problem");
+    assert_eq!(body["code"], code, "{body}");
+    body
+}
+
+/// What an authenticator app holds after scanning the QR code.
+struct App(totp_rs::Totp);
+
+impl App {
+    /// The code the app shows `steps` steps from now.
+    fn code(&self, steps: i64) -> String {
+        let t = Utc::now().timestamp() + steps * 30;
+        self.0
+            .generate(u64::try_from(t).expect("after 1970"))
+            .to_string()
+    }
+
+    /// A code that no step within two of now matches.
+    fn wrong_code(&self) -> String {
+        let near: Vec<String> = (-2..=2).map(|s| self.code(s)).collect();
+        (0..10)
+            .map(|d| d.to_string().repeat(6))
+            .find(|c| !near.contains(c))
+            .expect("a wrong code")
+    }
+}
+
+/// Time-sensitive checks start early in a 30-second step, so the server reads the
+/// clock in the same step as the test did.
+async fn early_in_a_step() {
+    let into = Utc::now().timestamp_millis().rem_euclid(30_000);
+    if into > 10_000 {
+        tokio::time::sleep(Duration::from_millis((30_000 - into + 200) as u64)).await;
+    }
+}
+
+/// Starts a TOTP enrolment; returns the pending factor id and the scanning app.
+async fn start_totp(api: &Api<'_>) -> (String, App) {
+    let res = api.start(json!({"kind": "totp"})).await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    assert_eq!(
+        res.headers()["cache-control"],
+        "no-store",
+        "it holds a secret"
+    );
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["factor"]["kind"], "totp");
+    assert_eq!(body["factor"]["status"], "pending");
+    let setup = &body["setup"];
+    let uri = setup["otpauth_uri"].as_str().expect("otpauth_uri");
+    assert!(uri.starts_with("otpauth://totp/Gatehouse:"), "{uri}");
+    let totp = totp_rs::Totp::from_url(uri).expect("an otpauth URI an app accepts");
+    assert_eq!(totp.issuer(), Some("Gatehouse"));
+    assert_eq!(totp.account_name(), EMAIL);
+    assert_eq!((totp.digits(), totp.step()), (6, 30));
+    assert_eq!(totp.algorithm(), totp_rs::Algorithm::SHA1);
+    assert_eq!(
+        setup["secret"].as_str(),
+        Some(totp.secret().to_base32().as_str())
+    );
+    let png = STANDARD
+        .decode(setup["qr_png_base64"].as_str().expect("png"))
+        .expect("base64");
+    assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "a PNG image");
+    let svg = setup["qr_svg"].as_str().expect("svg");
+    assert!(svg.starts_with("<svg ") && svg.ends_with("</svg>"), "{svg}");
+    (
+        body["factor"]["id"].as_str().expect("id").to_owned(),
+        App(totp),
+    )
+}
+
+fn audit_kinds(w: &World) -> Vec<(AuditKind, String)> {
+    let mut events = w
+        .server
+        .store()
+        .events_of(w.account.id, None, 100)
+        .expect("audit");
+    events.reverse();
+    events
+        .into_iter()
+        .filter(|e| e.event.kind != AuditKind::LoginSucceeded)
+        .map(|e| {
+            (
+                e.event.kind,
+                e.event.detail.get("kind").cloned().unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+async fn totp_from_enrolment_to_login(db: TestDatabase) {
+    let w = world(db).await;
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    let listed = api.list().await;
+    assert_eq!(listed["factors"].as_array().map(Vec::len), Some(1));
+    assert_eq!(listed["factors"][0]["id"], "email");
+    assert_eq!(listed["factors"][0]["removable"], false);
+    let kinds = listed["kinds"].as_array().expect("kinds");
+    let kind = |name: &str| {
+        kinds
+            .iter()
+            .find(|k| k["kind"] == name)
+            .expect("kind")
+            .clone()
+    };
+    assert_eq!(kind("totp")["enrollable"], true);
+    assert_eq!(kind("recovery_code")["enrollable"], true);
+    assert_eq!(kind("sms")["enrollable"], false);
+    assert_eq!(kind("sms")["reason"], "retired");
+    assert_eq!(kind("email_otp")["reason"], "automatic");
+
+    // Enrolment: pending until a right code; a pending factor is never offered.
+    let (factor, app) = start_totp(&api).await;
+    // The secret is sealed at rest: the row holds neither its bytes nor its base32.
+    let stored = w
+        .server
+        .store()
+        .factor_by_id(FactorId(uuid::Uuid::parse_str(&factor).expect("uuid")))
+        .expect("read")
+        .expect("stored");
+    let sealed = stored.secret.expect("sealed secret");
+    let raw = app.0.secret().as_ref().to_vec();
+    assert!(!sealed.windows(raw.len()).any(|w| w == raw.as_slice()));
+    assert!(!String::from_utf8_lossy(&sealed).contains(&app.0.secret().to_base32()));
+    let login = Login::begin(&w, "app", "openid").await;
+    assert_eq!(login.offered_kinds(), vec!["email_otp"]);
+    problem(
+        login.verify(&w, &factor, &app.code(0)).await,
+        StatusCode::CONFLICT,
+        "factor_not_active",
+    )
+    .await;
+    let body = problem(
+        api.confirm(&factor, json!({"code": app.wrong_code(), "name": "Pixel"}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "otp_invalid",
+    )
+    .await;
+    assert_eq!(body["attempts_left"], 4);
+    // One step of drift is accepted: the code of the step before. From here to the
+    // first login everything happens within one step.
+    early_in_a_step().await;
+    let enrolled_with = app.code(-1);
+    let res = api
+        .confirm(&factor, json!({"code": enrolled_with, "name": "Pixel"}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let confirmed: Value = res.json().await.expect("json");
+    assert_eq!(confirmed["status"], "active");
+    assert_eq!(confirmed["label"], "Pixel");
+    problem(
+        api.confirm(&factor, json!({"code": app.code(0)})).await,
+        StatusCode::CONFLICT,
+        "factor_not_pending",
+    )
+    .await;
+
+    // Login with the app: the default now; two steps away is refused, and so is the
+    // step used at enrolment.
+    let login = Login::begin(&w, "app", "openid").await;
+    assert_eq!(
+        login.offered["default_factor"].as_str(),
+        Some(factor.as_str())
+    );
+    assert_eq!(login.offered_kinds(), vec!["totp", "email_otp"]);
+    assert_eq!(login.challenge(&w, &factor).await["code_length"], 6);
+    for steps in [-2, 2] {
+        problem(
+            login.verify(&w, &factor, &app.code(steps)).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "otp_invalid",
+        )
+        .await;
+    }
+    problem(
+        login.verify(&w, &factor, &enrolled_with).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "otp_replayed",
+    )
+    .await;
+    let done = login.verify(&w, &factor, &app.code(0)).await;
+    let tokens = login.tokens(&w, done).await;
+    let amr = claims(tokens["access_token"].as_str().expect("at"))["amr"].clone();
+    assert_eq!(amr, json!(["pwd", "otp", "mfa"]));
+
+    // The accepted step is never accepted again; the next one (drift ahead) is.
+    let login = Login::begin(&w, "app", "openid").await;
+    early_in_a_step().await;
+    let now = app.code(0);
+    let res = login.verify(&w, &factor, &now).await;
+    if res.status() == StatusCode::OK {
+        // The clock moved on to a new step since the last login: fine, try it again.
+        let again = Login::begin(&w, "app", "openid").await;
+        problem(
+            again.verify(&w, &factor, &now).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "otp_replayed",
+        )
+        .await;
+    } else {
+        problem(res, StatusCode::UNPROCESSABLE_ENTITY, "otp_replayed").await;
+        early_in_a_step().await;
+        let done = login.verify(&w, &factor, &app.code(1)).await;
+        assert_eq!(done.status(), StatusCode::OK);
+    }
+
+    // Five wrong codes, then even the right one is refused: throttled per factor.
+    // "Try another method": the same login finishes with the e-mail code.
+    let login = Login::begin(&w, "app", "openid").await;
+    let wrong = app.wrong_code();
+    for left in (0..5).rev() {
+        let body = problem(
+            login.verify(&w, &factor, &wrong).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "otp_invalid",
+        )
+        .await;
+        assert_eq!(body["attempts_left"], left);
+    }
+    let body = problem(
+        login.verify(&w, &factor, &app.code(1)).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+    assert!(
+        body["retry_after"]
+            .as_i64()
+            .is_some_and(|s| s > 0 && s <= 900),
+        "{body}"
+    );
+    let before = count_codes(w.mail_dir.path(), EMAIL);
+    login.challenge(&w, "email").await;
+    let code = nth_code(w.mail_dir.path(), EMAIL, before).await;
+    assert_eq!(
+        login.verify(&w, "email", &code).await.status(),
+        StatusCode::OK
+    );
+
+    // Removing the last factor but e-mail is allowed; e-mail itself is not removable.
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    assert_eq!(api.remove(&factor).await.status(), StatusCode::NO_CONTENT);
+    problem(
+        api.remove(&factor).await,
+        StatusCode::NOT_FOUND,
+        "factor_not_found",
+    )
+    .await;
+    problem(
+        api.remove("email").await,
+        StatusCode::CONFLICT,
+        "factor_not_removable",
+    )
+    .await;
+    let login = Login::begin(&w, "app", "openid").await;
+    assert_eq!(login.offered_kinds(), vec!["email_otp"]);
+
+    // Each change was audited and mailed.
+    assert_eq!(
+        audit_kinds(&w),
+        vec![
+            (AuditKind::FactorAdded, "totp".to_owned()),
+            (AuditKind::FactorRemoved, "totp".to_owned()),
+        ]
+    );
+    let dir = w.mail_dir.path();
+    wait_for_subject(
+        dir,
+        EMAIL,
+        "A sign-in method was added to your Gatehouse account",
+        1,
+    )
+    .await;
+    wait_for_subject(
+        dir,
+        EMAIL,
+        "A sign-in method was removed from your Gatehouse account",
+        1,
+    )
+    .await;
+    let added = mails(dir, EMAIL)
+        .into_iter()
+        .find(|(s, _)| s.contains("added"))
+        .expect("added mail");
+    assert!(
+        added.1.contains("Authenticator app \"Pixel\" was added"),
+        "{}",
+        added.1
+    );
+}
+
+#[tokio::test]
+async fn sqlite_totp_from_enrolment_to_login() {
+    totp_from_enrolment_to_login(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_totp_from_enrolment_to_login() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    totp_from_enrolment_to_login(db).await;
+}
+
+#[tokio::test]
+async fn try_another_method_challenges_email_and_finishes_with_totp_or_a_recovery_code() {
+    let w = world(TestDatabase::sqlite()).await;
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    let (factor, app) = start_totp(&api).await;
+    early_in_a_step().await;
+    let res = api.confirm(&factor, json!({"code": app.code(0)})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(
+        body["label"], "Authenticator app",
+        "unnamed: the kind's name"
+    );
+    let codes = api.new_recovery_codes().await;
+
+    // A code is mailed, then the user switches to the app.
+    let login = Login::begin(&w, "app", "openid").await;
+    login.challenge(&w, "email").await;
+    early_in_a_step().await;
+    let done = login.verify(&w, &factor, &app.code(1)).await;
+    assert_eq!(done.status(), StatusCode::OK);
+
+    // Started on the app, finished with a recovery code.
+    let login = Login::begin(&w, "app", "openid").await;
+    login.challenge(&w, &factor).await;
+    let recovery = login
+        .offered("recovery_code")
+        .expect("recovery codes offered");
+    assert_ne!(
+        login.offered["default_factor"].as_str(),
+        Some(recovery.as_str())
+    );
+    let done = login.verify(&w, &recovery, &codes[3]).await;
+    let tokens = login.tokens(&w, done).await;
+    let amr = claims(tokens["access_token"].as_str().expect("at"))["amr"].clone();
+    assert_eq!(amr, json!(["pwd", "otp", "mfa"]));
+}
+
+#[tokio::test]
+async fn recovery_codes_work_once_and_die_with_a_new_set() {
+    let w = world(TestDatabase::sqlite()).await;
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    let first = api.new_recovery_codes().await;
+    assert_eq!(first.len(), 10);
+    let distinct: std::collections::BTreeSet<_> = first.iter().collect();
+    assert_eq!(distinct.len(), 10);
+    assert!(
+        first
+            .iter()
+            .all(|c| c.len() == 11 && c.as_bytes()[5] == b'-'),
+        "{first:?}"
+    );
+    let listed = api.list().await;
+    let set: Vec<_> = listed["factors"]
+        .as_array()
+        .expect("factors")
+        .iter()
+        .filter(|f| f["kind"] == "recovery_code")
+        .collect();
+    assert_eq!(set.len(), 1);
+    assert_eq!(set[0]["status"], "active");
+
+    // Stored as keyed hashes only.
+    let set_id_typed =
+        FactorId(uuid::Uuid::parse_str(set[0]["id"].as_str().expect("id")).expect("uuid"));
+    let stored = w
+        .server
+        .store()
+        .unused_recovery_codes(set_id_typed)
+        .expect("codes");
+    assert_eq!(stored.len(), 10);
+    for row in &stored {
+        assert!(first.iter().all(|c| {
+            let plain = c.replace('-', "");
+            !row.code_hash.contains(c.as_str()) && !row.code_hash.contains(&plain)
+        }));
+    }
+
+    // Each code works once; typed in capitals without the dash is the same code.
+    let login = Login::begin(&w, "app", "openid").await;
+    let set_id = login.offered("recovery_code").expect("offered");
+    assert_eq!(login.challenge(&w, &set_id).await["remaining"], 10);
+    assert_eq!(
+        login.verify(&w, &set_id, &first[0]).await.status(),
+        StatusCode::OK
+    );
+    let login = Login::begin(&w, "app", "openid").await;
+    problem(
+        login.verify(&w, &set_id, &first[0]).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "otp_invalid",
+    )
+    .await;
+    let typed = first[1].replace('-', "").to_uppercase();
+    assert_eq!(
+        login.verify(&w, &set_id, &typed).await.status(),
+        StatusCode::OK
+    );
+
+    // A new set: every old code is dead, the new ones work.
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    let second = api.new_recovery_codes().await;
+    let login = Login::begin(&w, "app", "openid").await;
+    let new_set = login.offered("recovery_code").expect("offered");
+    assert_ne!(new_set, set_id);
+    problem(
+        login.verify(&w, &set_id, &first[2]).await,
+        StatusCode::NOT_FOUND,
+        "factor_not_found",
+    )
+    .await;
+    problem(
+        login.verify(&w, &new_set, &first[2]).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "otp_invalid",
+    )
+    .await;
+    assert_eq!(
+        login.verify(&w, &new_set, &second[9]).await.status(),
+        StatusCode::OK
+    );
+
+    assert_eq!(
+        audit_kinds(&w),
+        vec![
+            (AuditKind::FactorAdded, "recovery_code".to_owned()),
+            (
+                AuditKind::RecoveryCodesRegenerated,
+                "recovery_code".to_owned()
+            ),
+        ]
+    );
+    let dir = w.mail_dir.path();
+    wait_for_subject(
+        dir,
+        EMAIL,
+        "A sign-in method was added to your Gatehouse account",
+        1,
+    )
+    .await;
+    wait_for_subject(
+        dir,
+        EMAIL,
+        "New recovery codes were created for your Gatehouse account",
+        1,
+    )
+    .await;
+    // No code is ever mailed or stored in clear.
+    for (_, body) in mails(dir, EMAIL) {
+        assert!(second.iter().all(|c| !body.contains(c.as_str())));
+    }
+}
+
+#[tokio::test]
+async fn sms_is_retired_imported_sms_is_listed_but_never_offered() {
+    let w = world(TestDatabase::sqlite()).await;
+    // As the migration import stores it.
+    let sms = Factor {
+        id: FactorId::new(),
+        account_id: w.account.id,
+        kind: FactorKind::Sms,
+        status: FactorStatus::Active,
+        label: Some("+81 90-****-5678".to_owned()),
+        public_data: None,
+        secret: None,
+        created_at: Utc::now() - TimeDelta::days(400),
+        last_used_at: Some(Utc::now() - TimeDelta::days(30)),
+    };
+    w.server.store().insert_factor(&sms).expect("import sms");
+
+    let login = Login::begin(&w, "app", "openid").await;
+    assert_eq!(login.offered_kinds(), vec!["email_otp"]);
+    assert_eq!(login.offered["default_factor"], "email");
+    problem(
+        login.verify(&w, &sms.id.to_string(), "123456").await,
+        StatusCode::CONFLICT,
+        "factor_retired",
+    )
+    .await;
+
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    let listed = api.list().await;
+    let shown = listed["factors"]
+        .as_array()
+        .expect("factors")
+        .iter()
+        .find(|f| f["kind"] == "sms")
+        .expect("sms listed")
+        .clone();
+    assert_eq!(shown["status"], "retired");
+    assert_eq!(shown["label"], "+81 90-****-5678");
+    assert!(shown["last_used_at"].is_string());
+    problem(
+        api.start(json!({"kind": "sms"})).await,
+        StatusCode::CONFLICT,
+        "factor_retired",
+    )
+    .await;
+    // The owner may clear it away.
+    assert_eq!(
+        api.remove(&sms.id.to_string()).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        audit_kinds(&w),
+        vec![(AuditKind::FactorRemoved, "sms".to_owned())]
+    );
+    let events = w
+        .server
+        .store()
+        .events_of(w.account.id, None, 1)
+        .expect("audit");
+    assert_eq!(events[0].event.ip.as_deref(), Some("127.0.0.1"));
+    assert_eq!(
+        events[0].event.detail.get("client_id").map(String::as_str),
+        Some("app")
+    );
+}
+
+#[tokio::test]
+async fn the_account_api_refuses_what_it_must() {
+    let w = world(TestDatabase::sqlite()).await;
+    let anonymous = Api { w: &w, token: None };
+    let res = anonymous
+        .request(reqwest::Method::GET, "/api/v1/account/factors")
+        .send()
+        .await
+        .expect("list");
+    assert_eq!(res.headers()["www-authenticate"], "Bearer");
+    problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+    let forged = Api {
+        w: &w,
+        token: Some("not.a.token".to_owned()),
+    };
+    problem(
+        forged.start(json!({"kind": "totp"})).await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+    )
+    .await;
+    let no_scope = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", "openid email").await),
+    };
+    let res = no_scope
+        .request(reqwest::Method::GET, "/api/v1/account/factors")
+        .send()
+        .await
+        .expect("list");
+    assert!(
+        res.headers()["www-authenticate"]
+            .to_str()
+            .is_ok_and(|v| v.contains("insufficient_scope")),
+    );
+    problem(res, StatusCode::FORBIDDEN, "insufficient_scope").await;
+    let partner = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "partner", ACCOUNT_SCOPE).await),
+    };
+    problem(
+        partner.start(json!({"kind": "totp"})).await,
+        StatusCode::FORBIDDEN,
+        "insufficient_scope",
+    )
+    .await;
+
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    // Bodies that are not what the endpoint takes: problem+json with a code, never 500.
+    let raw = api
+        .request(reqwest::Method::POST, "/api/v1/account/factors")
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .expect("start");
+    problem(raw, StatusCode::BAD_REQUEST, "invalid_json").await;
+    for body in [
+        json!({"kind": 5}),
+        json!({"kind": "totp", "extra": 1}),
+        json!([]),
+    ] {
+        problem(
+            api.start(body).await,
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+        )
+        .await;
+    }
+    problem(
+        api.start(json!({"kind": "phone"})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "factor_kind_unknown",
+    )
+    .await;
+    for (kind, reason) in [("email_otp", "automatic"), ("passkey", "unsupported")] {
+        let body = problem(
+            api.start(json!({"kind": kind})).await,
+            StatusCode::CONFLICT,
+            "factor_not_enrollable",
+        )
+        .await;
+        assert_eq!(body["reason"], reason);
+    }
+    let (factor, app) = start_totp(&api).await;
+    problem(
+        api.confirm(&factor, json!({"code": 123456})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+    problem(
+        api.confirm(&factor, json!("123456")).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    )
+    .await;
+    problem(
+        api.confirm(
+            &factor,
+            json!({"code": app.code(0), "name": "x".repeat(65)}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_name",
+    )
+    .await;
+    problem(
+        api.confirm(
+            &factor,
+            json!({"code": app.code(0), "name": "bad\u{7}name"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_name",
+    )
+    .await;
+    problem(
+        api.confirm(&FactorId::new().to_string(), json!({"code": "123456"}))
+            .await,
+        StatusCode::NOT_FOUND,
+        "factor_not_found",
+    )
+    .await;
+    problem(
+        api.remove("not-an-id").await,
+        StatusCode::NOT_FOUND,
+        "factor_not_found",
+    )
+    .await;
+    problem(
+        api.remove(&FactorId::new().to_string()).await,
+        StatusCode::NOT_FOUND,
+        "factor_not_found",
+    )
+    .await;
+
+    // An enrolment left pending too long is gone.
+    let (late, late_app) = start_totp(&api).await;
+    let store = w.server.store();
+    let late_id = FactorId(uuid::Uuid::parse_str(&late).expect("uuid"));
+    let mut aged = store.factor_by_id(late_id).expect("read").expect("pending");
+    aged.created_at -= TimeDelta::minutes(16);
+    store.update_factor(&aged).expect("age it");
+    problem(
+        api.confirm(&late, json!({"code": late_app.code(0)})).await,
+        StatusCode::GONE,
+        "enrolment_expired",
+    )
+    .await;
+    assert_eq!(store.factor_by_id(late_id), Ok(None));
+
+    // Another account's factor is not found either.
+    let other = w
+        .server
+        .create_account("other@example.com", Some(PASSWORD), AccountStatus::Active);
+    let foreign = Factor {
+        id: FactorId::new(),
+        account_id: other.id,
+        kind: FactorKind::Totp,
+        status: FactorStatus::Active,
+        label: None,
+        public_data: None,
+        secret: None,
+        created_at: Utc::now(),
+        last_used_at: None,
+    };
+    w.server.store().insert_factor(&foreign).expect("insert");
+    problem(
+        api.remove(&foreign.id.to_string()).await,
+        StatusCode::NOT_FOUND,
+        "factor_not_found",
+    )
+    .await;
+
+    assert!(audit_kinds(&w).is_empty(), "nothing changed");
+}
+
+#[tokio::test]
+async fn changes_need_a_recent_login() {
+    let w = world_with(TestDatabase::sqlite(), |c| {
+        c.account_api.reauthentication_window_seconds = 1;
+    })
+    .await;
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    let pending = Factor {
+        id: FactorId::new(),
+        account_id: w.account.id,
+        kind: FactorKind::Totp,
+        status: FactorStatus::Pending,
+        label: None,
+        public_data: None,
+        secret: None,
+        created_at: Utc::now(),
+        last_used_at: None,
+    };
+    w.server.store().insert_factor(&pending).expect("insert");
+    let factor = pending.id.to_string();
+    // auth_time is in whole seconds: two seconds later it is surely over one old.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // Listing still works; changes do not.
+    api.list().await;
+    let body = problem(
+        api.start(json!({"kind": "totp"})).await,
+        StatusCode::FORBIDDEN,
+        "reauthentication_required",
+    )
+    .await;
+    assert_eq!(body["max_age"], 1);
+    for res in [
+        api.confirm(&factor, json!({"code": "123456"})).await,
+        api.remove(&factor).await,
+        api.request(reqwest::Method::POST, "/api/v1/account/recovery-codes")
+            .send()
+            .await
+            .expect("codes"),
+    ] {
+        problem(res, StatusCode::FORBIDDEN, "reauthentication_required").await;
+    }
+    assert!(audit_kinds(&w).is_empty(), "nothing changed");
+}
+
+/// Two browsers send the same code at once (a phished code relayed while the user
+/// types it): exactly one login gets through.
+async fn a_code_raced_from_two_browsers_wins_once(db: TestDatabase) {
+    let w = world(db).await;
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    let (factor, app) = start_totp(&api).await;
+    early_in_a_step().await;
+    let res = api.confirm(&factor, json!({"code": app.code(-1)})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let (one, two) = tokio::join!(
+        Login::begin(&w, "app", "openid"),
+        Login::begin(&w, "app", "openid")
+    );
+    let code = app.code(0);
+    let (a, b) = tokio::join!(
+        one.verify(&w, &factor, &code),
+        two.verify(&w, &factor, &code)
+    );
+    let mut statuses = [a.status(), b.status()];
+    statuses.sort();
+    assert_eq!(statuses, [StatusCode::OK, StatusCode::UNPROCESSABLE_ENTITY]);
+    let refused = if a.status() == StatusCode::OK { b } else { a };
+    problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "otp_replayed").await;
+}
+
+#[tokio::test]
+async fn sqlite_a_code_raced_from_two_browsers_wins_once() {
+    a_code_raced_from_two_browsers_wins_once(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_a_code_raced_from_two_browsers_wins_once() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    a_code_raced_from_two_browsers_wins_once(db).await;
+}
+
+#[tokio::test]
+async fn a_kind_switched_off_by_configuration_cannot_be_added() {
+    let w = world_with(TestDatabase::sqlite(), |c| {
+        c.factors.recovery_code = gatehouse_core::KindState::Disabled;
+    })
+    .await;
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    let listed = api.list().await;
+    let kind = listed["kinds"]
+        .as_array()
+        .expect("kinds")
+        .iter()
+        .find(|k| k["kind"] == "recovery_code")
+        .expect("listed")
+        .clone();
+    assert_eq!(
+        (kind["enrollable"].clone(), kind["reason"].clone()),
+        (json!(false), json!("disabled"))
+    );
+    let res = api
+        .request(reqwest::Method::POST, "/api/v1/account/recovery-codes")
+        .send()
+        .await
+        .expect("codes");
+    problem(res, StatusCode::CONFLICT, "factor_disabled").await;
+}
+
+#[tokio::test]
+async fn notices_follow_the_account_locale() {
+    let w = world(TestDatabase::sqlite()).await;
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    let mut account = w.account.clone();
+    account.locale = Some("ja-JP".to_owned());
+    w.server.store().update_account(&account).expect("locale");
+    api.new_recovery_codes().await;
+    api.new_recovery_codes().await;
+    // Japanese subjects are encoded words in the .eml; the outbox row keeps them plain.
+    let url = w
+        .server
+        .config
+        .database
+        .url
+        .trim_start_matches("sqlite://")
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let subjects = loop {
+        use diesel::{Connection, RunQueryDsl};
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            subject: String,
+        }
+        let mut conn = diesel::SqliteConnection::establish(&url).expect("db");
+        let rows: Vec<Row> =
+            diesel::sql_query("SELECT subject FROM mail_outbox ORDER BY created_at")
+                .load(&mut conn)
+                .expect("subjects");
+        let subjects: Vec<String> = rows.into_iter().map(|r| r.subject).collect();
+        if subjects.len() >= 3 || Instant::now() > deadline {
+            break subjects;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        subjects[1..],
+        [
+            "Gatehouse アカウントにサインイン方法が追加されました".to_owned(),
+            "Gatehouse アカウントの新しいリカバリーコードが作成されました".to_owned(),
+        ]
+    );
+}
+
+fn guards_count_attempts_and_refuse_old_steps(store: &gatehouse_store::Store) {
+    let account = gatehouse_core::Account::new(
+        gatehouse_core::Subject::generate(),
+        None,
+        AccountStatus::Active,
+        Utc::now(),
+    );
+    store.insert_account(&account).expect("account");
+    let factor = Factor {
+        id: FactorId::new(),
+        account_id: account.id,
+        kind: FactorKind::Totp,
+        status: FactorStatus::Active,
+        label: None,
+        public_data: None,
+        secret: None,
+        created_at: Utc::now(),
+        last_used_at: None,
+    };
+    store.insert_factor(&factor).expect("factor");
+    let t0 = chrono::DateTime::from_timestamp(1_790_000_000, 0).expect("instant");
+    let window = TimeDelta::minutes(15);
+    // An imported factor has no guard yet: the first attempt makes one.
+    let imported = Factor {
+        id: FactorId::new(),
+        ..factor.clone()
+    };
+    store.insert_factor(&imported).expect("imported");
+    assert_eq!(
+        store.take_attempt(imported.id, t0, window).map(|a| a.count),
+        Ok(1)
+    );
+    store.open_guard(factor.id, t0).expect("guard");
+    for n in 1..=3 {
+        let attempts = store.take_attempt(factor.id, t0, window).expect("attempt");
+        assert_eq!((attempts.count, attempts.window_started_at), (n, t0));
+    }
+    store.clear_attempts(factor.id).expect("clear");
+    assert_eq!(
+        store.take_attempt(factor.id, t0, window).expect("a").count,
+        1
+    );
+    let later = t0 + window + TimeDelta::seconds(1);
+    let fresh = store.take_attempt(factor.id, later, window).expect("a");
+    assert_eq!(
+        (fresh.count, fresh.window_started_at),
+        (1, later),
+        "a new window"
+    );
+
+    assert_eq!(store.advance_step(factor.id, 100), Ok(true));
+    assert_eq!(store.advance_step(factor.id, 100), Ok(false), "a step once");
+    assert_eq!(
+        store.advance_step(factor.id, 99),
+        Ok(false),
+        "never an older one"
+    );
+    assert_eq!(store.advance_step(factor.id, 101), Ok(true));
+
+    // Recovery codes: each used once; the set goes with its factor.
+    let code = RecoveryCode {
+        id: uuid::Uuid::now_v7().to_string(),
+        factor_id: factor.id,
+        code_hash: "hash".to_owned(),
+        used_at: None,
+    };
+    store.insert_recovery_code(&code).expect("code");
+    assert_eq!(
+        store.unused_recovery_codes(factor.id).map(|c| c.len()),
+        Ok(1)
+    );
+    assert_eq!(store.use_recovery_code(&code.id, t0), Ok(true));
+    assert_eq!(store.use_recovery_code(&code.id, t0), Ok(false));
+    assert_eq!(
+        store.unused_recovery_codes(factor.id).map(|c| c.len()),
+        Ok(0)
+    );
+    store.delete_factor(factor.id).expect("delete");
+    assert_eq!(
+        store.advance_step(factor.id, 200),
+        Ok(false),
+        "the guard went with the factor"
+    );
+}
+
+#[test]
+fn sqlite_guards_count_attempts_and_refuse_old_steps() {
+    let db = TestDatabase::sqlite();
+    guards_count_attempts_and_refuse_old_steps(&db.store());
+}
+
+#[test]
+fn postgres_guards_count_attempts_and_refuse_old_steps() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    guards_count_attempts_and_refuse_old_steps(&db.store());
+}
