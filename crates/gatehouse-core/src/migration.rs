@@ -119,7 +119,8 @@ pub struct PlannedRecord {
     pub identity: Option<PlannedIdentity>,
 }
 
-fn non_blank(field: &Option<String>) -> Option<&str> {
+/// A field's trimmed text, `None` when absent or blank.
+pub fn non_blank(field: &Option<String>) -> Option<&str> {
     field.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 

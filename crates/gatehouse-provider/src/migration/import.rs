@@ -7,7 +7,7 @@
 //! Conflicts and invalid rows are reported and skipped, never merged, never fatal.
 
 use chrono::{DateTime, Utc};
-use gatehouse_core::migration::{LegacyRecord, MigrationPlanner, PlannedIdentity};
+use gatehouse_core::migration::{LegacyRecord, MigrationPlanner, PlannedIdentity, non_blank};
 use gatehouse_core::ports::{
     AccountImport, AccountRepository as _, FactorRepository, MigrationRepository as _,
     RepositoryError, UniqueField,
@@ -83,11 +83,7 @@ fn fingerprint(record: &LegacyRecord) -> String {
 }
 
 fn text(field: &Option<String>) -> Option<String> {
-    field
-        .as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
+    non_blank(field).map(str::to_owned)
 }
 
 /// A row in a batch: decided by the planner already, or waiting for the database.
