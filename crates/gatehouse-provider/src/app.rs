@@ -66,6 +66,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(api::registration::resend)
         .service(api::registration::get_registration)
         .service(api::registration::set_password)
+        .service(api::registration::start_factor)
+        .service(api::registration::confirm_factor)
         .service(api::registration::complete)
         .service(api::admin::import_accounts)
         .service(api::admin::get_migration_status)
