@@ -1064,3 +1064,36 @@ async fn the_admin_api_imports_reports_and_resends_with_the_admin_scope_only() {
         "account_not_pending"
     );
 }
+
+/// Resends run after the answer on a bounded set of slots (`AppState::background`).
+#[tokio::test]
+async fn work_after_the_answer_beyond_its_bound_is_dropped_and_a_freed_slot_is_reused() {
+    let background = gatehouse_provider::background::Background::new(1);
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (done, finished) = std::sync::mpsc::channel::<&str>();
+    let first_done = done.clone();
+    assert!(background.run_blocking("first", move || {
+        let _ = wait.recv();
+        let _ = first_done.send("first");
+    }));
+    assert!(
+        !background.run_blocking("second", || {}),
+        "the only slot is taken"
+    );
+    let _ = release.send(());
+    assert_eq!(finished.recv().ok(), Some("first"));
+    // The permit is released when the work ends; give the pool a moment.
+    let mut ran = false;
+    for _ in 0..100 {
+        let done = done.clone();
+        if background.run_blocking("third", move || {
+            let _ = done.send("third");
+        }) {
+            ran = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(ran, "a slot frees when its work ends");
+    assert_eq!(finished.recv().ok(), Some("third"));
+}

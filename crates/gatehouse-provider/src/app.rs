@@ -14,6 +14,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::background::Background;
 use crate::config::{Config, ConfigError};
 use crate::crypto::keyring::KeyRingError;
 use crate::crypto::{CryptoError, KeyRing, Secrets};
@@ -81,6 +82,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
 
 /// Largest JSON body any endpoint accepts.
 const JSON_LIMIT: usize = 64 * 1024;
+/// Pieces of after-the-answer work (resends) queued or running at once.
+const BACKGROUND_LIMIT: usize = 64;
 
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
@@ -203,6 +206,7 @@ impl Application {
             login_factors: LoginFactors::new(),
             enrol_factors: EnrolFactors::new(),
             clients: ClientCache::default(),
+            background: Background::new(BACKGROUND_LIMIT),
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));

@@ -4,6 +4,7 @@ use gatehouse_core::Clock;
 use gatehouse_store::Store;
 use std::sync::Arc;
 
+use crate::background::Background;
 use crate::config::Config;
 use crate::crypto::{KeyRing, Secrets};
 use crate::factors::{EnrolFactors, LoginFactors};
@@ -29,4 +30,6 @@ pub struct AppState {
     pub enrol_factors: EnrolFactors,
     /// Registered clients, cached for a few seconds.
     pub clients: ClientCache,
+    /// Bounded work after the answer (registration-link resends).
+    pub background: Background,
 }

@@ -552,15 +552,13 @@ pub async fn resend(
     if let Ok(email) = Email::parse(body.email.trim()) {
         let shared = state.clone();
         // After the answer: the lookup and the mail must not shape its timing.
-        actix_web::rt::spawn(async move {
-            let work = move || resend_link(&shared, &email, start);
-            match web::block(work).await {
-                Ok(Ok(true)) => {}
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "resending a registration link failed"),
-                Err(e) => tracing::warn!(error = %e, "resending a registration link failed"),
-            }
-        });
+        state
+            .background
+            .run_blocking("registration resend", move || {
+                if let Err(e) = resend_link(&shared, &email, start) {
+                    tracing::warn!(error = %e, "resending a registration link failed");
+                }
+            });
     }
     Ok(HttpResponse::Accepted().json(ResendAccepted {
         status: "accepted".to_owned(),
