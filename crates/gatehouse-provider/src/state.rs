@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use gatehouse_core::Clock;
+use gatehouse_core::push::PushNotifier;
 use gatehouse_store::Store;
 use std::sync::Arc;
 
@@ -29,4 +30,6 @@ pub struct AppState {
     pub enrol_factors: EnrolFactors,
     /// Registered clients, cached for a few seconds.
     pub clients: ClientCache,
+    /// Delivers push-approval notices (`[push] notifier`).
+    pub push: Arc<dyn PushNotifier>,
 }

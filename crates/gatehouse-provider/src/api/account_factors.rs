@@ -83,7 +83,10 @@ pub struct StartEnrolment {
 pub struct EnrolmentStarted {
     pub factor: FactorView,
     /// `totp`: `{secret, otpauth_uri, qr_png_base64, qr_svg, algorithm, digits, period}`;
-    /// `recovery_code`: `{codes: [...]}` (ten codes, never shown again).
+    /// `recovery_code`: `{codes: [...]}` (ten codes, never shown again);
+    /// `push`: `{enrolment_uri, qr_png_base64, qr_svg, expires_in}`: the phone scans the
+    /// `gatehouse-push://enroll?server=…&ticket=…` URI and registers itself (the ticket
+    /// works once, for `expires_in` seconds); that activates the method, no confirm step.
     #[schema(value_type = Object)]
     pub setup: Value,
 }
@@ -429,14 +432,14 @@ fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
     tag = "account",
     security(("bearer" = [])),
     params(("factor" = String, Path, description = "The id of the pending factor")),
-    request_body(content = Object, description = "`totp`: `{\"code\": \"123456\", \"name\": \"Pixel 8\"}` (`name` optional, 1–64 characters)"),
+    request_body(content = Object, description = "`totp`: `{\"code\": \"123456\", \"name\": \"Pixel 8\"}` (`name` optional, 1–64 characters); `push` needs none: the phone's registration activates it (a pending one answers 409 `push_device_pending`)"),
     responses(
         (status = 200, description = "Active", body = FactorView),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`, `reauthentication_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`factor_not_pending`, `factor_retired`, `factor_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_not_pending`, `factor_retired`, `factor_disabled`, `push_device_pending`", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`enrolment_expired`: start again", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited` (with `retry_after` seconds)", body = Problem, content_type = "application/problem+json"),
@@ -501,6 +504,11 @@ pub async fn confirm_enrolment(
             })?;
             match module.confirm(&ctx, tx, account, &factor, &proof)? {
                 Verdict::Refused(problem) => Ok(Err(problem)),
+                Verdict::Pending(_) => Ok(Err(Problem::new(
+                    StatusCode::CONFLICT,
+                    "enrolment_pending",
+                    "This sign-in method is not ready to confirm yet",
+                ))),
                 Verdict::Accepted(_) => {
                     factor.status = FactorStatus::Active;
                     factor.label = name.clone().or(factor.label);
