@@ -310,6 +310,19 @@ async fn push_from_enrolment_to_login(db: TestDatabase) {
         .expect("read")
         .expect("row");
     assert_eq!(spent.status, PushStatus::Used);
+
+    // Removing the method tells the owner, and the phone is no longer known.
+    let res = api.remove(&id).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    wait_for_subject(
+        w.mail_dir.path(),
+        EMAIL,
+        "A sign-in method was removed from your Gatehouse account",
+        1,
+    )
+    .await;
+    let gone = phone.refused(&["pending"]);
+    assert!(gone.contains("HTTP 401 invalid_device_token"), "{gone}");
 }
 
 #[tokio::test]
@@ -539,4 +552,245 @@ async fn unsigned_or_foreign_device_requests_are_refused() {
         .await
         .expect("register");
     problem(res, StatusCode::UNPROCESSABLE_ENTITY, "invalid_public_key").await;
+}
+
+/// One request the fake push gateway received: its headers (lowercase names) and body.
+struct GatewayCall {
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+/// A push gateway on a local port: records each POST, answers 204.
+async fn fake_gateway() -> (String, tokio::sync::mpsc::UnboundedReceiver<GatewayCall>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/push", listener.local_addr().expect("addr"));
+    let (calls, received) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let calls = calls.clone();
+            tokio::spawn(async move {
+                let mut data = Vec::new();
+                let mut buf = [0u8; 4096];
+                let (head, body) = loop {
+                    let n = socket.read(&mut buf).await.unwrap_or(0);
+                    if n == 0 {
+                        return;
+                    }
+                    data.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&data).into_owned();
+                    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length = head
+                        .lines()
+                        .find_map(|l| {
+                            let (k, v) = l.split_once(':')?;
+                            k.eq_ignore_ascii_case("content-length")
+                                .then(|| v.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        break (head.to_owned(), body[..length].to_owned());
+                    }
+                };
+                let headers = head
+                    .lines()
+                    .skip(1)
+                    .filter_map(|l| l.split_once(':'))
+                    .map(|(k, v)| (k.trim().to_lowercase(), v.trim().to_owned()))
+                    .collect();
+                let _ = calls.send(GatewayCall {
+                    headers,
+                    body: serde_json::from_str(&body).unwrap_or(Value::Null),
+                });
+                let _ = socket
+                    .write_all(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+                    .await;
+            });
+        }
+    });
+    (url, received)
+}
+
+/// The webhook notifier POSTs the device's push token and the challenge id to the
+/// gateway, with its bearer token; never the number.
+#[tokio::test]
+async fn the_webhook_notifier_feeds_the_push_gateway() {
+    let (gateway, mut calls) = fake_gateway().await;
+    let w = push_world(TestDatabase::sqlite(), |config| {
+        config.push.notifier = "webhook".to_owned();
+        config.push.webhook_url = gateway.clone();
+        config.push.webhook_token = "gateway-secret".to_owned();
+    })
+    .await;
+    let api = Api {
+        w: &w,
+        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
+    };
+    // A device with a push token.
+    let res = api.start(json!({"kind": "push"})).await;
+    let body: Value = res.json().await.expect("json");
+    let id = body["factor"]["id"].as_str().expect("id").to_owned();
+    let uri = body["setup"]["enrolment_uri"].as_str().expect("uri");
+    let phone = Phone::new();
+    phone.ok(&[
+        "enroll",
+        uri,
+        "--name",
+        "Pixel",
+        "--push-token",
+        "apns-token-123",
+    ]);
+
+    let (_login, _factor, _number) = pushed_login(&w).await;
+    let call = tokio::time::timeout(std::time::Duration::from_secs(10), calls.recv())
+        .await
+        .expect("the gateway is called")
+        .expect("a call");
+    let (challenge, _) = phone.the_pending();
+    assert_eq!(call.body["push_token"], "apns-token-123");
+    assert_eq!(call.body["device_id"], id.as_str());
+    assert_eq!(call.body["challenge_id"], challenge.as_str());
+    assert_eq!(call.body["client_id"], "app");
+    assert!(call.body.get("number").is_none(), "{}", call.body);
+    let header = |name: &str| {
+        call.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        header("authorization").as_deref(),
+        Some("Bearer gateway-secret")
+    );
+    assert_eq!(header("content-type").as_deref(), Some("application/json"));
+}
+
+/// The store keeps devices and challenges, lets one answer win, lists only live
+/// pending challenges, and drops both with their factor.
+fn push_storage(store: &gatehouse_store::Store) {
+    use chrono::{TimeDelta, Utc};
+    use gatehouse_core::ports::{AccountRepository, FactorRepository};
+    use gatehouse_core::push::{PushChallenge, PushDevice};
+    use gatehouse_core::{
+        Account, AccountStatus, Email, Factor, FactorId, FactorKind, FactorStatus, Subject,
+    };
+    let now = chrono::DateTime::from_timestamp_millis(Utc::now().timestamp_millis()).expect("now");
+    let account = Account::new(
+        Subject::generate(),
+        Some(Email::parse("push@example.com").expect("email")),
+        AccountStatus::Active,
+        now,
+    );
+    store.insert_account(&account).expect("account");
+    let factor = Factor {
+        id: FactorId::new(),
+        account_id: account.id,
+        kind: FactorKind::Push,
+        status: FactorStatus::Pending,
+        label: None,
+        public_data: None,
+        secret: None,
+        created_at: now,
+        last_used_at: None,
+    };
+    store.insert_factor(&factor).expect("factor");
+    let mut device = PushDevice {
+        factor_id: factor.id,
+        account_id: account.id,
+        ticket_hash: "hash-1".to_owned(),
+        ticket_expires_at: now + TimeDelta::minutes(10),
+        public_jwk: None,
+        push_token: None,
+        name: None,
+        registered_at: None,
+    };
+    store.insert_push_device(&device).expect("device");
+    assert_eq!(
+        store.push_device_by_ticket("hash-1").expect("read"),
+        Some(device.clone())
+    );
+    assert_eq!(store.push_device_by_ticket("hash-2").expect("read"), None);
+    device.public_jwk = Some("{\"kty\":\"EC\"}".to_owned());
+    device.push_token = Some("token".to_owned());
+    device.name = Some("Pixel".to_owned());
+    device.registered_at = Some(now);
+    store.update_push_device(&device).expect("update");
+    // Millisecond precision on both backends.
+    let stored = store.push_device(factor.id).expect("read").expect("device");
+    assert_eq!(stored.public_jwk, device.public_jwk);
+    assert_eq!(stored.name.as_deref(), Some("Pixel"));
+    let challenge = |id: &str, created: chrono::DateTime<Utc>, ttl: i64| PushChallenge {
+        id: id.to_owned(),
+        factor_id: factor.id,
+        account_id: account.id,
+        login_request_id: "login-1".to_owned(),
+        client_id: "app".to_owned(),
+        number: 42,
+        candidates: vec![17, 42, 93],
+        status: PushStatus::Pending,
+        created_at: created,
+        expires_at: created + TimeDelta::seconds(ttl),
+        answered_at: None,
+    };
+    store
+        .insert_push_challenge(&challenge("old", now - TimeDelta::minutes(5), 120))
+        .expect("old");
+    store
+        .insert_push_challenge(&challenge("live", now, 120))
+        .expect("live");
+    let pending = store
+        .pending_push_challenges(factor.id, now)
+        .expect("pending");
+    assert_eq!(
+        pending.iter().map(|c| c.id.as_str()).collect::<Vec<_>>(),
+        ["live"]
+    );
+    assert_eq!(pending[0].candidates, vec![17, 42, 93]);
+    assert_eq!(
+        store
+            .latest_push_challenge("login-1", factor.id)
+            .expect("latest")
+            .map(|c| c.id),
+        Some("live".to_owned())
+    );
+    // Of two answers, one wins.
+    assert_eq!(
+        store.settle_push_challenge("live", PushStatus::Pending, PushStatus::Approved, now),
+        Ok(true)
+    );
+    assert_eq!(
+        store.settle_push_challenge("live", PushStatus::Pending, PushStatus::Denied, now),
+        Ok(false)
+    );
+    let live = store.push_challenge("live").expect("read").expect("row");
+    assert_eq!(live.status, PushStatus::Approved);
+    assert!(live.answered_at.is_some());
+    assert!(
+        store
+            .pending_push_challenges(factor.id, now)
+            .expect("pending")
+            .is_empty()
+    );
+    // Removing the factor removes its device and challenges.
+    store.delete_factor(factor.id).expect("delete");
+    assert_eq!(store.push_device(factor.id).expect("read"), None);
+    assert_eq!(store.push_challenge("live").expect("read"), None);
+}
+
+#[test]
+fn sqlite_push_storage() {
+    let db = TestDatabase::sqlite();
+    push_storage(&db.store());
+}
+
+#[test]
+fn postgres_push_storage() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    push_storage(&db.store());
 }

@@ -97,7 +97,8 @@ pub struct PushConfig {
     /// `log` (only logs that a push went out) or `webhook` (POSTs JSON to a push
     /// gateway that relays to APNs/FCM).
     pub notifier: String,
-    /// The push gateway's URL (`webhook`).
+    /// The push gateway's URL (`webhook`): `http://` only, a relay on the internal
+    /// network (this build's HTTP client carries no TLS).
     pub webhook_url: String,
     /// Sent as `Authorization: Bearer …` to the gateway when set; redacted by
     /// `gatehouse config check`.
@@ -161,8 +162,13 @@ impl PushConfig {
                         format!("{:?} is not a URL: {e}", self.webhook_url),
                     )
                 })?;
-                if !matches!(url.scheme(), "http" | "https") {
-                    return Err(invalid("webhook_url", "must be http or https".to_owned()));
+                // The HTTP client in this build has no TLS: the gateway is a relay
+                // beside the server (a sidecar or an internal host), reached over http.
+                if url.scheme() != "http" {
+                    return Err(invalid(
+                        "webhook_url",
+                        "must be an http:// URL (a push relay on the internal network)".to_owned(),
+                    ));
                 }
             }
             other => {
