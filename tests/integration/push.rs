@@ -619,6 +619,7 @@ async fn fake_gateway() -> (String, tokio::sync::mpsc::UnboundedReceiver<Gateway
 /// gateway, with its bearer token; never the number.
 #[tokio::test]
 async fn the_webhook_notifier_feeds_the_push_gateway() {
+    early_in_an_account_window().await;
     let (gateway, mut calls) = fake_gateway().await;
     let w = push_world(TestDatabase::sqlite(), |config| {
         config.push.notifier = "webhook".to_owned();
@@ -666,6 +667,27 @@ async fn the_webhook_notifier_feeds_the_push_gateway() {
         header("authorization").as_deref(),
         Some("Bearer gateway-secret")
     );
+
+    // A phone is not flooded: ten pushes per factor per 15 minutes.
+    let login = Login::begin(&w, "app", "openid").await;
+    for _ in 1..10 {
+        login.challenge(&w, &id).await;
+    }
+    let res = login
+        .post(&w, &format!("factors/{id}/challenge"), json!({}))
+        .await;
+    let retry_after = res.headers().get("retry-after").cloned();
+    let body = problem(res, StatusCode::TOO_MANY_REQUESTS, "push_send_limit").await;
+    let retry: u64 = retry_after
+        .expect("Retry-After")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert_eq!(body["retry_after"], retry);
+    assert!((1..=900).contains(&retry));
+    // The login itself stays valid: another method still works.
+    login.challenge(&w, "email").await;
     assert_eq!(header("content-type").as_deref(), Some("application/json"));
 }
 

@@ -19,7 +19,10 @@ pub const MAX_REQUEST_LIFETIME: TimeDelta = TimeDelta::minutes(2);
 pub const CANDIDATES: usize = 3;
 /// Wrong answers per account per window, over all its push factors.
 pub const MAX_ACCOUNT_WRONG_ANSWERS: u32 = 8;
-/// The window of the per-account count.
+/// Pushes one factor may receive per window: a stolen password cannot flood the phone
+/// until its owner taps "approve" to make it stop.
+pub const MAX_PUSHES: u32 = 10;
+/// The window of the push count and of the per-account count of wrong answers.
 pub const ACCOUNT_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
 /// A push device: created with its ticket when enrolment starts, registered when the

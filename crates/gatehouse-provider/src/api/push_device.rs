@@ -34,7 +34,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::factors::guard;
-use crate::factors::push::ticket_hash;
+use crate::factors::push::{ticket_hash, window_start};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -427,13 +427,6 @@ fn account_key(state: &AppState, challenge: &PushChallenge) -> String {
         .secrets
         .hasher
         .hash(&format!("push-answers:account:{}", challenge.account_id.0))
-}
-
-/// The start of the current fixed window of `length`.
-fn window_start(now: DateTime<Utc>, length: TimeDelta) -> DateTime<Utc> {
-    let len = length.num_milliseconds().max(1);
-    let start = now.timestamp_millis() - now.timestamp_millis().rem_euclid(len);
-    DateTime::from_timestamp_millis(start).unwrap_or(now)
 }
 
 fn audit_answer(

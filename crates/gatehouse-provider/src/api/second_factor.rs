@@ -100,7 +100,7 @@ fn resolve(
         (status = 200, description = "Challenge sent; `email_otp`: `{sent_to, expires_in, code_length}`; `totp`: `{code_length}` (nothing is sent); `recovery_code`: `{format, remaining}`; `push`: `{challenge_id, number, expires_in, poll_interval}` (show `number`; the phone must pick it; then poll `verify`)", body = Object),
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`password_required`, `factor_retired`, `factor_disabled`, `factor_not_active`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`otp_send_limit`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`otp_send_limit`; `push_send_limit` (ten pushes per factor per 15 minutes, with `retry_after`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/login/{login_challenge}/factors/{factor}/challenge")]

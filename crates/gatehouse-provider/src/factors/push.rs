@@ -16,9 +16,12 @@
 
 use actix_web::http::StatusCode;
 use chrono::TimeDelta;
+use chrono::{DateTime, Utc};
 use gatehouse_core::login::LoginRequest;
-use gatehouse_core::ports::{FactorRepository, PushRepository, RepositoryError};
-use gatehouse_core::push::{PushChallenge, PushDevice, PushNotice, PushStatus, numbers};
+use gatehouse_core::ports::{FactorRepository, PushRepository, RateLimits, RepositoryError};
+use gatehouse_core::push::{
+    MAX_PUSHES, PushChallenge, PushDevice, PushNotice, PushStatus, numbers,
+};
 use gatehouse_core::{Account, Factor, FactorId, FactorKind, FactorStatus};
 use gatehouse_store::Tx;
 use serde_json::{Value, json};
@@ -46,6 +49,13 @@ pub fn ticket_hash(ctx_hasher: &crate::crypto::Secrets, ticket: &str) -> String 
 
 fn stored(factor: Option<&Factor>) -> Result<&Factor, FactorError> {
     factor.ok_or_else(|| RepositoryError::Corrupt("push needs a stored factor".to_owned()).into())
+}
+
+/// The start of the current fixed window of `length`.
+pub fn window_start(now: DateTime<Utc>, length: TimeDelta) -> DateTime<Utc> {
+    let len = length.num_milliseconds().max(1);
+    let start = now.timestamp_millis() - now.timestamp_millis().rem_euclid(len);
+    DateTime::from_timestamp_millis(start).unwrap_or(now)
 }
 
 fn encode(text: &str) -> String {
@@ -76,6 +86,25 @@ impl LoginFactor for Push {
                     "This phone is not set up yet",
                 )
             })?;
+        let window = gatehouse_core::push::ACCOUNT_WINDOW;
+        let start = window_start(ctx.now, window);
+        let key = ctx
+            .state
+            .secrets
+            .hasher
+            .hash(&format!("push-sends:factor:{}", factor.id));
+        if tx.hit(&key, start)? > MAX_PUSHES {
+            let retry = (start + window - ctx.now).num_seconds().max(1);
+            return Err(FactorError::Refused(Box::new(
+                Problem::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "push_send_limit",
+                    "Too many pushes to this phone",
+                )
+                .with_detail("Wait before sending another, or try another method")
+                .with_extension("retry_after", retry.into()),
+            )));
+        }
         // A new challenge for this login replaces the one still waiting, if any.
         if let Some(previous) = tx.latest_push_challenge(&login.id, factor.id)?
             && previous.status == PushStatus::Pending
