@@ -232,6 +232,13 @@ pub fn run(command: PushDeviceCommand) -> Result<(), Failure> {
             key_file,
         } => {
             let (server, ticket) = parse_uri(&uri)?;
+            // Overwriting a key would orphan the device it belongs to.
+            if key_file.exists() {
+                return Err(Failure::usage(format!(
+                    "{} exists: this device is enrolled already (choose another --key-file)",
+                    key_file.display()
+                )));
+            }
             let rng = SystemRandom::new();
             let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                 .map_err(|e| Failure::runtime(format!("key generation: {e}")))?;
