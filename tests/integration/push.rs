@@ -816,3 +816,61 @@ fn postgres_push_storage() {
     };
     push_storage(&db.store());
 }
+
+/// `[push]` from the environment: the notifier is checked, the gateway token redacted.
+#[test]
+fn push_configuration_is_checked_and_its_token_redacted() {
+    let env = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let defaults = Config::load(None, env(&[])).expect("defaults");
+    assert_eq!(defaults.push.notifier, "log");
+    assert_eq!(defaults.push.challenge_ttl_seconds, 120);
+    assert_eq!(defaults.push.ticket_ttl_seconds, 600);
+    let webhook = Config::load(
+        None,
+        env(&[
+            ("GATEHOUSE_PUSH_NOTIFIER", "webhook"),
+            (
+                "GATEHOUSE_PUSH_WEBHOOK_URL",
+                "http://push-relay.internal:8081/push",
+            ),
+            ("GATEHOUSE_PUSH_WEBHOOK_TOKEN", "relay-secret"),
+        ]),
+    )
+    .expect("webhook config");
+    let shown = webhook.redacted_toml().expect("toml");
+    assert!(!shown.contains("relay-secret"), "{shown}");
+    assert!(shown.contains("webhook_token = \"***\""), "{shown}");
+    assert!(!format!("{webhook:?}").contains("relay-secret"));
+    for (pairs, key) in [
+        (
+            vec![("GATEHOUSE_PUSH_NOTIFIER", "carrier-pigeon")],
+            "push.notifier",
+        ),
+        (
+            vec![("GATEHOUSE_PUSH_NOTIFIER", "webhook")],
+            "push.webhook_url",
+        ),
+        (
+            vec![
+                ("GATEHOUSE_PUSH_NOTIFIER", "webhook"),
+                (
+                    "GATEHOUSE_PUSH_WEBHOOK_URL",
+                    "https://relay.example.com/push",
+                ),
+            ],
+            "push.webhook_url",
+        ),
+        (
+            vec![("GATEHOUSE_PUSH_CHALLENGE_TTL_SECONDS", "0")],
+            "push.challenge_ttl_seconds",
+        ),
+    ] {
+        let error = Config::load(None, env(&pairs)).expect_err("refused");
+        assert!(error.to_string().contains(key), "{key}: {error}");
+    }
+}
