@@ -9,10 +9,10 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::{AccountId, FactorId};
 
-/// How long an enrolment ticket may be used.
-pub const TICKET_TTL: TimeDelta = TimeDelta::minutes(10);
-/// How long a login challenge waits for the phone.
-pub const CHALLENGE_TTL: TimeDelta = TimeDelta::minutes(2);
+/// How long an enrolment ticket may be used, unless configured otherwise.
+pub const TICKET_TTL_SECONDS: u32 = 600;
+/// How long a login challenge waits for the phone, unless configured otherwise.
+pub const CHALLENGE_TTL_SECONDS: u32 = 120;
 /// The longest lifetime a device-signed request may claim.
 pub const MAX_REQUEST_LIFETIME: TimeDelta = TimeDelta::minutes(2);
 /// Numbers the phone chooses among.

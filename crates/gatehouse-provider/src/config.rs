@@ -122,8 +122,8 @@ impl Default for PushConfig {
             webhook_token: String::new(),
             webhook_timeout_seconds: 5,
             webhook_concurrency: 4,
-            ticket_ttl_seconds: 600,
-            challenge_ttl_seconds: 120,
+            ticket_ttl_seconds: gatehouse_core::push::TICKET_TTL_SECONDS,
+            challenge_ttl_seconds: gatehouse_core::push::CHALLENGE_TTL_SECONDS,
         }
     }
 }

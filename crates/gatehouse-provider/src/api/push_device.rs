@@ -202,6 +202,7 @@ fn peer_ip(req: &HttpRequest) -> Option<String> {
     responses(
         (status = 201, body = DeviceRegistered),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_disabled`, `factor_retired`: push is switched off here", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`push_ticket_invalid`: unknown, used or expired ticket", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_public_key`, `invalid_name`, `invalid_push_token`", body = Problem, content_type = "application/problem+json"),
     )
@@ -218,6 +219,17 @@ pub async fn register(
         push_token,
         name,
     } = body.into_inner();
+    state
+        .config
+        .factors
+        .check_enrollable(FactorKind::Push)
+        .map_err(|e| {
+            problem(
+                StatusCode::CONFLICT,
+                e.code(),
+                "Push approval cannot be added on this server",
+            )
+        })?;
     let jwk = public_jwk(&public_key)?;
     let name = clean_text(name, MAX_NAME_CHARS, "invalid_name")?;
     let push_token = clean_text(push_token, MAX_PUSH_TOKEN_CHARS, "invalid_push_token")?;

@@ -43,8 +43,8 @@ fn unavailable(what: &str) -> FactorError {
 }
 
 /// The keyed hash a ticket is stored as.
-pub fn ticket_hash(ctx_hasher: &crate::crypto::Secrets, ticket: &str) -> String {
-    ctx_hasher.hasher.hash(&format!("push-ticket:{ticket}"))
+pub fn ticket_hash(secrets: &crate::crypto::Secrets, ticket: &str) -> String {
+    secrets.hasher.hash(&format!("push-ticket:{ticket}"))
 }
 
 fn stored(factor: Option<&Factor>) -> Result<&Factor, FactorError> {
