@@ -24,21 +24,21 @@ use std::time::{Duration, Instant};
 use crate::support::{TestDatabase, TestServer, test_config};
 
 const REDIRECT: &str = "https://app.example.com/callback";
-const PASSWORD: &str = "Correct-Horse#42";
-const EMAIL: &str = "Rie@example.com";
-const ACCOUNT_SCOPE: &str = "openid email gatehouse:account";
+pub(crate) const PASSWORD: &str = "Correct-Horse#42";
+pub(crate) const EMAIL: &str = "Rie@example.com";
+pub(crate) const ACCOUNT_SCOPE: &str = "openid email gatehouse:account";
 
-struct World {
-    server: TestServer,
-    mail_dir: tempfile::TempDir,
+pub(crate) struct World {
+    pub(crate) server: TestServer,
+    pub(crate) mail_dir: tempfile::TempDir,
     /// First-party client "app": may ask for the account scope.
     app_secret: String,
     /// Third-party client "partner": registered with the scope, but not first-party.
     partner_secret: String,
-    account: gatehouse_core::Account,
+    pub(crate) account: gatehouse_core::Account,
 }
 
-async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)) -> World {
+pub(crate) async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)) -> World {
     let mail_dir = tempfile::tempdir().expect("mail dir");
     let mut config = test_config(&db.url);
     config.mail.transport = MailTransportKind::File;
@@ -77,7 +77,7 @@ async fn world(db: TestDatabase) -> World {
 }
 
 /// The mails sent to `to` so far, oldest first, as (subject, body).
-fn mails(dir: &Path, to: &str) -> Vec<(String, String)> {
+pub(crate) fn mails(dir: &Path, to: &str) -> Vec<(String, String)> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -134,7 +134,7 @@ fn count_codes(dir: &Path, to: &str) -> usize {
 }
 
 /// Waits until a mail with `subject` has arrived `n` times.
-async fn wait_for_subject(dir: &Path, to: &str, subject: &str, n: usize) {
+pub(crate) async fn wait_for_subject(dir: &Path, to: &str, subject: &str, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let seen = mails(dir, to).iter().filter(|(s, _)| s == subject).count();
@@ -151,17 +151,17 @@ async fn wait_for_subject(dir: &Path, to: &str, subject: &str, n: usize) {
 }
 
 /// A login in progress: the browser has been to /authorize and past the password.
-struct Login {
+pub(crate) struct Login {
     browser: reqwest::Client,
     challenge: String,
     verifier: openidconnect::PkceCodeVerifier,
     client: &'static str,
     /// The password step's answer: the factors on offer and the default.
-    offered: Value,
+    pub(crate) offered: Value,
 }
 
 impl Login {
-    async fn begin(w: &World, client: &'static str, scope: &str) -> Self {
+    pub(crate) async fn begin(w: &World, client: &'static str, scope: &str) -> Self {
         let browser = w.server.browser();
         let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
         let query = url::form_urlencoded::Serializer::new(String::new())
@@ -205,7 +205,7 @@ impl Login {
         login
     }
 
-    async fn post(&self, w: &World, step: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn post(&self, w: &World, step: &str, body: Value) -> reqwest::Response {
         self.browser
             .post(
                 w.server
@@ -217,7 +217,7 @@ impl Login {
             .expect("login step")
     }
 
-    async fn challenge(&self, w: &World, factor: &str) -> Value {
+    pub(crate) async fn challenge(&self, w: &World, factor: &str) -> Value {
         let res = self
             .post(w, &format!("factors/{factor}/challenge"), json!({}))
             .await;
@@ -235,7 +235,7 @@ impl Login {
     }
 
     /// Finishes with the answer of a successful verify: the code goes to /token.
-    async fn tokens(self, w: &World, done: reqwest::Response) -> Value {
+    pub(crate) async fn tokens(self, w: &World, done: reqwest::Response) -> Value {
         assert_eq!(done.status(), StatusCode::OK);
         let done: Value = done.json().await.expect("json");
         let back =
@@ -269,7 +269,7 @@ impl Login {
     }
 
     /// The factor id on offer for `kind`.
-    fn offered(&self, kind: &str) -> Option<String> {
+    pub(crate) fn offered(&self, kind: &str) -> Option<String> {
         self.offered["factors"]
             .as_array()
             .expect("factors")
@@ -279,7 +279,7 @@ impl Login {
             .map(str::to_owned)
     }
 
-    fn offered_kinds(&self) -> Vec<String> {
+    pub(crate) fn offered_kinds(&self) -> Vec<String> {
         self.offered["factors"]
             .as_array()
             .expect("factors")
@@ -290,7 +290,7 @@ impl Login {
 }
 
 /// An access token from a full login with the e-mail code.
-async fn token_via_email(w: &World, client: &'static str, scope: &str) -> String {
+pub(crate) async fn token_via_email(w: &World, client: &'static str, scope: &str) -> String {
     let login = Login::begin(w, client, scope).await;
     let before = count_codes(w.mail_dir.path(), EMAIL);
     login.challenge(w, "email").await;
@@ -307,14 +307,14 @@ fn access_token(tokens: Value) -> String {
 }
 
 /// The claims of a JWT, unverified: the test only reads `amr`.
-fn claims(jwt: &str) -> Value {
+pub(crate) fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("jwt payload");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("json")
 }
 
-struct Api<'a> {
-    w: &'a World,
-    token: Option<String>,
+pub(crate) struct Api<'a> {
+    pub(crate) w: &'a World,
+    pub(crate) token: Option<String>,
 }
 
 impl Api<'_> {
@@ -330,7 +330,7 @@ impl Api<'_> {
         }
     }
 
-    async fn list(&self) -> Value {
+    pub(crate) async fn list(&self) -> Value {
         let res = self
             .request(reqwest::Method::GET, "/api/v1/account/factors")
             .send()
@@ -340,7 +340,7 @@ impl Api<'_> {
         res.json().await.expect("json")
     }
 
-    async fn start(&self, body: Value) -> reqwest::Response {
+    pub(crate) async fn start(&self, body: Value) -> reqwest::Response {
         self.request(reqwest::Method::POST, "/api/v1/account/factors")
             .json(&body)
             .send()
@@ -348,7 +348,7 @@ impl Api<'_> {
             .expect("start")
     }
 
-    async fn confirm(&self, id: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn confirm(&self, id: &str, body: Value) -> reqwest::Response {
         self.request(
             reqwest::Method::POST,
             &format!("/api/v1/account/factors/{id}/confirm"),
@@ -359,7 +359,7 @@ impl Api<'_> {
         .expect("confirm")
     }
 
-    async fn remove(&self, id: &str) -> reqwest::Response {
+    pub(crate) async fn remove(&self, id: &str) -> reqwest::Response {
         self.request(
             reqwest::Method::DELETE,
             &format!("/api/v1/account/factors/{id}"),
@@ -388,7 +388,7 @@ impl Api<'_> {
     }
 }
 
-async fn problem(res: reqwest::Response, status: StatusCode, code: &str) -> Value {
+pub(crate) async fn problem(res: reqwest::Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(res.status(), status);
     assert_eq!(
         res.headers()["content-type"],
@@ -467,7 +467,7 @@ async fn start_totp(api: &Api<'_>) -> (String, App) {
     )
 }
 
-fn audit_kinds(w: &World) -> Vec<(AuditKind, String)> {
+pub(crate) fn audit_kinds(w: &World) -> Vec<(AuditKind, String)> {
     let mut events = w
         .server
         .store()

@@ -17,6 +17,7 @@ mod keys;
 mod login;
 mod mail;
 mod migrations;
+mod push;
 mod registration;
 mod store;
 mod support;

@@ -29,10 +29,13 @@ pub enum AuditKind {
     AccountEnabled,
     AccountDeleted,
     RegistrationLinkSent,
+    PushDeviceEnrolled,
+    PushApproved,
+    PushDenied,
 }
 
 impl AuditKind {
-    const ALL: [Self; 17] = [
+    const ALL: [Self; 20] = [
         Self::AccountCreated,
         Self::AccountImported,
         Self::AccountUpdated,
@@ -50,6 +53,9 @@ impl AuditKind {
         Self::AccountEnabled,
         Self::AccountDeleted,
         Self::RegistrationLinkSent,
+        Self::PushDeviceEnrolled,
+        Self::PushApproved,
+        Self::PushDenied,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +77,9 @@ impl AuditKind {
             Self::AccountEnabled => "account_enabled",
             Self::AccountDeleted => "account_deleted",
             Self::RegistrationLinkSent => "registration_link_sent",
+            Self::PushDeviceEnrolled => "push_device_enrolled",
+            Self::PushApproved => "push_approved",
+            Self::PushDenied => "push_denied",
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod migration;
 pub mod otp;
 pub mod password;
 pub mod ports;
+pub mod push;
 pub mod recovery_code;
 pub mod registration;
 pub mod signing_key;

@@ -13,6 +13,7 @@ use crate::grant::{AuthorizationCode, RefreshToken, Session};
 use crate::login::LoginRequest;
 use crate::mail::{MailId, OutboxMail};
 use crate::otp::OtpChallenge;
+use crate::push::{PushChallenge, PushDevice, PushStatus};
 use crate::recovery_code::RecoveryCode;
 use crate::registration::{AccountMigration, MigrationState, RegistrationToken};
 use crate::signing_key::SigningKeyRecord;
@@ -168,6 +169,38 @@ pub trait RecoveryCodeRepository {
     fn unused_recovery_codes(&self, factor: FactorId) -> RepositoryResult<Vec<RecoveryCode>>;
     /// Marks the code used, only if it was not: `false` means another use won.
     fn use_recovery_code(&self, id: &str, at: DateTime<Utc>) -> RepositoryResult<bool>;
+}
+
+/// Push devices and their login challenges (see [`crate::push`]).
+pub trait PushRepository {
+    fn insert_push_device(&self, device: &PushDevice) -> RepositoryResult<()>;
+    fn update_push_device(&self, device: &PushDevice) -> RepositoryResult<()>;
+    /// The device of a push factor.
+    fn push_device(&self, factor: FactorId) -> RepositoryResult<Option<PushDevice>>;
+    fn push_device_by_ticket(&self, ticket_hash: &str) -> RepositoryResult<Option<PushDevice>>;
+    fn insert_push_challenge(&self, challenge: &PushChallenge) -> RepositoryResult<()>;
+    fn push_challenge(&self, id: &str) -> RepositoryResult<Option<PushChallenge>>;
+    /// The newest challenge of a login on one factor.
+    fn latest_push_challenge(
+        &self,
+        login_request_id: &str,
+        factor: FactorId,
+    ) -> RepositoryResult<Option<PushChallenge>>;
+    /// The factor's challenges still waiting at `now`, oldest first.
+    fn pending_push_challenges(
+        &self,
+        factor: FactorId,
+        now: DateTime<Utc>,
+    ) -> RepositoryResult<Vec<PushChallenge>>;
+    /// Moves a challenge from `from` to `to`, only if it still is `from`: `false`
+    /// means another answer won.
+    fn settle_push_challenge(
+        &self,
+        id: &str,
+        from: PushStatus,
+        to: PushStatus,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<bool>;
 }
 
 pub trait AuditLog {

@@ -77,7 +77,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(api::account_factors::start_enrolment)
         .service(api::account_factors::regenerate_recovery_codes)
         .service(api::account_factors::confirm_enrolment)
-        .service(api::account_factors::remove);
+        .service(api::account_factors::remove)
+        .service(api::push_device::register)
+        .service(api::push_device::pending)
+        .service(api::push_device::answer);
 }
 
 /// Largest JSON body any endpoint accepts.
@@ -194,6 +197,11 @@ impl Application {
         let wake = Wake::default();
         let mail = mail.with_wake(wake.clone());
         let outbox = Outbox::new(secrets.sealer.clone(), &config.mail).with_wake(wake);
+        let push =
+            crate::push_notifier::from_config(&config.push).map_err(|e| StartError::Spawn {
+                what: "the push notifier",
+                reason: e.to_string(),
+            })?;
         let state = web::Data::new(AppState {
             config: Arc::new(config),
             store: store.clone(),
@@ -207,6 +215,7 @@ impl Application {
             enrol_factors: EnrolFactors::new(),
             clients: ClientCache::default(),
             background: Background::new(BACKGROUND_LIMIT),
+            push,
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));

@@ -30,6 +30,7 @@ pub struct Config {
     pub mail: MailConfig,
     pub migration: MigrationConfig,
     pub account_api: AccountApiConfig,
+    pub push: PushConfig,
 }
 
 /// Moving accounts in from an old system (scenario A).
@@ -90,6 +91,122 @@ impl Default for AccountApiConfig {
             scope: "gatehouse:account".to_owned(),
             reauthentication_window_seconds: 600,
         }
+    }
+}
+
+/// `[push]`: how push-approval challenges reach phones.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PushConfig {
+    /// `log` (only logs that a push went out) or `webhook` (POSTs JSON to a push
+    /// gateway that relays to APNs/FCM).
+    pub notifier: String,
+    /// The push gateway's URL (`webhook`): `http://` only, a relay on the internal
+    /// network (this build's HTTP client carries no TLS).
+    pub webhook_url: String,
+    /// Sent as `Authorization: Bearer …` to the gateway when set; redacted by
+    /// `gatehouse config check`.
+    pub webhook_token: String,
+    /// One delivery attempt's time limit.
+    pub webhook_timeout_seconds: u32,
+    /// Deliveries in flight at once; more wait in a queue of 1024, beyond which
+    /// pushes are dropped (and logged): the login still works by polling.
+    pub webhook_concurrency: u32,
+    /// How long an enrolment ticket (the QR code) may be used.
+    pub ticket_ttl_seconds: u32,
+    /// How long a login's push challenge waits for the phone.
+    pub challenge_ttl_seconds: u32,
+}
+
+impl Default for PushConfig {
+    fn default() -> Self {
+        Self {
+            notifier: "log".to_owned(),
+            webhook_url: String::new(),
+            webhook_token: String::new(),
+            webhook_timeout_seconds: 5,
+            webhook_concurrency: 4,
+            ticket_ttl_seconds: gatehouse_core::push::TICKET_TTL_SECONDS,
+            challenge_ttl_seconds: gatehouse_core::push::CHALLENGE_TTL_SECONDS,
+        }
+    }
+}
+
+impl std::fmt::Debug for PushConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let token = if self.webhook_token.is_empty() {
+            ""
+        } else {
+            "***"
+        };
+        f.debug_struct("PushConfig")
+            .field("notifier", &self.notifier)
+            .field("webhook_url", &self.webhook_url)
+            .field("webhook_token", &token)
+            .field("webhook_timeout_seconds", &self.webhook_timeout_seconds)
+            .field("webhook_concurrency", &self.webhook_concurrency)
+            .field("ticket_ttl_seconds", &self.ticket_ttl_seconds)
+            .field("challenge_ttl_seconds", &self.challenge_ttl_seconds)
+            .finish()
+    }
+}
+
+impl PushConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, reason: String| ConfigError::Invalid {
+            key: format!("push.{key}"),
+            reason,
+        };
+        match self.notifier.as_str() {
+            "log" => {}
+            "webhook" => {
+                let url = url::Url::parse(&self.webhook_url).map_err(|e| {
+                    invalid(
+                        "webhook_url",
+                        format!("{:?} is not a URL: {e}", self.webhook_url),
+                    )
+                })?;
+                // The HTTP client in this build has no TLS: the gateway is a relay
+                // beside the server (a sidecar or an internal host), reached over http.
+                if url.scheme() != "http" {
+                    return Err(invalid(
+                        "webhook_url",
+                        "must be an http:// URL (a push relay on the internal network)".to_owned(),
+                    ));
+                }
+            }
+            other => {
+                return Err(invalid(
+                    "notifier",
+                    format!("{other:?} is not log or webhook"),
+                ));
+            }
+        }
+        if self.webhook_timeout_seconds == 0 {
+            return Err(invalid(
+                "webhook_timeout_seconds",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        if self.ticket_ttl_seconds == 0 || self.ticket_ttl_seconds > 3600 {
+            return Err(invalid(
+                "ticket_ttl_seconds",
+                "must be 1 to 3600".to_owned(),
+            ));
+        }
+        if self.challenge_ttl_seconds == 0 || self.challenge_ttl_seconds > 600 {
+            return Err(invalid(
+                "challenge_ttl_seconds",
+                "must be 1 to 600".to_owned(),
+            ));
+        }
+        if self.webhook_concurrency == 0 {
+            return Err(invalid(
+                "webhook_concurrency",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -599,6 +716,7 @@ impl Config {
             .validate()
             .map_err(|e| invalid("factors", e.to_string()))?;
         self.mail.validate()?;
+        self.push.validate()?;
         if self.account_api.scope.is_empty()
             || !self
                 .account_api
@@ -625,6 +743,9 @@ impl Config {
         }
         if !shown.mail.smtp_password.is_empty() {
             shown.mail.smtp_password = "***".to_owned();
+        }
+        if !shown.push.webhook_token.is_empty() {
+            shown.push.webhook_token = "***".to_owned();
         }
         toml::to_string_pretty(&shown).map_err(|e| ConfigError::Invalid {
             key: "(config)".to_owned(),

@@ -21,6 +21,23 @@ impl utoipa::Modify for BearerScheme {
                         .build(),
                 ),
             );
+        doc.components
+            .get_or_insert_with(Default::default)
+            .add_security_scheme(
+                "device_jwt",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .description(Some(
+                            "A push device's own signed request: an ES256 JWT with `kid`, `iss` \
+                             and `sub` = the device id, `aud` = the issuer, `iat`, `exp` (at most \
+                             120 s later), a single-use `jti`; answers add `action`, `challenge` \
+                             and `number`",
+                        ))
+                        .build(),
+                ),
+            );
     }
 }
 
@@ -41,6 +58,7 @@ impl utoipa::Modify for BearerScheme {
         (name = "registration", description = "Re-registration of migrated accounts: the mailed link, the new password, the second factor"),
         (name = "admin", description = "Operating Gatehouse: a `client_credentials` token with the `gatehouse:admin` scope"),
         (name = "account", description = "The signed-in user's own account (bearer token with the account scope, first-party clients)"),
+        (name = "push device", description = "What a phone enrolled for push approval calls: registration with the enrolment ticket, then requests signed by the device's own key"),
     )
 )]
 struct ApiDoc;

@@ -103,9 +103,18 @@ impl Problem {
 
     fn response(&self) -> HttpResponse {
         let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        HttpResponse::build(status)
-            .insert_header((header::CONTENT_TYPE, PROBLEM_JSON))
-            .json(self)
+        let mut answer = HttpResponse::build(status);
+        answer.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
+        // A throttled answer says when to come back in the header too (RFC 9110 §10.2.3).
+        if let Some(seconds) = self
+            .extensions
+            .as_ref()
+            .and_then(|e| e.get("retry_after"))
+            .and_then(serde_json::Value::as_u64)
+        {
+            answer.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
+        answer.json(self)
     }
 }
 

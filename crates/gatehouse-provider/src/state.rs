@@ -1,6 +1,7 @@
 //! What every handler shares.
 
 use gatehouse_core::Clock;
+use gatehouse_core::push::PushNotifier;
 use gatehouse_store::Store;
 use std::sync::Arc;
 
@@ -32,4 +33,6 @@ pub struct AppState {
     pub clients: ClientCache,
     /// Bounded work after the answer (registration-link resends).
     pub background: Background,
+    /// Delivers push-approval notices (`[push] notifier`).
+    pub push: Arc<dyn PushNotifier>,
 }

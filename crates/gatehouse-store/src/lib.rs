@@ -15,6 +15,7 @@ mod login_requests;
 mod migrations;
 mod otp;
 mod outbox;
+mod push;
 mod recovery_codes;
 mod registration_tokens;
 mod schema;

@@ -259,3 +259,32 @@ diesel::table! {
         used_at -> Nullable<BigInt>,
     }
 }
+
+diesel::table! {
+    push_devices (factor_id) {
+        factor_id -> Text,
+        account_id -> Text,
+        ticket_hash -> Text,
+        ticket_expires_at -> BigInt,
+        public_jwk -> Nullable<Text>,
+        push_token -> Nullable<Text>,
+        name -> Nullable<Text>,
+        registered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    push_challenges (id) {
+        id -> Text,
+        factor_id -> Text,
+        account_id -> Text,
+        login_request_id -> Text,
+        client_id -> Text,
+        number -> BigInt,
+        candidates -> Text,
+        status -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        answered_at -> Nullable<BigInt>,
+    }
+}

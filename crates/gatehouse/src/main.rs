@@ -3,6 +3,7 @@
 mod clients;
 mod keys;
 mod migration;
+mod push_device;
 
 use clap::{Parser, Subcommand};
 use gatehouse_provider::crypto::Secrets;
@@ -77,6 +78,11 @@ enum Command {
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
+    /// A reference phone for push approval (enroll, pending, approve, deny) over HTTP.
+    PushDevice {
+        #[command(subcommand)]
+        command: push_device::PushDeviceCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +226,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             migration::run_migration(command, &context)
         }
         Command::Secrets { command } => keys::run_secrets(command),
+        Command::PushDevice { command } => push_device::run(command),
         Command::Serve => {
             let config = load_config(cli.config.as_deref())?;
             gatehouse_provider::telemetry::init(&config.logging).map_err(Failure::config)?;

@@ -127,6 +127,9 @@ impl TestServer {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
+            // Below the server's 5 s keep-alive: a pooled connection the server is
+            // closing must never be reused (a test may idle while a command runs).
+            .pool_idle_timeout(Duration::from_secs(3))
             .build()
             .expect("http client");
         Self {
@@ -189,6 +192,9 @@ impl TestServer {
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
+            // Below the server's 5 s keep-alive: a pooled connection the server is
+            // closing must never be reused (a test may idle while a command runs).
+            .pool_idle_timeout(Duration::from_secs(3))
             .build()
             .expect("browser")
     }

@@ -275,7 +275,10 @@ mod tests {
         let ours = hasher(&cheap());
         let params = Params::new(64, 1, 1, None).unwrap();
         let stock = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
-        let by_stock = stock.hash_password(b"Correct-Horse#42").unwrap().to_string();
+        let by_stock = stock
+            .hash_password(b"Correct-Horse#42")
+            .unwrap()
+            .to_string();
         assert!(matches!(
             ours.verify("Correct-Horse#42", &by_stock),
             Verification::Match { .. }
@@ -305,7 +308,10 @@ mod tests {
                 large.verify("pw-small", &small_hash),
                 Verification::Match { .. }
             ));
-            assert_eq!(large.verify("pw-large", &small_hash), Verification::Mismatch);
+            assert_eq!(
+                large.verify("pw-large", &small_hash),
+                Verification::Mismatch
+            );
         }
     }
 

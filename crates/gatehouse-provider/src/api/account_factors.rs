@@ -83,7 +83,10 @@ pub struct StartEnrolment {
 pub struct EnrolmentStarted {
     pub factor: FactorView,
     /// `totp`: `{secret, otpauth_uri, qr_png_base64, qr_svg, algorithm, digits, period}`;
-    /// `recovery_code`: `{codes: [...]}` (ten codes, never shown again).
+    /// `recovery_code`: `{codes: [...]}` (ten codes, never shown again);
+    /// `push`: `{enrolment_uri, qr_png_base64, qr_svg, expires_in}`: the phone scans the
+    /// `gatehouse-push://enroll?server=…&ticket=…` URI and registers itself (the ticket
+    /// works once, for `expires_in` seconds); that activates the method, no confirm step.
     #[schema(value_type = Object)]
     pub setup: Value,
 }
@@ -163,22 +166,31 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| Problem::internal())?
 }
 
-/// Who changes an account's factors, for the audit event: its signed-in owner through
-/// a client, or its owner finishing registration through the mailed link.
+/// Who changes an account's factors, for the audit event.
 #[derive(Clone, Copy, Debug)]
 pub struct Actor<'a> {
     pub account: &'a Account,
-    /// The client whose token was used; `None` during registration.
-    pub client_id: Option<&'a str>,
+    pub via: Via<'a>,
     pub ip: Option<&'a str>,
     pub user_agent: Option<&'a str>,
+}
+
+/// The way a change came in.
+#[derive(Clone, Copy, Debug)]
+pub enum Via<'a> {
+    /// The signed-in owner, through this client's access token.
+    Client(&'a str),
+    /// The owner finishing registration through the mailed link.
+    Registration,
+    /// A phone registering itself with its enrolment ticket.
+    PushDevice,
 }
 
 impl<'a> From<&'a AccountCaller> for Actor<'a> {
     fn from(caller: &'a AccountCaller) -> Self {
         Self {
             account: &caller.account,
-            client_id: Some(&caller.claims.client_id),
+            via: Via::Client(&caller.claims.client_id),
             ip: caller.ip.as_deref(),
             user_agent: caller.user_agent.as_deref(),
         }
@@ -186,14 +198,15 @@ impl<'a> From<&'a AccountCaller> for Actor<'a> {
 }
 
 /// What a change tells: the audit log and the owner's mailbox.
-#[derive(Clone, Copy)]
-enum Change {
+#[derive(Clone, Copy, Debug)]
+pub enum Change {
     Added,
     Removed,
     Renewed,
 }
 
-fn record_change(
+/// Audits a change to the actor's factors and mails the owner about it, in `tx`.
+pub fn record_change(
     tx: &Tx<'_>,
     state: &AppState,
     actor: Actor<'_>,
@@ -210,9 +223,10 @@ fn record_change(
     let mut event = NewAuditEvent::new(audit, Some(account.id), now)
         .with_detail("factor_id", factor.id.to_string())
         .with_detail("kind", factor.kind.as_str());
-    event = match actor.client_id {
-        Some(client_id) => event.with_detail("client_id", client_id),
-        None => event.with_detail("via", "registration"),
+    event = match actor.via {
+        Via::Client(client_id) => event.with_detail("client_id", client_id),
+        Via::Registration => event.with_detail("via", "registration"),
+        Via::PushDevice => event.with_detail("via", "push_device"),
     };
     event.ip = actor.ip.map(str::to_owned);
     event.user_agent = actor.user_agent.map(str::to_owned);
@@ -467,14 +481,14 @@ pub fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
     tag = "account",
     security(("bearer" = [])),
     params(("factor" = String, Path, description = "The id of the pending factor")),
-    request_body(content = Object, description = "`totp`: `{\"code\": \"123456\", \"name\": \"Pixel 8\"}` (`name` optional, 1–64 characters)"),
+    request_body(content = Object, description = "`totp`: `{\"code\": \"123456\", \"name\": \"Pixel 8\"}` (`name` optional, 1–64 characters); `push` needs none: the phone's registration activates it (a pending one answers 409 `push_device_pending`)"),
     responses(
         (status = 200, description = "Active", body = FactorView),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`, `reauthentication_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`factor_not_pending`, `factor_retired`, `factor_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_not_pending`, `factor_retired`, `factor_disabled`, `push_device_pending`", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`enrolment_expired`: start again", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited` (with `retry_after` seconds)", body = Problem, content_type = "application/problem+json"),
@@ -555,6 +569,11 @@ pub fn confirm(
         })?;
         match module.confirm(&ctx, tx, account, &factor, proof)? {
             Verdict::Refused(problem) => Ok(Err(problem)),
+            Verdict::Pending(_) => Ok(Err(Problem::new(
+                StatusCode::CONFLICT,
+                "enrolment_pending",
+                "This sign-in method is not ready to confirm yet",
+            ))),
             Verdict::Accepted(_) => {
                 factor.status = FactorStatus::Active;
                 factor.label = name.clone().or(factor.label);

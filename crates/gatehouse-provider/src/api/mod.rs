@@ -6,5 +6,6 @@ pub mod admin;
 pub mod bearer;
 pub mod login;
 pub mod origin;
+pub mod push_device;
 pub mod registration;
 pub mod second_factor;

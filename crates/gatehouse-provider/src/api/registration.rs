@@ -19,8 +19,8 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use super::account_factors::{
-    self, Actor, EnrolmentStarted, FactorView, StartEnrolment, name_of, no_store, not_enrollable,
-    parse_kind,
+    self, Actor, EnrolmentStarted, FactorView, StartEnrolment, Via, name_of, no_store,
+    not_enrollable, parse_kind,
 };
 use super::origin::Origin;
 use crate::migration::invitations::LinkMailer;
@@ -402,7 +402,7 @@ async fn load_for_factor_step(
 fn registrant<'a>(account: &'a Account, origin: &'a Origin) -> Actor<'a> {
     Actor {
         account,
-        client_id: None,
+        via: Via::Registration,
         ip: origin.ip.as_deref(),
         user_agent: origin.user_agent.as_deref(),
     }

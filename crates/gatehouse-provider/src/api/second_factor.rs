@@ -98,10 +98,10 @@ fn resolve(
     tag = "login",
     params(("login_challenge" = String, Path), ("factor" = String, Path, description = "A factor id from the password step, or `email`")),
     responses(
-        (status = 200, description = "Challenge sent; `email_otp`: `{sent_to, expires_in, code_length}`; `totp`: `{code_length}` (nothing is sent); `recovery_code`: `{format, remaining}`", body = Object),
+        (status = 200, description = "Challenge sent; `email_otp`: `{sent_to, expires_in, code_length}`; `totp`: `{code_length}` (nothing is sent); `recovery_code`: `{format, remaining}`; `push`: `{challenge_id, number, expires_in, poll_interval}` (show `number`; the phone must pick it; then poll `verify`)", body = Object),
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`password_required`, `factor_retired`, `factor_disabled`, `factor_not_active`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`otp_send_limit`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`otp_send_limit`; `push_send_limit` (ten pushes per factor per 15 minutes, with `retry_after`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/login/{login_challenge}/factors/{factor}/challenge")]
@@ -164,11 +164,14 @@ fn run<T>(
 #[utoipa::path(
     tag = "login",
     params(("login_challenge" = String, Path), ("factor" = String, Path)),
-    request_body(content = Object, description = "For `email_otp` and `totp`: `{\"code\": \"123456\"}`; for `recovery_code`: `{\"code\": \"xxxxx-xxxxx\"}`"),
+    request_body(content = Object, description = "For `email_otp` and `totp`: `{\"code\": \"123456\"}`; for `recovery_code`: `{\"code\": \"xxxxx-xxxxx\"}`; for `push`: `{}` (a poll)"),
     responses(
         (status = 200, description = "Done: send the browser to `redirect_to`; the session cookie is set", body = LoginDone),
-        (status = 409, description = "`otp_not_sent`, `otp_expired`, `otp_exhausted`, `password_required`, `factor_retired`, `factor_not_active`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed` (a TOTP step already used)", body = Problem, content_type = "application/problem+json"),
+        (status = 202, description = "`push`: the phone has not answered yet: `{next: pending, status, challenge_id, expires_in, poll_interval}`; poll again", body = Object),
+        (status = 403, description = "`push_denied`: the sign-in was denied on the phone", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`push_expired`: the phone did not answer in time", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`otp_not_sent`, `otp_expired`, `otp_exhausted`, `push_not_sent`, `push_used`, `password_required`, `factor_retired`, `factor_not_active`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed` (a TOTP step already used), `push_number_mismatch` (the phone picked a wrong number)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many wrong codes for this factor (with `retry_after` seconds); try another method", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -192,6 +195,7 @@ pub async fn verify(
         let now = state.clock.now();
         let ctx = FactorContext { state, now };
         let mut refusal = None;
+        let mut pending = None;
         let done = state.store.transaction(|tx| {
             let (account, factor, kind) = match resolve(tx, state, &login, &factor_id) {
                 Ok(found) => found,
@@ -214,6 +218,10 @@ pub async fn verify(
                 // Refusals commit: the attempt counts.
                 Ok(Verdict::Refused(p)) => {
                     refusal = Some(p);
+                    return Ok(None);
+                }
+                Ok(Verdict::Pending(waiting)) => {
+                    pending = Some(waiting);
                     return Ok(None);
                 }
                 Err(FactorError::Refused(p)) => {
@@ -239,13 +247,23 @@ pub async fn verify(
             )
             .map(Some)
         });
-        (done, refusal)
+        (done, refusal, pending)
     })
     .await
     .map_err(|_| Problem::internal())?;
     let redirect_to = match outcome {
-        (_, Some(problem)) => return Err(problem),
-        (Ok(Some(redirect_to)), None) => redirect_to,
+        (_, Some(problem), _) => return Err(problem),
+        (Ok(None), None, Some(mut waiting)) => {
+            if let Some(fields) = waiting.as_object_mut() {
+                fields.insert("next".to_owned(), "pending".into());
+            }
+            return Ok(HttpResponse::Accepted()
+                .insert_header(actix_web::http::header::CacheControl(vec![
+                    actix_web::http::header::CacheDirective::NoStore,
+                ]))
+                .json(waiting));
+        }
+        (Ok(Some(redirect_to)), None, _) => redirect_to,
         _ => return Err(Problem::database_unavailable()),
     };
     let secure = state.config.server.issuer.starts_with("https://");

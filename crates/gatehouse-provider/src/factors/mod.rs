@@ -5,6 +5,8 @@
 
 pub mod email_otp;
 pub mod guard;
+pub mod push;
+pub mod qr;
 pub mod recovery_code;
 pub mod totp;
 
@@ -33,6 +35,9 @@ pub enum Verdict {
     /// RFC 8176 `amr` values the proof establishes.
     Accepted(Vec<&'static str>),
     Refused(Problem),
+    /// Not decided yet (a push the phone has not answered): the UI asks again. The
+    /// value tells it what to show and when to poll.
+    Pending(Value),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +91,7 @@ impl LoginFactors {
             Box::new(email_otp::EmailOtp),
             Box::new(totp::Totp),
             Box::new(recovery_code::RecoveryCodes),
+            Box::new(push::Push),
         ]))
     }
 
@@ -150,6 +156,7 @@ impl EnrolFactors {
         Self(Arc::new(vec![
             Box::new(totp::Totp),
             Box::new(recovery_code::RecoveryCodes),
+            Box::new(push::Push),
         ]))
     }
 

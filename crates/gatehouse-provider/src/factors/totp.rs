@@ -4,19 +4,16 @@
 //! again, and wrong codes are throttled per factor: six digits are guessable.
 
 use aws_lc_rs::constant_time::verify_slices_are_equal;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{FactorGuardRepository, FactorRepository, RepositoryError};
 use gatehouse_core::{Account, Factor, FactorId, FactorKind, FactorStatus};
 use gatehouse_store::Tx;
 use serde_json::{Value, json};
-use std::fmt::Write as _;
 use totp_rs::{Algorithm, Builder};
 
 use super::{
-    EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, code_of, guard,
+    EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, code_of, guard, qr,
 };
 use crate::crypto::random;
 use crate::problem::Problem;
@@ -55,26 +52,6 @@ fn generator(secret: Vec<u8>, account: &str, issuer: &str) -> Result<totp_rs::To
         .with_issuer(Some(label_part(issuer)))
         .build()
         .map_err(|e| unavailable(&format!("totp: {e}")))
-}
-
-/// The QR code of `text` as an SVG document: one path of unit squares, 4 modules of
-/// quiet zone.
-fn qr_svg(text: &str) -> Option<String> {
-    let qr = qrcodegen::QrCode::encode_text(text, qrcodegen::QrCodeEcc::Medium).ok()?;
-    let border = 4;
-    let size = qr.size();
-    let mut path = String::new();
-    for y in 0..size {
-        for x in 0..size {
-            if qr.get_module(x, y) {
-                let _ = write!(path, "M{},{}h1v1h-1z", x + border, y + border);
-            }
-        }
-    }
-    let dim = size + 2 * border;
-    Some(format!(
-        r##"<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {dim} {dim}" shape-rendering="crispEdges"><rect width="{dim}" height="{dim}" fill="#ffffff"/><path d="{path}" fill="#000000"/></svg>"##
-    ))
 }
 
 /// The latest step within `SKEW` of now whose code is `code`. Every candidate is
@@ -199,10 +176,8 @@ impl EnrolFactor for Totp {
         let uri = generator
             .to_url()
             .map_err(|e| unavailable(&format!("otpauth uri: {e}")))?;
-        let png = generator
-            .to_qr_png()
-            .map_err(|e| unavailable(&format!("qr code: {e}")))?;
-        let svg = qr_svg(&uri).ok_or_else(|| unavailable("qr code"))?;
+        let png = qr::png_base64(&uri).ok_or_else(|| unavailable("qr code"))?;
+        let svg = qr::svg(&uri).ok_or_else(|| unavailable("qr code"))?;
         let id = FactorId::new();
         let sealed = ctx
             .state
@@ -227,7 +202,7 @@ impl EnrolFactor for Totp {
             setup: json!({
                 "secret": generator.secret().to_base32(),
                 "otpauth_uri": uri,
-                "qr_png_base64": STANDARD.encode(png),
+                "qr_png_base64": png,
                 "qr_svg": svg,
                 "algorithm": "SHA1",
                 "digits": DIGITS,

@@ -1,0 +1,617 @@
+//! The push device API: what a phone calls. No bearer access token: registration is
+//! authenticated by the single-use enrolment ticket from the QR code, everything
+//! after by short-lived JWTs the phone signs with its own key (ES256):
+//!
+//! - header `kid` = the device id, `alg` = `ES256`;
+//! - claims `iss` = `sub` = the device id, `aud` = this server's issuer, `iat`, `exp`
+//!   (at most 2 minutes after `iat`, and never more than 2 minutes ahead), `jti`
+//!   (single use: remembered until `exp`, a replay is refused);
+//! - answering a challenge adds `action` (`approve` | `deny`), `challenge` (its id) and,
+//!   to approve, `number` (the one the login screen shows), so the signature covers
+//!   the answer itself.
+//!
+//! Sent as `Authorization: Bearer <jwt>`.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, TimeDelta, Utc};
+use gatehouse_core::ports::{
+    AccountRepository, AuditLog, ClientAssertionLedger, FactorGuardRepository, FactorRepository,
+    PushRepository, RateLimits, RepositoryError,
+};
+use gatehouse_core::push::{
+    ACCOUNT_WINDOW, MAX_ACCOUNT_WRONG_ANSWERS, MAX_REQUEST_LIFETIME, PushChallenge, PushDevice,
+    PushStatus,
+};
+use gatehouse_core::{AuditKind, FactorId, FactorKind, FactorStatus, NewAuditEvent};
+use gatehouse_store::Tx;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::account_factors::{Actor, Change, Via, no_store, record_change};
+use super::origin::Origin;
+use crate::factors::guard;
+use crate::factors::push::{ticket_hash, window_start};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+const MAX_NAME_CHARS: usize = 64;
+const MAX_PUSH_TOKEN_CHARS: usize = 4096;
+/// Clock skew tolerated on `iat` and `exp`.
+const LEEWAY_SECONDS: i64 = 30;
+
+/// A phone registering with its enrolment ticket.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDevice {
+    /// The `ticket` parameter of the `gatehouse-push://enroll` URI.
+    pub ticket: String,
+    /// The device's public key: a P-256 JWK `{"kty":"EC","crv":"P-256","x":…,"y":…}`.
+    #[schema(value_type = Object)]
+    pub public_key: Value,
+    /// What the push gateway needs to reach the phone (APNs/FCM token), if anything.
+    #[serde(default)]
+    pub push_token: Option<String>,
+    /// The name shown in the account's list of methods, e.g. `Pixel 8`.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceRegistered {
+    /// The device id: `kid`, `iss` and `sub` of every request the phone signs.
+    pub device_id: String,
+    /// The audience of those requests.
+    pub audience: String,
+    pub name: Option<String>,
+}
+
+/// A login waiting for this phone's answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingChallenge {
+    /// Sign it into the answer's `challenge` claim.
+    pub id: String,
+    /// Three two-digit numbers: the login screen shows one of them.
+    pub candidates: Vec<u8>,
+    /// The client the user is signing in to.
+    pub client_id: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PendingChallenges {
+    pub challenges: Vec<PendingChallenge>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChallengeAnswered {
+    /// `approved` or `denied`.
+    pub status: String,
+}
+
+fn problem(status: StatusCode, code: &str, title: &str) -> Problem {
+    Problem::new(status, code, title)
+}
+
+fn ticket_invalid() -> Problem {
+    problem(
+        StatusCode::GONE,
+        "push_ticket_invalid",
+        "This enrolment code is unknown, used or expired; start again",
+    )
+}
+
+fn invalid_key(why: &str) -> Problem {
+    problem(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_public_key",
+        "The public key must be a P-256 JWK",
+    )
+    .with_detail(why.to_owned())
+}
+
+/// The public key as stored: exactly `kty`, `crv`, `x`, `y`, checked to be a point
+/// on P-256 (no private part accepted).
+fn public_jwk(value: &Value) -> Result<String, Problem> {
+    let field = |name: &str| value.get(name).and_then(Value::as_str);
+    if field("kty") != Some("EC") || field("crv") != Some("P-256") {
+        return Err(invalid_key("kty must be EC and crv P-256"));
+    }
+    if value.get("d").is_some() {
+        return Err(invalid_key("send the public key only"));
+    }
+    let (Some(x), Some(y)) = (field("x"), field("y")) else {
+        return Err(invalid_key("x and y are required"));
+    };
+    let coordinate = |c: &str| URL_SAFE_NO_PAD.decode(c).ok().filter(|b| b.len() == 32);
+    let (Some(xb), Some(yb)) = (coordinate(x), coordinate(y)) else {
+        return Err(invalid_key("x and y must be 32 bytes, base64url"));
+    };
+    let mut point = Vec::with_capacity(65);
+    point.push(4u8);
+    point.extend_from_slice(&xb);
+    point.extend_from_slice(&yb);
+    // Parsing checks that the point is on the curve.
+    aws_lc_rs::signature::ParsedPublicKey::new(
+        &aws_lc_rs::signature::ECDSA_P256_SHA256_FIXED,
+        &point,
+    )
+    .map_err(|_| invalid_key("not a point on P-256"))?;
+    Ok(serde_json::json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y }).to_string())
+}
+
+fn clean_text(text: Option<String>, max: usize, code: &str) -> Result<Option<String>, Problem> {
+    match text.map(|t| t.trim().to_owned()) {
+        None => Ok(None),
+        Some(t) if t.is_empty() => Ok(None),
+        Some(t) if t.chars().count() > max || t.chars().any(char::is_control) => Err(problem(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            code,
+            "Too long, or holds control characters",
+        )),
+        Some(t) => Ok(Some(t)),
+    }
+}
+
+async fn blocking<T: Send + 'static>(
+    state: &web::Data<AppState>,
+    work: impl FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
+) -> Result<T, Problem> {
+    let shared = state.clone();
+    web::block(move || work(shared.as_ref()))
+        .await
+        .map_err(|_| Problem::internal())?
+}
+
+/// Runs `work` in a transaction that commits even when it answers a problem
+/// (`Ok(Err(problem))`: a wrong number must count).
+fn in_tx<T>(
+    state: &AppState,
+    mut work: impl FnMut(&Tx<'_>) -> Result<Result<T, Problem>, RepositoryError>,
+) -> Result<T, Problem> {
+    state
+        .store
+        .transaction(|tx| work(tx))
+        .map_err(|_| Problem::database_unavailable())?
+}
+
+/// Registers a phone for the push factor its ticket belongs to; the factor is active
+/// from now on. The ticket works once, within `push.ticket_ttl_seconds`.
+#[utoipa::path(
+    tag = "push device",
+    request_body = RegisterDevice,
+    responses(
+        (status = 201, body = DeviceRegistered),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_disabled`, `factor_retired`: push is switched off here", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`push_ticket_invalid`: unknown, used or expired ticket", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_public_key`, `invalid_name`, `invalid_push_token`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/push/devices")]
+pub async fn register(
+    req: HttpRequest,
+    body: web::Json<RegisterDevice>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let RegisterDevice {
+        ticket,
+        public_key,
+        push_token,
+        name,
+    } = body.into_inner();
+    state
+        .config
+        .factors
+        .check_enrollable(FactorKind::Push)
+        .map_err(|e| {
+            problem(
+                StatusCode::CONFLICT,
+                e.code(),
+                "Push approval cannot be added on this server",
+            )
+        })?;
+    let jwk = public_jwk(&public_key)?;
+    let name = clean_text(name, MAX_NAME_CHARS, "invalid_name")?;
+    let push_token = clean_text(push_token, MAX_PUSH_TOKEN_CHARS, "invalid_push_token")?;
+    let origin = Origin::of(&req);
+    let registered = blocking(&state, move |state| {
+        let now = state.clock.now();
+        let hash = ticket_hash(&state.secrets, ticket.trim());
+        in_tx(state, |tx| {
+            let Some(mut device) = tx.push_device_by_ticket(&hash)? else {
+                return Ok(Err(ticket_invalid()));
+            };
+            if device.registered_at.is_some() || now >= device.ticket_expires_at {
+                return Ok(Err(ticket_invalid()));
+            }
+            let Some(mut factor) = tx
+                .factor_by_id(device.factor_id)?
+                .filter(|f| f.status == FactorStatus::Pending && f.kind == FactorKind::Push)
+            else {
+                return Ok(Err(ticket_invalid()));
+            };
+            let Some(account) = tx.account_by_id(device.account_id)? else {
+                return Ok(Err(ticket_invalid()));
+            };
+            device.public_jwk = Some(jwk.clone());
+            device.push_token.clone_from(&push_token);
+            device.name.clone_from(&name);
+            device.registered_at = Some(now);
+            tx.update_push_device(&device)?;
+            factor.status = FactorStatus::Active;
+            factor.label.clone_from(&name);
+            tx.update_factor(&factor)?;
+            let actor = Actor {
+                account: &account,
+                via: Via::PushDevice,
+                ip: origin.ip.as_deref(),
+                user_agent: origin.user_agent.as_deref(),
+            };
+            let mut enrolled =
+                NewAuditEvent::new(AuditKind::PushDeviceEnrolled, Some(account.id), now)
+                    .with_detail("factor_id", factor.id.to_string())
+                    .with_detail("kind", factor.kind.as_str());
+            enrolled.ip.clone_from(&origin.ip);
+            enrolled.user_agent.clone_from(&origin.user_agent);
+            tx.record(&enrolled)?;
+            record_change(tx, state, actor, &factor, Change::Added, now)?;
+            Ok(Ok(DeviceRegistered {
+                device_id: device.factor_id.to_string(),
+                audience: state.config.server.issuer.clone(),
+                name: name.clone(),
+            }))
+        })
+    })
+    .await?;
+    state.outbox.wake();
+    Ok(HttpResponse::Created()
+        .insert_header(no_store())
+        .json(registered))
+}
+
+/// The claims of a device-signed request.
+#[derive(Debug, Deserialize)]
+struct DeviceClaims {
+    iat: i64,
+    exp: i64,
+    jti: String,
+    #[serde(default)]
+    action: Option<String>,
+    #[serde(default)]
+    challenge: Option<String>,
+    #[serde(default)]
+    number: Option<u8>,
+}
+
+fn unauthorized(detail: &str) -> Problem {
+    problem(
+        StatusCode::UNAUTHORIZED,
+        "invalid_device_token",
+        "A valid request signed by the device is required",
+    )
+    .with_detail(detail.to_owned())
+}
+
+/// Checks a device-signed request: signature, audience, lifetime, single use. The
+/// `jti` is recorded in `tx`, so a replay fails even across instances.
+fn authenticate(
+    state: &AppState,
+    tx: &Tx<'_>,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<(PushDevice, DeviceClaims), Problem>, RepositoryError> {
+    let Ok(header) = jsonwebtoken::decode_header(token) else {
+        return Ok(Err(unauthorized("not a JWT")));
+    };
+    if header.alg != Algorithm::ES256 {
+        return Ok(Err(unauthorized("alg must be ES256")));
+    }
+    let Some(device_id) = header
+        .kid
+        .as_deref()
+        .and_then(|k| uuid::Uuid::parse_str(k).ok())
+        .map(FactorId)
+    else {
+        return Ok(Err(unauthorized("kid must be the device id")));
+    };
+    let Some(device) = tx.push_device(device_id)? else {
+        return Ok(Err(unauthorized("unknown device")));
+    };
+    let Some(jwk) = device.public_jwk.as_deref() else {
+        return Ok(Err(unauthorized("unknown device")));
+    };
+    let key = serde_json::from_str::<jsonwebtoken::jwk::Jwk>(jwk)
+        .ok()
+        .and_then(|jwk| DecodingKey::from_jwk(&jwk).ok());
+    let Some(key) = key else {
+        return Err(RepositoryError::Corrupt("push device key".to_owned()));
+    };
+    let id = device_id.to_string();
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_audience(&[state.config.server.issuer.as_str()]);
+    validation.set_issuer(&[id.as_str()]);
+    validation.sub = Some(id.clone());
+    validation.set_required_spec_claims(&["exp", "aud", "iss", "sub"]);
+    validation.leeway = LEEWAY_SECONDS as u64;
+    let claims = match jsonwebtoken::decode::<DeviceClaims>(token, &key, &validation) {
+        Ok(data) => data.claims,
+        Err(e) => return Ok(Err(unauthorized(&format!("rejected: {:?}", e.kind())))),
+    };
+    let lifetime = TimeDelta::seconds(claims.exp.saturating_sub(claims.iat));
+    let leeway = TimeDelta::seconds(LEEWAY_SECONDS);
+    let Some(expires_at) = DateTime::from_timestamp(claims.exp, 0) else {
+        return Ok(Err(unauthorized("exp out of range")));
+    };
+    let issued_at = DateTime::from_timestamp(claims.iat, 0).unwrap_or(DateTime::UNIX_EPOCH);
+    if lifetime <= TimeDelta::zero()
+        || lifetime > MAX_REQUEST_LIFETIME
+        || expires_at > now + MAX_REQUEST_LIFETIME + leeway
+        || expires_at + leeway <= now
+        || issued_at > now + leeway
+    {
+        return Ok(Err(unauthorized(
+            "exp must follow iat by at most 120 seconds",
+        )));
+    }
+    if claims.jti.is_empty() || claims.jti.len() > 128 {
+        return Ok(Err(unauthorized("jti must be 1 to 128 characters")));
+    }
+    if !tx.use_client_assertion(&format!("push:{id}:{}", claims.jti), expires_at + leeway)? {
+        return Ok(Err(problem(
+            StatusCode::UNAUTHORIZED,
+            "device_token_replayed",
+            "This signed request was already used",
+        )));
+    }
+    Ok(Ok((device, claims)))
+}
+
+fn bearer_of(req: &HttpRequest) -> Result<String, Problem> {
+    crate::oidc::access::bearer(req).ok_or_else(|| unauthorized("Authorization: Bearer <jwt>"))
+}
+
+/// The challenges waiting for this phone, oldest first.
+#[utoipa::path(
+    tag = "push device",
+    security(("device_jwt" = [])),
+    responses(
+        (status = 200, body = PendingChallenges),
+        (status = 401, description = "`invalid_device_token`, `device_token_replayed`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/api/v1/push/challenges")]
+pub async fn pending(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let token = bearer_of(&req)?;
+    let list = blocking(&state, move |state| {
+        let now = state.clock.now();
+        in_tx(state, |tx| {
+            let (device, _) = match authenticate(state, tx, &token, now)? {
+                Ok(found) => found,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            let challenges = tx
+                .pending_push_challenges(device.factor_id, now)?
+                .into_iter()
+                .map(|c| PendingChallenge {
+                    id: c.id,
+                    candidates: c.candidates,
+                    client_id: c.client_id,
+                    created_at: c.created_at,
+                    expires_at: c.expires_at,
+                })
+                .collect();
+            Ok(Ok(PendingChallenges { challenges }))
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(list))
+}
+
+fn account_key(state: &AppState, challenge: &PushChallenge) -> String {
+    state
+        .secrets
+        .hasher
+        .hash(&format!("push-answers:account:{}", challenge.account_id.0))
+}
+
+fn audit_answer(
+    tx: &Tx<'_>,
+    challenge: &PushChallenge,
+    kind: AuditKind,
+    now: DateTime<Utc>,
+    ip: Option<&String>,
+    agent: Option<&String>,
+) -> Result<(), RepositoryError> {
+    let mut event = NewAuditEvent::new(kind, Some(challenge.account_id), now)
+        .with_detail("factor_id", challenge.factor_id.to_string())
+        .with_detail("client_id", challenge.client_id.clone())
+        .with_detail("challenge_id", challenge.id.clone());
+    event.ip = ip.cloned();
+    event.user_agent = agent.cloned();
+    tx.record(&event).map(|_| ())
+}
+
+/// Approves (with the number the login screen shows) or denies one challenge. The
+/// request is a device-signed JWT whose `action`, `challenge` and `number` claims are
+/// the answer. A wrong number fails the challenge and counts against the factor's
+/// throttle (five per 15 minutes) and the account's (eight per 15 minutes).
+#[utoipa::path(
+    tag = "push device",
+    security(("device_jwt" = [])),
+    params(("challenge" = String, Path, description = "A challenge id from the pending list")),
+    responses(
+        (status = 200, body = ChallengeAnswered),
+        (status = 400, description = "`invalid_answer`: `action` must be approve or deny, `challenge` the id in the path, and `number` set to approve", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_device_token`, `device_token_replayed`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`push_challenge_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`push_challenge_answered`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`push_challenge_expired`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`push_number_mismatch` (with `attempts_left`): the login fails", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: too many wrong numbers for this factor or account; `Retry-After` and `retry_after` say when to try again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/push/challenges/{challenge}")]
+pub async fn answer(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let token = bearer_of(&req)?;
+    let challenge_id = path.into_inner();
+    let Origin {
+        ip,
+        user_agent: agent,
+    } = Origin::of(&req);
+    let answered = blocking(&state, move |state| {
+        let now = state.clock.now();
+        in_tx(state, |tx| {
+            let (device, claims) = match authenticate(state, tx, &token, now)? {
+                Ok(found) => found,
+                Err(problem) => return Ok(Err(problem)),
+            };
+            let bad_answer = |detail: &str| {
+                problem(
+                    StatusCode::BAD_REQUEST,
+                    "invalid_answer",
+                    "The signed answer does not fit this challenge",
+                )
+                .with_detail(detail.to_owned())
+            };
+            if claims.challenge.as_deref() != Some(challenge_id.as_str()) {
+                return Ok(Err(bad_answer(
+                    "the challenge claim must be the id in the path",
+                )));
+            }
+            let approve = match claims.action.as_deref() {
+                Some("approve") => true,
+                Some("deny") => false,
+                _ => return Ok(Err(bad_answer("action must be approve or deny"))),
+            };
+            let Some(challenge) = tx
+                .push_challenge(&challenge_id)?
+                .filter(|c| c.factor_id == device.factor_id)
+            else {
+                return Ok(Err(problem(
+                    StatusCode::NOT_FOUND,
+                    "push_challenge_not_found",
+                    "No such challenge for this device",
+                )));
+            };
+            if challenge.status != PushStatus::Pending {
+                return Ok(Err(problem(
+                    StatusCode::CONFLICT,
+                    "push_challenge_answered",
+                    "This challenge was already answered or replaced",
+                )));
+            }
+            if challenge.is_expired(now) {
+                return Ok(Err(problem(
+                    StatusCode::GONE,
+                    "push_challenge_expired",
+                    "This challenge has expired",
+                )));
+            }
+            if !approve {
+                if !tx.settle_push_challenge(
+                    &challenge.id,
+                    PushStatus::Pending,
+                    PushStatus::Denied,
+                    now,
+                )? {
+                    return Ok(Err(problem(
+                        StatusCode::CONFLICT,
+                        "push_challenge_answered",
+                        "This challenge was already answered",
+                    )));
+                }
+                audit_answer(
+                    tx,
+                    &challenge,
+                    AuditKind::PushDenied,
+                    now,
+                    ip.as_ref(),
+                    agent.as_ref(),
+                )?;
+                return Ok(Ok(ChallengeAnswered {
+                    status: "denied".to_owned(),
+                }));
+            }
+            let Some(number) = claims.number else {
+                return Ok(Err(bad_answer("number is required to approve")));
+            };
+            // Counted before checking, per factor and per account.
+            let left = match guard::take_attempt(tx, challenge.factor_id, now)? {
+                Ok(left) => left,
+                Err(throttled) => return Ok(Err(throttled)),
+            };
+            let key = account_key(state, &challenge);
+            let start = window_start(now, ACCOUNT_WINDOW);
+            if tx.hit(&key, start)? > MAX_ACCOUNT_WRONG_ANSWERS {
+                let retry = (start + ACCOUNT_WINDOW - now).num_seconds().max(1);
+                return Ok(Err(problem(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "rate_limited",
+                    "Too many wrong numbers for this account",
+                )
+                .with_detail("Too many wrong numbers for this account: wait before trying again")
+                .with_extension("retry_after", retry.into())));
+            }
+            if number != challenge.number {
+                tx.settle_push_challenge(
+                    &challenge.id,
+                    PushStatus::Pending,
+                    PushStatus::Failed,
+                    now,
+                )?;
+                let mut event =
+                    NewAuditEvent::new(AuditKind::LoginFailed, Some(challenge.account_id), now)
+                        .with_detail("reason", "push_number_mismatch")
+                        .with_detail("client_id", challenge.client_id.clone());
+                event.ip.clone_from(&ip);
+                tx.record(&event)?;
+                return Ok(Err(problem(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "push_number_mismatch",
+                    "That is not the number the sign-in screen shows; the sign-in failed",
+                )
+                .with_extension("attempts_left", left.into())));
+            }
+            if !tx.settle_push_challenge(
+                &challenge.id,
+                PushStatus::Pending,
+                PushStatus::Approved,
+                now,
+            )? {
+                return Ok(Err(problem(
+                    StatusCode::CONFLICT,
+                    "push_challenge_answered",
+                    "This challenge was already answered",
+                )));
+            }
+            tx.clear_attempts(challenge.factor_id)?;
+            tx.clear_hits(&key)?;
+            audit_answer(
+                tx,
+                &challenge,
+                AuditKind::PushApproved,
+                now,
+                ip.as_ref(),
+                agent.as_ref(),
+            )?;
+            Ok(Ok(ChallengeAnswered {
+                status: "approved".to_owned(),
+            }))
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(answered))
+}

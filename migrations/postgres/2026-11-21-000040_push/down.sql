@@ -1,0 +1,2 @@
+DROP TABLE push_challenges;
+DROP TABLE push_devices;
