@@ -12,6 +12,19 @@ pub const MAX_ATTEMPTS: u32 = 5;
 /// The window opens at the first attempt after the last one closed or was cleared.
 pub const ATTEMPT_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
+/// Wrong proofs per account per fixed window, over all its factors: guesses spread
+/// over several factors (a second phone, TOTP and recovery codes) stay limited.
+pub const MAX_ACCOUNT_WRONG_PROOFS: u32 = 8;
+pub const ACCOUNT_WINDOW: TimeDelta = TimeDelta::minutes(15);
+
+/// The start of the fixed window of `length` that holds `now` (windows are aligned
+/// to the Unix epoch, so every instance agrees on them).
+pub fn window_start(now: DateTime<Utc>, length: TimeDelta) -> DateTime<Utc> {
+    let len = length.num_milliseconds().max(1);
+    let start = now.timestamp_millis() - now.timestamp_millis().rem_euclid(len);
+    DateTime::from_timestamp_millis(start).unwrap_or(now)
+}
+
 /// The counted attempts of one factor, as the store reports them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Attempts {

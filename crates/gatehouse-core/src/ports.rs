@@ -130,6 +130,8 @@ pub trait RateLimits {
     /// Counts one hit on `key` in the window that started at `window_start` (older
     /// windows are forgotten); returns the hits in this window, this one included.
     fn hit(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<u32>;
+    /// The hits on `key` in the window that started at `window_start`, counting none.
+    fn hits(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<u32>;
     /// Forgets the counter of `key` (an operator unlocking an account).
     fn clear_hits(&self, key: &str) -> RepositoryResult<()>;
 }

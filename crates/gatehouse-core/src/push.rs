@@ -17,12 +17,10 @@ pub const CHALLENGE_TTL_SECONDS: u32 = 120;
 pub const MAX_REQUEST_LIFETIME: TimeDelta = TimeDelta::minutes(2);
 /// Numbers the phone chooses among.
 pub const CANDIDATES: usize = 3;
-/// Wrong answers per account per window, over all its push factors.
-pub const MAX_ACCOUNT_WRONG_ANSWERS: u32 = 8;
 /// Pushes one factor may receive per window: a stolen password cannot flood the phone
 /// until its owner taps "approve" to make it stop.
 pub const MAX_PUSHES: u32 = 10;
-/// The window of the push count and of the per-account count of wrong answers.
+/// The window of the push count.
 pub const ACCOUNT_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
 /// A push device: created with its ticket when enrolment starts, registered when the

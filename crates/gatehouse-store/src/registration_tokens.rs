@@ -126,6 +126,19 @@ impl RateLimits {
         u32::try_from(hits).map_err(|e| corrupt("hits", e))
     }
 
+    fn hits(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<u32> {
+        let start = to_millis(window_start);
+        let hits: Option<i32> = self.run(|c| {
+            rl::table
+                .find(key)
+                .filter(rl::window_start.eq(start))
+                .select(rl::hits)
+                .first(c)
+                .optional()
+        })?;
+        u32::try_from(hits.unwrap_or(0)).map_err(|e| corrupt("hits", e))
+    }
+
     fn clear_hits(&self, key: &str) -> RepositoryResult<()> {
         self.run(|c| diesel::delete(rl::table.find(key)).execute(c)).map(|_| ())
     }

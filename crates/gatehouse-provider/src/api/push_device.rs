@@ -18,13 +18,10 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::ports::{
-    AccountRepository, AuditLog, ClientAssertionLedger, FactorGuardRepository, FactorRepository,
-    PushRepository, RateLimits, RepositoryError,
+    AccountRepository, AuditLog, ClientAssertionLedger, FactorRepository, PushRepository,
+    RepositoryError,
 };
-use gatehouse_core::push::{
-    ACCOUNT_WINDOW, MAX_ACCOUNT_WRONG_ANSWERS, MAX_REQUEST_LIFETIME, PushChallenge, PushDevice,
-    PushStatus,
-};
+use gatehouse_core::push::{MAX_REQUEST_LIFETIME, PushChallenge, PushDevice, PushStatus};
 use gatehouse_core::{AuditKind, FactorId, FactorKind, FactorStatus, NewAuditEvent};
 use gatehouse_store::Tx;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
@@ -35,7 +32,7 @@ use utoipa::ToSchema;
 use super::account_factors::{Actor, Change, Via, no_store, record_change};
 use super::origin::Origin;
 use crate::factors::guard;
-use crate::factors::push::{ticket_hash, window_start};
+use crate::factors::push::ticket_hash;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -416,13 +413,6 @@ pub async fn pending(
     Ok(HttpResponse::Ok().insert_header(no_store()).json(list))
 }
 
-fn account_key(state: &AppState, challenge: &PushChallenge) -> String {
-    state
-        .secrets
-        .hasher
-        .hash(&format!("push-answers:account:{}", challenge.account_id.0))
-}
-
 fn audit_answer(
     tx: &Tx<'_>,
     challenge: &PushChallenge,
@@ -549,23 +539,13 @@ pub async fn answer(
                 return Ok(Err(bad_answer("number is required to approve")));
             };
             // Counted before checking, per factor and per account.
-            let left = match guard::take_attempt(tx, challenge.factor_id, now)? {
-                Ok(left) => left,
-                Err(throttled) => return Ok(Err(throttled)),
-            };
-            let key = account_key(state, &challenge);
-            let start = window_start(now, ACCOUNT_WINDOW);
-            if tx.hit(&key, start)? > MAX_ACCOUNT_WRONG_ANSWERS {
-                let retry = (start + ACCOUNT_WINDOW - now).num_seconds().max(1);
-                return Ok(Err(problem(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "rate_limited",
-                    "Too many wrong numbers for this account",
-                )
-                .with_detail("Too many wrong numbers for this account: wait before trying again")
-                .with_extension("retry_after", retry.into())));
-            }
+            let left =
+                match guard::take_attempt(tx, challenge.factor_id, challenge.account_id, now)? {
+                    Ok(left) => left,
+                    Err(throttled) => return Ok(Err(throttled)),
+                };
             if number != challenge.number {
+                guard::count_wrong(tx, challenge.account_id, now)?;
                 tx.settle_push_challenge(
                     &challenge.id,
                     PushStatus::Pending,
@@ -597,8 +577,7 @@ pub async fn answer(
                     "This challenge was already answered",
                 )));
             }
-            tx.clear_attempts(challenge.factor_id)?;
-            tx.clear_hits(&key)?;
+            guard::clear(tx, challenge.factor_id, challenge.account_id)?;
             audit_answer(
                 tx,
                 &challenge,

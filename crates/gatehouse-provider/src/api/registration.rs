@@ -5,6 +5,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
+use gatehouse_core::factor_guard::window_start;
 use gatehouse_core::password::RuleDescription;
 use gatehouse_core::ports::{
     AccountRepository, AuditLog, FactorRepository, MigrationRepository, RateLimits,
@@ -495,13 +496,6 @@ pub async fn confirm_factor(
     .map_err(|_| Problem::internal())??;
     state.outbox.wake();
     Ok(HttpResponse::Ok().insert_header(no_store()).json(confirmed))
-}
-
-/// The start of the current fixed window of `length`.
-fn window_start(now: DateTime<Utc>, length: TimeDelta) -> DateTime<Utc> {
-    let len = length.num_milliseconds().max(1);
-    let start = now.timestamp_millis() - now.timestamp_millis().rem_euclid(len);
-    DateTime::from_timestamp_millis(start).unwrap_or(now)
 }
 
 /// Asks for a new registration link. The answer is always 202 with the same body,

@@ -16,7 +16,6 @@
 
 use actix_web::http::StatusCode;
 use chrono::TimeDelta;
-use chrono::{DateTime, Utc};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{FactorRepository, PushRepository, RateLimits, RepositoryError};
 use gatehouse_core::push::{
@@ -29,6 +28,7 @@ use serde_json::{Value, json};
 use super::{EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, qr};
 use crate::crypto::random;
 use crate::problem::Problem;
+use gatehouse_core::factor_guard::window_start;
 
 /// The URI scheme a phone app registers for enrolment QR codes.
 pub const ENROL_URI_PREFIX: &str = "gatehouse-push://enroll";
@@ -49,13 +49,6 @@ pub fn ticket_hash(secrets: &crate::crypto::Secrets, ticket: &str) -> String {
 
 fn stored(factor: Option<&Factor>) -> Result<&Factor, FactorError> {
     factor.ok_or_else(|| RepositoryError::Corrupt("push needs a stored factor".to_owned()).into())
-}
-
-/// The start of the current fixed window of `length`.
-pub fn window_start(now: DateTime<Utc>, length: TimeDelta) -> DateTime<Utc> {
-    let len = length.num_milliseconds().max(1);
-    let start = now.timestamp_millis() - now.timestamp_millis().rem_euclid(len);
-    DateTime::from_timestamp_millis(start).unwrap_or(now)
 }
 
 fn encode(text: &str) -> String {

@@ -5,9 +5,7 @@
 use actix_web::http::StatusCode;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use gatehouse_core::login::LoginRequest;
-use gatehouse_core::ports::{
-    FactorGuardRepository, FactorRepository, RecoveryCodeRepository, RepositoryError,
-};
+use gatehouse_core::ports::{FactorRepository, RecoveryCodeRepository, RepositoryError};
 use gatehouse_core::recovery_code::{self, CODES_PER_SET, RecoveryCode};
 use gatehouse_core::{Account, Factor, FactorId, FactorKind, FactorStatus};
 use gatehouse_store::Tx;
@@ -64,14 +62,17 @@ impl LoginFactor for RecoveryCodes {
         _login: &LoginRequest,
         proof: &Value,
     ) -> Result<Verdict, FactorError> {
-        let set = stored(factor)?.id;
+        let stored = stored(factor)?;
+        let (set, account) = (stored.id, stored.account_id);
         let typed = code_of(proof)?;
-        let left = match guard::take_attempt(tx, set, ctx.now)? {
+        let left = match guard::take_attempt(tx, set, account, ctx.now)? {
             Ok(left) => left,
             Err(throttled) => return Ok(Verdict::Refused(throttled)),
         };
         let Some(normalized) = recovery_code::normalize(typed) else {
-            return Ok(Verdict::Refused(guard::wrong_code(left)));
+            return Ok(Verdict::Refused(guard::wrong_code(
+                tx, account, ctx.now, left,
+            )?));
         };
         let candidate = bound(set, &normalized);
         let hasher = &ctx.state.secrets.hasher;
@@ -84,10 +85,12 @@ impl LoginFactor for RecoveryCodes {
         }
         match hit {
             Some(id) if tx.use_recovery_code(&id, ctx.now)? => {
-                tx.clear_attempts(set)?;
+                guard::clear(tx, set, account)?;
                 Ok(Verdict::Accepted(vec!["otp"]))
             }
-            _ => Ok(Verdict::Refused(guard::wrong_code(left))),
+            _ => Ok(Verdict::Refused(guard::wrong_code(
+                tx, account, ctx.now, left,
+            )?)),
         }
     }
 }

@@ -83,7 +83,7 @@ fn check(
     proof: &Value,
 ) -> Result<Verdict, FactorError> {
     let code = code_of(proof)?;
-    let left = match guard::take_attempt(tx, factor.id, ctx.now)? {
+    let left = match guard::take_attempt(tx, factor.id, factor.account_id, ctx.now)? {
         Ok(left) => left,
         Err(throttled) => return Ok(Verdict::Refused(throttled)),
     };
@@ -99,7 +99,12 @@ fn check(
         .map_err(|e| RepositoryError::Corrupt(format!("totp secret: {e}")))?;
     let generator = generator(secret, "", &ctx.state.config.mail.product_name)?;
     let Some(step) = matching_step(&generator, code, ctx.now) else {
-        return Ok(Verdict::Refused(guard::wrong_code(left)));
+        return Ok(Verdict::Refused(guard::wrong_code(
+            tx,
+            factor.account_id,
+            ctx.now,
+            left,
+        )?));
     };
     if !tx.advance_step(factor.id, step)? {
         return Ok(Verdict::Refused(
@@ -112,7 +117,7 @@ fn check(
             .with_extension("attempts_left", left.into()),
         ));
     }
-    tx.clear_attempts(factor.id)?;
+    guard::clear(tx, factor.id, factor.account_id)?;
     Ok(Verdict::Accepted(vec!["otp"]))
 }
 
