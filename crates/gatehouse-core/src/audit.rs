@@ -29,10 +29,20 @@ pub enum AuditKind {
     AccountEnabled,
     AccountDeleted,
     RegistrationLinkSent,
+    RecoveryCodeUsed,
+    EmailChangeRequested,
+    EmailChangeUndone,
+    SessionRevoked,
+    SessionsRevoked,
+    PasswordChangeFailed,
+    ClientCreated,
+    ClientUpdated,
+    ClientSecretRotated,
+    ClientDeleted,
 }
 
 impl AuditKind {
-    const ALL: [Self; 17] = [
+    const ALL: [Self; 27] = [
         Self::AccountCreated,
         Self::AccountImported,
         Self::AccountUpdated,
@@ -50,6 +60,16 @@ impl AuditKind {
         Self::AccountEnabled,
         Self::AccountDeleted,
         Self::RegistrationLinkSent,
+        Self::RecoveryCodeUsed,
+        Self::EmailChangeRequested,
+        Self::EmailChangeUndone,
+        Self::SessionRevoked,
+        Self::SessionsRevoked,
+        Self::PasswordChangeFailed,
+        Self::ClientCreated,
+        Self::ClientUpdated,
+        Self::ClientSecretRotated,
+        Self::ClientDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -71,6 +91,16 @@ impl AuditKind {
             Self::AccountEnabled => "account_enabled",
             Self::AccountDeleted => "account_deleted",
             Self::RegistrationLinkSent => "registration_link_sent",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChangeUndone => "email_change_undone",
+            Self::SessionRevoked => "session_revoked",
+            Self::SessionsRevoked => "sessions_revoked",
+            Self::PasswordChangeFailed => "password_change_failed",
+            Self::ClientCreated => "client_created",
+            Self::ClientUpdated => "client_updated",
+            Self::ClientSecretRotated => "client_secret_rotated",
+            Self::ClientDeleted => "client_deleted",
         }
     }
 }

@@ -329,7 +329,7 @@ pub async fn complete(
 }
 
 /// The start of the current fixed window of `length`.
-fn window_start(now: DateTime<Utc>, length: TimeDelta) -> DateTime<Utc> {
+pub(crate) fn window_start(now: DateTime<Utc>, length: TimeDelta) -> DateTime<Utc> {
     let len = length.num_milliseconds().max(1);
     let start = now.timestamp_millis() - now.timestamp_millis().rem_euclid(len);
     DateTime::from_timestamp_millis(start).unwrap_or(now)

@@ -5,11 +5,14 @@
 use actix_web::http::StatusCode;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use gatehouse_core::login::LoginRequest;
+use gatehouse_core::ports::AuditLog;
 use gatehouse_core::ports::{
     FactorGuardRepository, FactorRepository, RecoveryCodeRepository, RepositoryError,
 };
 use gatehouse_core::recovery_code::{self, CODES_PER_SET, RecoveryCode};
-use gatehouse_core::{Account, Factor, FactorId, FactorKind, FactorStatus};
+use gatehouse_core::{
+    Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, NewAuditEvent,
+};
 use gatehouse_store::Tx;
 use serde_json::{Value, json};
 
@@ -59,9 +62,9 @@ impl LoginFactor for RecoveryCodes {
         &self,
         ctx: &FactorContext<'_>,
         tx: &Tx<'_>,
-        _account: &Account,
+        account: &Account,
         factor: Option<&Factor>,
-        _login: &LoginRequest,
+        login: &LoginRequest,
         proof: &Value,
     ) -> Result<Verdict, FactorError> {
         let set = stored(factor)?.id;
@@ -85,6 +88,12 @@ impl LoginFactor for RecoveryCodes {
         match hit {
             Some(id) if tx.use_recovery_code(&id, ctx.now)? => {
                 tx.clear_attempts(set)?;
+                let left = tx.unused_recovery_codes(set)?.len();
+                tx.record(
+                    &NewAuditEvent::new(AuditKind::RecoveryCodeUsed, Some(account.id), ctx.now)
+                        .with_detail("client_id", login.request.client_id.clone())
+                        .with_detail("remaining", left.to_string()),
+                )?;
                 Ok(Verdict::Accepted(vec!["otp"]))
             }
             _ => Ok(Verdict::Refused(guard::wrong_code(left))),
