@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::registration::mails_to;
+use crate::support::smtp::read_eml;
 use crate::support::{TestDatabase, TestServer, test_config};
 
 const REDIRECT: &str = "https://app.example.com/callback";
@@ -70,6 +70,29 @@ pub(crate) async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)
 
 async fn world(db: TestDatabase) -> World {
     world_with(db, |_| {}).await
+}
+
+/// Mails to `to`, oldest first, decoded. Only files whose `To:` header names `to`
+/// are handed to the (slow) independent parser.
+fn mails_to(dir: &Path, to: &str) -> Vec<Value> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
+        .unwrap_or_default();
+    paths.retain(|p| p.extension().is_some_and(|e| e == "eml"));
+    paths.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+    let header = format!("to: {}", to.to_lowercase());
+    paths
+        .iter()
+        .filter(|p| {
+            std::fs::read_to_string(p).is_ok_and(|text| {
+                text.split("\r\n\r\n")
+                    .next()
+                    .is_some_and(|head| head.lines().any(|l| l.to_lowercase() == header))
+            })
+        })
+        .map(|p| read_eml(p))
+        .filter(|m| m["to"].as_str().is_some_and(|t| t.eq_ignore_ascii_case(to)))
+        .collect()
 }
 
 /// The one-time codes mailed to `to` so far (the first line of each code mail).
@@ -581,6 +604,10 @@ async fn password_change_revokes_other_sessions(db: TestDatabase) {
     )
     .await;
     assert_eq!(list["sessions"].as_array().map(Vec::len), Some(1));
+    assert_ne!(
+        list["sessions"][0]["last_seen_at"], list["sessions"][0]["created_at"],
+        "a refresh counts as the device being seen"
+    );
 
     mail_with_subject(
         w.mail_dir.path(),
@@ -1594,5 +1621,59 @@ async fn admin_clients_are_created_changed_rotated_and_deleted() {
     assert!(
         kinds.is_empty(),
         "client events belong to no account: {kinds:?}"
+    );
+}
+
+#[tokio::test]
+async fn notices_are_written_in_the_account_language() {
+    let w = world(TestDatabase::sqlite()).await;
+    let dir = w.mail_dir.path();
+    let t = login(&w, "Laptop").await.access;
+    ok(
+        call(
+            &w,
+            Method::PATCH,
+            "/api/v1/account",
+            Some(&t),
+            Some(json!({"locale": "ja-JP"})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    ok(
+        call(
+            &w,
+            Method::POST,
+            "/api/v1/account/password",
+            Some(&t),
+            Some(json!({"current_password": PASSWORD, "new_password": NEW_PASSWORD, "new_password_confirmation": NEW_PASSWORD})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    mail_with_subject(dir, EMAIL, "Gatehouse のパスワードが変更されました").await;
+    ok(change_email(&w, &t, NEW_EMAIL).await, StatusCode::ACCEPTED).await;
+    let code_mail = mail_with_subject(dir, NEW_EMAIL, "新しいメールアドレスの確認").await;
+    let code = code_mail["body"]
+        .as_str()
+        .and_then(|b| b.lines().next())
+        .expect("code line")
+        .to_owned();
+    ok(confirm_email(&w, &t, &code).await, StatusCode::OK).await;
+    let old = mail_with_subject(dir, EMAIL, "Gatehouse のメールアドレスが変更されました").await;
+    assert!(
+        old["body"]
+            .as_str()
+            .is_some_and(|b| b.contains("今後このアドレスではログインできません")),
+        "{old}"
+    );
+    let new = mail_with_subject(dir, NEW_EMAIL, "新しいメールアドレスでログインしてください").await;
+    assert!(
+        new["body"]
+            .as_str()
+            .is_some_and(|b| b.contains(&format!("新しいメールアドレス: {NEW_EMAIL}"))),
+        "{new}"
     );
 }
