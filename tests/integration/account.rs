@@ -1261,6 +1261,20 @@ async fn admin_accounts(db: TestDatabase) {
     assert_eq!(view["status"], "disabled");
     let (_, _, _, res) = password_step(&w, EMAIL, PASSWORD, "x", SCOPE).await;
     problem(res, StatusCode::FORBIDDEN, "account_disabled").await;
+    let page = ok(
+        call(
+            &w,
+            Method::GET,
+            &format!("{rie_path}/events?limit=1"),
+            a,
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(page["events"][0]["kind"], "login_failed");
+    assert_eq!(page["events"][0]["detail"]["reason"], "disabled");
     let res = refresh(&w, user.refresh.as_deref().expect("refresh")).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     problem(
@@ -1676,4 +1690,67 @@ async fn notices_are_written_in_the_account_language() {
             .is_some_and(|b| b.contains(&format!("新しいメールアドレス: {NEW_EMAIL}"))),
         "{new}"
     );
+}
+
+#[tokio::test]
+async fn every_admin_endpoint_refuses_missing_and_narrow_tokens() {
+    let w = world(TestDatabase::sqlite()).await;
+    let narrow = machine_token(&w, "reports", &["reports"]).await;
+    let id = w.account.id;
+    let endpoints = [
+        (Method::GET, "/api/v1/admin/accounts".to_owned()),
+        (Method::GET, format!("/api/v1/admin/accounts/{id}")),
+        (Method::GET, format!("/api/v1/admin/accounts/{id}/events")),
+        (Method::POST, format!("/api/v1/admin/accounts/{id}/disable")),
+        (Method::POST, format!("/api/v1/admin/accounts/{id}/enable")),
+        (Method::POST, format!("/api/v1/admin/accounts/{id}/unlock")),
+        (Method::POST, format!("/api/v1/admin/accounts/{id}/logout")),
+        (Method::DELETE, format!("/api/v1/admin/accounts/{id}")),
+        (Method::GET, "/api/v1/admin/clients".to_owned()),
+        (Method::POST, "/api/v1/admin/clients".to_owned()),
+        (Method::GET, "/api/v1/admin/clients/app".to_owned()),
+        (Method::PATCH, "/api/v1/admin/clients/app".to_owned()),
+        (Method::POST, "/api/v1/admin/clients/app/secret".to_owned()),
+        (Method::DELETE, "/api/v1/admin/clients/app".to_owned()),
+        (Method::GET, "/api/v1/admin/migration/status".to_owned()),
+    ];
+    for (method, path) in &endpoints {
+        let res = call(&w, method.clone(), path, None, Some(json!({}))).await;
+        assert_eq!(
+            res.headers()["www-authenticate"],
+            "Bearer",
+            "{method} {path}"
+        );
+        problem(res, StatusCode::UNAUTHORIZED, "unauthorized").await;
+        problem(
+            call(
+                &w,
+                method.clone(),
+                path,
+                Some("not.a.token"),
+                Some(json!({})),
+            )
+            .await,
+            StatusCode::UNAUTHORIZED,
+            "invalid_token",
+        )
+        .await;
+        let res = call(&w, method.clone(), path, Some(&narrow), Some(json!({}))).await;
+        assert!(
+            res.headers()["www-authenticate"]
+                .to_str()
+                .is_ok_and(|v| v.contains("insufficient_scope")),
+            "{method} {path}"
+        );
+        problem(res, StatusCode::FORBIDDEN, "insufficient_scope").await;
+    }
+    // Nothing changed.
+    let account = w
+        .server
+        .store()
+        .account_by_id(id)
+        .expect("read")
+        .expect("still there");
+    assert_eq!(account.status, AccountStatus::Active);
+    assert!(account.email.is_some());
 }
