@@ -1754,3 +1754,76 @@ async fn every_admin_endpoint_refuses_missing_and_narrow_tokens() {
     assert_eq!(account.status, AccountStatus::Active);
     assert!(account.email.is_some());
 }
+
+#[tokio::test]
+async fn a_user_token_never_acts_as_an_operator() {
+    let w = world(TestDatabase::sqlite()).await;
+    let admin = machine_token(&w, "ops", &["gatehouse:admin"]).await;
+    // Even a client allowed the admin scope only gets a user's token from a login.
+    ok(
+        call(
+            &w,
+            Method::PATCH,
+            "/api/v1/admin/clients/app",
+            Some(&admin),
+            Some(json!({"scopes": ["openid", "email", "gatehouse:account", "gatehouse:admin"]})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    let user = login_as(
+        &w,
+        EMAIL,
+        PASSWORD,
+        EMAIL,
+        "Laptop",
+        "openid gatehouse:admin",
+    )
+    .await;
+    let claims: Value = {
+        use base64::Engine as _;
+        let payload = user.access.split('.').nth(1).expect("payload");
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .expect("base64"),
+        )
+        .expect("claims")
+    };
+    assert!(
+        claims["scope"]
+            .as_str()
+            .is_some_and(|s| s.contains("gatehouse:admin"))
+    );
+    let body = problem(
+        call(
+            &w,
+            Method::GET,
+            "/api/v1/admin/accounts",
+            Some(&user.access),
+            None,
+        )
+        .await,
+        StatusCode::FORBIDDEN,
+        "insufficient_scope",
+    )
+    .await;
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("client_credentials"))
+    );
+    ok(
+        call(
+            &w,
+            Method::GET,
+            "/api/v1/admin/accounts",
+            Some(&admin),
+            None,
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+}
