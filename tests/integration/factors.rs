@@ -476,7 +476,14 @@ pub(crate) fn audit_kinds(w: &World) -> Vec<(AuditKind, String)> {
     events.reverse();
     events
         .into_iter()
-        .filter(|e| e.event.kind != AuditKind::LoginSucceeded)
+        // Changes to the factors only: logins (and their failures and recovery codes
+        // spent) are login events.
+        .filter(|e| {
+            !matches!(
+                e.event.kind,
+                AuditKind::LoginSucceeded | AuditKind::LoginFailed | AuditKind::RecoveryCodeUsed
+            )
+        })
         .map(|e| {
             (
                 e.event.kind,

@@ -4,6 +4,7 @@
 //! PostgreSQL tests run when `GATEHOUSE_TEST_POSTGRES_URL` names a database (CI sets
 //! it); without it they print SKIPPED and pass, except under `CI`, where they fail.
 
+mod account;
 mod authorize;
 mod cli;
 mod clients;

@@ -221,6 +221,11 @@ pub struct Account {
     pub status: AccountStatus,
     /// argon2id PHC string; `None` until the user sets a password.
     pub password_hash: Option<String>,
+    /// The user agreed to product analytics (scenario B's settings toggle).
+    pub analytics_consent: bool,
+    /// Set when an operator erased the account: the row stays as a tombstone (its id
+    /// and `sub` are never reused, its audit trail keeps its shape), personal data goes.
+    pub deleted_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -245,6 +250,8 @@ impl Account {
             zoneinfo: None,
             status,
             password_hash: None,
+            analytics_consent: false,
+            deleted_at: None,
             created_at: now,
             updated_at: now,
         }

@@ -32,10 +32,20 @@ pub enum AuditKind {
     PushDeviceEnrolled,
     PushApproved,
     PushDenied,
+    RecoveryCodeUsed,
+    EmailChangeRequested,
+    EmailChangeUndone,
+    SessionRevoked,
+    SessionsRevoked,
+    PasswordChangeFailed,
+    ClientCreated,
+    ClientUpdated,
+    ClientSecretRotated,
+    ClientDeleted,
 }
 
 impl AuditKind {
-    const ALL: [Self; 20] = [
+    const ALL: [Self; 30] = [
         Self::AccountCreated,
         Self::AccountImported,
         Self::AccountUpdated,
@@ -56,6 +66,16 @@ impl AuditKind {
         Self::PushDeviceEnrolled,
         Self::PushApproved,
         Self::PushDenied,
+        Self::RecoveryCodeUsed,
+        Self::EmailChangeRequested,
+        Self::EmailChangeUndone,
+        Self::SessionRevoked,
+        Self::SessionsRevoked,
+        Self::PasswordChangeFailed,
+        Self::ClientCreated,
+        Self::ClientUpdated,
+        Self::ClientSecretRotated,
+        Self::ClientDeleted,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -80,6 +100,16 @@ impl AuditKind {
             Self::PushDeviceEnrolled => "push_device_enrolled",
             Self::PushApproved => "push_approved",
             Self::PushDenied => "push_denied",
+            Self::RecoveryCodeUsed => "recovery_code_used",
+            Self::EmailChangeRequested => "email_change_requested",
+            Self::EmailChangeUndone => "email_change_undone",
+            Self::SessionRevoked => "session_revoked",
+            Self::SessionsRevoked => "sessions_revoked",
+            Self::PasswordChangeFailed => "password_change_failed",
+            Self::ClientCreated => "client_created",
+            Self::ClientUpdated => "client_updated",
+            Self::ClientSecretRotated => "client_secret_rotated",
+            Self::ClientDeleted => "client_deleted",
         }
     }
 }

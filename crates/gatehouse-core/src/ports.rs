@@ -7,6 +7,7 @@ use crate::account::{Account, AccountId, Subject};
 use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::client::{Client, ClientId};
 use crate::email::Email;
+use crate::email_change::{EmailChange, EmailUndo};
 use crate::factor::{Factor, FactorId};
 use crate::factor_guard::Attempts;
 use crate::grant::{AuthorizationCode, RefreshToken, Session};
@@ -58,6 +59,19 @@ pub trait AccountRepository {
     fn account_by_email(&self, email: &Email) -> RepositoryResult<Option<Account>>;
     fn account_by_username(&self, username: &LegacyUsername) -> RepositoryResult<Option<Account>>;
     fn count_accounts(&self) -> RepositoryResult<u64>;
+    /// Accounts whose e-mail address, given name or family name starts with `prefix`
+    /// (case-insensitive; every account when empty), erased ones left out, ordered by
+    /// id, after `after`, at most `limit`.
+    fn search_accounts(
+        &self,
+        prefix: &str,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> RepositoryResult<Vec<Account>>;
+    /// Erases the personal data of an account and everything hanging off it (factors,
+    /// sessions, tokens, pending changes, links, mails to its address), keeping the
+    /// account row as a tombstone and its audit events without their IP and user agent.
+    fn erase_account(&self, id: AccountId, at: DateTime<Utc>) -> RepositoryResult<()>;
 }
 
 /// Bulk reads and writes for the importer: one query per batch, not per row.
@@ -261,6 +275,34 @@ pub trait SessionRepository {
     fn update_session(&self, session: &Session) -> RepositoryResult<()>;
     fn session_by_token_hash(&self, token_hash: &str) -> RepositoryResult<Option<Session>>;
     fn session_by_id(&self, id: &str) -> RepositoryResult<Option<Session>>;
+    /// The account's sessions neither revoked nor expired at `now`, newest first.
+    fn live_sessions_of(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+    ) -> RepositoryResult<Vec<Session>>;
+    /// Revokes every live session of the account but `except`, and every refresh
+    /// token issued under them; returns how many sessions ended.
+    fn end_sessions_of(
+        &self,
+        account: AccountId,
+        except: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<u64>;
+}
+
+pub trait EmailChangeRepository {
+    fn insert_email_change(&self, change: &EmailChange) -> RepositoryResult<()>;
+    /// Replaces attempts and closure of the change with this id.
+    fn update_email_change(&self, change: &EmailChange) -> RepositoryResult<()>;
+    /// The account's newest change request, open or not.
+    fn latest_email_change(&self, account: AccountId) -> RepositoryResult<Option<EmailChange>>;
+    /// Closes every open request of the account (a new one replaces them).
+    fn close_email_changes(&self, account: AccountId, at: DateTime<Utc>) -> RepositoryResult<u64>;
+    fn insert_email_undo(&self, undo: &EmailUndo) -> RepositoryResult<()>;
+    fn email_undo(&self, token_hash: &str) -> RepositoryResult<Option<EmailUndo>>;
+    /// Marks the link used, only if it was not: false means another use won.
+    fn use_email_undo(&self, token_hash: &str, at: DateTime<Utc>) -> RepositoryResult<bool>;
 }
 
 pub trait AuthorizationCodeRepository {

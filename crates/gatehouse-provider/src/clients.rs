@@ -6,7 +6,6 @@ use gatehouse_core::ports::{ClientRepository, RepositoryError};
 use gatehouse_core::{
     Client, ClientError, ClientId, GrantType, SigningAlg, TokenEndpointAuthMethod,
 };
-use gatehouse_store::Store;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -48,7 +47,7 @@ const DEFAULT_SCOPES: [&str; 4] = ["openid", "email", "profile", "offline_access
 /// Validates and stores a new client. Returns it with its secret, which exists in
 /// clear only in this answer: the store keeps a keyed hash.
 pub fn register(
-    store: &Store,
+    store: &impl ClientRepository,
     hasher: &KeyedHasher,
     request: ClientRequest,
     now: DateTime<Utc>,
@@ -103,6 +102,101 @@ pub fn register(
         RepositoryError::Conflict(_) => RegistrationError::Taken(client.id.to_string()),
         other => RegistrationError::Repository(other),
     })?;
+    Ok((client, secret))
+}
+
+/// What an operator may change on a registered client; `None` keeps the value.
+#[derive(Clone, Debug, Default)]
+pub struct ClientChange {
+    pub name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    pub grant_types: Option<Vec<GrantType>>,
+    pub scopes: Option<Vec<String>>,
+    pub id_token_alg: Option<SigningAlg>,
+    pub first_party: Option<bool>,
+    pub lifetimes: Option<TokenLifetimes>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ChangeError {
+    #[error(transparent)]
+    Invalid(#[from] ClientError),
+    #[error("no client {0:?}")]
+    NotFound(String),
+    #[error("the client authenticates without a secret")]
+    NoSecret,
+    #[error(transparent)]
+    Repository(RepositoryError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+fn existing(store: &impl ClientRepository, id: &ClientId) -> Result<Client, ChangeError> {
+    store
+        .client_by_id(id)
+        .map_err(ChangeError::Repository)?
+        .ok_or_else(|| ChangeError::NotFound(id.to_string()))
+}
+
+/// Applies `change` to the client, validated as a new one would be.
+pub fn update(
+    store: &impl ClientRepository,
+    id: &ClientId,
+    change: ClientChange,
+    now: DateTime<Utc>,
+) -> Result<Client, ChangeError> {
+    let mut client = existing(store, id)?;
+    if let Some(v) = change.name {
+        client.name = v;
+    }
+    if let Some(v) = change.redirect_uris {
+        client.redirect_uris = v;
+    }
+    if let Some(v) = change.post_logout_redirect_uris {
+        client.post_logout_redirect_uris = v;
+    }
+    if let Some(v) = change.grant_types {
+        client.grant_types = v;
+    }
+    if let Some(v) = change.scopes {
+        client.scopes = v;
+    }
+    if let Some(v) = change.id_token_alg {
+        client.id_token_alg = v;
+    }
+    if let Some(v) = change.first_party {
+        client.first_party = v;
+    }
+    if let Some(v) = change.lifetimes {
+        client.lifetimes = v;
+    }
+    client.updated_at = now;
+    client.validate()?;
+    store
+        .update_client(&client)
+        .map_err(ChangeError::Repository)?;
+    Ok(client)
+}
+
+/// Gives the client a new secret (the old one stops working); returns it, in clear
+/// only here.
+pub fn rotate_secret(
+    store: &impl ClientRepository,
+    hasher: &KeyedHasher,
+    id: &ClientId,
+    now: DateTime<Utc>,
+) -> Result<(Client, String), ChangeError> {
+    let mut client = existing(store, id)?;
+    if !client.auth_method.uses_secret() {
+        return Err(ChangeError::NoSecret);
+    }
+    let secret = random::token()?;
+    client.secret_hash = Some(hasher.hash(&secret));
+    client.updated_at = now;
+    store
+        .update_client(&client)
+        .map_err(ChangeError::Repository)?;
     Ok((client, secret))
 }
 

@@ -83,6 +83,11 @@ pub struct AccountApiConfig {
     /// Adding or removing a sign-in method needs a login at most this old (the
     /// token's `auth_time`); older: 403 `reauthentication_required`.
     pub reauthentication_window_seconds: u32,
+    /// The page that undoes an e-mail change; the old address is mailed
+    /// `{email_undo_url}?token=…` (valid 72 hours, single use).
+    pub email_undo_url: String,
+    /// Where users sign in; named in the mail to a new address after a change.
+    pub sign_in_url: String,
 }
 
 impl Default for AccountApiConfig {
@@ -90,6 +95,8 @@ impl Default for AccountApiConfig {
         Self {
             scope: "gatehouse:account".to_owned(),
             reauthentication_window_seconds: 600,
+            email_undo_url: "http://localhost:3000/account/email/undo".to_owned(),
+            sign_in_url: "http://localhost:3000/".to_owned(),
         }
     }
 }
@@ -660,6 +667,11 @@ impl Config {
                 "migration.registration_ui_url",
                 &self.migration.registration_ui_url,
             ),
+            (
+                "account_api.email_undo_url",
+                &self.account_api.email_undo_url,
+            ),
+            ("account_api.sign_in_url", &self.account_api.sign_in_url),
         ] {
             match url::Url::parse(value) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}

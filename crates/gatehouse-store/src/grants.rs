@@ -173,6 +173,50 @@ impl SessionRepository {
             .map(Session::try_from)
             .transpose()
     }
+
+    fn live_sessions_of(&self, account: AccountId, now: DateTime<Utc>) -> RepositoryResult<Vec<Session>> {
+        self.run(|c| {
+            sessions::table
+                .filter(sessions::account_id.eq(account.to_string()))
+                .filter(sessions::revoked_at.is_null())
+                .filter(sessions::expires_at.gt(to_millis(now)))
+                .order((sessions::created_at.desc(), sessions::id.desc()))
+                .select(SessionRow::as_select())
+                .load(c)
+        })?
+        .into_iter()
+        .map(Session::try_from)
+        .collect()
+    }
+
+    fn end_sessions_of(
+        &self,
+        account: AccountId,
+        except: Option<&str>,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<u64> {
+        let keep = except.unwrap_or_default().to_owned();
+        let at = to_millis(at);
+        self.run(|c| {
+            diesel::update(
+                refresh_tokens::table
+                    .filter(refresh_tokens::account_id.eq(account.to_string()))
+                    .filter(refresh_tokens::session_id.ne(keep.clone()))
+                    .filter(refresh_tokens::revoked_at.is_null()),
+            )
+            .set(refresh_tokens::revoked_at.eq(Some(at)))
+            .execute(c)?;
+            diesel::update(
+                sessions::table
+                    .filter(sessions::account_id.eq(account.to_string()))
+                    .filter(sessions::id.ne(keep.clone()))
+                    .filter(sessions::revoked_at.is_null()),
+            )
+            .set(sessions::revoked_at.eq(Some(at)))
+            .execute(c)
+        })
+        .map(|n| n as u64)
+    }
 }
 }
 

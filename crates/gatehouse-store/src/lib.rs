@@ -6,6 +6,7 @@ mod accounts;
 mod audit;
 mod clients;
 mod connection;
+mod email_changes;
 mod error;
 mod factor_guards;
 mod factors;

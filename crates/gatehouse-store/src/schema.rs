@@ -17,6 +17,8 @@ diesel::table! {
         password_hash -> Nullable<Text>,
         created_at -> BigInt,
         updated_at -> BigInt,
+        analytics_consent -> Bool,
+        deleted_at -> Nullable<BigInt>,
     }
 }
 
@@ -286,5 +288,31 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         answered_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    email_changes (id) {
+        id -> Text,
+        account_id -> Text,
+        new_email -> Text,
+        code_hash -> Text,
+        attempts -> BigInt,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        closed_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    email_undo_tokens (token_hash) {
+        token_hash -> Text,
+        account_id -> Text,
+        old_email -> Text,
+        old_email_verified -> Bool,
+        new_email -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        used_at -> Nullable<BigInt>,
     }
 }

@@ -5,6 +5,7 @@
 //! Nothing here sends anything: the provider seals a message into the outbox inside
 //! the transaction that needs it, and its worker delivers it later.
 
+mod account_notices;
 mod factor_notices;
 pub mod outbox;
 pub mod templates;

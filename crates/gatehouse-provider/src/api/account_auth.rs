@@ -5,15 +5,16 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
-use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
+use actix_web::{FromRequest, HttpRequest, web};
 use gatehouse_core::ports::{AccountRepository, ClientRepository};
 use gatehouse_core::{Account, ClientId, Subject};
 use std::future::Future;
 use std::pin::Pin;
 
+pub use super::bearer::BearerRefused;
+use super::bearer::{insufficient_scope, invalid_token, require_scope, state_of, unavailable};
 use super::origin::Origin;
-use crate::oidc::access::{self, AccessClaims};
+use crate::oidc::access::AccessClaims;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -27,86 +28,11 @@ pub struct AccountCaller {
     pub user_agent: Option<String>,
 }
 
-/// A refusal of the bearer token: problem+json plus `WWW-Authenticate` (RFC 6750 §3).
-#[derive(Debug)]
-pub struct BearerRefused {
-    problem: Problem,
-    challenge: String,
-}
-
-impl std::fmt::Display for BearerRefused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.problem.fmt(f)
-    }
-}
-
-impl ResponseError for BearerRefused {
-    fn status_code(&self) -> StatusCode {
-        self.problem.status_code()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut res = self.problem.error_response();
-        if let Ok(value) = HeaderValue::from_str(&self.challenge) {
-            res.headers_mut().insert(WWW_AUTHENTICATE, value);
-        }
-        res
-    }
-}
-
-fn unauthorized(code: &str, title: &str) -> BearerRefused {
-    let challenge = if code == "invalid_token" {
-        "Bearer error=\"invalid_token\"".to_owned()
-    } else {
-        "Bearer".to_owned()
-    };
-    BearerRefused {
-        problem: Problem::new(StatusCode::UNAUTHORIZED, code, title),
-        challenge,
-    }
-}
-
-fn insufficient_scope(scope: &str, detail: &str) -> BearerRefused {
-    BearerRefused {
-        problem: Problem::new(
-            StatusCode::FORBIDDEN,
-            "insufficient_scope",
-            "The access token does not allow this",
-        )
-        .with_detail(detail)
-        .with_extension("scope", scope.into()),
-        challenge: format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
-    }
-}
-
-fn unavailable() -> BearerRefused {
-    BearerRefused {
-        problem: Problem::database_unavailable(),
-        challenge: "Bearer".to_owned(),
-    }
-}
-
 async fn authenticate(req: HttpRequest) -> Result<AccountCaller, BearerRefused> {
-    let state = req
-        .app_data::<web::Data<AppState>>()
-        .cloned()
-        .ok_or_else(unavailable)?;
-    let token = access::bearer(&req)
-        .ok_or_else(|| unauthorized("unauthorized", "A bearer access token is required"))?;
-    let invalid = || {
-        unauthorized(
-            "invalid_token",
-            "The access token is invalid, expired or revoked",
-        )
-    };
-    let claims = access::verify(&state, &token).await.ok_or_else(invalid)?;
+    let state = state_of(&req)?;
     let scope = state.config.account_api.scope.clone();
-    if !claims.has_scope(&scope) {
-        return Err(insufficient_scope(
-            &scope,
-            "The token lacks the account scope",
-        ));
-    }
+    let claims = require_scope(&req, &state, &scope).await?;
+    let invalid = invalid_token;
     let subject = Subject::parse(&claims.sub).map_err(|_| invalid())?;
     let client_id = ClientId::parse(&claims.client_id).map_err(|_| invalid())?;
     let store = state.store.clone();
@@ -169,7 +95,7 @@ impl AccountCaller {
             _ => Err(Problem::new(
                 StatusCode::FORBIDDEN,
                 "reauthentication_required",
-                "Sign in again to change your sign-in methods",
+                "Sign in again to make this change",
             )
             .with_detail("Log in again (authorize with max_age) and retry with the new token")
             .with_extension("max_age", window.into())),

@@ -2,7 +2,7 @@
 //! needs a `client_credentials` token with the `gatehouse:admin` scope and is audited.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpResponse, get, post, web};
 use futures_util::StreamExt as _;
 use gatehouse_core::ports::{AccountRepository, AuditLog, RepositoryError};
 use gatehouse_core::{AccountId, AccountStatus, AuditKind, NewAuditEvent};
@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use std::io::Write as _;
 use utoipa::{IntoParams, ToSchema};
 
-use super::bearer::{ADMIN_SCOPE, require_scope};
+use super::bearer::AdminCaller;
 use crate::migration::invitations::LinkMailer;
 use crate::migration::status::{MigrationStatus, migration_status};
 use crate::migration::{ImportFormat, ImportOptions, RowReport, import};
@@ -45,7 +45,7 @@ pub struct ImportResult {
 
 const MAX_PROBLEMS: usize = 10_000;
 
-fn audit_admin(
+pub(crate) fn audit_admin(
     state: &AppState,
     kind: AuditKind,
     account: Option<AccountId>,
@@ -72,12 +72,11 @@ fn audit_admin(
 )]
 #[post("/api/v1/admin/accounts/import")]
 pub async fn import_accounts(
-    req: HttpRequest,
+    admin: AdminCaller,
     query: web::Query<ImportQuery>,
     mut body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let admin = require_scope(&req, &state, ADMIN_SCOPE).await?;
     let limit = state.config.migration.max_import_bytes;
     let mut spool = tempfile::NamedTempFile::new().map_err(|_| Problem::internal())?;
     let mut size = 0u64;
@@ -103,7 +102,7 @@ pub async fn import_accounts(
     }
     let (dry_run, update) = (query.dry_run, query.update);
     let shared = state.clone();
-    let client = admin.client_id.clone();
+    let client = admin.client_id().to_owned();
     let result = web::block(move || {
         let migration = &shared.config.migration;
         let options = ImportOptions {
@@ -177,10 +176,9 @@ pub async fn import_accounts(
 )]
 #[get("/api/v1/admin/migration/status")]
 pub async fn get_migration_status(
-    req: HttpRequest,
+    _admin: AdminCaller,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    require_scope(&req, &state, ADMIN_SCOPE).await?;
     let shared = state.clone();
     let status = web::block(move || migration_status(&shared.store, shared.clock.now()))
         .await
@@ -210,11 +208,10 @@ pub struct LinkSent {
 )]
 #[post("/api/v1/admin/accounts/{account_id}/registration-link")]
 pub async fn resend_registration_link(
-    req: HttpRequest,
+    admin: AdminCaller,
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let admin = require_scope(&req, &state, ADMIN_SCOPE).await?;
     let id = uuid::Uuid::parse_str(&path.into_inner())
         .map(AccountId)
         .map_err(|_| Problem::not_found())?;
@@ -237,7 +234,7 @@ pub async fn resend_registration_link(
                 &account,
                 now,
                 now,
-                &format!("admin:{}", admin.client_id),
+                &format!("admin:{}", admin.client_id()),
             )?;
             Ok(true)
         })

@@ -265,6 +265,17 @@ pub async fn password(
         }
         (None, _) => return Err(invalid_credentials()),
     };
+    if matches!(
+        account.status,
+        AccountStatus::Locked | AccountStatus::Disabled
+    ) {
+        // The owner (and operators) see refused logins of a blocked account too.
+        let store = state.store.clone();
+        let event = NewAuditEvent::new(AuditKind::LoginFailed, Some(account.id), now)
+            .with_detail("client_id", login.request.client_id.clone())
+            .with_detail("reason", account.status.as_str());
+        let _ = web::block(move || store.record(&event)).await;
+    }
     match account.status {
         AccountStatus::Active => {}
         AccountStatus::Locked => {

@@ -1,8 +1,12 @@
 //! The headless JSON API the frontend renders every screen from (problem+json errors).
 
+pub mod account;
 pub mod account_auth;
+pub mod account_email;
 pub mod account_factors;
 pub mod admin;
+pub mod admin_accounts;
+pub mod admin_clients;
 pub mod bearer;
 pub mod login;
 pub mod origin;

@@ -215,8 +215,18 @@ pub async fn verify(
             };
             let methods = match module.verify(&ctx, tx, &account, factor.as_ref(), &login, &proof) {
                 Ok(Verdict::Accepted(methods)) => methods,
-                // Refusals commit: the attempt counts.
+                // Refusals commit: the attempt counts, and the owner sees it in
+                // their security events.
                 Ok(Verdict::Refused(p)) => {
+                    let mut failed =
+                        NewAuditEvent::new(AuditKind::LoginFailed, Some(account.id), now)
+                            .with_detail("client_id", login.request.client_id.clone())
+                            .with_detail("reason", "second_factor")
+                            .with_detail("factor_kind", kind.as_str())
+                            .with_detail("code", p.code.clone());
+                    failed.user_agent.clone_from(&user_agent);
+                    failed.ip.clone_from(&ip);
+                    tx.record(&failed)?;
                     refusal = Some(p);
                     return Ok(None);
                 }

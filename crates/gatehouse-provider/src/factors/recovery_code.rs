@@ -5,9 +5,11 @@
 use actix_web::http::StatusCode;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use gatehouse_core::login::LoginRequest;
-use gatehouse_core::ports::{FactorRepository, RecoveryCodeRepository, RepositoryError};
+use gatehouse_core::ports::{AuditLog, FactorRepository, RecoveryCodeRepository, RepositoryError};
 use gatehouse_core::recovery_code::{self, CODES_PER_SET, RecoveryCode};
-use gatehouse_core::{Account, Factor, FactorId, FactorKind, FactorStatus};
+use gatehouse_core::{
+    Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, NewAuditEvent,
+};
 use gatehouse_store::Tx;
 use serde_json::{Value, json};
 
@@ -57,21 +59,20 @@ impl LoginFactor for RecoveryCodes {
         &self,
         ctx: &FactorContext<'_>,
         tx: &Tx<'_>,
-        _account: &Account,
+        account: &Account,
         factor: Option<&Factor>,
-        _login: &LoginRequest,
+        login: &LoginRequest,
         proof: &Value,
     ) -> Result<Verdict, FactorError> {
-        let stored = stored(factor)?;
-        let (set, account) = (stored.id, stored.account_id);
+        let set = stored(factor)?.id;
         let typed = code_of(proof)?;
-        let left = match guard::take_attempt(tx, set, account, ctx.now)? {
+        let left = match guard::take_attempt(tx, set, account.id, ctx.now)? {
             Ok(left) => left,
             Err(throttled) => return Ok(Verdict::Refused(throttled)),
         };
         let Some(normalized) = recovery_code::normalize(typed) else {
             return Ok(Verdict::Refused(guard::wrong_code(
-                tx, account, ctx.now, left,
+                tx, account.id, ctx.now, left,
             )?));
         };
         let candidate = bound(set, &normalized);
@@ -85,11 +86,17 @@ impl LoginFactor for RecoveryCodes {
         }
         match hit {
             Some(id) if tx.use_recovery_code(&id, ctx.now)? => {
-                guard::clear(tx, set, account)?;
+                guard::clear(tx, set, account.id)?;
+                let left = tx.unused_recovery_codes(set)?.len();
+                tx.record(
+                    &NewAuditEvent::new(AuditKind::RecoveryCodeUsed, Some(account.id), ctx.now)
+                        .with_detail("client_id", login.request.client_id.clone())
+                        .with_detail("remaining", left.to_string()),
+                )?;
                 Ok(Verdict::Accepted(vec!["otp"]))
             }
             _ => Ok(Verdict::Refused(guard::wrong_code(
-                tx, account, ctx.now, left,
+                tx, account.id, ctx.now, left,
             )?)),
         }
     }

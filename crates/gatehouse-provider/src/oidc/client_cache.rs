@@ -34,4 +34,10 @@ impl ClientCache {
         }
         map.insert(client.id.to_string(), (Instant::now(), client.clone()));
     }
+
+    /// Forgets a client this instance changed or removed (others notice within the TTL).
+    pub fn forget(&self, id: &str) {
+        let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
+        map.remove(id);
+    }
 }

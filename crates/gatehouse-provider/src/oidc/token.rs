@@ -323,12 +323,15 @@ async fn refresh(
             if now >= stored.expires_at {
                 return Ok(Refresh::Invalid("the refresh token has expired"));
             }
-            let live_session = tx
+            let Some(mut session) = tx
                 .session_by_id(&stored.session_id)?
-                .is_some_and(|s| s.revoked_at.is_none());
-            if !live_session {
+                .filter(|s| s.revoked_at.is_none())
+            else {
                 return Ok(Refresh::Invalid("the session has ended"));
-            }
+            };
+            // The account's session list shows when each device was last seen.
+            session.last_seen_at = now;
+            tx.update_session(&session)?;
             let Some(account) = tx
                 .account_by_id(stored.account_id)?
                 .filter(|a| a.status.can_log_in())

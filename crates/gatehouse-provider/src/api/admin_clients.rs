@@ -1,0 +1,357 @@
+//! `/api/v1/admin/clients…`: registering and maintaining OIDC clients over the admin
+//! API, with the same rules as `gatehouse clients add` (shared in
+//! [`crate::clients`]). A secret is shown once: when the client is created or its
+//! secret rotated. Every change is an audit event naming the admin client.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use gatehouse_core::client::TokenLifetimes;
+use gatehouse_core::ports::{AuditLog, ClientRepository, RepositoryError};
+use gatehouse_core::{AuditKind, ClientId, GrantType, SigningAlg, TokenEndpointAuthMethod};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use super::account::{blocking, body_as, db, no_store};
+use super::admin::audit_admin;
+use super::bearer::AdminCaller;
+use crate::clients::{
+    ChangeError, ClientChange, ClientRequest, ClientView, RegistrationError, register,
+    rotate_secret, update,
+};
+use crate::problem::Problem;
+use crate::state::AppState;
+
+/// A new client. Left out: a generated id, `authorization_code` + `refresh_token`,
+/// `openid email profile offline_access`, `client_secret_basic`, RS256.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewClient {
+    pub client_id: Option<String>,
+    pub client_name: String,
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    #[serde(default)]
+    #[schema(value_type = Vec<String>)]
+    pub grant_types: Vec<GrantType>,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[schema(value_type = Option<String>)]
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// A JSON Web Key Set, for `private_key_jwt`.
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<Value>,
+    #[schema(value_type = Option<String>)]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
+    #[serde(default)]
+    pub first_party: bool,
+    pub access_token_lifetime: Option<u32>,
+    pub id_token_lifetime: Option<u32>,
+    pub refresh_token_lifetime: Option<u32>,
+}
+
+/// What to change; members left out keep their value.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ClientPatch {
+    pub client_name: Option<String>,
+    pub redirect_uris: Option<Vec<String>>,
+    pub post_logout_redirect_uris: Option<Vec<String>>,
+    #[schema(value_type = Option<Vec<String>>)]
+    pub grant_types: Option<Vec<GrantType>>,
+    pub scopes: Option<Vec<String>>,
+    #[schema(value_type = Option<String>)]
+    pub id_token_signed_response_alg: Option<SigningAlg>,
+    pub first_party: Option<bool>,
+    pub access_token_lifetime: Option<u32>,
+    pub id_token_lifetime: Option<u32>,
+    pub refresh_token_lifetime: Option<u32>,
+}
+
+fn invalid(detail: impl ToString) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "client_invalid",
+        "The client is not valid",
+    )
+    .with_detail(detail.to_string())
+}
+
+fn client_id(raw: &str) -> Result<ClientId, Problem> {
+    ClientId::parse(raw).map_err(|_| Problem::not_found())
+}
+
+fn change_error(e: ChangeError) -> Problem {
+    match e {
+        ChangeError::Invalid(e) => invalid(e),
+        ChangeError::NotFound(_) => Problem::not_found(),
+        ChangeError::NoSecret => Problem::new(
+            StatusCode::CONFLICT,
+            "client_has_no_secret",
+            "This client authenticates without a secret",
+        ),
+        ChangeError::Repository(e) => db(e),
+        ChangeError::Crypto(_) => Problem::internal(),
+    }
+}
+
+fn record(
+    state: &AppState,
+    admin: &AdminCaller,
+    kind: AuditKind,
+    client: &str,
+) -> Result<(), Problem> {
+    let mut event = audit_admin(state, kind, None, admin.client_id())
+        .with_detail("client_id", client.to_owned());
+    event.ip.clone_from(&admin.ip);
+    event.user_agent.clone_from(&admin.user_agent);
+    state.store.record(&event).map(|_| ()).map_err(db)
+}
+
+/// Every registered client (without secrets).
+#[utoipa::path(
+    tag = "admin",
+    responses(
+        (status = 200, body = Vec<ClientView>),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/admin/clients")]
+pub async fn list(
+    _admin: AdminCaller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let views = blocking(&state, |state| {
+        let clients = state.store.list_clients().map_err(db)?;
+        Ok(clients
+            .iter()
+            .map(|c| ClientView::of(c, None))
+            .collect::<Vec<_>>())
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(views))
+}
+
+/// One client (without its secret).
+#[utoipa::path(
+    tag = "admin",
+    params(("client_id" = String, Path)),
+    responses(
+        (status = 200, body = ClientView),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/api/v1/admin/clients/{client_id}")]
+pub async fn show(
+    _admin: AdminCaller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let id = client_id(&path.into_inner())?;
+    let view = blocking(&state, move |state| {
+        let client = state
+            .store
+            .client_by_id(&id)
+            .map_err(db)?
+            .ok_or_else(Problem::not_found)?;
+        Ok(ClientView::of(&client, None))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Registers a client; the answer holds its secret, shown this once.
+#[utoipa::path(
+    tag = "admin",
+    request_body = NewClient,
+    responses(
+        (status = 201, body = ClientView),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`client_exists`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`client_invalid`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/admin/clients")]
+pub async fn create(
+    admin: AdminCaller,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let new: NewClient = body_as(body.into_inner())?;
+    let defaults = TokenLifetimes::default();
+    let request = ClientRequest {
+        id: new.client_id,
+        name: new.client_name,
+        redirect_uris: new.redirect_uris,
+        post_logout_redirect_uris: new.post_logout_redirect_uris,
+        grant_types: new.grant_types,
+        scopes: new.scopes,
+        auth_method: new.token_endpoint_auth_method,
+        jwks: new.jwks.map(|v| v.to_string()),
+        id_token_alg: new.id_token_signed_response_alg,
+        first_party: new.first_party,
+        lifetimes: Some(TokenLifetimes {
+            access_token: new.access_token_lifetime.unwrap_or(defaults.access_token),
+            id_token: new.id_token_lifetime.unwrap_or(defaults.id_token),
+            refresh_token: new.refresh_token_lifetime.unwrap_or(defaults.refresh_token),
+        }),
+    };
+    let view = blocking(&state, move |state| {
+        let now = state.clock.now();
+        let (client, secret) = register(&state.store, &state.secrets.hasher, request, now)
+            .map_err(|e| match e {
+                RegistrationError::Taken(id) => Problem::new(
+                    StatusCode::CONFLICT,
+                    "client_exists",
+                    "A client with this id exists",
+                )
+                .with_detail(id),
+                RegistrationError::Invalid(e) => invalid(e),
+                RegistrationError::Jwks(e) => invalid(e),
+                RegistrationError::Repository(e) => db(e),
+                RegistrationError::Crypto(_) => Problem::internal(),
+            })?;
+        record(state, &admin, AuditKind::ClientCreated, client.id.as_str())?;
+        Ok(ClientView::of(&client, secret))
+    })
+    .await?;
+    Ok(HttpResponse::Created().insert_header(no_store()).json(view))
+}
+
+/// Changes a client; the result is validated as a new client would be.
+#[utoipa::path(
+    tag = "admin",
+    params(("client_id" = String, Path)),
+    request_body = ClientPatch,
+    responses(
+        (status = 200, body = ClientView),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`client_invalid`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/api/v1/admin/clients/{client_id}")]
+pub async fn change(
+    admin: AdminCaller,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let id = client_id(&path.into_inner())?;
+    let patch: ClientPatch = body_as(body.into_inner())?;
+    let view = blocking(&state, move |state| {
+        let now = state.clock.now();
+        let current = state
+            .store
+            .client_by_id(&id)
+            .map_err(db)?
+            .ok_or_else(Problem::not_found)?;
+        let lifetimes = (patch.access_token_lifetime.is_some()
+            || patch.id_token_lifetime.is_some()
+            || patch.refresh_token_lifetime.is_some())
+        .then(|| TokenLifetimes {
+            access_token: patch
+                .access_token_lifetime
+                .unwrap_or(current.lifetimes.access_token),
+            id_token: patch
+                .id_token_lifetime
+                .unwrap_or(current.lifetimes.id_token),
+            refresh_token: patch
+                .refresh_token_lifetime
+                .unwrap_or(current.lifetimes.refresh_token),
+        });
+        let change = ClientChange {
+            name: patch.client_name,
+            redirect_uris: patch.redirect_uris,
+            post_logout_redirect_uris: patch.post_logout_redirect_uris,
+            grant_types: patch.grant_types,
+            scopes: patch.scopes,
+            id_token_alg: patch.id_token_signed_response_alg,
+            first_party: patch.first_party,
+            lifetimes,
+        };
+        let client = update(&state.store, &id, change, now).map_err(change_error)?;
+        state.clients.forget(id.as_str());
+        record(state, &admin, AuditKind::ClientUpdated, id.as_str())?;
+        Ok(ClientView::of(&client, None))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
+
+/// Gives the client a new secret; the old one stops working. The answer holds the
+/// new secret, shown this once.
+#[utoipa::path(
+    tag = "admin",
+    params(("client_id" = String, Path)),
+    responses(
+        (status = 200, body = ClientView),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`client_has_no_secret`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/api/v1/admin/clients/{client_id}/secret")]
+pub async fn rotate(
+    admin: AdminCaller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let id = client_id(&path.into_inner())?;
+    let view = blocking(&state, move |state| {
+        let now = state.clock.now();
+        let (client, secret) =
+            rotate_secret(&state.store, &state.secrets.hasher, &id, now).map_err(change_error)?;
+        state.clients.forget(id.as_str());
+        record(state, &admin, AuditKind::ClientSecretRotated, id.as_str())?;
+        Ok(ClientView::of(&client, Some(secret)))
+    })
+    .await?;
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(view))
+}
+
+/// Deletes a client: its logins in progress, codes and refresh tokens go with it.
+#[utoipa::path(
+    tag = "admin",
+    params(("client_id" = String, Path)),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[delete("/api/v1/admin/clients/{client_id}")]
+pub async fn remove(
+    admin: AdminCaller,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let id = client_id(&path.into_inner())?;
+    blocking(&state, move |state| {
+        state.store.delete_client(&id).map_err(|e| match e {
+            RepositoryError::NotFound => Problem::not_found(),
+            other => db(other),
+        })?;
+        state.clients.forget(id.as_str());
+        record(state, &admin, AuditKind::ClientDeleted, id.as_str())
+    })
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
