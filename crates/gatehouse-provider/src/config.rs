@@ -30,6 +30,77 @@ pub struct Config {
     pub mail: MailConfig,
     pub migration: MigrationConfig,
     pub account_api: AccountApiConfig,
+    pub webauthn: WebauthnConfig,
+}
+
+/// `[webauthn]`: security keys, passkeys and platform ("biometric") keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnConfig {
+    /// The relying party id: a registrable domain the login UI is served under. Empty:
+    /// the issuer's host. It can never change without making every credential useless.
+    pub rp_id: String,
+    /// The origin the login UI runs on (scheme, host and port), as browsers send it.
+    /// Empty: the issuer's origin.
+    pub origin: String,
+    /// More allowed origins, space-separated (e.g. the account UI on another subdomain).
+    pub extra_origins: String,
+    /// Accept the origins' host on any port (development and tests with rp_id `localhost`).
+    pub allow_any_port: bool,
+    /// The name authenticators show. Empty: `mail.product_name`.
+    pub rp_name: String,
+    /// How long a started ceremony (registration or sign-in) may be finished.
+    pub ceremony_ttl_seconds: u32,
+    /// Tell the UI after a login that the account has no platform ("biometric") key yet,
+    /// so it can offer to register one (`offer_platform_enrolment` in the answer).
+    pub offer_platform_enrolment: bool,
+    /// The `acr` value that asks for (and reports) a phishing-resistant login: a
+    /// WebAuthn credential. Advertised in discovery `acr_values_supported`.
+    pub phishing_resistant_acr: String,
+}
+
+impl Default for WebauthnConfig {
+    fn default() -> Self {
+        Self {
+            rp_id: String::new(),
+            origin: String::new(),
+            extra_origins: String::new(),
+            allow_any_port: false,
+            rp_name: String::new(),
+            ceremony_ttl_seconds: 300,
+            offer_platform_enrolment: true,
+            phishing_resistant_acr: "phr".to_owned(),
+        }
+    }
+}
+
+impl WebauthnConfig {
+    /// The relying party id in force: `rp_id`, else the issuer's host.
+    pub fn effective_rp_id(&self, issuer: &str) -> Option<String> {
+        if !self.rp_id.is_empty() {
+            return Some(self.rp_id.clone());
+        }
+        url::Url::parse(issuer)
+            .ok()
+            .and_then(|u| u.host_str().map(str::to_owned))
+    }
+
+    /// The origins in force: `origin` (else the issuer's origin) and `extra_origins`.
+    pub fn effective_origins(&self, issuer: &str) -> Result<Vec<url::Url>, String> {
+        let first = if self.origin.is_empty() {
+            let issuer = url::Url::parse(issuer).map_err(|e| e.to_string())?;
+            issuer.origin().ascii_serialization()
+        } else {
+            self.origin.clone()
+        };
+        std::iter::once(first.as_str())
+            .chain(self.extra_origins.split_whitespace())
+            .map(|o| match url::Url::parse(o) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
+                _ => Err(format!("{o:?} is not an http(s) origin")),
+            })
+            .collect()
+    }
 }
 
 /// Moving accounts in from an old system (scenario A).
@@ -605,6 +676,28 @@ impl Config {
             return Err(invalid(
                 "account_api.scope",
                 format!("{:?} is not an OAuth scope", self.account_api.scope),
+            ));
+        }
+        if self.webauthn.ceremony_ttl_seconds == 0 {
+            return Err(invalid(
+                "webauthn.ceremony_ttl_seconds",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        let acr = &self.webauthn.phishing_resistant_acr;
+        if acr.is_empty() || !acr.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
+            return Err(invalid(
+                "webauthn.phishing_resistant_acr",
+                format!("{acr:?} is not an acr value"),
+            ));
+        }
+        self.webauthn
+            .effective_origins(&self.server.issuer)
+            .map_err(|reason| invalid("webauthn.origin", reason))?;
+        if self.webauthn.effective_rp_id(&self.server.issuer).is_none() {
+            return Err(invalid(
+                "webauthn.rp_id",
+                "the issuer has no host to derive it from".to_owned(),
             ));
         }
         Ok(())

@@ -5,5 +5,6 @@ pub mod account_factors;
 pub mod admin;
 pub mod bearer;
 pub mod login;
+pub mod passwordless;
 pub mod registration;
 pub mod second_factor;

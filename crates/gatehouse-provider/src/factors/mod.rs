@@ -5,8 +5,12 @@
 
 pub mod email_otp;
 pub mod guard;
+pub mod passkey;
+pub mod platform;
 pub mod recovery_code;
+pub mod security_key;
 pub mod totp;
+pub mod webauthn;
 
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -86,6 +90,9 @@ impl LoginFactors {
             Box::new(email_otp::EmailOtp),
             Box::new(totp::Totp),
             Box::new(recovery_code::RecoveryCodes),
+            Box::new(security_key::SecurityKey),
+            Box::new(passkey::Passkey),
+            Box::new(platform::Platform),
         ]))
     }
 
@@ -150,6 +157,9 @@ impl EnrolFactors {
         Self(Arc::new(vec![
             Box::new(totp::Totp),
             Box::new(recovery_code::RecoveryCodes),
+            Box::new(security_key::SecurityKey),
+            Box::new(passkey::Passkey),
+            Box::new(platform::Platform),
         ]))
     }
 
