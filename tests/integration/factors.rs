@@ -23,22 +23,22 @@ use std::time::{Duration, Instant};
 
 use crate::support::{TestDatabase, TestServer, test_config};
 
-const REDIRECT: &str = "https://app.example.com/callback";
-const PASSWORD: &str = "Correct-Horse#42";
-const EMAIL: &str = "Rie@example.com";
-const ACCOUNT_SCOPE: &str = "openid email gatehouse:account";
+pub(crate) const REDIRECT: &str = "https://app.example.com/callback";
+pub(crate) const PASSWORD: &str = "Correct-Horse#42";
+pub(crate) const EMAIL: &str = "Rie@example.com";
+pub(crate) const ACCOUNT_SCOPE: &str = "openid email gatehouse:account";
 
-struct World {
-    server: TestServer,
-    mail_dir: tempfile::TempDir,
+pub(crate) struct World {
+    pub(crate) server: TestServer,
+    pub(crate) mail_dir: tempfile::TempDir,
     /// First-party client "app": may ask for the account scope.
-    app_secret: String,
+    pub(crate) app_secret: String,
     /// Third-party client "partner": registered with the scope, but not first-party.
-    partner_secret: String,
-    account: gatehouse_core::Account,
+    pub(crate) partner_secret: String,
+    pub(crate) account: gatehouse_core::Account,
 }
 
-async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)) -> World {
+pub(crate) async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)) -> World {
     let mail_dir = tempfile::tempdir().expect("mail dir");
     let mut config = test_config(&db.url);
     config.mail.transport = MailTransportKind::File;
@@ -72,7 +72,7 @@ async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)) -> World 
     }
 }
 
-async fn world(db: TestDatabase) -> World {
+pub(crate) async fn world(db: TestDatabase) -> World {
     world_with(db, |_| {}).await
 }
 
@@ -111,7 +111,7 @@ fn code_in(body: &str) -> Option<String> {
 }
 
 /// Waits for the `n`-th (0-based) one-time code mailed to `to`.
-async fn nth_code(dir: &Path, to: &str, n: usize) -> String {
+pub(crate) async fn nth_code(dir: &Path, to: &str, n: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let codes: Vec<String> = mails(dir, to)
@@ -126,7 +126,7 @@ async fn nth_code(dir: &Path, to: &str, n: usize) -> String {
     }
 }
 
-fn count_codes(dir: &Path, to: &str) -> usize {
+pub(crate) fn count_codes(dir: &Path, to: &str) -> usize {
     mails(dir, to)
         .iter()
         .filter(|(_, body)| code_in(body).is_some())
@@ -151,17 +151,38 @@ async fn wait_for_subject(dir: &Path, to: &str, subject: &str, n: usize) {
 }
 
 /// A login in progress: the browser has been to /authorize and past the password.
-struct Login {
-    browser: reqwest::Client,
-    challenge: String,
+pub(crate) struct Login {
+    pub(crate) browser: reqwest::Client,
+    pub(crate) challenge: String,
     verifier: openidconnect::PkceCodeVerifier,
     client: &'static str,
     /// The password step's answer: the factors on offer and the default.
-    offered: Value,
+    pub(crate) offered: Value,
 }
 
 impl Login {
-    async fn begin(w: &World, client: &'static str, scope: &str) -> Self {
+    pub(crate) async fn begin(w: &World, client: &'static str, scope: &str) -> Self {
+        let mut login = Self::authorize(w, client, scope, &[]).await;
+        let res = login
+            .post(
+                w,
+                "password",
+                json!({"identifier": EMAIL, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        login.offered = res.json().await.expect("json");
+        login
+    }
+
+    /// A browser sent through /authorize (with `extra` parameters), at the login UI:
+    /// nothing entered yet.
+    pub(crate) async fn authorize(
+        w: &World,
+        client: &'static str,
+        scope: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let browser = w.server.browser();
         let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
         let query = url::form_urlencoded::Serializer::new(String::new())
@@ -173,6 +194,7 @@ impl Login {
                 ("code_challenge", pkce.as_str()),
                 ("code_challenge_method", "S256"),
             ])
+            .extend_pairs(extra.iter().copied())
             .finish();
         let res = browser
             .get(w.server.url(&format!("/authorize?{query}")))
@@ -186,26 +208,16 @@ impl Login {
             .find(|(k, _)| k == "login_challenge")
             .map(|(_, v)| v.into_owned())
             .expect("login_challenge");
-        let mut login = Self {
+        Self {
             browser,
             challenge,
             verifier,
             client,
             offered: Value::Null,
-        };
-        let res = login
-            .post(
-                w,
-                "password",
-                json!({"identifier": EMAIL, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::OK);
-        login.offered = res.json().await.expect("json");
-        login
+        }
     }
 
-    async fn post(&self, w: &World, step: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn post(&self, w: &World, step: &str, body: Value) -> reqwest::Response {
         self.browser
             .post(
                 w.server
@@ -217,7 +229,7 @@ impl Login {
             .expect("login step")
     }
 
-    async fn challenge(&self, w: &World, factor: &str) -> Value {
+    pub(crate) async fn challenge(&self, w: &World, factor: &str) -> Value {
         let res = self
             .post(w, &format!("factors/{factor}/challenge"), json!({}))
             .await;
@@ -225,7 +237,7 @@ impl Login {
         res.json().await.expect("json")
     }
 
-    async fn verify(&self, w: &World, factor: &str, code: &str) -> reqwest::Response {
+    pub(crate) async fn verify(&self, w: &World, factor: &str, code: &str) -> reqwest::Response {
         self.post(
             w,
             &format!("factors/{factor}/verify"),
@@ -235,9 +247,14 @@ impl Login {
     }
 
     /// Finishes with the answer of a successful verify: the code goes to /token.
-    async fn tokens(self, w: &World, done: reqwest::Response) -> Value {
+    pub(crate) async fn tokens(self, w: &World, done: reqwest::Response) -> Value {
         assert_eq!(done.status(), StatusCode::OK);
         let done: Value = done.json().await.expect("json");
+        self.tokens_from(w, &done).await
+    }
+
+    /// Finishes with the JSON answer of a finished login: the code goes to /token.
+    pub(crate) async fn tokens_from(self, w: &World, done: &Value) -> Value {
         let back =
             url::Url::parse(done["redirect_to"].as_str().expect("redirect_to")).expect("url");
         let code = back
@@ -269,7 +286,7 @@ impl Login {
     }
 
     /// The factor id on offer for `kind`.
-    fn offered(&self, kind: &str) -> Option<String> {
+    pub(crate) fn offered(&self, kind: &str) -> Option<String> {
         self.offered["factors"]
             .as_array()
             .expect("factors")
@@ -279,7 +296,7 @@ impl Login {
             .map(str::to_owned)
     }
 
-    fn offered_kinds(&self) -> Vec<String> {
+    pub(crate) fn offered_kinds(&self) -> Vec<String> {
         self.offered["factors"]
             .as_array()
             .expect("factors")
@@ -290,7 +307,7 @@ impl Login {
 }
 
 /// An access token from a full login with the e-mail code.
-async fn token_via_email(w: &World, client: &'static str, scope: &str) -> String {
+pub(crate) async fn token_via_email(w: &World, client: &'static str, scope: &str) -> String {
     let login = Login::begin(w, client, scope).await;
     let before = count_codes(w.mail_dir.path(), EMAIL);
     login.challenge(w, "email").await;
@@ -307,14 +324,14 @@ fn access_token(tokens: Value) -> String {
 }
 
 /// The claims of a JWT, unverified: the test only reads `amr`.
-fn claims(jwt: &str) -> Value {
+pub(crate) fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("jwt payload");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("json")
 }
 
-struct Api<'a> {
-    w: &'a World,
-    token: Option<String>,
+pub(crate) struct Api<'a> {
+    pub(crate) w: &'a World,
+    pub(crate) token: Option<String>,
 }
 
 impl Api<'_> {
@@ -330,7 +347,7 @@ impl Api<'_> {
         }
     }
 
-    async fn list(&self) -> Value {
+    pub(crate) async fn list(&self) -> Value {
         let res = self
             .request(reqwest::Method::GET, "/api/v1/account/factors")
             .send()
@@ -340,7 +357,7 @@ impl Api<'_> {
         res.json().await.expect("json")
     }
 
-    async fn start(&self, body: Value) -> reqwest::Response {
+    pub(crate) async fn start(&self, body: Value) -> reqwest::Response {
         self.request(reqwest::Method::POST, "/api/v1/account/factors")
             .json(&body)
             .send()
@@ -348,7 +365,7 @@ impl Api<'_> {
             .expect("start")
     }
 
-    async fn confirm(&self, id: &str, body: Value) -> reqwest::Response {
+    pub(crate) async fn confirm(&self, id: &str, body: Value) -> reqwest::Response {
         self.request(
             reqwest::Method::POST,
             &format!("/api/v1/account/factors/{id}/confirm"),
@@ -359,7 +376,7 @@ impl Api<'_> {
         .expect("confirm")
     }
 
-    async fn remove(&self, id: &str) -> reqwest::Response {
+    pub(crate) async fn remove(&self, id: &str) -> reqwest::Response {
         self.request(
             reqwest::Method::DELETE,
             &format!("/api/v1/account/factors/{id}"),
@@ -369,7 +386,7 @@ impl Api<'_> {
         .expect("remove")
     }
 
-    async fn new_recovery_codes(&self) -> Vec<String> {
+    pub(crate) async fn new_recovery_codes(&self) -> Vec<String> {
         let res = self
             .request(reqwest::Method::POST, "/api/v1/account/recovery-codes")
             .send()
@@ -388,7 +405,7 @@ impl Api<'_> {
     }
 }
 
-async fn problem(res: reqwest::Response, status: StatusCode, code: &str) -> Value {
+pub(crate) async fn problem(res: reqwest::Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(res.status(), status);
     assert_eq!(
         res.headers()["content-type"],
@@ -1016,7 +1033,7 @@ async fn the_account_api_refuses_what_it_must() {
         "factor_kind_unknown",
     )
     .await;
-    for (kind, reason) in [("email_otp", "automatic"), ("passkey", "unsupported")] {
+    for (kind, reason) in [("email_otp", "automatic")] {
         let body = problem(
             api.start(json!({"kind": kind})).await,
             StatusCode::CONFLICT,

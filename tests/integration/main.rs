@@ -21,3 +21,4 @@ mod registration;
 mod store;
 mod support;
 mod token;
+mod webauthn;

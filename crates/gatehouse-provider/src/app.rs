@@ -214,7 +214,7 @@ impl Application {
             login_factors: LoginFactors::new(),
             enrol_factors: EnrolFactors::new(),
             clients: ClientCache::default(),
-            webauthn: Arc::new(webauthn),
+            webauthn: webauthn.map(Arc::new),
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));

@@ -75,20 +75,36 @@ impl Default for WebauthnConfig {
 }
 
 impl WebauthnConfig {
-    /// The relying party id in force: `rp_id`, else the issuer's host.
+    /// The relying party id in force: `rp_id`, else the issuer's host name. A loopback
+    /// address stands for `localhost` (browsers refuse IP addresses as rp ids); with
+    /// another IP address and no `rp_id` there is none, and WebAuthn is off.
     pub fn effective_rp_id(&self, issuer: &str) -> Option<String> {
         if !self.rp_id.is_empty() {
             return Some(self.rp_id.clone());
         }
-        url::Url::parse(issuer)
-            .ok()
-            .and_then(|u| u.host_str().map(str::to_owned))
+        match url::Url::parse(issuer).ok()?.host()? {
+            url::Host::Domain(name) => Some(name.to_owned()),
+            url::Host::Ipv4(ip) if ip.is_loopback() => Some("localhost".to_owned()),
+            url::Host::Ipv6(ip) if ip.is_loopback() => Some("localhost".to_owned()),
+            _ => None,
+        }
     }
 
-    /// The origins in force: `origin` (else the issuer's origin) and `extra_origins`.
+    /// The origins in force: `origin` (else the issuer's origin, with `localhost` for a
+    /// loopback address) and `extra_origins`.
     pub fn effective_origins(&self, issuer: &str) -> Result<Vec<url::Url>, String> {
         let first = if self.origin.is_empty() {
-            let issuer = url::Url::parse(issuer).map_err(|e| e.to_string())?;
+            let mut issuer = url::Url::parse(issuer).map_err(|e| e.to_string())?;
+            let loopback = match issuer.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                _ => false,
+            };
+            if loopback {
+                issuer
+                    .set_host(Some("localhost"))
+                    .map_err(|e| e.to_string())?;
+            }
             issuer.origin().ascii_serialization()
         } else {
             self.origin.clone()
@@ -694,12 +710,6 @@ impl Config {
         self.webauthn
             .effective_origins(&self.server.issuer)
             .map_err(|reason| invalid("webauthn.origin", reason))?;
-        if self.webauthn.effective_rp_id(&self.server.issuer).is_none() {
-            return Err(invalid(
-                "webauthn.rp_id",
-                "the issuer has no host to derive it from".to_owned(),
-            ));
-        }
         Ok(())
     }
 

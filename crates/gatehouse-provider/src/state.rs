@@ -29,6 +29,6 @@ pub struct AppState {
     pub enrol_factors: EnrolFactors,
     /// Registered clients, cached for a few seconds.
     pub clients: ClientCache,
-    /// The WebAuthn relying party, from `[webauthn]`.
-    pub webauthn: Arc<webauthn_rs::Webauthn>,
+    /// The WebAuthn relying party, from `[webauthn]`; `None` when there is no rp id.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }

@@ -156,12 +156,13 @@ pub async fn get_login(
 
 /// Whether a discoverable passkey may sign in alone on this server.
 pub fn passkey_sign_in(state: &AppState) -> bool {
-    [FactorKind::Passkey, FactorKind::Platform]
-        .into_iter()
-        .any(|k| {
-            state.config.factors.check_accepted(k).is_ok()
-                && state.login_factors.module(k).is_some()
-        })
+    state.webauthn.is_some()
+        && [FactorKind::Passkey, FactorKind::Platform]
+            .into_iter()
+            .any(|k| {
+                state.config.factors.check_accepted(k).is_ok()
+                    && state.login_factors.module(k).is_some()
+            })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

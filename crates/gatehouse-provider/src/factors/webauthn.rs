@@ -35,12 +35,14 @@ use crate::crypto::random;
 use crate::problem::Problem;
 
 /// The relying party this server is, from `[webauthn]` (defaults from the issuer).
-pub fn relying_party(config: &Config) -> Result<Webauthn, String> {
+/// `None` when there is no relying party id (an issuer on a non-loopback IP address and
+/// no `webauthn.rp_id`): the WebAuthn kinds then answer `webauthn_unavailable`.
+pub fn relying_party(config: &Config) -> Result<Option<Webauthn>, String> {
     let issuer = &config.server.issuer;
-    let rp_id = config
-        .webauthn
-        .effective_rp_id(issuer)
-        .ok_or_else(|| "the issuer has no host".to_owned())?;
+    let Some(rp_id) = config.webauthn.effective_rp_id(issuer) else {
+        tracing::warn!("WebAuthn is off: the issuer has no host name; set webauthn.rp_id");
+        return Ok(None);
+    };
     let origins = config.webauthn.effective_origins(issuer)?;
     let (first, more) = origins
         .split_first()
@@ -60,7 +62,18 @@ pub fn relying_party(config: &Config) -> Result<Webauthn, String> {
     for origin in more {
         builder = builder.append_allowed_origin(origin);
     }
-    builder.build().map_err(|e| e.to_string())
+    builder.build().map(Some).map_err(|e| e.to_string())
+}
+
+/// The relying party, or 409 `webauthn_unavailable`.
+fn rp<'a>(ctx: &FactorContext<'a>) -> Result<&'a Webauthn, FactorError> {
+    ctx.state.webauthn.as_deref().ok_or_else(|| {
+        FactorError::refused(
+            StatusCode::CONFLICT,
+            "webauthn_unavailable",
+            "Security keys and passkeys are not set up on this server",
+        )
+    })
 }
 
 /// The three kinds, and how they differ.
@@ -223,7 +236,8 @@ fn aaguid(attestation_object: &[u8]) -> Option<String> {
         return None;
     }
     let raw: [u8; 16] = auth_data.get(37..53)?.try_into().ok()?;
-    Some(uuid::Uuid::from_bytes(raw).to_string())
+    // All zeros: the authenticator does not say (most passkey providers without attestation).
+    (raw != [0; 16]).then(|| uuid::Uuid::from_bytes(raw).to_string())
 }
 
 /// The credential's facts as the library keeps them.
@@ -295,12 +309,11 @@ pub fn start_enrolment(
     tx: &Tx<'_>,
     account: &Account,
 ) -> Result<Enrolment, FactorError> {
-    let rp = &ctx.state.webauthn;
+    let rp = rp(ctx)?;
     let existing = tx.webauthn_credentials_of(account.id)?;
     let exclude: Vec<CredentialID> = existing
         .iter()
         .filter_map(|c| URL_SAFE_NO_PAD.decode(&c.credential_id).ok())
-        .map(CredentialID::from)
         .collect();
     let exclude = (!exclude.is_empty()).then_some(exclude);
     let user_name = account
@@ -392,7 +405,7 @@ pub fn confirm_enrolment(
     let Some(state) = take_ceremony(ctx, tx, &Ceremony::enrolment(factor.id))? else {
         return Ok(Verdict::Refused(ceremony_expired()));
     };
-    let rp = &ctx.state.webauthn;
+    let rp = rp(ctx)?;
     let key = match state {
         CeremonyState::SecurityKeyRegistration(state) => rp
             .finish_securitykey_registration(&answer, &state)
@@ -475,7 +488,7 @@ pub fn challenge(
     login: &LoginRequest,
 ) -> Result<Value, FactorError> {
     let (factor, credential) = credential_of_factor(tx, factor)?;
-    let rp = &ctx.state.webauthn;
+    let rp = rp(ctx)?;
     let (options, state) = match stored_key(&credential)? {
         StoredKey::SecurityKey(key) => {
             let (rcr, state) = rp
@@ -545,7 +558,7 @@ fn check_assertion(
     mut credential: WebauthnCredential,
     login: &LoginRequest,
 ) -> Result<Verdict, FactorError> {
-    let rp = &ctx.state.webauthn;
+    let rp = rp(ctx)?;
     let mut key = stored_key(&credential)?;
     let result = match (&key, state) {
         (StoredKey::SecurityKey(_), CeremonyState::SecurityKeyAuthentication(state)) => {
@@ -612,9 +625,7 @@ pub fn start_passwordless(
     tx: &Tx<'_>,
     login: &LoginRequest,
 ) -> Result<Value, FactorError> {
-    let (rcr, state) = ctx
-        .state
-        .webauthn
+    let (rcr, state) = rp(ctx)?
         .start_discoverable_authentication()
         .map_err(unavailable)?;
     let expires_in = keep_ceremony(
@@ -659,11 +670,7 @@ pub fn finish_passwordless(
             "This passkey cannot sign in here",
         )
     };
-    let Ok((user, raw_id)) = ctx
-        .state
-        .webauthn
-        .identify_discoverable_authentication(&answer)
-    else {
+    let Ok((user, raw_id)) = rp(ctx)?.identify_discoverable_authentication(&answer) else {
         return Ok(Err(refused()));
     };
     let credential_id = b64(raw_id);
