@@ -73,7 +73,8 @@ pub struct FactorList {
 pub struct StartEnrolment {
     /// The kind to add, e.g. `totp`.
     pub kind: String,
-    /// Kind-specific options; none of the current kinds takes any.
+    /// Kind-specific options; none of the current kinds takes any (WebAuthn kinds
+    /// included: their setup is the browser's `CredentialCreationOptions`).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub options: Value,
@@ -349,7 +350,7 @@ fn start(
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`, `reauthentication_required` (with `max_age`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`factor_retired` (SMS), `factor_disabled`, `factor_not_enrollable`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_retired` (SMS), `factor_disabled`, `factor_not_enrollable`, `webauthn_unavailable` (no WebAuthn relying party configured: set `webauthn.rp_id`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`factor_kind_unknown`", body = Problem, content_type = "application/problem+json"),
     )
 )]

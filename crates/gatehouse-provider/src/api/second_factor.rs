@@ -124,7 +124,7 @@ fn resolve(
     responses(
         (status = 200, description = "Challenge sent; `email_otp`: `{sent_to, expires_in, code_length}`; `totp`: `{code_length}` (nothing is sent); `recovery_code`: `{format, remaining}`; `security_key`, `passkey`, `platform`: `{public_key, binary_encoding: \"base64url\", expires_in}` where `public_key` is the WebAuthn `CredentialRequestOptions` (`{publicKey: {challenge, rpId, allowCredentials, userVerification, timeout, …}}`): base64url-decode `challenge` and each `allowCredentials[].id` to ArrayBuffers and pass it to `navigator.credentials.get`. The challenge works once, for `expires_in` seconds, for this login and this factor only", body = Object),
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`password_required`, `factor_retired`, `factor_disabled`, `factor_not_active`, `factor_not_allowed` (the client asked for a phishing-resistant login: only WebAuthn factors)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`password_required`, `factor_retired`, `factor_disabled`, `factor_not_active`, `factor_not_allowed` (the client asked for a phishing-resistant login: only WebAuthn factors), `webauthn_unavailable` (no WebAuthn relying party configured)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`otp_send_limit`", body = Problem, content_type = "application/problem+json"),
     )
 )]
