@@ -334,6 +334,17 @@ async fn passkey_and_platform_register_and_sign_in(db: TestDatabase) {
     assert_eq!(selection["authenticatorAttachment"], "platform");
     assert_eq!(selection["userVerification"], "required");
     assert_eq!(excluded(&setup).len(), 1, "the passkey is excluded");
+    // The browser reports a roaming authenticator: not a biometric key of this device.
+    let (id, setup) = start(&api, "platform").await;
+    let mut usb = Device::new(SoftToken::new(true).expect("soft token").0);
+    let mut roaming = usb.create(&setup["public_key"]);
+    roaming["authenticatorAttachment"] = json!("cross-platform");
+    problem(
+        api.confirm(&id, json!({"credential": roaming})).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "webauthn_not_platform",
+    )
+    .await;
     let platform = enrol(&api, "platform", &mut laptop, "This laptop").await;
 
     let stored = stored_credentials(&w);

@@ -192,10 +192,11 @@ pub trait WebauthnRepository {
         &self,
         credential_id: &str,
     ) -> RepositoryResult<Option<WebauthnCredential>>;
-    /// Stores a ceremony, replacing any other of the same binding.
+    /// Stores a ceremony, replacing any other of the same binding; ceremonies expired
+    /// by its `created_at` are swept on the way.
     fn put_ceremony(&self, ceremony: &Ceremony) -> RepositoryResult<()>;
     /// Takes (deletes and returns) the ceremony of `binding` if it has not expired.
-    /// Of two racing takers only one gets it. Expired ceremonies are swept on the way.
+    /// Of two racing takers only one gets it.
     fn take_ceremony(
         &self,
         binding: &str,

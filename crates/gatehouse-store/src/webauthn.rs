@@ -162,7 +162,11 @@ impl WebauthnRepository {
             created_at: to_millis(ceremony.created_at),
             expires_at: to_millis(ceremony.expires_at),
         };
+        let now_ms = row.created_at;
         self.run(|c| {
+            // Expired ceremonies are swept when new ones start, off the proof's path.
+            diesel::delete(webauthn_ceremonies::table.filter(webauthn_ceremonies::expires_at.le(now_ms)))
+                .execute(c)?;
             diesel::delete(
                 webauthn_ceremonies::table.filter(webauthn_ceremonies::binding.eq(row.binding.clone())),
             )
@@ -175,10 +179,9 @@ impl WebauthnRepository {
     fn take_ceremony(&self, binding: &str, now: DateTime<Utc>) -> RepositoryResult<Option<Ceremony>> {
         let now_ms = to_millis(now);
         let found = self.run(|c| {
-            diesel::delete(webauthn_ceremonies::table.filter(webauthn_ceremonies::expires_at.le(now_ms)))
-                .execute(c)?;
             let row = webauthn_ceremonies::table
                 .filter(webauthn_ceremonies::binding.eq(binding))
+                .filter(webauthn_ceremonies::expires_at.gt(now_ms))
                 .select(CeremonyRow::as_select())
                 .first(c)
                 .optional()?;

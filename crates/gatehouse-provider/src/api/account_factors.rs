@@ -447,7 +447,7 @@ fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`factor_not_pending`, `factor_retired`, `factor_disabled`, `webauthn_credential_exists` (this authenticator's credential is registered already)", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`enrolment_expired`: start again; `webauthn_ceremony_expired`: the WebAuthn challenge expired or was used, start again", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`, `webauthn_invalid` (the attestation does not verify: challenge, origin, user verification…)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`, `webauthn_invalid` (the attestation does not verify: challenge, origin, user verification…), `webauthn_not_platform` (a roaming key answered a `platform` enrolment)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited` (with `retry_after` seconds)", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -405,6 +405,20 @@ pub fn confirm_enrolment(
     let Some(state) = take_ceremony(ctx, tx, &Ceremony::enrolment(factor.id))? else {
         return Ok(Verdict::Refused(ceremony_expired()));
     };
+    // The browser says which kind of authenticator answered (WebAuthn L3
+    // `authenticatorAttachment`); a roaming key is no biometric key of this device.
+    if flavour == Flavour::Platform
+        && proof["credential"]["authenticatorAttachment"] == "cross-platform"
+    {
+        return Ok(Verdict::Refused(
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "webauthn_not_platform",
+                "This is a security key, not this device's own authenticator",
+            )
+            .with_detail("Add it as a security key instead"),
+        ));
+    }
     let rp = rp(ctx)?;
     let key = match state {
         CeremonyState::SecurityKeyRegistration(state) => rp
