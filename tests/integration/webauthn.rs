@@ -34,6 +34,7 @@ use crate::support::TestDatabase;
 /// Where the login UI runs: another port of `localhost` than the issuer's.
 const ORIGIN: &str = "http://localhost:3000";
 const PHR: &str = "phr";
+const MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
 const SOFTTOKEN_AAGUID: &str = "0fb9bcbc-a0d4-4042-bbb0-559bc1631e28";
 
 async fn webauthn_world(db: TestDatabase) -> World {
@@ -295,6 +296,17 @@ async fn security_key_registers_and_signs_in(db: TestDatabase) {
 
     let after = stored_credentials(&w);
     assert!(after[0].counter > c.counter, "the counter is stored");
+
+    // Try another method: the key's challenge is out, the e-mail code finishes.
+    let login = Login::begin(&w, "app", "openid").await;
+    challenge(&w, &login, &id).await;
+    let before = count_codes(w.mail_dir.path(), EMAIL);
+    login.challenge(&w, "email").await;
+    let code = nth_code(w.mail_dir.path(), EMAIL, before).await;
+    let res = login.verify(&w, "email", &code).await;
+    let claims = id_token_claims(&login.tokens(&w, res).await);
+    assert_eq!(amr(&claims), vec!["pwd", "otp", "mfa"]);
+    assert_eq!(claims["acr"], MFA);
     let factor = w
         .server
         .store()
@@ -793,6 +805,25 @@ async fn phishing_resistant_acr_offers_only_webauthn_factors() {
     assert_eq!(claims["acr"], PHR);
     assert_eq!(amr(&claims), vec!["pwd", "hwk", "mfa"]);
 
+    // A client that asks for multi-factor gets that value, even when a key proved it.
+    let mut login = Login::authorize(&w, "app", "openid", &[("acr_values", MFA)]).await;
+    let res = login
+        .post(
+            &w,
+            "password",
+            json!({"identifier": EMAIL, "password": PASSWORD}),
+        )
+        .await;
+    login.offered = res.json().await.expect("json");
+    assert!(
+        login.offered("email_otp").is_some(),
+        "every factor is offered"
+    );
+    let options = challenge(&w, &login, &id).await;
+    let answer = done(verify(&w, &login, &id, &key.get(&options)).await).await;
+    let claims = id_token_claims(&login.tokens_from(&w, &answer).await);
+    assert_eq!(claims["acr"], MFA);
+
     // Without the request, the ordinary login says multi-factor.
     let login = Login::begin(&w, "app", "openid").await;
     assert!(login.offered("recovery_code").is_some());
@@ -800,8 +831,5 @@ async fn phishing_resistant_acr_offers_only_webauthn_factors() {
         .verify(&w, &login.offered("recovery_code").expect("rc"), &codes[0])
         .await;
     let claims = id_token_claims(&login.tokens(&w, done_res).await);
-    assert_eq!(
-        claims["acr"],
-        "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
-    );
+    assert_eq!(claims["acr"], MFA);
 }

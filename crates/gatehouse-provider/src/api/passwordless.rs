@@ -13,6 +13,7 @@ use super::second_factor::{LoginDone, done, finish};
 use crate::crypto::random;
 use crate::factors::webauthn::{finish_passwordless, start_passwordless};
 use crate::factors::{FactorContext, FactorError};
+use crate::oidc::codes::established_acr;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -148,13 +149,18 @@ pub async fn verify(
                 login.amr.clear();
             }
             login.account_id = Some(signed_in.account.id);
+            let acr = established_acr(
+                true,
+                &login.request,
+                &state.config.webauthn.phishing_resistant_acr,
+            );
             finish(
                 tx,
                 state,
                 login,
                 &signed_in.account,
                 &signed_in.amr,
-                state.config.webauthn.phishing_resistant_acr.as_str(),
+                &acr,
                 &token,
                 &code_value,
                 user_agent.clone(),

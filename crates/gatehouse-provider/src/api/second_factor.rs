@@ -23,8 +23,7 @@ use super::login::bound_request;
 use crate::crypto::random;
 use crate::factors::{FactorContext, FactorError, Verdict};
 use crate::oidc::browser::SESSION_COOKIE;
-use crate::oidc::codes::{issue_code, requires_phishing_resistance};
-use crate::oidc::tokens::ACR_MFA;
+use crate::oidc::codes::{established_acr, issue_code, requires_phishing_resistance};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -260,18 +259,18 @@ pub async fn verify(
                 used.last_used_at = Some(now);
                 tx.update_factor(&used)?;
             }
-            let acr = if kind.is_phishing_resistant() {
-                state.config.webauthn.phishing_resistant_acr.as_str()
-            } else {
-                ACR_MFA
-            };
+            let acr = established_acr(
+                kind.is_phishing_resistant(),
+                &login.request,
+                &state.config.webauthn.phishing_resistant_acr,
+            );
             finish(
                 tx,
                 state,
                 login.clone(),
                 &account,
                 &methods,
-                acr,
+                &acr,
                 &token,
                 &code_value,
                 user_agent.clone(),

@@ -66,6 +66,22 @@ pub fn acr_satisfies(acr: &str, requested: &[String], phishing_resistant_acr: &s
         || (acr == phishing_resistant_acr && requested.iter().any(|r| r == ACR_MFA))
 }
 
+/// The `acr` a finished login reports: `phr` when a WebAuthn credential proved it,
+/// unless the client asked for the multi-factor value and not for `phr` (then it gets
+/// what it asked for, which the login satisfies too); else multi-factor.
+pub fn established_acr(
+    phishing_resistant_proof: bool,
+    request: &AuthorizationRequest,
+    phr: &str,
+) -> String {
+    let asked = |v: &str| request.acr_values.iter().any(|a| a == v);
+    if phishing_resistant_proof && (asked(phr) || !asked(ACR_MFA)) {
+        phr.to_owned()
+    } else {
+        ACR_MFA.to_owned()
+    }
+}
+
 /// Whether a login request asks for phishing resistance without also accepting an
 /// ordinary multi-factor login: then only WebAuthn factors may finish it.
 pub fn requires_phishing_resistance(request: &AuthorizationRequest, phr: &str) -> bool {
