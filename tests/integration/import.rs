@@ -4,10 +4,10 @@
 //! (bcrypt) work once and are upgraded to argon2id at that first login.
 
 use gatehouse_core::ports::{AccountRepository, FactorRepository};
-use gatehouse_core::{AccountStatus, Email, FactorKind, Subject};
+use gatehouse_core::{AccountStatus, Email, FactorKind, FactorStatus, Subject};
 use serde_json::{Value, json};
 
-use crate::registration::{Site, site};
+use crate::registration::{SecondStep, Site, site};
 use crate::support::TestDatabase;
 
 fn summary(out: &str) -> Value {
@@ -294,6 +294,88 @@ async fn postgres_kept_passwords_work_and_are_upgraded() {
     if let Some(db) = TestDatabase::postgres() {
         kept_passwords(db).await;
     }
+}
+
+const OLD_TOTP_SECRET: &str = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+
+/// With `import_totp_secrets`, a user keeps the authenticator app of the old system:
+/// the secret is sealed at rest and the app's codes finish the login.
+async fn kept_authenticator_apps(db: TestDatabase) {
+    let site = site(db, |c| {
+        c.migration.keep_passwords = true;
+        c.migration.import_totp_secrets = true;
+    })
+    .await;
+    let input = site.write(
+        "apps.jsonl",
+        &format!(
+            "{}\n",
+            json!({"legacy_subject": "app-1", "email": "app1@example.com",
+                   "password_hash": OLD_BCRYPT, "totp_secret": OLD_TOTP_SECRET})
+        ),
+    );
+    site.run(&["accounts", "import", input.to_str().expect("path")]);
+    let store = site.server.store();
+    let account = store
+        .account_by_subject(&Subject::parse("app-1").expect("subject"))
+        .expect("query")
+        .expect("imported");
+    let factors = store.factors_of(account.id).expect("factors");
+    let app = factors
+        .iter()
+        .find(|f| f.kind == FactorKind::Totp)
+        .expect("an authenticator app factor");
+    assert_eq!(app.status, FactorStatus::Active);
+    let sealed = app.secret.as_deref().expect("a stored secret");
+    let raw = totp_rs::Secret::try_from_base32(OLD_TOTP_SECRET).expect("base32");
+    assert!(
+        !sealed
+            .windows(raw.as_bytes().len())
+            .any(|w| w == raw.as_bytes()),
+        "the secret is sealed at rest"
+    );
+    let phone = totp_rs::Totp::from_url(format!(
+        "otpauth://totp/Old:app1%40example.com?secret={OLD_TOTP_SECRET}&issuer=Old"
+    ))
+    .expect("the old app");
+    let claims = site
+        .login_with(
+            "app1@example.com",
+            "old secret",
+            SecondStep::NextAppCode(&phone),
+        )
+        .await;
+    assert_eq!(claims["sub"], "app-1");
+}
+
+#[tokio::test]
+async fn sqlite_kept_authenticator_apps_work() {
+    kept_authenticator_apps(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_kept_authenticator_apps_work() {
+    if let Some(db) = TestDatabase::postgres() {
+        kept_authenticator_apps(db).await;
+    }
+}
+
+#[tokio::test]
+async fn without_import_totp_secrets_an_old_secret_is_left_behind() {
+    let site = site(TestDatabase::sqlite(), |_| {}).await;
+    let input = site.write(
+        "apps.jsonl",
+        &json!({"legacy_subject": "app-2", "email": "app2@example.com",
+                "totp_secret": OLD_TOTP_SECRET})
+        .to_string(),
+    );
+    site.run(&["accounts", "import", input.to_str().expect("path")]);
+    let store = site.server.store();
+    let account = store
+        .account_by_subject(&Subject::parse("app-2").expect("subject"))
+        .expect("query")
+        .expect("imported");
+    assert!(store.factors_of(account.id).expect("factors").is_empty());
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 //! links, resends, and the admin API's refusals.
 
 use base64::Engine as _;
+use chrono::Utc;
 use gatehouse_core::AccountStatus;
 use gatehouse_core::ports::AccountRepository;
 use gatehouse_provider::clients::ClientRequest;
@@ -73,6 +74,10 @@ impl Site {
             .env(
                 "GATEHOUSE_MIGRATION_KEEP_PASSWORDS",
                 config.migration.keep_passwords.to_string(),
+            )
+            .env(
+                "GATEHOUSE_MIGRATION_IMPORT_TOTP_SECRETS",
+                config.migration.import_totp_secrets.to_string(),
             );
         cmd
     }
@@ -100,6 +105,17 @@ impl Site {
         password: &str,
         mailbox: &str,
         skip: usize,
+    ) -> Value {
+        let proof = SecondStep::MailedCode { mailbox, skip };
+        self.login_with(identifier, password, proof).await
+    }
+
+    /// Logs in through /authorize, the password and `second`; the ID token's claims.
+    pub async fn login_with(
+        &self,
+        identifier: &str,
+        password: &str,
+        second: SecondStep<'_>,
     ) -> Value {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let query = url::form_urlencoded::Serializer::new(String::new())
@@ -132,14 +148,35 @@ impl Site {
             "password step for {identifier}"
         );
         let step: Value = res.json().await.expect("json");
-        assert_eq!(step["default_factor"], "email", "{step}");
+        let (factor, code) = match second {
+            SecondStep::MailedCode { mailbox, skip } => {
+                assert_eq!(step["default_factor"], "email", "{step}");
+                let res = browser
+                    .post(&self.server, "factors/email/challenge", json!({}))
+                    .await;
+                assert_eq!(res.status(), StatusCode::OK);
+                let code = mailed_otp(self.mail_dir.path(), mailbox, skip).await;
+                ("email".to_owned(), code)
+            }
+            SecondStep::NextAppCode(app) => {
+                let offered = step["factors"].as_array().expect("factors");
+                let totp = offered
+                    .iter()
+                    .find(|f| f["kind"] == "totp")
+                    .unwrap_or_else(|| panic!("no authenticator app on offer: {step}"));
+                assert_eq!(step["default_factor"], totp["id"], "{step}");
+                let id = totp["id"].as_str().expect("id").to_owned();
+                let next = Utc::now().timestamp() + 30;
+                let code = app.generate(u64::try_from(next).expect("after 1970"));
+                (id, code.to_string())
+            }
+        };
         let res = browser
-            .post(&self.server, "factors/email/challenge", json!({}))
-            .await;
-        assert_eq!(res.status(), StatusCode::OK);
-        let code = mailed_otp(self.mail_dir.path(), mailbox, skip).await;
-        let res = browser
-            .post(&self.server, "factors/email/verify", json!({"code": code}))
+            .post(
+                &self.server,
+                &format!("factors/{factor}/verify"),
+                json!({"code": code}),
+            )
             .await;
         assert_eq!(res.status(), StatusCode::OK);
         let done: Value = res.json().await.expect("json");
@@ -176,6 +213,14 @@ impl Site {
         )
         .expect("claims")
     }
+}
+
+/// The second step of a test login.
+pub(crate) enum SecondStep<'a> {
+    /// The `skip`-th code mailed to `mailbox`.
+    MailedCode { mailbox: &'a str, skip: usize },
+    /// An authenticator app's code for the step after the current one.
+    NextAppCode(&'a totp_rs::Totp),
 }
 
 /// Mails to `to` in the outbox folder, oldest first, parsed (subject and body decoded).
@@ -467,6 +512,210 @@ async fn sqlite_scenario_a() {
 async fn postgres_scenario_a() {
     if let Some(db) = TestDatabase::postgres() {
         scenario_a(db).await;
+    }
+}
+
+/// The code an authenticator app shows now.
+fn app_code(app: &totp_rs::Totp) -> String {
+    app.generate_current().to_string()
+}
+
+/// Scenario A with an authenticator app chosen instead of "later": the registration
+/// runs the factors' own enrolment ceremony, and the next login asks for the app.
+async fn registration_with_an_authenticator_app(db: TestDatabase) {
+    let site = site(db, |_| {}).await;
+    let input = site.write(
+        "users.jsonl",
+        r#"{"legacy_subject": "legacy-app", "email": "app@example.com"}"#,
+    );
+    site.run(&["accounts", "import", input.to_str().expect("path")]);
+    site.run(&["invitations", "send", "--all-pending"]);
+    let (_, token) = registration_mail(site.mail_dir.path(), "app@example.com", 0).await;
+    let http = &site.server.client;
+    let at = |rest: &str| {
+        site.server
+            .url(&format!("/api/v1/registration/{token}{rest}"))
+    };
+
+    // Setting up a factor before the password is refused.
+    let early = json_of(
+        http.post(at("/factors"))
+            .json(&json!({"kind": "totp"}))
+            .send()
+            .await
+            .expect("post"),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(early["code"], "password_required");
+    let step = json_of(
+        http.post(at("/password"))
+            .json(&json!({"password": NEW_PASSWORD, "password_confirmation": NEW_PASSWORD}))
+            .send()
+            .await
+            .expect("post"),
+        StatusCode::OK,
+    )
+    .await;
+    let choices: Vec<&str> = step["choices"]
+        .as_array()
+        .expect("choices")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(choices.first(), Some(&"later"), "{choices:?}");
+    assert!(choices.contains(&"totp"), "{choices:?}");
+    assert!(
+        !choices.contains(&"sms") && !choices.contains(&"recovery_code"),
+        "{choices:?}"
+    );
+    for (kind, code) in [
+        ("sms", "factor_not_available"),
+        ("fax", "factor_kind_unknown"),
+    ] {
+        let refused = json_of(
+            http.post(at("/factors"))
+                .json(&json!({"kind": kind}))
+                .send()
+                .await
+                .expect("post"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+        assert_eq!(refused["code"], code, "{kind}");
+    }
+
+    let started = json_of(
+        http.post(at("/factors"))
+            .json(&json!({"kind": "totp"}))
+            .send()
+            .await
+            .expect("post"),
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(started["factor"]["status"], "pending");
+    let uri = started["setup"]["otpauth_uri"]
+        .as_str()
+        .expect("otpauth_uri");
+    let app = totp_rs::Totp::from_url(uri).expect("an otpauth URI an app accepts");
+    assert_eq!(app.account_name(), "app@example.com");
+    let factor = started["factor"]["id"].as_str().expect("id");
+
+    // Completing with the app before it is confirmed is refused, the link stays valid.
+    let unconfirmed = json_of(
+        http.post(at("/complete"))
+            .json(&json!({"second_factor": "totp"}))
+            .send()
+            .await
+            .expect("post"),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(unconfirmed["code"], "factor_not_confirmed");
+    let wrong = json_of(
+        http.post(at(&format!("/factors/{factor}/confirm")))
+            .json(&json!({"code": "000000"}))
+            .send()
+            .await
+            .expect("post"),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await;
+    if wrong["code"] != "otp_invalid" {
+        // 000000 was, by chance, the app's code: not a refusal to test.
+        assert_eq!(wrong["code"], "otp_replayed", "{wrong}");
+    }
+    let confirmed = json_of(
+        http.post(at(&format!("/factors/{factor}/confirm")))
+            .json(&json!({"code": app_code(&app), "name": "Rie's phone"}))
+            .send()
+            .await
+            .expect("post"),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(confirmed["status"], "active");
+    assert_eq!(confirmed["label"], "Rie's phone");
+    let done = json_of(
+        http.post(at("/complete"))
+            .json(&json!({"second_factor": "totp"}))
+            .send()
+            .await
+            .expect("post"),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(done["second_factor"], "totp");
+    // The link is spent for factor set-up too.
+    let spent = json_of(
+        http.post(at("/factors"))
+            .json(&json!({"kind": "totp"}))
+            .send()
+            .await
+            .expect("post"),
+        StatusCode::CONFLICT,
+    )
+    .await;
+    assert_eq!(spent["code"], "registration_link_used");
+
+    // The login asks for the app first; its code is the next step's (one step of drift
+    // is accepted), as the step the confirmation used is never accepted again.
+    let claims = site
+        .login_with(
+            "app@example.com",
+            NEW_PASSWORD,
+            SecondStep::NextAppCode(&app),
+        )
+        .await;
+    assert_eq!(claims["sub"], "legacy-app");
+    let amr = claims["amr"].as_array().expect("amr");
+    assert!(
+        amr.contains(&json!("otp")) && amr.contains(&json!("mfa")),
+        "{amr:?}"
+    );
+    let account = site
+        .server
+        .store()
+        .account_by_email(&gatehouse_core::Email::parse("app@example.com").expect("email"))
+        .expect("query")
+        .expect("account");
+    let events = site
+        .server
+        .store()
+        .events_of(account.id, None, 50)
+        .expect("events");
+    let added = events
+        .iter()
+        .find(|e| e.event.kind.as_str() == "factor_added")
+        .expect("factor_added audited");
+    assert_eq!(
+        added.event.detail.get("via").map(String::as_str),
+        Some("registration")
+    );
+    let completed = events
+        .iter()
+        .find(|e| e.event.kind.as_str() == "registration_completed")
+        .expect("registration_completed audited");
+    assert_eq!(
+        completed
+            .event
+            .detail
+            .get("second_factor")
+            .map(String::as_str),
+        Some("totp")
+    );
+}
+
+#[tokio::test]
+async fn sqlite_registration_with_an_authenticator_app() {
+    registration_with_an_authenticator_app(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_registration_with_an_authenticator_app() {
+    if let Some(db) = TestDatabase::postgres() {
+        registration_with_an_authenticator_app(db).await;
     }
 }
 
@@ -814,4 +1063,37 @@ async fn the_admin_api_imports_reports_and_resends_with_the_admin_scope_only() {
         json_of(res, StatusCode::CONFLICT).await["code"],
         "account_not_pending"
     );
+}
+
+/// Resends run after the answer on a bounded set of slots (`AppState::background`).
+#[tokio::test]
+async fn work_after_the_answer_beyond_its_bound_is_dropped_and_a_freed_slot_is_reused() {
+    let background = gatehouse_provider::background::Background::new(1);
+    let (release, wait) = std::sync::mpsc::channel::<()>();
+    let (done, finished) = std::sync::mpsc::channel::<&str>();
+    let first_done = done.clone();
+    assert!(background.run_blocking("first", move || {
+        let _ = wait.recv();
+        let _ = first_done.send("first");
+    }));
+    assert!(
+        !background.run_blocking("second", || {}),
+        "the only slot is taken"
+    );
+    let _ = release.send(());
+    assert_eq!(finished.recv().ok(), Some("first"));
+    // The permit is released when the work ends; give the pool a moment.
+    let mut ran = false;
+    for _ in 0..100 {
+        let done = done.clone();
+        if background.run_blocking("third", move || {
+            let _ = done.send("third");
+        }) {
+            ran = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert!(ran, "a slot frees when its work ends");
+    assert_eq!(finished.recv().ok(), Some("third"));
 }

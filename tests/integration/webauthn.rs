@@ -833,3 +833,120 @@ async fn phishing_resistant_acr_offers_only_webauthn_factors() {
     let claims = id_token_claims(&login.tokens(&w, done_res).await);
     assert_eq!(claims["acr"], MFA);
 }
+
+// ----- re-registration (scenario A) with a passkey -----
+
+/// The registration link runs the passkey module's own enrolment (no bearer caller,
+/// just the account), and the passkey then signs in without a password.
+async fn a_passkey_is_set_up_at_re_registration_and_signs_in(db: TestDatabase) {
+    let site = crate::registration::site(db, |c| c.webauthn.allow_any_port = true).await;
+    let input = site.write(
+        "users.jsonl",
+        r#"{"legacy_subject": "legacy-pk", "email": "pk@example.com"}"#,
+    );
+    site.run(&["accounts", "import", input.to_str().expect("path")]);
+    site.run(&["invitations", "send", "--all-pending"]);
+    let (_, token) =
+        crate::registration::registration_mail(site.mail_dir.path(), "pk@example.com", 0).await;
+    let http = &site.server.client;
+    let at = |rest: &str| {
+        site.server
+            .url(&format!("/api/v1/registration/{token}{rest}"))
+    };
+    let password = crate::registration::NEW_PASSWORD;
+    let res = http
+        .post(at("/password"))
+        .json(&json!({"password": password, "password_confirmation": password}))
+        .send()
+        .await
+        .expect("password");
+    assert_eq!(res.status(), StatusCode::OK);
+    let step: Value = res.json().await.expect("json");
+    let choices = step["choices"].as_array().expect("choices");
+    for kind in ["security_key", "passkey", "platform"] {
+        assert!(choices.contains(&json!(kind)), "{kind}: {choices:?}");
+    }
+    let res = http
+        .post(at("/factors"))
+        .json(&json!({"kind": "passkey"}))
+        .send()
+        .await
+        .expect("start");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let started: Value = res.json().await.expect("json");
+    let factor = started["factor"]["id"].as_str().expect("id").to_owned();
+    let options = &started["setup"]["public_key"];
+    assert_eq!(options["publicKey"]["rp"]["name"], "Support Portal");
+    assert_eq!(options["publicKey"]["user"]["name"], "pk@example.com");
+    let mut phone = passkey_device();
+    let credential = phone.create(options);
+    let res = http
+        .post(at(&format!("/factors/{factor}/confirm")))
+        .json(&json!({"credential": credential, "name": "Phone"}))
+        .send()
+        .await
+        .expect("confirm");
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+    let res = http
+        .post(at("/complete"))
+        .json(&json!({"second_factor": "passkey"}))
+        .send()
+        .await
+        .expect("complete");
+    assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
+
+    // Password-less sign-in at the portal's next login.
+    let browser = site.server.browser();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", "portal"),
+            ("redirect_uri", "https://portal.example.com/cb"),
+            ("scope", "openid"),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish();
+    let res = browser
+        .get(site.server.url(&format!("/authorize?{query}")))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let location =
+        url::Url::parse(res.headers()["location"].to_str().expect("ascii")).expect("location");
+    let challenge = location
+        .query_pairs()
+        .find(|(k, _)| k == "login_challenge")
+        .map(|(_, v)| v.into_owned())
+        .expect("login_challenge");
+    let step = |name: &str| {
+        site.server
+            .url(&format!("/api/v1/login/{challenge}/passkey/{name}"))
+    };
+    let res = browser.post(step("challenge")).send().await.expect("post");
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.expect("json");
+    let assertion = phone.get(&body["public_key"]);
+    let res = browser
+        .post(step("verify"))
+        .json(&json!({"credential": assertion}))
+        .send()
+        .await
+        .expect("post");
+    let answer = done(res).await;
+    assert!(
+        answer["redirect_to"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("https://portal.example.com/cb?code=")),
+        "{answer}"
+    );
+}
+
+#[tokio::test]
+async fn sqlite_a_passkey_is_set_up_at_re_registration_and_signs_in() {
+    a_passkey_is_set_up_at_re_registration_and_signs_in(TestDatabase::sqlite()).await;
+}

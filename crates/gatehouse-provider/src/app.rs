@@ -14,6 +14,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::background::Background;
 use crate::config::{Config, ConfigError};
 use crate::crypto::keyring::KeyRingError;
 use crate::crypto::{CryptoError, KeyRing, Secrets};
@@ -68,6 +69,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(api::registration::resend)
         .service(api::registration::get_registration)
         .service(api::registration::set_password)
+        .service(api::registration::start_factor)
+        .service(api::registration::confirm_factor)
         .service(api::registration::complete)
         .service(api::admin::import_accounts)
         .service(api::admin::get_migration_status)
@@ -81,6 +84,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
 
 /// Largest JSON body any endpoint accepts.
 const JSON_LIMIT: usize = 64 * 1024;
+/// Pieces of after-the-answer work (resends) queued or running at once.
+const BACKGROUND_LIMIT: usize = 64;
 
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
@@ -215,6 +220,7 @@ impl Application {
             enrol_factors: EnrolFactors::new(),
             clients: ClientCache::default(),
             webauthn: webauthn.map(Arc::new),
+            background: Background::new(BACKGROUND_LIMIT),
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));

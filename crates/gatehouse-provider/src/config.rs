@@ -126,6 +126,9 @@ pub struct MigrationConfig {
     /// Import `password_hash` (bcrypt, PBKDF2, argon2) so old passwords keep working;
     /// off by default: every user re-registers.
     pub keep_passwords: bool,
+    /// Import `totp_secret` as an active authenticator-app factor (sealed at rest), so
+    /// users keep their app; off by default: an old system's secrets stay behind.
+    pub import_totp_secrets: bool,
     /// The frontend's "Set your password" page; links go to `{registration_ui_url}?token=…`.
     pub registration_ui_url: String,
     /// How long a registration link works.
@@ -144,6 +147,7 @@ impl Default for MigrationConfig {
     fn default() -> Self {
         Self {
             keep_passwords: false,
+            import_totp_secrets: false,
             registration_ui_url: "http://localhost:3000/register".to_owned(),
             link_ttl_seconds: 14 * 24 * 3600,
             resend_per_address: 3,

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod app;
+pub mod background;
 pub mod clients;
 pub mod config;
 pub mod crypto;

@@ -4,6 +4,7 @@ use gatehouse_core::Clock;
 use gatehouse_store::Store;
 use std::sync::Arc;
 
+use crate::background::Background;
 use crate::config::Config;
 use crate::crypto::{KeyRing, Secrets};
 use crate::factors::{EnrolFactors, LoginFactors};
@@ -31,4 +32,6 @@ pub struct AppState {
     pub clients: ClientCache,
     /// The WebAuthn relying party, from `[webauthn]`; `None` when there is no rp id.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
+    /// Bounded work after the answer (registration-link resends).
+    pub background: Background,
 }

@@ -151,10 +151,16 @@ pub fn run_accounts(command: AccountsCommand, context: &Context) -> Result<(), F
                 None => ImportFormat::of_path(&file),
             };
             let store = context.store()?;
+            let secrets = context.secrets()?;
             let options = ImportOptions {
                 dry_run,
                 update,
                 keep_passwords: context.config.migration.keep_passwords,
+                totp_sealer: context
+                    .config
+                    .migration
+                    .import_totp_secrets
+                    .then_some(&secrets.sealer),
                 batch_size: context.config.migration.import_batch_size as usize,
             };
             let mut report_file = report

@@ -1,8 +1,86 @@
 //! argon2id password hashing in PHC strings, with parameters from configuration.
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::{Algorithm, Argon2, Params, PasswordHasher as _, PasswordVerifier as _, Version};
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::password_hash::{self, CustomizedPasswordHasher};
+use argon2::{
+    Algorithm, Argon2, Block, Params, PasswordHasher as _, PasswordVerifier as _, Version,
+};
 use serde::{Deserialize, Serialize};
+use std::cell::RefCell;
+
+thread_local! {
+    /// argon2's working memory (`m` KiB), kept by each thread that hashes. A fresh
+    /// allocation per hash costs page faults and zeroing, and the allocator keeps
+    /// freed copies around; reused, the server holds one per hashing thread.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// argon2 (any variant, as a stored hash names it) computed in the calling thread's
+/// reusable memory; hashing, verification and salts come from the `password-hash`
+/// traits, so the constant-time comparison is the crate's own.
+#[derive(Clone, Debug)]
+struct Argon2InPlace {
+    params: Params,
+}
+
+impl CustomizedPasswordHasher<PasswordHash> for Argon2InPlace {
+    type Params = Params;
+
+    fn hash_password_customized(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+        algorithm: Option<&str>,
+        version: Option<u32>,
+        params: Params,
+    ) -> password_hash::Result<PasswordHash> {
+        let algorithm = algorithm
+            .map(Algorithm::try_from)
+            .transpose()?
+            .unwrap_or(Algorithm::Argon2id);
+        let version = version
+            .map(Version::try_from)
+            .transpose()?
+            .unwrap_or(Version::V0x13);
+        let salt = Salt::new(salt)?;
+        let mut buffer = [0u8; Output::MAX_LENGTH];
+        let out = buffer
+            .get_mut(..params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN))
+            .ok_or(password_hash::Error::OutputSize)?;
+        let argon = Argon2::new(algorithm, version, params.clone());
+        let blocks = params.block_count();
+        if blocks > self.params.block_count() {
+            // Costlier than configured (an imported hash): not worth keeping.
+            let mut memory = vec![Block::default(); blocks];
+            argon.hash_password_into_with_memory(password, &salt, out, &mut memory[..])?;
+        } else {
+            MEMORY.with(|memory| {
+                let mut memory = memory.borrow_mut();
+                if memory.len() < blocks {
+                    memory.resize(self.params.block_count(), Block::default());
+                }
+                argon.hash_password_into_with_memory(password, &salt, out, &mut memory[..blocks])
+            })?;
+        }
+        Ok(PasswordHash {
+            algorithm: algorithm.ident(),
+            version: Some(version.into()),
+            params: ParamsString::try_from(&params)?,
+            salt: Some(salt),
+            hash: Some(Output::new(out)?),
+        })
+    }
+}
+
+impl argon2::PasswordHasher<PasswordHash> for Argon2InPlace {
+    fn hash_password_with_salt(
+        &self,
+        password: &[u8],
+        salt: &[u8],
+    ) -> password_hash::Result<PasswordHash> {
+        self.hash_password_customized(password, salt, None, None, self.params.clone())
+    }
+}
 
 /// argon2id cost parameters. The defaults are OWASP's (m = 19 MiB, t = 2, p = 1);
 /// tests configure cheap ones, never production code.
@@ -57,7 +135,7 @@ pub enum Verification {
 /// Hashes and verifies passwords; holds a dummy hash so unknown accounts cost as much.
 #[derive(Clone)]
 pub struct PasswordHasher {
-    argon: Argon2<'static>,
+    argon: Argon2InPlace,
     params: Params,
     dummy: String,
 }
@@ -73,7 +151,9 @@ impl std::fmt::Debug for PasswordHasher {
 impl PasswordHasher {
     pub fn new(config: &HashingParams) -> Result<Self, HashingError> {
         let params = config.argon2_params()?;
-        let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone());
+        let argon = Argon2InPlace {
+            params: params.clone(),
+        };
         let mut hasher = Self {
             argon,
             params,
@@ -188,6 +268,51 @@ mod tests {
             h.verify("Correct-Horse#43", &stored),
             Verification::Mismatch
         );
+    }
+
+    #[test]
+    fn the_in_place_computation_agrees_with_the_argon2_crate_either_way() {
+        let ours = hasher(&cheap());
+        let params = Params::new(64, 1, 1, None).unwrap();
+        let stock = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+        let by_stock = stock
+            .hash_password(b"Correct-Horse#42")
+            .unwrap()
+            .to_string();
+        assert!(matches!(
+            ours.verify("Correct-Horse#42", &by_stock),
+            Verification::Match { .. }
+        ));
+        let by_us = ours.hash("Correct-Horse#42").unwrap();
+        let parsed = PasswordHash::new(&by_us).unwrap();
+        assert!(stock.verify_password(b"Correct-Horse#42", &parsed).is_ok());
+        assert!(stock.verify_password(b"Correct-Horse#43", &parsed).is_err());
+    }
+
+    #[test]
+    fn the_kept_memory_serves_smaller_and_larger_costs_in_one_thread() {
+        let small = hasher(&cheap());
+        let large = hasher(&HashingParams {
+            memory_kib: 256,
+            ..cheap()
+        });
+        let small_hash = small.hash("pw-small").unwrap();
+        let large_hash = large.hash("pw-large").unwrap();
+        // Each hasher verifies the other's hash in this same thread, both orders.
+        for _ in 0..2 {
+            assert!(matches!(
+                small.verify("pw-large", &large_hash),
+                Verification::Match { .. }
+            ));
+            assert!(matches!(
+                large.verify("pw-small", &small_hash),
+                Verification::Match { .. }
+            ));
+            assert_eq!(
+                large.verify("pw-large", &small_hash),
+                Verification::Mismatch
+            );
+        }
     }
 
     #[test]

@@ -12,6 +12,7 @@ use gatehouse_core::{Account, ClientId, Subject};
 use std::future::Future;
 use std::pin::Pin;
 
+use super::origin::Origin;
 use crate::oidc::access::{self, AccessClaims};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -137,15 +138,7 @@ async fn authenticate(req: HttpRequest) -> Result<AccountCaller, BearerRefused> 
     let account = account
         .filter(|a| a.status.can_log_in())
         .ok_or_else(invalid)?;
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(256).collect());
-    let ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .map(str::to_owned);
+    let Origin { ip, user_agent } = Origin::of(&req);
     Ok(AccountCaller {
         account,
         claims,

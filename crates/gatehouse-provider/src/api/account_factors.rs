@@ -98,7 +98,7 @@ pub struct EnrolmentStarted {
 }
 
 /// Answers carry secrets (a TOTP key, recovery codes) or personal data: never cached.
-fn no_store() -> CacheControl {
+pub fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }
 
@@ -116,7 +116,7 @@ fn view(factor: &Factor, account: &Account, state: &AppState) -> FactorView {
 
 /// Why `kind` cannot be added here, if it cannot: `retired`, `disabled`, `automatic`
 /// (the e-mail code comes with the address), `unsupported` (no module for it yet).
-fn not_enrollable(state: &AppState, kind: FactorKind) -> Option<&'static str> {
+pub fn not_enrollable(state: &AppState, kind: FactorKind) -> Option<&'static str> {
     match state.config.factors.check_enrollable(kind) {
         Err(FactorUnavailable::Retired(_)) => Some("retired"),
         Err(FactorUnavailable::Disabled(_)) => Some("disabled"),
@@ -172,6 +172,28 @@ async fn blocking<T: Send + 'static>(
         .map_err(|_| Problem::internal())?
 }
 
+/// Who changes an account's factors, for the audit event: its signed-in owner through
+/// a client, or its owner finishing registration through the mailed link.
+#[derive(Clone, Copy, Debug)]
+pub struct Actor<'a> {
+    pub account: &'a Account,
+    /// The client whose token was used; `None` during registration.
+    pub client_id: Option<&'a str>,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+impl<'a> From<&'a AccountCaller> for Actor<'a> {
+    fn from(caller: &'a AccountCaller) -> Self {
+        Self {
+            account: &caller.account,
+            client_id: Some(&caller.claims.client_id),
+            ip: caller.ip.as_deref(),
+            user_agent: caller.user_agent.as_deref(),
+        }
+    }
+}
+
 /// What a change tells: the audit log and the owner's mailbox.
 #[derive(Clone, Copy)]
 enum Change {
@@ -183,12 +205,12 @@ enum Change {
 fn record_change(
     tx: &Tx<'_>,
     state: &AppState,
-    caller: &AccountCaller,
+    actor: Actor<'_>,
     factor: &Factor,
     change: Change,
     now: DateTime<Utc>,
 ) -> Result<(), RepositoryError> {
-    let account = &caller.account;
+    let account = actor.account;
     let audit = match change {
         Change::Added => AuditKind::FactorAdded,
         Change::Removed => AuditKind::FactorRemoved,
@@ -196,10 +218,13 @@ fn record_change(
     };
     let mut event = NewAuditEvent::new(audit, Some(account.id), now)
         .with_detail("factor_id", factor.id.to_string())
-        .with_detail("kind", factor.kind.as_str())
-        .with_detail("client_id", caller.claims.client_id.clone());
-    event.ip.clone_from(&caller.ip);
-    event.user_agent.clone_from(&caller.user_agent);
+        .with_detail("kind", factor.kind.as_str());
+    event = match actor.client_id {
+        Some(client_id) => event.with_detail("client_id", client_id),
+        None => event.with_detail("via", "registration"),
+    };
+    event.ip = actor.ip.map(str::to_owned);
+    event.user_agent = actor.user_agent.map(str::to_owned);
     tx.record(&event)?;
     if let Some(email) = &account.email {
         let templates = state.outbox.templates();
@@ -284,9 +309,23 @@ pub async fn list(
     Ok(HttpResponse::Ok().insert_header(no_store()).json(list))
 }
 
-fn start(
+/// The kind named in a request, or 422 `factor_kind_unknown`.
+pub fn parse_kind(raw: &str) -> Result<FactorKind, Problem> {
+    raw.parse()
+        .map_err(|e: gatehouse_core::factor::UnknownFactorKind| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "factor_kind_unknown",
+                "No such kind of sign-in method",
+            )
+            .with_detail(e.to_string())
+        })
+}
+
+/// Starts an enrolment of `kind` for the actor's account (blocking).
+pub fn start(
     state: &AppState,
-    caller: &AccountCaller,
+    actor: Actor<'_>,
     kind: FactorKind,
     options: &Value,
 ) -> Result<EnrolmentStarted, Problem> {
@@ -312,7 +351,7 @@ fn start(
     })?;
     let now = state.clock.now();
     let ctx = FactorContext { state, now };
-    let account = &caller.account;
+    let account = actor.account;
     in_tx(state, |tx| {
         // An enrolment of this kind that was never confirmed is abandoned.
         for stale in tx.factors_of(account.id)? {
@@ -329,7 +368,7 @@ fn start(
             } else {
                 Change::Added
             };
-            record_change(tx, state, caller, &enrolment.factor, change, now)?;
+            record_change(tx, state, actor, &enrolment.factor, change, now)?;
         }
         Ok(Ok(EnrolmentStarted {
             factor: view(&enrolment.factor, account, state),
@@ -362,17 +401,11 @@ pub async fn start_enrolment(
 ) -> Result<HttpResponse, Problem> {
     caller.require_recent_auth(&state)?;
     let StartEnrolment { kind, options } = body.into_inner();
-    let kind: FactorKind =
-        kind.parse()
-            .map_err(|e: gatehouse_core::factor::UnknownFactorKind| {
-                Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "factor_kind_unknown",
-                    "No such kind of sign-in method",
-                )
-                .with_detail(e.to_string())
-            })?;
-    let started = blocking(&state, move |state| start(state, &caller, kind, &options)).await?;
+    let kind = parse_kind(&kind)?;
+    let started = blocking(&state, move |state| {
+        start(state, (&caller).into(), kind, &options)
+    })
+    .await?;
     state.outbox.wake();
     Ok(HttpResponse::Created()
         .insert_header(no_store())
@@ -397,7 +430,12 @@ pub async fn regenerate_recovery_codes(
 ) -> Result<HttpResponse, Problem> {
     caller.require_recent_auth(&state)?;
     let started = blocking(&state, move |state| {
-        start(state, &caller, FactorKind::RecoveryCode, &Value::Null)
+        start(
+            state,
+            (&caller).into(),
+            FactorKind::RecoveryCode,
+            &Value::Null,
+        )
     })
     .await?;
     state.outbox.wake();
@@ -407,7 +445,7 @@ pub async fn regenerate_recovery_codes(
 }
 
 /// The name a user gives a method: 1 to 64 characters, no control characters.
-fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
+pub fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
     let invalid = || {
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -470,59 +508,71 @@ pub async fn confirm_enrolment(
     }
     let name = name_of(&proof)?;
     let confirmed = blocking(&state, move |state| {
-        let now = state.clock.now();
-        let ctx = FactorContext { state, now };
-        let account = &caller.account;
-        in_tx(state, |tx| {
-            let mut factor = owned_factor(tx, account, &raw_id)?;
-            if factor.status != FactorStatus::Pending {
-                return Err(FactorError::refused(
-                    StatusCode::CONFLICT,
-                    "factor_not_pending",
-                    "This sign-in method is already set up",
-                ));
-            }
-            state
-                .config
-                .factors
-                .check_enrollable(factor.kind)
-                .map_err(|e| {
-                    FactorError::refused(
-                        StatusCode::CONFLICT,
-                        e.code(),
-                        "This kind of sign-in method cannot be added",
-                    )
-                })?;
-            if now - factor.created_at > ENROLMENT_TTL {
-                tx.delete_factor(factor.id)?;
-                return Ok(Err(Problem::new(
-                    StatusCode::GONE,
-                    "enrolment_expired",
-                    "This enrolment has expired; start again",
-                )));
-            }
-            let module = state.enrol_factors.module(factor.kind).ok_or_else(|| {
-                FactorError::refused(
-                    StatusCode::CONFLICT,
-                    "factor_not_enrollable",
-                    "This kind of sign-in method cannot be added here",
-                )
-            })?;
-            match module.confirm(&ctx, tx, account, &factor, &proof)? {
-                Verdict::Refused(problem) => Ok(Err(problem)),
-                Verdict::Accepted(_) => {
-                    factor.status = FactorStatus::Active;
-                    factor.label = name.clone().or(factor.label);
-                    tx.update_factor(&factor)?;
-                    record_change(tx, state, &caller, &factor, Change::Added, now)?;
-                    Ok(Ok(view(&factor, account, state)))
-                }
-            }
-        })
+        confirm(state, (&caller).into(), &raw_id, &proof, name)
     })
     .await?;
     state.outbox.wake();
     Ok(HttpResponse::Ok().insert_header(no_store()).json(confirmed))
+}
+
+/// Activates the actor's pending factor `raw_id` when `proof` shows it works
+/// (blocking). A refused proof commits, so it counts against the factor's throttle.
+pub fn confirm(
+    state: &AppState,
+    actor: Actor<'_>,
+    raw_id: &str,
+    proof: &Value,
+    name: Option<String>,
+) -> Result<FactorView, Problem> {
+    let now = state.clock.now();
+    let ctx = FactorContext { state, now };
+    let account = actor.account;
+    in_tx(state, |tx| {
+        let mut factor = owned_factor(tx, account, raw_id)?;
+        if factor.status != FactorStatus::Pending {
+            return Err(FactorError::refused(
+                StatusCode::CONFLICT,
+                "factor_not_pending",
+                "This sign-in method is already set up",
+            ));
+        }
+        state
+            .config
+            .factors
+            .check_enrollable(factor.kind)
+            .map_err(|e| {
+                FactorError::refused(
+                    StatusCode::CONFLICT,
+                    e.code(),
+                    "This kind of sign-in method cannot be added",
+                )
+            })?;
+        if now - factor.created_at > ENROLMENT_TTL {
+            tx.delete_factor(factor.id)?;
+            return Ok(Err(Problem::new(
+                StatusCode::GONE,
+                "enrolment_expired",
+                "This enrolment has expired; start again",
+            )));
+        }
+        let module = state.enrol_factors.module(factor.kind).ok_or_else(|| {
+            FactorError::refused(
+                StatusCode::CONFLICT,
+                "factor_not_enrollable",
+                "This kind of sign-in method cannot be added here",
+            )
+        })?;
+        match module.confirm(&ctx, tx, account, &factor, proof)? {
+            Verdict::Refused(problem) => Ok(Err(problem)),
+            Verdict::Accepted(_) => {
+                factor.status = FactorStatus::Active;
+                factor.label = name.clone().or(factor.label);
+                tx.update_factor(&factor)?;
+                record_change(tx, state, actor, &factor, Change::Added, now)?;
+                Ok(Ok(view(&factor, account, state)))
+            }
+        }
+    })
 }
 
 /// Removes a sign-in method. Any may go, the last one included: the e-mail code
@@ -561,7 +611,7 @@ pub async fn remove(
             tx.delete_factor(factor.id)?;
             // An enrolment never confirmed was no sign-in method: nothing to tell.
             if factor.status != FactorStatus::Pending {
-                record_change(tx, state, &caller, &factor, Change::Removed, now)?;
+                record_change(tx, state, (&caller).into(), &factor, Change::Removed, now)?;
             }
             Ok(Ok(()))
         })

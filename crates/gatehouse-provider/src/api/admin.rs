@@ -101,15 +101,20 @@ pub async fn import_accounts(
         // Small synchronous writes to a local temporary file.
         spool.write_all(&chunk).map_err(|_| Problem::internal())?;
     }
-    let options = ImportOptions {
-        dry_run: query.dry_run,
-        update: query.update,
-        keep_passwords: state.config.migration.keep_passwords,
-        batch_size: state.config.migration.import_batch_size as usize,
-    };
+    let (dry_run, update) = (query.dry_run, query.update);
     let shared = state.clone();
     let client = admin.client_id.clone();
     let result = web::block(move || {
+        let migration = &shared.config.migration;
+        let options = ImportOptions {
+            dry_run,
+            update,
+            keep_passwords: migration.keep_passwords,
+            totp_sealer: migration
+                .import_totp_secrets
+                .then_some(&shared.secrets.sealer),
+            batch_size: migration.import_batch_size as usize,
+        };
         let mut problems = Vec::new();
         let mut truncated = false;
         let mut on_row = |row: &RowReport| {

@@ -5,6 +5,7 @@ pub mod account_factors;
 pub mod admin;
 pub mod bearer;
 pub mod login;
+pub mod origin;
 pub mod passwordless;
 pub mod registration;
 pub mod second_factor;

@@ -7,15 +7,22 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::password::RuleDescription;
 use gatehouse_core::ports::{
-    AccountRepository, AuditLog, MigrationRepository, RateLimits, RegistrationTokenRepository,
-    RepositoryError,
+    AccountRepository, AuditLog, FactorRepository, MigrationRepository, RateLimits,
+    RegistrationTokenRepository, RepositoryError,
 };
 use gatehouse_core::registration::{LinkStatus, RegistrationToken};
-use gatehouse_core::{Account, AccountStatus, AuditKind, Email, NewAuditEvent};
+use gatehouse_core::{
+    Account, AccountStatus, AuditKind, Email, FactorKind, FactorStatus, NewAuditEvent,
+};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::account_factors::{
+    self, Actor, EnrolmentStarted, FactorView, StartEnrolment, name_of, no_store, not_enrollable,
+    parse_kind,
+};
+use super::origin::Origin;
 use crate::migration::invitations::LinkMailer;
 use crate::password_pool::PoolError;
 use crate::problem::Problem;
@@ -49,8 +56,9 @@ pub struct SetPassword {
 pub struct SecondFactorChoice {
     /// `second_factor`.
     pub next: String,
-    /// What `POST …/complete` accepts as `second_factor`; `later` makes e-mail codes
-    /// the account's second factor.
+    /// What the user may pick: `later` (e-mail codes, nothing to set up) and each kind
+    /// this server can enrol (`totp`, …), set up through `POST …/factors` and confirmed
+    /// before `POST …/complete`.
     pub choices: Vec<String>,
     pub default: String,
 }
@@ -58,7 +66,8 @@ pub struct SecondFactorChoice {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteRegistration {
-    /// `later` (or `email_otp`): one-time codes by e-mail.
+    /// `later` (or `email_otp`): one-time codes by e-mail; or the kind of the factor
+    /// set up and confirmed in this registration, e.g. `totp`.
     pub second_factor: String,
 }
 
@@ -248,9 +257,16 @@ pub async fn set_password(
     blocking(move || store.update_account(&account)).await?;
     Ok(HttpResponse::Ok().json(SecondFactorChoice {
         next: "second_factor".to_owned(),
-        choices: vec!["later".to_owned(), "email_otp".to_owned()],
+        choices: second_factor_choices(&state),
         default: "later".to_owned(),
     }))
+}
+
+/// How a completion attempt ended.
+enum Completion {
+    Done,
+    LinkUsed,
+    FactorNotConfirmed,
 }
 
 /// Finishes registration: the second factor (`later` = e-mail codes), the account
@@ -262,7 +278,7 @@ pub async fn set_password(
     responses(
         (status = 200, body = RegistrationCompleted),
         (status = 404, description = "`registration_link_unknown`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`registration_link_used`, `password_required` (set the password first)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`registration_link_used`, `password_required` (set the password first), `factor_not_confirmed` (the chosen kind has no confirmed factor)", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`registration_link_expired`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`factor_not_available`", body = Problem, content_type = "application/problem+json"),
     )
@@ -275,20 +291,17 @@ pub async fn complete(
 ) -> Result<HttpResponse, Problem> {
     let token = path.into_inner();
     let (link, mut account) = load_valid(&state, &token).await?;
-    if !matches!(body.second_factor.as_str(), "later" | "email_otp") {
-        return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "factor_not_available",
-            "That second factor cannot be chosen here",
-        )
-        .with_extension("choices", json!(["later", "email_otp"])));
-    }
+    // `later` and `email_otp` need nothing set up; any other choice names the kind of
+    // a factor confirmed in this registration.
+    let chosen = match body.second_factor.as_str() {
+        "later" | "email_otp" => FactorKind::EmailOtp,
+        other => match other.parse::<FactorKind>() {
+            Ok(kind) if second_factor_choices(&state).iter().any(|c| c == other) => kind,
+            _ => return Err(factor_not_available(&state)),
+        },
+    };
     if account.password_hash.is_none() {
-        return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "password_required",
-            "Set a password first",
-        ));
+        return Err(password_required());
     }
     let now = state.clock.now();
     account
@@ -299,8 +312,16 @@ pub async fn complete(
     let store = state.store.clone();
     let won = blocking(move || {
         store.transaction(|tx| {
+            if chosen != FactorKind::EmailOtp
+                && !tx
+                    .factors_of(account.id)?
+                    .iter()
+                    .any(|f| f.kind == chosen && f.status == FactorStatus::Active)
+            {
+                return Ok(Completion::FactorNotConfirmed);
+            }
             if !tx.use_registration_token(&link.token_hash, now)? {
-                return Ok(false);
+                return Ok(Completion::LinkUsed);
             }
             tx.update_account(&account)?;
             if let Some(mut migration) = tx.migration_of(account.id)? {
@@ -309,23 +330,171 @@ pub async fn complete(
             }
             tx.record(
                 &NewAuditEvent::new(AuditKind::RegistrationCompleted, Some(account.id), now)
-                    .with_detail("second_factor", "email_otp"),
+                    .with_detail("second_factor", chosen.as_str()),
             )?;
-            Ok(true)
+            Ok(Completion::Done)
         })
     })
     .await?;
-    if !won {
-        return Err(Problem::new(
+    match won {
+        Completion::Done => Ok(HttpResponse::Ok().json(RegistrationCompleted {
+            status: "registered".to_owned(),
+            second_factor: chosen.as_str().to_owned(),
+        })),
+        Completion::LinkUsed => Err(Problem::new(
             StatusCode::CONFLICT,
             "registration_link_used",
             "Registration is already complete",
+        )),
+        Completion::FactorNotConfirmed => Err(Problem::new(
+            StatusCode::CONFLICT,
+            "factor_not_confirmed",
+            "Set up and confirm that second factor first",
+        )
+        .with_detail("Start it with POST …/factors, confirm it, then complete")),
+    }
+}
+
+/// What the second-factor step offers: `later` (e-mail codes) first, then every kind
+/// this server can enrol, recovery codes aside (they back a factor up, they are none).
+fn second_factor_choices(state: &AppState) -> Vec<String> {
+    std::iter::once("later".to_owned())
+        .chain(
+            FactorKind::ALL
+                .into_iter()
+                .filter(|kind| *kind != FactorKind::RecoveryCode)
+                .filter(|kind| not_enrollable(state, *kind).is_none())
+                .map(|kind| kind.as_str().to_owned()),
+        )
+        .collect()
+}
+
+fn factor_not_available(state: &AppState) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "factor_not_available",
+        "That second factor cannot be chosen here",
+    )
+    .with_extension("choices", json!(second_factor_choices(state)))
+}
+
+fn password_required() -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "password_required",
+        "Set a password first",
+    )
+}
+
+/// A registering account's link, refusing it until the password is set.
+async fn load_for_factor_step(
+    state: &web::Data<AppState>,
+    token: &str,
+) -> Result<Account, Problem> {
+    let (_, account) = load_valid(state, token).await?;
+    if account.password_hash.is_none() {
+        return Err(password_required());
+    }
+    Ok(account)
+}
+
+/// The actor of a change made through a registration link.
+fn registrant<'a>(account: &'a Account, origin: &'a Origin) -> Actor<'a> {
+    Actor {
+        account,
+        client_id: None,
+        ip: origin.ip.as_deref(),
+        user_agent: origin.user_agent.as_deref(),
+    }
+}
+
+/// Starts setting up the chosen second factor inside the registration: the same
+/// ceremony as `POST /api/v1/account/factors` (a TOTP secret and QR code, WebAuthn
+/// options…), authorised by the link instead of a bearer token.
+#[utoipa::path(
+    tag = "registration",
+    params(("token" = String, Path)),
+    request_body = StartEnrolment,
+    responses(
+        (status = 201, body = EnrolmentStarted),
+        (status = 404, description = "`registration_link_unknown`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`registration_link_used`, `password_required`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`registration_link_expired`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`factor_kind_unknown`, `factor_not_available` (with `choices`)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/registration/{token}/factors")]
+pub async fn start_factor(
+    req: HttpRequest,
+    path: web::Path<String>,
+    body: web::Json<StartEnrolment>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let account = load_for_factor_step(&state, &path.into_inner()).await?;
+    let StartEnrolment { kind, options } = body.into_inner();
+    let kind = parse_kind(&kind)?;
+    if !second_factor_choices(&state)
+        .iter()
+        .any(|c| c == kind.as_str())
+    {
+        return Err(factor_not_available(&state));
+    }
+    let origin = Origin::of(&req);
+    let shared = state.clone();
+    let started = web::block(move || {
+        account_factors::start(&shared, registrant(&account, &origin), kind, &options)
+    })
+    .await
+    .map_err(|_| Problem::internal())??;
+    state.outbox.wake();
+    Ok(HttpResponse::Created()
+        .insert_header(no_store())
+        .json(started))
+}
+
+/// Confirms the factor started in this registration with its proof, as
+/// `POST /api/v1/account/factors/{factor}/confirm` does.
+#[utoipa::path(
+    tag = "registration",
+    params(("token" = String, Path), ("factor" = String, Path, description = "The id of the pending factor")),
+    request_body(content = Object, description = "`totp`: `{\"code\": \"123456\", \"name\": \"Pixel 8\"}`"),
+    responses(
+        (status = 200, description = "Active: finish with `POST …/complete`", body = FactorView),
+        (status = 404, description = "`registration_link_unknown`, `factor_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`registration_link_used`, `password_required`, `factor_not_pending`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`registration_link_expired`, `enrolment_expired`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid`, `otp_replayed`, `invalid_name`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/registration/{token}/factors/{factor}/confirm")]
+pub async fn confirm_factor(
+    req: HttpRequest,
+    path: web::Path<(String, String)>,
+    proof: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let (token, factor_id) = path.into_inner();
+    let account = load_for_factor_step(&state, &token).await?;
+    let proof = proof.into_inner();
+    if !proof.is_object() {
+        return Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            "Send a JSON object",
         ));
     }
-    Ok(HttpResponse::Ok().json(RegistrationCompleted {
-        status: "registered".to_owned(),
-        second_factor: "email_otp".to_owned(),
-    }))
+    let name = name_of(&proof)?;
+    let origin = Origin::of(&req);
+    let shared = state.clone();
+    let confirmed = web::block(move || {
+        let actor = registrant(&account, &origin);
+        account_factors::confirm(&shared, actor, &factor_id, &proof, name)
+    })
+    .await
+    .map_err(|_| Problem::internal())??;
+    state.outbox.wake();
+    Ok(HttpResponse::Ok().insert_header(no_store()).json(confirmed))
 }
 
 /// The start of the current fixed window of `length`.
@@ -383,15 +552,13 @@ pub async fn resend(
     if let Ok(email) = Email::parse(body.email.trim()) {
         let shared = state.clone();
         // After the answer: the lookup and the mail must not shape its timing.
-        actix_web::rt::spawn(async move {
-            let work = move || resend_link(&shared, &email, start);
-            match web::block(work).await {
-                Ok(Ok(true)) => {}
-                Ok(Ok(false)) => {}
-                Ok(Err(e)) => tracing::warn!(error = %e, "resending a registration link failed"),
-                Err(e) => tracing::warn!(error = %e, "resending a registration link failed"),
-            }
-        });
+        state
+            .background
+            .run_blocking("registration resend", move || {
+                if let Err(e) = resend_link(&shared, &email, start) {
+                    tracing::warn!(error = %e, "resending a registration link failed");
+                }
+            });
     }
     Ok(HttpResponse::Accepted().json(ResendAccepted {
         status: "accepted".to_owned(),

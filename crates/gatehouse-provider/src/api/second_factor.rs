@@ -20,6 +20,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::login::bound_request;
+use super::origin::Origin;
 use crate::crypto::random;
 use crate::factors::{FactorContext, FactorError, Verdict};
 use crate::oidc::browser::SESSION_COOKIE;
@@ -209,15 +210,7 @@ pub async fn verify(
     let login = bound_request(&req, &state, login_challenge).await?;
     let session_token = random::token().map_err(|_| Problem::internal())?;
     let code = random::token().map_err(|_| Problem::internal())?;
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(256).collect::<String>());
-    let ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .map(str::to_owned);
+    let Origin { ip, user_agent } = Origin::of(&req);
     let shared = state.clone();
     let (token, code_value) = (session_token.clone(), code.clone());
     let outcome = web::block(move || {

@@ -20,16 +20,21 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use super::reader::{ImportFormat, rows};
+use crate::crypto::Sealer;
+use crate::factors::totp;
 
 /// How a run behaves.
 #[derive(Clone, Copy, Debug)]
-pub struct ImportOptions {
+pub struct ImportOptions<'a> {
     /// Validate and report, write nothing.
     pub dry_run: bool,
     /// Apply changed rows to their accounts (otherwise they are reported as `changed`).
     pub update: bool,
     /// Keep `password_hash` (configuration `migration.keep_passwords`).
     pub keep_passwords: bool,
+    /// Import `totp_secret` as an active TOTP factor sealed with this (configuration
+    /// `migration.import_totp_secrets`); `None` leaves old secrets behind.
+    pub totp_sealer: Option<&'a Sealer>,
     pub batch_size: usize,
 }
 
@@ -104,7 +109,7 @@ pub fn import(
     store: &Store,
     path: &Path,
     format: ImportFormat,
-    options: ImportOptions,
+    options: ImportOptions<'_>,
     now: DateTime<Utc>,
     report: &mut dyn FnMut(&RowReport),
     progress: Progress<'_>,
@@ -198,7 +203,7 @@ fn tick(progress: Progress<'_>, pass: u8, n: u64, total: Option<u64>) {
 fn write_batch(
     store: &Store,
     batch: Vec<Entry>,
-    options: ImportOptions,
+    options: ImportOptions<'_>,
     now: DateTime<Utc>,
 ) -> Result<Vec<RowReport>, RepositoryError> {
     let pending: Vec<&Pending> = batch
@@ -226,7 +231,7 @@ fn write_batch(
 fn decide_and_write(
     tx: &Tx<'_>,
     batch: &[&Pending],
-    options: ImportOptions,
+    options: ImportOptions<'_>,
     now: DateTime<Utc>,
 ) -> Result<Vec<RowReport>, RepositoryError> {
     let subjects: Vec<String> = batch
@@ -311,9 +316,9 @@ fn decide_and_write(
                 reports.push(report("updated", Vec::new()));
             }
             None => {
-                let (account, factor) = new_account(pending, options, now);
+                let (account, old_factors) = new_account(pending, options, now)?;
                 let migration = AccountMigration::imported(account.id, print, now);
-                factors.extend(factor);
+                factors.extend(old_factors);
                 inserts.push((account, migration));
                 reports.push(report("created", Vec::new()));
             }
@@ -341,12 +346,13 @@ fn apply_profile(account: &mut Account, pending: &Pending, now: DateTime<Utc>) {
     account.updated_at = now;
 }
 
-/// The account a new row becomes, with its retired SMS factor if it had one.
+/// The account a new row becomes, with the factors it brings: a retired SMS factor,
+/// and its authenticator app when the run imports TOTP secrets.
 fn new_account(
     pending: &Pending,
-    options: ImportOptions,
+    options: ImportOptions<'_>,
     now: DateTime<Utc>,
-) -> (Account, Option<Factor>) {
+) -> Result<(Account, Vec<Factor>), RepositoryError> {
     let record = &pending.record;
     let kept_hash = text(&record.password_hash).filter(|_| options.keep_passwords);
     let status = if kept_hash.is_some() {
@@ -363,18 +369,34 @@ fn new_account(
     apply_profile(&mut account, pending, now);
     account.password_hash = kept_hash;
     account.created_at = record.created_at.unwrap_or(now);
-    let sms = text(&record.sms_phone).map(|phone| Factor {
+    let factor = |kind, label| Factor {
         id: FactorId::new(),
         account_id: account.id,
-        kind: FactorKind::Sms,
+        kind,
         status: FactorStatus::Active,
-        label: Some(format!("Phone ending {}", last_digits(&phone))),
+        label: Some(label),
         public_data: None,
         secret: None,
         created_at: now,
         last_used_at: None,
-    });
-    (account, sms)
+    };
+    let mut factors = Vec::new();
+    if let Some(phone) = text(&record.sms_phone) {
+        let label = format!("Phone ending {}", last_digits(&phone));
+        factors.push(factor(FactorKind::Sms, label));
+    }
+    if let (Some(sealer), Some(encoded)) = (options.totp_sealer, text(&record.totp_secret)) {
+        // The planner has checked the base32 alphabet and length.
+        let secret = totp_rs::Secret::try_from_base32(encoded.trim_end_matches('='))
+            .map_err(|_| RepositoryError::Corrupt("totp secret: not base32".to_owned()))?;
+        let mut app = factor(FactorKind::Totp, "Authenticator app".to_owned());
+        let sealed = sealer
+            .seal(secret.as_bytes(), &totp::seal_context(app.id))
+            .map_err(|e| RepositoryError::Unavailable(format!("sealing a totp secret: {e}")))?;
+        app.secret = Some(sealed);
+        factors.push(app);
+    }
+    Ok((account, factors))
 }
 
 /// The last two digits of a phone number: enough to recognise it, not to call it.
