@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::{TestDatabase, TestServer, test_config};
 
-const REDIRECT: &str = "https://app.example.com/callback";
+pub(crate) const REDIRECT: &str = "https://app.example.com/callback";
 pub(crate) const PASSWORD: &str = "Correct-Horse#42";
 pub(crate) const EMAIL: &str = "Rie@example.com";
 pub(crate) const ACCOUNT_SCOPE: &str = "openid email gatehouse:account";
@@ -32,9 +32,9 @@ pub(crate) struct World {
     pub(crate) server: TestServer,
     pub(crate) mail_dir: tempfile::TempDir,
     /// First-party client "app": may ask for the account scope.
-    app_secret: String,
+    pub(crate) app_secret: String,
     /// Third-party client "partner": registered with the scope, but not first-party.
-    partner_secret: String,
+    pub(crate) partner_secret: String,
     pub(crate) account: gatehouse_core::Account,
 }
 
@@ -72,7 +72,7 @@ pub(crate) async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)
     }
 }
 
-async fn world(db: TestDatabase) -> World {
+pub(crate) async fn world(db: TestDatabase) -> World {
     world_with(db, |_| {}).await
 }
 
@@ -111,7 +111,7 @@ fn code_in(body: &str) -> Option<String> {
 }
 
 /// Waits for the `n`-th (0-based) one-time code mailed to `to`.
-async fn nth_code(dir: &Path, to: &str, n: usize) -> String {
+pub(crate) async fn nth_code(dir: &Path, to: &str, n: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let codes: Vec<String> = mails(dir, to)
@@ -126,7 +126,7 @@ async fn nth_code(dir: &Path, to: &str, n: usize) -> String {
     }
 }
 
-fn count_codes(dir: &Path, to: &str) -> usize {
+pub(crate) fn count_codes(dir: &Path, to: &str) -> usize {
     mails(dir, to)
         .iter()
         .filter(|(_, body)| code_in(body).is_some())
@@ -152,8 +152,8 @@ pub(crate) async fn wait_for_subject(dir: &Path, to: &str, subject: &str, n: usi
 
 /// A login in progress: the browser has been to /authorize and past the password.
 pub(crate) struct Login {
-    browser: reqwest::Client,
-    challenge: String,
+    pub(crate) browser: reqwest::Client,
+    pub(crate) challenge: String,
     verifier: openidconnect::PkceCodeVerifier,
     client: &'static str,
     /// The password step's answer: the factors on offer and the default.
@@ -162,6 +162,27 @@ pub(crate) struct Login {
 
 impl Login {
     pub(crate) async fn begin(w: &World, client: &'static str, scope: &str) -> Self {
+        let mut login = Self::authorize(w, client, scope, &[]).await;
+        let res = login
+            .post(
+                w,
+                "password",
+                json!({"identifier": EMAIL, "password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        login.offered = res.json().await.expect("json");
+        login
+    }
+
+    /// A browser sent through /authorize (with `extra` parameters), at the login UI:
+    /// nothing entered yet.
+    pub(crate) async fn authorize(
+        w: &World,
+        client: &'static str,
+        scope: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let browser = w.server.browser();
         let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
         let query = url::form_urlencoded::Serializer::new(String::new())
@@ -173,6 +194,7 @@ impl Login {
                 ("code_challenge", pkce.as_str()),
                 ("code_challenge_method", "S256"),
             ])
+            .extend_pairs(extra.iter().copied())
             .finish();
         let res = browser
             .get(w.server.url(&format!("/authorize?{query}")))
@@ -186,23 +208,13 @@ impl Login {
             .find(|(k, _)| k == "login_challenge")
             .map(|(_, v)| v.into_owned())
             .expect("login_challenge");
-        let mut login = Self {
+        Self {
             browser,
             challenge,
             verifier,
             client,
             offered: Value::Null,
-        };
-        let res = login
-            .post(
-                w,
-                "password",
-                json!({"identifier": EMAIL, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(res.status(), StatusCode::OK);
-        login.offered = res.json().await.expect("json");
-        login
+        }
     }
 
     pub(crate) async fn post(&self, w: &World, step: &str, body: Value) -> reqwest::Response {
@@ -225,7 +237,7 @@ impl Login {
         res.json().await.expect("json")
     }
 
-    async fn verify(&self, w: &World, factor: &str, code: &str) -> reqwest::Response {
+    pub(crate) async fn verify(&self, w: &World, factor: &str, code: &str) -> reqwest::Response {
         self.post(
             w,
             &format!("factors/{factor}/verify"),
@@ -238,6 +250,11 @@ impl Login {
     pub(crate) async fn tokens(self, w: &World, done: reqwest::Response) -> Value {
         assert_eq!(done.status(), StatusCode::OK);
         let done: Value = done.json().await.expect("json");
+        self.tokens_from(w, &done).await
+    }
+
+    /// Finishes with the JSON answer of a finished login: the code goes to /token.
+    pub(crate) async fn tokens_from(self, w: &World, done: &Value) -> Value {
         let back =
             url::Url::parse(done["redirect_to"].as_str().expect("redirect_to")).expect("url");
         let code = back
@@ -369,7 +386,7 @@ impl Api<'_> {
         .expect("remove")
     }
 
-    async fn new_recovery_codes(&self) -> Vec<String> {
+    pub(crate) async fn new_recovery_codes(&self) -> Vec<String> {
         let res = self
             .request(reqwest::Method::POST, "/api/v1/account/recovery-codes")
             .send()
@@ -1023,7 +1040,7 @@ async fn the_account_api_refuses_what_it_must() {
         "factor_kind_unknown",
     )
     .await;
-    for (kind, reason) in [("email_otp", "automatic"), ("passkey", "unsupported")] {
+    for (kind, reason) in [("email_otp", "automatic")] {
         let body = problem(
             api.start(json!({"kind": kind})).await,
             StatusCode::CONFLICT,

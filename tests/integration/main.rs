@@ -23,3 +23,4 @@ mod registration;
 mod store;
 mod support;
 mod token;
+mod webauthn;

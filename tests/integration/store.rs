@@ -9,9 +9,10 @@ use gatehouse_core::otp::OtpChallenge;
 use gatehouse_core::ports::{
     AccountRepository, AuditLog, AuthorizationCodeRepository, ClientRepository, FactorRepository,
     LoginRequestRepository, OtpRepository, RepositoryError, SessionRepository,
-    SigningKeyRepository, UniqueField,
+    SigningKeyRepository, UniqueField, WebauthnRepository,
 };
 use gatehouse_core::signing_key::{KeyStatus, SigningKeyRecord};
+use gatehouse_core::webauthn::{Ceremony, WebauthnCredential};
 use gatehouse_core::{
     Account, AccountId, AccountStatus, AuditKind, Client, ClientId, Email, Factor, FactorId,
     FactorKind, FactorStatus, GrantType, LegacyUsername, NewAuditEvent, SigningAlg, Subject,
@@ -542,6 +543,95 @@ fn a_login_leaves_codes_sessions_and_otps_that_behave(store: &Store) {
     assert_eq!(store.mark_code_used("no-such-code", at(41)), Ok(false));
 }
 
+fn webauthn_credentials_are_unique_and_ceremonies_are_taken_once(store: &Store) {
+    let owner = account("legacy|wa1", "wa1@example.com");
+    let other = account("legacy|wa2", "wa2@example.com");
+    store.insert_account(&owner).expect("insert");
+    store.insert_account(&other).expect("insert");
+    let key = factor(owner.id, FactorKind::SecurityKey, 1);
+    let theirs = factor(other.id, FactorKind::Passkey, 2);
+    store.insert_factor(&key).expect("factor");
+    store.insert_factor(&theirs).expect("factor");
+    let mut credential = WebauthnCredential {
+        factor_id: key.id,
+        account_id: owner.id,
+        credential_id: "Y3JlZC0x".to_owned(),
+        credential: r#"{"type":"security_key"}"#.to_owned(),
+        aaguid: Some("0fb9bcbc-a0d4-4042-bbb0-559bc1631e28".to_owned()),
+        transports: vec!["usb".to_owned(), "nfc".to_owned()],
+        backup_eligible: false,
+        backup_state: false,
+        counter: 3,
+        discoverable: false,
+        created_at: at(1),
+    };
+    store
+        .insert_webauthn_credential(&credential)
+        .expect("insert");
+    // One credential id, one account.
+    let copy = WebauthnCredential {
+        factor_id: theirs.id,
+        account_id: other.id,
+        ..credential.clone()
+    };
+    assert_eq!(
+        store.insert_webauthn_credential(&copy),
+        Err(RepositoryError::Conflict(UniqueField::Id))
+    );
+    assert_eq!(
+        store.webauthn_credentials_of(owner.id).expect("list"),
+        vec![credential.clone()]
+    );
+    credential.counter = 4;
+    credential.backup_state = true;
+    store
+        .update_webauthn_credential(&credential)
+        .expect("update");
+    assert_eq!(
+        store
+            .webauthn_credential_by_credential_id("Y3JlZC0x")
+            .expect("read"),
+        Some(credential.clone())
+    );
+    // The credential goes with its factor.
+    store.delete_factor(key.id).expect("delete");
+    assert_eq!(
+        store.webauthn_credential_of_factor(key.id).expect("read"),
+        None
+    );
+
+    let ceremony = |id: &str, binding: &str, expires: i64| Ceremony {
+        id: id.to_owned(),
+        binding: binding.to_owned(),
+        account_id: Some(owner.id),
+        state: "{}".to_owned(),
+        created_at: at(10),
+        expires_at: at(expires),
+    };
+    store
+        .put_ceremony(&ceremony("c1", "enrol:x", 100))
+        .expect("put");
+    // A new ceremony for the same purpose replaces the old one.
+    store
+        .put_ceremony(&ceremony("c2", "enrol:x", 100))
+        .expect("put");
+    let taken = store.take_ceremony("enrol:x", at(50)).expect("take");
+    assert_eq!(taken.map(|c| c.id).as_deref(), Some("c2"));
+    assert_eq!(
+        store.take_ceremony("enrol:x", at(50)).expect("take"),
+        None,
+        "once"
+    );
+    store
+        .put_ceremony(&ceremony("c3", "login:y", 60))
+        .expect("put");
+    assert_eq!(
+        store.take_ceremony("login:y", at(60)).expect("take"),
+        None,
+        "expired"
+    );
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -578,6 +668,7 @@ on_both_backends!(
     transactions_commit_together_or_not_at_all,
     racing_transactions_all_land,
     a_login_leaves_codes_sessions_and_otps_that_behave,
+    webauthn_credentials_are_unique_and_ceremonies_are_taken_once,
 );
 
 #[test]

@@ -20,17 +20,21 @@ pub enum FactorKind {
     Totp,
     SecurityKey,
     Passkey,
+    /// The "biometric key": a WebAuthn credential of a platform authenticator (Windows
+    /// Hello, Touch ID, Android screen lock), with user verification.
+    Platform,
     Push,
     RecoveryCode,
     Sms,
 }
 
 impl FactorKind {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::EmailOtp,
         Self::Totp,
         Self::SecurityKey,
         Self::Passkey,
+        Self::Platform,
         Self::Push,
         Self::RecoveryCode,
         Self::Sms,
@@ -42,6 +46,7 @@ impl FactorKind {
             Self::Totp => "totp",
             Self::SecurityKey => "security_key",
             Self::Passkey => "passkey",
+            Self::Platform => "platform",
             Self::Push => "push",
             Self::RecoveryCode => "recovery_code",
             Self::Sms => "sms",
@@ -66,6 +71,14 @@ impl FromStr for FactorKind {
             .into_iter()
             .find(|k| k.as_str() == s)
             .ok_or_else(|| UnknownFactorKind(s.to_owned()))
+    }
+}
+
+impl FactorKind {
+    /// A WebAuthn credential: bound to the origin, so a phishing site cannot replay it.
+    /// Only these satisfy a request for phishing-resistant authentication.
+    pub fn is_phishing_resistant(self) -> bool {
+        matches!(self, Self::SecurityKey | Self::Passkey | Self::Platform)
     }
 }
 
@@ -111,6 +124,7 @@ pub struct FactorRegistry {
     pub totp: KindState,
     pub security_key: KindState,
     pub passkey: KindState,
+    pub platform: KindState,
     pub push: KindState,
     pub recovery_code: KindState,
     pub sms: KindState,
@@ -123,6 +137,7 @@ impl Default for FactorRegistry {
             totp: KindState::Available,
             security_key: KindState::Available,
             passkey: KindState::Available,
+            platform: KindState::Available,
             push: KindState::Available,
             recovery_code: KindState::Available,
             sms: KindState::Retired,
@@ -147,6 +162,7 @@ impl FactorRegistry {
             FactorKind::Totp => self.totp,
             FactorKind::SecurityKey => self.security_key,
             FactorKind::Passkey => self.passkey,
+            FactorKind::Platform => self.platform,
             FactorKind::Push => self.push,
             FactorKind::RecoveryCode => self.recovery_code,
             FactorKind::Sms => self.sms,
@@ -298,6 +314,7 @@ pub fn offer_label(factor: &Factor, email: Option<&Email>) -> String {
         FactorKind::Totp => named("Authenticator app"),
         FactorKind::SecurityKey => named("Security key"),
         FactorKind::Passkey => named("Passkey"),
+        FactorKind::Platform => named("Biometric key"),
         FactorKind::Push => format!("Push notification to {}", named("your phone")),
         FactorKind::RecoveryCode => "Recovery code".to_owned(),
         FactorKind::Sms => named("Phone (SMS)"),
@@ -316,7 +333,28 @@ pub fn login_offers(
     factors: &[Factor],
     registry: &FactorRegistry,
 ) -> (Vec<FactorOffer>, Option<String>) {
-    let mut usable: Vec<&Factor> = registry.usable_at_login(factors).collect();
+    offers_where(email, factors, registry, false)
+}
+
+/// The offers of a login that asked for phishing resistance: WebAuthn factors only
+/// (no e-mail code, no codes of any kind, no push).
+pub fn phishing_resistant_offers(
+    factors: &[Factor],
+    registry: &FactorRegistry,
+) -> (Vec<FactorOffer>, Option<String>) {
+    offers_where(None, factors, registry, true)
+}
+
+fn offers_where(
+    email: Option<&Email>,
+    factors: &[Factor],
+    registry: &FactorRegistry,
+    phishing_resistant: bool,
+) -> (Vec<FactorOffer>, Option<String>) {
+    let mut usable: Vec<&Factor> = registry
+        .usable_at_login(factors)
+        .filter(|f| !phishing_resistant || f.kind.is_phishing_resistant())
+        .collect();
     usable.sort_by_key(|f| std::cmp::Reverse((f.last_used_at, f.created_at)));
     let mut offers: Vec<FactorOffer> = usable
         .iter()
@@ -460,6 +498,28 @@ mod tests {
         assert_eq!(offers[0].label, "Pixel");
         assert_eq!(offers[3].label, "Email on r***@example.com");
         assert_eq!(offers[3].id, IMPLICIT_EMAIL_FACTOR);
+    }
+
+    #[test]
+    fn phishing_resistance_offers_webauthn_factors_only() {
+        let registry = FactorRegistry::default();
+        let factors = vec![
+            factor(FactorKind::Totp, FactorStatus::Active),
+            factor(FactorKind::SecurityKey, FactorStatus::Active),
+            factor(FactorKind::Platform, FactorStatus::Active),
+            factor(FactorKind::Passkey, FactorStatus::Pending),
+            factor(FactorKind::RecoveryCode, FactorStatus::Active),
+        ];
+        let (offers, default) = phishing_resistant_offers(&factors, &registry);
+        let mut kinds: Vec<_> = offers.iter().map(|o| o.kind).collect();
+        kinds.sort();
+        assert_eq!(kinds, vec![FactorKind::SecurityKey, FactorKind::Platform]);
+        assert!(default.is_some());
+        assert!(
+            phishing_resistant_offers(&factors[..1], &registry)
+                .0
+                .is_empty()
+        );
     }
 
     #[test]

@@ -26,6 +26,7 @@ pub mod recovery_code;
 pub mod registration;
 pub mod signing_key;
 pub mod username;
+pub mod webauthn;
 
 pub use account::{Account, AccountId, AccountStatus, IllegalTransition, Subject};
 pub use audit::{AuditEvent, AuditKind, NewAuditEvent};

@@ -19,6 +19,7 @@ use crate::recovery_code::RecoveryCode;
 use crate::registration::{AccountMigration, MigrationState, RegistrationToken};
 use crate::signing_key::SigningKeyRecord;
 use crate::username::LegacyUsername;
+use crate::webauthn::{Ceremony, WebauthnCredential};
 
 /// Which unique value a write collided with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,6 +218,39 @@ pub trait PushRepository {
         to: PushStatus,
         at: DateTime<Utc>,
     ) -> RepositoryResult<bool>;
+}
+
+/// WebAuthn credentials and ceremony state.
+pub trait WebauthnRepository {
+    /// Stores a credential; a credential id already registered (to anyone) is a
+    /// `Conflict(UniqueField::Id)`.
+    fn insert_webauthn_credential(&self, credential: &WebauthnCredential) -> RepositoryResult<()>;
+    /// Counter, flags and the library's credential after a use.
+    fn update_webauthn_credential(&self, credential: &WebauthnCredential) -> RepositoryResult<()>;
+    /// Every credential of the account, whatever its factor's status.
+    fn webauthn_credentials_of(
+        &self,
+        account: AccountId,
+    ) -> RepositoryResult<Vec<WebauthnCredential>>;
+    fn webauthn_credential_of_factor(
+        &self,
+        factor: FactorId,
+    ) -> RepositoryResult<Option<WebauthnCredential>>;
+    /// The credential with this id (base64url), whoever owns it.
+    fn webauthn_credential_by_credential_id(
+        &self,
+        credential_id: &str,
+    ) -> RepositoryResult<Option<WebauthnCredential>>;
+    /// Stores a ceremony, replacing any other of the same binding; ceremonies expired
+    /// by its `created_at` are swept on the way.
+    fn put_ceremony(&self, ceremony: &Ceremony) -> RepositoryResult<()>;
+    /// Takes (deletes and returns) the ceremony of `binding` if it has not expired.
+    /// Of two racing takers only one gets it.
+    fn take_ceremony(
+        &self,
+        binding: &str,
+        now: DateTime<Utc>,
+    ) -> RepositoryResult<Option<Ceremony>>;
 }
 
 pub trait AuditLog {

@@ -62,6 +62,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(oidc::end_session::end_session_post)
         .service(api::login::get_login)
         .service(api::login::password)
+        .service(api::passwordless::challenge)
+        .service(api::passwordless::verify)
         .service(api::second_factor::challenge)
         .service(api::second_factor::verify)
         .service(api::registration::resend)
@@ -204,9 +206,20 @@ impl Application {
                 what: "the password hashing threads",
                 reason: e.to_string(),
             })?;
-        let discovery = oidc::discovery::document(&config.server.issuer).map_err(|reason| {
+        let discovery = oidc::discovery::document(
+            &config.server.issuer,
+            &[
+                oidc::tokens::ACR_MFA,
+                config.webauthn.phishing_resistant_acr.as_str(),
+            ],
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            key: "server.issuer".to_owned(),
+            reason,
+        })?;
+        let webauthn = crate::factors::webauthn::relying_party(&config).map_err(|reason| {
             ConfigError::Invalid {
-                key: "server.issuer".to_owned(),
+                key: "webauthn".to_owned(),
                 reason,
             }
         })?;
@@ -238,6 +251,7 @@ impl Application {
             login_factors: LoginFactors::new(),
             enrol_factors: EnrolFactors::new(),
             clients: ClientCache::default(),
+            webauthn: webauthn.map(Arc::new),
             background: Background::new(BACKGROUND_LIMIT),
             push,
         });

@@ -31,6 +31,93 @@ pub struct Config {
     pub migration: MigrationConfig,
     pub account_api: AccountApiConfig,
     pub push: PushConfig,
+    pub webauthn: WebauthnConfig,
+}
+
+/// `[webauthn]`: security keys, passkeys and platform ("biometric") keys.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebauthnConfig {
+    /// The relying party id: a registrable domain the login UI is served under. Empty:
+    /// the issuer's host. It can never change without making every credential useless.
+    pub rp_id: String,
+    /// The origin the login UI runs on (scheme, host and port), as browsers send it.
+    /// Empty: the issuer's origin.
+    pub origin: String,
+    /// More allowed origins, space-separated (e.g. the account UI on another subdomain).
+    pub extra_origins: String,
+    /// Accept the origins' host on any port (development and tests with rp_id `localhost`).
+    pub allow_any_port: bool,
+    /// The name authenticators show. Empty: `mail.product_name`.
+    pub rp_name: String,
+    /// How long a started ceremony (registration or sign-in) may be finished.
+    pub ceremony_ttl_seconds: u32,
+    /// Tell the UI after a login that the account has no platform ("biometric") key yet,
+    /// so it can offer to register one (`offer_platform_enrolment` in the answer).
+    pub offer_platform_enrolment: bool,
+    /// The `acr` value that asks for (and reports) a phishing-resistant login: a
+    /// WebAuthn credential. Advertised in discovery `acr_values_supported`.
+    pub phishing_resistant_acr: String,
+}
+
+impl Default for WebauthnConfig {
+    fn default() -> Self {
+        Self {
+            rp_id: String::new(),
+            origin: String::new(),
+            extra_origins: String::new(),
+            allow_any_port: false,
+            rp_name: String::new(),
+            ceremony_ttl_seconds: 300,
+            offer_platform_enrolment: true,
+            phishing_resistant_acr: "phr".to_owned(),
+        }
+    }
+}
+
+impl WebauthnConfig {
+    /// The relying party id in force: `rp_id`, else the issuer's host name. A loopback
+    /// address stands for `localhost` (browsers refuse IP addresses as rp ids); with
+    /// another IP address and no `rp_id` there is none, and WebAuthn is off.
+    pub fn effective_rp_id(&self, issuer: &str) -> Option<String> {
+        if !self.rp_id.is_empty() {
+            return Some(self.rp_id.clone());
+        }
+        match url::Url::parse(issuer).ok()?.host()? {
+            url::Host::Domain(name) => Some(name.to_owned()),
+            url::Host::Ipv4(ip) if ip.is_loopback() => Some("localhost".to_owned()),
+            url::Host::Ipv6(ip) if ip.is_loopback() => Some("localhost".to_owned()),
+            _ => None,
+        }
+    }
+
+    /// The origins in force: `origin` (else the issuer's origin, with `localhost` for a
+    /// loopback address) and `extra_origins`.
+    pub fn effective_origins(&self, issuer: &str) -> Result<Vec<url::Url>, String> {
+        let first = if self.origin.is_empty() {
+            let mut issuer = url::Url::parse(issuer).map_err(|e| e.to_string())?;
+            let loopback = match issuer.host() {
+                Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+                Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+                _ => false,
+            };
+            if loopback {
+                issuer
+                    .set_host(Some("localhost"))
+                    .map_err(|e| e.to_string())?;
+            }
+            issuer.origin().ascii_serialization()
+        } else {
+            self.origin.clone()
+        };
+        std::iter::once(first.as_str())
+            .chain(self.extra_origins.split_whitespace())
+            .map(|o| match url::Url::parse(o) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => Ok(u),
+                _ => Err(format!("{o:?} is not an http(s) origin")),
+            })
+            .collect()
+    }
 }
 
 /// Moving accounts in from an old system (scenario A).
@@ -741,6 +828,22 @@ impl Config {
                 format!("{:?} is not an OAuth scope", self.account_api.scope),
             ));
         }
+        if self.webauthn.ceremony_ttl_seconds == 0 {
+            return Err(invalid(
+                "webauthn.ceremony_ttl_seconds",
+                "must be at least 1".to_owned(),
+            ));
+        }
+        let acr = &self.webauthn.phishing_resistant_acr;
+        if acr.is_empty() || !acr.bytes().all(|b| b.is_ascii_graphic() && b != b'"') {
+            return Err(invalid(
+                "webauthn.phishing_resistant_acr",
+                format!("{acr:?} is not an acr value"),
+            ));
+        }
+        self.webauthn
+            .effective_origins(&self.server.issuer)
+            .map_err(|reason| invalid("webauthn.origin", reason))?;
         Ok(())
     }
 

@@ -31,6 +31,8 @@ pub struct AppState {
     pub enrol_factors: EnrolFactors,
     /// Registered clients, cached for a few seconds.
     pub clients: ClientCache,
+    /// The WebAuthn relying party, from `[webauthn]`; `None` when there is no rp id.
+    pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// Bounded work after the answer (registration-link resends).
     pub background: Background,
     /// Delivers push-approval notices (`[push] notifier`).

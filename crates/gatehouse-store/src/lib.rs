@@ -24,6 +24,7 @@ mod signing_keys;
 mod time;
 mod transaction;
 mod url;
+mod webauthn;
 
 pub use connection::{DbConnection, PoolOptions, Store};
 pub use error::StoreError;

@@ -276,6 +276,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    webauthn_credentials (factor_id) {
+        factor_id -> Text,
+        account_id -> Text,
+        credential_id -> Text,
+        credential -> Text,
+        aaguid -> Nullable<Text>,
+        transports -> Text,
+        backup_eligible -> Bool,
+        backup_state -> Bool,
+        counter -> BigInt,
+        discoverable -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
     push_challenges (id) {
         id -> Text,
         factor_id -> Text,
@@ -314,5 +330,16 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    webauthn_ceremonies (id) {
+        id -> Text,
+        binding -> Text,
+        account_id -> Nullable<Text>,
+        state -> Text,
+        created_at -> BigInt,
+        expires_at -> BigInt,
     }
 }

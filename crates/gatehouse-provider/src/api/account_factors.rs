@@ -34,7 +34,8 @@ const MAX_NAME_CHARS: usize = 64;
 pub struct FactorView {
     /// The factor's id; `email` for the e-mail code every account with an address has.
     pub id: String,
-    /// `email_otp`, `totp`, `security_key`, `passkey`, `push`, `recovery_code`, `sms`.
+    /// `email_otp`, `totp`, `security_key`, `passkey`, `platform` (biometric key),
+    /// `push`, `recovery_code`, `sms`.
     #[schema(value_type = String, example = "totp")]
     pub kind: FactorKind,
     /// The name the user gave it, or a description.
@@ -72,7 +73,8 @@ pub struct FactorList {
 pub struct StartEnrolment {
     /// The kind to add, e.g. `totp`.
     pub kind: String,
-    /// Kind-specific options; none of the current kinds takes any.
+    /// Kind-specific options; none of the current kinds takes any (WebAuthn kinds
+    /// included: their setup is the browser's `CredentialCreationOptions`).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub options: Value,
@@ -87,6 +89,13 @@ pub struct EnrolmentStarted {
     /// `push`: `{enrolment_uri, qr_png_base64, qr_svg, expires_in}`: the phone scans the
     /// `gatehouse-push://enroll?server=…&ticket=…` URI and registers itself (the ticket
     /// works once, for `expires_in` seconds); that activates the method, no confirm step.
+    /// `security_key`, `passkey`, `platform`: `{public_key, binary_encoding: "base64url",
+    /// expires_in}` where `public_key` is the WebAuthn `CredentialCreationOptions`
+    /// (`{publicKey: {rp, user, challenge, pubKeyCredParams, excludeCredentials,
+    /// authenticatorSelection, …}}`): base64url-decode `challenge`, `user.id` and each
+    /// `excludeCredentials[].id` to ArrayBuffers and pass it to
+    /// `navigator.credentials.create`; then confirm with the answer within `expires_in`
+    /// seconds. The account's existing credentials are excluded.
     #[schema(value_type = Object)]
     pub setup: Value,
 }
@@ -394,7 +403,7 @@ pub fn start(
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`, `reauthentication_required` (with `max_age`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`factor_retired` (SMS), `factor_disabled`, `factor_not_enrollable`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_retired` (SMS), `factor_disabled`, `factor_not_enrollable`, `webauthn_unavailable` (no WebAuthn relying party configured: set `webauthn.rp_id`)", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`factor_kind_unknown`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -481,16 +490,16 @@ pub fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
     tag = "account",
     security(("bearer" = [])),
     params(("factor" = String, Path, description = "The id of the pending factor")),
-    request_body(content = Object, description = "`totp`: `{\"code\": \"123456\", \"name\": \"Pixel 8\"}` (`name` optional, 1–64 characters); `push` needs none: the phone's registration activates it (a pending one answers 409 `push_device_pending`)"),
+    request_body(content = Object, description = "`totp`: `{\"code\": \"123456\", \"name\": \"Pixel 8\"}` (`name` optional, 1–64 characters); `push` needs none: the phone's registration activates it (a pending one answers 409 `push_device_pending`); `security_key`, `passkey`, `platform`: `{\"credential\": RegisterPublicKeyCredential, \"name\": \"YubiKey 5\"}` — the answer of `navigator.credentials.create` as JSON (`id`, `rawId`, `type`, `response.{attestationObject, clientDataJSON, transports}`, binary fields base64url). The credential is stored with its AAGUID, transports and backup flags"),
     responses(
         (status = 200, description = "Active", body = FactorView),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`, `reauthentication_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`factor_not_pending`, `factor_retired`, `factor_disabled`, `push_device_pending`", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`enrolment_expired`: start again", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_not_pending`, `factor_retired`, `factor_disabled`, `push_device_pending`, `webauthn_credential_exists` (this authenticator's credential is registered already)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`enrolment_expired`: start again; `webauthn_ceremony_expired`: the WebAuthn challenge expired or was used, start again", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`, `webauthn_invalid` (the attestation does not verify: challenge, origin, user verification…), `webauthn_not_platform` (a roaming key answered a `platform` enrolment)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited` (with `retry_after` seconds)", body = Problem, content_type = "application/problem+json"),
     )
 )]

@@ -4,20 +4,21 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use gatehouse_core::ClientId;
-use gatehouse_core::factor::{FactorOffer, login_offers};
+use gatehouse_core::factor::{FactorOffer, login_offers, phishing_resistant_offers};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::password::Verification;
 use gatehouse_core::ports::{AccountRepository, AuditLog, FactorRepository};
 use gatehouse_core::ports::{ClientRepository, LoginRequestRepository};
 use gatehouse_core::{
-    Account, AccountStatus, AuditKind, IdentifierPolicy, LegacyUsername, LoginIdentifier,
-    NewAuditEvent,
+    Account, AccountStatus, AuditKind, FactorKind, IdentifierPolicy, LegacyUsername,
+    LoginIdentifier, NewAuditEvent,
 };
 use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::oidc::browser;
+use crate::oidc::codes::requires_phishing_resistance;
 use crate::password_pool::PoolError;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -35,6 +36,12 @@ pub struct LoginView {
     pub ui_locales: Option<String>,
     /// The next step: `password`, then `second_factor`.
     pub next: String,
+    /// A passkey can sign in instead of the password: start it with
+    /// `POST /api/v1/login/{login_challenge}/passkey/challenge`.
+    pub passkey_sign_in: bool,
+    /// The client asked for a phishing-resistant login (`acr_values`): only a security
+    /// key, passkey or biometric key will be offered as the second step.
+    pub phishing_resistant: bool,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -122,6 +129,10 @@ pub async fn get_login(
                 "No such login request",
             )
         })?;
+    let phishing_resistant = requires_phishing_resistance(
+        &login.request,
+        &state.config.webauthn.phishing_resistant_acr,
+    );
     Ok(HttpResponse::Ok().json(LoginView {
         login_challenge: login.id,
         client: ClientSummary {
@@ -137,8 +148,21 @@ pub async fn get_login(
             "password"
         }
         .to_owned(),
+        passkey_sign_in: passkey_sign_in(&state),
+        phishing_resistant,
         expires_at: login.expires_at,
     }))
+}
+
+/// Whether a discoverable passkey may sign in alone on this server.
+pub fn passkey_sign_in(state: &AppState) -> bool {
+    state.webauthn.is_some()
+        && [FactorKind::Passkey, FactorKind::Platform]
+            .into_iter()
+            .any(|k| {
+                state.config.factors.check_accepted(k).is_ok()
+                    && state.login_factors.module(k).is_some()
+            })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -155,6 +179,7 @@ pub struct SecondFactorStep {
     /// `second_factor`.
     pub next: String,
     /// Every way to finish this login; "Try another method" picks another of these.
+    /// When the client asked for a phishing-resistant login, only WebAuthn factors.
     #[schema(value_type = Vec<Object>)]
     pub factors: Vec<FactorOffer>,
     /// The factor to start with.
@@ -303,6 +328,10 @@ pub async fn password(
             Err(e) => tracing::warn!(error = %e, "rehashing a password failed"),
         }
     }
+    let phishing_resistant = requires_phishing_resistance(
+        &login.request,
+        &state.config.webauthn.phishing_resistant_acr,
+    );
     login.account_id = Some(account.id);
     login.amr = vec!["pwd".to_owned()];
     let store = state.store.clone();
@@ -322,8 +351,11 @@ pub async fn password(
     .map_err(|_| Problem::internal())?
     .map_err(|_| Problem::database_unavailable())?;
     let (factors, account) = factors;
-    let (offers, default_factor) =
-        login_offers(account.email.as_ref(), &factors, &state.config.factors);
+    let (offers, default_factor) = if phishing_resistant {
+        phishing_resistant_offers(&factors, &state.config.factors)
+    } else {
+        login_offers(account.email.as_ref(), &factors, &state.config.factors)
+    };
     Ok(HttpResponse::Ok().json(SecondFactorStep {
         next: "second_factor".to_owned(),
         factors: offers,

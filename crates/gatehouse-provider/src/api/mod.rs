@@ -10,6 +10,7 @@ pub mod admin_clients;
 pub mod bearer;
 pub mod login;
 pub mod origin;
+pub mod passwordless;
 pub mod push_device;
 pub mod registration;
 pub mod second_factor;

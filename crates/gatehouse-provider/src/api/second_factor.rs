@@ -24,8 +24,7 @@ use super::origin::Origin;
 use crate::crypto::random;
 use crate::factors::{FactorContext, FactorError, Verdict};
 use crate::oidc::browser::SESSION_COOKIE;
-use crate::oidc::codes::issue_code;
-use crate::oidc::tokens::ACR_MFA;
+use crate::oidc::codes::{established_acr, issue_code, requires_phishing_resistance};
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -35,6 +34,17 @@ pub struct LoginDone {
     pub next: String,
     /// Where to send the browser: the client's redirect URI with `code`, `state` and `iss`.
     pub redirect_to: String,
+    /// The account has no platform ("biometric") key and the server's policy suggests
+    /// one: the UI may offer to register it now (`POST /api/v1/account/factors`
+    /// `{"kind": "platform"}`) before following `redirect_to`.
+    pub offer_platform_enrolment: bool,
+}
+
+/// What a finished login produced.
+#[derive(Debug)]
+pub(crate) struct Finished {
+    pub redirect_to: String,
+    pub offer_platform_enrolment: bool,
 }
 
 /// The account and the factor a step names, checked against the login and the registry.
@@ -79,6 +89,20 @@ fn resolve(
             "This factor can no longer be used",
         )
     })?;
+    if requires_phishing_resistance(
+        &login.request,
+        &state.config.webauthn.phishing_resistant_acr,
+    ) && !kind.is_phishing_resistant()
+    {
+        return Err(FactorError::Refused(Box::new(
+            Problem::new(
+                StatusCode::CONFLICT,
+                "factor_not_allowed",
+                "This sign-in asks for a phishing-resistant method",
+            )
+            .with_detail("Use a security key, passkey or biometric key"),
+        )));
+    }
     // An enrolment never confirmed proves nothing.
     if factor
         .as_ref()
@@ -98,9 +122,9 @@ fn resolve(
     tag = "login",
     params(("login_challenge" = String, Path), ("factor" = String, Path, description = "A factor id from the password step, or `email`")),
     responses(
-        (status = 200, description = "Challenge sent; `email_otp`: `{sent_to, expires_in, code_length}`; `totp`: `{code_length}` (nothing is sent); `recovery_code`: `{format, remaining}`; `push`: `{challenge_id, number, expires_in, poll_interval}` (show `number`; the phone must pick it; then poll `verify`)", body = Object),
+        (status = 200, description = "Challenge sent; `email_otp`: `{sent_to, expires_in, code_length}`; `totp`: `{code_length}` (nothing is sent); `recovery_code`: `{format, remaining}`; `push`: `{challenge_id, number, expires_in, poll_interval}` (show `number`; the phone must pick it; then poll `verify`); `security_key`, `passkey`, `platform`: `{public_key, binary_encoding: \"base64url\", expires_in}` where `public_key` is the WebAuthn `CredentialRequestOptions` (`{publicKey: {challenge, rpId, allowCredentials, userVerification, timeout, …}}`): base64url-decode `challenge` and each `allowCredentials[].id` to ArrayBuffers and pass it to `navigator.credentials.get`. The challenge works once, for `expires_in` seconds, for this login and this factor only", body = Object),
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`password_required`, `factor_retired`, `factor_disabled`, `factor_not_active`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`password_required`, `factor_retired`, `factor_disabled`, `factor_not_active`, `factor_not_allowed` (the client asked for a phishing-resistant login: only WebAuthn factors), `webauthn_unavailable` (no WebAuthn relying party configured)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`otp_send_limit`; `push_send_limit` (ten pushes per factor per 15 minutes, with `retry_after`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -164,14 +188,15 @@ fn run<T>(
 #[utoipa::path(
     tag = "login",
     params(("login_challenge" = String, Path), ("factor" = String, Path)),
-    request_body(content = Object, description = "For `email_otp` and `totp`: `{\"code\": \"123456\"}`; for `recovery_code`: `{\"code\": \"xxxxx-xxxxx\"}`; for `push`: `{}` (a poll)"),
+    request_body(content = Object, description = "For `email_otp` and `totp`: `{\"code\": \"123456\"}`; for `recovery_code`: `{\"code\": \"xxxxx-xxxxx\"}`; for `push`: `{}` (a poll); for `security_key`, `passkey`, `platform`: `{\"credential\": PublicKeyCredential}` — the answer of `navigator.credentials.get` as JSON (`id`, `rawId`, `type`, `response.{authenticatorData, clientDataJSON, signature, userHandle}`, binary fields base64url)"),
     responses(
         (status = 200, description = "Done: send the browser to `redirect_to`; the session cookie is set", body = LoginDone),
         (status = 202, description = "`push`: the phone has not answered yet: `{next: pending, status, challenge_id, expires_in, poll_interval}`; poll again", body = Object),
+        (status = 400, description = "`invalid_json`: no `credential`, or not a WebAuthn answer", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`push_denied`: the sign-in was denied on the phone", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`push_expired`: the phone did not answer in time", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`otp_not_sent`, `otp_expired`, `otp_exhausted`, `push_not_sent`, `push_used`, `password_required`, `factor_retired`, `factor_not_active`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed` (a TOTP step already used), `push_number_mismatch` (the phone picked a wrong number)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`otp_not_sent`, `otp_expired`, `otp_exhausted`, `push_not_sent`, `push_used`, `password_required`, `factor_retired`, `factor_not_active`, `factor_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`push_expired`: the phone did not answer in time; `webauthn_ceremony_expired`: the WebAuthn challenge is unknown, used or expired; challenge again", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed` (a TOTP step already used), `push_number_mismatch` (the phone picked a wrong number), `webauthn_invalid` (the assertion does not verify: wrong challenge, origin, credential or signature), `webauthn_counter_regression` (the signature counter went backwards: refused and audited)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many wrong codes for this factor (with `retry_after` seconds); try another method", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -244,12 +269,18 @@ pub async fn verify(
                 used.last_used_at = Some(now);
                 tx.update_factor(&used)?;
             }
+            let acr = established_acr(
+                kind.is_phishing_resistant(),
+                &login.request,
+                &state.config.webauthn.phishing_resistant_acr,
+            );
             finish(
                 tx,
                 state,
                 login.clone(),
                 &account,
                 &methods,
+                &acr,
                 &token,
                 &code_value,
                 user_agent.clone(),
@@ -261,7 +292,7 @@ pub async fn verify(
     })
     .await
     .map_err(|_| Problem::internal())?;
-    let redirect_to = match outcome {
+    let finished = match outcome {
         (_, Some(problem), _) => return Err(problem),
         (Ok(None), None, Some(mut waiting)) => {
             if let Some(fields) = waiting.as_object_mut() {
@@ -273,9 +304,14 @@ pub async fn verify(
                 ]))
                 .json(waiting));
         }
-        (Ok(Some(redirect_to)), None, _) => redirect_to,
+        (Ok(Some(finished)), None, _) => finished,
         _ => return Err(Problem::database_unavailable()),
     };
+    Ok(done(&state, session_token, finished))
+}
+
+/// The answer to a finished login: the session cookie and where to go.
+pub(crate) fn done(state: &AppState, session_token: String, finished: Finished) -> HttpResponse {
     let secure = state.config.server.issuer.starts_with("https://");
     let cookie = Cookie::build(SESSION_COOKIE, session_token)
         .path("/")
@@ -286,25 +322,49 @@ pub async fn verify(
             state.config.login.session_ttl_seconds.into(),
         ))
         .finish();
-    Ok(HttpResponse::Ok().cookie(cookie).json(LoginDone {
+    HttpResponse::Ok().cookie(cookie).json(LoginDone {
         next: "done".to_owned(),
-        redirect_to,
-    }))
+        redirect_to: finished.redirect_to,
+        offer_platform_enrolment: finished.offer_platform_enrolment,
+    })
 }
 
-/// Records the finished login: session, code, audit event. Returns `redirect_to`.
+/// Whether to suggest a platform ("biometric") key after this login: the policy says
+/// so, the kind can be enrolled here, and the account has none yet.
+fn offer_platform(
+    tx: &Tx<'_>,
+    state: &AppState,
+    account: &Account,
+) -> Result<bool, RepositoryError> {
+    let kind = FactorKind::Platform;
+    if !state.config.webauthn.offer_platform_enrolment
+        || state.config.factors.check_enrollable(kind).is_err()
+        || state.enrol_factors.module(kind).is_none()
+    {
+        return Ok(false);
+    }
+    let has_one = tx
+        .factors_of(account.id)?
+        .iter()
+        .any(|f| f.kind == kind && f.status == gatehouse_core::FactorStatus::Active);
+    Ok(!has_one)
+}
+
+/// Records the finished login: session, code, audit event. `acr` is what the login
+/// established (multi-factor, or phishing-resistant with a WebAuthn credential).
 #[allow(clippy::too_many_arguments)]
-fn finish(
+pub(crate) fn finish(
     tx: &Tx<'_>,
     state: &AppState,
     mut login: LoginRequest,
     account: &Account,
     methods: &[&str],
+    acr: &str,
     session_token: &str,
     code: &str,
     user_agent: Option<String>,
     ip: Option<String>,
-) -> Result<String, RepositoryError> {
+) -> Result<Finished, RepositoryError> {
     let now = state.clock.now();
     let mut proven = login.amr.clone();
     proven.extend(methods.iter().map(|m| (*m).to_owned()));
@@ -314,7 +374,7 @@ fn finish(
         account_id: account.id,
         token_hash: state.secrets.hasher.hash(session_token),
         amr: amr.clone(),
-        acr: ACR_MFA.to_owned(),
+        acr: acr.to_owned(),
         auth_time: now,
         created_at: now,
         last_seen_at: now,
@@ -330,9 +390,13 @@ fn finish(
     tx.update_login_request(&login)?;
     let mut event = NewAuditEvent::new(AuditKind::LoginSucceeded, Some(account.id), now)
         .with_detail("client_id", login.request.client_id.clone())
-        .with_detail("amr", amr.join(" "));
+        .with_detail("amr", amr.join(" "))
+        .with_detail("acr", acr);
     event.user_agent = user_agent;
     event.ip = ip;
     tx.record(&event)?;
-    Ok(redirect_to)
+    Ok(Finished {
+        redirect_to,
+        offer_platform_enrolment: offer_platform(tx, state, account)?,
+    })
 }

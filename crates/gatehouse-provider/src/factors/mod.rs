@@ -5,10 +5,14 @@
 
 pub mod email_otp;
 pub mod guard;
+pub mod passkey;
+pub mod platform;
 pub mod push;
 pub mod qr;
 pub mod recovery_code;
+pub mod security_key;
 pub mod totp;
+pub mod webauthn;
 
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -92,6 +96,9 @@ impl LoginFactors {
             Box::new(totp::Totp),
             Box::new(recovery_code::RecoveryCodes),
             Box::new(push::Push),
+            Box::new(security_key::SecurityKey),
+            Box::new(passkey::Passkey),
+            Box::new(platform::Platform),
         ]))
     }
 
@@ -157,6 +164,9 @@ impl EnrolFactors {
             Box::new(totp::Totp),
             Box::new(recovery_code::RecoveryCodes),
             Box::new(push::Push),
+            Box::new(security_key::SecurityKey),
+            Box::new(passkey::Passkey),
+            Box::new(platform::Platform),
         ]))
     }
 

@@ -244,7 +244,12 @@ async fn reuse_session(
                 let Some(mut session) = tx.session_by_token_hash(&token_hash)? else {
                     return Ok(None);
                 };
-                if !session_satisfies(&session, &request, now) {
+                if !session_satisfies(
+                    &session,
+                    &request,
+                    now,
+                    &state.config.webauthn.phishing_resistant_acr,
+                ) {
                     return Ok(None);
                 }
                 let active = tx

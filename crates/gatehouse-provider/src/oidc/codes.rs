@@ -7,6 +7,7 @@ use gatehouse_core::ports::{AuthorizationCodeRepository, RepositoryError};
 use gatehouse_store::Tx;
 
 use super::authorize::redirect_location;
+use super::tokens::ACR_MFA;
 use crate::state::AppState;
 
 /// Stores the code (hashed) and returns where to send the browser: the client's
@@ -49,9 +50,40 @@ pub fn session_satisfies(
     session: &Session,
     request: &AuthorizationRequest,
     now: chrono::DateTime<chrono::Utc>,
+    phishing_resistant_acr: &str,
 ) -> bool {
     session.is_live(now)
         && !request.prompt.login
         && session.satisfies_max_age(request.max_age, now)
-        && (request.acr_values.is_empty() || request.acr_values.contains(&session.acr))
+        && acr_satisfies(&session.acr, &request.acr_values, phishing_resistant_acr)
+}
+
+/// Whether a login of `acr` meets `requested`: any when none is asked; a
+/// phishing-resistant login is also a multi-factor one.
+pub fn acr_satisfies(acr: &str, requested: &[String], phishing_resistant_acr: &str) -> bool {
+    requested.is_empty()
+        || requested.iter().any(|r| r == acr)
+        || (acr == phishing_resistant_acr && requested.iter().any(|r| r == ACR_MFA))
+}
+
+/// The `acr` a finished login reports: `phr` when a WebAuthn credential proved it,
+/// unless the client asked for the multi-factor value and not for `phr` (then it gets
+/// what it asked for, which the login satisfies too); else multi-factor.
+pub fn established_acr(
+    phishing_resistant_proof: bool,
+    request: &AuthorizationRequest,
+    phr: &str,
+) -> String {
+    let asked = |v: &str| request.acr_values.iter().any(|a| a == v);
+    if phishing_resistant_proof && (asked(phr) || !asked(ACR_MFA)) {
+        phr.to_owned()
+    } else {
+        ACR_MFA.to_owned()
+    }
+}
+
+/// Whether a login request asks for phishing resistance without also accepting an
+/// ordinary multi-factor login: then only WebAuthn factors may finish it.
+pub fn requires_phishing_resistance(request: &AuthorizationRequest, phr: &str) -> bool {
+    request.acr_values.iter().any(|v| v == phr) && !request.acr_values.iter().any(|v| v == ACR_MFA)
 }

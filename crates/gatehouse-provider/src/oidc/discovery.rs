@@ -9,8 +9,8 @@ use openidconnect::core::{
     CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
 };
 use openidconnect::{
-    AdditionalProviderMetadata, AuthUrl, IssuerUrl, JsonWebKeySetUrl, ProviderMetadata,
-    ResponseTypes, Scope, TokenUrl, UserInfoUrl,
+    AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, IssuerUrl, JsonWebKeySetUrl,
+    ProviderMetadata, ResponseTypes, Scope, TokenUrl, UserInfoUrl,
 };
 use serde::{Deserialize, Serialize};
 
@@ -46,7 +46,8 @@ type Metadata = ProviderMetadata<
 >;
 
 /// The discovery document for `issuer`.
-pub fn document(issuer: &str) -> Result<String, String> {
+/// `acr_values` lists the `acr` values this server can establish.
+pub fn document(issuer: &str, acr_values: &[&str]) -> Result<String, String> {
     let at = |path: &str| format!("{issuer}{path}");
     let fail = |e: openidconnect::url::ParseError| e.to_string();
     let metadata = Metadata::new(
@@ -112,6 +113,12 @@ pub fn document(issuer: &str) -> Result<String, String> {
         .iter()
         .map(|c| CoreClaimName::new((*c).to_owned()))
         .collect(),
+    ))
+    .set_acr_values_supported(Some(
+        acr_values
+            .iter()
+            .map(|v| AuthenticationContextClass::new((*v).to_owned()))
+            .collect(),
     ))
     .set_claims_parameter_supported(Some(false))
     .set_request_parameter_supported(Some(false))

@@ -1,0 +1,181 @@
+//! Password-less sign-in with a passkey, offered before the password step: a
+//! discoverable-credential ceremony in which the authenticator names the account
+//! (its user handle). A passkey assertion with user verification finishes the login
+//! alone (`amr` `hwk` or `swk`, `user`, `mfa`), exactly like a finished second step.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, post, web};
+use gatehouse_core::ports::{FactorRepository, RepositoryError};
+use serde_json::Value;
+
+use super::login::{bound_request, passkey_sign_in};
+use super::second_factor::{LoginDone, done, finish};
+use crate::crypto::random;
+use crate::factors::webauthn::{finish_passwordless, start_passwordless};
+use crate::factors::{FactorContext, FactorError};
+use crate::oidc::codes::established_acr;
+use crate::problem::Problem;
+use crate::state::AppState;
+
+fn not_offered() -> Problem {
+    Problem::new(
+        StatusCode::CONFLICT,
+        "passkey_sign_in_disabled",
+        "Passkeys cannot sign in on this server",
+    )
+}
+
+/// Starts a password-less sign-in: options for `navigator.credentials.get` with no
+/// `allowCredentials` (the authenticator offers its passkeys for this site), and
+/// `mediation: "conditional"` so the UI can show them in the identifier field's
+/// autofill. Starting again replaces the previous challenge of this login.
+#[utoipa::path(
+    tag = "login",
+    params(("login_challenge" = String, Path)),
+    responses(
+        (status = 200, description = "`{public_key, binary_encoding: \"base64url\", expires_in}`: `public_key` is the WebAuthn `CredentialRequestOptions` (`{publicKey: {challenge, rpId, userVerification: \"required\", timeout, …}, mediation}`); base64url-decode `challenge` to an ArrayBuffer and pass it to `navigator.credentials.get`. The challenge works once, for `expires_in` seconds, for this login only", body = Object),
+        (status = 403, description = "`browser_mismatch`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`login_request_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`login_request_completed`, `passkey_sign_in_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`login_request_expired`", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/login/{login_challenge}/passkey/challenge")]
+pub async fn challenge(
+    req: HttpRequest,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let login = bound_request(&req, &state, path.into_inner()).await?;
+    if !passkey_sign_in(&state) {
+        return Err(not_offered());
+    }
+    let shared = state.clone();
+    let answer = web::block(move || {
+        let state = shared.as_ref();
+        let ctx = FactorContext {
+            state,
+            now: state.clock.now(),
+        };
+        let mut refused = None;
+        let result = state
+            .store
+            .transaction(|tx| match start_passwordless(&ctx, tx, &login) {
+                Ok(options) => Ok(Some(options)),
+                Err(FactorError::Refused(p)) => {
+                    refused = Some(*p);
+                    Err(RepositoryError::NotFound)
+                }
+                Err(FactorError::Repository(e)) => Err(e),
+            });
+        match (result, refused) {
+            (_, Some(problem)) => Err(problem),
+            (Ok(Some(options)), None) => Ok(options),
+            _ => Err(Problem::database_unavailable()),
+        }
+    })
+    .await
+    .map_err(|_| Problem::internal())??;
+    Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Finishes a password-less sign-in with the browser's assertion. The passkey must be
+/// an active `passkey` or `platform` factor of the account its user handle names, and
+/// the authenticator must have verified the user. Then the login is done.
+#[utoipa::path(
+    tag = "login",
+    params(("login_challenge" = String, Path)),
+    request_body(content = Object, description = "`{\"credential\": PublicKeyCredential}`: the answer of `navigator.credentials.get` as JSON (`id`, `rawId`, `type`, `response.{authenticatorData, clientDataJSON, signature, userHandle}`, binary fields base64url)"),
+    responses(
+        (status = 200, description = "Done: send the browser to `redirect_to`; the session cookie is set", body = LoginDone),
+        (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`browser_mismatch`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`login_request_completed`, `passkey_sign_in_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`webauthn_ceremony_expired` (challenge again), `login_request_expired`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`webauthn_invalid`: not a passkey of an account here, no user verification, or the assertion does not verify; `webauthn_counter_regression` (refused and audited)", body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/api/v1/login/{login_challenge}/passkey/verify")]
+pub async fn verify(
+    req: HttpRequest,
+    path: web::Path<String>,
+    proof: web::Json<Value>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, Problem> {
+    let proof = proof.into_inner();
+    let login = bound_request(&req, &state, path.into_inner()).await?;
+    if !passkey_sign_in(&state) {
+        return Err(not_offered());
+    }
+    let session_token = random::token().map_err(|_| Problem::internal())?;
+    let code = random::token().map_err(|_| Problem::internal())?;
+    let user_agent = req
+        .headers()
+        .get(actix_web::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(256).collect::<String>());
+    let ip = req
+        .connection_info()
+        .realip_remote_addr()
+        .map(str::to_owned);
+    let shared = state.clone();
+    let (token, code_value) = (session_token.clone(), code.clone());
+    let outcome = web::block(move || {
+        let state = shared.as_ref();
+        let now = state.clock.now();
+        let ctx = FactorContext { state, now };
+        let mut refusal = None;
+        let done = state.store.transaction(|tx| {
+            let signed_in = match finish_passwordless(&ctx, tx, &login, &proof) {
+                Ok(Ok(signed_in)) => signed_in,
+                // Refusals commit: the challenge is used up either way.
+                Ok(Err(p)) => {
+                    refusal = Some(p);
+                    return Ok(None);
+                }
+                Err(FactorError::Refused(p)) => {
+                    refusal = Some(*p);
+                    return Ok(None);
+                }
+                Err(FactorError::Repository(e)) => return Err(e),
+            };
+            let mut used = signed_in.factor.clone();
+            used.last_used_at = Some(now);
+            tx.update_factor(&used)?;
+            let mut login = login.clone();
+            // A password typed for this account earlier in this login still counts;
+            // one typed for another account does not.
+            if login.account_id != Some(signed_in.account.id) {
+                login.amr.clear();
+            }
+            login.account_id = Some(signed_in.account.id);
+            let acr = established_acr(
+                true,
+                &login.request,
+                &state.config.webauthn.phishing_resistant_acr,
+            );
+            finish(
+                tx,
+                state,
+                login,
+                &signed_in.account,
+                &signed_in.amr,
+                &acr,
+                &token,
+                &code_value,
+                user_agent.clone(),
+                ip.clone(),
+            )
+            .map(Some)
+        });
+        (done, refusal)
+    })
+    .await
+    .map_err(|_| Problem::internal())?;
+    let finished = match outcome {
+        (_, Some(problem)) => return Err(problem),
+        (Ok(Some(finished)), None) => finished,
+        _ => return Err(Problem::database_unavailable()),
+    };
+    Ok(done(&state, session_token, finished))
+}

@@ -1,0 +1,71 @@
+//! Passkeys: discoverable WebAuthn credentials with user verification (a PIN or biometric
+//! on the authenticator). As a second factor beside the password, or alone for
+//! password-less sign-in (`amr` `hwk`/`swk` + `user`).
+//! The WebAuthn work is shared, in `super::webauthn`.
+
+use gatehouse_core::login::LoginRequest;
+use gatehouse_core::{Account, Factor, FactorKind};
+use gatehouse_store::Tx;
+use serde_json::Value;
+
+use super::webauthn::{self, Flavour};
+use super::{EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict};
+
+#[derive(Debug)]
+pub struct Passkey;
+
+impl LoginFactor for Passkey {
+    fn kind(&self) -> FactorKind {
+        FactorKind::Passkey
+    }
+
+    fn challenge(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        account: &Account,
+        factor: Option<&Factor>,
+        login: &LoginRequest,
+    ) -> Result<Value, FactorError> {
+        webauthn::challenge(ctx, tx, account, factor, login)
+    }
+
+    fn verify(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        _account: &Account,
+        factor: Option<&Factor>,
+        login: &LoginRequest,
+        proof: &Value,
+    ) -> Result<Verdict, FactorError> {
+        webauthn::verify(ctx, tx, factor, login, proof)
+    }
+}
+
+impl EnrolFactor for Passkey {
+    fn kind(&self) -> FactorKind {
+        FactorKind::Passkey
+    }
+
+    fn start(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        account: &Account,
+        _options: &Value,
+    ) -> Result<Enrolment, FactorError> {
+        webauthn::start_enrolment(Flavour::Passkey, ctx, tx, account)
+    }
+
+    fn confirm(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        account: &Account,
+        factor: &Factor,
+        proof: &Value,
+    ) -> Result<Verdict, FactorError> {
+        webauthn::confirm_enrolment(Flavour::Passkey, ctx, tx, account, factor, proof)
+    }
+}
