@@ -95,8 +95,13 @@ pub trait AccountImport {
         after: Option<AccountId>,
         limit: u32,
     ) -> RepositoryResult<Vec<Account>>;
-    /// Inserts new accounts with their migration records, in one statement per table.
-    fn insert_imported(&self, rows: &[(Account, AccountMigration)]) -> RepositoryResult<()>;
+    /// Inserts new accounts with their migration records and the factors they bring
+    /// (retired SMS, kept authenticator apps), in one statement per table.
+    fn insert_imported(
+        &self,
+        rows: &[(Account, AccountMigration)],
+        factors: &[Factor],
+    ) -> RepositoryResult<()>;
 }
 
 /// How many migrated accounts are in one state, changed within one age bucket.

@@ -6,12 +6,13 @@ use gatehouse_core::ports::{
     AccountImport, MigrationCount, MigrationRepository, RepositoryError, RepositoryResult,
 };
 use gatehouse_core::registration::{AGE_BUCKETS, AccountMigration, MigrationState};
-use gatehouse_core::{Account, AccountId};
+use gatehouse_core::{Account, AccountId, Factor};
 
 use crate::accounts::{AccountRow, corrupt, parse_id};
 use crate::connection::DbConnection;
 use crate::error::one_row;
-use crate::schema::{account_migrations as m, accounts};
+use crate::factors::FactorRow;
+use crate::schema::{account_migrations as m, accounts, factors as f};
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
 
@@ -221,10 +222,15 @@ impl AccountImport {
             .collect()
     }
 
-    fn insert_imported(&self, rows: &[(Account, AccountMigration)]) -> RepositoryResult<()> {
+    fn insert_imported(
+        &self,
+        rows: &[(Account, AccountMigration)],
+        factors: &[Factor],
+    ) -> RepositoryResult<()> {
         if rows.is_empty() {
             return Ok(());
         }
+        let factor_rows: Vec<FactorRow> = factors.iter().map(FactorRow::from).collect();
         let accounts_rows: Vec<AccountRow> = rows.iter().map(|(a, _)| AccountRow::from(a)).collect();
         let migration_rows: Vec<MigrationRow> =
             rows.iter().map(|(_, m)| MigrationRow::from(m)).collect();
@@ -233,7 +239,11 @@ impl AccountImport {
         self.run(|c| match c {
             DbConnection::Postgresql(pg) => {
                 diesel::insert_into(accounts::table).values(&accounts_rows).execute(pg)?;
-                diesel::insert_into(m::table).values(&migration_rows).execute(pg)
+                diesel::insert_into(m::table).values(&migration_rows).execute(pg)?;
+                if !factor_rows.is_empty() {
+                    diesel::insert_into(f::table).values(&factor_rows).execute(pg)?;
+                }
+                Ok(rows.len())
             }
             DbConnection::Sqlite(lite) => {
                 for row in &accounts_rows {
@@ -241,6 +251,9 @@ impl AccountImport {
                 }
                 for row in &migration_rows {
                     diesel::insert_into(m::table).values(row).execute(lite)?;
+                }
+                for row in &factor_rows {
+                    diesel::insert_into(f::table).values(row).execute(lite)?;
                 }
                 Ok(rows.len())
             }

@@ -9,8 +9,7 @@
 use chrono::{DateTime, Utc};
 use gatehouse_core::migration::{LegacyRecord, MigrationPlanner, PlannedIdentity, non_blank};
 use gatehouse_core::ports::{
-    AccountImport, AccountRepository as _, FactorRepository, MigrationRepository as _,
-    RepositoryError, UniqueField,
+    AccountImport, AccountRepository as _, MigrationRepository as _, RepositoryError, UniqueField,
 };
 use gatehouse_core::registration::AccountMigration;
 use gatehouse_core::{Account, AccountStatus, Factor, FactorId, FactorKind, FactorStatus};
@@ -325,10 +324,7 @@ fn decide_and_write(
         }
     }
     if !options.dry_run {
-        tx.insert_imported(&inserts)?;
-        for factor in &factors {
-            tx.insert_factor(factor)?;
-        }
+        tx.insert_imported(&inserts, &factors)?;
     }
     Ok(reports)
 }
