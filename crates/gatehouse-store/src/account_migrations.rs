@@ -19,6 +19,7 @@ use crate::transaction::{Connected, repository};
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = m)]
 #[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
 struct MigrationRow {
     account_id: String,
     state: String,
@@ -238,10 +239,17 @@ impl AccountImport {
         // (one round trip); SQLite, in process, reuses one prepared statement per row.
         self.run(|c| match c {
             DbConnection::Postgresql(pg) => {
-                diesel::insert_into(accounts::table).values(&accounts_rows).execute(pg)?;
-                diesel::insert_into(m::table).values(&migration_rows).execute(pg)?;
+                // COPY: no statement with tens of thousands of parameters to parse.
+                diesel::copy_from(accounts::table)
+                    .from_insertable(&accounts_rows)
+                    .execute(pg)?;
+                diesel::copy_from(m::table)
+                    .from_insertable(&migration_rows)
+                    .execute(pg)?;
                 if !factor_rows.is_empty() {
-                    diesel::insert_into(f::table).values(&factor_rows).execute(pg)?;
+                    diesel::copy_from(f::table)
+                        .from_insertable(&factor_rows)
+                        .execute(pg)?;
                 }
                 Ok(rows.len())
             }

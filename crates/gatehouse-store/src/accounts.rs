@@ -14,6 +14,7 @@ use crate::transaction::{Connected, repository};
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = accounts)]
 #[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
 pub(crate) struct AccountRow {
     id: String,
     subject: String,
