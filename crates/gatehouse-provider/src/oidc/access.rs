@@ -56,7 +56,12 @@ pub fn decode(state: &AppState, token: &str) -> Option<AccessClaims> {
 
 /// A live access token: valid, not revoked, and its session (if any) not ended.
 pub async fn verify(state: &web::Data<AppState>, token: &str) -> Option<AccessClaims> {
-    let claims = decode(state, token)?;
+    live(state, decode(state, token)?).await
+}
+
+/// The claims of a token already decoded, if it is still alive: neither revoked by its
+/// `jti` nor dead with its session.
+pub async fn live(state: &web::Data<AppState>, claims: AccessClaims) -> Option<AccessClaims> {
     let store = state.store.clone();
     let (jti, sid) = (claims.jti.clone(), claims.sid.clone());
     let live = web::block(

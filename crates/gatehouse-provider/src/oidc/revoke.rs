@@ -97,8 +97,9 @@ pub async fn introspect(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
     let (client, token) = client_and_token(&req, &body, &state).await?;
-    if access::decode(&state, &token).is_some() {
-        return Ok(match access::verify(&state, &token).await {
+    // Decoded (and its signature checked) once, then checked for revocation.
+    if let Some(claims) = access::decode(&state, &token) {
+        return Ok(match access::live(&state, claims).await {
             Some(claims) if claims.client_id == client.id.as_str() => {
                 let mut body = serde_json::to_value(&claims).unwrap_or_else(|_| json!({}));
                 if let Some(map) = body.as_object_mut() {
