@@ -1143,22 +1143,7 @@ async fn machine_token(w: &World, id: &str, scopes: &[&str]) -> String {
 
 /// `SELECT COUNT(*) AS n …` straight on the database, whichever backend.
 fn count(w: &World, sql: &str) -> i64 {
-    use diesel::{Connection, RunQueryDsl};
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let url = &w.server.config.database.url;
-    let rows: Vec<Count> = if url.starts_with("postgres") {
-        let mut conn = diesel::PgConnection::establish(url).expect("postgres");
-        diesel::sql_query(sql).load(&mut conn).expect(sql)
-    } else {
-        let path = url.trim_start_matches("sqlite://");
-        let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
-        diesel::sql_query(sql).load(&mut conn).expect(sql)
-    };
-    rows.first().map_or(0, |r| r.n)
+    w.server.count_sql(sql)
 }
 
 async fn admin_accounts(db: TestDatabase) {

@@ -162,17 +162,33 @@ pub(crate) struct Login {
 
 impl Login {
     pub(crate) async fn begin(w: &World, client: &'static str, scope: &str) -> Self {
-        let mut login = Self::authorize(w, client, scope, &[]).await;
-        let res = login
+        Self::begin_in(w, w.server.browser(), client, scope).await
+    }
+
+    /// As [`Login::begin`], in `browser` (which keeps its cookies from one login to
+    /// the next): `browser` must not be signed in.
+    pub(crate) async fn begin_in(
+        w: &World,
+        browser: reqwest::Client,
+        client: &'static str,
+        scope: &str,
+    ) -> Self {
+        let mut login = Self::authorize_in(w, browser, client, scope, &[]).await;
+        login.password(w, EMAIL).await;
+        login
+    }
+
+    /// The password step with `identifier` and [`PASSWORD`]: keeps the factors offered.
+    pub(crate) async fn password(&mut self, w: &World, identifier: &str) {
+        let res = self
             .post(
                 w,
                 "password",
-                json!({"identifier": EMAIL, "password": PASSWORD}),
+                json!({"identifier": identifier, "password": PASSWORD}),
             )
             .await;
         assert_eq!(res.status(), StatusCode::OK);
-        login.offered = res.json().await.expect("json");
-        login
+        self.offered = res.json().await.expect("json");
     }
 
     /// A browser sent through /authorize (with `extra` parameters), at the login UI:
@@ -183,7 +199,17 @@ impl Login {
         scope: &str,
         extra: &[(&str, &str)],
     ) -> Self {
-        let browser = w.server.browser();
+        Self::authorize_in(w, w.server.browser(), client, scope, extra).await
+    }
+
+    /// As [`Login::authorize`], in `browser`.
+    pub(crate) async fn authorize_in(
+        w: &World,
+        browser: reqwest::Client,
+        client: &'static str,
+        scope: &str,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let (pkce, verifier) = PkceCodeChallenge::new_random_sha256();
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs([
@@ -285,6 +311,16 @@ impl Login {
         res.json().await.expect("json")
     }
 
+    /// "Email on r***@example.com": the code mailed to `email` finishes the login;
+    /// the tokens.
+    pub(crate) async fn finish_with_email_code(self, w: &World, email: &str) -> Value {
+        let before = count_codes(w.mail_dir.path(), email);
+        self.challenge(w, "email").await;
+        let code = nth_code(w.mail_dir.path(), email, before).await;
+        let done = self.verify(w, "email", &code).await;
+        self.tokens(w, done).await
+    }
+
     /// The factor id on offer for `kind`.
     pub(crate) fn offered(&self, kind: &str) -> Option<String> {
         self.offered["factors"]
@@ -308,12 +344,29 @@ impl Login {
 
 /// An access token from a full login with the e-mail code.
 pub(crate) async fn token_via_email(w: &World, client: &'static str, scope: &str) -> String {
-    let login = Login::begin(w, client, scope).await;
-    let before = count_codes(w.mail_dir.path(), EMAIL);
-    login.challenge(w, "email").await;
-    let code = nth_code(w.mail_dir.path(), EMAIL, before).await;
-    let done = login.verify(w, "email", &code).await;
-    access_token(login.tokens(w, done).await)
+    token_via_email_for(w, EMAIL, client, scope).await
+}
+
+/// An access token for the account of `email` (its password is [`PASSWORD`]), from a
+/// full login with the e-mail code.
+pub(crate) async fn token_via_email_for(
+    w: &World,
+    email: &str,
+    client: &'static str,
+    scope: &str,
+) -> String {
+    let mut login = Login::authorize(w, client, scope, &[]).await;
+    login.password(w, email).await;
+    access_token(login.finish_with_email_code(w, email).await)
+}
+
+/// The account API as the product's UI calls it: with an access token of the
+/// first-party client "app" with the account scope, from a login with the e-mail code.
+pub(crate) async fn account_api(w: &World) -> Api<'_> {
+    Api {
+        w,
+        token: Some(token_via_email(w, "app", ACCOUNT_SCOPE).await),
+    }
 }
 
 fn access_token(tokens: Value) -> String {
@@ -327,6 +380,21 @@ fn access_token(tokens: Value) -> String {
 pub(crate) fn claims(jwt: &str) -> Value {
     let payload = jwt.split('.').nth(1).expect("jwt payload");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).expect("base64url")).expect("json")
+}
+
+/// The claims of the ID token in a token answer.
+pub(crate) fn id_token_claims(tokens: &Value) -> Value {
+    claims(tokens["id_token"].as_str().expect("id_token"))
+}
+
+/// The `amr` of a token's claims, in order.
+pub(crate) fn amr(claims: &Value) -> Vec<String> {
+    claims["amr"]
+        .as_array()
+        .expect("amr")
+        .iter()
+        .map(|m| m.as_str().expect("str").to_owned())
+        .collect()
 }
 
 pub(crate) struct Api<'a> {
@@ -418,11 +486,11 @@ pub(crate) async fn problem(res: reqwest::Response, status: StatusCode, code: &s
 }
 
 /// What an authenticator app holds after scanning the QR code.
-struct App(totp_rs::Totp);
+pub(crate) struct App(totp_rs::Totp);
 
 impl App {
     /// The code the app shows `steps` steps from now.
-    fn code(&self, steps: i64) -> String {
+    pub(crate) fn code(&self, steps: i64) -> String {
         let t = Utc::now().timestamp() + steps * 30;
         self.0
             .generate(u64::try_from(t).expect("after 1970"))
@@ -430,7 +498,7 @@ impl App {
     }
 
     /// A code that no step within two of now matches.
-    fn wrong_code(&self) -> String {
+    pub(crate) fn wrong_code(&self) -> String {
         let near: Vec<String> = (-2..=2).map(|s| self.code(s)).collect();
         (0..10)
             .map(|d| d.to_string().repeat(6))
@@ -439,17 +507,36 @@ impl App {
     }
 }
 
-/// Time-sensitive checks start early in a 30-second step, so the server reads the
-/// clock in the same step as the test did.
-async fn early_in_a_step() {
-    let into = Utc::now().timestamp_millis().rem_euclid(30_000);
-    if into > 10_000 {
-        tokio::time::sleep(Duration::from_millis((30_000 - into + 200) as u64)).await;
+/// Waits, if need be, for the next fixed window of `length` (windows are aligned to
+/// the Unix epoch, as the server's are) so that at least `room` of it is left.
+pub(crate) async fn with_room_in_window(length: Duration, room: Duration) {
+    let length = i64::try_from(length.as_millis()).expect("short");
+    let room = i64::try_from(room.as_millis()).expect("short");
+    let into = Utc::now().timestamp_millis().rem_euclid(length);
+    if into > length - room {
+        let wait = u64::try_from(length - into + 200).expect("positive");
+        tokio::time::sleep(Duration::from_millis(wait)).await;
     }
 }
 
+/// Time-sensitive checks start early in a 30-second step, so the server reads the
+/// clock in the same step as the test did.
+pub(crate) async fn early_in_a_step() {
+    with_room_in_window(Duration::from_secs(30), Duration::from_secs(20)).await;
+}
+
+/// The per-account count of wrong proofs runs in fixed 15-minute windows
+/// (`gatehouse_core::factor_guard::ACCOUNT_WINDOW`): a test that counts on it starts
+/// well before a window ends.
+pub(crate) async fn early_in_an_account_window() {
+    let window = gatehouse_core::factor_guard::ACCOUNT_WINDOW
+        .to_std()
+        .expect("positive");
+    with_room_in_window(window, Duration::from_secs(60)).await;
+}
+
 /// Starts a TOTP enrolment; returns the pending factor id and the scanning app.
-async fn start_totp(api: &Api<'_>) -> (String, App) {
+pub(crate) async fn start_totp(api: &Api<'_>) -> (String, App) {
     let res = api.start(json!({"kind": "totp"})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(
@@ -512,10 +599,7 @@ pub(crate) fn audit_kinds(w: &World) -> Vec<(AuditKind, String)> {
 
 async fn totp_from_enrolment_to_login(db: TestDatabase) {
     let w = world(db).await;
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let listed = api.list().await;
     assert_eq!(listed["factors"].as_array().map(Vec::len), Some(1));
     assert_eq!(listed["factors"][0]["id"], "email");
@@ -664,10 +748,7 @@ async fn totp_from_enrolment_to_login(db: TestDatabase) {
     );
 
     // Removing the last factor but e-mail is allowed; e-mail itself is not removable.
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     assert_eq!(api.remove(&factor).await.status(), StatusCode::NO_CONTENT);
     problem(
         api.remove(&factor).await,
@@ -734,10 +815,7 @@ async fn postgres_totp_from_enrolment_to_login() {
 #[tokio::test]
 async fn try_another_method_challenges_email_and_finishes_with_totp_or_a_recovery_code() {
     let w = world(TestDatabase::sqlite()).await;
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let (factor, app) = start_totp(&api).await;
     early_in_a_step().await;
     let res = api.confirm(&factor, json!({"code": app.code(0)})).await;
@@ -775,10 +853,7 @@ async fn try_another_method_challenges_email_and_finishes_with_totp_or_a_recover
 #[tokio::test]
 async fn recovery_codes_work_once_and_die_with_a_new_set() {
     let w = world(TestDatabase::sqlite()).await;
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let first = api.new_recovery_codes().await;
     assert_eq!(first.len(), 10);
     let distinct: std::collections::BTreeSet<_> = first.iter().collect();
@@ -837,10 +912,7 @@ async fn recovery_codes_work_once_and_die_with_a_new_set() {
     );
 
     // A new set: every old code is dead, the new ones work.
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let second = api.new_recovery_codes().await;
     let login = Login::begin(&w, "app", "openid").await;
     let new_set = login.offered("recovery_code").expect("offered");
@@ -893,6 +965,131 @@ async fn recovery_codes_work_once_and_die_with_a_new_set() {
     }
 }
 
+/// Wrong proofs are budgeted per account over all its factors
+/// (`gatehouse_core::factor_guard`: eight per fixed 15-minute window, on top of five
+/// per factor): five wrong app codes throttle the app, three wrong recovery codes
+/// spend the rest, and then even the right recovery code is refused, for the account
+/// and in any login. In the next window a right proof gets through and clears it.
+async fn wrong_proofs_are_budgeted_per_account(db: TestDatabase) {
+    let w = world(db).await;
+    let api = account_api(&w).await;
+    let (factor, app) = start_totp(&api).await;
+    let res = api.confirm(&factor, json!({"code": app.code(0)})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let codes = api.new_recovery_codes().await;
+    let wrong_recovery = (0..10)
+        .map(|d| format!("{d}{d}{d}{d}{d}-{d}{d}{d}{d}{d}"))
+        .find(|c| !codes.contains(c))
+        .expect("a wrong recovery code");
+
+    early_in_an_account_window().await;
+    let login = Login::begin(&w, "app", "openid").await;
+    let set = login.offered("recovery_code").expect("offered");
+    let wrong = app.wrong_code();
+    for left in (0..5).rev() {
+        let body = problem(
+            login.verify(&w, &factor, &wrong).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "otp_invalid",
+        )
+        .await;
+        assert_eq!(body["attempts_left"], left);
+    }
+    // The app is throttled on its own: the answer suggests another method.
+    let body = problem(
+        login.verify(&w, &factor, &app.code(0)).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+    let detail = body["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains("another method") && !detail.contains("account"),
+        "{body}"
+    );
+    // Recovery codes have five tries of their own, but the account only three more.
+    for left in [4, 3, 2] {
+        let body = problem(
+            login.verify(&w, &set, &wrong_recovery).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "otp_invalid",
+        )
+        .await;
+        assert_eq!(body["attempts_left"], left);
+    }
+    let res = login.verify(&w, &set, &codes[0]).await;
+    let retry_after: u64 = res
+        .headers()
+        .get("retry-after")
+        .expect("Retry-After")
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    assert!((1..=900).contains(&retry_after), "{retry_after}");
+    let body = problem(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+    assert_eq!(body["retry_after"], retry_after);
+    assert!(
+        body["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("account")),
+        "{body}"
+    );
+    // The budget is the account's, not the login's: a new login is refused alike.
+    let another = Login::begin(&w, "app", "openid").await;
+    problem(
+        another.verify(&w, &set, &codes[0]).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "rate_limited",
+    )
+    .await;
+
+    // The next window (the stored count is moved back one window rather than waited
+    // for): wrong codes count again, and the right one, unspent by the refusals, is
+    // accepted and clears the account's count.
+    let key = format!("wrong-proofs:{}", w.account.id);
+    let aged = w.server.execute_sql(&format!(
+        "UPDATE rate_limits SET window_start = window_start - 900000 WHERE key = '{key}'"
+    ));
+    assert_eq!(aged, 1, "the account's count is stored under {key}");
+    let body = problem(
+        login.verify(&w, &set, &wrong_recovery).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "otp_invalid",
+    )
+    .await;
+    assert_eq!(body["attempts_left"], 1);
+    let done = login.verify(&w, &set, &codes[0]).await;
+    let tokens = login.tokens(&w, done).await;
+    assert_eq!(amr(&id_token_claims(&tokens)), ["pwd", "otp", "mfa"]);
+    let left = w.server.count_sql(&format!(
+        "SELECT COUNT(*) AS n FROM rate_limits WHERE key = '{key}'"
+    ));
+    assert_eq!(left, 0, "a right proof clears the account's count");
+    // … and the set's: five tries again.
+    let login = Login::begin(&w, "app", "openid").await;
+    let body = problem(
+        login.verify(&w, &set, &wrong_recovery).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "otp_invalid",
+    )
+    .await;
+    assert_eq!(body["attempts_left"], 4);
+}
+
+#[tokio::test]
+async fn sqlite_wrong_proofs_are_budgeted_per_account() {
+    wrong_proofs_are_budgeted_per_account(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_wrong_proofs_are_budgeted_per_account() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    wrong_proofs_are_budgeted_per_account(db).await;
+}
+
 #[tokio::test]
 async fn sms_is_retired_imported_sms_is_listed_but_never_offered() {
     let w = world(TestDatabase::sqlite()).await;
@@ -920,10 +1117,7 @@ async fn sms_is_retired_imported_sms_is_listed_but_never_offered() {
     )
     .await;
 
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let listed = api.list().await;
     let shown = listed["factors"]
         .as_array()
@@ -1009,10 +1203,7 @@ async fn the_account_api_refuses_what_it_must() {
     )
     .await;
 
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     // Bodies that are not what the endpoint takes: problem+json with a code, never 500.
     let raw = api
         .request(reqwest::Method::POST, "/api/v1/account/factors")
@@ -1149,10 +1340,7 @@ async fn changes_need_a_recent_login() {
         c.account_api.reauthentication_window_seconds = 1;
     })
     .await;
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let pending = Factor {
         id: FactorId::new(),
         account_id: w.account.id,
@@ -1194,10 +1382,7 @@ async fn changes_need_a_recent_login() {
 /// types it): exactly one login gets through.
 async fn a_code_raced_from_two_browsers_wins_once(db: TestDatabase) {
     let w = world(db).await;
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let (factor, app) = start_totp(&api).await;
     early_in_a_step().await;
     let res = api.confirm(&factor, json!({"code": app.code(-1)})).await;
@@ -1237,10 +1422,7 @@ async fn a_kind_switched_off_by_configuration_cannot_be_added() {
         c.factors.recovery_code = gatehouse_core::KindState::Disabled;
     })
     .await;
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let listed = api.list().await;
     let kind = listed["kinds"]
         .as_array()
@@ -1264,10 +1446,7 @@ async fn a_kind_switched_off_by_configuration_cannot_be_added() {
 #[tokio::test]
 async fn notices_follow_the_account_locale() {
     let w = world(TestDatabase::sqlite()).await;
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let mut account = w.account.clone();
     account.locale = Some("ja-JP".to_owned());
     w.server.store().update_account(&account).expect("locale");

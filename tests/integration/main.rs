@@ -20,6 +20,7 @@ mod mail;
 mod migrations;
 mod push;
 mod registration;
+mod scenario_b;
 mod store;
 mod support;
 mod token;

@@ -15,8 +15,8 @@ use std::path::PathBuf;
 use std::process::Output;
 
 use crate::factors::{
-    ACCOUNT_SCOPE, Api, EMAIL, Login, World, audit_kinds, claims, mails, problem, token_via_email,
-    wait_for_subject, world_with,
+    Api, EMAIL, Login, World, account_api, amr, audit_kinds, early_in_an_account_window,
+    id_token_claims, mails, problem, wait_for_subject, world_with,
 };
 use crate::support::{TestDatabase, gatehouse};
 
@@ -31,7 +31,8 @@ fn on_a_known_port(config: &mut Config) {
     config.server.issuer = format!("http://127.0.0.1:{port}");
 }
 
-async fn push_world(db: TestDatabase, tweak: impl FnOnce(&mut Config)) -> World {
+/// A world whose issuer the reference phone can reach; `tweak` changes the rest.
+pub(crate) async fn push_world(db: TestDatabase, tweak: impl FnOnce(&mut Config)) -> World {
     // Built before the server starts: a build must not stall a running test.
     crate::support::gatehouse_bin();
     world_with(db, |config| {
@@ -42,13 +43,13 @@ async fn push_world(db: TestDatabase, tweak: impl FnOnce(&mut Config)) -> World 
 }
 
 /// The reference phone: `gatehouse push-device …` with its key in a temp folder.
-struct Phone {
+pub(crate) struct Phone {
     dir: tempfile::TempDir,
     key: PathBuf,
 }
 
 impl Phone {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let dir = tempfile::tempdir().expect("phone dir");
         let key = dir.path().join("device.pem");
         Self { dir, key }
@@ -66,7 +67,7 @@ impl Phone {
     }
 
     /// Runs a command that must succeed; its JSON output.
-    fn ok(&self, args: &[&str]) -> Value {
+    pub(crate) fn ok(&self, args: &[&str]) -> Value {
         let out = self.run(args);
         assert!(
             out.status.success(),
@@ -87,7 +88,7 @@ impl Phone {
         String::from_utf8_lossy(&out.stderr).into_owned()
     }
 
-    fn pending(&self) -> Vec<Value> {
+    pub(crate) fn pending(&self) -> Vec<Value> {
         self.ok(&["pending"])["challenges"]
             .as_array()
             .expect("challenges")
@@ -95,29 +96,43 @@ impl Phone {
     }
 
     /// The one pending challenge: its id and candidates.
-    fn the_pending(&self) -> (String, Vec<u8>) {
+    pub(crate) fn the_pending(&self) -> (String, Vec<u8>) {
         let pending = self.pending();
         assert_eq!(pending.len(), 1, "{pending:?}");
-        let candidates: Vec<u8> = pending[0]["candidates"]
-            .as_array()
-            .expect("candidates")
-            .iter()
-            .map(|n| u8::try_from(n.as_u64().expect("number")).expect("small"))
-            .collect();
         (
             pending[0]["id"].as_str().expect("id").to_owned(),
-            candidates,
+            candidates(&pending[0]),
         )
     }
 
-    fn approve(&self, challenge: &str, number: u8) -> Output {
+    /// The candidates of the pending challenge `id`, among others still pending (a
+    /// push left unanswered when its login went on with another method).
+    pub(crate) fn candidates_of(&self, id: &str) -> Vec<u8> {
+        let pending = self.pending();
+        let challenge = pending
+            .iter()
+            .find(|c| c["id"] == id)
+            .unwrap_or_else(|| panic!("{id} is not pending: {pending:?}"));
+        candidates(challenge)
+    }
+
+    pub(crate) fn approve(&self, challenge: &str, number: u8) -> Output {
         self.run(&["approve", challenge, "--number", &number.to_string()])
     }
 }
 
+fn candidates(challenge: &Value) -> Vec<u8> {
+    challenge["candidates"]
+        .as_array()
+        .expect("candidates")
+        .iter()
+        .map(|n| u8::try_from(n.as_u64().expect("number")).expect("small"))
+        .collect()
+}
+
 /// Starts a push enrolment through the account API and lets `phone` register with the
 /// URI; returns the factor id.
-async fn enrol(api: &Api<'_>, phone: &Phone, name: &str) -> String {
+pub(crate) async fn enrol(api: &Api<'_>, phone: &Phone, name: &str) -> String {
     let res = api.start(json!({"kind": "push"})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     assert_eq!(res.headers()["cache-control"], "no-store");
@@ -172,19 +187,28 @@ async fn enrol(api: &Api<'_>, phone: &Phone, name: &str) -> String {
     id
 }
 
-/// A login past the password with the push factor challenged: (login, number shown).
+/// A login past the password with the push factor challenged: (login, factor, number
+/// shown).
 async fn pushed_login(w: &World) -> (Login, String, u8) {
     let login = Login::begin(w, "app", "openid").await;
     let factor = login.offered("push").expect("push is offered");
-    let shown = login.challenge(w, &factor).await;
-    let number = u8::try_from(shown["number"].as_u64().expect("number")).expect("small");
-    assert!((10..=99).contains(&number), "{shown}");
-    assert!(shown["challenge_id"].is_string());
-    assert_eq!(shown["poll_interval"], 2);
+    let (number, _) = send_push(w, &login, &factor).await;
     (login, factor, number)
 }
 
-async fn poll(w: &World, login: &Login, factor: &str) -> reqwest::Response {
+/// Challenges the push `factor` in `login`: the number the screen shows and the id of
+/// the challenge the phone receives.
+pub(crate) async fn send_push(w: &World, login: &Login, factor: &str) -> (u8, String) {
+    let shown = login.challenge(w, factor).await;
+    let number = u8::try_from(shown["number"].as_u64().expect("number")).expect("small");
+    assert!((10..=99).contains(&number), "{shown}");
+    assert_eq!(shown["poll_interval"], 2);
+    let id = shown["challenge_id"].as_str().expect("challenge_id");
+    (number, id.to_owned())
+}
+
+/// The login screen asks whether the phone has answered.
+pub(crate) async fn poll(w: &World, login: &Login, factor: &str) -> reqwest::Response {
     login
         .post(w, &format!("factors/{factor}/verify"), json!({}))
         .await
@@ -199,10 +223,7 @@ fn wrong(candidates: &[u8], number: u8) -> u8 {
 
 async fn push_from_enrolment_to_login(db: TestDatabase) {
     let w = push_world(db, |_| {}).await;
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let phone = Phone::new();
     let id = enrol(&api, &phone, "Pixel 8").await;
 
@@ -287,16 +308,7 @@ async fn push_from_enrolment_to_login(db: TestDatabase) {
 
     let done = poll(&w, &login, &factor).await;
     let tokens = login.tokens(&w, done).await;
-    let id_token = claims(tokens["id_token"].as_str().expect("id_token"));
-    let amr: Vec<&str> = id_token["amr"]
-        .as_array()
-        .expect("amr")
-        .iter()
-        .filter_map(Value::as_str)
-        .collect();
-    for method in ["pwd", "swk", "mfa"] {
-        assert!(amr.contains(&method), "{amr:?} lacks {method}");
-    }
+    assert_eq!(amr(&id_token_claims(&tokens)), ["pwd", "swk", "mfa"]);
     let kinds = audit_kinds(&w);
     assert!(
         kinds.contains(&(AuditKind::PushApproved, String::new())),
@@ -338,25 +350,10 @@ async fn postgres_push_from_enrolment_to_login() {
     push_from_enrolment_to_login(db).await;
 }
 
-/// The per-account count runs in fixed 15-minute windows: a test that counts on it
-/// starts well before a window ends.
-async fn early_in_an_account_window() {
-    let into = chrono::Utc::now().timestamp_millis().rem_euclid(900_000);
-    if into > 840_000 {
-        tokio::time::sleep(std::time::Duration::from_millis(
-            (900_000 - into + 200) as u64,
-        ))
-        .await;
-    }
-}
-
 async fn denied_wrong_late_and_throttled(db: TestDatabase) {
     early_in_an_account_window().await;
     let w = push_world(db, |config| config.push.challenge_ttl_seconds = 4).await;
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let phone = Phone::new();
     enrol(&api, &phone, "Pixel").await;
 
@@ -441,15 +438,11 @@ async fn denied_wrong_late_and_throttled(db: TestDatabase) {
     // … and per account: a second phone on the same account gets three more tries
     // (eight wrong numbers per account in 15 minutes), then 429 too.
     let second = Phone::new();
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     let second_id = enrol(&api, &second, "Tablet").await;
     for attempt in 0..4 {
         let login = Login::begin(&w, "app", "openid").await;
-        let shown = login.challenge(&w, &second_id).await;
-        let number = u8::try_from(shown["number"].as_u64().expect("number")).expect("small");
+        let (number, _) = send_push(&w, &login, &second_id).await;
         let (challenge, candidates) = second.the_pending();
         let out = second.approve(&challenge, wrong(&candidates, number));
         let err = String::from_utf8_lossy(&out.stderr);
@@ -627,10 +620,7 @@ async fn the_webhook_notifier_feeds_the_push_gateway() {
         config.push.webhook_token = "gateway-secret".to_owned();
     })
     .await;
-    let api = Api {
-        w: &w,
-        token: Some(token_via_email(&w, "app", ACCOUNT_SCOPE).await),
-    };
+    let api = account_api(&w).await;
     // A device with a push token.
     let res = api.start(json!({"kind": "push"})).await;
     let body: Value = res.json().await.expect("json");

@@ -26,15 +26,17 @@ use webauthn_authenticator_rs::softtoken::SoftToken;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 
 use crate::factors::{
-    ACCOUNT_SCOPE, Api, EMAIL, Login, PASSWORD, World, claims, count_codes, nth_code, problem,
-    token_via_email, world_with,
+    ACCOUNT_SCOPE, Api, EMAIL, Login, PASSWORD, World, account_api, amr, id_token_claims, problem,
+    token_via_email_for, world_with,
 };
 use crate::support::TestDatabase;
 
 /// Where the login UI runs: another port of `localhost` than the issuer's.
 const ORIGIN: &str = "http://localhost:3000";
-const PHR: &str = "phr";
-const MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
+/// The `acr` of a phishing-resistant login (the configured value).
+pub(crate) const PHR: &str = "phr";
+/// The `acr` of any other login with a second factor.
+pub(crate) const MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
 const SOFTTOKEN_AAGUID: &str = "0fb9bcbc-a0d4-4042-bbb0-559bc1631e28";
 
 async fn webauthn_world(db: TestDatabase) -> World {
@@ -45,14 +47,14 @@ async fn webauthn_world(db: TestDatabase) -> World {
 }
 
 /// An authenticator in a browser on a device.
-struct Device<A> {
+pub(crate) struct Device<A> {
     authenticator: A,
     /// (credential id, user handle) of the discoverable credentials it keeps.
     resident: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 impl<A: WebauthnAuthenticator> Device<A> {
-    fn new(authenticator: A) -> Self {
+    pub(crate) fn new(authenticator: A) -> Self {
         Self {
             authenticator,
             resident: Vec::new(),
@@ -60,7 +62,7 @@ impl<A: WebauthnAuthenticator> Device<A> {
     }
 
     /// `navigator.credentials.create` with the options from the server.
-    fn create(&mut self, options: &Value) -> Value {
+    pub(crate) fn create(&mut self, options: &Value) -> Value {
         let mut options = options.clone();
         let selection = &mut options["publicKey"]["authenticatorSelection"];
         let resident =
@@ -90,7 +92,7 @@ impl<A: WebauthnAuthenticator> Device<A> {
     }
 
     /// `navigator.credentials.get` with the options from the server.
-    fn get(&mut self, options: &Value) -> Value {
+    pub(crate) fn get(&mut self, options: &Value) -> Value {
         let mut options = options.clone();
         let discoverable = options["publicKey"]["allowCredentials"]
             .as_array()
@@ -123,17 +125,17 @@ impl<A: WebauthnAuthenticator> Device<A> {
     }
 }
 
-fn security_key() -> Device<SoftToken> {
+pub(crate) fn security_key() -> Device<SoftToken> {
     Device::new(SoftToken::new(false).expect("soft token").0)
 }
 
 /// A passkey provider that verifies the user (`falsify_uv`: it says it did).
-fn passkey_device() -> Device<SoftPasskey> {
+pub(crate) fn passkey_device() -> Device<SoftPasskey> {
     Device::new(SoftPasskey::new(true))
 }
 
 /// Adds a WebAuthn factor of `kind` through the account API; returns the factor id.
-async fn enrol<A: WebauthnAuthenticator>(
+pub(crate) async fn enrol<A: WebauthnAuthenticator>(
     api: &Api<'_>,
     kind: &str,
     device: &mut Device<A>,
@@ -153,7 +155,7 @@ async fn enrol<A: WebauthnAuthenticator>(
 }
 
 /// Starts an enrolment: the pending factor's id and the setup.
-async fn start(api: &Api<'_>, kind: &str) -> (String, Value) {
+pub(crate) async fn start(api: &Api<'_>, kind: &str) -> (String, Value) {
     let res = api.start(json!({"kind": kind})).await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let body: Value = res.json().await.expect("json");
@@ -189,21 +191,19 @@ fn excluded(setup: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn account_api(w: &World) -> Api<'_> {
-    Api {
-        w,
-        token: Some(token_via_email(w, "app", ACCOUNT_SCOPE).await),
-    }
-}
-
 /// Challenges `factor` in `login`; returns the request options.
-async fn challenge(w: &World, login: &Login, factor: &str) -> Value {
+pub(crate) async fn challenge(w: &World, login: &Login, factor: &str) -> Value {
     let body = login.challenge(w, factor).await;
     assert_eq!(body["binary_encoding"], "base64url");
     body["public_key"].clone()
 }
 
-async fn verify(w: &World, login: &Login, factor: &str, assertion: &Value) -> reqwest::Response {
+pub(crate) async fn verify(
+    w: &World,
+    login: &Login,
+    factor: &str,
+    assertion: &Value,
+) -> reqwest::Response {
     login
         .post(
             w,
@@ -213,24 +213,12 @@ async fn verify(w: &World, login: &Login, factor: &str, assertion: &Value) -> re
         .await
 }
 
-async fn done(res: reqwest::Response) -> Value {
+/// The answer of a finished login: `next` is `done`.
+pub(crate) async fn done(res: reqwest::Response) -> Value {
     assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
     let body: Value = res.json().await.expect("json");
     assert_eq!(body["next"], "done");
     body
-}
-
-fn id_token_claims(tokens: &Value) -> Value {
-    claims(tokens["id_token"].as_str().expect("id_token"))
-}
-
-fn amr(claims: &Value) -> Vec<String> {
-    claims["amr"]
-        .as_array()
-        .expect("amr")
-        .iter()
-        .map(|m| m.as_str().expect("str").to_owned())
-        .collect()
 }
 
 fn stored_credentials(w: &World) -> Vec<gatehouse_core::webauthn::WebauthnCredential> {
@@ -300,11 +288,7 @@ async fn security_key_registers_and_signs_in(db: TestDatabase) {
     // Try another method: the key's challenge is out, the e-mail code finishes.
     let login = Login::begin(&w, "app", "openid").await;
     challenge(&w, &login, &id).await;
-    let before = count_codes(w.mail_dir.path(), EMAIL);
-    login.challenge(&w, "email").await;
-    let code = nth_code(w.mail_dir.path(), EMAIL, before).await;
-    let res = login.verify(&w, "email", &code).await;
-    let claims = id_token_claims(&login.tokens(&w, res).await);
+    let claims = id_token_claims(&login.finish_with_email_code(&w, EMAIL).await);
     assert_eq!(amr(&claims), vec!["pwd", "otp", "mfa"]);
     assert_eq!(claims["acr"], MFA);
     let factor = w
@@ -580,27 +564,6 @@ async fn postgres_a_counter_regression_is_refused_and_audited() {
     a_counter_regression_is_refused_and_audited(db).await;
 }
 
-/// An account API token for another account, from its own login with the e-mail code.
-async fn token_for(w: &World, email: &str) -> String {
-    let login = Login::authorize(w, "app", ACCOUNT_SCOPE, &[]).await;
-    let res = login
-        .post(
-            w,
-            "password",
-            json!({"identifier": email, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let before = count_codes(w.mail_dir.path(), email);
-    login.challenge(w, "email").await;
-    let code = nth_code(w.mail_dir.path(), email, before).await;
-    let done = login.verify(w, "email", &code).await;
-    login.tokens(w, done).await["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
-}
-
 #[tokio::test]
 async fn an_assertion_for_another_accounts_challenge_is_refused() {
     let w = webauthn_world(TestDatabase::sqlite()).await;
@@ -612,7 +575,7 @@ async fn an_assertion_for_another_accounts_challenge_is_refused() {
         .create_account(ken_email, Some(PASSWORD), AccountStatus::Active);
     let ken_api = Api {
         w: &w,
-        token: Some(token_for(&w, ken_email).await),
+        token: Some(token_via_email_for(&w, ken_email, "app", ACCOUNT_SCOPE).await),
     };
     let mut ken = security_key();
     let ken_key = enrol(&ken_api, "security_key", &mut ken, "Ken's key").await;
@@ -625,15 +588,8 @@ async fn an_assertion_for_another_accounts_challenge_is_refused() {
         .credential_id;
 
     // Ken's login challenges his key; his authenticator answers it.
-    let ken_login = Login::authorize(&w, "app", "openid", &[]).await;
-    let res = ken_login
-        .post(
-            &w,
-            "password",
-            json!({"identifier": ken_email, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
+    let mut ken_login = Login::authorize(&w, "app", "openid", &[]).await;
+    ken_login.password(&w, ken_email).await;
     let ken_options = challenge(&w, &ken_login, &ken_key).await;
     let ken_assertion = ken.get(&ken_options);
 
@@ -779,15 +735,7 @@ async fn phishing_resistant_acr_offers_only_webauthn_factors() {
     let codes = api.new_recovery_codes().await;
 
     let mut login = Login::authorize(&w, "app", "openid", &[("acr_values", PHR)]).await;
-    let res = login
-        .post(
-            &w,
-            "password",
-            json!({"identifier": EMAIL, "password": PASSWORD}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::OK);
-    login.offered = res.json().await.expect("json");
+    login.password(&w, EMAIL).await;
     assert_eq!(login.offered_kinds(), vec!["security_key"]);
     assert_eq!(login.offered["default_factor"], json!(id));
     // Not offered, and not accepted either.
@@ -807,14 +755,7 @@ async fn phishing_resistant_acr_offers_only_webauthn_factors() {
 
     // A client that asks for multi-factor gets that value, even when a key proved it.
     let mut login = Login::authorize(&w, "app", "openid", &[("acr_values", MFA)]).await;
-    let res = login
-        .post(
-            &w,
-            "password",
-            json!({"identifier": EMAIL, "password": PASSWORD}),
-        )
-        .await;
-    login.offered = res.json().await.expect("json");
+    login.password(&w, EMAIL).await;
     assert!(
         login.offered("email_otp").is_some(),
         "every factor is offered"

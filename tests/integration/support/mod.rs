@@ -199,6 +199,39 @@ impl TestServer {
             .expect("browser")
     }
 
+    /// Runs `sql` straight on the server's database, whichever backend: the rows
+    /// changed. For what only time would do otherwise (ageing a row).
+    pub fn execute_sql(&self, sql: &str) -> usize {
+        let url = &self.config.database.url;
+        if url.starts_with("postgres") {
+            let mut conn = PgConnection::establish(url).expect("postgres");
+            diesel::sql_query(sql).execute(&mut conn).expect(sql)
+        } else {
+            let path = url.trim_start_matches("sqlite://");
+            let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
+            diesel::sql_query(sql).execute(&mut conn).expect(sql)
+        }
+    }
+
+    /// `SELECT COUNT(*) AS n …` straight on the server's database, whichever backend.
+    pub fn count_sql(&self, sql: &str) -> i64 {
+        #[derive(diesel::QueryableByName)]
+        struct Count {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        let url = &self.config.database.url;
+        let rows: Vec<Count> = if url.starts_with("postgres") {
+            let mut conn = PgConnection::establish(url).expect("postgres");
+            diesel::sql_query(sql).load(&mut conn).expect(sql)
+        } else {
+            let path = url.trim_start_matches("sqlite://");
+            let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
+            diesel::sql_query(sql).load(&mut conn).expect(sql)
+        };
+        rows.first().map_or(0, |r| r.n)
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
