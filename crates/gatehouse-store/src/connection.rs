@@ -4,6 +4,7 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection};
 use gatehouse_core::ports::RepositoryError;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::error::{StoreError, one_line};
@@ -86,6 +87,8 @@ impl Default for PoolOptions {
 pub struct Store {
     pool: Pool<Manager>,
     backend: Backend,
+    /// SQLite's turn to write (see `Store::transaction`).
+    pub(crate) sqlite_writer: Arc<Mutex<()>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -125,6 +128,7 @@ impl Store {
         Ok(Self {
             pool,
             backend: url.backend(),
+            sqlite_writer: Arc::default(),
         })
     }
 

@@ -5,10 +5,32 @@
 use diesel::Connection;
 use diesel::result::QueryResult;
 use gatehouse_core::ports::{RepositoryError, RepositoryResult};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
+use std::sync::PoisonError;
 use std::time::Duration;
 
 use crate::connection::{DbConnection, Store};
+use crate::url::Backend;
+
+thread_local! {
+    /// This thread is inside `Store::transaction` (and holds SQLite's turn if any).
+    static IN_TRANSACTION: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Marks the thread as inside a transaction until dropped (then restores what was).
+struct Inside(bool);
+
+impl Inside {
+    fn enter() -> Self {
+        Self(IN_TRANSACTION.replace(true))
+    }
+}
+
+impl Drop for Inside {
+    fn drop(&mut self) {
+        IN_TRANSACTION.set(self.0);
+    }
+}
 use crate::error::db_error;
 
 /// Something repositories can run queries on.
@@ -72,6 +94,16 @@ impl Store {
     ) -> RepositoryResult<T> {
         let mut attempt = 1;
         loop {
+            // SQLite has one writer at a time. Left to SQLite, a transaction that reads
+            // and then writes fails (busy snapshot) when another wrote in between, and
+            // waits out a sleeping retry; taking turns on a lock here wakes the next one
+            // the moment the last commits. A nested call already holds the turn.
+            let _turn = (self.backend() == Backend::Sqlite && !IN_TRANSACTION.get()).then(|| {
+                self.sqlite_writer
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+            });
+            let _inside = Inside::enter();
             let mut conn = self.conn()?;
             let outcome =
                 conn.transaction(|c| work(&Tx(RefCell::new(c))).map_err(Abort::Repository));
