@@ -5,12 +5,9 @@
 
 pub mod email_otp;
 pub mod guard;
-pub mod passkey;
-pub mod platform;
 pub mod push;
 pub mod qr;
 pub mod recovery_code;
-pub mod security_key;
 pub mod totp;
 pub mod webauthn;
 
@@ -96,9 +93,9 @@ impl LoginFactors {
             Box::new(totp::Totp),
             Box::new(recovery_code::RecoveryCodes),
             Box::new(push::Push),
-            Box::new(security_key::SecurityKey),
-            Box::new(passkey::Passkey),
-            Box::new(platform::Platform),
+            Box::new(webauthn::Flavour::SecurityKey),
+            Box::new(webauthn::Flavour::Passkey),
+            Box::new(webauthn::Flavour::Platform),
         ]))
     }
 
@@ -164,9 +161,9 @@ impl EnrolFactors {
             Box::new(totp::Totp),
             Box::new(recovery_code::RecoveryCodes),
             Box::new(push::Push),
-            Box::new(security_key::SecurityKey),
-            Box::new(passkey::Passkey),
-            Box::new(platform::Platform),
+            Box::new(webauthn::Flavour::SecurityKey),
+            Box::new(webauthn::Flavour::Passkey),
+            Box::new(webauthn::Flavour::Platform),
         ]))
     }
 

@@ -1,6 +1,7 @@
-//! What the three WebAuthn kinds share (`security_key`, `passkey`, `platform`): the
-//! relying party built from `[webauthn]`, ceremony state kept in a database row (taken
-//! once, short-lived), credential storage, and the checks at registration and sign-in.
+//! The three WebAuthn kinds (`security_key`, `passkey`, `platform`): one factor module
+//! each, as a [`Flavour`], sharing the relying party built from `[webauthn]`, ceremony
+//! state kept in a database row (taken once, short-lived), credential storage, and the
+//! checks at registration and sign-in.
 //!
 //! Options sent to the browser are webauthn-rs's JSON: every binary field (challenge,
 //! `user.id`, credential ids) is base64url without padding; the UI decodes those to
@@ -29,7 +30,7 @@ use webauthn_rs::prelude::{
     WebauthnError,
 };
 
-use super::{Enrolment, FactorContext, FactorError, Verdict};
+use super::{EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict};
 use crate::config::Config;
 use crate::crypto::random;
 use crate::problem::Problem;
@@ -76,15 +77,75 @@ fn rp<'a>(ctx: &FactorContext<'a>) -> Result<&'a Webauthn, FactorError> {
     })
 }
 
-/// The three kinds, and how they differ.
+/// The three kinds, and how they differ. Each is a factor module of its own (the
+/// `LoginFactor` and `EnrolFactor` impls below).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Flavour {
-    /// A roaming authenticator beside the password; user verification preferred.
+    /// Security keys (FIDO2 / U2F over USB, NFC or Bluetooth): a roaming authenticator
+    /// proved beside the password; user verification preferred (`amr` `hwk`).
     SecurityKey,
-    /// Discoverable, user verification required: also signs in alone.
+    /// Discoverable, user verification required (a PIN or biometric on the
+    /// authenticator): a second factor, or alone for password-less sign-in.
     Passkey,
-    /// A passkey of the device's own (platform) authenticator: the "biometric key".
+    /// The "biometric key": a passkey of the device's own (platform) authenticator —
+    /// Windows Hello, Touch ID, Android screen lock — with user verification.
     Platform,
+}
+
+impl LoginFactor for Flavour {
+    fn kind(&self) -> FactorKind {
+        Flavour::kind(*self)
+    }
+
+    fn challenge(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        account: &Account,
+        factor: Option<&Factor>,
+        login: &LoginRequest,
+    ) -> Result<Value, FactorError> {
+        challenge(ctx, tx, account, factor, login)
+    }
+
+    fn verify(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        _account: &Account,
+        factor: Option<&Factor>,
+        login: &LoginRequest,
+        proof: &Value,
+    ) -> Result<Verdict, FactorError> {
+        verify(ctx, tx, factor, login, proof)
+    }
+}
+
+impl EnrolFactor for Flavour {
+    fn kind(&self) -> FactorKind {
+        Flavour::kind(*self)
+    }
+
+    fn start(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        account: &Account,
+        _options: &Value,
+    ) -> Result<Enrolment, FactorError> {
+        start_enrolment(*self, ctx, tx, account)
+    }
+
+    fn confirm(
+        &self,
+        ctx: &FactorContext<'_>,
+        tx: &Tx<'_>,
+        account: &Account,
+        factor: &Factor,
+        proof: &Value,
+    ) -> Result<Verdict, FactorError> {
+        confirm_enrolment(*self, ctx, tx, account, factor, proof)
+    }
 }
 
 impl Flavour {
