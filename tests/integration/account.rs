@@ -1290,11 +1290,23 @@ async fn admin_accounts(db: TestDatabase) {
         wrong_password(&w, &token).await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
+    // … and the account's budget of wrong second-factor proofs, here spent.
+    let budget = format!("wrong-proofs:{}", rie.id);
+    w.server.execute_sql(&format!(
+        "INSERT INTO rate_limits (key, window_start, hits) VALUES ('{budget}', {}, 8)",
+        chrono::Utc::now().timestamp_millis()
+    ));
     ok(
         call(&w, Method::POST, &format!("{rie_path}/unlock"), a, None).await,
         StatusCode::OK,
     )
     .await;
+    assert_eq!(
+        w.server.count_sql(&format!(
+            "SELECT COUNT(*) AS n FROM rate_limits WHERE key = '{budget}'"
+        )),
+        0
+    );
     problem(
         wrong_password(&w, &token).await,
         StatusCode::UNPROCESSABLE_ENTITY,

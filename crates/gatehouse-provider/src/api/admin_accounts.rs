@@ -18,6 +18,7 @@ use super::account::{
     EventPage, EventsQuery, blocking, db, event_page, in_tx, no_store, throttle_keys,
 };
 use super::bearer::AdminCaller;
+use crate::factors::guard;
 use crate::problem::Problem;
 use crate::state::AppState;
 
@@ -333,6 +334,7 @@ fn act(
                 for factor in tx.factors_of(id)? {
                     tx.clear_attempts(factor.id)?;
                 }
+                guard::clear_account(tx, id)?;
             }
             Action::Enable => {}
         }

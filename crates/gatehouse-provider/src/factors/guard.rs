@@ -53,6 +53,11 @@ pub fn take_attempt(
 /// A right proof: the factor's count and the account's budget start over.
 pub fn clear(tx: &Tx<'_>, factor: FactorId, account: AccountId) -> Result<(), RepositoryError> {
     tx.clear_attempts(factor)?;
+    clear_account(tx, account)
+}
+
+/// The account's budget of wrong proofs starts over (an operator's unlock).
+pub fn clear_account(tx: &Tx<'_>, account: AccountId) -> Result<(), RepositoryError> {
     tx.clear_hits(&account_key(account))
 }
 
