@@ -85,7 +85,7 @@ pub struct ProfilePatch {
     pub analytics_consent: Option<bool>,
 }
 
-/// Answers carry personal data: never cached.
+/// Answers carry personal data or secrets (a TOTP key, recovery codes): never cached.
 pub(crate) fn no_store() -> CacheControl {
     CacheControl(vec![CacheDirective::NoStore])
 }

@@ -5,7 +5,6 @@
 //! the kind (`crate::factors`) does the kind-specific part.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::factor::{
@@ -20,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::account::{blocking, no_store};
 use super::account_auth::AccountCaller;
 use crate::factors::{FactorContext, FactorError, Verdict};
 use crate::problem::Problem;
@@ -100,11 +100,6 @@ pub struct EnrolmentStarted {
     pub setup: Value,
 }
 
-/// Answers carry secrets (a TOTP key, recovery codes) or personal data: never cached.
-pub fn no_store() -> CacheControl {
-    CacheControl(vec![CacheDirective::NoStore])
-}
-
 fn view(factor: &Factor, account: &Account, state: &AppState) -> FactorView {
     FactorView {
         id: factor.id.to_string(),
@@ -163,16 +158,6 @@ fn in_tx<T>(
         (Ok(Some(outcome)), None) => outcome,
         (Ok(None), None) | (Err(_), None) => Err(Problem::database_unavailable()),
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    state: &web::Data<AppState>,
-    work: impl FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
-) -> Result<T, Problem> {
-    let shared = state.clone();
-    web::block(move || work(shared.as_ref()))
-        .await
-        .map_err(|_| Problem::internal())?
 }
 
 /// Who changes an account's factors, for the audit event.

@@ -29,7 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::account_factors::{Actor, Change, Via, no_store, record_change};
+use super::account::{blocking, in_tx, no_store};
+use super::account_factors::{Actor, Change, Via, record_change};
 use super::origin::Origin;
 use crate::factors::guard;
 use crate::factors::push::ticket_hash;
@@ -153,28 +154,6 @@ fn clean_text(text: Option<String>, max: usize, code: &str) -> Result<Option<Str
         )),
         Some(t) => Ok(Some(t)),
     }
-}
-
-async fn blocking<T: Send + 'static>(
-    state: &web::Data<AppState>,
-    work: impl FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
-) -> Result<T, Problem> {
-    let shared = state.clone();
-    web::block(move || work(shared.as_ref()))
-        .await
-        .map_err(|_| Problem::internal())?
-}
-
-/// Runs `work` in a transaction that commits even when it answers a problem
-/// (`Ok(Err(problem))`: a wrong number must count).
-fn in_tx<T>(
-    state: &AppState,
-    mut work: impl FnMut(&Tx<'_>) -> Result<Result<T, Problem>, RepositoryError>,
-) -> Result<T, Problem> {
-    state
-        .store
-        .transaction(|tx| work(tx))
-        .map_err(|_| Problem::database_unavailable())?
 }
 
 /// Registers a phone for the push factor its ticket belongs to; the factor is active

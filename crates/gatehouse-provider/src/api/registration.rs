@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use super::account::{no_store, rate_limited};
 use super::account_factors::{
-    self, Actor, EnrolmentStarted, FactorView, StartEnrolment, Via, name_of, no_store,
-    not_enrollable, parse_kind,
+    self, Actor, EnrolmentStarted, FactorView, StartEnrolment, Via, name_of, not_enrollable,
+    parse_kind,
 };
 use super::origin::Origin;
 use crate::migration::invitations::LinkMailer;
@@ -528,20 +529,11 @@ pub async fn resend(
     let store = state.store.clone();
     let hits = blocking(move || store.transaction(|tx| tx.hit(&ip_key, start))).await?;
     if hits > config.resend_per_ip {
-        let retry = (start + window - now).num_seconds().max(1);
-        let mut res = actix_web::ResponseError::error_response(
-            &Problem::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "rate_limited",
-                "Too many requests",
-            )
-            .with_detail("Try again later"),
-        );
-        if let Ok(value) = actix_web::http::header::HeaderValue::from_str(&retry.to_string()) {
-            res.headers_mut()
-                .insert(actix_web::http::header::RETRY_AFTER, value);
-        }
-        return Ok(res);
+        // The problem answer carries it as `Retry-After` too.
+        return Err(rate_limited(
+            "Too many requests",
+            (start + window - now).num_seconds(),
+        ));
     }
     if let Ok(email) = Email::parse(body.email.trim()) {
         let shared = state.clone();

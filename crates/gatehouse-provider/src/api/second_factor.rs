@@ -19,6 +19,7 @@ use serde::Serialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
+use super::account::no_store;
 use super::login::bound_request;
 use super::origin::Origin;
 use crate::crypto::random;
@@ -299,9 +300,7 @@ pub async fn verify(
                 fields.insert("next".to_owned(), "pending".into());
             }
             return Ok(HttpResponse::Accepted()
-                .insert_header(actix_web::http::header::CacheControl(vec![
-                    actix_web::http::header::CacheDirective::NoStore,
-                ]))
+                .insert_header(no_store())
                 .json(waiting));
         }
         (Ok(Some(finished)), None, _) => finished,

@@ -178,6 +178,15 @@ impl Default for EnrolFactors {
     }
 }
 
+/// The stored factor a proof is checked against: every kind but the e-mail code has
+/// one, so its absence is a broken row, not a user's mistake.
+pub fn stored(factor: Option<&Factor>) -> Result<&Factor, FactorError> {
+    factor.ok_or_else(|| {
+        RepositoryError::Corrupt("a factor kind that needs a stored factor got none".to_owned())
+            .into()
+    })
+}
+
 /// The problem for a proof that is not a JSON object with a string `code`.
 pub fn code_of(proof: &Value) -> Result<&str, FactorError> {
     proof.get("code").and_then(Value::as_str).ok_or_else(|| {

@@ -25,7 +25,7 @@ use gatehouse_core::{Account, Factor, FactorId, FactorKind, FactorStatus};
 use gatehouse_store::Tx;
 use serde_json::{Value, json};
 
-use super::{EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, qr};
+use super::{EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, qr, stored};
 use crate::crypto::random;
 use crate::problem::Problem;
 use gatehouse_core::factor_guard::window_start;
@@ -45,10 +45,6 @@ fn unavailable(what: &str) -> FactorError {
 /// The keyed hash a ticket is stored as.
 pub fn ticket_hash(secrets: &crate::crypto::Secrets, ticket: &str) -> String {
     secrets.hasher.hash(&format!("push-ticket:{ticket}"))
-}
-
-fn stored(factor: Option<&Factor>) -> Result<&Factor, FactorError> {
-    factor.ok_or_else(|| RepositoryError::Corrupt("push needs a stored factor".to_owned()).into())
 }
 
 fn encode(text: &str) -> String {

@@ -5,7 +5,7 @@
 use actix_web::http::StatusCode;
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use gatehouse_core::login::LoginRequest;
-use gatehouse_core::ports::{AuditLog, FactorRepository, RecoveryCodeRepository, RepositoryError};
+use gatehouse_core::ports::{AuditLog, FactorRepository, RecoveryCodeRepository};
 use gatehouse_core::recovery_code::{self, CODES_PER_SET, RecoveryCode};
 use gatehouse_core::{
     Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, NewAuditEvent,
@@ -15,6 +15,7 @@ use serde_json::{Value, json};
 
 use super::{
     EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, code_of, guard,
+    stored,
 };
 
 #[derive(Debug)]
@@ -30,12 +31,6 @@ fn random_byte() -> u8 {
     // The OS CSPRNG does not fail on supported platforms.
     let _ = SystemRandom::new().fill(&mut byte);
     byte[0]
-}
-
-fn stored(factor: Option<&Factor>) -> Result<&Factor, FactorError> {
-    factor.ok_or_else(|| {
-        RepositoryError::Corrupt("recovery codes need a stored factor".to_owned()).into()
-    })
 }
 
 impl LoginFactor for RecoveryCodes {

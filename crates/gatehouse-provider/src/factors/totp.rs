@@ -14,6 +14,7 @@ use totp_rs::{Algorithm, Builder};
 
 use super::{
     EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, code_of, guard, qr,
+    stored,
 };
 use crate::crypto::random;
 use crate::problem::Problem;
@@ -119,10 +120,6 @@ fn check(
     }
     guard::clear(tx, factor.id, factor.account_id)?;
     Ok(Verdict::Accepted(vec!["otp"]))
-}
-
-fn stored(factor: Option<&Factor>) -> Result<&Factor, FactorError> {
-    factor.ok_or_else(|| RepositoryError::Corrupt("totp needs a stored factor".to_owned()).into())
 }
 
 impl LoginFactor for Totp {
