@@ -171,31 +171,52 @@ fn bench_store(label: &str, url: &str) {
     });
 }
 
+/// Runs every benchmark, or only those named on the command line
+/// (`cargo bench -p gatehouse-tests --bench gatehouse -- server`).
 fn main() {
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     println!(
         "Gatehouse benchmarks ({} cores; release build)",
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
-    bench_policy();
-    bench_argon2();
+    if wanted("policy") {
+        bench_policy();
+    }
+    if wanted("argon2") {
+        bench_argon2();
+    }
     let dir = tempfile::tempdir().expect("dir");
-    bench_store(
-        "SQLite",
-        &format!("sqlite://{}", dir.path().join("store.db").display()),
-    );
-    bench_mail(
-        "SQLite",
-        &format!("sqlite://{}", dir.path().join("mail.db").display()),
-    );
+    if wanted("store") {
+        bench_store(
+            "SQLite",
+            &format!("sqlite://{}", dir.path().join("store.db").display()),
+        );
+    }
+    if wanted("mail") {
+        bench_mail(
+            "SQLite",
+            &format!("sqlite://{}", dir.path().join("mail.db").display()),
+        );
+    }
     match std::env::var("GATEHOUSE_TEST_POSTGRES_URL")
         .ok()
         .filter(|u| !u.is_empty())
     {
         Some(url) => {
-            bench_store("PostgreSQL", &url);
-            bench_mail("PostgreSQL", &url);
+            if wanted("store") {
+                bench_store("PostgreSQL", &url);
+            }
+            if wanted("mail") {
+                bench_mail("PostgreSQL", &url);
+            }
         }
         None => println!("PostgreSQL store: skipped (set GATEHOUSE_TEST_POSTGRES_URL)"),
     }
-    server::bench_server();
+    if wanted("server") {
+        server::bench_server();
+    }
 }

@@ -63,6 +63,32 @@ impl Server {
             .unwrap_or(0)
     }
 
+    /// CPU time the server's threads have used so far (user + system), in clock ticks:
+    /// (the argon2 hashing threads, every other thread).
+    fn cpu_ticks(&self) -> (u64, u64) {
+        let mut split = (0, 0);
+        let tasks = format!("/proc/{}/task", self.child.id());
+        for task in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
+            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+                continue;
+            };
+            // `pid (comm) state …`: comm may hold spaces, so split after its ')'.
+            let Some((head, rest)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            let fields: Vec<&str> = rest.split_whitespace().collect();
+            let ticks: u64 = fields
+                .get(11..13)
+                .map_or(0, |t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+            if head.contains("gatehouse-argon") {
+                split.0 += ticks;
+            } else {
+                split.1 += ticks;
+            }
+        }
+        split
+    }
+
     fn store(&self) -> Store {
         let url = DatabaseUrl::parse(&format!(
             "sqlite://{}",
@@ -416,6 +442,7 @@ pub fn bench_server() {
     // 200 logins at once: password (argon2 at production cost) and the e-mail code.
     let outbox = server.dir.path().join("outbox");
     let standalone = standalone_argon2_per_second();
+    let cpu_before = server.cpu_ticks();
     let started = Instant::now();
     let codes: Vec<Option<String>> = runtime.block_on(async {
         let mailbox = Mailbox::default();
@@ -443,6 +470,12 @@ pub fn bench_server() {
         "logins (password + e-mail OTP), {LOGINS} at once: {completed} done in {elapsed:.2?} = {rate:.1}/s; \
          standalone argon2 verify {standalone:.1}/s; ratio {:.0}%",
         100.0 * rate / standalone
+    );
+    let cpu_after = server.cpu_ticks();
+    println!(
+        "server CPU during the logins: argon2 threads {} ticks, all other threads {} ticks (100/s)",
+        cpu_after.0 - cpu_before.0,
+        cpu_after.1 - cpu_before.1
     );
     println!(
         "server peak RSS after the logins: {} KiB",

@@ -154,15 +154,19 @@ impl PasswordHasher {
         let argon = Argon2InPlace {
             params: params.clone(),
         };
-        let mut hasher = Self {
+        // A real hash of a password nobody knows: verifying against it takes the same
+        // time as verifying a real account's password. Computed in memory of its own,
+        // freed at once: the calling thread (the server's main thread) never hashes
+        // again, so it must not keep `m` KiB of working memory.
+        let dummy = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+            .hash_password(uuid::Uuid::new_v4().to_string().as_bytes())
+            .map_err(|e| HashingError::Hash(e.to_string()))?
+            .to_string();
+        Ok(Self {
             argon,
             params,
-            dummy: String::new(),
-        };
-        // A real hash of a password nobody knows: verifying against it takes the same
-        // time as verifying a real account's password.
-        hasher.dummy = hasher.hash(&uuid::Uuid::new_v4().to_string())?;
-        Ok(hasher)
+            dummy,
+        })
     }
 
     /// A PHC string (`$argon2id$v=19$m=…,t=…,p=…$salt$hash`) with a fresh random salt.
@@ -248,6 +252,21 @@ mod tests {
 
     fn hasher(params: &HashingParams) -> PasswordHasher {
         PasswordHasher::new(params).unwrap()
+    }
+
+    fn kept_blocks() -> usize {
+        MEMORY.with(|memory| memory.borrow().len())
+    }
+
+    #[test]
+    fn only_threads_that_hash_keep_working_memory() {
+        // Each test runs on a thread of its own, so this one starts with none.
+        let h = hasher(&cheap());
+        assert_eq!(kept_blocks(), 0, "making the dummy hash kept memory");
+        let stored = h.hash("Correct-Horse#42").unwrap();
+        assert_eq!(kept_blocks(), 64, "m = 64 KiB is 64 blocks of 1 KiB");
+        h.verify("Correct-Horse#42", &stored);
+        assert_eq!(kept_blocks(), 64, "reused, not grown");
     }
 
     #[test]
