@@ -224,7 +224,16 @@ impl Application {
             }
         })?;
         let workers = config.server.workers;
-        let blocking_threads = config.database.max_connections.max(2) as usize;
+        // Each HTTP worker has a blocking pool of its own: together they need no more
+        // threads than the database has connections.
+        let worker_count = if workers > 0 {
+            workers
+        } else {
+            std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
+        };
+        let blocking_threads = (config.database.max_connections as usize)
+            .div_ceil(worker_count)
+            .max(2);
         let mail = Worker::new(
             store.clone(),
             secrets.sealer.clone(),
@@ -287,8 +296,9 @@ impl Application {
         if workers > 0 {
             http = http.workers(workers);
         }
-        // Database calls run on the blocking pool and wait for one of the pool's
-        // connections anyway; more threads than connections only cost memory.
+        // Database calls run on the blocking pools and wait for one of the pool's
+        // connections anyway; more threads than connections only cost memory and
+        // context switches.
         http = http.worker_max_blocking_threads(blocking_threads);
         let server = http
             .listen(listener)

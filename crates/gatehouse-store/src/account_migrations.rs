@@ -9,6 +9,7 @@ use gatehouse_core::registration::{AGE_BUCKETS, AccountMigration, MigrationState
 use gatehouse_core::{Account, AccountId, Factor};
 
 use crate::accounts::{AccountRow, corrupt, parse_id};
+use crate::at_most_one::AtMostOne;
 use crate::connection::DbConnection;
 use crate::error::one_row;
 use crate::factors::FactorRow;
@@ -95,8 +96,7 @@ impl MigrationRepository {
             m::table
                 .find(account.to_string())
                 .select(MigrationRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(AccountMigration::try_from)
         .transpose()

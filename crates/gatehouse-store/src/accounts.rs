@@ -5,6 +5,7 @@ use diesel::prelude::*;
 use gatehouse_core::ports::{AccountRepository, RepositoryError, RepositoryResult};
 use gatehouse_core::{Account, AccountId, Email, LegacyUsername, Subject};
 
+use crate::at_most_one::AtMostOne;
 use crate::connection::MultiBackend;
 use crate::error::one_row;
 use crate::schema::accounts;
@@ -133,8 +134,7 @@ fn erase(db: &impl Connected, id: AccountId, at: DateTime<Utc>) -> RepositoryRes
             accounts::table
                 .find(key.clone())
                 .select((accounts::email, accounts::email_normalized))
-                .first::<(Option<String>, Option<String>)>(c)
-                .optional()
+                .at_most_one::<(Option<String>, Option<String>)>(c)
         })?
         .map(|(a, b)| a.into_iter().chain(b).collect())
         .unwrap_or_default();
@@ -228,7 +228,7 @@ fn find_account(
     db: &impl Connected,
     query: accounts::BoxedQuery<'_, MultiBackend>,
 ) -> RepositoryResult<Option<Account>> {
-    db.run(|c| query.select(AccountRow::as_select()).first(c).optional())?
+    db.run(|c| query.select(AccountRow::as_select()).at_most_one(c))?
         .map(Account::try_from)
         .transpose()
 }

@@ -5,6 +5,7 @@ use gatehouse_core::client::TokenLifetimes;
 use gatehouse_core::ports::{ClientRepository, RepositoryError, RepositoryResult};
 use gatehouse_core::{Client, ClientId};
 
+use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
 use crate::schema::clients;
@@ -127,8 +128,7 @@ impl ClientRepository {
             clients::table
                 .find(id.as_str().to_owned())
                 .select(ClientRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(Client::try_from)
         .transpose()

@@ -7,6 +7,7 @@ use gatehouse_core::email_change::{EmailChange, EmailUndo};
 use gatehouse_core::ports::{EmailChangeRepository, RepositoryError, RepositoryResult};
 
 use crate::accounts::parse_id;
+use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::schema::{email_changes, email_undo_tokens};
 use crate::time::{from_millis, to_millis};
@@ -127,8 +128,7 @@ impl EmailChangeRepository {
                 .filter(email_changes::account_id.eq(account.to_string()))
                 .order((email_changes::created_at.desc(), email_changes::id.desc()))
                 .select(ChangeRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(EmailChange::try_from)
         .transpose()
@@ -158,8 +158,7 @@ impl EmailChangeRepository {
             email_undo_tokens::table
                 .find(token_hash.to_owned())
                 .select(UndoRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(EmailUndo::try_from)
         .transpose()

@@ -6,6 +6,7 @@ use gatehouse_core::FactorId;
 use gatehouse_core::factor_guard::Attempts;
 use gatehouse_core::ports::{FactorGuardRepository, RepositoryError, RepositoryResult};
 
+use crate::at_most_one::AtMostOne;
 use crate::schema::factor_guards;
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
@@ -33,8 +34,7 @@ impl FactorGuardRepository {
             let exists = factor_guards::table
                 .find(id.clone())
                 .select(factor_guards::factor_id)
-                .first::<String>(c)
-                .optional()?
+                .at_most_one::<String>(c)?
                 .is_some();
             if !exists {
                 diesel::insert_into(factor_guards::table)
@@ -63,7 +63,8 @@ impl FactorGuardRepository {
             factor_guards::table
                 .find(id.clone())
                 .select((factor_guards::attempts, factor_guards::window_started_at))
-                .first::<(i64, i64)>(c)
+                .at_most_one::<(i64, i64)>(c)?
+                .ok_or(diesel::result::Error::NotFound)
         })
         .and_then(|(count, started)| {
             Ok(Attempts {

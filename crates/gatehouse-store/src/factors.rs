@@ -5,6 +5,7 @@ use gatehouse_core::ports::{FactorRepository, RepositoryError, RepositoryResult}
 use gatehouse_core::{AccountId, Factor, FactorId};
 
 use crate::accounts::parse_id;
+use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::schema::factors;
 use crate::time::{from_millis, to_millis};
@@ -86,8 +87,7 @@ impl FactorRepository {
             factors::table
                 .find(id.to_string())
                 .select(FactorRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(Factor::try_from)
         .transpose()

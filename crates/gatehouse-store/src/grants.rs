@@ -10,6 +10,7 @@ use gatehouse_core::ports::{
 };
 
 use crate::accounts::parse_id;
+use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
 use crate::schema::{
@@ -161,15 +162,14 @@ impl SessionRepository {
             sessions::table
                 .filter(sessions::token_hash.eq(token_hash.to_owned()))
                 .select(SessionRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(Session::try_from)
         .transpose()
     }
 
     fn session_by_id(&self, id: &str) -> RepositoryResult<Option<Session>> {
-        self.run(|c| sessions::table.find(id.to_owned()).select(SessionRow::as_select()).first(c).optional())?
+        self.run(|c| sessions::table.find(id.to_owned()).select(SessionRow::as_select()).at_most_one(c))?
             .map(Session::try_from)
             .transpose()
     }
@@ -233,8 +233,7 @@ impl AuthorizationCodeRepository {
             authorization_codes::table
                 .find(code_hash.to_owned())
                 .select(CodeRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(AuthorizationCode::try_from)
         .transpose()
@@ -328,8 +327,7 @@ impl RefreshTokenRepository {
             refresh_tokens::table
                 .find(token_hash.to_owned())
                 .select(RefreshRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(RefreshToken::try_from)
         .transpose()

@@ -3,6 +3,7 @@
 
 mod account_migrations;
 mod accounts;
+mod at_most_one;
 mod audit;
 mod clients;
 mod connection;

@@ -7,6 +7,7 @@ use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{LoginRequestRepository, RepositoryError, RepositoryResult};
 
 use crate::accounts::parse_id;
+use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
 use crate::schema::login_requests;
@@ -132,8 +133,7 @@ impl LoginRequestRepository {
             login_requests::table
                 .find(id.to_owned())
                 .select(LoginRequestRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(LoginRequest::try_from)
         .transpose()

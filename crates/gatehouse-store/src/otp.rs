@@ -7,6 +7,7 @@ use gatehouse_core::otp::OtpChallenge;
 use gatehouse_core::ports::{OtpRepository, RepositoryError, RepositoryResult};
 
 use crate::accounts::parse_id;
+use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::schema::otp_challenges;
 use crate::time::{from_millis, to_millis};
@@ -83,8 +84,7 @@ impl OtpRepository {
                 .filter(otp_challenges::login_request_id.eq(login_request_id.to_owned()))
                 .order((otp_challenges::created_at.desc(), otp_challenges::id.desc()))
                 .select(OtpRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(OtpChallenge::try_from)
         .transpose()

@@ -13,6 +13,7 @@ use gatehouse_core::mail::{MailId, OutboxMail};
 use gatehouse_core::ports::{MailOutbox, OutboxCounts, RepositoryError, RepositoryResult};
 
 use crate::accounts::parse_id;
+use crate::at_most_one::AtMostOne;
 use crate::schema::mail_outbox;
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
@@ -236,8 +237,7 @@ impl MailOutbox {
             mail_outbox::table
                 .find(id.to_string())
                 .select(MailRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(OutboxMail::try_from)
         .transpose()

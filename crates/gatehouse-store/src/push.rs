@@ -7,6 +7,7 @@ use gatehouse_core::push::{PushChallenge, PushDevice, PushStatus};
 use gatehouse_core::{AccountId, FactorId};
 
 use crate::accounts::parse_id;
+use crate::at_most_one::AtMostOne;
 use crate::schema::{push_challenges, push_devices};
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
@@ -146,8 +147,7 @@ impl PushRepository {
             push_devices::table
                 .find(factor.to_string())
                 .select(DeviceRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(PushDevice::try_from)
         .transpose()
@@ -158,8 +158,7 @@ impl PushRepository {
             push_devices::table
                 .filter(push_devices::ticket_hash.eq(ticket_hash))
                 .select(DeviceRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(PushDevice::try_from)
         .transpose()
@@ -176,8 +175,7 @@ impl PushRepository {
             push_challenges::table
                 .find(id.to_owned())
                 .select(ChallengeRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(PushChallenge::try_from)
         .transpose()
@@ -194,8 +192,7 @@ impl PushRepository {
                 .filter(push_challenges::factor_id.eq(factor.to_string()))
                 .order((push_challenges::created_at.desc(), push_challenges::id.desc()))
                 .select(ChallengeRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(PushChallenge::try_from)
         .transpose()

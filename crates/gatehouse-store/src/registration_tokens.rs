@@ -9,6 +9,7 @@ use gatehouse_core::ports::{
 use gatehouse_core::registration::RegistrationToken;
 
 use crate::accounts::{corrupt, parse_id};
+use crate::at_most_one::AtMostOne;
 use crate::schema::{rate_limits as rl, registration_tokens as t};
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
@@ -57,8 +58,7 @@ impl RegistrationTokenRepository {
             t::table
                 .find(token_hash)
                 .select(TokenRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(RegistrationToken::try_from)
         .transpose()
@@ -104,8 +104,7 @@ impl RateLimits {
             rl::table
                 .find(key)
                 .select((rl::window_start, rl::hits))
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?;
         let hits = match current {
             Some((stored, hits)) if stored == start => hits.saturating_add(1),
@@ -133,8 +132,7 @@ impl RateLimits {
                 .find(key)
                 .filter(rl::window_start.eq(start))
                 .select(rl::hits)
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?;
         u32::try_from(hits.unwrap_or(0)).map_err(|e| corrupt("hits", e))
     }

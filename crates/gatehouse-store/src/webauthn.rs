@@ -7,6 +7,7 @@ use gatehouse_core::webauthn::{Ceremony, WebauthnCredential};
 use gatehouse_core::{AccountId, FactorId};
 
 use crate::accounts::parse_id;
+use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::schema::{webauthn_ceremonies, webauthn_credentials};
 use crate::time::{from_millis, to_millis};
@@ -134,8 +135,7 @@ impl WebauthnRepository {
             webauthn_credentials::table
                 .find(factor.to_string())
                 .select(CredentialRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(WebauthnCredential::try_from)
         .transpose()
@@ -146,8 +146,7 @@ impl WebauthnRepository {
             webauthn_credentials::table
                 .filter(webauthn_credentials::credential_id.eq(credential_id))
                 .select(CredentialRow::as_select())
-                .first(c)
-                .optional()
+                .at_most_one(c)
         })?
         .map(WebauthnCredential::try_from)
         .transpose()
@@ -183,8 +182,7 @@ impl WebauthnRepository {
                 .filter(webauthn_ceremonies::binding.eq(binding))
                 .filter(webauthn_ceremonies::expires_at.gt(now_ms))
                 .select(CeremonyRow::as_select())
-                .first(c)
-                .optional()?;
+                .at_most_one(c)?;
             let Some(row) = row else {
                 return Ok(None);
             };
