@@ -99,6 +99,20 @@ impl Server {
     }
 }
 
+/// CPU time the hypervisor gave to other guests (the `steal` column of /proc/stat), in
+/// clock ticks summed over all cores: what the machine took away during a measurement.
+fn stolen_ticks() -> u64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|stat| {
+            stat.lines()
+                .next()
+                .and_then(|cpu| cpu.split_whitespace().nth(8))
+                .and_then(|steal| steal.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -473,6 +487,7 @@ pub fn bench_server() {
     // the host), so the mean of the two is what the logins are compared with.
     let standalone_before = standalone_argon2_per_second();
     let cpu_before = server.cpu_ticks();
+    let stolen_before = stolen_ticks();
     let started = Instant::now();
     let codes: Vec<Option<String>> = runtime.block_on(async {
         let mailbox = Mailbox::new();
@@ -494,6 +509,8 @@ pub fn bench_server() {
         codes
     });
     let elapsed = started.elapsed();
+    let cpu_after = server.cpu_ticks();
+    let stolen = stolen_ticks() - stolen_before;
     let standalone_after = standalone_argon2_per_second();
     let standalone = f64::midpoint(standalone_before, standalone_after);
     let completed = codes.iter().filter(|c| c.is_some()).count();
@@ -503,9 +520,9 @@ pub fn bench_server() {
          standalone argon2 verify {standalone:.1}/s ({standalone_before:.1} before, {standalone_after:.1} after); ratio {:.0}%",
         100.0 * rate / standalone
     );
-    let cpu_after = server.cpu_ticks();
     println!(
-        "server CPU during the logins: argon2 threads {} ticks, all other threads {} ticks (100/s)",
+        "server CPU during the logins: argon2 threads {} ticks, all other threads {} ticks; \
+         taken by the hypervisor (steal) {stolen} ticks (100 ticks/s per core)",
         cpu_after.0 - cpu_before.0,
         cpu_after.1 - cpu_before.1
     );
