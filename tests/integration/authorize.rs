@@ -239,3 +239,80 @@ async fn an_expired_login_request_is_gone() {
     let body: Value = res.json().await.expect("problem");
     assert_eq!(body["code"], "login_request_expired");
 }
+
+/// A running server purges on its own: at start, then hourly.
+#[tokio::test]
+async fn the_server_purges_login_requests_that_expired_a_day_ago() {
+    use gatehouse_core::ports::{ClientRepository, LoginRequestRepository};
+    let db = TestDatabase::sqlite();
+    let store = db.store();
+    store
+        .insert_client(&crate::store::client("old-portal"))
+        .expect("client");
+    // Expired in 2026-09, long before the day of grace.
+    let old = crate::store::login_request("ancient", "old-portal", None);
+    store.insert_login_request(&old).expect("old login request");
+    let config = test_config(&db.url);
+    let _server = TestServer::start_with(config, Some(db)).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while store.login_request("ancient").expect("read").is_some() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the janitor did not purge the expired login request"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The operator's purge (the server runs the same hourly) deletes a login request that
+/// expired, after which its challenge is unknown rather than expired.
+#[tokio::test]
+async fn gatehouse_db_purge_deletes_expired_login_requests() {
+    let db = TestDatabase::sqlite();
+    let mut config = test_config(&db.url);
+    config.login.request_ttl_seconds = 1;
+    let server = TestServer::start_with(config, Some(db)).await;
+    server.register_client(portal());
+    let browser = server.browser();
+    let mut challenges = vec![];
+    for _ in 0..2 {
+        let res = browser
+            .get(server.url(&format!("/authorize?{}", query(&[]))))
+            .send()
+            .await
+            .expect("authorize");
+        challenges.push(
+            query_map(&location(&res))
+                .remove("login_challenge")
+                .expect("challenge"),
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let purge = |keep_hours: &str| {
+        let output = crate::support::gatehouse(dir.path())
+            .args(["db", "purge", "--keep-hours", keep_hours])
+            .env("GATEHOUSE_DATABASE_URL", &server.config.database.url)
+            .output()
+            .expect("run gatehouse db purge");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice::<Value>(&output.stdout).expect("json")
+    };
+    // Expired only a second ago: kept by the default day of grace.
+    assert_eq!(purge("24")["login_requests"], 0);
+    assert_eq!(purge("0")["login_requests"], 2);
+    for challenge in challenges {
+        let res = browser
+            .get(server.url(&format!("/api/v1/login/{challenge}")))
+            .send()
+            .await
+            .expect("read");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let body: Value = res.json().await.expect("problem");
+        assert_eq!(body["code"], "login_request_not_found");
+    }
+}

@@ -7,9 +7,10 @@ use gatehouse_core::grant::{AuthorizationCode, Session};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::otp::OtpChallenge;
 use gatehouse_core::ports::{
-    AccountRepository, AuditLog, AuthorizationCodeRepository, ClientRepository, FactorRepository,
-    LoginRequestRepository, OtpRepository, RepositoryError, SessionRepository,
-    SigningKeyRepository, UniqueField, WebauthnRepository,
+    AccessTokenRevocations, AccountRepository, AuditLog, AuthorizationCodeRepository,
+    ClientAssertionLedger, ClientRepository, FactorRepository, LoginRequestRepository,
+    OtpRepository, RepositoryError, SessionRepository, SigningKeyRepository, UniqueField,
+    WebauthnRepository,
 };
 use gatehouse_core::signing_key::{KeyStatus, SigningKeyRecord};
 use gatehouse_core::webauthn::{Ceremony, WebauthnCredential};
@@ -261,7 +262,7 @@ fn time_survives_to_the_millisecond(store: &Store) {
     assert_eq!(store.account_by_id(a.id).expect("read"), Some(a));
 }
 
-fn client(id: &str) -> Client {
+pub(crate) fn client(id: &str) -> Client {
     Client {
         id: ClientId::parse(id).expect("client id"),
         name: "サポートポータル".to_owned(),
@@ -424,7 +425,7 @@ fn racing_transactions_all_land(store: &Store) {
     assert_eq!(store.count_accounts().expect("count"), 40);
 }
 
-fn login_request(id: &str, client_id: &str, account: Option<AccountId>) -> LoginRequest {
+pub(crate) fn login_request(id: &str, client_id: &str, account: Option<AccountId>) -> LoginRequest {
     LoginRequest {
         id: id.to_owned(),
         request: AuthorizationRequest {
@@ -541,6 +542,113 @@ fn a_login_leaves_codes_sessions_and_otps_that_behave(store: &Store) {
         "a second use is a replay"
     );
     assert_eq!(store.mark_code_used("no-such-code", at(41)), Ok(false));
+}
+
+fn expired_rows_are_purged_and_the_rest_kept(store: &Store) {
+    let a = account("purge-1", "purge@example.com");
+    store.insert_account(&a).expect("account");
+    store.insert_client(&client("portal")).expect("client");
+    // Two login requests: one expired at 600 s, one live until 10,000 s.
+    let old = login_request("old", "portal", Some(a.id));
+    let mut live = login_request("live", "portal", Some(a.id));
+    live.expires_at = at(10_000);
+    store.insert_login_request(&old).expect("old");
+    store.insert_login_request(&live).expect("live");
+    let otp = |id: &str, login: &str| OtpChallenge {
+        id: id.to_owned(),
+        login_request_id: login.to_owned(),
+        account_id: a.id,
+        code_hash: format!("hash-{id}"),
+        attempts: 0,
+        created_at: at(1),
+        expires_at: at(601),
+        closed_at: None,
+    };
+    store.insert_otp(&otp("o-old", "old")).expect("otp");
+    store.insert_otp(&otp("o-live", "live")).expect("otp");
+    let session = Session {
+        id: "sid-purge".to_owned(),
+        account_id: a.id,
+        token_hash: "cookie-purge".to_owned(),
+        amr: vec!["pwd".to_owned()],
+        acr: "urn:gatehouse:mfa".to_owned(),
+        auth_time: at(30),
+        created_at: at(30),
+        last_seen_at: at(30),
+        expires_at: at(86_400),
+        revoked_at: None,
+        user_agent: None,
+        ip: None,
+    };
+    store.insert_session(&session).expect("session");
+    let code = |hash: &str, expires: i64| AuthorizationCode {
+        code_hash: hash.to_owned(),
+        client_id: "portal".to_owned(),
+        account_id: a.id,
+        session_id: session.id.clone(),
+        redirect_uri: "https://portal.example.com/cb".to_owned(),
+        scopes: vec!["openid".to_owned()],
+        nonce: None,
+        code_challenge: "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM".to_owned(),
+        auth_time: at(30),
+        amr: vec!["pwd".to_owned()],
+        acr: "urn:gatehouse:mfa".to_owned(),
+        created_at: at(30),
+        expires_at: at(expires),
+        used_at: None,
+    };
+    store.insert_code(&code("code-old", 90)).expect("code");
+    store.insert_code(&code("code-live", 10_000)).expect("code");
+    store
+        .revoke_access_token("jti-old", at(700))
+        .expect("revoke");
+    store
+        .revoke_access_token("jti-live", at(10_000))
+        .expect("revoke");
+    assert_eq!(store.use_client_assertion("assert-old", at(700)), Ok(true));
+    assert_eq!(
+        store.use_client_assertion("assert-live", at(10_000)),
+        Ok(true)
+    );
+
+    let purged = store.purge_expired(at(5_000)).expect("purge");
+    assert_eq!(
+        purged,
+        gatehouse_store::Purged {
+            login_requests: 1,
+            authorization_codes: 1,
+            push_challenges: 0,
+            access_token_revocations: 1,
+            client_assertions: 1,
+        }
+    );
+    assert_eq!(store.login_request("old").expect("read"), None);
+    assert_eq!(store.login_request("live").expect("read"), Some(live));
+    assert_eq!(
+        store.latest_otp("old").expect("otp"),
+        None,
+        "went with its login"
+    );
+    assert!(store.latest_otp("live").expect("otp").is_some());
+    assert_eq!(store.code_by_hash("code-old").expect("code"), None);
+    assert!(store.code_by_hash("code-live").expect("code").is_some());
+    assert_eq!(store.is_access_token_revoked("jti-old"), Ok(false));
+    assert_eq!(store.is_access_token_revoked("jti-live"), Ok(true));
+    // A spent assertion still within its lifetime stays spent; a purged one is
+    // past its `exp`, which client authentication refuses before the ledger.
+    assert_eq!(
+        store.use_client_assertion("assert-live", at(10_000)),
+        Ok(false)
+    );
+    assert!(
+        store.session_by_id("sid-purge").expect("session").is_some(),
+        "sessions are kept"
+    );
+    assert_eq!(
+        store.purge_expired(at(5_000)).expect("again").total(),
+        0,
+        "nothing left to purge"
+    );
 }
 
 fn webauthn_credentials_are_unique_and_ceremonies_are_taken_once(store: &Store) {
@@ -669,6 +777,7 @@ on_both_backends!(
     racing_transactions_all_land,
     a_login_leaves_codes_sessions_and_otps_that_behave,
     webauthn_credentials_are_unique_and_ceremonies_are_taken_once,
+    expired_rows_are_purged_and_the_rest_kept,
 );
 
 #[test]

@@ -149,6 +149,7 @@ pub struct Application {
     keys: KeyRing,
     reload_every: Duration,
     mail: Worker,
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Application {
@@ -181,6 +182,7 @@ impl Application {
             reason: e.to_string(),
         })?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let janitor_clock = clock.clone();
         let secrets = Secrets::load(&config.secrets)?;
         let keys = KeyRing::open(
             store.clone(),
@@ -315,6 +317,7 @@ impl Application {
             keys,
             reload_every,
             mail,
+            clock: janitor_clock,
         })
     }
 
@@ -336,12 +339,13 @@ impl Application {
     }
 
     /// Serves until stopped, re-reading the signing keys now and then so a rotation
-    /// made by another instance (or `gatehouse keys rotate`) is picked up, and
-    /// draining the mail outbox. Both run on threads of their own: they do blocking
-    /// database work, and they must not depend on which async runtime drives the
-    /// server. Both stop when the server stops.
+    /// made by another instance (or `gatehouse keys rotate`) is picked up, draining
+    /// the mail outbox, and purging expired rows. All three run on threads of their
+    /// own: they do blocking database work, and they must not depend on which async
+    /// runtime drives the server. They stop when the server stops.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mail = self.mail.spawn()?;
+        let janitor = crate::janitor::spawn(self.store.clone(), self.clock)?;
         let keys = self.keys;
         let every = self.reload_every;
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
@@ -357,6 +361,7 @@ impl Application {
         let result = self.server.await;
         drop(stop);
         drop(mail);
+        drop(janitor);
         result
     }
 }

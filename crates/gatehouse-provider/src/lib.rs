@@ -9,6 +9,7 @@ pub mod crypto;
 pub mod factors;
 pub mod fallback;
 pub mod health;
+pub mod janitor;
 pub mod jwks;
 pub mod mail;
 pub mod migration;

@@ -12,6 +12,7 @@ mod error;
 mod factor_guards;
 mod factors;
 mod grants;
+mod janitor;
 mod json;
 mod login_requests;
 mod migrations;
@@ -29,6 +30,7 @@ mod webauthn;
 
 pub use connection::{DbConnection, PoolOptions, Store};
 pub use error::StoreError;
+pub use janitor::Purged;
 pub use migrations::{MIGRATION_DIRS, Migrations};
 pub use transaction::{Connected, Tx};
 pub use url::{Backend, DatabaseUrl};

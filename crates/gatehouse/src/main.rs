@@ -89,6 +89,13 @@ enum Command {
 enum DbCommand {
     /// Apply pending migrations.
     Migrate,
+    /// Delete expired login requests, codes, push challenges, revocations and client
+    /// assertions now (the server does it hourly); prints how many of each, as JSON.
+    Purge {
+        /// Keep rows that expired less than this many hours ago.
+        #[arg(long, default_value_t = 24)]
+        keep_hours: u32,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -193,6 +200,21 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     println!("applied {name}");
                 }
             }
+            Ok(())
+        }
+        Command::Db {
+            command: DbCommand::Purge { keep_hours },
+        } => {
+            let config = load_config(cli.config.as_deref())?;
+            let url = config.database.parsed_url().map_err(Failure::config)?;
+            let store =
+                Store::open(&url, &config.database.pool_options()).map_err(Failure::runtime)?;
+            let before = chrono::Utc::now() - chrono::TimeDelta::hours(keep_hours.into());
+            let purged = store.purge_expired(before).map_err(Failure::runtime)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&purged).map_err(Failure::runtime)?
+            );
             Ok(())
         }
         Command::Clients { command } => {
