@@ -578,6 +578,46 @@ async fn client_credentials_for_machine_clients_only() {
     oauth_error(res, StatusCode::BAD_REQUEST, "unauthorized_client").await;
 }
 
+/// Introspection remembers a token whose signature it checked, but not past its `exp`.
+#[tokio::test]
+async fn an_introspected_access_token_is_inactive_once_it_expires() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (_, secret) = rp.server.register_client(ClientRequest {
+        id: Some("batch".to_owned()),
+        name: "Batch".to_owned(),
+        grant_types: vec![gatehouse_core::GrantType::ClientCredentials],
+        scopes: vec!["api:read".to_owned()],
+        lifetimes: Some(gatehouse_core::client::TokenLifetimes {
+            access_token: 1,
+            ..gatehouse_core::client::TokenLifetimes::default()
+        }),
+        ..ClientRequest::default()
+    });
+    let secret = secret.expect("secret");
+    let body: Value = ok(rp
+        .exchange(
+            Some(("batch", &secret)),
+            &[("grant_type", "client_credentials")],
+        )
+        .await)
+    .await
+    .json()
+    .await
+    .expect("json");
+    let access = body["access_token"].as_str().expect("at").to_owned();
+    for _ in 0..2 {
+        assert_eq!(
+            introspect(&rp, ("batch", &secret), &access).await["active"],
+            true
+        );
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    assert_eq!(
+        introspect(&rp, ("batch", &secret), &access).await["active"],
+        false
+    );
+}
+
 async fn userinfo(rp: &Rp, token: Option<&str>) -> reqwest::Response {
     let mut request = rp.server.client.get(rp.server.url("/userinfo"));
     if let Some(token) = token {

@@ -22,6 +22,7 @@ use crate::factors::{EnrolFactors, LoginFactors};
 use crate::fallback::{AllowedMethods, fallback};
 use crate::mail::{MailError, Outbox, Wake, Worker};
 use crate::oidc::client_cache::ClientCache;
+use crate::oidc::verified_tokens::VerifiedTokens;
 use crate::password_pool::PasswordPool;
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
@@ -262,6 +263,7 @@ impl Application {
             login_factors: LoginFactors::new(),
             enrol_factors: EnrolFactors::new(),
             clients: ClientCache::default(),
+            verified_tokens: VerifiedTokens::default(),
             webauthn: webauthn.map(Arc::new),
             background: Background::new(BACKGROUND_LIMIT),
             push,

@@ -11,6 +11,7 @@ use crate::crypto::{KeyRing, Secrets};
 use crate::factors::{EnrolFactors, LoginFactors};
 use crate::mail::Outbox;
 use crate::oidc::client_cache::ClientCache;
+use crate::oidc::verified_tokens::VerifiedTokens;
 use crate::password_pool::PasswordPool;
 
 #[derive(Clone, Debug)]
@@ -31,6 +32,8 @@ pub struct AppState {
     pub enrol_factors: EnrolFactors,
     /// Registered clients, cached for a few seconds.
     pub clients: ClientCache,
+    /// Access tokens whose signature was checked (revocation is checked every time).
+    pub verified_tokens: VerifiedTokens,
     /// The WebAuthn relying party, from `[webauthn]`; `None` when there is no rp id.
     pub webauthn: Option<Arc<webauthn_rs::Webauthn>>,
     /// Bounded work after the answer (registration-link resends).

@@ -37,8 +37,19 @@ impl AccessClaims {
     }
 }
 
-/// Signature and claims, without the database.
+/// Signature and claims, without the database (a token verified before is not
+/// verified again until it expires).
 pub fn decode(state: &AppState, token: &str) -> Option<AccessClaims> {
+    let now = state.clock.now().timestamp();
+    if let Some(claims) = state.verified_tokens.get(token, now) {
+        return Some(claims);
+    }
+    let claims = verify_signature(state, token)?;
+    state.verified_tokens.put(token, &claims, now);
+    Some(claims)
+}
+
+fn verify_signature(state: &AppState, token: &str) -> Option<AccessClaims> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     if header.typ.as_deref() != Some("at+jwt") {
         return None;

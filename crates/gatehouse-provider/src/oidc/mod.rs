@@ -15,3 +15,4 @@ pub mod revoke;
 pub mod token;
 pub mod tokens;
 pub mod userinfo;
+pub mod verified_tokens;
