@@ -201,3 +201,66 @@ async fn a_different_master_key_cannot_open_the_stored_keys() {
     assert!(message.contains("does not open"), "{message}");
     assert!(!message.contains('\n'));
 }
+
+/// A key taken out of the ring (after a compromise, say) takes its tokens along, also
+/// those introspection has already seen and remembers.
+#[tokio::test]
+async fn tokens_of_a_removed_key_are_inactive_even_when_seen_before() {
+    use base64::Engine;
+    use gatehouse_core::ports::SigningKeyRepository;
+    let server = TestServer::start(TestDatabase::sqlite()).await;
+    let (_, secret) = server.register_client(gatehouse_provider::clients::ClientRequest {
+        id: Some("batch".to_owned()),
+        name: "Batch".to_owned(),
+        grant_types: vec![gatehouse_core::GrantType::ClientCredentials],
+        scopes: vec!["api:read".to_owned()],
+        ..gatehouse_provider::clients::ClientRequest::default()
+    });
+    let secret = secret.expect("secret");
+    let body: Value = server
+        .client
+        .post(server.url("/token"))
+        .basic_auth("batch", Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    let access = body["access_token"].as_str().expect("at").to_owned();
+    let introspect = || async {
+        let body: Value = server
+            .client
+            .post(server.url("/introspect"))
+            .basic_auth("batch", Some(&secret))
+            .form(&[("token", access.as_str())])
+            .send()
+            .await
+            .expect("introspect")
+            .json()
+            .await
+            .expect("json");
+        body["active"].clone()
+    };
+    assert_eq!(introspect().await, true);
+
+    let header = access.split('.').next().expect("header");
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .expect("base64"),
+    )
+    .expect("json");
+    let kid = header["kid"].as_str().expect("kid").to_owned();
+    server_store(&server).delete_key(&kid).expect("delete key");
+    // The server reloads its keys within its interval (1 s in tests).
+    for _ in 0..50 {
+        let (json, _) = jwks(&server).await;
+        if !statuses(json["keys"].as_array().expect("keys")).contains_key(&kid) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(introspect().await, false);
+}

@@ -133,6 +133,12 @@ impl KeyRing {
         loaded.verifiers.get(kid).cloned()
     }
 
+    /// Whether `kid` is still a key tokens may be verified with.
+    pub fn knows(&self, kid: &str) -> bool {
+        let loaded = self.loaded.read().unwrap_or_else(PoisonError::into_inner);
+        loaded.verifiers.contains_key(kid)
+    }
+
     /// The JWKS document, serialised once per reload.
     pub fn jwks_json(&self) -> Arc<str> {
         self.loaded

@@ -41,20 +41,25 @@ impl AccessClaims {
 /// verified again until it expires).
 pub fn decode(state: &AppState, token: &str) -> Option<AccessClaims> {
     let now = state.clock.now().timestamp();
-    if let Some(claims) = state.verified_tokens.get(token, now) {
+    if let Some(claims) = state
+        .verified_tokens
+        .get(token, now, |kid| state.keys.knows(kid))
+    {
         return Some(claims);
     }
-    let claims = verify_signature(state, token)?;
-    state.verified_tokens.put(token, &claims, now);
+    let (kid, claims) = verify_signature(state, token)?;
+    state.verified_tokens.put(token, &kid, &claims, now);
     Some(claims)
 }
 
-fn verify_signature(state: &AppState, token: &str) -> Option<AccessClaims> {
+/// The key id and claims of a token whose signature and claims check out.
+fn verify_signature(state: &AppState, token: &str) -> Option<(String, AccessClaims)> {
     let header = jsonwebtoken::decode_header(token).ok()?;
     if header.typ.as_deref() != Some("at+jwt") {
         return None;
     }
-    let (key, alg) = state.keys.verifier(header.kid.as_deref()?)?;
+    let kid = header.kid?;
+    let (key, alg) = state.keys.verifier(&kid)?;
     let mut validation = jsonwebtoken::Validation::new(alg);
     validation.set_issuer(&[&state.config.server.issuer]);
     validation.set_audience(&[&state.config.server.issuer]);
@@ -62,7 +67,7 @@ fn verify_signature(state: &AppState, token: &str) -> Option<AccessClaims> {
     validation.leeway = 0;
     jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
         .ok()
-        .map(|data| data.claims)
+        .map(|data| (kid, data.claims))
 }
 
 /// A live access token: valid, not revoked, and its session (if any) not ended.
