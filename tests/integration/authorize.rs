@@ -213,22 +213,33 @@ async fn other_errors_go_back_to_the_client_with_state_and_iss() {
     }
 }
 
-#[tokio::test]
-async fn an_expired_login_request_is_gone() {
+/// A server whose login requests live one second, with the portal registered.
+async fn short_lived_logins() -> TestServer {
     let db = TestDatabase::sqlite();
     let mut config = test_config(&db.url);
     config.login.request_ttl_seconds = 1;
     let server = TestServer::start_with(config, Some(db)).await;
     server.register_client(portal());
-    let browser = server.browser();
+    server
+}
+
+/// Starts a login in `browser`; returns its challenge.
+async fn start_login(server: &TestServer, browser: &reqwest::Client) -> String {
     let res = browser
         .get(server.url(&format!("/authorize?{}", query(&[]))))
         .send()
         .await
         .expect("authorize");
-    let challenge = query_map(&location(&res))
+    query_map(&location(&res))
         .remove("login_challenge")
-        .expect("challenge");
+        .expect("challenge")
+}
+
+#[tokio::test]
+async fn an_expired_login_request_is_gone() {
+    let server = short_lived_logins().await;
+    let browser = server.browser();
+    let challenge = start_login(&server, &browser).await;
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let res = browser
         .get(server.url(&format!("/api/v1/login/{challenge}")))
@@ -268,25 +279,12 @@ async fn the_server_purges_login_requests_that_expired_a_day_ago() {
 /// expired, after which its challenge is unknown rather than expired.
 #[tokio::test]
 async fn gatehouse_db_purge_deletes_expired_login_requests() {
-    let db = TestDatabase::sqlite();
-    let mut config = test_config(&db.url);
-    config.login.request_ttl_seconds = 1;
-    let server = TestServer::start_with(config, Some(db)).await;
-    server.register_client(portal());
+    let server = short_lived_logins().await;
     let browser = server.browser();
-    let mut challenges = vec![];
-    for _ in 0..2 {
-        let res = browser
-            .get(server.url(&format!("/authorize?{}", query(&[]))))
-            .send()
-            .await
-            .expect("authorize");
-        challenges.push(
-            query_map(&location(&res))
-                .remove("login_challenge")
-                .expect("challenge"),
-        );
-    }
+    let challenges = [
+        start_login(&server, &browser).await,
+        start_login(&server, &browser).await,
+    ];
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let dir = tempfile::tempdir().expect("dir");
     let purge = |keep_hours: &str| {
