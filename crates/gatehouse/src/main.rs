@@ -92,8 +92,9 @@ enum DbCommand {
     /// Delete expired login requests, codes, push challenges, revocations and client
     /// assertions now (the server does it hourly); prints how many of each, as JSON.
     Purge {
-        /// Keep rows that expired less than this many hours ago.
-        #[arg(long, default_value_t = 24)]
+        /// Keep rows that expired less than this many hours ago (by default, as the
+        /// server's own hourly purge does).
+        #[arg(long, default_value_t = gatehouse_provider::janitor::KEEP_EXPIRED.num_hours() as u32)]
         keep_hours: u32,
     },
 }
@@ -205,17 +206,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Db {
             command: DbCommand::Purge { keep_hours },
         } => {
-            let config = load_config(cli.config.as_deref())?;
-            let url = config.database.parsed_url().map_err(Failure::config)?;
-            let store =
-                Store::open(&url, &config.database.pool_options()).map_err(Failure::runtime)?;
+            let context = Context {
+                config: load_config(cli.config.as_deref())?,
+            };
             let before = chrono::Utc::now() - chrono::TimeDelta::hours(keep_hours.into());
-            let purged = store.purge_expired(before).map_err(Failure::runtime)?;
-            println!(
-                "{}",
-                serde_json::to_string_pretty(&purged).map_err(Failure::runtime)?
-            );
-            Ok(())
+            let purged = context
+                .store()?
+                .purge_expired(before)
+                .map_err(Failure::runtime)?;
+            print_json(&purged)
         }
         Command::Clients { command } => {
             let context = Context {
