@@ -63,30 +63,10 @@ impl Server {
             .unwrap_or(0)
     }
 
-    /// CPU time the server's threads have used so far (user + system), in clock ticks:
-    /// (the argon2 hashing threads, every other thread).
-    fn cpu_ticks(&self) -> (u64, u64) {
-        let mut split = (0, 0);
-        let tasks = format!("/proc/{}/task", self.child.id());
-        for task in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
-            let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
-                continue;
-            };
-            // `pid (comm) state …`: comm may hold spaces, so split after its ')'.
-            let Some((head, rest)) = stat.rsplit_once(')') else {
-                continue;
-            };
-            let fields: Vec<&str> = rest.split_whitespace().collect();
-            let ticks: u64 = fields
-                .get(11..13)
-                .map_or(0, |t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
-            if head.contains("gatehouse-argon") {
-                split.0 += ticks;
-            } else {
-                split.1 += ticks;
-            }
-        }
-        split
+    /// CPU time the server's threads have used so far (user + system), in clock ticks,
+    /// by thread name (argon2 hashing, HTTP workers, the blocking pool, the mail worker…).
+    fn cpu_ticks(&self) -> CpuTicks {
+        cpu_ticks_by_thread(&format!("/proc/{}/task", self.child.id()))
     }
 
     fn store(&self) -> Store {
@@ -97,6 +77,44 @@ impl Server {
         .expect("url");
         Store::open(&url, &PoolOptions::default()).expect("store")
     }
+}
+
+/// CPU ticks by thread name.
+type CpuTicks = std::collections::BTreeMap<String, u64>;
+
+/// User + system CPU ticks of every thread under `/proc/<pid>/task`, summed by name.
+fn cpu_ticks_by_thread(tasks: &str) -> CpuTicks {
+    let mut by_name = CpuTicks::new();
+    for task in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state …`: comm may hold spaces, so split after its ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let name = head.split_once('(').map_or("?", |(_, n)| n);
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks: u64 = fields
+            .get(11..13)
+            .map_or(0, |t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+        *by_name.entry(name.to_owned()).or_default() += ticks;
+    }
+    by_name
+}
+
+/// What each thread name used between two readings, largest first.
+fn cpu_used(before: &CpuTicks, after: &CpuTicks) -> String {
+    let mut used: Vec<(&String, u64)> = after
+        .iter()
+        .map(|(name, t)| (name, t - before.get(name).copied().unwrap_or(0)))
+        .filter(|(_, t)| *t > 0)
+        .collect();
+    used.sort_by(|a, b| b.1.cmp(&a.1));
+    used.iter()
+        .map(|(name, t)| format!("{name} {t}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// CPU time the hypervisor gave to other guests (the `steal` column of /proc/stat), in
@@ -221,9 +239,13 @@ fn basic(id: &str, secret: &str) -> String {
     )
 }
 
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The standalone argon2 rate with one hashing thread per core, as the server runs them.
 fn standalone_argon2_per_second() -> f64 {
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = cores();
     let hasher = PasswordHasher::new(&HashingParams::default()).expect("hasher");
     let stored = hasher.hash(PASSWORD).expect("hash");
     let per_thread = 40;
@@ -494,6 +516,7 @@ pub fn bench_server() {
     // the host), so the mean of the two is what the logins are compared with.
     let standalone_before = standalone_argon2_per_second();
     let cpu_before = server.cpu_ticks();
+    let client_before = cpu_ticks_by_thread("/proc/self/task");
     let stolen_before = stolen_ticks();
     let started = Instant::now();
     let codes: Vec<Option<String>> = runtime.block_on(async {
@@ -517,6 +540,7 @@ pub fn bench_server() {
     });
     let elapsed = started.elapsed();
     let cpu_after = server.cpu_ticks();
+    let client_after = cpu_ticks_by_thread("/proc/self/task");
     let stolen = stolen_ticks() - stolen_before;
     let standalone_after = standalone_argon2_per_second();
     let standalone = f64::midpoint(standalone_before, standalone_after);
@@ -528,10 +552,11 @@ pub fn bench_server() {
         100.0 * rate / standalone
     );
     println!(
-        "server CPU during the logins: argon2 threads {} ticks, all other threads {} ticks; \
-         taken by the hypervisor (steal) {stolen} ticks (100 ticks/s per core)",
-        cpu_after.0 - cpu_before.0,
-        cpu_after.1 - cpu_before.1
+        "CPU during the logins, in ticks (100/s per core, {} available): server threads: {}; \
+         this load generator: {}; taken by the hypervisor (steal): {stolen}",
+        (elapsed.as_secs_f64() * 100.0 * cores() as f64).round(),
+        cpu_used(&cpu_before, &cpu_after),
+        cpu_used(&client_before, &client_after),
     );
     println!(
         "server peak RSS after the logins: {} KiB",
