@@ -850,6 +850,61 @@ async fn try_another_method_challenges_email_and_finishes_with_totp_or_a_recover
     assert_eq!(amr, json!(["pwd", "otp", "mfa"]));
 }
 
+/// Two right proofs sent at the same instant finish the login once: the login request
+/// is read inside the transaction that completes it, so the second proof finds it
+/// complete (409) instead of opening a second session and minting a second code.
+async fn a_login_finishes_once_when_two_proofs_race(db: TestDatabase) {
+    let w = world(db).await;
+    let api = account_api(&w).await;
+    let codes = api.new_recovery_codes().await;
+    let before = logins_succeeded(&w);
+    for pair in codes.chunks(2) {
+        let login = Login::begin(&w, "app", "openid").await;
+        let set = login.offered("recovery_code").expect("offered");
+        let (first, second) = tokio::join!(
+            login.verify(&w, &set, &pair[0]),
+            login.verify(&w, &set, &pair[1])
+        );
+        let mut statuses = [first.status(), second.status()];
+        statuses.sort();
+        assert_eq!(statuses, [StatusCode::OK, StatusCode::CONFLICT]);
+        let refused = if first.status() == StatusCode::CONFLICT {
+            first
+        } else {
+            second
+        };
+        problem(refused, StatusCode::CONFLICT, "login_request_completed").await;
+    }
+    assert_eq!(
+        logins_succeeded(&w) - before,
+        codes.len() / 2,
+        "one finished login per pair"
+    );
+}
+
+fn logins_succeeded(w: &World) -> usize {
+    w.server
+        .store()
+        .events_of(w.account.id, None, 100)
+        .expect("audit")
+        .iter()
+        .filter(|e| e.event.kind == AuditKind::LoginSucceeded)
+        .count()
+}
+
+#[tokio::test]
+async fn sqlite_a_login_finishes_once_when_two_proofs_race() {
+    a_login_finishes_once_when_two_proofs_race(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_a_login_finishes_once_when_two_proofs_race() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    a_login_finishes_once_when_two_proofs_race(db).await;
+}
+
 #[tokio::test]
 async fn recovery_codes_work_once_and_die_with_a_new_set() {
     let w = world(TestDatabase::sqlite()).await;

@@ -292,6 +292,9 @@ pub trait LoginRequestRepository {
     /// Replaces the progress fields (account, amr, completion) of the request with this id.
     fn update_login_request(&self, request: &LoginRequest) -> RepositoryResult<()>;
     fn login_request(&self, id: &str) -> RepositoryResult<Option<LoginRequest>>;
+    /// The same, for a transaction about to change the request: a concurrent transaction
+    /// that wants it too waits until this one ends, then reads what it left.
+    fn login_request_for_update(&self, id: &str) -> RepositoryResult<Option<LoginRequest>>;
 }
 
 pub trait OtpRepository {

@@ -8,6 +8,7 @@ use gatehouse_core::ports::{LoginRequestRepository, RepositoryError, RepositoryR
 
 use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
+use crate::connection::DbConnection;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
 use crate::schema::login_requests;
@@ -135,6 +136,23 @@ impl LoginRequestRepository {
                 .select(LoginRequestRow::as_select())
                 .at_most_one(c)
         })?
+        .map(LoginRequest::try_from)
+        .transpose()
+    }
+
+    fn login_request_for_update(&self, id: &str) -> RepositoryResult<Option<LoginRequest>> {
+        let query = || login_requests::table.find(id.to_owned());
+        self.run(|c| match c {
+            // The row lock lasts until the transaction ends.
+            DbConnection::Postgresql(pg) => query()
+                .select(LoginRequestRow::as_select())
+                .for_update()
+                .load(pg),
+            // Store::transaction gives SQLite's writers one turn at a time already.
+            DbConnection::Sqlite(lite) => query().select(LoginRequestRow::as_select()).load(lite),
+        })?
+        .into_iter()
+        .next()
         .map(LoginRequest::try_from)
         .transpose()
     }

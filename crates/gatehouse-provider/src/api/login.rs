@@ -7,7 +7,7 @@ use gatehouse_core::ClientId;
 use gatehouse_core::factor::{FactorOffer, login_offers, phishing_resistant_offers};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::password::Verification;
-use gatehouse_core::ports::{AccountRepository, AuditLog, FactorRepository};
+use gatehouse_core::ports::{AccountRepository, AuditLog, FactorRepository, RepositoryError};
 use gatehouse_core::ports::{ClientRepository, LoginRequestRepository};
 use gatehouse_core::{
     Account, AccountStatus, AuditKind, FactorKind, IdentifierPolicy, LegacyUsername,
@@ -57,10 +57,25 @@ pub async fn bound_request(
     state: &web::Data<AppState>,
     challenge: String,
 ) -> Result<LoginRequest, Problem> {
-    let store = state.store.clone();
-    let login = web::block(move || store.login_request(&challenge))
+    let shared = state.clone();
+    let browser = browser::presented(req);
+    web::block(move || load_bound(&shared.store, &shared, browser.as_deref(), &challenge))
         .await
         .map_err(|_| Problem::database_unavailable())?
+}
+
+/// The same, on a connection the caller already holds: inside the transaction of the
+/// step, the request is read once and, locked, cannot change until the step commits
+/// (two proofs racing finish a login once). `browser` is the id the browser presents
+/// (`browser::presented`).
+pub fn load_bound(
+    requests: &impl LoginRequestRepository,
+    state: &AppState,
+    browser: Option<&str>,
+    challenge: &str,
+) -> Result<LoginRequest, Problem> {
+    let login = requests
+        .login_request_for_update(challenge)
         .map_err(|_| Problem::database_unavailable())?
         .ok_or_else(|| {
             Problem::new(
@@ -70,8 +85,7 @@ pub async fn bound_request(
             )
         })?;
     // Checked before expiry, so another browser learns nothing about the request.
-    let bound = browser::presented(req)
-        .is_some_and(|id| state.secrets.hasher.verify(&id, &login.browser_hash));
+    let bound = browser.is_some_and(|id| state.secrets.hasher.verify(id, &login.browser_hash));
     if !bound {
         return Err(Problem::new(
             StatusCode::FORBIDDEN,
@@ -250,26 +264,37 @@ pub async fn password(
     body: web::Json<PasswordStep>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let mut login = bound_request(&req, &state, path.into_inner()).await?;
     let PasswordStep {
         identifier,
         password,
     } = body.into_inner();
     let policy = state.config.identifiers.username_login;
-    let parsed = LoginIdentifier::parse(&identifier, policy).map_err(|e| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            e.code(),
-            "The identifier is not accepted",
-        )
-        .with_detail(e.to_string())
-    })?;
-    let store = state.store.clone();
-    let lookup = parsed.clone();
-    let account = web::block(move || find_account(&store, &identifier, &lookup, policy))
-        .await
-        .map_err(|_| Problem::internal())?
-        .map_err(|_| Problem::database_unavailable())?;
+    let parsed = LoginIdentifier::parse(&identifier, policy);
+    // The login request and the account in one trip to the database.
+    let (browser, challenge) = (browser::presented(&req), path.into_inner());
+    let (shared, lookup) = (state.clone(), parsed.clone());
+    let (shown_to, login_challenge) = (browser.clone(), challenge.clone());
+    let (login, account) = web::block(move || {
+        let login = load_bound(
+            &shared.store,
+            &shared,
+            shown_to.as_deref(),
+            &login_challenge,
+        )?;
+        let lookup = lookup.map_err(|e| {
+            Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                e.code(),
+                "The identifier is not accepted",
+            )
+            .with_detail(e.to_string())
+        })?;
+        let account = find_account(&shared.store, &identifier, &lookup, policy)
+            .map_err(|_| Problem::database_unavailable())?;
+        Ok::<_, Problem>((login, account))
+    })
+    .await
+    .map_err(|_| Problem::internal())??;
     // Only an account that has set a password can match; all others spend the same time.
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let verdict = match state.passwords.verify(password.clone(), stored).await {
@@ -332,25 +357,35 @@ pub async fn password(
         &login.request,
         &state.config.webauthn.phishing_resistant_acr,
     );
-    login.account_id = Some(account.id);
-    login.amr = vec!["pwd".to_owned()];
-    let store = state.store.clone();
+    let shared = state.clone();
     let account_id = account.id;
-    let factors = web::block(move || {
-        store
-            .transaction(|tx| {
-                if needs_rehash {
-                    tx.update_account(&account)?;
+    let (factors, account) = web::block(move || {
+        let mut refused = None;
+        let factors = shared.store.transaction(|tx| {
+            // Read again, locked: the request may have moved on while the hash ran.
+            let mut login = match load_bound(tx, &shared, browser.as_deref(), &challenge) {
+                Ok(login) => login,
+                Err(problem) => {
+                    refused = Some(problem);
+                    return Err(RepositoryError::NotFound);
                 }
-                tx.update_login_request(&login)?;
-                tx.factors_of(account_id)
-            })
-            .map(|factors| (factors, account))
+            };
+            if needs_rehash {
+                tx.update_account(&account)?;
+            }
+            login.account_id = Some(account_id);
+            login.amr = vec!["pwd".to_owned()];
+            tx.update_login_request(&login)?;
+            tx.factors_of(account_id)
+        });
+        match (factors, refused) {
+            (_, Some(problem)) => Err(problem),
+            (Ok(factors), None) => Ok((factors, account)),
+            (Err(_), None) => Err(Problem::database_unavailable()),
+        }
     })
     .await
-    .map_err(|_| Problem::internal())?
-    .map_err(|_| Problem::database_unavailable())?;
-    let (factors, account) = factors;
+    .map_err(|_| Problem::internal())??;
     let (offers, default_factor) = if phishing_resistant {
         phishing_resistant_offers(&factors, &state.config.factors)
     } else {
@@ -360,6 +395,6 @@ pub async fn password(
         next: "second_factor".to_owned(),
         factors: offers,
         default_factor,
-        identifier_deprecated: parsed.is_deprecated(),
+        identifier_deprecated: parsed.is_ok_and(|p| p.is_deprecated()),
     }))
 }

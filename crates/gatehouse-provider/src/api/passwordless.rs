@@ -8,11 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use gatehouse_core::ports::{FactorRepository, RepositoryError};
 use serde_json::Value;
 
-use super::login::{bound_request, passkey_sign_in};
+use super::login::{load_bound, passkey_sign_in};
 use super::second_factor::{LoginDone, done, finish};
 use crate::crypto::random;
 use crate::factors::webauthn::{finish_passwordless, start_passwordless};
 use crate::factors::{FactorContext, FactorError};
+use crate::oidc::browser;
 use crate::oidc::codes::established_acr;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -46,10 +47,7 @@ pub async fn challenge(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let login = bound_request(&req, &state, path.into_inner()).await?;
-    if !passkey_sign_in(&state) {
-        return Err(not_offered());
-    }
+    let (browser, login_challenge) = (browser::presented(&req), path.into_inner());
     let shared = state.clone();
     let answer = web::block(move || {
         let state = shared.as_ref();
@@ -58,16 +56,24 @@ pub async fn challenge(
             now: state.clock.now(),
         };
         let mut refused = None;
-        let result = state
-            .store
-            .transaction(|tx| match start_passwordless(&ctx, tx, &login) {
+        let result = state.store.transaction(|tx| {
+            let started = load_bound(tx, state, browser.as_deref(), &login_challenge)
+                .and_then(|login| {
+                    passkey_sign_in(state)
+                        .then_some(login)
+                        .ok_or_else(not_offered)
+                })
+                .map_err(|p| FactorError::Refused(Box::new(p)))
+                .and_then(|login| start_passwordless(&ctx, tx, &login));
+            match started {
                 Ok(options) => Ok(Some(options)),
                 Err(FactorError::Refused(p)) => {
                     refused = Some(*p);
                     Err(RepositoryError::NotFound)
                 }
                 Err(FactorError::Repository(e)) => Err(e),
-            });
+            }
+        });
         match (result, refused) {
             (_, Some(problem)) => Err(problem),
             (Ok(Some(options)), None) => Ok(options),
@@ -103,10 +109,7 @@ pub async fn verify(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let proof = proof.into_inner();
-    let login = bound_request(&req, &state, path.into_inner()).await?;
-    if !passkey_sign_in(&state) {
-        return Err(not_offered());
-    }
+    let (browser, login_challenge) = (browser::presented(&req), path.into_inner());
     let session_token = random::token().map_err(|_| Problem::internal())?;
     let code = random::token().map_err(|_| Problem::internal())?;
     let user_agent = req
@@ -126,6 +129,19 @@ pub async fn verify(
         let ctx = FactorContext { state, now };
         let mut refusal = None;
         let done = state.store.transaction(|tx| {
+            let login = match load_bound(tx, state, browser.as_deref(), &login_challenge).and_then(
+                |login| {
+                    passkey_sign_in(state)
+                        .then_some(login)
+                        .ok_or_else(not_offered)
+                },
+            ) {
+                Ok(login) => login,
+                Err(p) => {
+                    refusal = Some(p);
+                    return Ok(None);
+                }
+            };
             let signed_in = match finish_passwordless(&ctx, tx, &login, &proof) {
                 Ok(Ok(signed_in)) => signed_in,
                 // Refusals commit: the challenge is used up either way.
@@ -142,7 +158,7 @@ pub async fn verify(
             let mut used = signed_in.factor.clone();
             used.last_used_at = Some(now);
             tx.update_factor(&used)?;
-            let mut login = login.clone();
+            let mut login = login;
             // A password typed for this account earlier in this login still counts;
             // one typed for another account does not.
             if login.account_id != Some(signed_in.account.id) {

@@ -20,11 +20,11 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::account::no_store;
-use super::login::bound_request;
+use super::login::load_bound;
 use super::origin::Origin;
 use crate::crypto::random;
 use crate::factors::{FactorContext, FactorError, Verdict};
-use crate::oidc::browser::SESSION_COOKIE;
+use crate::oidc::browser::{self, SESSION_COOKIE};
 use crate::oidc::codes::{established_acr, issue_code, requires_phishing_resistance};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -136,7 +136,7 @@ pub async fn challenge(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let (login_challenge, factor_id) = path.into_inner();
-    let login = bound_request(&req, &state, login_challenge).await?;
+    let browser = browser::presented(&req);
     let shared = state.clone();
     let answer = web::block(move || {
         let state = shared.as_ref();
@@ -145,6 +145,8 @@ pub async fn challenge(
             now: state.clock.now(),
         };
         run(state, |tx| {
+            let login = load_bound(tx, state, browser.as_deref(), &login_challenge)
+                .map_err(|p| FactorError::Refused(Box::new(p)))?;
             let (account, factor, kind) = resolve(tx, state, &login, &factor_id)?;
             let module = state.login_factors.module(kind).ok_or_else(|| {
                 FactorError::refused(
@@ -210,7 +212,7 @@ pub async fn verify(
 ) -> Result<HttpResponse, Problem> {
     let proof = proof.into_inner();
     let (login_challenge, factor_id) = path.into_inner();
-    let login = bound_request(&req, &state, login_challenge).await?;
+    let browser = browser::presented(&req);
     let session_token = random::token().map_err(|_| Problem::internal())?;
     let code = random::token().map_err(|_| Problem::internal())?;
     let Origin { ip, user_agent } = Origin::of(&req);
@@ -223,6 +225,13 @@ pub async fn verify(
         let mut refusal = None;
         let mut pending = None;
         let done = state.store.transaction(|tx| {
+            let login = match load_bound(tx, state, browser.as_deref(), &login_challenge) {
+                Ok(login) => login,
+                Err(p) => {
+                    refusal = Some(p);
+                    return Ok(None);
+                }
+            };
             let (account, factor, kind) = match resolve(tx, state, &login, &factor_id) {
                 Ok(found) => found,
                 Err(FactorError::Refused(p)) => {
@@ -278,7 +287,7 @@ pub async fn verify(
             finish(
                 tx,
                 state,
-                login.clone(),
+                login,
                 &account,
                 &methods,
                 &acr,
