@@ -5,7 +5,9 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
+use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{FactorRepository, RepositoryError};
+use gatehouse_store::Tx;
 use serde_json::Value;
 
 use super::login::{load_bound, passkey_sign_in};
@@ -24,6 +26,21 @@ fn not_offered() -> Problem {
         "passkey_sign_in_disabled",
         "Passkeys cannot sign in on this server",
     )
+}
+
+/// The browser's login request, when password-less sign-in is on offer here.
+fn offered_login(
+    tx: &Tx<'_>,
+    state: &AppState,
+    browser: Option<&str>,
+    login_challenge: &str,
+) -> Result<LoginRequest, Problem> {
+    let login = load_bound(tx, state, browser, login_challenge)?;
+    if passkey_sign_in(state) {
+        Ok(login)
+    } else {
+        Err(not_offered())
+    }
 }
 
 /// Starts a password-less sign-in: options for `navigator.credentials.get` with no
@@ -57,12 +74,7 @@ pub async fn challenge(
         };
         let mut refused = None;
         let result = state.store.transaction(|tx| {
-            let started = load_bound(tx, state, browser.as_deref(), &login_challenge)
-                .and_then(|login| {
-                    passkey_sign_in(state)
-                        .then_some(login)
-                        .ok_or_else(not_offered)
-                })
+            let started = offered_login(tx, state, browser.as_deref(), &login_challenge)
                 .map_err(|p| FactorError::Refused(Box::new(p)))
                 .and_then(|login| start_passwordless(&ctx, tx, &login));
             match started {
@@ -129,13 +141,7 @@ pub async fn verify(
         let ctx = FactorContext { state, now };
         let mut refusal = None;
         let done = state.store.transaction(|tx| {
-            let login = match load_bound(tx, state, browser.as_deref(), &login_challenge).and_then(
-                |login| {
-                    passkey_sign_in(state)
-                        .then_some(login)
-                        .ok_or_else(not_offered)
-                },
-            ) {
+            let mut login = match offered_login(tx, state, browser.as_deref(), &login_challenge) {
                 Ok(login) => login,
                 Err(p) => {
                     refusal = Some(p);
@@ -158,7 +164,6 @@ pub async fn verify(
             let mut used = signed_in.factor.clone();
             used.last_used_at = Some(now);
             tx.update_factor(&used)?;
-            let mut login = login;
             // A password typed for this account earlier in this login still counts;
             // one typed for another account does not.
             if login.account_id != Some(signed_in.account.id) {
