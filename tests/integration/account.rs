@@ -1117,28 +1117,7 @@ async fn email_change_needs_a_recent_login() {
 
 /// A `client_credentials` token of a new machine client with these scopes.
 async fn machine_token(w: &World, id: &str, scopes: &[&str]) -> String {
-    let (_, secret) = w.server.register_client(ClientRequest {
-        id: Some(id.to_owned()),
-        name: id.to_owned(),
-        grant_types: vec![gatehouse_core::GrantType::ClientCredentials],
-        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-        ..ClientRequest::default()
-    });
-    let tokens: Value = w
-        .http
-        .post(w.server.url("/token"))
-        .basic_auth(id, secret.as_deref())
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    tokens["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
+    w.server.machine_client(id, scopes).await.1
 }
 
 /// `SELECT COUNT(*) AS n …` straight on the database, whichever backend.

@@ -209,26 +209,7 @@ async fn tokens_of_a_removed_key_are_inactive_even_when_seen_before() {
     use base64::Engine;
     use gatehouse_core::ports::SigningKeyRepository;
     let server = TestServer::start(TestDatabase::sqlite()).await;
-    let (_, secret) = server.register_client(gatehouse_provider::clients::ClientRequest {
-        id: Some("batch".to_owned()),
-        name: "Batch".to_owned(),
-        grant_types: vec![gatehouse_core::GrantType::ClientCredentials],
-        scopes: vec!["api:read".to_owned()],
-        ..gatehouse_provider::clients::ClientRequest::default()
-    });
-    let secret = secret.expect("secret");
-    let body: Value = server
-        .client
-        .post(server.url("/token"))
-        .basic_auth("batch", Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    let access = body["access_token"].as_str().expect("at").to_owned();
+    let (secret, access) = server.machine_client("batch", &["api:read"]).await;
     let introspect = || async {
         let body: Value = server
             .client

@@ -901,29 +901,7 @@ async fn resends_are_limited_per_client_ip() {
 
 /// A token from `/token` by `client_credentials` for a client with these scopes.
 async fn client_token(site: &Site, id: &str, scopes: &[&str]) -> String {
-    let (_, secret) = site.server.register_client(ClientRequest {
-        id: Some(id.to_owned()),
-        name: id.to_owned(),
-        grant_types: vec![gatehouse_core::GrantType::ClientCredentials],
-        scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
-        ..ClientRequest::default()
-    });
-    let tokens: Value = site
-        .server
-        .client
-        .post(site.server.url("/token"))
-        .basic_auth(id, secret.as_deref())
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    tokens["access_token"]
-        .as_str()
-        .expect("access_token")
-        .to_owned()
+    site.server.machine_client(id, scopes).await.1
 }
 
 #[tokio::test]

@@ -157,6 +157,35 @@ impl TestServer {
         .expect("client registers")
     }
 
+    /// A new `client_credentials` client with these scopes: its secret, and an access
+    /// token it got from `/token`.
+    pub async fn machine_client(&self, id: &str, scopes: &[&str]) -> (String, String) {
+        let (_, secret) = self.register_client(gatehouse_provider::clients::ClientRequest {
+            id: Some(id.to_owned()),
+            name: id.to_owned(),
+            grant_types: vec![gatehouse_core::GrantType::ClientCredentials],
+            scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
+            ..gatehouse_provider::clients::ClientRequest::default()
+        });
+        let secret = secret.expect("a confidential client's secret");
+        let tokens: serde_json::Value = self
+            .client
+            .post(self.url("/token"))
+            .basic_auth(id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .expect("token")
+            .json()
+            .await
+            .expect("json");
+        let token = tokens["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned();
+        (secret, token)
+    }
+
     /// An account straight in the database, with a password hashed as the server would.
     pub fn create_account(
         &self,
