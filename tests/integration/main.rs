@@ -21,6 +21,7 @@ mod migrations;
 mod push;
 mod registration;
 mod scenario_b;
+mod shutdown;
 mod store;
 mod support;
 mod token;

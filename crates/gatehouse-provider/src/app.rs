@@ -8,7 +8,6 @@ use gatehouse_core::{Clock, SystemClock};
 use gatehouse_store::{Store, StoreError};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
-use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 use utoipa_actix_web::AppExt;
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -24,6 +23,7 @@ use crate::mail::{MailError, Outbox, Wake, Worker};
 use crate::oidc::client_cache::ClientCache;
 use crate::oidc::verified_tokens::VerifiedTokens;
 use crate::password_pool::PasswordPool;
+use crate::periodic::{self, FirstRun};
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
 use crate::{api, health, jwks, oidc, openapi, request_id};
@@ -160,6 +160,9 @@ impl std::fmt::Debug for Application {
             .finish()
     }
 }
+
+/// How long a stopping server waits for its HTTP workers to let go of the database.
+const STOP_WAIT: Duration = Duration::from_secs(10);
 
 impl Application {
     /// Opens (and by default migrates) the database, then binds `server.bind`.
@@ -344,26 +347,34 @@ impl Application {
     /// made by another instance (or `gatehouse keys rotate`) is picked up, draining
     /// the mail outbox, and purging expired rows. All three run on threads of their
     /// own: they do blocking database work, and they must not depend on which async
-    /// runtime drives the server. They stop when the server stops.
+    /// runtime drives the server. Once the server has stopped, this waits for them to
+    /// finish what they are doing, so no mail is cut off halfway.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mail = self.mail.spawn()?;
         let janitor = crate::janitor::spawn(self.store.clone(), self.clock)?;
         let keys = self.keys;
-        let every = self.reload_every;
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        std::thread::Builder::new()
-            .name("gatehouse-keys".to_owned())
-            .spawn(move || {
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(every) {
-                    if let Err(e) = keys.reload() {
-                        tracing::warn!(error = %e, "reloading signing keys failed");
-                    }
+        let key_reload = periodic::spawn(
+            "gatehouse-keys",
+            self.reload_every,
+            FirstRun::AfterInterval,
+            move || {
+                if let Err(e) = keys.reload() {
+                    tracing::warn!(error = %e, "reloading signing keys failed");
                 }
-            })?;
+            },
+        )?;
         let result = self.server.await;
-        drop(stop);
-        drop(mail);
-        drop(janitor);
+        mail.stop();
+        janitor.stop();
+        key_reload.stop();
+        // The HTTP workers drop their state, and its store, as they wind down. The
+        // last clone closes the connections; it must be this thread's, before exit.
+        if !self.store.wait_until_last(STOP_WAIT) {
+            let reason = "the database pool was still in use after the server stopped";
+            tracing::warn!(wait = ?STOP_WAIT, "{reason}");
+            return result.and(Err(std::io::Error::other(reason)));
+        }
+        drop(self.store);
         result
     }
 }

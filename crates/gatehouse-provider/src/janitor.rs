@@ -2,41 +2,29 @@
 //! revocations and client assertions that expired more than a day ago (kept that
 //! long so a late replay of a code is still recognised, and for support questions).
 
+use crate::periodic::{self, FirstRun, Periodic};
 use chrono::TimeDelta;
 use gatehouse_core::Clock;
 use gatehouse_store::Store;
 use std::sync::Arc;
-use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::Duration;
 
 /// How long expired rows stay before they are deleted.
 pub const KEEP_EXPIRED: TimeDelta = TimeDelta::hours(24);
 const EVERY: Duration = Duration::from_secs(3600);
 
-/// Stops the janitor when dropped.
-#[derive(Debug)]
-pub struct JanitorHandle {
-    _stop: mpsc::Sender<()>,
-}
-
 /// Purges once now, then every hour, on a thread of its own (blocking database work).
-pub fn spawn(store: Store, clock: Arc<dyn Clock>) -> std::io::Result<JanitorHandle> {
-    let (stop, stopped) = mpsc::channel::<()>();
-    std::thread::Builder::new()
-        .name("gatehouse-janitor".to_owned())
-        .spawn(move || {
-            loop {
-                match store.purge_expired(clock.now() - KEEP_EXPIRED) {
-                    Ok(purged) if purged.total() > 0 => {
-                        tracing::info!(?purged, "expired rows deleted");
-                    }
-                    Ok(_) => {}
-                    Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
-                }
-                if !matches!(stopped.recv_timeout(EVERY), Err(RecvTimeoutError::Timeout)) {
-                    return;
-                }
+pub fn spawn(store: Store, clock: Arc<dyn Clock>) -> std::io::Result<Periodic> {
+    periodic::spawn(
+        "gatehouse-janitor",
+        EVERY,
+        FirstRun::Now,
+        move || match store.purge_expired(clock.now() - KEEP_EXPIRED) {
+            Ok(purged) if purged.total() > 0 => {
+                tracing::info!(?purged, "expired rows deleted");
             }
-        })?;
-    Ok(JanitorHandle { _stop: stop })
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "purging expired rows failed"),
+        },
+    )
 }

@@ -16,6 +16,7 @@ pub mod migration;
 pub mod oidc;
 pub mod openapi;
 pub mod password_pool;
+pub mod periodic;
 pub mod problem;
 pub mod push_notifier;
 pub mod request_id;

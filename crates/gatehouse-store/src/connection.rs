@@ -5,7 +5,7 @@ use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connectio
 use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection};
 use gatehouse_core::ports::RepositoryError;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::error::{StoreError, one_line};
 use crate::migrations::Migrations;
@@ -89,6 +89,8 @@ pub struct Store {
     backend: Backend,
     /// SQLite's turn to write (see `Store::transaction`).
     pub(crate) sqlite_writer: Arc<Mutex<()>>,
+    /// Counts this store's clones, so a shutdown can wait for the others to go.
+    clones: Arc<()>,
 }
 
 impl std::fmt::Debug for Store {
@@ -129,7 +131,23 @@ impl Store {
             pool,
             backend: url.backend(),
             sqlite_writer: Arc::default(),
+            clones: Arc::default(),
         })
+    }
+
+    /// Waits, up to `timeout`, until every other clone of this store has been dropped,
+    /// so that dropping this one closes the pool's connections on the caller's thread.
+    /// A process must not exit while another thread is still inside libpq: its TLS
+    /// teardown races OpenSSL's exit handlers and crashes. Returns whether they went.
+    pub fn wait_until_last(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        while Arc::strong_count(&self.clones) > 1 {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        true
     }
 
     pub fn backend(&self) -> Backend {

@@ -11,6 +11,7 @@ use gatehouse_store::{DatabaseUrl, PoolOptions, Store};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
+use std::sync::mpsc::RecvTimeoutError;
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -110,6 +111,8 @@ pub struct TestServer {
     pub client: reqwest::Client,
     pub config: Config,
     handle: actix_web::dev::ServerHandle,
+    /// Ends (with the server's result) once the server has stopped completely.
+    stopped: Option<std::sync::mpsc::Receiver<std::io::Result<()>>>,
     _db: Option<TestDatabase>,
 }
 
@@ -119,11 +122,35 @@ impl TestServer {
         Self::start_with(config, Some(db)).await
     }
 
+    /// The server runs on a thread and runtime of its own, as `gatehouse serve` does,
+    /// so stopping it can wait for it whatever the test's runtime is doing.
     pub async fn start_with(config: Config, db: Option<TestDatabase>) -> Self {
-        let app = Application::build(config.clone()).expect("server starts");
-        let base = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        tokio::spawn(app.run_until_stopped());
+        let (ready, started) = tokio::sync::oneshot::channel();
+        let (done, stopped) = std::sync::mpsc::channel();
+        let server_config = config.clone();
+        std::thread::Builder::new()
+            .name("test-server".to_owned())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("server runtime");
+                runtime.block_on(async move {
+                    match Application::build(server_config) {
+                        Ok(app) => {
+                            let _ = ready.send(Ok((app.port(), app.handle())));
+                            let _ = done.send(app.run_until_stopped().await);
+                        }
+                        Err(e) => drop(ready.send(Err(e))),
+                    }
+                });
+            })
+            .expect("server thread");
+        let (port, handle) = started
+            .await
+            .expect("the server thread reports")
+            .expect("server starts");
+        let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(Duration::from_secs(30))
@@ -137,7 +164,32 @@ impl TestServer {
             client,
             config,
             handle,
+            stopped: Some(stopped),
             _db: db,
+        }
+    }
+
+    /// Stops the server at once (open keep-alive connections are not waited for) and
+    /// waits until it has stopped completely: its background threads joined and its
+    /// database connections closed. Then the test's schema drops without waiting on a
+    /// lock, and no server thread is inside libpq when the test process exits.
+    pub fn stop(mut self) -> std::io::Result<()> {
+        self.stop_and_wait()
+    }
+
+    fn stop_and_wait(&mut self) -> std::io::Result<()> {
+        let Some(stopped) = self.stopped.take() else {
+            return Ok(());
+        };
+        drop(self.handle.stop(false));
+        match stopped.recv_timeout(Duration::from_secs(30)) {
+            Ok(result) => result,
+            Err(RecvTimeoutError::Timeout) => Err(std::io::Error::other(
+                "the test server did not stop within 30 s",
+            )),
+            Err(RecvTimeoutError::Disconnected) => {
+                Err(std::io::Error::other("the test server's thread panicked"))
+            }
         }
     }
 
@@ -276,7 +328,9 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        drop(self.handle.stop(false));
+        if let Err(e) = self.stop_and_wait() {
+            eprintln!("stopping the test server: {e}");
+        }
     }
 }
 

@@ -51,6 +51,24 @@ impl SmtpServer {
         Self { port, dir, child }
     }
 
+    /// Freezes the server process: connections are still accepted by the kernel, but
+    /// nothing answers until [`SmtpServer::resume`].
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal}");
+    }
+
     /// The mails received so far, as `(envelope, parsed message)`, in no order.
     pub fn received(&self) -> Vec<(Value, Value)> {
         let mut mails = vec![];
