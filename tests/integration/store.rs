@@ -9,8 +9,8 @@ use gatehouse_core::otp::OtpChallenge;
 use gatehouse_core::ports::{
     AccessTokenRevocations, AccountRepository, AuditLog, AuthorizationCodeRepository,
     ClientAssertionLedger, ClientRepository, FactorRepository, LoginRequestRepository,
-    OtpRepository, RepositoryError, SessionRepository, SigningKeyRepository, UniqueField,
-    WebauthnRepository,
+    OtpRepository, RateLimits, RepositoryError, SessionRepository, SigningKeyRepository,
+    UniqueField, WebauthnRepository,
 };
 use gatehouse_core::signing_key::{KeyStatus, SigningKeyRecord};
 use gatehouse_core::webauthn::{Ceremony, WebauthnCredential};
@@ -425,6 +425,34 @@ fn racing_transactions_all_land(store: &Store) {
     assert_eq!(store.count_accounts().expect("count"), 40);
 }
 
+/// Rate-limit hits racing on one key are each counted, one after the other: a lost
+/// update would hand a guesser extra tries. A new window starts again at one.
+fn racing_hits_are_all_counted(store: &Store) {
+    let seen = std::sync::Mutex::new(vec![]);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..10 {
+                    let hits = store
+                        .transaction(|tx| tx.hit("race", at(0)))
+                        .expect("counted");
+                    seen.lock().expect("lock").push(hits);
+                }
+            });
+        }
+    });
+    let mut seen = seen.into_inner().expect("lock");
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=40).collect::<Vec<u32>>());
+    assert_eq!(store.hits("race", at(0)).expect("read"), 40);
+    assert_eq!(store.hit("race", at(900)).expect("new window"), 1);
+    assert_eq!(
+        store.hits("race", at(0)).expect("read"),
+        0,
+        "the old window is gone"
+    );
+}
+
 pub(crate) fn login_request(id: &str, client_id: &str, account: Option<AccountId>) -> LoginRequest {
     LoginRequest {
         id: id.to_owned(),
@@ -775,6 +803,7 @@ on_both_backends!(
     signing_keys_round_trip_and_move_through_their_lifecycle,
     transactions_commit_together_or_not_at_all,
     racing_transactions_all_land,
+    racing_hits_are_all_counted,
     a_login_leaves_codes_sessions_and_otps_that_behave,
     webauthn_credentials_are_unique_and_ceremonies_are_taken_once,
     expired_rows_are_purged_and_the_rest_kept,

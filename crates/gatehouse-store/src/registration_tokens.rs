@@ -1,6 +1,7 @@
 //! Registration links (stored as keyed hashes) and the shared rate-limit counters.
 
 use chrono::{DateTime, Utc};
+use diesel::dsl::case_when;
 use diesel::prelude::*;
 use gatehouse_core::AccountId;
 use gatehouse_core::ports::{
@@ -98,29 +99,29 @@ repository! {
 impl RateLimits {
     fn hit(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<u32> {
         let start = to_millis(window_start);
-        // Try the cheap update first; insert when the key is new. A lost insert race
-        // surfaces as a conflict, which the caller's transaction retry absorbs.
-        let current: Option<(i64, i32)> = self.run(|c| {
-            rl::table
-                .find(key)
-                .select((rl::window_start, rl::hits))
-                .at_most_one(c)
+        // One UPDATE computes the count from the row as it is when the row lock is
+        // granted, so hits racing on a key are counted one after the other (a read,
+        // then a write, lost some on PostgreSQL). An older window starts again at one.
+        let counted: Option<i32> = self.run(|c| {
+            diesel::update(rl::table.find(key))
+                .set((
+                    rl::hits.eq(case_when(rl::window_start.eq(start), rl::hits + 1).otherwise(1)),
+                    rl::window_start.eq(start),
+                ))
+                .returning(rl::hits)
+                .get_result(c)
+                .optional()
         })?;
-        let hits = match current {
-            Some((stored, hits)) if stored == start => hits.saturating_add(1),
-            _ => 1,
-        };
-        match current {
-            Some(_) => self.run(|c| {
-                diesel::update(rl::table.find(key))
-                    .set((rl::window_start.eq(start), rl::hits.eq(hits)))
-                    .execute(c)
-            })?,
+        // A new key. A lost insert race surfaces as a conflict, which the caller's
+        // transaction retry absorbs.
+        let hits = match counted {
+            Some(hits) => hits,
             None => self.run(|c| {
                 diesel::insert_into(rl::table)
-                    .values((rl::key.eq(key), rl::window_start.eq(start), rl::hits.eq(hits)))
+                    .values((rl::key.eq(key), rl::window_start.eq(start), rl::hits.eq(1)))
                     .execute(c)
-            })?,
+            })
+            .map(|_| 1)?,
         };
         u32::try_from(hits).map_err(|e| corrupt("hits", e))
     }
