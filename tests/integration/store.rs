@@ -451,6 +451,31 @@ fn racing_hits_are_all_counted(store: &Store) {
         0,
         "the old window is gone"
     );
+
+    // The first hits on a new key, sent at once, are all counted too.
+    let barrier = std::sync::Barrier::new(4);
+    let firsts = std::sync::Mutex::new(vec![]);
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for round in 0..10 {
+                    barrier.wait();
+                    // Kept, not unwrapped: a thread that stopped would leave the
+                    // others waiting at the barrier.
+                    let hits = store
+                        .transaction(|tx| tx.hit(&format!("new-{round}"), at(0)))
+                        .map_err(|e| e.to_string());
+                    firsts.lock().expect("lock").push((round, hits));
+                }
+            });
+        }
+    });
+    let mut firsts = firsts.into_inner().expect("lock");
+    firsts.sort_unstable();
+    let expected: Vec<(i32, Result<u32, String>)> = (0..10)
+        .flat_map(|r| (1..=4).map(move |h| (r, Ok(h))))
+        .collect();
+    assert_eq!(firsts, expected);
 }
 
 pub(crate) fn login_request(id: &str, client_id: &str, account: Option<AccountId>) -> LoginRequest {

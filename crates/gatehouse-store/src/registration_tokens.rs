@@ -11,6 +11,7 @@ use gatehouse_core::registration::RegistrationToken;
 
 use crate::accounts::{corrupt, parse_id};
 use crate::at_most_one::AtMostOne;
+use crate::connection::DbConnection;
 use crate::schema::{rate_limits as rl, registration_tokens as t};
 use crate::time::{from_millis, to_millis};
 use crate::transaction::{Connected, repository};
@@ -99,30 +100,26 @@ repository! {
 impl RateLimits {
     fn hit(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<u32> {
         let start = to_millis(window_start);
-        // One UPDATE computes the count from the row as it is when the row lock is
-        // granted, so hits racing on a key are counted one after the other (a read,
-        // then a write, lost some on PostgreSQL). An older window starts again at one.
-        let counted: Option<i32> = self.run(|c| {
-            diesel::update(rl::table.find(key))
+        // One statement, which counts from the row as it is once its lock is granted:
+        // hits racing on a key, a new one included, are counted one after the other
+        // (a read, then a write, lost some on PostgreSQL, and two first hits collided).
+        // An older window starts again at one.
+        let upsert = || {
+            diesel::insert_into(rl::table)
+                .values((rl::key.eq(key), rl::window_start.eq(start), rl::hits.eq(1)))
+                .on_conflict(rl::key)
+                .do_update()
                 .set((
                     rl::hits.eq(case_when(rl::window_start.eq(start), rl::hits + 1).otherwise(1)),
                     rl::window_start.eq(start),
                 ))
                 .returning(rl::hits)
-                .get_result(c)
-                .optional()
-        })?;
-        // A new key. A lost insert race surfaces as a conflict, which the caller's
-        // transaction retry absorbs.
-        let hits = match counted {
-            Some(hits) => hits,
-            None => self.run(|c| {
-                diesel::insert_into(rl::table)
-                    .values((rl::key.eq(key), rl::window_start.eq(start), rl::hits.eq(1)))
-                    .execute(c)
-            })
-            .map(|_| 1)?,
         };
+        // Diesel's multi-backend connection has no upsert: each backend runs its own.
+        let hits: i32 = self.run(|c| match c {
+            DbConnection::Postgresql(pg) => upsert().get_result(pg),
+            DbConnection::Sqlite(lite) => upsert().get_result(lite),
+        })?;
         u32::try_from(hits).map_err(|e| corrupt("hits", e))
     }
 
