@@ -1145,6 +1145,62 @@ async fn postgres_wrong_proofs_are_budgeted_per_account() {
     wrong_proofs_are_budgeted_per_account(db).await;
 }
 
+/// Wrong proofs sent at the same instant, from ten logins and on two factors, are each
+/// counted against the account before they are checked: eight are checked (the
+/// account's budget), the other two refused unchecked, whichever finish first.
+async fn wrong_proofs_sent_at_once_stay_within_the_account_budget(db: TestDatabase) {
+    let w = world(db).await;
+    let api = account_api(&w).await;
+    let (factor, app) = start_totp(&api).await;
+    let res = api.confirm(&factor, json!({"code": app.code(0)})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let codes = api.new_recovery_codes().await;
+    let wrong_recovery = (0..10)
+        .map(|d| format!("{d}{d}{d}{d}{d}-{d}{d}{d}{d}{d}"))
+        .find(|c| !codes.contains(c))
+        .expect("a wrong recovery code");
+    let wrong_totp = app.wrong_code();
+
+    early_in_an_account_window().await;
+    for round in 0..3 {
+        let logins =
+            futures_util::future::join_all((0..10).map(|_| Login::begin(&w, "app", "openid")))
+                .await;
+        let set = logins[0].offered("recovery_code").expect("offered");
+        let answers = futures_util::future::join_all(logins.iter().enumerate().map(|(i, l)| {
+            if i % 2 == 0 {
+                l.verify(&w, &factor, &wrong_totp)
+            } else {
+                l.verify(&w, &set, &wrong_recovery)
+            }
+        }))
+        .await;
+        let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+        let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
+        assert_eq!(
+            (count(422), count(429)),
+            (8, 2),
+            "round {round}: {statuses:?}"
+        );
+        // Fresh budgets for the next round.
+        w.server.execute_sql("DELETE FROM rate_limits");
+        w.server.execute_sql("DELETE FROM factor_guards");
+    }
+}
+
+#[tokio::test]
+async fn sqlite_wrong_proofs_sent_at_once_stay_within_the_account_budget() {
+    wrong_proofs_sent_at_once_stay_within_the_account_budget(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_wrong_proofs_sent_at_once_stay_within_the_account_budget() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    wrong_proofs_sent_at_once_stay_within_the_account_budget(db).await;
+}
+
 #[tokio::test]
 async fn sms_is_retired_imported_sms_is_listed_but_never_offered() {
     let w = world(TestDatabase::sqlite()).await;

@@ -6,7 +6,7 @@ use gatehouse_core::ports::{AccountRepository, RepositoryError, RepositoryResult
 use gatehouse_core::{Account, AccountId, Email, LegacyUsername, Subject};
 
 use crate::at_most_one::AtMostOne;
-use crate::connection::MultiBackend;
+use crate::connection::{DbConnection, MultiBackend};
 use crate::error::one_row;
 use crate::schema::accounts;
 use crate::time::{from_millis, to_millis};
@@ -254,6 +254,17 @@ impl AccountRepository {
 
     fn account_by_id(&self, id: AccountId) -> RepositoryResult<Option<Account>> {
         find_account(self, accounts::table.filter(accounts::id.eq(id.to_string())).into_boxed())
+    }
+
+    fn account_row_for_update(&self, id: AccountId) -> RepositoryResult<bool> {
+        let query = || accounts::table.find(id.to_string()).select(accounts::id);
+        let rows: Vec<String> = self.run(|c| match c {
+            // The row lock lasts until the transaction ends.
+            DbConnection::Postgresql(pg) => query().for_update().load(pg),
+            // Store::transaction gives SQLite's writers one turn at a time already.
+            DbConnection::Sqlite(lite) => query().load(lite),
+        })?;
+        Ok(!rows.is_empty())
     }
 
     fn account_by_subject(&self, subject: &Subject) -> RepositoryResult<Option<Account>> {

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use gatehouse_core::factor_guard::{
     ACCOUNT_WINDOW, ATTEMPT_WINDOW, AttemptVerdict, MAX_ACCOUNT_WRONG_PROOFS, judge, window_start,
 };
-use gatehouse_core::ports::{FactorGuardRepository, RateLimits, RepositoryError};
+use gatehouse_core::ports::{
+    AccountRepository, FactorGuardRepository, RateLimits, RepositoryError,
+};
 use gatehouse_core::{AccountId, FactorId};
 use gatehouse_store::Tx;
 
@@ -20,12 +22,17 @@ fn account_key(account: AccountId) -> String {
 /// proof, `left` attempts remain if it is wrong (then call [`count_wrong`]).
 /// `Ok(Err(problem))`: 429 `rate_limited`, to answer without checking (the count
 /// still commits).
+///
+/// The account's row is held until the transaction ends, so the proofs of one
+/// account are checked one at a time: proofs sent at once, on several factors, would
+/// otherwise all read the account's budget before any of them counted against it.
 pub fn take_attempt(
     tx: &Tx<'_>,
     factor: FactorId,
     account: AccountId,
     now: DateTime<Utc>,
 ) -> Result<Result<u32, Problem>, RepositoryError> {
+    tx.account_row_for_update(account)?;
     let start = window_start(now, ACCOUNT_WINDOW);
     if tx.hits(&account_key(account), start)? >= MAX_ACCOUNT_WRONG_PROOFS {
         let retry_after = (start + ACCOUNT_WINDOW - now).num_seconds().max(1);
