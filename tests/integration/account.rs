@@ -1033,6 +1033,34 @@ async fn postgres_email_change_end_to_end() {
     email_change_end_to_end(db).await;
 }
 
+/// Wrong codes for an address change sent at the same instant are counted one after
+/// the other: five are checked, the rest find the request used up.
+async fn wrong_email_change_codes_sent_at_once_get_five_tries(db: TestDatabase) {
+    let w = world(db).await;
+    let t = login(&w, "Laptop").await.access;
+    ok(change_email(&w, &t, NEW_EMAIL).await, StatusCode::ACCEPTED).await;
+    let code = nth_code(w.mail_dir.path(), NEW_EMAIL, 0).await;
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    let answers =
+        futures_util::future::join_all((0..10).map(|_| confirm_email(&w, &t, wrong))).await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!((count(422), count(409)), (5, 5), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn sqlite_wrong_email_change_codes_sent_at_once_get_five_tries() {
+    wrong_email_change_codes_sent_at_once_get_five_tries(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_wrong_email_change_codes_sent_at_once_get_five_tries() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    wrong_email_change_codes_sent_at_once_get_five_tries(db).await;
+}
+
 #[tokio::test]
 async fn email_change_codes_and_requests_are_throttled_and_fields_checked() {
     let w = world(TestDatabase::sqlite()).await;

@@ -1201,6 +1201,36 @@ async fn postgres_wrong_proofs_sent_at_once_stay_within_the_account_budget() {
     wrong_proofs_sent_at_once_stay_within_the_account_budget(db).await;
 }
 
+/// E-mail codes asked for at the same instant, from ten logins of one account, stay
+/// within the account's five sends per window.
+async fn codes_asked_for_at_once_stay_within_the_send_limit(db: TestDatabase) {
+    let w = world(db).await;
+    let logins =
+        futures_util::future::join_all((0..10).map(|_| Login::begin(&w, "app", "openid"))).await;
+    let answers = futures_util::future::join_all(
+        logins
+            .iter()
+            .map(|l| l.post(&w, "factors/email/challenge", json!({}))),
+    )
+    .await;
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
+    assert_eq!((count(200), count(429)), (5, 5), "{statuses:?}");
+}
+
+#[tokio::test]
+async fn sqlite_codes_asked_for_at_once_stay_within_the_send_limit() {
+    codes_asked_for_at_once_stay_within_the_send_limit(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_codes_asked_for_at_once_stay_within_the_send_limit() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    codes_asked_for_at_once_stay_within_the_send_limit(db).await;
+}
+
 #[tokio::test]
 async fn sms_is_retired_imported_sms_is_listed_but_never_offered() {
     let w = world(TestDatabase::sqlite()).await;

@@ -18,3 +18,17 @@ pub fn bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
 pub fn token() -> Result<String, CryptoError> {
     Ok(URL_SAFE_NO_PAD.encode(bytes::<32>()?))
 }
+
+/// A one-time code of uniformly random digits (`gatehouse_core::otp::generate_code`).
+/// When the CSPRNG fails there is no code at all, never a predictable one.
+pub fn one_time_code() -> Result<String, CryptoError> {
+    let mut failed = None;
+    let code = gatehouse_core::otp::generate_code(|| match bytes::<4>() {
+        Ok(draw) => u32::from_le_bytes(draw),
+        Err(e) => {
+            failed = Some(e);
+            0
+        }
+    });
+    failed.map_or(Ok(code), Err)
+}

@@ -2,10 +2,9 @@
 //! hash bound to its challenge, 10 minutes, 5 tries, 5 sends per 15 minutes.
 
 use actix_web::http::StatusCode;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::otp::{self, OtpChallenge, OtpRefusal};
-use gatehouse_core::ports::{OtpRepository, RepositoryError};
+use gatehouse_core::ports::{AccountRepository, OtpRepository, RepositoryError};
 use gatehouse_core::{Account, Factor, FactorKind};
 use gatehouse_store::Tx;
 use serde_json::{Value, json};
@@ -39,13 +38,6 @@ fn refusal(r: OtpRefusal) -> Problem {
     }
 }
 
-fn random_u32() -> u32 {
-    let mut bytes = [0u8; 4];
-    // The OS CSPRNG does not fail on supported platforms; a zero draw is still a code.
-    let _ = SystemRandom::new().fill(&mut bytes);
-    u32::from_le_bytes(bytes)
-}
-
 impl LoginFactor for EmailOtp {
     fn kind(&self) -> FactorKind {
         FactorKind::EmailOtp
@@ -67,6 +59,9 @@ impl LoginFactor for EmailOtp {
             ));
         };
         let now = ctx.now;
+        // Codes asked for at once (from several logins) would otherwise all count the
+        // account's sends before any of them is written.
+        tx.account_row_for_update(account.id)?;
         let sends = tx.otp_sends_since(account.id, now - otp::SEND_WINDOW)?;
         otp::check_send_allowed(&sends, now)
             .map_err(|r| FactorError::Refused(Box::new(refusal(r))))?;
@@ -77,8 +72,10 @@ impl LoginFactor for EmailOtp {
             previous.closed_at = Some(now);
             tx.update_otp(&previous)?;
         }
-        let code = otp::generate_code(random_u32);
-        let id = random::token().map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
+        let unavailable =
+            |e: crate::crypto::CryptoError| RepositoryError::Unavailable(e.to_string());
+        let code = random::one_time_code().map_err(unavailable)?;
+        let id = random::token().map_err(unavailable)?;
         let challenge = OtpChallenge {
             code_hash: ctx.state.secrets.hasher.hash(&bound(&id, &code)),
             id,
