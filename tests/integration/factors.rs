@@ -1557,6 +1557,35 @@ async fn postgres_a_code_raced_from_two_browsers_wins_once() {
     a_code_raced_from_two_browsers_wins_once(db).await;
 }
 
+/// With no WebAuthn relying party (an issuer on a public IP address and no `rp_id`),
+/// the WebAuthn kinds are listed as not enrollable, and say why.
+#[tokio::test]
+async fn webauthn_kinds_are_not_enrollable_without_a_relying_party() {
+    let w = world_with(TestDatabase::sqlite(), |c| {
+        c.server.issuer = "https://192.0.2.10".to_owned();
+    })
+    .await;
+    let api = account_api(&w).await;
+    let listed = api.list().await;
+    let kinds = listed["kinds"].as_array().expect("kinds");
+    for name in ["security_key", "passkey", "platform"] {
+        let kind = kinds.iter().find(|k| k["kind"] == name).expect("listed");
+        assert_eq!(
+            (kind["enrollable"].clone(), kind["reason"].clone()),
+            (json!(false), json!("unavailable")),
+            "{name}"
+        );
+        problem(
+            api.start(json!({"kind": name})).await,
+            StatusCode::CONFLICT,
+            "webauthn_unavailable",
+        )
+        .await;
+    }
+    let totp = kinds.iter().find(|k| k["kind"] == "totp").expect("listed");
+    assert_eq!(totp["enrollable"], true);
+}
+
 #[tokio::test]
 async fn a_kind_switched_off_by_configuration_cannot_be_added() {
     let w = world_with(TestDatabase::sqlite(), |c| {

@@ -75,10 +75,15 @@ impl FromStr for FactorKind {
 }
 
 impl FactorKind {
+    /// A WebAuthn credential (needs the server's WebAuthn relying party).
+    pub fn is_webauthn(self) -> bool {
+        matches!(self, Self::SecurityKey | Self::Passkey | Self::Platform)
+    }
+
     /// A WebAuthn credential: bound to the origin, so a phishing site cannot replay it.
     /// Only these satisfy a request for phishing-resistant authentication.
     pub fn is_phishing_resistant(self) -> bool {
-        matches!(self, Self::SecurityKey | Self::Passkey | Self::Platform)
+        self.is_webauthn()
     }
 }
 

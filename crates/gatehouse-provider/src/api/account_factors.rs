@@ -56,7 +56,8 @@ pub struct KindView {
     #[schema(value_type = String, example = "totp")]
     pub kind: FactorKind,
     pub enrollable: bool,
-    /// Why not: `retired`, `disabled`, `automatic` (the e-mail code), `unsupported`
+    /// Why not: `retired`, `disabled`, `automatic` (the e-mail code), `unavailable`
+    /// (a WebAuthn kind, and no WebAuthn relying party is configured), `unsupported`
     /// (this server cannot enrol it yet).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<&'static str>,
@@ -113,12 +114,14 @@ fn view(factor: &Factor, account: &Account, state: &AppState) -> FactorView {
 }
 
 /// Why `kind` cannot be added here, if it cannot: `retired`, `disabled`, `automatic`
-/// (the e-mail code comes with the address), `unsupported` (no module for it yet).
+/// (the e-mail code comes with the address), `unavailable` (WebAuthn, with no relying
+/// party configured), `unsupported` (no module for it yet).
 pub fn not_enrollable(state: &AppState, kind: FactorKind) -> Option<&'static str> {
     match state.config.factors.check_enrollable(kind) {
         Err(FactorUnavailable::Retired(_)) => Some("retired"),
         Err(FactorUnavailable::Disabled(_)) => Some("disabled"),
         Ok(()) if kind == FactorKind::EmailOtp => Some("automatic"),
+        Ok(()) if kind.is_webauthn() && state.webauthn.is_none() => Some("unavailable"),
         Ok(()) if state.enrol_factors.module(kind).is_none() => Some("unsupported"),
         Ok(()) => None,
     }
