@@ -26,8 +26,8 @@ use webauthn_authenticator_rs::softtoken::SoftToken;
 use webauthn_rs::prelude::{CreationChallengeResponse, RequestChallengeResponse, Url};
 
 use crate::factors::{
-    ACCOUNT_SCOPE, Api, EMAIL, Login, PASSWORD, World, account_api, amr, id_token_claims, problem,
-    token_via_email_for, world_with,
+    ACCOUNT_SCOPE, Api, EMAIL, Login, PASSWORD, REDIRECT, World, account_api, amr, id_token_claims,
+    problem, token_via_email_for, world_with,
 };
 use crate::support::TestDatabase;
 
@@ -728,6 +728,34 @@ async fn phishing_resistant_acr_offers_only_webauthn_factors() {
         .as_array()
         .expect("acr_values_supported");
     assert!(acrs.contains(&json!(PHR)), "{acrs:?}");
+
+    // Before the account has a WebAuthn factor, nothing can satisfy a client that
+    // asks for phishing resistance only: the login ends, and the browser goes back to
+    // the client with unmet_authentication_requirements.
+    let mut login = Login::authorize(
+        &w,
+        "app",
+        "openid",
+        &[("acr_values", PHR), ("state", "st-unmet")],
+    )
+    .await;
+    login.password(&w, EMAIL).await;
+    assert_eq!(login.offered["next"], "return_to_client");
+    assert_eq!(login.offered["factors"], json!([]));
+    let back =
+        url::Url::parse(login.offered["redirect_to"].as_str().expect("redirect_to")).expect("url");
+    let params: std::collections::HashMap<String, String> =
+        back.query_pairs().into_owned().collect();
+    assert_eq!(params["error"], "unmet_authentication_requirements");
+    assert_eq!(params["state"], "st-unmet");
+    assert_eq!(params["iss"], w.server.config.server.issuer);
+    assert!(back.as_str().starts_with(REDIRECT), "{back}");
+    problem(
+        login.post(&w, "factors/email/challenge", json!({})).await,
+        StatusCode::CONFLICT,
+        "login_request_completed",
+    )
+    .await;
 
     let api = account_api(&w).await;
     let mut key = security_key();

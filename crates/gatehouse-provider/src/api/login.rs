@@ -17,6 +17,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::oidc::authorize::redirect_location;
 use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
 use crate::password_pool::PoolError;
@@ -190,7 +191,10 @@ pub struct PasswordStep {
 /// The answer to a correct password: the second step to take.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SecondFactorStep {
-    /// `second_factor`.
+    /// `second_factor`; or `return_to_client` when the client asked for a
+    /// phishing-resistant login only and the account has no such method: the login has
+    /// ended, and the browser goes to `redirect_to` (the client's redirect URI with
+    /// `error=unmet_authentication_requirements`, `state` and `iss`).
     pub next: String,
     /// Every way to finish this login; "Try another method" picks another of these.
     /// When the client asked for a phishing-resistant login, only WebAuthn factors.
@@ -198,6 +202,9 @@ pub struct SecondFactorStep {
     pub factors: Vec<FactorOffer>,
     /// The factor to start with.
     pub default_factor: Option<String>,
+    /// With `next: return_to_client`: where to send the browser.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redirect_to: Option<String>,
     /// The user logged in with a legacy username: ask them to use their e-mail address.
     pub identifier_deprecated: bool,
 }
@@ -359,9 +366,10 @@ pub async fn password(
     );
     let shared = state.clone();
     let account_id = account.id;
-    let (factors, account) = web::block(move || {
+    let (offers, redirect_to) = web::block(move || {
         let mut refused = None;
-        let factors = shared.store.transaction(|tx| {
+        let config = &shared.config;
+        let next = shared.store.transaction(|tx| {
             // Read again, locked: the request may have moved on while the hash ran.
             let mut login = match load_bound(tx, &shared, browser.as_deref(), &challenge) {
                 Ok(login) => login,
@@ -375,26 +383,61 @@ pub async fn password(
             }
             login.account_id = Some(account_id);
             login.amr = vec!["pwd".to_owned()];
+            let factors = tx.factors_of(account_id)?;
+            let offers = if phishing_resistant {
+                phishing_resistant_offers(&factors, &config.factors)
+            } else {
+                login_offers(account.email.as_ref(), &factors, &config.factors)
+            };
+            let mut redirect_to = None;
+            if phishing_resistant && offers.0.is_empty() {
+                // The client asked for phishing resistance only, and the account has
+                // no such factor: the login ends, and the client hears why (OpenID
+                // Connect Core Error Code unmet_authentication_requirements).
+                login.completed_at = Some(now);
+                tx.record(
+                    &NewAuditEvent::new(AuditKind::LoginFailed, Some(account_id), now)
+                        .with_detail("client_id", login.request.client_id.clone())
+                        .with_detail("reason", UNMET),
+                )?;
+                redirect_to = redirect_location(
+                    &login.request.redirect_uri,
+                    &[
+                        ("error", Some(UNMET)),
+                        (
+                            "error_description",
+                            Some("the account has no phishing-resistant sign-in method"),
+                        ),
+                        ("state", login.request.state.as_deref()),
+                    ],
+                    &config.server.issuer,
+                );
+            }
             tx.update_login_request(&login)?;
-            tx.factors_of(account_id)
+            Ok((offers, redirect_to))
         });
-        match (factors, refused) {
+        match (next, refused) {
             (_, Some(problem)) => Err(problem),
-            (Ok(factors), None) => Ok((factors, account)),
+            (Ok(next), None) => Ok(next),
             (Err(_), None) => Err(Problem::database_unavailable()),
         }
     })
     .await
     .map_err(|_| Problem::internal())??;
-    let (offers, default_factor) = if phishing_resistant {
-        phishing_resistant_offers(&factors, &state.config.factors)
-    } else {
-        login_offers(account.email.as_ref(), &factors, &state.config.factors)
-    };
+    let (factors, default_factor) = offers;
     Ok(HttpResponse::Ok().json(SecondFactorStep {
-        next: "second_factor".to_owned(),
-        factors: offers,
+        next: if redirect_to.is_some() {
+            "return_to_client"
+        } else {
+            "second_factor"
+        }
+        .to_owned(),
+        factors,
         default_factor,
+        redirect_to,
         identifier_deprecated: parsed.is_ok_and(|p| p.is_deprecated()),
     }))
 }
+
+/// The error a client hears when the login cannot meet what it asked for.
+const UNMET: &str = "unmet_authentication_requirements";
