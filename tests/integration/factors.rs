@@ -18,10 +18,11 @@ use gatehouse_provider::config::MailTransportKind;
 use openidconnect::PkceCodeChallenge;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::support::{TestDatabase, TestServer, test_config};
+use crate::support::{TestDatabase, TestServer, tally, test_config};
 
 pub(crate) const REDIRECT: &str = "https://app.example.com/callback";
 pub(crate) const PASSWORD: &str = "Correct-Horse#42";
@@ -1025,10 +1026,10 @@ async fn recovery_codes_work_once_and_die_with_a_new_set() {
 /// per factor): five wrong app codes throttle the app, three wrong recovery codes
 /// spend the rest, and then even the right recovery code is refused, for the account
 /// and in any login. In the next window a right proof gets through and clears it.
-async fn wrong_proofs_are_budgeted_per_account(db: TestDatabase) {
-    let w = world(db).await;
-    let api = account_api(&w).await;
-    let (factor, app) = start_totp(&api).await;
+/// An authenticator app (its factor id) and a set of recovery codes, both active,
+/// and a recovery code that is not one of the set.
+async fn app_and_recovery_codes(api: &Api<'_>) -> (String, App, Vec<String>, String) {
+    let (factor, app) = start_totp(api).await;
     let res = api.confirm(&factor, json!({"code": app.code(0)})).await;
     assert_eq!(res.status(), StatusCode::OK);
     let codes = api.new_recovery_codes().await;
@@ -1036,6 +1037,13 @@ async fn wrong_proofs_are_budgeted_per_account(db: TestDatabase) {
         .map(|d| format!("{d}{d}{d}{d}{d}-{d}{d}{d}{d}{d}"))
         .find(|c| !codes.contains(c))
         .expect("a wrong recovery code");
+    (factor, app, codes, wrong_recovery)
+}
+
+async fn wrong_proofs_are_budgeted_per_account(db: TestDatabase) {
+    let w = world(db).await;
+    let api = account_api(&w).await;
+    let (factor, app, codes, wrong_recovery) = app_and_recovery_codes(&api).await;
 
     early_in_an_account_window().await;
     let login = Login::begin(&w, "app", "openid").await;
@@ -1151,14 +1159,7 @@ async fn postgres_wrong_proofs_are_budgeted_per_account() {
 async fn wrong_proofs_sent_at_once_stay_within_the_account_budget(db: TestDatabase) {
     let w = world(db).await;
     let api = account_api(&w).await;
-    let (factor, app) = start_totp(&api).await;
-    let res = api.confirm(&factor, json!({"code": app.code(0)})).await;
-    assert_eq!(res.status(), StatusCode::OK);
-    let codes = api.new_recovery_codes().await;
-    let wrong_recovery = (0..10)
-        .map(|d| format!("{d}{d}{d}{d}{d}-{d}{d}{d}{d}{d}"))
-        .find(|c| !codes.contains(c))
-        .expect("a wrong recovery code");
+    let (factor, app, _, wrong_recovery) = app_and_recovery_codes(&api).await;
     let wrong_totp = app.wrong_code();
 
     early_in_an_account_window().await;
@@ -1175,12 +1176,10 @@ async fn wrong_proofs_sent_at_once_stay_within_the_account_budget(db: TestDataba
             }
         }))
         .await;
-        let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
-        let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
         assert_eq!(
-            (count(422), count(429)),
-            (8, 2),
-            "round {round}: {statuses:?}"
+            tally(&answers),
+            BTreeMap::from([(422, 8), (429, 2)]),
+            "round {round}"
         );
         // Fresh budgets for the next round.
         w.server.execute_sql("DELETE FROM rate_limits");
@@ -1213,9 +1212,7 @@ async fn codes_asked_for_at_once_stay_within_the_send_limit(db: TestDatabase) {
             .map(|l| l.post(&w, "factors/email/challenge", json!({}))),
     )
     .await;
-    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
-    let count = |status: u16| statuses.iter().filter(|s| **s == status).count();
-    assert_eq!((count(200), count(429)), (5, 5), "{statuses:?}");
+    assert_eq!(tally(&answers), BTreeMap::from([(200, 5), (429, 5)]));
 }
 
 #[tokio::test]

@@ -61,7 +61,7 @@ fn drain(worker: &Worker) -> DrainReport {
 }
 
 /// The one-time-code mail for `to`, queued on its own.
-fn queue_code(
+pub(crate) fn queue_code(
     store: &Store,
     outbox: &Outbox,
     to: &str,
@@ -76,6 +76,14 @@ fn queue_code(
     store
         .transaction(|tx| outbox.enqueue_in(tx, &message, now))
         .expect("queued")
+}
+
+/// The outbox a server with this configuration queues into (its sealing key).
+pub(crate) fn server_outbox(config: &gatehouse_provider::Config) -> Outbox {
+    let sealer = gatehouse_provider::crypto::Secrets::load(&config.secrets)
+        .expect("secrets")
+        .sealer;
+    Outbox::new(sealer, &config.mail)
 }
 
 fn eml_files(dir: &Path) -> BTreeSet<String> {
@@ -815,10 +823,7 @@ async fn the_server_drains_the_outbox_in_the_background_until_it_stops() {
     let dir = tempfile::tempdir().expect("dir");
     let mut config = test_config(&db.url);
     config.mail = file_config(dir.path());
-    let sealer = gatehouse_provider::crypto::Secrets::load(&config.secrets)
-        .expect("secrets")
-        .sealer;
-    let outbox = Outbox::new(sealer, &config.mail);
+    let outbox = server_outbox(&config);
     let server = TestServer::start_with(config, None).await;
     let store = db.store();
 

@@ -1,16 +1,15 @@
 //! Stopping: background tasks end when asked, and a stopping server waits for the
 //! work it has begun (a mail on the wire, its database connections) before it returns.
 
-use chrono::{TimeDelta, Utc};
-use gatehouse_core::Email;
+use chrono::Utc;
 use gatehouse_core::ports::MailOutbox;
 use gatehouse_provider::config::{MailConfig, MailTransportKind, SmtpTls};
-use gatehouse_provider::mail::Outbox;
 use gatehouse_provider::periodic::{self, FirstRun, Periodic};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::mail::{queue_code, server_outbox};
 use crate::support::smtp::{SmtpServer, free_port};
 use crate::support::{TestDatabase, TestServer, test_config};
 
@@ -85,23 +84,19 @@ async fn a_stopping_server_finishes_the_mail_it_is_sending() {
         smtp_timeout_seconds: 20,
         ..MailConfig::default()
     };
-    let sealer = gatehouse_provider::crypto::Secrets::load(&config.secrets)
-        .expect("secrets")
-        .sealer;
-    let outbox = Outbox::new(sealer, &config.mail);
+    let outbox = server_outbox(&config);
     let server = TestServer::start_with(config, None).await;
     let store = db.store();
 
     smtp.pause();
-    let message = outbox.templates().one_time_code(
-        &Email::parse("stop@example.com").expect("email"),
+    let id = queue_code(
+        &store,
+        &outbox,
+        "stop@example.com",
         None,
         "616161",
-        TimeDelta::minutes(10),
+        Utc::now(),
     );
-    let id = store
-        .transaction(|tx| outbox.enqueue_in(tx, &message, Utc::now()))
-        .expect("queued");
     let deadline = Instant::now() + Duration::from_secs(15);
     while store
         .mail_by_id(id)

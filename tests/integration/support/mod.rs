@@ -334,6 +334,15 @@ impl Drop for TestServer {
     }
 }
 
+/// How many of `answers` came back with each status.
+pub fn tally(answers: &[reqwest::Response]) -> std::collections::BTreeMap<u16, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    for answer in answers {
+        *counts.entry(answer.status().as_u16()).or_default() += 1;
+    }
+    counts
+}
+
 /// The workspace root, to read committed files.
 pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
