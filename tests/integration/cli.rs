@@ -1,7 +1,7 @@
 //! The `gatehouse` binary as an operator runs it.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::support::{gatehouse, workspace_root};
@@ -189,8 +189,30 @@ fn serve_starts_on_embedded_defaults() {
     };
     let health = get("/healthz");
     let ready = get("/readyz");
-    let _ = child.kill();
-    let _ = child.wait();
+    // SIGTERM (what a service manager sends) stops it cleanly: its background work
+    // joined and its database closed, exit status 0.
+    let term = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(term.success());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status);
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert_eq!((health, ready), (200, 200));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "stopped cleanly after SIGTERM: {status:?}, {:#?}",
+        rx.try_iter().collect::<Vec<_>>()
+    );
     assert!(dir.path().join("data/gatehouse.db").exists());
 }
