@@ -1,0 +1,3 @@
+DROP INDEX used_client_assertions_expires_idx;
+DROP INDEX push_challenges_expires_idx;
+DROP INDEX authorization_codes_expires_idx;
