@@ -834,6 +834,45 @@ on_both_backends!(
     expired_rows_are_purged_and_the_rest_kept,
 );
 
+/// Two transactions that lock the same two rows in opposite orders deadlock; PostgreSQL
+/// breaks the deadlock by aborting one, and that one runs again: both land. (SQLite's
+/// writers take turns, so they never deadlock.)
+#[test]
+fn postgres_a_transaction_aborted_to_break_a_deadlock_runs_again() {
+    let Some(db) = crate::support::TestDatabase::postgres() else {
+        return;
+    };
+    let store = db.store();
+    let (a, b) = (
+        account("dl-a", "dl-a@example.com"),
+        account("dl-b", "dl-b@example.com"),
+    );
+    store.insert_account(&a).expect("a");
+    store.insert_account(&b).expect("b");
+    let both_hold_one = std::sync::Barrier::new(2);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        [(a.id, b.id), (b.id, a.id)]
+            .map(|(first, second)| {
+                let (store, barrier) = (&store, &both_hold_one);
+                scope.spawn(move || {
+                    let mut first_attempt = true;
+                    store.transaction(|tx| {
+                        tx.account_row_for_update(first)?;
+                        // Only the first attempt meets the other: a retry runs alone.
+                        if std::mem::take(&mut first_attempt) {
+                            barrier.wait();
+                        }
+                        tx.account_row_for_update(second)
+                    })
+                })
+            })
+            .into_iter()
+            .map(|t| t.join().expect("thread").map_err(|e| e.to_string()))
+            .collect()
+    });
+    assert_eq!(results, vec![Ok(true), Ok(true)]);
+}
+
 #[test]
 fn an_unreachable_postgres_is_one_line_naming_it() {
     let url = gatehouse_store::DatabaseUrl::parse("postgres://gh:hunter2@127.0.0.1:1/gatehouse")

@@ -46,6 +46,12 @@ pub(crate) fn db_error(error: diesel::result::Error) -> RepositoryError {
         Error::DatabaseError(DatabaseErrorKind::SerializationFailure, info) => {
             RepositoryError::Contention(one_line(info.message()))
         }
+        // PostgreSQL aborted this transaction to break a deadlock (SQLSTATE 40P01, which
+        // diesel leaves unclassified, so it is known by its English message): like a
+        // serialization failure, it may run again.
+        Error::DatabaseError(_, info) if info.message().starts_with("deadlock detected") => {
+            RepositoryError::Contention(one_line(info.message()))
+        }
         // SQLite reports lock contention as an unclassified error.
         Error::DatabaseError(_, info) if info.message().contains("locked") => {
             RepositoryError::Contention(one_line(info.message()))
