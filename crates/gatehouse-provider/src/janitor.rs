@@ -2,12 +2,13 @@
 //! revocations and client assertions that expired more than a day ago (kept that
 //! long so a late replay of a code is still recognised, and for support questions).
 
-use crate::periodic::{self, FirstRun, Periodic};
 use chrono::TimeDelta;
 use gatehouse_core::Clock;
 use gatehouse_store::Store;
 use std::sync::Arc;
 use std::time::Duration;
+
+use crate::periodic::{self, FirstRun, Periodic};
 
 /// How long expired rows stay before they are deleted.
 pub const KEEP_EXPIRED: TimeDelta = TimeDelta::hours(24);
