@@ -160,6 +160,56 @@ async fn wrong_password_unknown_account_and_pending_account_look_the_same() {
 }
 
 /// Each answer costs one argon2 verification, whether or not the account exists.
+/// Password guessing is throttled per account: ten attempts in a row fail, then the
+/// next is refused unchecked (even the right password) until the window ends. An
+/// identifier that names no account is throttled alike, so the refusal tells nothing.
+/// A right password before the limit starts the count again.
+#[tokio::test]
+async fn password_guessing_is_throttled_per_account_alike_for_unknown_ones() {
+    let server = server_with(|_| {}).await;
+    server.create_account("known@example.com", Some(PASSWORD), AccountStatus::Active);
+    server.create_account("other@example.com", Some(PASSWORD), AccountStatus::Active);
+    let login = Login::start(&server).await;
+    let mut refusals = vec![];
+    for identifier in ["known@example.com", "nobody@example.com"] {
+        for _ in 0..10 {
+            problem(
+                login.password(&server, identifier, "Wrong-Horse#42").await,
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+            )
+            .await;
+        }
+        let res = login.password(&server, identifier, PASSWORD).await;
+        let retry_after: u64 = res.headers()["retry-after"]
+            .to_str()
+            .expect("ascii")
+            .parse()
+            .expect("seconds");
+        assert!((1..=900).contains(&retry_after), "{retry_after}");
+        let mut body = problem(res, StatusCode::TOO_MANY_REQUESTS, "rate_limited").await;
+        body["retry_after"] = Value::Null;
+        refusals.push(body);
+    }
+    assert_eq!(refusals[0], refusals[1], "known and unknown look the same");
+
+    // Nine wrong, then the right one: the count starts again.
+    for round in 0..2 {
+        for _ in 0..9 {
+            problem(
+                login
+                    .password(&server, "other@example.com", "Wrong-Horse#42")
+                    .await,
+                StatusCode::UNAUTHORIZED,
+                "invalid_credentials",
+            )
+            .await;
+        }
+        let res = login.password(&server, "other@example.com", PASSWORD).await;
+        assert_eq!(res.status(), StatusCode::OK, "round {round}");
+    }
+}
+
 /// Measured with moderately expensive parameters so the hash dominates.
 #[tokio::test]
 async fn unknown_accounts_cost_as_much_time_as_known_ones() {

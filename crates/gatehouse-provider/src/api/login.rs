@@ -5,10 +5,11 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use gatehouse_core::ClientId;
 use gatehouse_core::factor::{FactorOffer, login_offers, phishing_resistant_offers};
-use gatehouse_core::login::LoginRequest;
+use gatehouse_core::factor_guard::window_start;
+use gatehouse_core::login::{LoginRequest, MAX_PASSWORD_ATTEMPTS, PASSWORD_WINDOW};
 use gatehouse_core::password::Verification;
 use gatehouse_core::ports::{AccountRepository, AuditLog, FactorRepository, RepositoryError};
-use gatehouse_core::ports::{ClientRepository, LoginRequestRepository};
+use gatehouse_core::ports::{ClientRepository, LoginRequestRepository, RateLimits};
 use gatehouse_core::{
     Account, AccountStatus, AuditKind, FactorKind, IdentifierPolicy, LegacyUsername,
     LoginIdentifier, NewAuditEvent,
@@ -17,6 +18,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::api::account::{answer, rate_limited};
 use crate::oidc::authorize::redirect_location;
 use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
@@ -261,6 +263,7 @@ fn find_account(
         (status = 401, description = "`invalid_credentials`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`account_locked`, `account_disabled` (only after a correct password), `browser_mismatch`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`identifier_invalid`, `username_login_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`rate_limited`: ten passwords in a row were wrong for this account (or this identifier, when it names none); retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`busy`: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -281,7 +284,8 @@ pub async fn password(
     let (browser, challenge) = (browser::presented(&req), path.into_inner());
     let (shared, lookup) = (state.clone(), parsed.clone());
     let (shown_to, login_challenge) = (browser.clone(), challenge.clone());
-    let (login, account) = web::block(move || {
+    let now = state.clock.now();
+    let (login, account, throttle, attempts) = web::block(move || {
         let login = load_bound(
             &shared.store,
             &shared,
@@ -298,10 +302,23 @@ pub async fn password(
         })?;
         let account = find_account(&shared.store, &identifier, &lookup, policy)
             .map_err(|_| Problem::database_unavailable())?;
-        Ok::<_, Problem>((login, account))
+        let throttle = password_throttle(&shared, account.as_ref(), &lookup);
+        let attempts = shared
+            .store
+            .hit(&throttle, window_start(now, PASSWORD_WINDOW))
+            .map_err(|_| Problem::database_unavailable())?;
+        Ok::<_, Problem>((login, account, throttle, attempts))
     })
     .await
     .map_err(|_| Problem::internal())??;
+    if attempts > MAX_PASSWORD_ATTEMPTS {
+        let retry_after =
+            (window_start(now, PASSWORD_WINDOW) + PASSWORD_WINDOW - now).num_seconds();
+        return Ok(answer(rate_limited(
+            "Too many attempts for this account",
+            retry_after,
+        )));
+    }
     // Only an account that has set a password can match; all others spend the same time.
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let verdict = match state.passwords.verify(password.clone(), stored).await {
@@ -309,7 +326,6 @@ pub async fn password(
         Err(PoolError::Busy) => return Ok(busy()),
         Err(_) => return Err(Problem::internal()),
     };
-    let now = state.clock.now();
     let (mut account, needs_rehash) = match (account, verdict) {
         (Some(account), Verification::Match { needs_rehash }) => (account, needs_rehash),
         (Some(account), Verification::Mismatch) => {
@@ -383,6 +399,7 @@ pub async fn password(
             }
             login.account_id = Some(account_id);
             login.amr = vec!["pwd".to_owned()];
+            tx.clear_hits(&throttle)?;
             let factors = tx.factors_of(account_id)?;
             let offers = if phishing_resistant {
                 phishing_resistant_offers(&factors, &config.factors)
@@ -437,6 +454,26 @@ pub async fn password(
         redirect_to,
         identifier_deprecated: parsed.is_ok_and(|p| p.is_deprecated()),
     }))
+}
+
+/// The rate-limit key of password attempts: the account's, or for an identifier that
+/// names none, the identifier's (keyed hashes: no address is stored in the clear).
+fn password_throttle(
+    state: &AppState,
+    account: Option<&Account>,
+    lookup: &LoginIdentifier,
+) -> String {
+    let subject = match (account, lookup) {
+        (Some(account), _) => format!("account:{}", account.id),
+        (None, LoginIdentifier::Email(email)) => format!("email:{}", email.normalized()),
+        (None, LoginIdentifier::Username { username, .. }) => {
+            format!("username:{}", username.normalized())
+        }
+    };
+    state
+        .secrets
+        .hasher
+        .hash(&format!("password-attempts:{subject}"))
 }
 
 /// The error a client hears when the login cannot meet what it asked for.
