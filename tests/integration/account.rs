@@ -1302,11 +1302,24 @@ async fn admin_accounts(db: TestDatabase) {
         "INSERT INTO rate_limits (key, window_start, hits) VALUES ('{budget}', {}, 8)",
         chrono::Utc::now().timestamp_millis()
     ));
+    // … and the throttle on login passwords, after ten wrong ones.
+    for _ in 0..10 {
+        let (_, _, _, res) = password_step(&w, EMAIL, "Wrong-Horse#42", "Laptop", SCOPE).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    }
+    let (_, _, _, res) = password_step(&w, EMAIL, PASSWORD, "Laptop", SCOPE).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     ok(
         call(&w, Method::POST, &format!("{rie_path}/unlock"), a, None).await,
         StatusCode::OK,
     )
     .await;
+    let (_, _, _, res) = password_step(&w, EMAIL, PASSWORD, "Laptop", SCOPE).await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "the operator's unlock lets them in"
+    );
     assert_eq!(
         w.server.count_sql(&format!(
             "SELECT COUNT(*) AS n FROM rate_limits WHERE key = '{budget}'"

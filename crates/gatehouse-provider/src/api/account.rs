@@ -158,9 +158,12 @@ pub(crate) fn answer(problem: Problem) -> HttpResponse {
     res
 }
 
+/// The throttle on login passwords (see `api::login`).
+pub(crate) const PASSWORD_LOGIN: &str = "password_login";
+
 /// The throttle counters that concern one account (cleared by an operator's unlock).
 pub(crate) fn throttle_keys(state: &AppState, account: AccountId) -> Vec<String> {
-    ["password_change", "email_change"]
+    ["password_change", "email_change", PASSWORD_LOGIN]
         .iter()
         .map(|what| state.secrets.hasher.hash(&format!("{what}:{account}")))
         .collect()

@@ -401,8 +401,8 @@ pub async fn enable(
 }
 
 /// Unlocks the account: a locked account becomes active, and every throttle on it
-/// (wrong current passwords, e-mail change requests, wrong codes of its factors) is
-/// cleared.
+/// (wrong login passwords, wrong current passwords, e-mail change requests, wrong
+/// codes of its factors) is cleared.
 #[utoipa::path(
     tag = "admin",
     params(("account_id" = String, Path)),

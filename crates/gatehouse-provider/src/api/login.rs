@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::account::{answer, rate_limited};
+use crate::api::account::{PASSWORD_LOGIN, answer, rate_limited};
 use crate::oidc::authorize::redirect_location;
 use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
@@ -464,16 +464,17 @@ fn password_throttle(
     lookup: &LoginIdentifier,
 ) -> String {
     let subject = match (account, lookup) {
-        (Some(account), _) => format!("account:{}", account.id),
+        (Some(account), _) => account.id.to_string(),
         (None, LoginIdentifier::Email(email)) => format!("email:{}", email.normalized()),
         (None, LoginIdentifier::Username { username, .. }) => {
             format!("username:{}", username.normalized())
         }
     };
+    // As `api::account::throttle_keys` names it, so an operator's unlock clears it.
     state
         .secrets
         .hasher
-        .hash(&format!("password-attempts:{subject}"))
+        .hash(&format!("{PASSWORD_LOGIN}:{subject}"))
 }
 
 /// The error a client hears when the login cannot meet what it asked for.
