@@ -303,9 +303,10 @@ pub async fn password(
         let account = find_account(&shared.store, &identifier, &lookup, policy)
             .map_err(|_| Problem::database_unavailable())?;
         let throttle = password_throttle(&shared, account.as_ref(), &lookup);
+        // A transaction of its own: on SQLite, writers take turns (Store::transaction).
         let attempts = shared
             .store
-            .hit(&throttle, window_start(now, PASSWORD_WINDOW))
+            .transaction(|tx| tx.hit(&throttle, window_start(now, PASSWORD_WINDOW)))
             .map_err(|_| Problem::database_unavailable())?;
         Ok::<_, Problem>((login, account, throttle, attempts))
     })
