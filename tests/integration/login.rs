@@ -1,6 +1,6 @@
 //! The password step of the headless login API, driven as the login UI drives it.
 
-use gatehouse_core::ports::{AccountRepository, FactorRepository};
+use gatehouse_core::ports::{AccountRepository, AuditLog, FactorRepository};
 use gatehouse_core::{
     AccountStatus, Factor, FactorId, FactorKind, FactorStatus, IdentifierPolicy, LegacyUsername,
 };
@@ -192,6 +192,21 @@ async fn password_guessing_is_throttled_per_account_alike_for_unknown_ones() {
         refusals.push(body);
     }
     assert_eq!(refusals[0], refusals[1], "known and unknown look the same");
+    // The owner sees the refused attempt among their security events.
+    let known = server
+        .store()
+        .account_by_email(&gatehouse_core::Email::parse("known@example.com").expect("email"))
+        .expect("read")
+        .expect("known");
+    let events = server
+        .store()
+        .events_of(known.id, None, 20)
+        .expect("events");
+    assert_eq!(
+        events[0].event.detail.get("reason").map(String::as_str),
+        Some("password_attempts"),
+        "{events:?}"
+    );
 
     // Nine wrong, then the right one: the count starts again.
     for round in 0..2 {

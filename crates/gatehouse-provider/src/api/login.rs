@@ -306,7 +306,23 @@ pub async fn password(
         // A transaction of its own: on SQLite, writers take turns (Store::transaction).
         let attempts = shared
             .store
-            .transaction(|tx| tx.hit(&throttle, window_start(now, PASSWORD_WINDOW)))
+            .transaction(|tx| {
+                let attempts = tx.hit(&throttle, window_start(now, PASSWORD_WINDOW))?;
+                if attempts > MAX_PASSWORD_ATTEMPTS {
+                    // Recorded for an identifier that names no account too: a refusal
+                    // costs the same either way.
+                    tx.record(
+                        &NewAuditEvent::new(
+                            AuditKind::LoginFailed,
+                            account.as_ref().map(|a| a.id),
+                            now,
+                        )
+                        .with_detail("client_id", login.request.client_id.clone())
+                        .with_detail("reason", "password_attempts"),
+                    )?;
+                }
+                Ok(attempts)
+            })
             .map_err(|_| Problem::database_unavailable())?;
         Ok::<_, Problem>((login, account, throttle, attempts))
     })
