@@ -343,6 +343,8 @@ pub async fn password(
         Err(PoolError::Busy) => return Ok(busy()),
         Err(_) => return Err(Problem::internal()),
     };
+    // The hash may have waited in the pool's queue: what follows happens now.
+    let now = state.clock.now();
     let (mut account, needs_rehash) = match (account, verdict) {
         (Some(account), Verification::Match { needs_rehash }) => (account, needs_rehash),
         (Some(account), Verification::Mismatch) => {
