@@ -161,27 +161,36 @@ pub(crate) fn answer(problem: Problem) -> HttpResponse {
 /// The throttle on login passwords (see `api::login`).
 pub(crate) const PASSWORD_LOGIN: &str = "password_login";
 
+/// The key of the `what` throttle of `subject` (an account id, or for login passwords
+/// an identifier that names no account): a keyed hash, so none is stored in the clear.
+pub(crate) fn throttle_key(
+    state: &AppState,
+    what: &str,
+    subject: impl std::fmt::Display,
+) -> String {
+    state.secrets.hasher.hash(&format!("{what}:{subject}"))
+}
+
 /// The throttle counters that concern one account (cleared by an operator's unlock).
 pub(crate) fn throttle_keys(state: &AppState, account: AccountId) -> Vec<String> {
     ["password_change", "email_change", PASSWORD_LOGIN]
         .iter()
-        .map(|what| state.secrets.hasher.hash(&format!("{what}:{account}")))
+        .map(|what| throttle_key(state, what, account))
         .collect()
 }
 
-/// Counts one hit on the account's `what` throttle; `Some(retry_after)` beyond `limit`.
+/// Counts one hit on the `what` throttle of `subject`; `Some(retry_after)` beyond `limit`.
 pub(crate) fn hit_throttle(
     tx: &Tx<'_>,
     state: &AppState,
     what: &str,
-    account: AccountId,
+    subject: impl std::fmt::Display,
     limit: u32,
     window: TimeDelta,
     now: DateTime<Utc>,
 ) -> Result<Option<i64>, RepositoryError> {
-    let key = state.secrets.hasher.hash(&format!("{what}:{account}"));
     let start = window_start(now, window);
-    let hits = tx.hit(&key, start)?;
+    let hits = tx.hit(&throttle_key(state, what, subject), start)?;
     Ok((hits > limit).then(|| (start + window - now).num_seconds()))
 }
 

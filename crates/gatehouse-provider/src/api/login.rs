@@ -5,7 +5,6 @@ use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use gatehouse_core::ClientId;
 use gatehouse_core::factor::{FactorOffer, login_offers, phishing_resistant_offers};
-use gatehouse_core::factor_guard::window_start;
 use gatehouse_core::login::{LoginRequest, MAX_PASSWORD_ATTEMPTS, PASSWORD_WINDOW};
 use gatehouse_core::password::Verification;
 use gatehouse_core::ports::{AccountRepository, AuditLog, FactorRepository, RepositoryError};
@@ -18,7 +17,7 @@ use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::account::{PASSWORD_LOGIN, answer, rate_limited};
+use crate::api::account::{PASSWORD_LOGIN, answer, hit_throttle, rate_limited, throttle_key};
 use crate::oidc::authorize::redirect_location;
 use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
@@ -285,7 +284,7 @@ pub async fn password(
     let (shared, lookup) = (state.clone(), parsed.clone());
     let (shown_to, login_challenge) = (browser.clone(), challenge.clone());
     let now = state.clock.now();
-    let (login, account, throttle, attempts) = web::block(move || {
+    let (login, account, throttle, throttled) = web::block(move || {
         let login = load_bound(
             &shared.store,
             &shared,
@@ -302,13 +301,21 @@ pub async fn password(
         })?;
         let account = find_account(&shared.store, &identifier, &lookup, policy)
             .map_err(|_| Problem::database_unavailable())?;
-        let throttle = password_throttle(&shared, account.as_ref(), &lookup);
+        let subject = password_throttle_subject(account.as_ref(), &lookup);
         // A transaction of its own: on SQLite, writers take turns (Store::transaction).
-        let attempts = shared
+        let throttled = shared
             .store
             .transaction(|tx| {
-                let attempts = tx.hit(&throttle, window_start(now, PASSWORD_WINDOW))?;
-                if attempts > MAX_PASSWORD_ATTEMPTS {
+                let throttled = hit_throttle(
+                    tx,
+                    &shared,
+                    PASSWORD_LOGIN,
+                    &subject,
+                    MAX_PASSWORD_ATTEMPTS,
+                    PASSWORD_WINDOW,
+                    now,
+                )?;
+                if throttled.is_some() {
                     // Recorded for an identifier that names no account too: a refusal
                     // costs the same either way.
                     tx.record(
@@ -321,16 +328,15 @@ pub async fn password(
                         .with_detail("reason", "password_attempts"),
                     )?;
                 }
-                Ok(attempts)
+                Ok(throttled)
             })
             .map_err(|_| Problem::database_unavailable())?;
-        Ok::<_, Problem>((login, account, throttle, attempts))
+        let throttle = throttle_key(&shared, PASSWORD_LOGIN, &subject);
+        Ok::<_, Problem>((login, account, throttle, throttled))
     })
     .await
     .map_err(|_| Problem::internal())??;
-    if attempts > MAX_PASSWORD_ATTEMPTS {
-        let retry_after =
-            (window_start(now, PASSWORD_WINDOW) + PASSWORD_WINDOW - now).num_seconds();
+    if let Some(retry_after) = throttled {
         return Ok(answer(rate_limited(
             "Too many attempts for this account",
             retry_after,
@@ -475,25 +481,17 @@ pub async fn password(
     }))
 }
 
-/// The rate-limit key of password attempts: the account's, or for an identifier that
-/// names none, the identifier's (keyed hashes: no address is stored in the clear).
-fn password_throttle(
-    state: &AppState,
-    account: Option<&Account>,
-    lookup: &LoginIdentifier,
-) -> String {
-    let subject = match (account, lookup) {
+/// Whose password attempts are counted: the account's, or for an identifier that
+/// names none, the identifier's. Accounts are named as `throttle_keys` names them, so
+/// an operator's unlock clears the count.
+fn password_throttle_subject(account: Option<&Account>, lookup: &LoginIdentifier) -> String {
+    match (account, lookup) {
         (Some(account), _) => account.id.to_string(),
         (None, LoginIdentifier::Email(email)) => format!("email:{}", email.normalized()),
         (None, LoginIdentifier::Username { username, .. }) => {
             format!("username:{}", username.normalized())
         }
-    };
-    // As `api::account::throttle_keys` names it, so an operator's unlock clears it.
-    state
-        .secrets
-        .hasher
-        .hash(&format!("{PASSWORD_LOGIN}:{subject}"))
+    }
 }
 
 /// The error a client hears when the login cannot meet what it asked for.
