@@ -328,7 +328,7 @@ async fn scan_mail(dir: PathBuf, mailbox: Mailbox, stop: tokio::sync::watch::Rec
         if found > 0 {
             mailbox.arrived.send_modify(|n| *n += found);
         }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+        tokio::time::sleep(Duration::from_millis(40)).await;
     }
 }
 

@@ -202,6 +202,7 @@ fn mail_settings_default_override_and_hide_the_smtp_password() {
             ("GATEHOUSE_MAIL_SMTP_PASSWORD", "m4il-s3cret"),
             ("GATEHOUSE_MAIL_PRODUCT_NAME", "Acme ID"),
             ("GATEHOUSE_MAIL_BATCH_SIZE", "50"),
+            ("GATEHOUSE_MAIL_LINGER_MS", "0"),
         ]),
     )
     .expect("valid");
@@ -209,6 +210,7 @@ fn mail_settings_default_override_and_hide_the_smtp_password() {
     assert_eq!(config.mail.smtp_tls, SmtpTls::Smtps);
     assert_eq!(config.mail.smtp_port(), 465);
     assert_eq!(config.mail.batch_size, 50);
+    assert_eq!(config.mail.linger_ms, 0);
     assert_eq!(config.mail.product_name, "Acme ID");
     let shown = config.redacted_toml().expect("toml");
     assert!(shown.contains(r#"smtp_password = "***""#), "{shown}");
@@ -219,6 +221,7 @@ fn mail_settings_default_override_and_hide_the_smtp_password() {
         ("GATEHOUSE_MAIL_FROM", "not an address", "mail.from"),
         ("GATEHOUSE_MAIL_TRANSPORT", "pigeon", "mail.transport"),
         ("GATEHOUSE_MAIL_BATCH_SIZE", "0", "mail.batch_size"),
+        ("GATEHOUSE_MAIL_LINGER_MS", "1001", "mail.linger_ms"),
         (
             "GATEHOUSE_MAIL_PRODUCT_NAME",
             "Bad\r\nBcc: x@y",

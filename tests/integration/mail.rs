@@ -848,3 +848,82 @@ async fn the_server_drains_the_outbox_in_the_background_until_it_stops() {
             .is_some_and(|m| m.is_pending())
     );
 }
+
+/// The worker's rounds start at most once per linger: mail queued while mail is flowing
+/// waits for the next round (and goes out with the mail queued beside it), mail queued
+/// after an idle spell goes at once, and a stop does not wait the linger out.
+#[test]
+fn mail_queued_in_a_stream_lingers_for_one_round_and_idle_mail_goes_at_once() {
+    let db = TestDatabase::sqlite();
+    let store = db.store();
+    let dir = tempfile::tempdir().expect("dir");
+    let config = MailConfig {
+        linger_ms: 1000,
+        poll_interval_seconds: 60,
+        ..file_config(dir.path())
+    };
+    let sealer = sealer();
+    let wake = gatehouse_provider::mail::Wake::default();
+    let outbox = Outbox::new(sealer.clone(), &config).with_wake(wake.clone());
+    let worker = Worker::new(store.clone(), sealer, &config, Arc::new(SystemClock))
+        .expect("worker")
+        .with_wake(wake)
+        .spawn()
+        .expect("spawn");
+    let queue = |to: &str| {
+        let id = queue_code(&store, &outbox, to, None, "123123", Utc::now());
+        outbox.wake();
+        (id, Instant::now())
+    };
+    let sent_within = |id: MailId, limit: Duration| {
+        let deadline = Instant::now() + limit;
+        loop {
+            if eml_files(dir.path()).contains(&format!("{id}.eml")) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+
+    // The first round, then an idle spell longer than the linger.
+    let (first, _) = queue("a@example.com");
+    assert!(sent_within(first, Duration::from_secs(5)));
+    std::thread::sleep(Duration::from_millis(1200));
+    let (idle, queued) = queue("b@example.com");
+    assert!(sent_within(idle, Duration::from_secs(5)));
+    assert!(
+        queued.elapsed() < Duration::from_millis(500),
+        "after an idle spell, mail goes at once ({:?})",
+        queued.elapsed()
+    );
+
+    // Mail right behind it waits for the next round, a linger after the last began.
+    let (behind, _) = queue("c@example.com");
+    let (beside, _) = queue("d@example.com");
+    assert!(!sent_within(behind, Duration::from_millis(300)), "lingers");
+    assert!(sent_within(behind, Duration::from_secs(5)));
+    assert!(
+        sent_within(beside, Duration::from_secs(1)),
+        "in the same round"
+    );
+
+    // A stop asked for while the worker lingers is not held up by it.
+    let (left, _) = queue("e@example.com");
+    let stopping = Instant::now();
+    worker.stop();
+    assert!(
+        stopping.elapsed() < Duration::from_millis(700),
+        "{:?}",
+        stopping.elapsed()
+    );
+    assert!(
+        store
+            .mail_by_id(left)
+            .expect("read")
+            .is_some_and(|m| m.is_pending()),
+        "unsent mail stays queued for the next start"
+    );
+}

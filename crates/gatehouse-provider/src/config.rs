@@ -393,6 +393,10 @@ pub struct MailConfig {
     pub poll_interval_seconds: u32,
     /// Mails claimed (leased) per round.
     pub batch_size: u32,
+    /// Rounds start at most this often (milliseconds): mail queued while mail is
+    /// flowing waits up to this long and goes out with the mail queued beside it, one
+    /// lease for many instead of a round per mail. Mail queued when idle goes at once.
+    pub linger_ms: u32,
     /// The first retry waits this long; each further one twice as long ...
     pub retry_base_seconds: u32,
     /// ... but never longer than this.
@@ -416,6 +420,7 @@ impl Default for MailConfig {
             smtp_timeout_seconds: 10,
             poll_interval_seconds: 1,
             batch_size: 20,
+            linger_ms: 100,
             retry_base_seconds: 30,
             retry_max_seconds: 3600,
             keep_sent_days: 30,
@@ -443,6 +448,7 @@ impl std::fmt::Debug for MailConfig {
             .field("smtp_timeout_seconds", &self.smtp_timeout_seconds)
             .field("poll_interval_seconds", &self.poll_interval_seconds)
             .field("batch_size", &self.batch_size)
+            .field("linger_ms", &self.linger_ms)
             .field("retry_base_seconds", &self.retry_base_seconds)
             .field("retry_max_seconds", &self.retry_max_seconds)
             .field("keep_sent_days", &self.keep_sent_days)
@@ -513,6 +519,9 @@ impl MailConfig {
         }
         if !(1..=1000).contains(&self.batch_size) {
             return Err(invalid("batch_size", "must be 1 to 1000".to_owned()));
+        }
+        if self.linger_ms > 1000 {
+            return Err(invalid("linger_ms", "must be 0 to 1000".to_owned()));
         }
         if self.retry_max_seconds < self.retry_base_seconds {
             return Err(invalid(

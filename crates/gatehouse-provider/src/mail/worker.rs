@@ -12,9 +12,9 @@ use gatehouse_core::ports::MailOutbox;
 use gatehouse_store::Store;
 use lettre::message::{Mailbox, SinglePart};
 use std::sync::Arc;
-use std::sync::mpsc::{self, TryRecvError};
+use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::transport::{Outgoing, SendError, Transport};
 use super::{MailError, open_bodies};
@@ -52,6 +52,7 @@ pub struct Worker {
     backoff: Backoff,
     keep_sent: TimeDelta,
     poll_interval: Duration,
+    linger: Duration,
     wake: super::Wake,
 }
 
@@ -101,6 +102,7 @@ impl Worker {
             backoff: config.backoff(),
             keep_sent: TimeDelta::days(config.keep_sent_days.into()),
             poll_interval: Duration::from_secs(config.poll_interval_seconds.max(1).into()),
+            linger: Duration::from_millis(config.linger_ms.into()),
             wake: super::Wake::default(),
         })
     }
@@ -247,7 +249,10 @@ impl Worker {
     fn run(&self, runtime: &tokio::runtime::Runtime, stopped: &mpsc::Receiver<()>) {
         tracing::info!(owner = %self.owner, transport = ?self.transport, "mail worker started");
         let mut next_purge = self.clock.now();
+        // When the last round that found mail began.
+        let mut last_busy_round: Option<Instant> = None;
         loop {
+            let round_started = Instant::now();
             if self.clock.now() >= next_purge {
                 next_purge = self.clock.now() + PURGE_EVERY;
                 match self.purge() {
@@ -257,7 +262,11 @@ impl Worker {
                 }
             }
             loop {
-                match runtime.block_on(self.drain_once()) {
+                let round = runtime.block_on(self.drain_once());
+                if round.as_ref().is_ok_and(|r| r.claimed > 0) {
+                    last_busy_round = Some(round_started);
+                }
+                match round {
                     Ok(round) if round.claimed >= self.batch_size as usize => {
                         // A full batch: more may be due. Stop first if asked to.
                         if !matches!(stopped.try_recv(), Err(TryRecvError::Empty)) {
@@ -272,7 +281,12 @@ impl Worker {
                 }
             }
             self.wake.wait(self.poll_interval);
-            if !matches!(stopped.try_recv(), Err(TryRecvError::Empty)) {
+            // Mail queued one by one under load then goes out in batches (a lease and a
+            // claim per round, not per mail); after an idle spell the wait is over.
+            let linger = last_busy_round.map_or(Duration::ZERO, |began| {
+                self.linger.saturating_sub(began.elapsed())
+            });
+            if !matches!(stopped.recv_timeout(linger), Err(RecvTimeoutError::Timeout)) {
                 tracing::info!(owner = %self.owner, "mail worker stopped");
                 return;
             }
