@@ -12,6 +12,7 @@ use crate::transaction::{Connected, repository};
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
+#[diesel(treat_none_as_default_value = false)]
 struct NewEventRow {
     account_id: Option<String>,
     kind: String,

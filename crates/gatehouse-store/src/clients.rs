@@ -15,6 +15,7 @@ use crate::transaction::{Connected, repository};
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = clients)]
 #[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
 struct ClientRow {
     id: String,
     name: String,

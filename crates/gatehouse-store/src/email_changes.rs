@@ -15,6 +15,7 @@ use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = email_changes)]
+#[diesel(treat_none_as_default_value = false)]
 struct ChangeRow {
     id: String,
     account_id: String,
@@ -60,6 +61,7 @@ impl TryFrom<ChangeRow> for EmailChange {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = email_undo_tokens)]
+#[diesel(treat_none_as_default_value = false)]
 struct UndoRow {
     token_hash: String,
     account_id: String,

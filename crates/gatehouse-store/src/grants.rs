@@ -21,6 +21,7 @@ use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
+#[diesel(treat_none_as_default_value = false)]
 struct SessionRow {
     id: String,
     account_id: String,
@@ -77,6 +78,7 @@ impl TryFrom<SessionRow> for Session {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = authorization_codes)]
+#[diesel(treat_none_as_default_value = false)]
 struct CodeRow {
     code_hash: String,
     client_id: String,
@@ -257,6 +259,7 @@ impl AuthorizationCodeRepository {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = refresh_tokens)]
+#[diesel(treat_none_as_default_value = false)]
 struct RefreshRow {
     token_hash: String,
     family_id: String,

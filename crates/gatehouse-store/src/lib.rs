@@ -1,5 +1,9 @@
 //! Gatehouse storage: one diesel code path over SQLite (the embedded default) and
 //! PostgreSQL (shared by several instances), implementing the core's ports.
+//!
+//! Every insertable row says `treat_none_as_default_value = false`: a `None` is bound as
+//! NULL instead of leaving the column out, so an insert's SQL is the same for every row
+//! and diesel keeps its prepared statement (no such column has a default but NULL).
 
 mod account_migrations;
 mod accounts;

@@ -17,6 +17,7 @@ use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = login_requests)]
+#[diesel(treat_none_as_default_value = false)]
 struct LoginRequestRow {
     id: String,
     client_id: String,

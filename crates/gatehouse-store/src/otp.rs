@@ -15,6 +15,7 @@ use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = otp_challenges)]
+#[diesel(treat_none_as_default_value = false)]
 struct OtpRow {
     id: String,
     login_request_id: String,

@@ -20,6 +20,7 @@ use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = mail_outbox)]
+#[diesel(treat_none_as_default_value = false)]
 struct MailRow {
     id: String,
     recipient: String,

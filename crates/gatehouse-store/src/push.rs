@@ -15,6 +15,7 @@ use crate::transaction::{Connected, repository};
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = push_devices)]
 #[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
 struct DeviceRow {
     factor_id: String,
     account_id: String,
@@ -59,6 +60,7 @@ impl TryFrom<DeviceRow> for PushDevice {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = push_challenges)]
+#[diesel(treat_none_as_default_value = false)]
 struct ChallengeRow {
     id: String,
     factor_id: String,

@@ -13,6 +13,7 @@ use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = recovery_codes)]
+#[diesel(treat_none_as_default_value = false)]
 struct RecoveryCodeRow {
     id: String,
     factor_id: String,

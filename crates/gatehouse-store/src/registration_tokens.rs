@@ -18,6 +18,7 @@ use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = t)]
+#[diesel(treat_none_as_default_value = false)]
 struct TokenRow {
     token_hash: String,
     account_id: String,

@@ -11,6 +11,7 @@ use crate::transaction::{Connected, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys)]
+#[diesel(treat_none_as_default_value = false)]
 struct KeyRow {
     kid: String,
     alg: String,

@@ -16,6 +16,7 @@ use crate::transaction::{Connected, repository};
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = webauthn_credentials)]
 #[diesel(treat_none_as_null = true)]
+#[diesel(treat_none_as_default_value = false)]
 struct CredentialRow {
     factor_id: String,
     account_id: String,
@@ -71,6 +72,7 @@ impl TryFrom<CredentialRow> for WebauthnCredential {
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = webauthn_ceremonies)]
+#[diesel(treat_none_as_default_value = false)]
 struct CeremonyRow {
     id: String,
     binding: String,
