@@ -111,11 +111,17 @@ fn cpu_ticks_by_thread(tasks: &str) -> CpuTicks {
     by_name
 }
 
-/// What each thread name used between two readings, largest first.
+/// What each thread name used between two readings, largest first. (Threads that
+/// ended in between take their ticks with them: a name's count never goes below zero.)
 fn cpu_used(before: &CpuTicks, after: &CpuTicks) -> String {
     let mut used: Vec<(&String, u64)> = after
         .iter()
-        .map(|(name, t)| (name, t - before.get(name).copied().unwrap_or(0)))
+        .map(|(name, t)| {
+            (
+                name,
+                t.saturating_sub(before.get(name).copied().unwrap_or(0)),
+            )
+        })
         .filter(|(_, t)| *t > 0)
         .collect();
     used.sort_by_key(|(_, ticks)| std::cmp::Reverse(*ticks));
@@ -130,7 +136,7 @@ fn ticks_used(before: &CpuTicks, after: &CpuTicks, prefix: &str) -> u64 {
     after
         .iter()
         .filter(|(name, _)| name.starts_with(prefix))
-        .map(|(name, t)| t - before.get(name).copied().unwrap_or(0))
+        .map(|(name, t)| t.saturating_sub(before.get(name).copied().unwrap_or(0)))
         .sum()
 }
 
