@@ -232,28 +232,10 @@ pub(crate) async fn login_as(
         .expect("verify");
     assert_eq!(res.status(), StatusCode::OK);
     let done: Value = res.json().await.expect("json");
-    let back = url::Url::parse(done["redirect_to"].as_str().expect("redirect_to")).expect("url");
-    let code = back
-        .query_pairs()
-        .find(|(k, _)| k == "code")
-        .map(|(_, v)| v.into_owned())
-        .expect("code");
-    let tokens: Value = w
-        .http
-        .post(w.server.url("/token"))
-        .basic_auth("app", Some(&w.app_secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", REDIRECT),
-            ("code_verifier", verifier.secret().as_str()),
-        ])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
+    let tokens = w
+        .server
+        .redeem_login(&done, ("app", &w.app_secret), REDIRECT, verifier.secret())
+        .await;
     Tokens {
         access: tokens["access_token"]
             .as_str()

@@ -282,34 +282,19 @@ impl Login {
 
     /// Finishes with the JSON answer of a finished login: the code goes to /token.
     pub(crate) async fn tokens_from(self, w: &World, done: &Value) -> Value {
-        let back =
-            url::Url::parse(done["redirect_to"].as_str().expect("redirect_to")).expect("url");
-        let code = back
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .expect("code");
         let secret = if self.client == "app" {
             &w.app_secret
         } else {
             &w.partner_secret
         };
-        let res = w
-            .server
-            .client
-            .post(w.server.url("/token"))
-            .basic_auth(self.client, Some(secret))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", code.as_str()),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", self.verifier.secret().as_str()),
-            ])
-            .send()
+        w.server
+            .redeem_login(
+                done,
+                (self.client, secret),
+                REDIRECT,
+                self.verifier.secret(),
+            )
             .await
-            .expect("token");
-        assert_eq!(res.status(), StatusCode::OK);
-        res.json().await.expect("json")
     }
 
     /// "Email on r***@example.com": the code mailed to `email` finishes the login;

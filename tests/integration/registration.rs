@@ -180,30 +180,10 @@ impl Site {
             .await;
         assert_eq!(res.status(), StatusCode::OK);
         let done: Value = res.json().await.expect("json");
-        let back =
-            url::Url::parse(done["redirect_to"].as_str().expect("redirect_to")).expect("url");
-        let code = back
-            .query_pairs()
-            .find(|(k, _)| k == "code")
-            .map(|(_, v)| v.into_owned())
-            .expect("code");
-        let tokens: Value = self
+        let tokens = self
             .server
-            .client
-            .post(self.server.url("/token"))
-            .basic_auth("portal", Some(&self.secret))
-            .form(&[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", REDIRECT),
-                ("code_verifier", verifier.secret()),
-            ])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json");
+            .redeem_login(&done, ("portal", &self.secret), REDIRECT, verifier.secret())
+            .await;
         let id_token = tokens["id_token"].as_str().expect("id_token");
         let payload = id_token.split('.').nth(1).expect("payload");
         serde_json::from_slice(

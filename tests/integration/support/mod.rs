@@ -238,6 +238,40 @@ impl TestServer {
         (secret, token)
     }
 
+    /// As the relying party: the code from a finished login's answer (its `redirect_to`)
+    /// exchanged at /token with the client's secret and the PKCE verifier; the tokens.
+    pub async fn redeem_login(
+        &self,
+        done: &serde_json::Value,
+        client: (&str, &str),
+        redirect_uri: &str,
+        verifier: &str,
+    ) -> serde_json::Value {
+        let back = url::Url::parse(done["redirect_to"].as_str().expect("redirect_to"))
+            .expect("redirect_to is a URL");
+        let code = back
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("code");
+        let (id, secret) = client;
+        let res = self
+            .client
+            .post(self.url("/token"))
+            .basic_auth(id, Some(secret))
+            .form(&[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", redirect_uri),
+                ("code_verifier", verifier),
+            ])
+            .send()
+            .await
+            .expect("token");
+        assert_eq!(res.status(), reqwest::StatusCode::OK);
+        res.json().await.expect("json")
+    }
+
     /// An account straight in the database, with a password hashed as the server would.
     pub fn create_account(
         &self,
