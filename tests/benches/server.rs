@@ -30,6 +30,8 @@ const LOGIN_WINDOW: Duration = Duration::from_secs(5);
 
 struct Server {
     child: Child,
+    /// `127.0.0.1:<port>`
+    host: String,
     base: String,
     dir: tempfile::TempDir,
     env: Vec<(String, String)>,
@@ -71,10 +73,10 @@ impl Server {
             .unwrap_or(0)
     }
 
-    /// CPU time the server's threads have used so far (user + system), in clock ticks,
-    /// by thread name (argon2 hashing, HTTP workers, the blocking pool, the mail worker…).
-    fn cpu_ticks(&self) -> CpuTicks {
-        cpu_ticks_by_thread(&format!("/proc/{}/task", self.child.id()))
+    /// CPU time the server's threads have used so far, by thread name (argon2
+    /// hashing, HTTP workers, the blocking pool, the mail worker…).
+    fn cpu_used(&self) -> CpuTime {
+        cpu_time_by_thread(&format!("/proc/{}/task", self.child.id()))
     }
 
     fn store(&self) -> Store {
@@ -87,12 +89,14 @@ impl Server {
     }
 }
 
-/// CPU ticks by thread name.
-type CpuTicks = std::collections::BTreeMap<String, u64>;
+/// CPU time in microseconds, by thread name.
+type CpuTime = std::collections::BTreeMap<String, u64>;
 
-/// User + system CPU ticks of every thread under `/proc/<pid>/task`, summed by name.
-fn cpu_ticks_by_thread(tasks: &str) -> CpuTicks {
-    let mut by_name = CpuTicks::new();
+/// CPU time of every thread under `/proc/<pid>/task`, summed by name: the scheduler's
+/// own count (`se.sum_exec_runtime` in `sched`, to the microsecond) where the kernel
+/// shows it, else user + system clock ticks from `stat` (10 ms each).
+fn cpu_time_by_thread(tasks: &str) -> CpuTime {
+    let mut by_name = CpuTime::new();
     for task in std::fs::read_dir(tasks).into_iter().flatten().flatten() {
         let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
             continue;
@@ -102,18 +106,33 @@ fn cpu_ticks_by_thread(tasks: &str) -> CpuTicks {
             continue;
         };
         let name = head.split_once('(').map_or("?", |(_, n)| n);
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        let ticks: u64 = fields
-            .get(11..13)
-            .map_or(0, |t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
-        *by_name.entry(name.to_owned()).or_default() += ticks;
+        let runtime_ms = std::fs::read_to_string(task.path().join("sched"))
+            .ok()
+            .and_then(|sched| {
+                sched
+                    .lines()
+                    .find_map(|l| l.strip_prefix("se.sum_exec_runtime"))
+                    .and_then(|l| l.trim_start_matches([' ', ':']).trim().parse::<f64>().ok())
+            });
+        let micros = match runtime_ms {
+            Some(ms) => (ms * 1000.0) as u64,
+            None => {
+                let fields: Vec<&str> = rest.split_whitespace().collect();
+                let ticks: u64 = fields
+                    .get(11..13)
+                    .map_or(0, |t| t.iter().filter_map(|v| v.parse::<u64>().ok()).sum());
+                ticks * 10_000
+            }
+        };
+        *by_name.entry(name.to_owned()).or_default() += micros;
     }
     by_name
 }
 
-/// What each thread name used between two readings, largest first. (Threads that
-/// ended in between take their ticks with them: a name's count never goes below zero.)
-fn cpu_used(before: &CpuTicks, after: &CpuTicks) -> String {
+/// What each thread name used between two readings, in ms, largest first. (Threads
+/// that ended in between take their time with them: a name's count never goes below
+/// zero.)
+fn cpu_spent(before: &CpuTime, after: &CpuTime) -> String {
     let mut used: Vec<(&String, u64)> = after
         .iter()
         .map(|(name, t)| {
@@ -122,17 +141,17 @@ fn cpu_used(before: &CpuTicks, after: &CpuTicks) -> String {
                 t.saturating_sub(before.get(name).copied().unwrap_or(0)),
             )
         })
-        .filter(|(_, t)| *t > 0)
+        .filter(|(_, t)| *t >= 500)
         .collect();
-    used.sort_by_key(|(_, ticks)| std::cmp::Reverse(*ticks));
+    used.sort_by_key(|(_, micros)| std::cmp::Reverse(*micros));
     used.iter()
-        .map(|(name, t)| format!("{name} {t}"))
+        .map(|(name, t)| format!("{name} {:.0}", *t as f64 / 1000.0))
         .collect::<Vec<_>>()
         .join(", ")
 }
 
-/// Ticks used between two readings by the threads whose name starts with `prefix`.
-fn ticks_used(before: &CpuTicks, after: &CpuTicks, prefix: &str) -> u64 {
+/// Microseconds used between two readings by the threads whose name starts with `prefix`.
+fn micros_used(before: &CpuTime, after: &CpuTime, prefix: &str) -> u64 {
     after
         .iter()
         .filter(|(name, _)| name.starts_with(prefix))
@@ -196,10 +215,11 @@ fn start(bin: &Path) -> Server {
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the release server");
-    let base = format!("http://127.0.0.1:{port}");
+    let host = format!("127.0.0.1:{port}");
     let server = Server {
         child,
-        base,
+        base: format!("http://{host}"),
+        host,
         dir,
         env,
         bin: bin.to_owned(),
@@ -365,50 +385,124 @@ async fn mailed_code(mailbox: &Mailbox, to: &str) -> Option<String> {
         .flatten()
 }
 
+type Connection = hyper::client::conn::http1::SendRequest<http_body_util::Full<hyper::body::Bytes>>;
+
+/// A browser for one login, as lean as the load generator can make it (it shares the
+/// two cores with the server): one keep-alive HTTP/1.1 connection, opened for the
+/// login as a browser opens one, and its cookies kept by hand.
+struct Browser {
+    connection: Connection,
+    host: String,
+    /// `name=value` of each cookie the server set.
+    cookies: Vec<String>,
+}
+
+impl Browser {
+    async fn open(host: &str) -> Option<Self> {
+        Some(Self {
+            connection: Self::connect(host).await?,
+            host: host.to_owned(),
+            cookies: vec![],
+        })
+    }
+
+    async fn connect(host: &str) -> Option<Connection> {
+        let stream = tokio::net::TcpStream::connect(host).await.ok()?;
+        stream.set_nodelay(true).ok()?;
+        let (connection, driver) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .ok()?;
+        // Ends when the browser (the sending half) is dropped.
+        tokio::spawn(driver);
+        Some(connection)
+    }
+
+    /// Sends a request (a JSON body when there is one) and returns the status, the
+    /// `Location` header and the body, keeping what `Set-Cookie` says.
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        json: Option<&Value>,
+    ) -> Option<(u16, Option<String>, hyper::body::Bytes)> {
+        use http_body_util::BodyExt;
+        let mut request = hyper::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.host);
+        if !self.cookies.is_empty() {
+            request = request.header("cookie", self.cookies.join("; "));
+        }
+        let body = match json {
+            Some(json) => {
+                request = request.header("content-type", "application/json");
+                serde_json::to_vec(json).ok()?
+            }
+            None => vec![],
+        };
+        // The last answer may still be finishing; a connection the server closed (it
+        // keeps an idle one for seconds) is opened again, as a browser would.
+        if self.connection.ready().await.is_err() {
+            self.connection = Self::connect(&self.host).await?;
+        }
+        let response = self
+            .connection
+            .send_request(request.body(body.into()).ok()?)
+            .await
+            .ok()?;
+        for set in response.headers().get_all("set-cookie") {
+            let pair = set.to_str().ok()?.split(';').next()?.trim().to_owned();
+            let name = pair.split('=').next()?.to_owned();
+            self.cookies.retain(|c| c.split('=').next() != Some(&name));
+            self.cookies.push(pair);
+        }
+        let status = response.status().as_u16();
+        let location = response
+            .headers()
+            .get("location")
+            .and_then(|l| l.to_str().ok())
+            .map(str::to_owned);
+        let body = response.into_body().collect().await.ok()?.to_bytes();
+        Some((status, location, body))
+    }
+}
+
 /// One whole login as browser + login UI; returns the authorization code.
-async fn login(base: &str, mailbox: &Mailbox, email: &str) -> Option<String> {
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .ok()?;
+async fn login(host: &str, mailbox: &Mailbox, email: &str) -> Option<String> {
+    let mut browser = Browser::open(host).await?;
     let query = format!(
         "response_type=code&client_id=portal&redirect_uri={}&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256",
         "https%3A%2F%2Frp.example.com%2Fcb"
     );
-    let res = browser
-        .get(format!("{base}/authorize?{query}"))
-        .send()
-        .await
-        .ok()?;
-    let location = res.headers().get("location")?.to_str().ok()?.to_owned();
-    let challenge = location.split("login_challenge=").nth(1)?.to_owned();
-    let api = format!("{base}/api/v1/login/{challenge}");
-    let res = browser
-        .post(format!("{api}/password"))
-        .json(&serde_json::json!({"identifier": email, "password": PASSWORD}))
-        .send()
-        .await
-        .ok()?;
-    if !res.status().is_success() {
+    let (_, location, _) = browser
+        .send("GET", &format!("/authorize?{query}"), None)
+        .await?;
+    let challenge = location?.split("login_challenge=").nth(1)?.to_owned();
+    let api = format!("/api/v1/login/{challenge}");
+    let credentials = serde_json::json!({"identifier": email, "password": PASSWORD});
+    let (status, _, _) = browser
+        .send("POST", &format!("{api}/password"), Some(&credentials))
+        .await?;
+    if status != 200 {
         return None;
     }
     browser
-        .post(format!("{api}/factors/email/challenge"))
-        .json(&serde_json::json!({}))
-        .send()
-        .await
-        .ok()?;
+        .send(
+            "POST",
+            &format!("{api}/factors/email/challenge"),
+            Some(&serde_json::json!({})),
+        )
+        .await?;
     let code = mailed_code(mailbox, email).await?;
-    let done: Value = browser
-        .post(format!("{api}/factors/email/verify"))
-        .json(&serde_json::json!({"code": code}))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
+    let (_, _, body) = browser
+        .send(
+            "POST",
+            &format!("{api}/factors/email/verify"),
+            Some(&serde_json::json!({"code": code})),
+        )
+        .await?;
+    let done: Value = serde_json::from_slice(&body).ok()?;
     let redirect = done["redirect_to"].as_str()?;
     let code = redirect.split("code=").nth(1)?.split('&').next()?;
     Some(code.to_owned())
@@ -421,16 +515,16 @@ struct SteadyLogins {
     failed: usize,
     /// Authorization codes of every finished login, for the refresh run.
     codes: Vec<String>,
-    /// CPU ticks at the window's start and end.
-    server_cpu: (CpuTicks, CpuTicks),
-    client_cpu: (CpuTicks, CpuTicks),
+    /// CPU time at the window's start and end.
+    server_cpu: (CpuTime, CpuTime),
+    client_cpu: (CpuTime, CpuTime),
     stolen: u64,
 }
 
 /// `CONCURRENT_LOGINS` browsers, each logging in again as soon as it is done, until
 /// the window closes; each login on an account not used before (the e-mail code has a
 /// send limit per account).
-async fn steady_logins(server: &Server, base: &str, outbox: PathBuf) -> SteadyLogins {
+async fn steady_logins(server: &Server, outbox: PathBuf) -> SteadyLogins {
     let mailbox = Mailbox::new();
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let scanner = tokio::spawn(scan_mail(outbox, mailbox.clone(), stopped));
@@ -442,8 +536,8 @@ async fn steady_logins(server: &Server, base: &str, outbox: PathBuf) -> SteadyLo
     );
     let mut browsers = tokio::task::JoinSet::new();
     for _ in 0..CONCURRENT_LOGINS {
-        let (base, mailbox, next_account) =
-            (base.to_owned(), mailbox.clone(), next_account.clone());
+        let (host, mailbox, next_account) =
+            (server.host.clone(), mailbox.clone(), next_account.clone());
         browsers.spawn(async move {
             let mut finished = vec![];
             while tokio::time::Instant::now() < window_end {
@@ -451,7 +545,7 @@ async fn steady_logins(server: &Server, base: &str, outbox: PathBuf) -> SteadyLo
                 if n >= ACCOUNTS {
                     break;
                 }
-                let code = login(&base, &mailbox, &format!("user{n}@example.com")).await;
+                let code = login(&host, &mailbox, &format!("user{n}@example.com")).await;
                 finished.push((tokio::time::Instant::now(), code));
             }
             finished
@@ -459,14 +553,14 @@ async fn steady_logins(server: &Server, base: &str, outbox: PathBuf) -> SteadyLo
     }
     tokio::time::sleep_until(window_start).await;
     let (server_before, client_before, stolen_before) = (
-        server.cpu_ticks(),
-        cpu_ticks_by_thread("/proc/self/task"),
+        server.cpu_used(),
+        cpu_time_by_thread("/proc/self/task"),
         stolen_ticks(),
     );
     tokio::time::sleep_until(window_end).await;
     let (server_after, client_after, stolen_after) = (
-        server.cpu_ticks(),
-        cpu_ticks_by_thread("/proc/self/task"),
+        server.cpu_used(),
+        cpu_time_by_thread("/proc/self/task"),
         stolen_ticks(),
     );
     let mut report = SteadyLogins {
@@ -628,7 +722,7 @@ pub fn bench_server() {
         .enable_all()
         .build()
         .expect("runtime")
-        .block_on(steady_logins(&server, &base, outbox));
+        .block_on(steady_logins(&server, outbox));
     let standalone_after = standalone_argon2_per_second();
     let standalone = f64::midpoint(standalone_before, standalone_after);
     let window = LOGIN_WINDOW.as_secs_f64();
@@ -643,22 +737,27 @@ pub fn bench_server() {
         100.0 * rate / standalone
     );
     println!(
-        "CPU in the window, in ticks (100/s per core, {} available): server threads: {}; \
-         this load generator: {}; taken by the hypervisor (steal): {}",
-        (window * 100.0 * cores() as f64).round(),
-        cpu_used(&logins.server_cpu.0, &logins.server_cpu.1),
-        cpu_used(&logins.client_cpu.0, &logins.client_cpu.1),
-        logins.stolen,
+        "CPU in the window, in ms ({:.0} available): server threads: {}; this load generator: {}; \
+         taken by the hypervisor (steal): {} ms",
+        window * 1000.0 * cores() as f64,
+        cpu_spent(&logins.server_cpu.0, &logins.server_cpu.1),
+        cpu_spent(&logins.client_cpu.0, &logins.client_cpu.1),
+        logins.stolen * 10,
     );
     // The share of the CPU the hashing got: what the ratio comes to when an in-server
     // hash costs what a standalone one does (the machine's speed drifts between them).
+    // What the rest costs per login is the steadier figure to improve against.
     let (in_server, in_client) = (&logins.server_cpu, &logins.client_cpu);
-    let argon2 = ticks_used(&in_server.0, &in_server.1, "gatehouse-argon");
-    let all =
-        ticks_used(&in_server.0, &in_server.1, "") + ticks_used(&in_client.0, &in_client.1, "");
+    let argon2 = micros_used(&in_server.0, &in_server.1, "gatehouse-argon");
+    let server_all = micros_used(&in_server.0, &in_server.1, "");
+    let client_all = micros_used(&in_client.0, &in_client.1, "");
+    let per_login = |micros: u64| micros as f64 / 1000.0 / logins.in_window.max(1) as f64;
     println!(
-        "argon2 share of the CPU the server and load generator used in the window: {:.1}%",
-        100.0 * argon2 as f64 / all.max(1) as f64
+        "argon2 share of the CPU the server and load generator used in the window: {:.1}%; \
+         CPU per login besides argon2: server {:.2} ms, load generator {:.2} ms",
+        100.0 * argon2 as f64 / (server_all + client_all).max(1) as f64,
+        per_login(server_all - argon2),
+        per_login(client_all),
     );
     println!(
         "server peak RSS after the logins: {} KiB",
