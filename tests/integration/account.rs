@@ -1636,6 +1636,62 @@ async fn admin_clients_are_created_changed_rotated_and_deleted() {
     );
 }
 
+/// `/authorize` reads clients through the short-lived client cache; a change through
+/// the admin API (redirect URIs, removal) reaches it at once all the same.
+#[tokio::test]
+async fn admin_client_changes_reach_authorize_at_once() {
+    let w = world(TestDatabase::sqlite()).await;
+    let admin = machine_token(&w, "ops", &["gatehouse:admin"]).await;
+    let a = Some(admin.as_str());
+    ok(
+        call(
+            &w,
+            Method::POST,
+            "/api/v1/admin/clients",
+            a,
+            Some(json!({
+                "client_id": "web", "client_name": "Web",
+                "redirect_uris": ["https://a.example.com/cb"]
+            })),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    let authorize = |redirect_uri: &'static str| {
+        let http = w.http.clone();
+        let url = w.server.url(&format!(
+            "/authorize?response_type=code&client_id=web&scope=openid&redirect_uri={redirect_uri}\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256"
+        ));
+        async move { http.get(url).send().await.expect("authorize").status() }
+    };
+    let (first, second) = ("https://a.example.com/cb", "https://b.example.com/cb");
+    assert_eq!(authorize(first).await, StatusCode::FOUND);
+    assert_eq!(authorize(second).await, StatusCode::BAD_REQUEST);
+    ok(
+        call(
+            &w,
+            Method::PATCH,
+            "/api/v1/admin/clients/web",
+            a,
+            Some(json!({"redirect_uris": [second]})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(authorize(first).await, StatusCode::BAD_REQUEST);
+    assert_eq!(authorize(second).await, StatusCode::FOUND);
+    assert_eq!(
+        call(&w, Method::DELETE, "/api/v1/admin/clients/web", a, None)
+            .await
+            .status(),
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(authorize(second).await, StatusCode::BAD_REQUEST);
+}
+
 #[tokio::test]
 async fn notices_are_written_in_the_account_language() {
     let w = world(TestDatabase::sqlite()).await;

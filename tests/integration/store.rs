@@ -870,7 +870,7 @@ fn postgres_a_transaction_aborted_to_break_a_deadlock_runs_again() {
             .map(|t| t.join().expect("thread").map_err(|e| e.to_string()))
             .collect()
     });
-    assert_eq!(results, vec![Ok(true), Ok(true)]);
+    assert_eq!(results, vec![Ok(()), Ok(())]);
 }
 
 #[test]

@@ -57,8 +57,8 @@ pub trait AccountRepository {
     fn delete_account(&self, id: AccountId) -> RepositoryResult<()>;
     fn account_by_id(&self, id: AccountId) -> RepositoryResult<Option<Account>>;
     /// Holds the account's row until the transaction ends, so transactions that read,
-    /// then write, counts kept for one account take turns. False: no such account.
-    fn account_row_for_update(&self, id: AccountId) -> RepositoryResult<bool>;
+    /// then write, counts kept for one account take turns.
+    fn account_row_for_update(&self, id: AccountId) -> RepositoryResult<()>;
     fn account_by_subject(&self, subject: &Subject) -> RepositoryResult<Option<Account>>;
     fn account_by_email(&self, email: &Email) -> RepositoryResult<Option<Account>>;
     fn account_by_username(&self, username: &LegacyUsername) -> RepositoryResult<Option<Account>>;

@@ -256,15 +256,18 @@ impl AccountRepository {
         find_account(self, accounts::table.filter(accounts::id.eq(id.to_string())).into_boxed())
     }
 
-    fn account_row_for_update(&self, id: AccountId) -> RepositoryResult<bool> {
-        let query = || accounts::table.find(id.to_string()).select(accounts::id);
-        let rows: Vec<String> = self.run(|c| match c {
+    fn account_row_for_update(&self, id: AccountId) -> RepositoryResult<()> {
+        self.run(|c| match c {
             // The row lock lasts until the transaction ends.
-            DbConnection::Postgresql(pg) => query().for_update().load(pg),
+            DbConnection::Postgresql(pg) => accounts::table
+                .find(id.to_string())
+                .select(accounts::id)
+                .for_update()
+                .load::<String>(pg)
+                .map(drop),
             // Store::transaction gives SQLite's writers one turn at a time already.
-            DbConnection::Sqlite(lite) => query().load(lite),
-        })?;
-        Ok(!rows.is_empty())
+            DbConnection::Sqlite(_) => Ok(()),
+        })
     }
 
     fn account_by_subject(&self, subject: &Subject) -> RepositoryResult<Option<Account>> {

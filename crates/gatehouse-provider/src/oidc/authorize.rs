@@ -8,9 +8,7 @@ use chrono::TimeDelta;
 use gatehouse_core::ClientId;
 use gatehouse_core::authorization::{self, AuthorizationParams, AuthorizationRequest, Rejection};
 use gatehouse_core::login::LoginRequest;
-use gatehouse_core::ports::{
-    AccountRepository, ClientRepository, LoginRequestRepository, SessionRepository,
-};
+use gatehouse_core::ports::{AccountRepository, LoginRequestRepository, SessionRepository};
 
 use super::browser;
 use super::codes::{issue_code, session_satisfies};
@@ -143,17 +141,14 @@ async fn authorize(
     };
     let issuer = state.config.server.issuer.clone();
     let client = match params.client_id.as_deref().map(ClientId::parse) {
-        Some(Ok(id)) => {
-            let store = state.store.clone();
-            match web::block(move || store.client_by_id(&id)).await {
-                Ok(Ok(client)) => client,
-                _ => {
-                    return actix_web::ResponseError::error_response(
-                        &OAuthError::temporarily_unavailable(),
-                    );
-                }
+        Some(Ok(id)) => match state.clients.load(&state.store, id).await {
+            Ok(client) => client,
+            Err(_) => {
+                return actix_web::ResponseError::error_response(
+                    &OAuthError::temporarily_unavailable(),
+                );
             }
-        }
+        },
         _ => None,
     };
     let request = match authorization::validate(&params, client.as_ref()) {

@@ -8,7 +8,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use gatehouse_core::ports::{ClientAssertionLedger, ClientRepository};
+use gatehouse_core::ports::ClientAssertionLedger;
 use gatehouse_core::{Client, ClientId, TokenEndpointAuthMethod};
 use std::collections::HashMap;
 
@@ -197,20 +197,11 @@ pub async fn authenticate(
     let Ok(id) = ClientId::parse(&presented.client_id) else {
         return Err(invalid_client(basic));
     };
-    let client = match state.clients.get(id.as_str()) {
-        Some(cached) => Some(cached),
-        None => {
-            let store = state.store.clone();
-            let found = actix_web::web::block(move || store.client_by_id(&id))
-                .await
-                .map_err(|_| OAuthError::server_error())?
-                .map_err(|_| OAuthError::temporarily_unavailable())?;
-            if let Some(client) = &found {
-                state.clients.put(client);
-            }
-            found
-        }
-    };
+    let client = state
+        .clients
+        .load(&state.store, id)
+        .await
+        .map_err(|_| OAuthError::temporarily_unavailable())?;
     let Some(client) = client else {
         return Err(invalid_client(basic));
     };

@@ -1,9 +1,11 @@
-//! A short-lived cache of registered clients for the token, introspection and
-//! revocation endpoints, which look a client up on every request. Entries live a few
+//! A short-lived cache of registered clients for the endpoints that look a client up
+//! on every request (authorize, token, introspection, revocation). Entries live a few
 //! seconds: a client removed or given a new secret (by the CLI, another instance, the
 //! admin API) is honoured everywhere within that time.
 
-use gatehouse_core::Client;
+use gatehouse_core::ports::{ClientRepository, RepositoryError};
+use gatehouse_core::{Client, ClientId};
+use gatehouse_store::Store;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
@@ -22,6 +24,25 @@ impl ClientCache {
         map.get(id)
             .filter(|(at, _)| at.elapsed() < TTL)
             .map(|(_, client)| client.clone())
+    }
+
+    /// The client with this id: from the cache, else from the store (and then cached).
+    pub async fn load(
+        &self,
+        store: &Store,
+        id: ClientId,
+    ) -> Result<Option<Client>, RepositoryError> {
+        if let Some(cached) = self.get(id.as_str()) {
+            return Ok(Some(cached));
+        }
+        let store = store.clone();
+        let found = actix_web::web::block(move || store.client_by_id(&id))
+            .await
+            .map_err(|e| RepositoryError::Unavailable(e.to_string()))??;
+        if let Some(client) = &found {
+            self.put(client);
+        }
+        Ok(found)
     }
 
     pub fn put(&self, client: &Client) {
