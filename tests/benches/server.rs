@@ -202,7 +202,6 @@ fn start(bin: &Path) -> Server {
         ("GATEHOUSE_MAIL_BATCH_SIZE", "200".to_owned()),
         ("GATEHOUSE_LOGGING_LEVEL", "warn".to_owned()),
         ("GATEHOUSE_LOGIN_PASSWORD_QUEUE", "1000".to_owned()),
-        ("GATEHOUSE_DATABASE_MAX_CONNECTIONS", "16".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
