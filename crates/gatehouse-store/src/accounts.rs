@@ -10,7 +10,7 @@ use crate::connection::{DbConnection, MultiBackend};
 use crate::error::one_row;
 use crate::schema::accounts;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::{Connected, natively, repository};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = accounts)]
@@ -253,7 +253,14 @@ impl AccountRepository {
     }
 
     fn account_by_id(&self, id: AccountId) -> RepositoryResult<Option<Account>> {
-        find_account(self, accounts::table.filter(accounts::id.eq(id.to_string())).into_boxed())
+        self.run(|c| {
+            natively!(c, |c| accounts::table
+                .find(id.to_string())
+                .select(AccountRow::as_select())
+                .at_most_one(c))
+        })?
+        .map(Account::try_from)
+        .transpose()
     }
 
     fn account_row_for_update(&self, id: AccountId) -> RepositoryResult<()> {
@@ -280,12 +287,14 @@ impl AccountRepository {
     }
 
     fn account_by_email(&self, email: &Email) -> RepositoryResult<Option<Account>> {
-        find_account(
-            self,
-            accounts::table
+        self.run(|c| {
+            natively!(c, |c| accounts::table
                 .filter(accounts::email_normalized.eq(email.normalized().to_owned()))
-                .into_boxed(),
-        )
+                .select(AccountRow::as_select())
+                .at_most_one(c))
+        })?
+        .map(Account::try_from)
+        .transpose()
     }
 
     fn account_by_username(&self, username: &LegacyUsername) -> RepositoryResult<Option<Account>> {

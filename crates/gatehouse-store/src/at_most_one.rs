@@ -9,17 +9,15 @@
 use diesel::query_dsl::{LoadQuery, RunQueryDsl};
 use diesel::result::QueryResult;
 
-use crate::connection::DbConnection;
-
-pub(crate) trait AtMostOne: RunQueryDsl<DbConnection> + Sized {
+pub(crate) trait AtMostOne<C>: RunQueryDsl<C> + Sized {
     /// The first row, if any. For lookups by a unique key, or of the newest of the few
     /// rows one login or account holds (bounded by its rate limits): no LIMIT needed.
-    fn at_most_one<'query, U>(self, conn: &mut DbConnection) -> QueryResult<Option<U>>
+    fn at_most_one<'query, U>(self, conn: &mut C) -> QueryResult<Option<U>>
     where
-        Self: LoadQuery<'query, DbConnection, U>,
+        Self: LoadQuery<'query, C, U>,
     {
         Ok(self.load::<U>(conn)?.into_iter().next())
     }
 }
 
-impl<T: RunQueryDsl<DbConnection>> AtMostOne for T {}
+impl<C, T: RunQueryDsl<C>> AtMostOne<C> for T {}

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use crate::accounts::parse_id;
 use crate::schema::audit_events;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::{Connected, natively, repository};
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
@@ -72,10 +72,10 @@ impl AuditLog {
             detail,
         };
         let sequence: i64 = self.run(|c| {
-            diesel::insert_into(audit_events::table)
+            natively!(c, |c| diesel::insert_into(audit_events::table)
                 .values(row)
                 .returning(audit_events::sequence)
-                .get_result(c)
+                .get_result(c))
         })?;
         Ok(AuditEvent {
             sequence,

@@ -9,7 +9,7 @@ use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::schema::factors;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::{Connected, natively, repository};
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = factors)]
@@ -95,12 +95,12 @@ impl FactorRepository {
 
     fn factors_of(&self, account: AccountId) -> RepositoryResult<Vec<Factor>> {
         self.run(|c| {
-            factors::table
+            natively!(c, |c| factors::table
                 .filter(factors::account_id.eq(account.to_string()))
                 // v7 ids sort by creation time; the id breaks ties within one millisecond.
                 .order((factors::created_at.asc(), factors::id.asc()))
                 .select(FactorRow::as_select())
-                .load(c)
+                .load(c))
         })?
         .into_iter()
         .map(Factor::try_from)

@@ -17,7 +17,7 @@ use crate::schema::{
     authorization_codes, refresh_tokens, revoked_access_tokens, sessions, used_client_assertions,
 };
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::{Connected, natively, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
@@ -143,7 +143,7 @@ repository! {
 impl SessionRepository {
     fn insert_session(&self, session: &Session) -> RepositoryResult<()> {
         let row = SessionRow::from(session);
-        self.run(|c| diesel::insert_into(sessions::table).values(row).execute(c))
+        self.run(|c| natively!(c, |c| diesel::insert_into(sessions::table).values(row).execute(c)))
             .map(|_| ())
     }
 
@@ -226,7 +226,7 @@ repository! {
 impl AuthorizationCodeRepository {
     fn insert_code(&self, code: &AuthorizationCode) -> RepositoryResult<()> {
         let row = CodeRow::from(code);
-        self.run(|c| diesel::insert_into(authorization_codes::table).values(row).execute(c))
+        self.run(|c| natively!(c, |c| diesel::insert_into(authorization_codes::table).values(row).execute(c)))
             .map(|_| ())
     }
 

@@ -13,7 +13,7 @@ use crate::error::one_row;
 use crate::json::{from_json, to_json};
 use crate::schema::login_requests;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::{Connected, natively, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = login_requests)]
@@ -112,20 +112,20 @@ repository! {
 impl LoginRequestRepository {
     fn insert_login_request(&self, request: &LoginRequest) -> RepositoryResult<()> {
         let row = LoginRequestRow::from(request);
-        self.run(|c| diesel::insert_into(login_requests::table).values(row).execute(c))
+        self.run(|c| natively!(c, |c| diesel::insert_into(login_requests::table).values(row).execute(c)))
             .map(|_| ())
     }
 
     fn update_login_request(&self, request: &LoginRequest) -> RepositoryResult<()> {
         let row = LoginRequestRow::from(request);
         self.run(|c| {
-            diesel::update(login_requests::table.find(row.id.clone()))
+            natively!(c, |c| diesel::update(login_requests::table.find(row.id.clone()))
                 .set((
                     login_requests::account_id.eq(row.account_id),
                     login_requests::amr.eq(row.amr),
                     login_requests::completed_at.eq(row.completed_at),
                 ))
-                .execute(c)
+                .execute(c))
         })
         .and_then(one_row)
     }

@@ -11,7 +11,7 @@ use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::schema::otp_challenges;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::{Connected, natively, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = otp_challenges)]
@@ -63,29 +63,29 @@ repository! {
 impl OtpRepository {
     fn insert_otp(&self, challenge: &OtpChallenge) -> RepositoryResult<()> {
         let row = OtpRow::from(challenge);
-        self.run(|c| diesel::insert_into(otp_challenges::table).values(row).execute(c))
+        self.run(|c| natively!(c, |c| diesel::insert_into(otp_challenges::table).values(row).execute(c)))
             .map(|_| ())
     }
 
     fn update_otp(&self, challenge: &OtpChallenge) -> RepositoryResult<()> {
         self.run(|c| {
-            diesel::update(otp_challenges::table.find(challenge.id.clone()))
+            natively!(c, |c| diesel::update(otp_challenges::table.find(challenge.id.clone()))
                 .set((
                     otp_challenges::attempts.eq(i64::from(challenge.attempts)),
                     otp_challenges::closed_at.eq(challenge.closed_at.map(to_millis)),
                 ))
-                .execute(c)
+                .execute(c))
         })
         .and_then(one_row)
     }
 
     fn latest_otp(&self, login_request_id: &str) -> RepositoryResult<Option<OtpChallenge>> {
         self.run(|c| {
-            otp_challenges::table
+            natively!(c, |c| otp_challenges::table
                 .filter(otp_challenges::login_request_id.eq(login_request_id.to_owned()))
                 .order((otp_challenges::created_at.desc(), otp_challenges::id.desc()))
                 .select(OtpRow::as_select())
-                .at_most_one(c)
+                .at_most_one(c))
         })?
         .map(OtpChallenge::try_from)
         .transpose()
@@ -93,11 +93,11 @@ impl OtpRepository {
 
     fn otp_sends_since(&self, account: AccountId, since: DateTime<Utc>) -> RepositoryResult<Vec<DateTime<Utc>>> {
         self.run(|c| {
-            otp_challenges::table
+            natively!(c, |c| otp_challenges::table
                 .filter(otp_challenges::account_id.eq(account.to_string()))
                 .filter(otp_challenges::created_at.gt(to_millis(since)))
                 .select(otp_challenges::created_at)
-                .load::<i64>(c)
+                .load::<i64>(c))
         })?
         .into_iter()
         .map(from_millis)

@@ -16,7 +16,7 @@ use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
 use crate::schema::mail_outbox;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::{Connected, natively, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = mail_outbox)]
@@ -84,7 +84,7 @@ repository! {
 impl MailOutbox {
     fn enqueue_mail(&self, mail: &OutboxMail) -> RepositoryResult<()> {
         let row = MailRow::from(mail);
-        self.run(|c| diesel::insert_into(mail_outbox::table).values(row).execute(c))
+        self.run(|c| natively!(c, |c| diesel::insert_into(mail_outbox::table).values(row).execute(c)))
             .map(|_| ())
     }
 
@@ -141,7 +141,7 @@ impl MailOutbox {
     fn mark_mail_sent(&self, id: MailId, owner: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
         use mail_outbox::dsl as m;
         self.run(|c| {
-            diesel::update(
+            natively!(c, |c| diesel::update(
                 m::mail_outbox
                     .find(id.to_string())
                     .filter(m::lease_owner.eq(owner))
@@ -154,7 +154,7 @@ impl MailOutbox {
                 m::lease_owner.eq(None::<String>),
                 m::lease_until.eq(None::<i64>),
             ))
-            .execute(c)
+            .execute(c))
         })
         .and_then(touched)
     }

@@ -11,10 +11,9 @@ use gatehouse_core::registration::RegistrationToken;
 
 use crate::accounts::{corrupt, parse_id};
 use crate::at_most_one::AtMostOne;
-use crate::connection::DbConnection;
 use crate::schema::{rate_limits as rl, registration_tokens as t};
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::{Connected, natively, repository};
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = t)]
@@ -117,10 +116,7 @@ impl RateLimits {
                 .returning(rl::hits)
         };
         // Diesel's multi-backend connection has no upsert: each backend runs its own.
-        let hits: i32 = self.run(|c| match c {
-            DbConnection::Postgresql(pg) => upsert().get_result(pg),
-            DbConnection::Sqlite(lite) => upsert().get_result(lite),
-        })?;
+        let hits: i32 = self.run(|c| natively!(c, |c| upsert().get_result(c)))?;
         u32::try_from(hits).map_err(|e| corrupt("hits", e))
     }
 
@@ -137,7 +133,7 @@ impl RateLimits {
     }
 
     fn clear_hits(&self, key: &str) -> RepositoryResult<()> {
-        self.run(|c| diesel::delete(rl::table.find(key)).execute(c)).map(|_| ())
+        self.run(|c| natively!(c, |c| diesel::delete(rl::table.find(key)).execute(c))).map(|_| ())
     }
 }
 }
