@@ -129,20 +129,20 @@ fn cpu_time_by_thread(tasks: &str) -> CpuTime {
     by_name
 }
 
-/// What each thread name used between two readings, in ms, largest first. (Threads
-/// that ended in between take their time with them: a name's count never goes below
-/// zero.)
+/// What each thread name used between two readings. (Threads that ended in between take
+/// their time with them: a name's count never goes below zero.)
+fn spent<'a>(before: &'a CpuTime, after: &'a CpuTime) -> impl Iterator<Item = (&'a String, u64)> {
+    after.iter().map(|(name, t)| {
+        (
+            name,
+            t.saturating_sub(before.get(name).copied().unwrap_or(0)),
+        )
+    })
+}
+
+/// What each thread name used between two readings, in ms, largest first.
 fn cpu_spent(before: &CpuTime, after: &CpuTime) -> String {
-    let mut used: Vec<(&String, u64)> = after
-        .iter()
-        .map(|(name, t)| {
-            (
-                name,
-                t.saturating_sub(before.get(name).copied().unwrap_or(0)),
-            )
-        })
-        .filter(|(_, t)| *t >= 500)
-        .collect();
+    let mut used: Vec<(&String, u64)> = spent(before, after).filter(|(_, t)| *t >= 500).collect();
     used.sort_by_key(|(_, micros)| std::cmp::Reverse(*micros));
     used.iter()
         .map(|(name, t)| format!("{name} {:.0}", *t as f64 / 1000.0))
@@ -152,10 +152,9 @@ fn cpu_spent(before: &CpuTime, after: &CpuTime) -> String {
 
 /// Microseconds used between two readings by the threads whose name starts with `prefix`.
 fn micros_used(before: &CpuTime, after: &CpuTime, prefix: &str) -> u64 {
-    after
-        .iter()
+    spent(before, after)
         .filter(|(name, _)| name.starts_with(prefix))
-        .map(|(name, t)| t.saturating_sub(before.get(name).copied().unwrap_or(0)))
+        .map(|(_, t)| t)
         .sum()
 }
 
