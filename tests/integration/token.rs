@@ -487,8 +487,25 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
         "invalid_scope",
     )
     .await;
+    // A refused request leaves the token usable: it was checked before the rotation.
+    let after_refusal: Value = ok(refresh(&rp, &r3, None).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let r4 = after_refusal["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    let live = rp
+        .server
+        .store()
+        .session_by_id(&sid)
+        .expect("read")
+        .expect("session");
+    assert!(live.revoked_at.is_none(), "a refused scope ended the session");
 
-    // r1 again: a stolen copy. The family (r3 included) and the session end.
+    // r1 again: a stolen copy. The family (r4 included) and the session end.
     oauth_error(
         refresh(&rp, &r1, None).await,
         StatusCode::BAD_REQUEST,
@@ -496,7 +513,7 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
     )
     .await;
     oauth_error(
-        refresh(&rp, &r3, None).await,
+        refresh(&rp, &r4, None).await,
         StatusCode::BAD_REQUEST,
         "invalid_grant",
     )

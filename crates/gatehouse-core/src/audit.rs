@@ -42,10 +42,13 @@ pub enum AuditKind {
     ClientUpdated,
     ClientSecretRotated,
     ClientDeleted,
+    /// Wrong passwords for the account reached `brute_force.account_alert_failures`
+    /// within a window; its owner was mailed.
+    FailedLoginsAlert,
 }
 
 impl AuditKind {
-    const ALL: [Self; 30] = [
+    const ALL: [Self; 31] = [
         Self::AccountCreated,
         Self::AccountImported,
         Self::AccountUpdated,
@@ -76,6 +79,7 @@ impl AuditKind {
         Self::ClientUpdated,
         Self::ClientSecretRotated,
         Self::ClientDeleted,
+        Self::FailedLoginsAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,6 +114,7 @@ impl AuditKind {
             Self::ClientUpdated => "client_updated",
             Self::ClientSecretRotated => "client_secret_rotated",
             Self::ClientDeleted => "client_deleted",
+            Self::FailedLoginsAlert => "failed_logins_alert",
         }
     }
 }

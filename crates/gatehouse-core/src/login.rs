@@ -1,17 +1,10 @@
 //! A login in progress: the validated authorization request, bound to the browser
 //! that made it, and what the user has proven so far.
 
-use chrono::{DateTime, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 
 use crate::account::AccountId;
 use crate::authorization::AuthorizationRequest;
-
-/// Password attempts per account per fixed window (an identifier that names no
-/// account is counted alike, so a refusal tells nothing): each is counted before the
-/// password is checked, a right one starts the count again, and the attempt after
-/// the last is refused unchecked until the window ends.
-pub const MAX_PASSWORD_ATTEMPTS: u32 = 10;
-pub const PASSWORD_WINDOW: TimeDelta = TimeDelta::minutes(15);
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LoginRequest {

@@ -1,16 +1,34 @@
-//! One-time codes sent by e-mail: 6 digits, stored hashed, 10 minutes, 5 tries per
-//! code, 5 sends per account per 15 minutes. Randomness and hashing come from the
-//! caller; the rules live here.
+//! One-time codes sent by e-mail: 6 digits, stored hashed; by default 10 minutes, 5
+//! tries per code, 5 sends per account per 15 minutes ([`OtpLimits`], configurable).
+//! Randomness and hashing come from the caller; the rules live here.
 
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::account::AccountId;
 
 pub const CODE_DIGITS: usize = 6;
-pub const CODE_TTL: TimeDelta = TimeDelta::minutes(10);
-pub const MAX_TRIES: u32 = 5;
-pub const MAX_SENDS: usize = 5;
-pub const SEND_WINDOW: TimeDelta = TimeDelta::minutes(15);
+
+/// How long a code lives, how often it may be tried, and how many may be sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OtpLimits {
+    pub code_ttl: TimeDelta,
+    /// Wrong codes before a code is dead.
+    pub max_tries: u32,
+    /// Codes sent to one account within `send_window`.
+    pub max_sends: usize,
+    pub send_window: TimeDelta,
+}
+
+impl Default for OtpLimits {
+    fn default() -> Self {
+        Self {
+            code_ttl: TimeDelta::minutes(10),
+            max_tries: 5,
+            max_sends: 5,
+            send_window: TimeDelta::minutes(15),
+        }
+    }
+}
 
 /// A code that was sent, as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -39,7 +57,7 @@ pub enum OtpRefusal {
     #[error("the code is wrong")]
     Wrong { attempts_left: u32 },
     #[error("too many codes were sent; wait before asking again")]
-    SendLimit,
+    SendLimit { retry_after_seconds: i64 },
 }
 
 impl OtpRefusal {
@@ -49,7 +67,7 @@ impl OtpRefusal {
             Self::Expired => "otp_expired",
             Self::Exhausted => "otp_exhausted",
             Self::Wrong { .. } => "otp_invalid",
-            Self::SendLimit => "otp_send_limit",
+            Self::SendLimit { .. } => "otp_send_limit",
         }
     }
 }
@@ -67,29 +85,43 @@ pub fn generate_code(mut next_u32: impl FnMut() -> u32) -> String {
     format!("{value:0width$}", width = CODE_DIGITS)
 }
 
-/// May another code be sent, given the account's sends so far?
+/// May another code be sent, given the account's sends so far? When not, the refusal
+/// says when the oldest send in the window leaves it.
 pub fn check_send_allowed(
     recent_sends: &[DateTime<Utc>],
     now: DateTime<Utc>,
+    limits: &OtpLimits,
 ) -> Result<(), OtpRefusal> {
-    let in_window = recent_sends
+    let mut in_window: Vec<DateTime<Utc>> = recent_sends
         .iter()
-        .filter(|at| **at > now - SEND_WINDOW)
-        .count();
-    if in_window >= MAX_SENDS {
-        Err(OtpRefusal::SendLimit)
-    } else {
-        Ok(())
+        .copied()
+        .filter(|at| *at > now - limits.send_window)
+        .collect();
+    if in_window.len() < limits.max_sends {
+        return Ok(());
     }
+    // The send that must leave the window before another fits.
+    in_window.sort_unstable_by(|a, b| b.cmp(a));
+    let freeing = in_window
+        .get(limits.max_sends.saturating_sub(1))
+        .copied()
+        .unwrap_or(now);
+    Err(OtpRefusal::SendLimit {
+        retry_after_seconds: (freeing + limits.send_window - now).num_seconds().max(1),
+    })
 }
 
 /// Whether `challenge` can still accept a code now (before comparing).
-pub fn check_open(challenge: Option<&OtpChallenge>, now: DateTime<Utc>) -> Result<(), OtpRefusal> {
+pub fn check_open(
+    challenge: Option<&OtpChallenge>,
+    now: DateTime<Utc>,
+    limits: &OtpLimits,
+) -> Result<(), OtpRefusal> {
     let challenge = challenge.ok_or(OtpRefusal::NotSent)?;
     if challenge.closed_at.is_some() {
         return Err(OtpRefusal::NotSent);
     }
-    if challenge.attempts >= MAX_TRIES {
+    if challenge.attempts >= limits.max_tries {
         return Err(OtpRefusal::Exhausted);
     }
     if now >= challenge.expires_at {
@@ -99,9 +131,9 @@ pub fn check_open(challenge: Option<&OtpChallenge>, now: DateTime<Utc>) -> Resul
 }
 
 /// Records a wrong code; the refusal says how many tries remain (none: the code is dead).
-pub fn record_wrong(challenge: &mut OtpChallenge) -> OtpRefusal {
+pub fn record_wrong(challenge: &mut OtpChallenge, limits: &OtpLimits) -> OtpRefusal {
     challenge.attempts += 1;
-    match MAX_TRIES.saturating_sub(challenge.attempts) {
+    match limits.max_tries.saturating_sub(challenge.attempts) {
         0 => OtpRefusal::Exhausted,
         attempts_left => OtpRefusal::Wrong { attempts_left },
     }
@@ -120,55 +152,89 @@ mod tests {
             code_hash: "h".to_owned(),
             attempts: 0,
             created_at: now,
-            expires_at: now + CODE_TTL,
+            expires_at: now + OtpLimits::default().code_ttl,
             closed_at: None,
         }
     }
+
+    const LIMITS: OtpLimits = OtpLimits {
+        code_ttl: TimeDelta::minutes(10),
+        max_tries: 5,
+        max_sends: 5,
+        send_window: TimeDelta::minutes(15),
+    };
 
     #[test]
     fn five_wrong_codes_kill_the_code() {
         let now = DateTime::UNIX_EPOCH;
         let mut c = challenge(now);
-        for left in (1..MAX_TRIES).rev() {
-            assert_eq!(check_open(Some(&c), now), Ok(()));
+        assert_eq!(LIMITS, OtpLimits::default());
+        for left in (1..LIMITS.max_tries).rev() {
+            assert_eq!(check_open(Some(&c), now, &LIMITS), Ok(()));
             assert_eq!(
-                record_wrong(&mut c),
+                record_wrong(&mut c, &LIMITS),
                 OtpRefusal::Wrong {
                     attempts_left: left
                 }
             );
         }
-        assert_eq!(record_wrong(&mut c), OtpRefusal::Exhausted);
-        assert_eq!(check_open(Some(&c), now), Err(OtpRefusal::Exhausted));
+        assert_eq!(record_wrong(&mut c, &LIMITS), OtpRefusal::Exhausted);
+        assert_eq!(
+            check_open(Some(&c), now, &LIMITS),
+            Err(OtpRefusal::Exhausted)
+        );
     }
 
     #[test]
     fn codes_expire_after_ten_minutes() {
         let now = DateTime::UNIX_EPOCH;
         let c = challenge(now);
-        assert_eq!(check_open(Some(&c), now + TimeDelta::seconds(599)), Ok(()));
         assert_eq!(
-            check_open(Some(&c), now + TimeDelta::seconds(600)),
+            check_open(Some(&c), now + TimeDelta::seconds(599), &LIMITS),
+            Ok(())
+        );
+        assert_eq!(
+            check_open(Some(&c), now + TimeDelta::seconds(600), &LIMITS),
             Err(OtpRefusal::Expired)
         );
-        assert_eq!(check_open(None, now), Err(OtpRefusal::NotSent));
+        assert_eq!(check_open(None, now, &LIMITS), Err(OtpRefusal::NotSent));
         let closed = OtpChallenge {
             closed_at: Some(now),
             ..c
         };
-        assert_eq!(check_open(Some(&closed), now), Err(OtpRefusal::NotSent));
+        assert_eq!(
+            check_open(Some(&closed), now, &LIMITS),
+            Err(OtpRefusal::NotSent)
+        );
     }
 
     #[test]
     fn at_most_five_sends_per_fifteen_minutes() {
         let now = DateTime::UNIX_EPOCH + TimeDelta::hours(1);
         let sends: Vec<_> = (0..5).map(|i| now - TimeDelta::minutes(i * 3)).collect();
-        assert_eq!(check_send_allowed(&sends[..4], now), Ok(()));
-        assert_eq!(check_send_allowed(&sends, now), Err(OtpRefusal::SendLimit));
+        assert_eq!(check_send_allowed(&sends[..4], now, &LIMITS), Ok(()));
+        // The oldest send (12 minutes ago) leaves the window in 3 minutes.
         assert_eq!(
-            check_send_allowed(&sends, now + TimeDelta::minutes(4)),
+            check_send_allowed(&sends, now, &LIMITS),
+            Err(OtpRefusal::SendLimit {
+                retry_after_seconds: 180
+            })
+        );
+        assert_eq!(
+            check_send_allowed(&sends, now + TimeDelta::minutes(4), &LIMITS),
             Ok(()),
             "the oldest left the window"
+        );
+        let fewer = OtpLimits {
+            max_sends: 2,
+            ..LIMITS
+        };
+        // Two sends fit: the second newest (3 minutes ago) must leave first.
+        assert_eq!(
+            check_send_allowed(&sends, now, &fewer),
+            Err(OtpRefusal::SendLimit {
+                retry_after_seconds: 720
+            })
         );
     }
 

@@ -157,6 +157,12 @@ pub trait RateLimits {
     fn hits(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<u32>;
     /// Forgets the counter of `key` (an operator unlocking an account).
     fn clear_hits(&self, key: &str) -> RepositoryResult<()>;
+    /// Forgets the counters of every key that starts with `prefix` followed by `/`
+    /// (counts kept per account and client address, cleared per account).
+    fn clear_hits_under(&self, prefix: &str) -> RepositoryResult<()>;
+    /// Takes back one hit on `key` in the window that started at `window_start`
+    /// (an attempt counted before it was checked, which then succeeded).
+    fn forgive_hit(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<()>;
 }
 
 pub trait FactorRepository {

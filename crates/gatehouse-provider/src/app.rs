@@ -254,7 +254,10 @@ impl Application {
                 what: "the push notifier",
                 reason: e.to_string(),
             })?;
+        // Validated with the rest of the configuration.
+        let trusted_proxies = config.server.trusted_proxy_nets().unwrap_or_default();
         let state = web::Data::new(AppState {
+            trusted_proxies: trusted_proxies.into(),
             config: Arc::new(config),
             store: store.clone(),
             clock,

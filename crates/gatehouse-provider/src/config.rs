@@ -27,6 +27,8 @@ pub struct Config {
     pub secrets: SecretsConfig,
     pub keys: KeysConfig,
     pub login: LoginConfig,
+    pub brute_force: BruteForceConfig,
+    pub email_otp: EmailOtpConfig,
     pub mail: MailConfig,
     pub migration: MigrationConfig,
     pub account_api: AccountApiConfig,
@@ -333,6 +335,78 @@ impl Default for LoginConfig {
     }
 }
 
+/// `[brute_force]`: how wrong passwords at login are counted (see the README's
+/// "Brute-force protection"). Every count lives in a fixed window of its own.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BruteForceConfig {
+    /// Wrong passwords for one account (or identifier) from one client address before
+    /// that pair is refused (429) until its window ends; the owner elsewhere is not.
+    pub account_address_failures: u32,
+    pub account_address_window_seconds: u32,
+    /// Wrong passwords from one client address, whatever the accounts (spraying),
+    /// before that address is refused until its window ends.
+    pub address_failures: u32,
+    pub address_window_seconds: u32,
+    /// Wrong passwords for one account from anywhere before its owner is mailed (once
+    /// per window) and an audit event is written. Never refuses the right password.
+    pub account_alert_failures: u32,
+    pub account_alert_window_seconds: u32,
+}
+
+impl Default for BruteForceConfig {
+    fn default() -> Self {
+        Self {
+            account_address_failures: 10,
+            account_address_window_seconds: 900,
+            address_failures: 100,
+            address_window_seconds: 3600,
+            account_alert_failures: 20,
+            account_alert_window_seconds: 3600,
+        }
+    }
+}
+
+/// `[email_otp]`: the e-mail code's limits.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailOtpConfig {
+    /// How long a code is good for.
+    pub code_ttl_seconds: u32,
+    /// Wrong codes before a code is dead (the user asks for a new one).
+    pub max_tries: u32,
+    /// Codes sent to one account within `send_window_seconds`; more answer 429.
+    pub max_sends: u32,
+    pub send_window_seconds: u32,
+}
+
+impl Default for EmailOtpConfig {
+    fn default() -> Self {
+        let limits = gatehouse_core::otp::OtpLimits::default();
+        Self {
+            code_ttl_seconds: seconds(limits.code_ttl),
+            max_tries: limits.max_tries,
+            max_sends: u32::try_from(limits.max_sends).unwrap_or(u32::MAX),
+            send_window_seconds: seconds(limits.send_window),
+        }
+    }
+}
+
+fn seconds(span: chrono::TimeDelta) -> u32 {
+    u32::try_from(span.num_seconds()).unwrap_or(u32::MAX)
+}
+
+impl EmailOtpConfig {
+    pub fn limits(&self) -> gatehouse_core::otp::OtpLimits {
+        gatehouse_core::otp::OtpLimits {
+            code_ttl: chrono::TimeDelta::seconds(self.code_ttl_seconds.into()),
+            max_tries: self.max_tries,
+            max_sends: usize::try_from(self.max_sends).unwrap_or(usize::MAX),
+            send_window: chrono::TimeDelta::seconds(self.send_window_seconds.into()),
+        }
+    }
+}
+
 /// How mail leaves: `.eml` files (the default), SMTP, or only a log line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -588,6 +662,9 @@ pub struct ServerConfig {
     pub issuer: String,
     /// HTTP worker threads; 0 means one per core.
     pub workers: usize,
+    /// The reverse proxies whose `X-Forwarded-For` is believed (CIDRs or addresses,
+    /// space-separated). Empty: the client address is always the peer's.
+    pub trusted_proxies: String,
 }
 
 impl Default for ServerConfig {
@@ -596,7 +673,23 @@ impl Default for ServerConfig {
             bind: "127.0.0.1:8080".to_owned(),
             issuer: "http://localhost:8080".to_owned(),
             workers: 0,
+            trusted_proxies: String::new(),
         }
+    }
+}
+
+impl ServerConfig {
+    /// `trusted_proxies` parsed; a lone address is a network of one.
+    pub fn trusted_proxy_nets(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .split([' ', ','])
+            .filter(|s| !s.is_empty())
+            .map(|s| {
+                s.parse::<ipnet::IpNet>()
+                    .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| format!("{s:?} is not an address or a CIDR range"))
+            })
+            .collect()
     }
 }
 
@@ -791,6 +884,46 @@ impl Config {
             (
                 "migration.import_batch_size",
                 self.migration.import_batch_size,
+            ),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1".to_owned()));
+            }
+        }
+        self.server
+            .trusted_proxy_nets()
+            .map_err(|reason| invalid("server.trusted_proxies", reason))?;
+        for (key, value) in [
+            (
+                "brute_force.account_address_failures",
+                self.brute_force.account_address_failures,
+            ),
+            (
+                "brute_force.account_address_window_seconds",
+                self.brute_force.account_address_window_seconds,
+            ),
+            (
+                "brute_force.address_failures",
+                self.brute_force.address_failures,
+            ),
+            (
+                "brute_force.address_window_seconds",
+                self.brute_force.address_window_seconds,
+            ),
+            (
+                "brute_force.account_alert_failures",
+                self.brute_force.account_alert_failures,
+            ),
+            (
+                "brute_force.account_alert_window_seconds",
+                self.brute_force.account_alert_window_seconds,
+            ),
+            ("email_otp.code_ttl_seconds", self.email_otp.code_ttl_seconds),
+            ("email_otp.max_tries", self.email_otp.max_tries),
+            ("email_otp.max_sends", self.email_otp.max_sends),
+            (
+                "email_otp.send_window_seconds",
+                self.email_otp.send_window_seconds,
             ),
         ] {
             if value == 0 {

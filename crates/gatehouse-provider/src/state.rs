@@ -40,4 +40,6 @@ pub struct AppState {
     pub background: Background,
     /// Delivers push-approval notices (`[push] notifier`).
     pub push: Arc<dyn PushNotifier>,
+    /// `server.trusted_proxies`, parsed (`api::origin::client_address`).
+    pub trusted_proxies: Arc<[ipnet::IpNet]>,
 }

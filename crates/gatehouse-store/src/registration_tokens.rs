@@ -135,5 +135,28 @@ impl RateLimits {
     fn clear_hits(&self, key: &str) -> RepositoryResult<()> {
         self.run(|c| natively!(c, |c| diesel::delete(rl::table.find(key)).execute(c))).map(|_| ())
     }
+
+    fn clear_hits_under(&self, prefix: &str) -> RepositoryResult<()> {
+        // LIKE, not a range: a range's order depends on the database's collation.
+        let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let pattern = format!("{escaped}/%");
+        self.run(|c| diesel::delete(rl::table.filter(rl::key.like(&pattern).escape('\\'))).execute(c))
+            .map(|_| ())
+    }
+
+    fn forgive_hit(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<()> {
+        let start = to_millis(window_start);
+        self.run(|c| {
+            diesel::update(
+                rl::table
+                    .find(key)
+                    .filter(rl::window_start.eq(start))
+                    .filter(rl::hits.gt(0)),
+            )
+            .set(rl::hits.eq(rl::hits - 1))
+            .execute(c)
+        })
+        .map(|_| ())
+    }
 }
 }

@@ -39,6 +39,37 @@ impl Templates {
         self.compose(to, language, subject, &paragraphs)
     }
 
+    /// Many wrong passwords were tried for the account: the owner should know, and
+    /// needs to do nothing while the password is a good one (no one was let in).
+    pub fn failed_logins_alert(
+        &self,
+        to: &Email,
+        locale: Option<&str>,
+        failures: u32,
+        window: TimeDelta,
+    ) -> Message {
+        let product = self.product();
+        let language = Language::from_locale(locale);
+        let minutes = minutes(window);
+        let (subject, paragraphs) = match language {
+            Language::English => (
+                format!("Someone is trying to sign in to your {product} account"),
+                vec![
+                    format!("{failures} sign-in attempts with a wrong password were made for your {product} account within {minutes} minutes. Nobody signed in with them: a password alone never opens your account."),
+                    "If this was you, nothing needs doing. If not, your account is still safe; choose a password you use nowhere else, and check your security events.".to_owned(),
+                ],
+            ),
+            Language::Japanese => (
+                format!("{product} アカウントへのサインインが試みられています"),
+                vec![
+                    format!("{minutes} 分間に、{product} アカウントへ誤ったパスワードでのサインインが {failures} 回試みられました。これによってサインインした人はいません。パスワードだけではアカウントは開けません。"),
+                    "ご自身の操作であれば、何もする必要はありません。お心当たりがない場合も、アカウントは守られています。他で使っていないパスワードに変更し、セキュリティイベントをご確認ください。".to_owned(),
+                ],
+            ),
+        };
+        self.compose(to, language, subject, &paragraphs)
+    }
+
     /// The code that proves the new address of an e-mail change; first line alone.
     pub fn email_change_code(
         &self,

@@ -20,6 +20,7 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::account_auth::AccountCaller;
+use super::brute_force::PASSWORD_ALERT;
 use crate::password_pool::PoolError;
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -158,7 +159,7 @@ pub(crate) fn answer(problem: Problem) -> HttpResponse {
     res
 }
 
-/// The throttle on login passwords (see `api::login`).
+/// The throttle on login passwords (see `api::brute_force`).
 pub(crate) const PASSWORD_LOGIN: &str = "password_login";
 
 /// The key of the `what` throttle of `subject` (an account id, or for login passwords
@@ -173,7 +174,7 @@ pub(crate) fn throttle_key(
 
 /// The throttle counters that concern one account (cleared by an operator's unlock).
 pub(crate) fn throttle_keys(state: &AppState, account: AccountId) -> Vec<String> {
-    ["password_change", "email_change", PASSWORD_LOGIN]
+    ["password_change", "email_change", PASSWORD_LOGIN, PASSWORD_ALERT]
         .iter()
         .map(|what| throttle_key(state, what, account))
         .collect()

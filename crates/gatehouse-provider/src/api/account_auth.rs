@@ -64,7 +64,7 @@ async fn authenticate(req: HttpRequest) -> Result<AccountCaller, BearerRefused> 
     let account = account
         .filter(|a| a.status.can_log_in())
         .ok_or_else(invalid)?;
-    let Origin { ip, user_agent } = Origin::of(&req);
+    let Origin { ip, user_agent } = Origin::of(&req, &state);
     Ok(AccountCaller {
         account,
         claims,

@@ -330,6 +330,8 @@ fn act(
             Action::Unlock => {
                 for key in &throttles {
                     tx.clear_hits(key)?;
+                    // Counts kept per client address under the account's key.
+                    tx.clear_hits_under(key)?;
                 }
                 for factor in tx.factors_of(id)? {
                     tx.clear_attempts(factor.id)?;

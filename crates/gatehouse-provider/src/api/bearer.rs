@@ -142,7 +142,7 @@ async fn authenticate_admin(req: HttpRequest) -> Result<AdminCaller, BearerRefus
             "The admin API takes client_credentials tokens only",
         ));
     }
-    let Origin { ip, user_agent } = Origin::of(&req);
+    let Origin { ip, user_agent } = Origin::of(&req, &state);
     Ok(AdminCaller {
         claims,
         ip,

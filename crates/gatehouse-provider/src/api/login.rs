@@ -3,12 +3,12 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use gatehouse_core::ClientId;
+use gatehouse_core::{AccountId, ClientId};
 use gatehouse_core::factor::{FactorOffer, login_offers, phishing_resistant_offers};
-use gatehouse_core::login::{LoginRequest, MAX_PASSWORD_ATTEMPTS, PASSWORD_WINDOW};
+use gatehouse_core::login::LoginRequest;
 use gatehouse_core::password::Verification;
 use gatehouse_core::ports::{AccountRepository, AuditLog, FactorRepository, RepositoryError};
-use gatehouse_core::ports::{ClientRepository, LoginRequestRepository, RateLimits};
+use gatehouse_core::ports::{ClientRepository, LoginRequestRepository};
 use gatehouse_core::{
     Account, AccountStatus, AuditKind, FactorKind, IdentifierPolicy, LegacyUsername,
     LoginIdentifier, NewAuditEvent,
@@ -17,7 +17,9 @@ use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::api::account::{PASSWORD_LOGIN, answer, hit_throttle, rate_limited, throttle_key};
+use crate::api::account::rate_limited;
+use crate::api::brute_force::{PasswordGuard, Refusal};
+use crate::api::origin::{Origin, client_address, throttle_bucket};
 use crate::oidc::authorize::redirect_location;
 use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
@@ -283,8 +285,12 @@ pub async fn password(
     let (browser, challenge) = (browser::presented(&req), path.into_inner());
     let (shared, lookup) = (state.clone(), parsed.clone());
     let (shown_to, login_challenge) = (browser.clone(), challenge.clone());
+    let origin = Origin::of(&req, &state);
+    let client = client_address(&req, &state.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), throttle_bucket);
     let now = state.clock.now();
-    let (login, account, throttle, throttled) = web::block(move || {
+    let failure_origin = origin.clone();
+    let (login, account, guard, refused) = web::block(move || {
         let login = load_bound(
             &shared.store,
             &shared,
@@ -302,45 +308,42 @@ pub async fn password(
         let account = find_account(&shared.store, &identifier, &lookup, policy)
             .map_err(|_| Problem::database_unavailable())?;
         let subject = password_throttle_subject(account.as_ref(), &lookup);
+        let guard = PasswordGuard::new(
+            &shared,
+            &subject,
+            account.as_ref().map(|a| a.id),
+            &client,
+            now,
+        );
         // A transaction of its own: on SQLite, writers take turns (Store::transaction).
-        let throttled = shared
+        let refused = shared
             .store
             .transaction(|tx| {
-                let throttled = hit_throttle(
-                    tx,
-                    &shared,
-                    PASSWORD_LOGIN,
-                    &subject,
-                    MAX_PASSWORD_ATTEMPTS,
-                    PASSWORD_WINDOW,
-                    now,
-                )?;
-                if throttled.is_some() {
+                let refused = guard.admit(tx, &shared)?;
+                if let Some(refusal) = refused {
                     // Recorded for an identifier that names no account too: a refusal
                     // costs the same either way.
-                    tx.record(
-                        &NewAuditEvent::new(
-                            AuditKind::LoginFailed,
-                            account.as_ref().map(|a| a.id),
-                            now,
-                        )
-                        .with_detail("client_id", login.request.client_id.clone())
-                        .with_detail("reason", "password_attempts"),
-                    )?;
+                    tx.record(&failed_login(
+                        account.as_ref().map(|a| a.id),
+                        &login,
+                        refusal.reason(),
+                        &failure_origin,
+                        now,
+                    ))?;
                 }
-                Ok(throttled)
+                Ok(refused)
             })
             .map_err(|_| Problem::database_unavailable())?;
-        let throttle = throttle_key(&shared, PASSWORD_LOGIN, &subject);
-        Ok::<_, Problem>((login, account, throttle, throttled))
+        Ok::<_, Problem>((login, account, guard, refused))
     })
     .await
     .map_err(|_| Problem::internal())??;
-    if let Some(retry_after) = throttled {
-        return Ok(answer(rate_limited(
-            "Too many attempts for this account",
-            retry_after,
-        )));
+    if let Some(refusal) = refused {
+        let title = match refusal {
+            Refusal::AccountAddress { .. } => "Too many attempts for this account",
+            Refusal::Address { .. } => "Too many attempts from this address",
+        };
+        return Err(rate_limited(title, refusal.retry_after()));
     }
     // Only an account that has set a password can match; all others spend the same time.
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
@@ -354,11 +357,24 @@ pub async fn password(
     let (mut account, needs_rehash) = match (account, verdict) {
         (Some(account), Verification::Match { needs_rehash }) => (account, needs_rehash),
         (Some(account), Verification::Mismatch) => {
-            let store = state.store.clone();
-            let event = NewAuditEvent::new(AuditKind::LoginFailed, Some(account.id), now)
-                .with_detail("client_id", login.request.client_id.clone())
-                .with_detail("reason", "password");
-            let _ = web::block(move || store.record(&event)).await;
+            let (shared, guard, origin) = (state.clone(), guard.clone(), origin.clone());
+            let client_id = login.request.client_id.clone();
+            web::block(move || {
+                shared.store.transaction(|tx| {
+                    let mut event = failed_login(Some(account.id), &login, "password", &origin, now);
+                    event.detail.insert("client_id".to_owned(), client_id.clone());
+                    tx.record(&event)?;
+                    if guard.failed(tx, &shared, now)? {
+                        alert_owner(tx, &shared, &account, &origin, now)?;
+                    }
+                    Ok(())
+                })
+            })
+            .await
+            .map_err(|_| Problem::internal())?
+            // A failure that cannot be recorded is not answered as a mere wrong password.
+            .map_err(|_| Problem::database_unavailable())?;
+            state.outbox.wake();
             return Err(invalid_credentials());
         }
         (None, _) => return Err(invalid_credentials()),
@@ -369,10 +385,17 @@ pub async fn password(
     ) {
         // The owner (and operators) see refused logins of a blocked account too.
         let store = state.store.clone();
-        let event = NewAuditEvent::new(AuditKind::LoginFailed, Some(account.id), now)
-            .with_detail("client_id", login.request.client_id.clone())
-            .with_detail("reason", account.status.as_str());
-        let _ = web::block(move || store.record(&event)).await;
+        let event = failed_login(
+            Some(account.id),
+            &login,
+            account.status.as_str(),
+            &origin,
+            now,
+        );
+        web::block(move || store.record(&event))
+            .await
+            .map_err(|_| Problem::internal())?
+            .map_err(|_| Problem::database_unavailable())?;
     }
     match account.status {
         AccountStatus::Active => {}
@@ -424,7 +447,7 @@ pub async fn password(
             }
             login.account_id = Some(account_id);
             login.amr = vec!["pwd".to_owned()];
-            tx.clear_hits(&throttle)?;
+            guard.succeeded(tx, &shared)?;
             let factors = tx.factors_of(account_id)?;
             let offers = if phishing_resistant {
                 phishing_resistant_offers(&factors, &config.factors)
@@ -479,6 +502,53 @@ pub async fn password(
         redirect_to,
         identifier_deprecated: parsed.is_ok_and(|p| p.is_deprecated()),
     }))
+}
+
+/// A `login_failed` audit event of the password step, with where the request came from.
+fn failed_login(
+    account: Option<AccountId>,
+    login: &LoginRequest,
+    reason: &str,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> NewAuditEvent {
+    let mut event = NewAuditEvent::new(AuditKind::LoginFailed, account, now)
+        .with_detail("client_id", login.request.client_id.clone())
+        .with_detail("reason", reason);
+    event.ip.clone_from(&origin.ip);
+    event.user_agent.clone_from(&origin.user_agent);
+    event
+}
+
+/// Wrong passwords for `account` reached the alert threshold: its owner is mailed
+/// (once per window) and the account's security events say so.
+fn alert_owner(
+    tx: &gatehouse_store::Tx<'_>,
+    state: &AppState,
+    account: &Account,
+    origin: &Origin,
+    now: DateTime<Utc>,
+) -> Result<(), RepositoryError> {
+    let limits = &state.config.brute_force;
+    let mut event = NewAuditEvent::new(AuditKind::FailedLoginsAlert, Some(account.id), now)
+        .with_detail("failures", limits.account_alert_failures.to_string())
+        .with_detail(
+            "window_seconds",
+            limits.account_alert_window_seconds.to_string(),
+        );
+    event.ip.clone_from(&origin.ip);
+    event.user_agent.clone_from(&origin.user_agent);
+    tx.record(&event)?;
+    if let Some(email) = &account.email {
+        let message = state.outbox.templates().failed_logins_alert(
+            email,
+            account.locale.as_deref(),
+            limits.account_alert_failures,
+            chrono::TimeDelta::seconds(limits.account_alert_window_seconds.into()),
+        );
+        state.outbox.enqueue_in(tx, &message, now)?;
+    }
+    Ok(())
 }
 
 /// Whose password attempts are counted: the account's, or for an identifier that

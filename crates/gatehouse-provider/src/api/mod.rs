@@ -8,6 +8,7 @@ pub mod admin;
 pub mod admin_accounts;
 pub mod admin_clients;
 pub mod bearer;
+pub mod brute_force;
 pub mod login;
 pub mod origin;
 pub mod passwordless;

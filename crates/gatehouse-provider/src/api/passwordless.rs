@@ -11,6 +11,7 @@ use gatehouse_store::Tx;
 use serde_json::Value;
 
 use super::login::{load_bound, passkey_sign_in};
+use super::origin::Origin;
 use super::second_factor::{LoginDone, done, finish};
 use crate::crypto::random;
 use crate::factors::webauthn::{finish_passwordless, start_passwordless};
@@ -124,15 +125,7 @@ pub async fn verify(
     let (browser, login_challenge) = (browser::presented(&req), path.into_inner());
     let session_token = random::token().map_err(|_| Problem::internal())?;
     let code = random::token().map_err(|_| Problem::internal())?;
-    let user_agent = req
-        .headers()
-        .get(actix_web::http::header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(|v| v.chars().take(256).collect::<String>());
-    let ip = req
-        .connection_info()
-        .realip_remote_addr()
-        .map(str::to_owned);
+    let Origin { ip, user_agent } = Origin::of(&req, &state);
     let shared = state.clone();
     let (token, code_value) = (session_token.clone(), code.clone());
     let outcome = web::block(move || {

@@ -195,7 +195,7 @@ pub async fn register(
     let jwk = public_jwk(&public_key)?;
     let name = clean_text(name, MAX_NAME_CHARS, "invalid_name")?;
     let push_token = clean_text(push_token, MAX_PUSH_TOKEN_CHARS, "invalid_push_token")?;
-    let origin = Origin::of(&req);
+    let origin = Origin::of(&req, &state);
     let registered = blocking(&state, move |state| {
         let now = state.clock.now();
         let hash = ticket_hash(&state.secrets, ticket.trim());
@@ -439,7 +439,7 @@ pub async fn answer(
     let Origin {
         ip,
         user_agent: agent,
-    } = Origin::of(&req);
+    } = Origin::of(&req, &state);
     let answered = blocking(&state, move |state| {
         let now = state.clock.now();
         in_tx(state, |tx| {

@@ -24,7 +24,7 @@ use super::account_factors::{
     self, Actor, EnrolmentStarted, FactorView, StartEnrolment, Via, name_of, not_enrollable,
     parse_kind,
 };
-use super::origin::Origin;
+use super::origin::{Origin, client_address, throttle_bucket};
 use crate::migration::invitations::LinkMailer;
 use crate::password_pool::PoolError;
 use crate::problem::Problem;
@@ -441,7 +441,7 @@ pub async fn start_factor(
     {
         return Err(factor_not_available(&state));
     }
-    let origin = Origin::of(&req);
+    let origin = Origin::of(&req, &state);
     let shared = state.clone();
     let started = web::block(move || {
         account_factors::start(&shared, registrant(&account, &origin), kind, &options)
@@ -487,7 +487,7 @@ pub async fn confirm_factor(
         ));
     }
     let name = name_of(&proof)?;
-    let origin = Origin::of(&req);
+    let origin = Origin::of(&req, &state);
     let shared = state.clone();
     let confirmed = web::block(move || {
         let actor = registrant(&account, &origin);
@@ -521,10 +521,9 @@ pub async fn resend(
     let now = state.clock.now();
     let window = TimeDelta::seconds(i64::from(config.resend_window_seconds));
     let start = window_start(now, window);
-    // The peer address, not X-Forwarded-For: a client must not choose its own bucket.
-    let ip = req
-        .peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string());
+    // The client address rule (a client behind no trusted proxy cannot choose its bucket).
+    let ip = client_address(&req, &state.trusted_proxies)
+        .map_or_else(|| "unknown".to_owned(), throttle_bucket);
     let ip_key = state.secrets.hasher.hash(&format!("resend:ip:{ip}"));
     let store = state.store.clone();
     let hits = blocking(move || store.transaction(|tx| tx.hit(&ip_key, start))).await?;

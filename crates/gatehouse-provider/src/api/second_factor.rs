@@ -215,7 +215,7 @@ pub async fn verify(
     let browser = browser::presented(&req);
     let session_token = random::token().map_err(|_| Problem::internal())?;
     let code = random::token().map_err(|_| Problem::internal())?;
-    let Origin { ip, user_agent } = Origin::of(&req);
+    let Origin { ip, user_agent } = Origin::of(&req, &state);
     let shared = state.clone();
     let (token, code_value) = (session_token.clone(), code.clone());
     let outcome = web::block(move || {

@@ -32,3 +32,17 @@ pub fn one_time_code() -> Result<String, CryptoError> {
     });
     failed.map_or(Ok(code), Err)
 }
+
+/// A recovery code (`gatehouse_core::recovery_code::generate`), or an error when the
+/// CSPRNG fails: never a predictable code.
+pub fn recovery_code() -> Result<String, CryptoError> {
+    let mut failed = None;
+    let code = gatehouse_core::recovery_code::generate(|| match bytes::<1>() {
+        Ok([draw]) => draw,
+        Err(e) => {
+            failed = Some(e);
+            0
+        }
+    });
+    failed.map_or(Ok(code), Err)
+}

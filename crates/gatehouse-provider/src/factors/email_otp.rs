@@ -24,16 +24,23 @@ fn bound(challenge_id: &str, code: &str) -> String {
 
 fn refusal(r: OtpRefusal) -> Problem {
     let status = match r {
-        OtpRefusal::SendLimit => StatusCode::TOO_MANY_REQUESTS,
+        OtpRefusal::SendLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
         OtpRefusal::NotSent | OtpRefusal::Expired | OtpRefusal::Exhausted => StatusCode::CONFLICT,
         OtpRefusal::Wrong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
     };
-    let problem =
-        Problem::new(status, r.code(), "The code was not accepted").with_detail(r.to_string());
+    let title = match r {
+        OtpRefusal::SendLimit { .. } => "Too many codes were sent",
+        _ => "The code was not accepted",
+    };
+    let problem = Problem::new(status, r.code(), title).with_detail(r.to_string());
     match r {
         OtpRefusal::Wrong { attempts_left } => {
             problem.with_extension("attempts_left", attempts_left.into())
         }
+        // Like every 429: `retry_after` here, and `Retry-After` in the header.
+        OtpRefusal::SendLimit {
+            retry_after_seconds,
+        } => problem.with_extension("retry_after", retry_after_seconds.into()),
         _ => problem,
     }
 }
@@ -59,11 +66,12 @@ impl LoginFactor for EmailOtp {
             ));
         };
         let now = ctx.now;
+        let limits = ctx.state.config.email_otp.limits();
         // Codes asked for at once (from several logins) would otherwise all count the
         // account's sends before any of them is written.
         tx.account_row_for_update(account.id)?;
-        let sends = tx.otp_sends_since(account.id, now - otp::SEND_WINDOW)?;
-        otp::check_send_allowed(&sends, now)
+        let sends = tx.otp_sends_since(account.id, now - limits.send_window)?;
+        otp::check_send_allowed(&sends, now, &limits)
             .map_err(|r| FactorError::Refused(Box::new(refusal(r))))?;
         // A new code voids the one before it.
         if let Some(mut previous) = tx.latest_otp(&login.id)?
@@ -83,7 +91,7 @@ impl LoginFactor for EmailOtp {
             account_id: account.id,
             attempts: 0,
             created_at: now,
-            expires_at: now + otp::CODE_TTL,
+            expires_at: now + limits.code_ttl,
             closed_at: None,
         };
         tx.insert_otp(&challenge)?;
@@ -91,12 +99,12 @@ impl LoginFactor for EmailOtp {
             email,
             account.locale.as_deref(),
             &code,
-            otp::CODE_TTL,
+            limits.code_ttl,
         );
         ctx.state.outbox.enqueue_in(tx, &message, now)?;
         Ok(json!({
             "sent_to": email.masked(),
-            "expires_in": otp::CODE_TTL.num_seconds(),
+            "expires_in": limits.code_ttl.num_seconds(),
             "code_length": otp::CODE_DIGITS,
         }))
     }
@@ -117,8 +125,9 @@ impl LoginFactor for EmailOtp {
                 "Send {\"code\": \"123456\"}",
             ));
         };
+        let limits = ctx.state.config.email_otp.limits();
         let latest = tx.latest_otp(&login.id)?;
-        if let Err(r) = otp::check_open(latest.as_ref(), ctx.now) {
+        if let Err(r) = otp::check_open(latest.as_ref(), ctx.now, &limits) {
             return Ok(Verdict::Refused(refusal(r)));
         }
         let Some(mut challenge) = latest else {
@@ -135,7 +144,7 @@ impl LoginFactor for EmailOtp {
             tx.update_otp(&challenge)?;
             return Ok(Verdict::Accepted(vec!["otp"]));
         }
-        let refused = otp::record_wrong(&mut challenge);
+        let refused = otp::record_wrong(&mut challenge, &limits);
         tx.update_otp(&challenge)?;
         Ok(Verdict::Refused(refusal(refused)))
     }

@@ -3,9 +3,10 @@
 //! (and its codes) in the same transaction. Each code proves a login once (`otp`).
 
 use actix_web::http::StatusCode;
-use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use gatehouse_core::login::LoginRequest;
-use gatehouse_core::ports::{AuditLog, FactorRepository, RecoveryCodeRepository};
+use gatehouse_core::ports::{
+    AuditLog, FactorRepository, RecoveryCodeRepository, RepositoryError,
+};
 use gatehouse_core::recovery_code::{self, CODES_PER_SET, RecoveryCode};
 use gatehouse_core::{
     Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, NewAuditEvent,
@@ -17,6 +18,7 @@ use super::{
     EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, code_of, guard,
     stored,
 };
+use crate::crypto::random;
 
 #[derive(Debug)]
 pub struct RecoveryCodes;
@@ -24,13 +26,6 @@ pub struct RecoveryCodes;
 /// The hashed value binds a code to its set.
 fn bound(set: FactorId, normalized: &str) -> String {
     format!("recovery:{set}:{normalized}")
-}
-
-fn random_byte() -> u8 {
-    let mut byte = [0u8; 1];
-    // The OS CSPRNG does not fail on supported platforms.
-    let _ = SystemRandom::new().fill(&mut byte);
-    byte[0]
 }
 
 impl LoginFactor for RecoveryCodes {
@@ -132,7 +127,8 @@ impl EnrolFactor for RecoveryCodes {
         tx.insert_factor(&factor)?;
         let mut codes = Vec::with_capacity(CODES_PER_SET);
         for _ in 0..CODES_PER_SET {
-            let code = recovery_code::generate(random_byte);
+            let code = random::recovery_code()
+                .map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
             let normalized = recovery_code::normalize(&code).unwrap_or_default();
             tx.insert_recovery_code(&RecoveryCode {
                 id: uuid::Uuid::now_v7().to_string(),

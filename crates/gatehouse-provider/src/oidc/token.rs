@@ -246,11 +246,8 @@ fn new_refresh_token(client: &Client) -> Result<Option<String>, OAuthError> {
 }
 
 /// A requested `scope` narrowed from what was granted (RFC 6749 §6), or all of it.
-fn narrowed(
-    params: &HashMap<String, String>,
-    granted: &[String],
-) -> Result<Vec<String>, OAuthError> {
-    match params.get("scope") {
+fn narrowed(requested: Option<&str>, granted: &[String]) -> Result<Vec<String>, OAuthError> {
+    match requested {
         None => Ok(granted.to_vec()),
         Some(requested) => {
             let scopes: Vec<String> = requested
@@ -272,8 +269,10 @@ fn narrowed(
 
 /// What a refresh found.
 enum Refresh {
-    Rotated(Box<(Account, RefreshToken)>),
+    Rotated(Box<(Account, RefreshToken, Vec<String>)>),
     Invalid(&'static str),
+    /// Refused before the rotation: the presented token stays usable.
+    Refused(OAuthError),
 }
 
 /// `refresh_token` (RFC 6749 §6): rotation on every use; a reused token revokes
@@ -296,6 +295,7 @@ async fn refresh(
     let next_hash = state.secrets.hasher.hash(&next);
     let refresh_ttl = TimeDelta::seconds(client.lifetimes.refresh_token.into());
     let client_id = client.id.to_string();
+    let requested_scope = params.get("scope").cloned();
     let store = state.store.clone();
     let outcome = web::block(move || {
         store.transaction(|tx| {
@@ -310,6 +310,12 @@ async fn refresh(
             if stored.revoked_at.is_some() {
                 return Ok(Refresh::Invalid("the refresh token was revoked"));
             }
+            // Checked before the token is marked used: a refused request must not burn
+            // it (its next use would read as reuse and end the session).
+            let scopes = match narrowed(requested_scope.as_deref(), &stored.scopes) {
+                Ok(scopes) => scopes,
+                Err(refusal) => return Ok(Refresh::Refused(refusal)),
+            };
             if !tx.mark_refresh_token_used(&token_hash, now)? {
                 // Used before: someone holds a copy. End the whole family and its session.
                 tx.revoke_refresh_family(&stored.family_id, now)?;
@@ -346,18 +352,19 @@ async fn refresh(
                 revoked_at: None,
                 ..stored.clone()
             })?;
-            Ok(Refresh::Rotated(Box::new((account, stored))))
+            Ok(Refresh::Rotated(Box::new((account, stored, scopes))))
         })
     })
     .await
     .map_err(|_| OAuthError::server_error())?
     .map_err(|_| OAuthError::temporarily_unavailable())?;
-    let (account, stored) = match outcome {
+    let (account, stored, scopes) = match outcome {
         Refresh::Rotated(rotated) => *rotated,
         Refresh::Invalid(why) => return Err(invalid_grant(why)),
+        Refresh::Refused(refusal) => return Err(refusal),
     };
     let authentication = Authentication {
-        scopes: narrowed(params, &stored.scopes)?,
+        scopes,
         nonce: None,
         auth_time: stored.auth_time,
         amr: stored.amr.clone(),
@@ -379,7 +386,7 @@ fn client_credentials(
             "this client may not use this grant",
         ));
     }
-    let scopes = narrowed(params, &client.scopes)?;
+    let scopes = narrowed(params.get("scope").map(String::as_str), &client.scopes)?;
     let now = state.clock.now();
     let access_token =
         tokens::access_token(state, &client, client.id.as_str(), &scopes, None, now)?;
