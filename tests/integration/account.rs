@@ -20,10 +20,10 @@ use crate::support::smtp::read_eml;
 use crate::support::{TestDatabase, TestServer, tally, test_config};
 
 const REDIRECT: &str = "https://app.example.com/callback";
-const PASSWORD: &str = "Correct-Horse#42";
+pub(crate) const PASSWORD: &str = "Correct-Horse#42";
 const NEW_PASSWORD: &str = "Battery-Staple#77!";
-const EMAIL: &str = "rie@example.com";
-const SCOPE: &str = "openid email gatehouse:account";
+pub(crate) const EMAIL: &str = "rie@example.com";
+pub(crate) const SCOPE: &str = "openid email gatehouse:account";
 
 pub(crate) struct World {
     pub server: TestServer,
@@ -75,7 +75,7 @@ async fn world(db: TestDatabase) -> World {
 
 /// Mails to `to`, oldest first, decoded. Only files whose `To:` header names `to`
 /// are handed to the (slow) independent parser.
-fn mails_to(dir: &Path, to: &str) -> Vec<Value> {
+pub(crate) fn mails_to(dir: &Path, to: &str) -> Vec<Value> {
     let mut paths: Vec<_> = std::fs::read_dir(dir)
         .map(|rd| rd.filter_map(Result::ok).map(|e| e.path()).collect())
         .unwrap_or_default();
@@ -118,7 +118,7 @@ async fn nth_code(dir: &Path, to: &str, n: usize) -> String {
 }
 
 /// Waits for a mail to `to` whose subject contains `subject`; its decoded form.
-async fn mail_with_subject(dir: &Path, to: &str, subject: &str) -> Value {
+pub(crate) async fn mail_with_subject(dir: &Path, to: &str, subject: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(mail) = mails_to(dir, to)
@@ -159,7 +159,33 @@ async fn password_step(
     openidconnect::PkceCodeVerifier,
     reqwest::Response,
 ) {
+    password_step_via(w, identifier, password, agent, scope, None).await
+}
+
+/// The same from a browser behind a proxy that sends `X-Forwarded-For: forwarded_for`
+/// on each of its requests.
+pub(crate) async fn password_step_via(
+    w: &World,
+    identifier: &str,
+    password: &str,
+    agent: &str,
+    scope: &str,
+    forwarded_for: Option<&str>,
+) -> (
+    reqwest::Client,
+    String,
+    openidconnect::PkceCodeVerifier,
+    reqwest::Response,
+) {
+    let mut headers = reqwest::header::HeaderMap::new();
+    if let Some(chain) = forwarded_for {
+        headers.insert(
+            "x-forwarded-for",
+            reqwest::header::HeaderValue::from_str(chain).expect("header value"),
+        );
+    }
     let browser = reqwest::Client::builder()
+        .default_headers(headers)
         .cookie_store(true)
         .pool_max_idle_per_host(0)
         .user_agent(agent)
@@ -207,8 +233,21 @@ pub(crate) async fn login_as(
     agent: &str,
     scope: &str,
 ) -> Tokens {
+    login_via(w, identifier, password, mailbox, agent, scope, None).await
+}
+
+/// The same from a browser behind a proxy (`password_step_via`).
+pub(crate) async fn login_via(
+    w: &World,
+    identifier: &str,
+    password: &str,
+    mailbox: &str,
+    agent: &str,
+    scope: &str,
+    forwarded_for: Option<&str>,
+) -> Tokens {
     let (browser, challenge, verifier, res) =
-        password_step(w, identifier, password, agent, scope).await;
+        password_step_via(w, identifier, password, agent, scope, forwarded_for).await;
     assert_eq!(
         res.status(),
         StatusCode::OK,

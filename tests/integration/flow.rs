@@ -29,6 +29,14 @@ struct World {
 }
 
 async fn world(db: TestDatabase, alg: SigningAlg) -> World {
+    world_with(db, alg, |_| {}).await
+}
+
+async fn world_with(
+    db: TestDatabase,
+    alg: SigningAlg,
+    tweak: impl FnOnce(&mut gatehouse_provider::Config),
+) -> World {
     let mail_dir = tempfile::tempdir().expect("mail dir");
     let mut config = test_config(&db.url);
     // The issuer must be the address the RP really reaches, for discovery to work.
@@ -40,6 +48,7 @@ async fn world(db: TestDatabase, alg: SigningAlg) -> World {
     config.server.issuer = format!("http://127.0.0.1:{port}");
     config.mail.transport = MailTransportKind::File;
     config.mail.file_dir = mail_dir.path().display().to_string();
+    tweak(&mut config);
     let server = TestServer::start_with(config, Some(db)).await;
     let (_, secret) = server.register_client(ClientRequest {
         id: Some("portal".to_owned()),
@@ -370,6 +379,68 @@ async fn problem(res: reqwest::Response, status: StatusCode, code: &str) -> Valu
     body
 }
 
+/// `[email_otp]`: the code's lifetime, its tries and the sends per window.
+#[tokio::test]
+async fn the_email_code_limits_come_from_the_configuration() {
+    let w = world_with(TestDatabase::sqlite(), SigningAlg::Rs256, |c| {
+        c.email_otp.code_ttl_seconds = 120;
+        c.email_otp.max_tries = 2;
+        c.email_otp.max_sends = 2;
+        c.email_otp.send_window_seconds = 60;
+    })
+    .await;
+    let browser = at_second_factor(&w).await;
+    for _ in 0..2 {
+        let res = browser
+            .post(&w.server, "factors/email/challenge", json!({}))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let sent: Value = res.json().await.expect("json");
+        assert_eq!(sent["expires_in"], 120);
+    }
+    let body = problem(
+        browser
+            .post(&w.server, "factors/email/challenge", json!({}))
+            .await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "otp_send_limit",
+    )
+    .await;
+    assert!(
+        body["retry_after"]
+            .as_i64()
+            .is_some_and(|s| (1..=60).contains(&s)),
+        "{body}"
+    );
+    let right = mailed_code(w.mail_dir.path(), "Rie@example.com", 1).await;
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+    let body = problem(
+        browser
+            .post(&w.server, "factors/email/verify", json!({"code": wrong}))
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "otp_invalid",
+    )
+    .await;
+    assert_eq!(body["attempts_left"], 1);
+    problem(
+        browser
+            .post(&w.server, "factors/email/verify", json!({"code": wrong}))
+            .await,
+        StatusCode::CONFLICT,
+        "otp_exhausted",
+    )
+    .await;
+    let expires_at = w
+        .server
+        .count_sql("SELECT MAX(expires_at - created_at) AS n FROM otp_challenges");
+    assert_eq!(expires_at, 120_000, "the code lives code_ttl_seconds");
+}
+
 #[tokio::test]
 async fn five_wrong_codes_kill_the_code() {
     let w = world(TestDatabase::sqlite(), SigningAlg::Rs256).await;
@@ -459,14 +530,19 @@ async fn at_most_five_codes_per_fifteen_minutes_and_a_new_code_voids_the_old() {
             StatusCode::OK
         );
     }
-    problem(
-        browser
-            .post(&w.server, "factors/email/challenge", json!({}))
-            .await,
-        StatusCode::TOO_MANY_REQUESTS,
-        "otp_send_limit",
-    )
-    .await;
+    let res = browser
+        .post(&w.server, "factors/email/challenge", json!({}))
+        .await;
+    // Like every 429: when to come back, in the header and the body.
+    let header: i64 = res.headers()["retry-after"]
+        .to_str()
+        .expect("ascii")
+        .parse()
+        .expect("seconds");
+    let body = problem(res, StatusCode::TOO_MANY_REQUESTS, "otp_send_limit").await;
+    assert!((1..=900).contains(&header), "{header}");
+    assert_eq!(body["retry_after"], header);
+    assert_eq!(body["title"], "Too many codes were sent");
     let first = mailed_code(w.mail_dir.path(), "Rie@example.com", 0).await;
     let last = mailed_code(w.mail_dir.path(), "Rie@example.com", 4).await;
     if first != last {

@@ -6,6 +6,7 @@
 
 mod account;
 mod authorize;
+mod brute_force;
 mod cli;
 mod clients;
 mod config;

@@ -503,7 +503,10 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family() {
         .session_by_id(&sid)
         .expect("read")
         .expect("session");
-    assert!(live.revoked_at.is_none(), "a refused scope ended the session");
+    assert!(
+        live.revoked_at.is_none(),
+        "a refused scope ended the session"
+    );
 
     // r1 again: a stolen copy. The family (r4 included) and the session end.
     oauth_error(

@@ -918,7 +918,10 @@ impl Config {
                 "brute_force.account_alert_window_seconds",
                 self.brute_force.account_alert_window_seconds,
             ),
-            ("email_otp.code_ttl_seconds", self.email_otp.code_ttl_seconds),
+            (
+                "email_otp.code_ttl_seconds",
+                self.email_otp.code_ttl_seconds,
+            ),
             ("email_otp.max_tries", self.email_otp.max_tries),
             ("email_otp.max_sends", self.email_otp.max_sends),
             (

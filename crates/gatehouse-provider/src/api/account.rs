@@ -174,10 +174,15 @@ pub(crate) fn throttle_key(
 
 /// The throttle counters that concern one account (cleared by an operator's unlock).
 pub(crate) fn throttle_keys(state: &AppState, account: AccountId) -> Vec<String> {
-    ["password_change", "email_change", PASSWORD_LOGIN, PASSWORD_ALERT]
-        .iter()
-        .map(|what| throttle_key(state, what, account))
-        .collect()
+    [
+        "password_change",
+        "email_change",
+        PASSWORD_LOGIN,
+        PASSWORD_ALERT,
+    ]
+    .iter()
+    .map(|what| throttle_key(state, what, account))
+    .collect()
 }
 
 /// Counts one hit on the `what` throttle of `subject`; `Some(retry_after)` beyond `limit`.

@@ -11,9 +11,9 @@
 //! right: what stays counted are failures.
 
 use chrono::{DateTime, TimeDelta, Utc};
+use gatehouse_core::AccountId;
 use gatehouse_core::factor_guard::window_start;
 use gatehouse_core::ports::{RateLimits, RepositoryError};
-use gatehouse_core::AccountId;
 use gatehouse_store::Tx;
 
 use super::account::{PASSWORD_LOGIN, throttle_key};

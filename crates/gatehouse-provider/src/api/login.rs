@@ -3,7 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use gatehouse_core::{AccountId, ClientId};
 use gatehouse_core::factor::{FactorOffer, login_offers, phishing_resistant_offers};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::password::Verification;
@@ -13,6 +12,7 @@ use gatehouse_core::{
     Account, AccountStatus, AuditKind, FactorKind, IdentifierPolicy, LegacyUsername,
     LoginIdentifier, NewAuditEvent,
 };
+use gatehouse_core::{AccountId, ClientId};
 use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -361,8 +361,11 @@ pub async fn password(
             let client_id = login.request.client_id.clone();
             web::block(move || {
                 shared.store.transaction(|tx| {
-                    let mut event = failed_login(Some(account.id), &login, "password", &origin, now);
-                    event.detail.insert("client_id".to_owned(), client_id.clone());
+                    let mut event =
+                        failed_login(Some(account.id), &login, "password", &origin, now);
+                    event
+                        .detail
+                        .insert("client_id".to_owned(), client_id.clone());
                     tx.record(&event)?;
                     if guard.failed(tx, &shared, now)? {
                         alert_owner(tx, &shared, &account, &origin, now)?;

@@ -4,9 +4,7 @@
 
 use actix_web::http::StatusCode;
 use gatehouse_core::login::LoginRequest;
-use gatehouse_core::ports::{
-    AuditLog, FactorRepository, RecoveryCodeRepository, RepositoryError,
-};
+use gatehouse_core::ports::{AuditLog, FactorRepository, RecoveryCodeRepository, RepositoryError};
 use gatehouse_core::recovery_code::{self, CODES_PER_SET, RecoveryCode};
 use gatehouse_core::{
     Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, NewAuditEvent,
@@ -127,8 +125,8 @@ impl EnrolFactor for RecoveryCodes {
         tx.insert_factor(&factor)?;
         let mut codes = Vec::with_capacity(CODES_PER_SET);
         for _ in 0..CODES_PER_SET {
-            let code = random::recovery_code()
-                .map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
+            let code =
+                random::recovery_code().map_err(|e| RepositoryError::Unavailable(e.to_string()))?;
             let normalized = recovery_code::normalize(&code).unwrap_or_default();
             tx.insert_recovery_code(&RecoveryCode {
                 id: uuid::Uuid::now_v7().to_string(),
