@@ -17,6 +17,7 @@ mod http;
 mod import;
 mod keys;
 mod login;
+mod logs;
 mod mail;
 mod migrations;
 mod push;

@@ -11,6 +11,9 @@ use tracing::Instrument;
 
 pub const HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
+/// What the log says of a path no route matches (it may hold anything).
+const UNMATCHED: &str = "(no route)";
+
 /// The id of the request being served, in the request's extensions.
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
@@ -34,12 +37,14 @@ pub async fn middleware(
         .and_then(well_formed)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
     req.extensions_mut().insert(RequestId(id.clone()));
-    // The path only: query strings can carry codes and tokens, which never reach logs.
+    // The route template (`/api/v1/registration/{token}`), never the path: paths carry
+    // registration tokens, login challenges and tickets, and query strings codes.
+    let route = req.match_pattern();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
         method = %req.method(),
-        path = %req.path(),
+        route = route.as_deref().unwrap_or(UNMATCHED),
     );
     let started = Instant::now();
     let mut res = next.call(req).instrument(span.clone()).await?;

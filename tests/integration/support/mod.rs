@@ -1,6 +1,7 @@
 //! Test support: real databases (a SQLite file, a PostgreSQL schema), the real server
 //! on port 0, and the real `gatehouse` binary.
 
+pub mod process;
 pub mod proxy;
 pub mod smtp;
 
