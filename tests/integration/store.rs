@@ -664,7 +664,7 @@ fn expired_rows_are_purged_and_the_rest_kept(store: &Store) {
         Ok(true)
     );
 
-    let purged = store.purge_expired(at(5_000)).expect("purge");
+    let purged = store.purge_expired(at(5_000), at(5_000)).expect("purge");
     assert_eq!(
         purged,
         gatehouse_store::Purged {
@@ -698,9 +698,20 @@ fn expired_rows_are_purged_and_the_rest_kept(store: &Store) {
         "sessions are kept"
     );
     assert_eq!(
-        store.purge_expired(at(5_000)).expect("again").total(),
+        store
+            .purge_expired(at(5_000), at(5_000))
+            .expect("again")
+            .total(),
         0,
         "nothing left to purge"
+    );
+    // Spent assertions go once they expire, not a day later.
+    assert_eq!(
+        store.purge_expired(at(1_000), at(10_001)).expect("ledger"),
+        gatehouse_store::Purged {
+            client_assertions: 1,
+            ..gatehouse_store::Purged::default()
+        }
     );
 }
 

@@ -939,6 +939,11 @@ async fn private_key_jwt_clients_sign_single_use_assertions() {
             ])
             .send()
     };
+    // Five minutes is the longest an assertion may live; it is accepted.
+    ok(call(assertion(&client_key, &token_endpoint, 300))
+        .await
+        .expect("token"))
+    .await;
     let good = assertion(&client_key, &token_endpoint, 60);
     let body: Value = ok(call(good.clone()).await.expect("token"))
         .await
@@ -955,10 +960,26 @@ async fn private_key_jwt_clients_sign_single_use_assertions() {
         "invalid_client",
     )
     .await;
+    let now = Utc::now().timestamp();
+    let with_claims = |claims: Value| client_key.sign_jwt("JWT", &claims).expect("signed");
+    let jti = || uuid::Uuid::new_v4().to_string();
     for bad in [
         assertion(&stranger_key, &token_endpoint, 60),
         assertion(&client_key, "https://elsewhere.example.com/token", 60),
         assertion(&client_key, &token_endpoint, -120),
+        // Ten years: an assertion is made for one request, and lives minutes at most.
+        assertion(&client_key, &token_endpoint, 10 * 365 * 24 * 3600),
+        assertion(&client_key, &token_endpoint, 301),
+        // No `iat`: its lifetime cannot be told.
+        with_claims(serde_json::json!({
+            "iss": "signer", "sub": "signer", "aud": token_endpoint,
+            "exp": now + 60, "jti": jti(),
+        })),
+        // Issued in the future.
+        with_claims(serde_json::json!({
+            "iss": "signer", "sub": "signer", "aud": token_endpoint,
+            "iat": now + 600, "exp": now + 700, "jti": jti(),
+        })),
     ] {
         oauth_error(
             call(bad).await.expect("token"),

@@ -1,6 +1,7 @@
-//! The janitor: once an hour, deletes the login requests, codes, push challenges,
-//! revocations and client assertions that expired more than a day ago (kept that
-//! long so a late replay of a code is still recognised, and for support questions).
+//! The janitor: once an hour, deletes the login requests, codes, push challenges and
+//! revocations that expired more than a day ago (kept that long so a late replay of a
+//! code is still recognised, and for support questions), and the spent client
+//! assertions once they have expired.
 
 use chrono::TimeDelta;
 use gatehouse_core::Clock;
@@ -20,7 +21,7 @@ pub fn spawn(store: Store, clock: Arc<dyn Clock>) -> std::io::Result<Periodic> {
         "gatehouse-janitor",
         EVERY,
         FirstRun::Now,
-        move || match store.purge_expired(clock.now() - KEEP_EXPIRED) {
+        move || match store.purge_expired(clock.now() - KEEP_EXPIRED, clock.now()) {
             Ok(purged) if purged.total() > 0 => {
                 tracing::info!(?purged, "expired rows deleted");
             }

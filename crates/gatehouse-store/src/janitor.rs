@@ -40,10 +40,16 @@ impl Purged {
 }
 
 impl Store {
-    /// Deletes what expired before `before`. Each table is one short statement of
-    /// its own, so a purge never holds SQLite's writer for long.
-    pub fn purge_expired(&self, before: DateTime<Utc>) -> RepositoryResult<Purged> {
-        let before = to_millis(before);
+    /// Deletes what expired before `before`, and the spent client assertions that
+    /// expired before `now` (past its `exp` an assertion is refused before the ledger
+    /// is read). Each table is one short statement of its own, so a purge never holds
+    /// SQLite's writer for long.
+    pub fn purge_expired(
+        &self,
+        before: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> RepositoryResult<Purged> {
+        let (before, now) = (to_millis(before), to_millis(now));
         Ok(Purged {
             login_requests: self.run(|c| {
                 diesel::delete(login_requests::table.filter(login_requests::expires_at.lt(before)))
@@ -71,7 +77,7 @@ impl Store {
             client_assertions: self.run(|c| {
                 diesel::delete(
                     used_client_assertions::table
-                        .filter(used_client_assertions::expires_at.lt(before)),
+                        .filter(used_client_assertions::expires_at.lt(now)),
                 )
                 .execute(c)
             })?,

@@ -209,10 +209,11 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let context = Context {
                 config: load_config(cli.config.as_deref())?,
             };
-            let before = chrono::Utc::now() - chrono::TimeDelta::hours(keep_hours.into());
+            let now = chrono::Utc::now();
+            let before = now - chrono::TimeDelta::hours(keep_hours.into());
             let purged = context
                 .store()?
-                .purge_expired(before)
+                .purge_expired(before, now)
                 .map_err(Failure::runtime)?;
             print_json(&purged)
         }

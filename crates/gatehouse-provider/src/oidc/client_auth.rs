@@ -31,8 +31,15 @@ struct AssertionClaims {
     iss: String,
     sub: String,
     exp: i64,
+    iat: i64,
     jti: String,
 }
+
+/// Longest an assertion may live, from its `iat` to its `exp`: it is made for one
+/// request, and the replay ledger keeps each one until it expires.
+const MAX_ASSERTION_LIFETIME: i64 = 300;
+/// Clock skew allowed around `iat` and `exp` (jsonwebtoken's default leeway).
+const LEEWAY: i64 = 60;
 
 /// The client an assertion names (its `sub`), read before the signature is checked
 /// only to find the client whose keys will check it.
@@ -46,7 +53,8 @@ fn assertion_subject(assertion: &str) -> Option<String> {
 }
 
 /// RFC 7523 §3: signed by one of the client's keys, `iss` = `sub` = client id, our
-/// token endpoint (or issuer) in `aud`, not expired, and never seen before.
+/// token endpoint (or issuer) in `aud`, not expired, issued (`iat`) at most
+/// `MAX_ASSERTION_LIFETIME` before its `exp`, and never seen before.
 async fn verify_assertion(client: &Client, assertion: &str, state: &AppState) -> bool {
     let Some(jwks) = client.jwks.as_deref() else {
         return false;
@@ -77,6 +85,7 @@ async fn verify_assertion(client: &Client, assertion: &str, state: &AppState) ->
         validation.set_audience(&audiences);
         validation.set_issuer(&[client.id.as_str()]);
         validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
+        validation.leeway = LEEWAY.unsigned_abs();
         jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
             .ok()
             .map(|data| data.claims)
@@ -87,7 +96,15 @@ async fn verify_assertion(client: &Client, assertion: &str, state: &AppState) ->
     if claims.sub != client.id.as_str() || claims.iss != claims.sub || claims.jti.is_empty() {
         return false;
     }
-    let expires = chrono::DateTime::from_timestamp(claims.exp, 0).unwrap_or_default();
+    let lifetime = claims.exp.saturating_sub(claims.iat);
+    let now = state.clock.now().timestamp();
+    if lifetime <= 0 || lifetime > MAX_ASSERTION_LIFETIME || claims.iat > now + LEEWAY {
+        return false;
+    }
+    // Kept in the ledger as long as the assertion could still be accepted.
+    let Some(expires) = chrono::DateTime::from_timestamp(claims.exp + LEEWAY, 0) else {
+        return false;
+    };
     let store = state.store.clone();
     matches!(
         actix_web::web::block(move || store.use_client_assertion(&claims.jti, expires)).await,
