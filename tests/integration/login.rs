@@ -469,3 +469,30 @@ async fn malformed_bodies_are_problems_not_500s() {
         .expect("send");
     problem(res, StatusCode::UNPROCESSABLE_ENTITY, "identifier_missing").await;
 }
+
+/// A failed login whose audit event cannot be written is not answered as a mere wrong
+/// password: the step fails (503) rather than lose the record silently.
+#[tokio::test]
+async fn a_failed_login_that_cannot_be_audited_fails_the_step() {
+    let server = server_with(|_| {}).await;
+    server.create_account("known@example.com", Some(PASSWORD), AccountStatus::Active);
+    let login = Login::start(&server).await;
+    problem(
+        login
+            .password(&server, "known@example.com", "Wrong-Horse#42")
+            .await,
+        StatusCode::UNAUTHORIZED,
+        "invalid_credentials",
+    )
+    .await;
+    // The audit log is gone (a broken disk, a bad migration): its writes fail.
+    server.execute_sql("ALTER TABLE audit_events RENAME TO audit_events_away");
+    problem(
+        login
+            .password(&server, "known@example.com", "Wrong-Horse#42")
+            .await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "database_unavailable",
+    )
+    .await;
+}
