@@ -898,6 +898,137 @@ async fn logout_ends_the_session_and_everything_it_issued() {
     .await;
 }
 
+/// Without a valid `id_token_hint`, `/end_session` logs nobody out: any page could
+/// send the browser there with its cookie. The browser goes to the logout
+/// confirmation, and only the user's answer there ends the session.
+#[tokio::test]
+async fn logout_without_a_hint_asks_the_user_first() {
+    let rp = setup(SigningAlg::Rs256).await;
+    let (code, sid) = rp.issue_code("portal", TimeDelta::seconds(60));
+    let tokens: Value = ok(rp.exchange_code(&code, VERIFIER).await)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let access = tokens["access_token"].as_str().expect("at").to_owned();
+    let cookie = format!("gatehouse_session={sid}");
+    let browser = |req: reqwest::RequestBuilder| req.header("cookie", cookie.clone()).send();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("client_id", "portal"),
+            ("post_logout_redirect_uri", "https://rp.example.com/bye"),
+            ("state", "bye-state"),
+        ])
+        .finish();
+    let mut challenges = vec![];
+    for query in [query.as_str(), ""] {
+        let res = browser(
+            rp.server
+                .client
+                .get(rp.server.url(&format!("/end_session?{query}"))),
+        )
+        .await
+        .expect("end_session");
+        assert_eq!(res.status(), StatusCode::FOUND);
+        assert!(res.headers().get("set-cookie").is_none());
+        let to = url::Url::parse(res.headers()["location"].to_str().expect("ascii")).expect("url");
+        assert_eq!(
+            to.as_str().split('?').next(),
+            Some(rp.server.config.login.logout_ui_url.as_str())
+        );
+        let challenge = to
+            .query_pairs()
+            .find(|(k, _)| k == "logout_challenge")
+            .map(|(_, v)| v.into_owned())
+            .expect("logout_challenge");
+        challenges.push(challenge);
+    }
+    assert_eq!(
+        userinfo(&rp, Some(&access)).await.status(),
+        StatusCode::OK,
+        "nobody asked the user yet"
+    );
+    let api = |challenge: &str| rp.server.url(&format!("/api/v1/logout/{challenge}"));
+    let view: Value = browser(rp.server.client.get(api(&challenges[0])))
+        .await
+        .expect("read")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["client"]["client_id"], "portal", "{view}");
+    assert_eq!(view["signed_in"], true);
+    let bare: Value = rp
+        .server
+        .get(&format!("/api/v1/logout/{}", challenges[1]))
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(bare["client"], Value::Null);
+    assert_eq!(
+        bare["signed_in"], false,
+        "no cookie, nothing to sign out of"
+    );
+
+    // "No": still signed in, back to the application.
+    let kept: Value = browser(
+        rp.server
+            .client
+            .post(api(&challenges[0]))
+            .json(&serde_json::json!({"confirm": false})),
+    )
+    .await
+    .expect("answer")
+    .json()
+    .await
+    .expect("json");
+    assert_eq!(kept["logged_out"], false);
+    assert_eq!(
+        kept["redirect_to"],
+        "https://rp.example.com/bye?state=bye-state"
+    );
+    assert_eq!(userinfo(&rp, Some(&access)).await.status(), StatusCode::OK);
+
+    // "Yes": the session and its tokens end, the cookie goes.
+    let res = browser(
+        rp.server
+            .client
+            .post(api(&challenges[0]))
+            .json(&serde_json::json!({"confirm": true})),
+    )
+    .await
+    .expect("answer");
+    assert_eq!(res.status(), StatusCode::OK);
+    let cleared = res.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        cleared.starts_with("gatehouse_session=;") && cleared.contains("Max-Age=0"),
+        "{cleared}"
+    );
+    let done: Value = res.json().await.expect("json");
+    assert_eq!(done["logged_out"], true);
+    assert_eq!(
+        done["redirect_to"],
+        "https://rp.example.com/bye?state=bye-state"
+    );
+    assert_eq!(
+        userinfo(&rp, Some(&access)).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A challenge this server did not make, or one altered, is unknown.
+    let mut altered = challenges[0].clone();
+    altered.replace_range(10..11, if &altered[10..11] == "A" { "B" } else { "A" });
+    for challenge in ["nope", altered.as_str()] {
+        let res = rp.server.get(&format!("/api/v1/logout/{challenge}")).await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+        let body: Value = res.json().await.expect("problem");
+        assert_eq!(body["code"], "logout_request_not_found");
+    }
+}
+
 #[tokio::test]
 async fn private_key_jwt_clients_sign_single_use_assertions() {
     use gatehouse_provider::crypto::SigningKey;

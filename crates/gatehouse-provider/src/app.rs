@@ -67,6 +67,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(api::passwordless::verify)
         .service(api::second_factor::challenge)
         .service(api::second_factor::verify)
+        .service(api::logout::get_logout)
+        .service(api::logout::answer_logout)
         .service(api::registration::resend)
         .service(api::registration::get_registration)
         .service(api::registration::set_password)

@@ -311,6 +311,9 @@ impl PushConfig {
 pub struct LoginConfig {
     /// The frontend's login page; `/authorize` sends browsers there with `?login_challenge=…`.
     pub ui_url: String,
+    /// The frontend's logout confirmation; `/end_session` without a valid
+    /// `id_token_hint` sends browsers there with `?logout_challenge=…`.
+    pub logout_ui_url: String,
     /// How long a user has to finish a login started at `/authorize`.
     pub request_ttl_seconds: u32,
     /// Password checks allowed to wait for a hashing thread; beyond this the answer is
@@ -327,6 +330,7 @@ impl Default for LoginConfig {
     fn default() -> Self {
         Self {
             ui_url: "http://localhost:3000/login".to_owned(),
+            logout_ui_url: "http://localhost:3000/logout".to_owned(),
             request_ttl_seconds: 600,
             password_queue: 64,
             password_threads: 0,
@@ -852,6 +856,7 @@ impl Config {
         validate_issuer(&self.server.issuer).map_err(|reason| invalid("server.issuer", reason))?;
         for (key, value) in [
             ("login.ui_url", &self.login.ui_url),
+            ("login.logout_ui_url", &self.login.logout_ui_url),
             (
                 "migration.registration_ui_url",
                 &self.migration.registration_ui_url,

@@ -55,6 +55,7 @@ impl utoipa::Modify for BearerScheme {
         (name = "health", description = "Liveness and readiness"),
         (name = "oidc", description = "OpenID Connect provider endpoints"),
         (name = "login", description = "The headless login API the login UI is built on"),
+        (name = "logout", description = "The logout confirmation: `/end_session` without a valid `id_token_hint` asks the user first"),
         (name = "registration", description = "Re-registration of migrated accounts: the mailed link, the new password, the second factor"),
         (name = "admin", description = "Operating Gatehouse: a `client_credentials` token with the `gatehouse:admin` scope"),
         (name = "account", description = "The signed-in user's own account (bearer token with the account scope, first-party clients)"),
