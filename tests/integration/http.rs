@@ -84,7 +84,7 @@ async fn readiness_fails_when_the_database_goes_away() {
     assert_eq!(server.get("/healthz").await.status(), StatusCode::OK);
 }
 
-fn url_host_port(url: &str) -> std::net::SocketAddr {
+pub(crate) fn url_host_port(url: &str) -> std::net::SocketAddr {
     let after_scheme = url.split_once("://").map_or(url, |(_, rest)| rest);
     let authority = after_scheme.split(['/', '?']).next().unwrap_or_default();
     let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);

@@ -9,6 +9,7 @@ mod authorize;
 mod brute_force;
 mod cli;
 mod clients;
+mod cluster;
 mod config;
 mod crypto;
 mod factors;

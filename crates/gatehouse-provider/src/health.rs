@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
+use std::time::Duration;
 use utoipa::ToSchema;
 
 use crate::problem::Problem;
@@ -28,27 +29,36 @@ pub async fn healthz() -> HttpResponse {
     })
 }
 
-/// Readiness: the database answers a query. 503 while it does not.
+/// The longest a readiness probe waits for the database: a probe that times out is
+/// worse than a prompt 503 (orchestrators give probes a second or two).
+pub const READY_WITHIN: Duration = Duration::from_millis(500);
+
+/// Readiness: the database answers a query within `READY_WITHIN`. 503 while it does not.
 #[utoipa::path(
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Health),
-        (status = 503, description = "The database cannot be reached", body = Problem,
+        (status = 503, description = "The database did not answer within 500 ms", body = Problem,
             content_type = "application/problem+json"),
     )
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem> {
     let store = state.store.clone();
-    match web::block(move || store.ping()).await {
-        Ok(Ok(())) => Ok(HttpResponse::Ok().json(Health {
+    let ping = web::block(move || store.ping_within(READY_WITHIN));
+    match tokio::time::timeout(READY_WITHIN, ping).await {
+        Ok(Ok(Ok(()))) => Ok(HttpResponse::Ok().json(Health {
             status: "ready",
             version: env!("CARGO_PKG_VERSION"),
         })),
-        Ok(Err(e)) => {
+        Ok(Ok(Err(e))) => {
             tracing::warn!(error = %e, "readiness check failed");
             Err(Problem::database_unavailable())
         }
-        Err(_) => Err(Problem::database_unavailable()),
+        Ok(Err(_)) => Err(Problem::database_unavailable()),
+        Err(_) => {
+            tracing::warn!(within = ?READY_WITHIN, "readiness check timed out");
+            Err(Problem::database_unavailable())
+        }
     }
 }

@@ -34,6 +34,9 @@ pub struct Problem {
     pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
 }
 
+/// When to try again after the database did not answer.
+pub const RETRY_UNAVAILABLE_SECONDS: u64 = 2;
+
 impl Problem {
     pub fn new(status: StatusCode, code: &str, title: &str) -> Self {
         Self {
@@ -74,9 +77,11 @@ impl Problem {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, code, title)
     }
 
-    /// 503 `database_unavailable`: the store did not answer.
+    /// 503 `database_unavailable`: the store did not answer. The answer is unknown,
+    /// never "no": retry after `Retry-After` seconds.
     pub fn database_unavailable() -> Self {
         Self::unavailable("database_unavailable", "The database cannot be reached")
+            .with_extension("retry_after", RETRY_UNAVAILABLE_SECONDS.into())
     }
 
     /// The problem a bare framework error response stands for.

@@ -4,7 +4,7 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection};
 use gatehouse_core::ports::RepositoryError;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::{StoreError, one_line};
@@ -26,15 +26,57 @@ const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; \
      PRAGMA synchronous = NORMAL; \
      PRAGMA busy_timeout = 5000;";
 
+/// How long after a database failure connections are checked before use.
+const SUSPECT_FOR: Duration = Duration::from_secs(30);
+/// libpq's wait for a new connection, unless the URL sets `connect_timeout` itself:
+/// without one, a connect to a database whose packets vanish waits for TCP to give up
+/// (minutes), and the pool's few connecting threads with it.
+const PG_CONNECT_TIMEOUT_SECONDS: u32 = 5;
+
+/// The pool's view of the database's health. After a failure (a database restart
+/// kills every pooled connection at once) each connection is pinged as it is checked
+/// out, so the dead ones are thrown away and replaced before a request gets them; in
+/// normal times no ping is spent.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    last_failure: Mutex<Option<Instant>>,
+}
+
+impl Health {
+    pub(crate) fn failed(&self) {
+        *self
+            .last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
+    }
+
+    fn suspect(&self) -> bool {
+        self.last_failure
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .is_some_and(|at| at.elapsed() < SUSPECT_FOR)
+    }
+}
+
 pub(crate) struct Manager {
     url: DatabaseUrl,
+    health: Arc<Health>,
+}
+
+/// `url` with libpq's `connect_timeout` set, unless it sets one.
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        return url.to_owned();
+    }
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}connect_timeout={PG_CONNECT_TIMEOUT_SECONDS}")
 }
 
 impl Manager {
     fn open(&self) -> Result<DbConnection, ConnectionError> {
         match &self.url {
             DatabaseUrl::Postgres(url) => {
-                PgConnection::establish(url).map(DbConnection::Postgresql)
+                PgConnection::establish(&with_connect_timeout(url)).map(DbConnection::Postgresql)
             }
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_string_lossy();
@@ -55,7 +97,12 @@ impl ManageConnection for Manager {
         self.open()
     }
 
+    /// Runs as each connection is checked out: a ping only while the database is
+    /// suspect (a dead connection is then discarded and another one handed out).
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), ConnectionError> {
+        if !self.health.suspect() {
+            return Ok(());
+        }
         conn.ping()
             .map_err(ConnectionError::CouldntSetupConfiguration)
     }
@@ -86,6 +133,8 @@ impl Default for PoolOptions {
 #[derive(Clone)]
 pub struct Store {
     pool: Pool<Manager>,
+    /// Shared with the pool's manager: failures seen by queries make it check.
+    health: Arc<Health>,
     backend: Backend,
     /// SQLite's turn to write (see `Store::transaction`).
     pub(crate) sqlite_writer: Arc<Mutex<()>>,
@@ -115,7 +164,11 @@ impl Store {
         {
             std::fs::create_dir_all(dir).map_err(|e| connect_error(e.to_string()))?;
         }
-        let manager = Manager { url: url.clone() };
+        let health = Arc::new(Health::default());
+        let manager = Manager {
+            url: url.clone(),
+            health: health.clone(),
+        };
         // One direct attempt first: r2d2 would only report "timed out" after retrying.
         manager
             .open()
@@ -124,11 +177,13 @@ impl Store {
             .max_size(options.max_connections.max(1))
             .min_idle(Some(0))
             .connection_timeout(options.acquire_timeout)
-            .test_on_check_out(false)
+            // `Manager::is_valid` pings only while the database is suspect.
+            .test_on_check_out(true)
             .build(manager)
             .map_err(|e| connect_error(one_line(&e.to_string())))?;
         Ok(Self {
             pool,
+            health,
             backend: url.backend(),
             sqlite_writer: Arc::default(),
             clones: Arc::default(),
@@ -163,18 +218,42 @@ impl Store {
         Migrations::run(&mut conn)
     }
 
-    /// A round trip to the database, for readiness checks.
+    /// A round trip to the database.
     pub fn ping(&self) -> Result<(), RepositoryError> {
-        let mut conn = self.conn()?;
+        self.ping_within(self.pool.connection_timeout())
+    }
+
+    /// A round trip to the database, waiting at most `timeout` for a connection (a
+    /// readiness probe must answer promptly while the database is away).
+    pub fn ping_within(&self, timeout: Duration) -> Result<(), RepositoryError> {
+        let mut conn = self
+            .pool
+            .get_timeout(timeout)
+            .map_err(|e| RepositoryError::Unavailable(one_line(&e.to_string())))?;
         diesel::sql_query("SELECT 1")
             .execute(&mut *conn)
             .map(|_| ())
-            .map_err(crate::error::db_error)
+            .map_err(|e| self.failed(e))
     }
 
     pub(crate) fn conn(&self) -> Result<PooledConnection<Manager>, RepositoryError> {
-        self.pool
-            .get()
-            .map_err(|e: r2d2::PoolError| RepositoryError::Unavailable(one_line(&e.to_string())))
+        self.pool.get().map_err(|e: r2d2::PoolError| {
+            self.health.failed();
+            RepositoryError::Unavailable(one_line(&e.to_string()))
+        })
+    }
+
+    /// The port's error for a failed query; a failure that is not the query's own
+    /// (the connection or the database went away) puts the pool on its guard.
+    pub(crate) fn failed(&self, error: diesel::result::Error) -> RepositoryError {
+        self.noticed(crate::error::db_error(error))
+    }
+
+    /// Notes a failure already mapped (see `failed`); returns it.
+    pub(crate) fn noticed(&self, error: RepositoryError) -> RepositoryError {
+        if matches!(error, RepositoryError::Unavailable(_)) {
+            self.health.failed();
+        }
+        error
     }
 }

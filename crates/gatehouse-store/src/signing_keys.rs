@@ -98,3 +98,23 @@ impl SigningKeyRepository {
     }
 }
 }
+
+/// Any number for PostgreSQL's advisory lock on key maintenance, fixed so that every
+/// instance agrees (and unlike the migrations' lock).
+const KEYS_LOCK: i64 = 0x6761_7465_6b65_7973; // "gatekeys"
+
+impl crate::transaction::Tx<'_> {
+    /// Holds the key-maintenance lock until this transaction ends: instances starting
+    /// together take turns at creating, promoting and retiring keys, and the second
+    /// reads what the first wrote. On SQLite the writer's turn already serialises it.
+    pub fn lock_signing_keys(&self) -> RepositoryResult<()> {
+        self.run(|c| match c {
+            crate::connection::DbConnection::Postgresql(pg) => {
+                diesel::sql_query(format!("SELECT pg_advisory_xact_lock({KEYS_LOCK})"))
+                    .execute(pg)
+                    .map(|_| ())
+            }
+            crate::connection::DbConnection::Sqlite(_) => Ok(()),
+        })
+    }
+}

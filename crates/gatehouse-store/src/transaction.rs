@@ -47,7 +47,7 @@ impl Connected for Store {
         query: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
     ) -> RepositoryResult<T> {
         let mut conn = self.conn()?;
-        query(&mut conn).map_err(db_error)
+        query(&mut conn).map_err(|e| self.failed(e))
     }
 }
 
@@ -109,8 +109,8 @@ impl Store {
                 conn.transaction(|c| work(&Tx(RefCell::new(c))).map_err(Abort::Repository));
             let error = match outcome {
                 Ok(value) => return Ok(value),
-                Err(Abort::Repository(e)) => e,
-                Err(Abort::Database(e)) => db_error(e),
+                Err(Abort::Repository(e)) => self.noticed(e),
+                Err(Abort::Database(e)) => self.failed(e),
             };
             match error {
                 RepositoryError::Contention(_) if attempt < ATTEMPTS => {

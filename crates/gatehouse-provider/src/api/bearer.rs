@@ -106,6 +106,7 @@ pub async fn require_scope(
         .ok_or_else(|| unauthorized("unauthorized", "A bearer access token is required"))?;
     let claims = access::verify(state, &token)
         .await
+        .map_err(|access::Unknown| unavailable())?
         .ok_or_else(invalid_token)?;
     if !claims.has_scope(scope) {
         return Err(insufficient_scope(

@@ -7,10 +7,11 @@ use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::SigningAlg;
 use gatehouse_core::ports::{RepositoryError, SigningKeyRepository};
 use gatehouse_core::signing_key::{KeyStatus, SigningKeyRecord, plan_keys};
-use gatehouse_store::Store;
+use gatehouse_store::{Store, Tx};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::time::{Duration, Instant};
 
 use super::{CryptoError, Sealer, SigningKey};
 
@@ -53,6 +54,8 @@ pub struct KeyRing {
     store: Store,
     sealer: Sealer,
     loaded: Arc<RwLock<Loaded>>,
+    /// When a token with an unknown `kid` last made this instance reload its keys.
+    last_miss_reload: Arc<Mutex<Option<Instant>>>,
 }
 
 /// The associated data binding a sealed private key to its row.
@@ -73,6 +76,7 @@ impl KeyRing {
             store,
             sealer,
             loaded: Arc::default(),
+            last_miss_reload: Arc::default(),
         };
         ring.reload()?;
         Ok(ring)
@@ -133,6 +137,24 @@ impl KeyRing {
         loaded.verifiers.get(kid).cloned()
     }
 
+    /// How often at most a token signed by an unknown key makes this instance reload
+    /// (a forged `kid` must not turn every request into a database read).
+    pub const MISS_RELOAD_EVERY: Duration = Duration::from_secs(5);
+
+    /// Whether a token with an unknown `kid` may make this instance reload its keys
+    /// now; when it may, the reload is counted as done.
+    pub fn may_reload_for_unknown_key(&self) -> bool {
+        let mut last = self
+            .last_miss_reload
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.is_some_and(|at| at.elapsed() < Self::MISS_RELOAD_EVERY) {
+            return false;
+        }
+        *last = Some(Instant::now());
+        true
+    }
+
     /// Whether `kid` is still a key tokens may be verified with.
     pub fn knows(&self, kid: &str) -> bool {
         let loaded = self.loaded.read().unwrap_or_else(PoisonError::into_inner);
@@ -151,6 +173,10 @@ impl KeyRing {
 
 /// Applies the core's key plan for every algorithm; with `rotate`, promotes each
 /// next key and retires the active one. Returns the kids generated.
+///
+/// One transaction holding the key-maintenance lock (`Tx::lock_signing_keys`): two
+/// instances started together on an empty database end with one key set, the one
+/// that came second using the first's.
 pub fn maintain(
     store: &Store,
     sealer: &Sealer,
@@ -158,60 +184,68 @@ pub fn maintain(
     retire_after: TimeDelta,
     rotate: bool,
 ) -> Result<Vec<String>, KeyRingError> {
-    let keys = store.signing_keys()?;
-    let by_kid = |kid: &str| keys.iter().find(|k| k.kid == kid).cloned();
-    let mut generated = Vec::new();
-    for alg in SigningAlg::ALL.iter().copied() {
-        let plan = plan_keys(&keys, alg, now, retire_after, rotate);
-        // Publish first, then switch: a new key is stored before any key changes status.
-        if plan.generate_active {
-            generated.push(insert_new(store, sealer, alg, KeyStatus::Active, now)?);
-        }
-        if plan.generate_next {
-            generated.push(insert_new(store, sealer, alg, KeyStatus::Next, now)?);
-        }
-        for (kid, until) in &plan.retire {
-            if let Some(mut key) = by_kid(kid) {
-                key.status = KeyStatus::Retired;
-                key.expires_at = Some(*until);
-                store.update_key(&key)?;
+    let generated = store.transaction(|tx| {
+        tx.lock_signing_keys()?;
+        let keys = tx.signing_keys()?;
+        let by_kid = |kid: &str| keys.iter().find(|k| k.kid == kid).cloned();
+        let mut generated = Vec::new();
+        for alg in SigningAlg::ALL.iter().copied() {
+            let plan = plan_keys(&keys, alg, now, retire_after, rotate);
+            // Publish first, then switch: a new key is stored before any key changes status.
+            if plan.generate_active {
+                generated.push(insert_new(tx, sealer, alg, KeyStatus::Active, now)?);
+            }
+            if plan.generate_next {
+                generated.push(insert_new(tx, sealer, alg, KeyStatus::Next, now)?);
+            }
+            for (kid, until) in &plan.retire {
+                if let Some(mut key) = by_kid(kid) {
+                    key.status = KeyStatus::Retired;
+                    key.expires_at = Some(*until);
+                    tx.update_key(&key)?;
+                }
+            }
+            for kid in &plan.activate {
+                if let Some(mut key) = by_kid(kid) {
+                    key.status = KeyStatus::Active;
+                    key.activated_at = Some(now);
+                    tx.update_key(&key)?;
+                }
+            }
+            for kid in &plan.delete {
+                match tx.delete_key(kid) {
+                    Ok(()) | Err(RepositoryError::NotFound) => {}
+                    Err(e) => return Err(e),
+                }
             }
         }
-        for kid in &plan.activate {
-            if let Some(mut key) = by_kid(kid) {
-                key.status = KeyStatus::Active;
-                key.activated_at = Some(now);
-                store.update_key(&key)?;
-            }
-        }
-        for kid in &plan.delete {
-            match store.delete_key(kid) {
-                Ok(()) | Err(RepositoryError::NotFound) => {}
-                Err(e) => return Err(e.into()),
-            }
-        }
-    }
+        Ok(generated)
+    })?;
     Ok(generated)
 }
 
 fn insert_new(
-    store: &Store,
+    tx: &Tx<'_>,
     sealer: &Sealer,
     alg: SigningAlg,
     status: KeyStatus,
     now: DateTime<Utc>,
-) -> Result<String, KeyRingError> {
-    let (key, pkcs8) = SigningKey::generate(alg)?;
+) -> Result<String, RepositoryError> {
+    // Inside the transaction a crypto failure aborts it like any other; its reason stays.
+    let crypto = |e: CryptoError| RepositoryError::Unavailable(format!("signing keys: {e}"));
+    let (key, pkcs8) = SigningKey::generate(alg).map_err(crypto)?;
     let record = SigningKeyRecord {
         kid: key.kid().to_owned(),
         alg,
         status,
-        sealed_private_key: sealer.seal(&pkcs8, &seal_context(key.kid()))?,
+        sealed_private_key: sealer
+            .seal(&pkcs8, &seal_context(key.kid()))
+            .map_err(crypto)?,
         public_jwk: key.public_jwk().to_string(),
         created_at: now,
         activated_at: (status == KeyStatus::Active).then_some(now),
         expires_at: None,
     };
-    store.insert_key(&record)?;
+    tx.insert_key(&record)?;
     Ok(record.kid)
 }

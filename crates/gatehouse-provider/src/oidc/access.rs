@@ -37,9 +37,16 @@ impl AccessClaims {
     }
 }
 
+/// The database did not answer: whether a token is live is unknown (never "no": an
+/// RP that hears "revoked" throws its tokens away).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Unknown;
+
 /// Signature and claims, without the database (a token verified before is not
-/// verified again until it expires).
-pub fn decode(state: &AppState, token: &str) -> Option<AccessClaims> {
+/// verified again until it expires). A token signed by a key this instance has not
+/// loaded yet (another instance made it a moment ago) makes it reload its keys first,
+/// at most once per `KeyRing::MISS_RELOAD_EVERY`.
+pub async fn decode(state: &AppState, token: &str) -> Option<AccessClaims> {
     let now = state.clock.now().timestamp();
     if let Some(claims) = state
         .verified_tokens
@@ -47,37 +54,78 @@ pub fn decode(state: &AppState, token: &str) -> Option<AccessClaims> {
     {
         return Some(claims);
     }
-    let (kid, claims) = verify_signature(state, token)?;
+    let (kid, claims) = match verify_signature(state, token) {
+        Verified::Valid(kid, claims) => (kid, claims),
+        Verified::Invalid => return None,
+        Verified::UnknownKey => {
+            if !state.keys.may_reload_for_unknown_key() {
+                return None;
+            }
+            let keys = state.keys.clone();
+            if let Err(e) = web::block(move || keys.reload()).await.ok()? {
+                tracing::warn!(error = %e, "reloading signing keys for an unknown kid failed");
+                return None;
+            }
+            match verify_signature(state, token) {
+                Verified::Valid(kid, claims) => (kid, claims),
+                Verified::Invalid | Verified::UnknownKey => return None,
+            }
+        }
+    };
     state.verified_tokens.put(token, &kid, &claims, now);
     Some(claims)
 }
 
+enum Verified {
+    Valid(String, AccessClaims),
+    /// Signed by no key this instance knows (yet).
+    UnknownKey,
+    Invalid,
+}
+
 /// The key id and claims of a token whose signature and claims check out.
-fn verify_signature(state: &AppState, token: &str) -> Option<(String, AccessClaims)> {
-    let header = jsonwebtoken::decode_header(token).ok()?;
+fn verify_signature(state: &AppState, token: &str) -> Verified {
+    let Ok(header) = jsonwebtoken::decode_header(token) else {
+        return Verified::Invalid;
+    };
     if header.typ.as_deref() != Some("at+jwt") {
-        return None;
+        return Verified::Invalid;
     }
-    let kid = header.kid?;
-    let (key, alg) = state.keys.verifier(&kid)?;
+    let Some(kid) = header.kid else {
+        return Verified::Invalid;
+    };
+    let Some((key, alg)) = state.keys.verifier(&kid) else {
+        return Verified::UnknownKey;
+    };
     let mut validation = jsonwebtoken::Validation::new(alg);
     validation.set_issuer(&[&state.config.server.issuer]);
     validation.set_audience(&[&state.config.server.issuer]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 0;
-    jsonwebtoken::decode::<AccessClaims>(token, &key, &validation)
-        .ok()
-        .map(|data| (kid, data.claims))
+    match jsonwebtoken::decode::<AccessClaims>(token, &key, &validation) {
+        Ok(data) => Verified::Valid(kid, data.claims),
+        Err(_) => Verified::Invalid,
+    }
 }
 
-/// A live access token: valid, not revoked, and its session (if any) not ended.
-pub async fn verify(state: &web::Data<AppState>, token: &str) -> Option<AccessClaims> {
-    live(state, decode(state, token)?).await
+/// A live access token: valid, not revoked, and its session (if any) not ended;
+/// `Err(Unknown)` when the database could not say.
+pub async fn verify(
+    state: &web::Data<AppState>,
+    token: &str,
+) -> Result<Option<AccessClaims>, Unknown> {
+    match decode(state, token).await {
+        Some(claims) => live(state, claims).await,
+        None => Ok(None),
+    }
 }
 
 /// The claims of a token already decoded, if it is still alive: neither revoked by its
-/// `jti` nor dead with its session.
-pub async fn live(state: &web::Data<AppState>, claims: AccessClaims) -> Option<AccessClaims> {
+/// `jti` nor dead with its session. `Err(Unknown)` when the database did not answer.
+pub async fn live(
+    state: &web::Data<AppState>,
+    claims: AccessClaims,
+) -> Result<Option<AccessClaims>, Unknown> {
     let store = state.store.clone();
     let (jti, sid) = (claims.jti.clone(), claims.sid.clone());
     let live = web::block(
@@ -94,9 +142,12 @@ pub async fn live(state: &web::Data<AppState>, claims: AccessClaims) -> Option<A
         },
     )
     .await
-    .ok()?
-    .ok()?;
-    live.then_some(claims)
+    .map_err(|_| Unknown)?
+    .map_err(|e| {
+        tracing::warn!(error = %e, "checking an access token's revocation failed");
+        Unknown
+    })?;
+    Ok(live.then_some(claims))
 }
 
 /// The bearer token of a request (RFC 6750 §2.1 header, or §2.2 form body).

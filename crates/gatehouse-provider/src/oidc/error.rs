@@ -75,6 +75,13 @@ impl ResponseError for OAuthError {
         if let Some(challenge) = self.challenge {
             res.insert_header((actix_web::http::header::WWW_AUTHENTICATE, challenge));
         }
+        if self.status == StatusCode::SERVICE_UNAVAILABLE.as_u16() {
+            // The answer is unknown, not "no": the client comes back.
+            res.insert_header((
+                actix_web::http::header::RETRY_AFTER,
+                crate::problem::RETRY_UNAVAILABLE_SECONDS.to_string(),
+            ));
+        }
         res.json(self)
     }
 }

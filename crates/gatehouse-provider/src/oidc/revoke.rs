@@ -30,7 +30,7 @@ pub async fn revoke(
 ) -> Result<HttpResponse, OAuthError> {
     let (client, token) = client_and_token(&req, &body, &state).await?;
     let now = state.clock.now();
-    if let Some(claims) = access::decode(&state, &token) {
+    if let Some(claims) = access::decode(&state, &token).await {
         if claims.client_id == client.id.as_str() {
             let expires = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
             let store = state.store.clone();
@@ -98,8 +98,12 @@ pub async fn introspect(
 ) -> Result<HttpResponse, OAuthError> {
     let (client, token) = client_and_token(&req, &body, &state).await?;
     // Decoded (and its signature checked) once, then checked for revocation.
-    if let Some(claims) = access::decode(&state, &token) {
-        return Ok(match access::live(&state, claims).await {
+    if let Some(claims) = access::decode(&state, &token).await {
+        // Unknown is not inactive: an RP told `active: false` throws the token away.
+        let live = access::live(&state, claims)
+            .await
+            .map_err(|access::Unknown| OAuthError::temporarily_unavailable())?;
+        return Ok(match live {
             Some(claims) if claims.client_id == client.id.as_str() => {
                 let mut body = serde_json::to_value(&claims).unwrap_or_else(|_| json!({}));
                 if let Some(map) = body.as_object_mut() {

@@ -17,14 +17,21 @@ fn unauthorized(error: &str) -> HttpResponse {
         .json(json!({"error": error}))
 }
 
+/// The database did not answer: the token may well be live, so never 401.
+fn unavailable() -> HttpResponse {
+    actix_web::ResponseError::error_response(&super::error::OAuthError::temporarily_unavailable())
+}
+
 async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
     let Some(token) = access::bearer(&req) else {
         return HttpResponse::build(StatusCode::UNAUTHORIZED)
             .insert_header((WWW_AUTHENTICATE, "Bearer"))
             .json(json!({"error": "invalid_request", "error_description": "a bearer token is required"}));
     };
-    let Some(claims) = access::verify(&state, &token).await else {
-        return unauthorized("invalid_token");
+    let claims = match access::verify(&state, &token).await {
+        Ok(Some(claims)) => claims,
+        Ok(None) => return unauthorized("invalid_token"),
+        Err(access::Unknown) => return unavailable(),
     };
     if !claims.has_scope("openid") {
         return HttpResponse::build(StatusCode::FORBIDDEN)
@@ -41,10 +48,7 @@ async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     let account = match web::block(move || store.account_by_subject(&subject)).await {
         Ok(Ok(Some(account))) if account.status.can_log_in() => account,
         Ok(Ok(_)) => return unauthorized("invalid_token"),
-        _ => {
-            return HttpResponse::ServiceUnavailable()
-                .json(json!({"error": "temporarily_unavailable"}));
-        }
+        _ => return unavailable(),
     };
     let mut body = Map::new();
     body.insert("sub".to_owned(), Value::String(account.subject.to_string()));

@@ -1,0 +1,354 @@
+//! Gatehouse as a cluster on one database: instances started together, keys made by
+//! one and used by another, and the database going away and coming back under load.
+
+use diesel::{Connection, PgConnection, RunQueryDsl};
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+use crate::account::{EMAIL, PASSWORD, SCOPE, World, call, login_as, world_with};
+use crate::http::url_host_port;
+use crate::support::process::ServerProcess;
+use crate::support::proxy::Proxy;
+use crate::support::{POSTGRES_VAR, TestDatabase, TestServer, test_config};
+
+#[derive(diesel::QueryableByName)]
+struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
+
+fn count_pg(url: &str, sql: &str) -> i64 {
+    let mut conn = PgConnection::establish(url).expect("postgres");
+    let rows: Vec<Count> = diesel::sql_query(sql).load(&mut conn).expect(sql);
+    rows.first().map_or(0, |r| r.n)
+}
+
+/// A `client_credentials` token from the server at `base`.
+async fn machine_token(base: &str, id: &str, secret: &str) -> String {
+    let tokens: Value = reqwest::Client::new()
+        .post(format!("{base}/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {tokens}"))
+        .to_owned()
+}
+
+async fn introspect(base: &str, id: &str, secret: &str, token: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(format!("{base}/introspect"))
+        .basic_auth(id, Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .expect("introspect")
+}
+
+async fn active(base: &str, id: &str, secret: &str, token: &str) -> bool {
+    let res = introspect(base, id, secret, token).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.expect("json");
+    body["active"] == true
+}
+
+/// Two instances started at the same moment on an empty database: one key set (one
+/// active and one next key per algorithm), and a token from either checks out at the
+/// other at once. Each made a set of its own, and published only its own.
+#[tokio::test]
+async fn two_instances_started_together_share_one_key_set() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let mut config = test_config(&db.url);
+    // No periodic reload to paper over a split.
+    config.keys.reload_interval_seconds = 3600;
+    let dirs = [
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    ];
+    let [a, b] = std::thread::scope(|scope| {
+        let started = dirs
+            .each_ref()
+            .map(|dir| scope.spawn(|| ServerProcess::start(&config, dir.path())));
+        started.map(|h| h.join().expect("started"))
+    });
+    assert_eq!(
+        count_pg(
+            &db.url,
+            "SELECT COUNT(*) AS n FROM signing_keys WHERE status = 'active'"
+        ),
+        3,
+        "one active key per algorithm"
+    );
+    assert_eq!(
+        count_pg(&db.url, "SELECT COUNT(*) AS n FROM signing_keys"),
+        6,
+        "one active and one next key per algorithm"
+    );
+    let out = a
+        .cli(dirs[0].path())
+        .args([
+            "clients",
+            "add",
+            "--id",
+            "rp",
+            "--name",
+            "RP",
+            "--grant",
+            "client_credentials",
+            "--scope",
+            "api",
+        ])
+        .output()
+        .expect("clients add");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let client: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let secret = client["client_secret"].as_str().expect("secret").to_owned();
+    let from_a = machine_token(&a.base, "rp", &secret).await;
+    let from_b = machine_token(&b.base, "rp", &secret).await;
+    assert!(
+        active(&b.base, "rp", &secret, &from_a).await,
+        "A's token at B"
+    );
+    assert!(
+        active(&a.base, "rp", &secret, &from_b).await,
+        "B's token at A"
+    );
+    let jwks = |base: String| async move {
+        let body: Value = reqwest::get(format!("{base}/jwks.json"))
+            .await
+            .expect("jwks")
+            .json()
+            .await
+            .expect("json");
+        body
+    };
+    assert_eq!(jwks(a.base.clone()).await, jwks(b.base.clone()).await);
+}
+
+/// A token signed by a key another instance made after this one last loaded its keys
+/// (two rotations since) is checked after a reload, not refused.
+#[tokio::test]
+async fn a_token_signed_by_a_key_this_instance_has_not_loaded_is_checked_after_a_reload() {
+    let db = TestDatabase::sqlite();
+    let mut config = test_config(&db.url);
+    config.keys.reload_interval_seconds = 3600;
+    let b = TestServer::start_with(config.clone(), Some(db)).await;
+    let (_, secret) = b.register_client(gatehouse_provider::clients::ClientRequest {
+        id: Some("rp".to_owned()),
+        name: "RP".to_owned(),
+        grant_types: vec![gatehouse_core::GrantType::ClientCredentials],
+        scopes: vec!["api".to_owned()],
+        ..gatehouse_provider::clients::ClientRequest::default()
+    });
+    let secret = secret.expect("secret");
+    let secrets = gatehouse_provider::crypto::Secrets::load(&config.secrets).expect("secrets");
+    for _ in 0..2 {
+        gatehouse_provider::crypto::keyring::maintain(
+            &b.store(),
+            &secrets.sealer,
+            chrono::Utc::now(),
+            chrono::TimeDelta::hours(1),
+            true,
+        )
+        .expect("rotate");
+    }
+    let a = TestServer::start_with(config, None).await;
+    let token = machine_token(&a.base, "rp", &secret).await;
+    assert!(active(&b.base, "rp", &secret, &token).await);
+    // A made-up key id is no live token (and reloads at most once per few seconds).
+    let made_up = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCIsImtpZCI6Im1hZGUtdXAifQ.e30.c2ln";
+    for _ in 0..3 {
+        assert!(!active(&b.base, "rp", &secret, made_up).await);
+    }
+}
+
+/// A world whose server reaches PostgreSQL through `Proxy`.
+async fn proxied_world(db: TestDatabase) -> (World, Proxy) {
+    let pg = std::env::var(POSTGRES_VAR).expect("set");
+    let target = url_host_port(&pg);
+    let proxy = Proxy::start(target).await;
+    let proxied = db
+        .url
+        .replacen(&target.to_string(), &proxy.addr.to_string(), 1);
+    assert_ne!(proxied, db.url, "the test URL must name {target} literally");
+    // The default acquire timeout (5 s), as in production: a readiness probe must
+    // not wait for it.
+    let w = world_with(db, |c| {
+        c.database.url = proxied;
+        c.database.acquire_timeout_seconds = 5;
+    })
+    .await;
+    (w, proxy)
+}
+
+fn retry_after(res: &reqwest::Response) -> Option<u64> {
+    res.headers()
+        .get("retry-after")?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// While the database is away, whether a token is live is unknown: /userinfo,
+/// /introspect and the account API answer 503 with Retry-After, never 401 or
+/// `active: false` (an RP then throws its tokens away). The first request after the
+/// database is back succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_is_503_never_a_revoked_token() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let (w, proxy) = proxied_world(db).await;
+    let user = login_as(&w, EMAIL, PASSWORD, EMAIL, "Laptop", SCOPE).await;
+    let (secret, machine) = w.server.machine_client("rp", &["api"]).await;
+    let userinfo = || {
+        w.http
+            .get(w.server.url("/userinfo"))
+            .bearer_auth(&user.access)
+            .send()
+    };
+    assert_eq!(userinfo().await.expect("userinfo").status(), StatusCode::OK);
+
+    proxy.go_down();
+    let res = userinfo().await.expect("userinfo");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(retry_after(&res).is_some());
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "temporarily_unavailable");
+
+    let res = introspect(&w.server.base, "rp", &secret, &machine).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(retry_after(&res).is_some());
+    let body: Value = res.json().await.expect("json");
+    assert_ne!(body["active"], false, "{body}");
+
+    let res = call(&w, Method::GET, "/api/v1/account", Some(&user.access), None).await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(retry_after(&res).is_some());
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["code"], "database_unavailable");
+
+    let started = Instant::now();
+    let res = w.server.get("/readyz").await;
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+
+    proxy.restore();
+    assert_eq!(
+        userinfo().await.expect("userinfo").status(),
+        StatusCode::OK,
+        "the first request after the database is back"
+    );
+    assert!(active(&w.server.base, "rp", &secret, &machine).await);
+    assert_eq!(
+        call(&w, Method::GET, "/api/v1/account", Some(&user.access), None)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+/// The start of a login (authorize, then the password step): whether it succeeded.
+async fn login_starts(w: &World) -> bool {
+    let browser = w.server.browser();
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs([
+            ("response_type", "code"),
+            ("client_id", "app"),
+            ("redirect_uri", "https://app.example.com/callback"),
+            ("scope", SCOPE),
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ])
+        .finish();
+    let Ok(res) = browser
+        .get(w.server.url(&format!("/authorize?{query}")))
+        .send()
+        .await
+    else {
+        return false;
+    };
+    let Some(challenge) = res
+        .headers()
+        .get("location")
+        .and_then(|l| url::Url::parse(l.to_str().ok()?).ok())
+        .and_then(|to| {
+            to.query_pairs()
+                .find(|(k, _)| k == "login_challenge")
+                .map(|(_, v)| v.into_owned())
+        })
+    else {
+        return false;
+    };
+    browser
+        .post(w.server.url(&format!("/api/v1/login/{challenge}/password")))
+        .json(&serde_json::json!({"identifier": EMAIL, "password": PASSWORD}))
+        .send()
+        .await
+        .is_ok_and(|res| res.status() == StatusCode::OK)
+}
+
+/// PostgreSQL restarted under a stream of logins (every connection cut at once, down
+/// for a second): the first login after it is back succeeds, and `/readyz` answers
+/// within its bound throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_recover_at_once_after_a_database_restart() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let (w, proxy) = proxied_world(db).await;
+    // Logins at once: the pool holds several connections, all of which the restart kills.
+    let warm = futures_util::future::join_all((0..8).map(|_| login_starts(&w))).await;
+    assert!(warm.iter().all(|ok| *ok));
+    proxy.go_down();
+    let down = Instant::now();
+    let mut failed = 0;
+    let mut slowest_probe = Duration::ZERO;
+    while down.elapsed() < Duration::from_secs(1) {
+        let probe = Instant::now();
+        let ready = w.server.get("/readyz").await.status();
+        slowest_probe = slowest_probe.max(probe.elapsed());
+        assert_eq!(ready, StatusCode::SERVICE_UNAVAILABLE);
+        if !login_starts(&w).await {
+            failed += 1;
+        }
+    }
+    proxy.restore();
+    let back = Instant::now();
+    let first = login_starts(&w).await;
+    let recovered_in = back.elapsed();
+    let probe = Instant::now();
+    assert_eq!(w.server.get("/readyz").await.status(), StatusCode::OK);
+    slowest_probe = slowest_probe.max(probe.elapsed());
+    eprintln!(
+        "database restart: {failed} logins failed while it was down; the first login after \
+         it came back succeeded: {first} (in {recovered_in:?}); slowest /readyz {slowest_probe:?}"
+    );
+    assert!(first, "the first login after the database is back succeeds");
+    assert!(slowest_probe < Duration::from_secs(1), "{slowest_probe:?}");
+    // … and every one after it: no request meets a connection the restart killed.
+    for n in 0..10 {
+        assert!(login_starts(&w).await, "login {n} after the restart");
+    }
+}
