@@ -192,7 +192,7 @@ fn bodies_are_sealed_and_erased_once_sent(db: &TestDatabase) {
             sent: 1,
             retried: 0,
             failed: 0,
-            released: 0,
+            ..DrainReport::default()
         }
     );
     let sent = store.mail_by_id(id).expect("read").expect("kept for audit");
@@ -350,7 +350,7 @@ fn a_failing_transport_backs_off_then_delivers(db: &TestDatabase) {
                 sent: 0,
                 retried: 1,
                 failed: 0,
-                released: 0,
+                ..DrainReport::default()
             }
         );
         let mail = store.mail_by_id(id).expect("read").expect("still queued");
@@ -394,7 +394,7 @@ fn a_failing_transport_backs_off_then_delivers(db: &TestDatabase) {
             sent: 1,
             retried: 0,
             failed: 0,
-            released: 0,
+            ..DrainReport::default()
         }
     );
     let mail = store.mail_by_id(id).expect("read").expect("kept");
@@ -425,6 +425,26 @@ fn an_expired_lease_moves_to_another_worker(db: &TestDatabase) {
     );
     let second = store.claim_mails("w2", at(60), at(120), 10).expect("claim");
     assert_eq!(second.len(), 1, "the lease expired");
+    // A worker renews only a lease it still holds.
+    assert_eq!(
+        store
+            .renew_mail_leases(&[id], "w1", at(130))
+            .expect("renew"),
+        0
+    );
+    assert_eq!(
+        store
+            .renew_mail_leases(&[id], "w2", at(130))
+            .expect("renew"),
+        1
+    );
+    assert!(
+        store
+            .claim_mails("w3", at(125), at(200), 10)
+            .expect("claim")
+            .is_empty(),
+        "renewed until 130"
+    );
     assert!(
         !store.mark_mail_sent(id, "w1", at(61)).expect("update"),
         "w1 lost it"
@@ -470,61 +490,6 @@ fn an_expired_lease_moves_to_another_worker(db: &TestDatabase) {
     );
 }
 
-/// A clock that jumps ahead each time it is read: a worker whose sends are slow.
-#[derive(Debug)]
-struct SlowClock(FixedClock);
-
-impl Clock for SlowClock {
-    fn now(&self) -> DateTime<Utc> {
-        self.0.advance(TimeDelta::seconds(40));
-        self.0.now()
-    }
-}
-
-/// A worker never starts a send its lease could run out in: it hands the rest back.
-#[test]
-fn a_worker_hands_back_what_its_lease_has_no_time_left_for() {
-    let db = TestDatabase::sqlite();
-    let store = db.store();
-    let sealer = sealer();
-    let dir = tempfile::tempdir().expect("dir");
-    let config = file_config(dir.path());
-    let outbox = Outbox::new(sealer.clone(), &config);
-    for i in 0..5 {
-        queue_code(
-            &store,
-            &outbox,
-            &format!("s{i}@example.com"),
-            None,
-            "1",
-            at(0),
-        );
-    }
-    // The file transport's worst case is 5 s: a lease of 70 s. Each reading of this
-    // clock moves 40 s, so the first mail is sent, then the lease is too short.
-    let clock = Arc::new(SlowClock(FixedClock::at(at(0))));
-    let worker = Worker::new(store.clone(), sealer, &config, clock).expect("worker");
-    let report = drain(&worker);
-    assert_eq!(
-        report,
-        DrainReport {
-            claimed: 5,
-            sent: 1,
-            retried: 0,
-            failed: 0,
-            released: 4,
-        }
-    );
-    let released = store
-        .claim_mails("other", at(1), at(60), 10)
-        .expect("claim");
-    assert_eq!(released.len(), 4, "due again at once");
-    assert!(
-        released.iter().all(|m| m.attempts == 0),
-        "untried, not failed"
-    );
-}
-
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -553,6 +518,7 @@ on_both_backends!(
     two_workers_never_send_one_mail_twice,
     a_failing_transport_backs_off_then_delivers,
     an_expired_lease_moves_to_another_worker,
+    an_expired_codes_mail_is_never_sent,
 );
 
 // ---------------------------------------------------------------------------------
@@ -733,7 +699,7 @@ fn smtp_delivers_and_loses_nothing_while_the_server_is_down() {
             sent: 0,
             retried: 2,
             failed: 0,
-            released: 0,
+            ..DrainReport::default()
         },
         "the server is down"
     );
@@ -763,7 +729,7 @@ fn smtp_delivers_and_loses_nothing_while_the_server_is_down() {
             sent: 2,
             retried: 0,
             failed: 0,
-            released: 0,
+            ..DrainReport::default()
         }
     );
     let third = queue_code(
@@ -926,4 +892,254 @@ fn mail_queued_in_a_stream_lingers_for_one_round_and_idle_mail_goes_at_once() {
             .is_some_and(|m| m.is_pending()),
         "unsent mail stays queued for the next start"
     );
+}
+
+// ---------------------------------------------------------------------------------
+// Delivery through crashes and outages: as close to exactly once as SMTP allows, and
+// never pointlessly late.
+
+fn smtp_config(port: u16) -> MailConfig {
+    MailConfig {
+        transport: MailTransportKind::Smtp,
+        smtp_host: "127.0.0.1".to_owned(),
+        smtp_port: port,
+        smtp_tls: SmtpTls::None,
+        smtp_timeout_seconds: 10,
+        poll_interval_seconds: 1,
+        ..MailConfig::default()
+    }
+}
+
+/// Waits until `server` has received `n` mails (or `within` has passed); the mails.
+fn received_at_least(server: &SmtpServer, n: usize, within: Duration) -> Vec<(Value, Value)> {
+    let deadline = Instant::now() + within;
+    loop {
+        let mails = server.received();
+        if mails.len() >= n || Instant::now() >= deadline {
+            return mails;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// An instance killed (`kill -9`) between sending a mail and recording it: another
+/// instance sends it again within seconds of the short lease's end, as the same mail
+/// (the same `Message-ID`, so a receiving system can drop the repeat). It waited out a
+/// whole lease of several minutes before.
+#[test]
+fn a_killed_instances_mail_goes_out_again_within_seconds_as_the_same_mail() {
+    let db = TestDatabase::sqlite();
+    let smtp = SmtpServer::start_holding(free_port(), Duration::from_secs(3));
+    let mut config = test_config(&db.url);
+    config.mail = smtp_config(smtp.port);
+    let dirs = [
+        tempfile::tempdir().expect("dir"),
+        tempfile::tempdir().expect("dir"),
+    ];
+    let first = crate::support::process::ServerProcess::start(&config, dirs[0].path());
+    let id = queue_code(
+        &db.store(),
+        &server_outbox(&config),
+        "rie@example.com",
+        None,
+        "424242",
+        Utc::now(),
+    );
+    // The first instance has handed the mail over; the server holds its answer.
+    assert_eq!(
+        received_at_least(&smtp, 1, Duration::from_secs(20)).len(),
+        1
+    );
+    first.kill();
+    let killed = Instant::now();
+    assert!(
+        db.store()
+            .mail_by_id(id)
+            .expect("read")
+            .expect("row")
+            .sent_at
+            .is_none(),
+        "killed before it recorded the send"
+    );
+    let _second = crate::support::process::ServerProcess::start(&config, dirs[1].path());
+    let mails = received_at_least(&smtp, 2, Duration::from_secs(60));
+    let again_after = killed.elapsed();
+    eprintln!("a killed instance's mail went out again after {again_after:?}");
+    assert_eq!(mails.len(), 2, "sent again by the other instance");
+    assert_eq!(mails[0].1["message_id"], mails[1].1["message_id"]);
+    assert_eq!(mails[0].1["message_id"], format!("<{id}@localhost>"));
+    assert!(
+        again_after < Duration::from_secs(30),
+        "within seconds of the lease's end: {again_after:?}"
+    );
+}
+
+/// A worker that sent a mail and then lost its database records the send once the
+/// database is back, before anything else: the mail is delivered once. It used to
+/// forget the mark and send the mail again when its lease ran out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_the_database_missed_is_recorded_when_it_is_back() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let pg = std::env::var(crate::support::POSTGRES_VAR).expect("set");
+    let target = crate::http::url_host_port(&pg);
+    let proxy = crate::support::proxy::Proxy::start(target).await;
+    let proxied = db
+        .url
+        .replacen(&target.to_string(), &proxy.addr.to_string(), 1);
+    let smtp = SmtpServer::start_holding(free_port(), Duration::from_secs(2));
+    let config = smtp_config(smtp.port);
+    let sealer = sealer();
+    let direct = db.store();
+    let id = queue_code(
+        &direct,
+        &Outbox::new(sealer.clone(), &config),
+        "ken@example.com",
+        None,
+        "515151",
+        Utc::now(),
+    );
+    let worker_store = Store::open(
+        &gatehouse_store::DatabaseUrl::parse(&proxied).expect("url"),
+        &gatehouse_store::PoolOptions {
+            max_connections: 2,
+            acquire_timeout: Duration::from_secs(1),
+        },
+    )
+    .expect("store");
+    let worker = Worker::new(worker_store, sealer, &config, Arc::new(SystemClock))
+        .expect("worker")
+        .spawn()
+        .expect("spawn");
+    let smtp_wait = tokio::task::spawn_blocking(move || {
+        let got = received_at_least(&smtp, 1, Duration::from_secs(20)).len();
+        (smtp, got)
+    });
+    let (smtp, got) = smtp_wait.await.expect("join");
+    assert_eq!(got, 1);
+    // The database goes away while the server still holds its 250.
+    proxy.go_down();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert!(
+        direct
+            .mail_by_id(id)
+            .expect("read")
+            .expect("row")
+            .sent_at
+            .is_none()
+    );
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while direct
+        .mail_by_id(id)
+        .expect("read")
+        .expect("row")
+        .sent_at
+        .is_none()
+    {
+        assert!(Instant::now() < deadline, "the send was never recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Past the lease, nothing was sent a second time.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(smtp.received().len(), 1, "delivered once");
+    tokio::task::spawn_blocking(move || worker.stop())
+        .await
+        .expect("stopped");
+    drop(proxy);
+}
+
+/// Mail waiting out a backoff after a mail-server outage goes out as soon as a send
+/// succeeds again, not when its backoff ends.
+#[test]
+fn mail_waiting_out_a_backoff_goes_out_once_a_send_succeeds() {
+    let db = TestDatabase::sqlite();
+    let store = db.store();
+    let sealer = sealer();
+    let port = free_port();
+    let config = smtp_config(port);
+    let clock = Arc::new(FixedClock::at(at(0)));
+    let outbox = Outbox::new(sealer.clone(), &config);
+    let worker = Worker::new(store.clone(), sealer, &config, clock.clone()).expect("worker");
+    let early = queue_code(&store, &outbox, "early@example.com", None, "100001", at(0));
+    assert_eq!(drain(&worker).retried, 1, "the mail server is down");
+    let waiting = store.mail_by_id(early).expect("read").expect("row");
+    assert!(waiting.next_attempt_at > at(20), "backing off");
+
+    let server = SmtpServer::start(port);
+    clock.advance(TimeDelta::seconds(5));
+    queue_code(
+        &store,
+        &outbox,
+        "late@example.com",
+        None,
+        "200002",
+        clock.now(),
+    );
+    let report = drain(&worker);
+    assert_eq!((report.sent, report.hurried), (1, 1), "{report:?}");
+    assert_eq!(drain(&worker).sent, 1, "the waiting mail, at once");
+    assert_eq!(server.received().len(), 2);
+}
+
+/// A mail whose code expired before it could be sent is not sent: it is marked
+/// failed (expired) and audited.
+fn an_expired_codes_mail_is_never_sent(db: &TestDatabase) {
+    let store = db.store();
+    let sealer = sealer();
+    let dir = tempfile::tempdir().expect("dir");
+    let config = file_config(dir.path());
+    let outbox = Outbox::new(sealer.clone(), &config);
+    // The code is good for 10 minutes; the mail server was away for 11.
+    let id = queue_code(&store, &outbox, "late@example.com", None, "999999", at(0));
+    let clock = Arc::new(FixedClock::at(at(11 * 60)));
+    let worker = Worker::new(store.clone(), sealer, &config, clock).expect("worker");
+    let report = drain(&worker);
+    assert_eq!((report.claimed, report.expired, report.sent), (1, 1, 0));
+    assert!(eml_files(dir.path()).is_empty(), "never sent");
+    let mail = store.mail_by_id(id).expect("read").expect("row");
+    assert_eq!(mail.failed_at, Some(at(11 * 60)));
+    assert_eq!(mail.sealed_body, None, "its body is erased");
+    assert_eq!(
+        mail.last_error.as_deref(),
+        Some(gatehouse_provider::mail::EXPIRED)
+    );
+    assert_eq!(
+        count(
+            &db.url,
+            "SELECT COUNT(*) AS n FROM audit_events WHERE kind = 'mail_expired'"
+        ),
+        1,
+        "audited"
+    );
+    // A code still good is sent.
+    queue_code(
+        &store,
+        &outbox,
+        "soon@example.com",
+        None,
+        "888888",
+        at(11 * 60),
+    );
+    assert_eq!(drain(&worker).sent, 1);
+}
+
+/// `SELECT COUNT(*) AS n …` on the database at `url`, whichever backend.
+fn count(url: &str, sql: &str) -> i64 {
+    use diesel::{Connection, RunQueryDsl};
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Count> = if url.starts_with("postgres") {
+        let mut conn = diesel::PgConnection::establish(url).expect("postgres");
+        diesel::sql_query(sql).load(&mut conn).expect(sql)
+    } else {
+        let path = url.trim_start_matches("sqlite://");
+        let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
+        diesel::sql_query(sql).load(&mut conn).expect(sql)
+    };
+    rows.first().map_or(0, |r| r.n)
 }

@@ -45,10 +45,12 @@ pub enum AuditKind {
     /// Wrong passwords for the account reached `brute_force.account_alert_failures`
     /// within a window; its owner was mailed.
     FailedLoginsAlert,
+    /// A mail carrying a code or a link was not sent: it had expired first.
+    MailExpired,
 }
 
 impl AuditKind {
-    const ALL: [Self; 31] = [
+    const ALL: [Self; 32] = [
         Self::AccountCreated,
         Self::AccountImported,
         Self::AccountUpdated,
@@ -80,6 +82,7 @@ impl AuditKind {
         Self::ClientSecretRotated,
         Self::ClientDeleted,
         Self::FailedLoginsAlert,
+        Self::MailExpired,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -115,6 +118,7 @@ impl AuditKind {
             Self::ClientSecretRotated => "client_secret_rotated",
             Self::ClientDeleted => "client_deleted",
             Self::FailedLoginsAlert => "failed_logins_alert",
+            Self::MailExpired => "mail_expired",
         }
     }
 }

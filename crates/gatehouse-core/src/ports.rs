@@ -421,6 +421,22 @@ pub trait MailOutbox {
     /// Stamps the mail sent, erases its body and frees its lease, if `owner` still
     /// holds it. `false` when it does not (the lease expired and moved on).
     fn mark_mail_sent(&self, id: MailId, owner: &str, at: DateTime<Utc>) -> RepositoryResult<bool>;
+    /// Stamps a mail sent whoever holds its lease now: the sent mark of a worker that
+    /// sent it and could not record it then (the database was away). `false` when it
+    /// was already marked sent.
+    fn record_sent_late(&self, id: MailId, at: DateTime<Utc>) -> RepositoryResult<bool>;
+    /// Extends `owner`'s lease on those of `ids` it still holds (pending) to
+    /// `lease_until`; returns how many. Leases are short and renewed while a batch is
+    /// in flight, so a crashed instance's mail is due again within seconds.
+    fn renew_mail_leases(
+        &self,
+        ids: &[MailId],
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> RepositoryResult<u64>;
+    /// Makes every pending mail waiting out a backoff due at `now` (a send has just
+    /// succeeded: the outage they wait for is over); returns how many.
+    fn hurry_mails(&self, now: DateTime<Utc>) -> RepositoryResult<u64>;
     /// Hands mails `owner` leased but did not try back at once (no attempt counted).
     fn release_mails(&self, ids: &[MailId], owner: &str) -> RepositoryResult<u64>;
     /// Records a failed attempt and frees the lease until `next_attempt_at`.

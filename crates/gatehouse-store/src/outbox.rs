@@ -34,6 +34,7 @@ struct MailRow {
     sent_at: Option<i64>,
     failed_at: Option<i64>,
     last_error: Option<String>,
+    expires_at: Option<i64>,
 }
 
 impl From<&OutboxMail> for MailRow {
@@ -51,6 +52,7 @@ impl From<&OutboxMail> for MailRow {
             sent_at: m.sent_at.map(to_millis),
             failed_at: m.failed_at.map(to_millis),
             last_error: m.last_error.clone(),
+            expires_at: m.expires_at.map(to_millis),
         }
     }
 }
@@ -72,6 +74,7 @@ impl TryFrom<MailRow> for OutboxMail {
             sent_at: row.sent_at.map(from_millis).transpose()?,
             failed_at: row.failed_at.map(from_millis).transpose()?,
             last_error: row.last_error,
+            expires_at: row.expires_at.map(from_millis).transpose()?,
         })
     }
 }
@@ -157,6 +160,62 @@ impl MailOutbox {
             .execute(c))
         })
         .and_then(touched)
+    }
+
+    fn record_sent_late(&self, id: MailId, at: DateTime<Utc>) -> RepositoryResult<bool> {
+        use mail_outbox::dsl as m;
+        self.run(|c| {
+            diesel::update(m::mail_outbox.find(id.to_string()).filter(m::sent_at.is_null()))
+                .set((
+                    m::sent_at.eq(to_millis(at)),
+                    m::sealed_body.eq(None::<Vec<u8>>),
+                    m::attempts.eq(m::attempts + 1),
+                    m::failed_at.eq(None::<i64>),
+                    m::lease_owner.eq(None::<String>),
+                    m::lease_until.eq(None::<i64>),
+                ))
+                .execute(c)
+        })
+        .and_then(touched)
+    }
+
+    fn renew_mail_leases(
+        &self,
+        ids: &[MailId],
+        owner: &str,
+        lease_until: DateTime<Utc>,
+    ) -> RepositoryResult<u64> {
+        use mail_outbox::dsl as m;
+        let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
+        let renewed = self.run(|c| {
+            diesel::update(
+                m::mail_outbox
+                    .filter(m::id.eq_any(&ids))
+                    .filter(m::lease_owner.eq(owner))
+                    .filter(m::sent_at.is_null())
+                    .filter(m::failed_at.is_null()),
+            )
+            .set(m::lease_until.eq(to_millis(lease_until)))
+            .execute(c)
+        })?;
+        Ok(u64::try_from(renewed).unwrap_or(u64::MAX))
+    }
+
+    fn hurry_mails(&self, now: DateTime<Utc>) -> RepositoryResult<u64> {
+        use mail_outbox::dsl as m;
+        let now = to_millis(now);
+        let hurried = self.run(|c| {
+            diesel::update(
+                m::mail_outbox
+                    .filter(m::sent_at.is_null())
+                    .filter(m::failed_at.is_null())
+                    .filter(m::attempts.gt(0))
+                    .filter(m::next_attempt_at.gt(now)),
+            )
+            .set(m::next_attempt_at.eq(now))
+            .execute(c)
+        })?;
+        Ok(u64::try_from(hurried).unwrap_or(u64::MAX))
     }
 
     fn release_mails(&self, ids: &[MailId], owner: &str) -> RepositoryResult<u64> {

@@ -197,6 +197,7 @@ diesel::table! {
         sent_at -> Nullable<BigInt>,
         failed_at -> Nullable<BigInt>,
         last_error -> Nullable<Text>,
+        expires_at -> Nullable<BigInt>,
     }
 }
 

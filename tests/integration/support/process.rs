@@ -85,6 +85,12 @@ impl ServerProcess {
         cmd
     }
 
+    /// Kills the server outright (SIGKILL), as a crash would: nothing of it runs on.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Stops the server as a service manager does (SIGTERM) and waits for it; its exit
     /// status and everything it logged.
     pub fn stop(mut self) -> (Option<ExitStatus>, String) {

@@ -6,6 +6,7 @@ use serde_json::Value;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 use tempfile::TempDir;
 
 fn script(name: &str) -> PathBuf {
@@ -29,11 +30,17 @@ pub struct SmtpServer {
 impl SmtpServer {
     /// Starts the server on `port` and waits until it listens.
     pub fn start(port: u16) -> Self {
+        Self::start_holding(port, Duration::ZERO)
+    }
+
+    /// The same, answering each mail's data `hold` after it has written the mail.
+    pub fn start_holding(port: u16, hold: Duration) -> Self {
         let dir = tempfile::tempdir().expect("dir");
         let mut child = Command::new("python3")
             .arg(script("smtp_server.py"))
             .arg(dir.path())
             .arg(port.to_string())
+            .arg(hold.as_secs_f64().to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -100,6 +100,7 @@ impl Templates {
             ),
         };
         self.compose(to, language, subject, &paragraphs)
+            .valid_for(valid_for)
     }
 
     /// Someone asked to move another account to this address, which is already the
@@ -177,6 +178,7 @@ impl Templates {
             ),
         };
         self.compose(to, language, subject, &paragraphs)
+            .valid_for(undo_valid_for)
     }
 
     /// To the new address after a change: how to log in from now on (scenario B).

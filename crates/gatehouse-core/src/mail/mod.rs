@@ -20,6 +20,17 @@ pub struct Message {
     pub to: String,
     pub subject: String,
     pub text_body: String,
+    /// How long what the mail carries (a one-time code, a link) is good for: past it
+    /// the mail is not sent at all (a late code only confuses its reader).
+    pub valid_for: Option<chrono::TimeDelta>,
+}
+
+impl Message {
+    /// The same mail, carrying something good for `valid_for` only.
+    pub fn valid_for(mut self, valid_for: chrono::TimeDelta) -> Self {
+        self.valid_for = Some(valid_for);
+        self
+    }
 }
 
 /// Bodies hold secrets (one-time codes, links): never print them.
@@ -43,6 +54,7 @@ mod tests {
             to: "a@example.com".to_owned(),
             subject: "s".to_owned(),
             text_body: "123456".to_owned(),
+            valid_for: None,
         };
         let shown = format!("{message:?}");
         assert!(!shown.contains("123456"), "{shown}");

@@ -56,6 +56,9 @@ pub struct OutboxMail {
     pub failed_at: Option<DateTime<Utc>>,
     /// Why the last attempt failed, when it did.
     pub last_error: Option<String>,
+    /// Past this instant the mail is not sent (what it carries has expired): it is
+    /// marked failed, `expired`, instead.
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 impl fmt::Debug for OutboxMail {
@@ -73,6 +76,7 @@ impl fmt::Debug for OutboxMail {
             .field("sent_at", &self.sent_at)
             .field("failed_at", &self.failed_at)
             .field("last_error", &self.last_error)
+            .field("expires_at", &self.expires_at)
             .finish()
     }
 }
@@ -114,7 +118,13 @@ impl OutboxMail {
             sent_at: None,
             failed_at: None,
             last_error: None,
+            expires_at: None,
         }
+    }
+
+    /// Whether what the mail carries has expired at `now`: it must not be sent.
+    pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
+        self.expires_at.is_some_and(|at| now >= at)
     }
 
     /// Neither sent nor given up.

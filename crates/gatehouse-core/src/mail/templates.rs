@@ -111,6 +111,7 @@ impl Templates {
             ),
         };
         self.compose(to, language, subject, &paragraphs)
+            .valid_for(valid_for)
     }
 
     /// The re-registration invitation of a migrated account (scenario A): the link
@@ -160,6 +161,7 @@ impl Templates {
             ),
         };
         self.compose(to, language, subject, &paragraphs)
+            .valid_for(valid_for)
     }
 
     /// Joins the paragraphs and adds the closing every mail shares.
@@ -187,6 +189,7 @@ impl Templates {
             to: to.as_str().to_owned(),
             subject,
             text_body,
+            valid_for: None,
         }
     }
 }

@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::MailConfig;
 use crate::crypto::{CryptoError, Sealer};
 
-pub use worker::{DrainReport, Worker, WorkerHandle};
+pub use worker::{DrainReport, EXPIRED, LEASE, Worker, WorkerHandle};
 
 #[derive(Debug, thiserror::Error)]
 pub enum MailError {
@@ -148,7 +148,7 @@ impl Outbox {
                     .map_err(|e| e.to_string())
             })
             .map_err(|e| RepositoryError::Unavailable(format!("sealing a mail failed: {e}")))?;
-        let mail = OutboxMail::queued_for(
+        let mut mail = OutboxMail::queued_for(
             id,
             message.to.clone(),
             message.subject.clone(),
@@ -156,6 +156,7 @@ impl Outbox {
             now,
             due,
         );
+        mail.expires_at = message.valid_for.map(|valid_for| now + valid_for);
         repo.enqueue_mail(&mail)?;
         Ok(id)
     }

@@ -5,14 +5,14 @@
 //! server, and it stops when the server stops. Any number of instances may drain one
 //! database: a lease gives each mail to one worker at a time.
 
-use chrono::TimeDelta;
-use gatehouse_core::Clock;
-use gatehouse_core::mail::{Backoff, OutboxMail};
-use gatehouse_core::ports::MailOutbox;
+use chrono::{DateTime, TimeDelta, Utc};
+use gatehouse_core::mail::{Backoff, MailId, OutboxMail};
+use gatehouse_core::ports::{AuditLog, MailOutbox};
+use gatehouse_core::{AuditKind, Clock, NewAuditEvent};
 use gatehouse_store::Store;
 use lettre::message::{Mailbox, SinglePart};
-use std::sync::Arc;
 use std::sync::mpsc::{self, RecvTimeoutError, TryRecvError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -31,12 +31,24 @@ pub struct DrainReport {
     pub retried: usize,
     /// Refused for good by the mail server, or not a valid mail at all.
     pub failed: usize,
-    /// Handed back untried: the lease had too little time left for them.
-    pub released: usize,
+    /// Not sent: what they carry (a code, a link) had expired.
+    pub expired: usize,
+    /// Skipped: their lease ran out before their turn and another worker has them.
+    pub lost: usize,
+    /// Mails waiting out a backoff made due at once, after a send succeeded.
+    pub hurried: usize,
 }
+
+/// How long a lease lasts: short, so a crashed instance's mail is due again within
+/// seconds. A mail's lease is renewed before it is sent and every `RENEW_EVERY`
+/// while the send is in flight.
+pub const LEASE: TimeDelta = TimeDelta::seconds(15);
+const RENEW_EVERY: Duration = Duration::from_secs(5);
 
 /// Longest error text kept in the row.
 const MAX_ERROR_CHARS: usize = 500;
+/// The `last_error` of a mail not sent because what it carried had expired.
+pub const EXPIRED: &str = "expired: its code or link was no longer valid";
 /// How often sent mails past their retention are deleted.
 const PURGE_EVERY: TimeDelta = TimeDelta::hours(1);
 
@@ -54,6 +66,9 @@ pub struct Worker {
     poll_interval: Duration,
     linger: Duration,
     wake: super::Wake,
+    /// Mails sent whose sent mark did not land (the database was away): recorded
+    /// before anything else once it is back, never forgotten.
+    unrecorded: Mutex<Vec<(MailId, DateTime<Utc>)>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -104,6 +119,7 @@ impl Worker {
             poll_interval: Duration::from_secs(config.poll_interval_seconds.max(1).into()),
             linger: Duration::from_millis(config.linger_ms.into()),
             wake: super::Wake::default(),
+            unrecorded: Mutex::default(),
         })
     }
 
@@ -118,41 +134,52 @@ impl Worker {
         &self.owner
     }
 
-    /// The longest one send may take.
-    fn worst_case(&self) -> TimeDelta {
-        TimeDelta::from_std(self.transport.worst_case()).unwrap_or(TimeDelta::hours(1))
-    }
-
     /// Leases one batch of due mails and tries each once.
     ///
-    /// The lease lasts two worst-case sends plus a minute, whatever the batch size, so
-    /// the mails of a worker that dies are soon due again. Before each send the worker
-    /// checks that a worst-case send still fits in the lease (never sending on a lease
-    /// that could run out mid-send, when another worker may take the mail); what no
-    /// longer fits is handed back, due at once, for the next round.
+    /// First the sent marks that did not land earlier are recorded. A mail whose code
+    /// or link has expired is not sent but marked failed (`expired`) and audited. Each
+    /// mail's lease is renewed just before its send and while the send is in flight;
+    /// one whose lease was lost (another worker has it) is skipped. After the first
+    /// successful send, mails waiting out a backoff are made due at once: whatever
+    /// made them fail is over.
     pub async fn drain_once(&self) -> Result<DrainReport, MailError> {
+        self.record_unrecorded()?;
         let now = self.clock.now();
-        let worst_case = self.worst_case();
-        let lease_until = now + worst_case * 2 + TimeDelta::minutes(1);
         let claimed = self
             .store
-            .claim_mails(&self.owner, now, lease_until, self.batch_size)?;
+            .claim_mails(&self.owner, now, now + LEASE, self.batch_size)?;
         let mut report = DrainReport {
             claimed: claimed.len(),
             ..DrainReport::default()
         };
-        for (n, mail) in claimed.iter().enumerate() {
-            if self.clock.now() + worst_case >= lease_until {
-                let rest: Vec<_> = claimed[n..].iter().map(|m| m.id).collect();
-                self.store.release_mails(&rest, &self.owner)?;
-                report.released = rest.len();
-                break;
+        for mail in &claimed {
+            let now = self.clock.now();
+            if mail.is_expired(now) {
+                self.expire(mail, now)?;
+                report.expired += 1;
+                continue;
             }
-            match self.deliver(mail).await {
+            if self
+                .store
+                .renew_mail_leases(&[mail.id], &self.owner, now + LEASE)?
+                == 0
+            {
+                report.lost += 1;
+                continue;
+            }
+            match self.send_renewing(mail).await {
                 Ok(()) => {
-                    self.store
-                        .mark_mail_sent(mail.id, &self.owner, self.clock.now())?;
+                    let sent_at = self.clock.now();
+                    if let Err(e) = self.store.mark_mail_sent(mail.id, &self.owner, sent_at) {
+                        // Sent, but not recorded: kept, and recorded as soon as it can be.
+                        self.unrecorded_marks().push((mail.id, sent_at));
+                        return Err(e.into());
+                    }
                     report.sent += 1;
+                    if report.sent == 1 {
+                        let hurried = self.store.hurry_mails(sent_at)?;
+                        report.hurried = usize::try_from(hurried).unwrap_or(usize::MAX);
+                    }
                 }
                 Err(error) if error.permanent => {
                     tracing::warn!(mail_id = %mail.id, domain = mail.recipient_domain(), error = %error.reason, "mail refused for good; not retried");
@@ -181,6 +208,55 @@ impl Worker {
             }
         }
         Ok(report)
+    }
+
+    fn unrecorded_marks(&self) -> std::sync::MutexGuard<'_, Vec<(MailId, DateTime<Utc>)>> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records the sent marks that did not land before; those that still do not stay.
+    fn record_unrecorded(&self) -> Result<(), MailError> {
+        let mut marks = self.unrecorded_marks();
+        while let Some(&(id, at)) = marks.first() {
+            self.store.record_sent_late(id, at)?;
+            tracing::info!(mail_id = %id, "a mail sent while the database was away is recorded sent");
+            marks.remove(0);
+        }
+        Ok(())
+    }
+
+    /// Marks a mail whose code or link expired before it could be sent, and audits it.
+    fn expire(&self, mail: &OutboxMail, now: DateTime<Utc>) -> Result<(), MailError> {
+        tracing::warn!(mail_id = %mail.id, domain = mail.recipient_domain(), "mail expired before it could be sent; not sent");
+        self.store
+            .give_up_mail(mail.id, &self.owner, EXPIRED, now)?;
+        self.store.record(
+            &NewAuditEvent::new(AuditKind::MailExpired, None, now)
+                .with_detail("mail_id", mail.id.to_string())
+                .with_detail("domain", mail.recipient_domain()),
+        )?;
+        Ok(())
+    }
+
+    /// Sends one mail, renewing its lease every `RENEW_EVERY` while the send lasts.
+    async fn send_renewing(&self, mail: &OutboxMail) -> Result<(), SendError> {
+        let send = self.deliver(mail);
+        tokio::pin!(send);
+        let mut beat = tokio::time::interval(RENEW_EVERY);
+        beat.tick().await;
+        loop {
+            tokio::select! {
+                outcome = &mut send => return outcome,
+                _ = beat.tick() => {
+                    let until = self.clock.now() + LEASE;
+                    if let Err(e) = self.store.renew_mail_leases(&[mail.id], &self.owner, until) {
+                        tracing::warn!(mail_id = %mail.id, error = %e, "renewing a mail's lease failed");
+                    }
+                }
+            }
+        }
     }
 
     /// Deletes sent and given-up mails older than the retention; returns how many.
@@ -267,8 +343,9 @@ impl Worker {
                     last_busy_round = Some(round_started);
                 }
                 match round {
-                    Ok(round) if round.claimed >= self.batch_size as usize => {
-                        // A full batch: more may be due. Stop first if asked to.
+                    Ok(round) if round.claimed >= self.batch_size as usize || round.hurried > 0 => {
+                        // A full batch, or mails just made due: more may be due. Stop
+                        // first if asked to.
                         if !matches!(stopped.try_recv(), Err(TryRecvError::Empty)) {
                             return;
                         }
