@@ -395,10 +395,9 @@ pub fn start_enrolment(
                     Some(AuthenticatorAttachment::CrossPlatform),
                 )
                 .map_err(unavailable)?;
-            (
-                options_json(&ccr)?,
-                CeremonyState::SecurityKeyRegistration(state),
-            )
+            let mut options = options_json(&ccr)?;
+            without_credential_protection(&mut options);
+            (options, CeremonyState::SecurityKeyRegistration(state))
         }
         Flavour::Passkey | Flavour::Platform => {
             let (ccr, state) = rp
@@ -450,6 +449,27 @@ pub fn start_enrolment(
         }),
         renewed: false,
     })
+}
+
+/// Drops the credProtect request webauthn-rs adds to a security key's creation options
+/// (`userVerificationRequired` beside `userVerification: "preferred"`): Chromium
+/// refuses that combination ("Requested protection policy is inconsistent or cannot be
+/// satisfied"), so no security key could be enrolled from Chrome or Edge. The policy
+/// is a request to the authenticator, not something the finished registration checks.
+fn without_credential_protection(options: &mut Value) {
+    let Some(extensions) = options["publicKey"]
+        .get_mut("extensions")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    extensions.remove("credentialProtectionPolicy");
+    extensions.remove("enforceCredentialProtectionPolicy");
+    if extensions.is_empty()
+        && let Some(public_key) = options["publicKey"].as_object_mut()
+    {
+        public_key.remove("extensions");
+    }
 }
 
 /// Finishes a registration: the ceremony is taken (once), the attestation checked,
