@@ -211,3 +211,116 @@ async fn swagger_ui_works_offline() {
         .expect("js");
     assert!(init.contains("/openapi.json"), "{init}");
 }
+
+/// A UI on another origin of the same site (the default UI URLs, `localhost:3000`):
+/// preflights and requests from it carry CORS headers with credentials, on the REST
+/// API and on the endpoints a browser-based application calls; any other origin gets
+/// no CORS headers at all, and `*` is never sent.
+#[tokio::test]
+async fn cors_lets_the_ui_origin_in_with_credentials_and_no_one_else() {
+    let server = TestServer::start(TestDatabase::sqlite()).await;
+    let ui = "http://localhost:3000";
+    let preflight = |path: &str, origin: &str, method: &str| {
+        server
+            .client
+            .request(reqwest::Method::OPTIONS, server.url(path))
+            .header("origin", origin)
+            .header("access-control-request-method", method)
+            .header(
+                "access-control-request-headers",
+                "content-type, authorization",
+            )
+            .send()
+    };
+    for (path, method) in [
+        ("/api/v1/login/some-challenge/password", "POST"),
+        ("/api/v1/account", "PATCH"),
+        ("/token", "POST"),
+        ("/userinfo", "GET"),
+        ("/revoke", "POST"),
+        ("/.well-known/openid-configuration", "GET"),
+        ("/jwks.json", "GET"),
+    ] {
+        let res = preflight(path, ui, method).await.expect("preflight");
+        assert!(res.status().is_success(), "{path}: {}", res.status());
+        let headers = res.headers();
+        assert_eq!(headers["access-control-allow-origin"], ui, "{path}");
+        assert_eq!(
+            headers["access-control-allow-credentials"], "true",
+            "{path}"
+        );
+        let methods = headers["access-control-allow-methods"]
+            .to_str()
+            .expect("ascii");
+        assert!(methods.contains(method), "{path}: {methods}");
+
+        let refused = preflight(path, "https://evil.example.com", method)
+            .await
+            .expect("preflight");
+        assert!(
+            refused
+                .headers()
+                .keys()
+                .all(|k| !k.as_str().starts_with("access-control-")),
+            "{path}: {:?}",
+            refused.headers()
+        );
+    }
+    // The request itself, a problem answer included.
+    let res = server
+        .client
+        .post(server.url("/api/v1/login/some-challenge/password"))
+        .header("origin", ui)
+        .json(&serde_json::json!({"identifier": "a@example.com", "password": "x"}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.headers()["access-control-allow-origin"], ui);
+    assert_eq!(res.headers()["access-control-allow-credentials"], "true");
+    let res = server
+        .client
+        .get(server.url("/jwks.json"))
+        .header("origin", "https://evil.example.com")
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(res.status(), StatusCode::OK, "served, without CORS headers");
+    assert!(res.headers().get("access-control-allow-origin").is_none());
+}
+
+/// `[cors] allowed_origins` replaces the derived list; a wildcard or a URL with a
+/// path is no origin and is refused at start.
+#[tokio::test]
+async fn cors_origins_are_configured_and_checked() {
+    let db = TestDatabase::sqlite();
+    let mut config = test_config(&db.url);
+    config.cors.allowed_origins = "https://app.example.com".to_owned();
+    assert_eq!(
+        config.cors_origins(),
+        Ok(vec!["https://app.example.com".to_owned()])
+    );
+    for bad in ["*", "https://app.example.com/login", "app.example.com"] {
+        config.cors.allowed_origins = bad.to_owned();
+        assert!(config.validate().is_err(), "{bad}");
+    }
+    config.cors.allowed_origins = "https://app.example.com".to_owned();
+    let server = TestServer::start_with(config, Some(db)).await;
+    for (origin, allowed) in [
+        ("https://app.example.com", true),
+        ("http://localhost:3000", false),
+    ] {
+        let res = server
+            .client
+            .request(reqwest::Method::OPTIONS, server.url("/userinfo"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .send()
+            .await
+            .expect("preflight");
+        assert_eq!(
+            res.headers().get("access-control-allow-origin").is_some(),
+            allowed,
+            "{origin}"
+        );
+    }
+}

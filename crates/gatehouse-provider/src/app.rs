@@ -26,7 +26,7 @@ use crate::password_pool::PasswordPool;
 use crate::periodic::{self, FirstRun};
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
-use crate::{api, health, jwks, oidc, openapi, request_id};
+use crate::{api, cors, health, jwks, oidc, openapi, request_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -278,6 +278,8 @@ impl Application {
         });
         let document = openapi::document();
         let allowed = web::Data::new(AllowedMethods::from_document(&document));
+        // Validated with the rest of the configuration.
+        let cors_origins = state.config.cors_origins().unwrap_or_default();
         let mut http = HttpServer::new(move || {
             App::new()
                 .into_utoipa_app()
@@ -297,6 +299,7 @@ impl Application {
                 )
                 .default_service(web::to(fallback))
                 .wrap(ErrorHandlers::new().default_handler(rewrite_error_response))
+                .wrap(cors::middleware(&cors_origins))
                 .wrap(from_fn(request_id::middleware))
         })
         // Small token responses must not wait for Nagle's algorithm.

@@ -34,6 +34,25 @@ pub struct Config {
     pub account_api: AccountApiConfig,
     pub push: PushConfig,
     pub webauthn: WebauthnConfig,
+    pub cors: CorsConfig,
+}
+
+/// `[cors]`: which other origins may call the API from a browser.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CorsConfig {
+    /// Origins (`scheme://host[:port]`, space-separated) whose pages may call the API
+    /// with credentials. Empty: the origins of the configured UI URLs that differ from
+    /// the issuer's.
+    pub allowed_origins: String,
+}
+
+/// The origin (`scheme://host[:port]`) of an absolute URL.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = url::Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "http" | "https")
+        .then(|| parsed.origin().ascii_serialization())
+        .filter(|o| o != "null")
 }
 
 /// `[webauthn]`: security keys, passkeys and platform ("biometric") keys.
@@ -797,6 +816,40 @@ fn one_line(message: &str) -> String {
 }
 
 impl Config {
+    /// The origins CORS lets in (`[cors] allowed_origins`, else those of the UI URLs
+    /// that are not the issuer's own), each once.
+    pub fn cors_origins(&self) -> Result<Vec<String>, String> {
+        let mut origins: Vec<String> = Vec::new();
+        if self.cors.allowed_origins.trim().is_empty() {
+            let issuer = origin_of(&self.server.issuer);
+            for url in [
+                &self.login.ui_url,
+                &self.login.logout_ui_url,
+                &self.migration.registration_ui_url,
+                &self.account_api.email_undo_url,
+                &self.account_api.sign_in_url,
+            ] {
+                if let Some(origin) = origin_of(url).filter(|o| Some(o) != issuer.as_ref()) {
+                    origins.push(origin);
+                }
+            }
+        } else {
+            for listed in self.cors.allowed_origins.split_whitespace() {
+                let origin = origin_of(listed)
+                    .filter(|o| o == listed.trim_end_matches('/'))
+                    .ok_or_else(|| {
+                        format!(
+                            "{listed:?} is not an origin (scheme://host[:port], no path, never *)"
+                        )
+                    })?;
+                origins.push(origin);
+            }
+        }
+        origins.sort();
+        origins.dedup();
+        Ok(origins)
+    }
+
     /// Reads `file` (if any), applies `GATEHOUSE_*` variables from `env`, and validates.
     pub fn load(
         file: Option<&Path>,
@@ -898,6 +951,8 @@ impl Config {
         self.server
             .trusted_proxy_nets()
             .map_err(|reason| invalid("server.trusted_proxies", reason))?;
+        self.cors_origins()
+            .map_err(|reason| invalid("cors.allowed_origins", reason))?;
         for (key, value) in [
             (
                 "brute_force.account_address_failures",

@@ -5,6 +5,7 @@ pub mod app;
 pub mod background;
 pub mod clients;
 pub mod config;
+pub mod cors;
 pub mod crypto;
 pub mod factors;
 pub mod fallback;
