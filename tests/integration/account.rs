@@ -97,7 +97,7 @@ pub(crate) fn mails_to(dir: &Path, to: &str) -> Vec<Value> {
 }
 
 /// The one-time codes mailed to `to` so far (the first line of each code mail).
-fn codes_to(dir: &Path, to: &str) -> Vec<String> {
+pub(crate) fn codes_to(dir: &Path, to: &str) -> Vec<String> {
     mails_to(dir, to)
         .iter()
         .filter_map(|m| m["body"].as_str()?.lines().next().map(str::to_owned))
@@ -348,7 +348,7 @@ pub(crate) async fn problem(res: reqwest::Response, status: StatusCode, code: &s
     body
 }
 
-async fn refresh(w: &World, token: &str) -> reqwest::Response {
+pub(crate) async fn refresh(w: &World, token: &str) -> reqwest::Response {
     w.http
         .post(w.server.url("/token"))
         .basic_auth("app", Some(&w.app_secret))

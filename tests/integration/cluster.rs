@@ -352,3 +352,145 @@ async fn logins_recover_at_once_after_a_database_restart() {
         assert!(login_starts(&w).await, "login {n} after the restart");
     }
 }
+
+/// A balancer that hands each new connection to the next backend in turn (skipping
+/// one that does not answer). Clients that open a connection per request (the test's
+/// browsers do) see every step of a login land on another instance.
+struct RoundRobin {
+    addr: std::net::SocketAddr,
+    served: Vec<std::sync::Arc<std::sync::atomic::AtomicUsize>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RoundRobin {
+    async fn start(backends: Vec<std::net::SocketAddr>) -> Self {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let served: Vec<Arc<AtomicUsize>> = backends
+            .iter()
+            .map(|_| Arc::new(AtomicUsize::new(0)))
+            .collect();
+        let counts = served.clone();
+        let task = tokio::spawn(async move {
+            let mut next = 0usize;
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let first = next;
+                next = (next + 1) % backends.len();
+                let (backends, counts) = (backends.clone(), counts.clone());
+                tokio::spawn(async move {
+                    for n in 0..backends.len() {
+                        let i = (first + n) % backends.len();
+                        if let Ok(mut outbound) = tokio::net::TcpStream::connect(backends[i]).await
+                        {
+                            counts[i].fetch_add(1, Ordering::SeqCst);
+                            let _ =
+                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                            return;
+                        }
+                    }
+                });
+            }
+        });
+        Self { addr, served, task }
+    }
+
+    fn served(&self) -> Vec<usize> {
+        self.served
+            .iter()
+            .map(|c| c.load(std::sync::atomic::Ordering::SeqCst))
+            .collect()
+    }
+}
+
+impl Drop for RoundRobin {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Two instances on one PostgreSQL database behind a per-connection round-robin
+/// balancer: logins whose steps cross instances, token checks, refresh rotation with
+/// reuse detection and the account API all work, and each one-time code is mailed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_behind_a_round_robin_balancer_serve_every_flow() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let mut w = world_with(db, |c| c.keys.reload_interval_seconds = 3600).await;
+    let second = TestServer::start_with(w.server.config.clone(), None).await;
+    let backend = |base: &str| -> std::net::SocketAddr {
+        base.trim_start_matches("http://").parse().expect("addr")
+    };
+    let balancer = RoundRobin::start(vec![backend(&w.server.base), backend(&second.base)]).await;
+    w.server.base = format!("http://{}", balancer.addr);
+
+    let mut sessions = vec![];
+    for agent in ["Laptop", "Phone", "Tablet"] {
+        sessions.push(login_as(&w, EMAIL, PASSWORD, EMAIL, agent, SCOPE).await);
+    }
+    for tokens in &sessions {
+        for _ in 0..2 {
+            let res = call(
+                &w,
+                Method::GET,
+                "/api/v1/account",
+                Some(&tokens.access),
+                None,
+            )
+            .await;
+            assert_eq!(res.status(), StatusCode::OK);
+            let res = w
+                .http
+                .get(w.server.url("/userinfo"))
+                .bearer_auth(&tokens.access)
+                .send()
+                .await
+                .expect("userinfo");
+            assert_eq!(res.status(), StatusCode::OK);
+        }
+    }
+    // Refresh rotation across instances; a reused token ends its family on either.
+    let first = sessions[0].refresh.clone().expect("refresh token");
+    let rotated: Value = crate::account::refresh(&w, &first)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let next = rotated["refresh_token"]
+        .as_str()
+        .expect("rotated")
+        .to_owned();
+    let again: Value = crate::account::refresh(&w, &next)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(again["access_token"].is_string(), "{again}");
+    assert_eq!(
+        crate::account::refresh(&w, &first).await.status(),
+        StatusCode::BAD_REQUEST,
+        "reuse detected"
+    );
+    let page = call(
+        &w,
+        Method::GET,
+        "/api/v1/account/sessions",
+        Some(&sessions[1].access),
+        None,
+    )
+    .await;
+    assert_eq!(page.status(), StatusCode::OK);
+    // Every code went out once: three logins, three code mails.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(crate::account::codes_to(w.mail_dir.path(), EMAIL).len(), 3);
+    let served = balancer.served();
+    eprintln!("connections per instance: {served:?}");
+    assert!(
+        served.iter().all(|n| *n >= 5),
+        "both instances served: {served:?}"
+    );
+}
