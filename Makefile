@@ -17,7 +17,7 @@ else
 	$(CARGO) test --workspace
 endif
 	@# nextest hides a passing test's output, and with it each PostgreSQL test's SKIPPED line.
-	@[ -n "$$GATEHOUSE_TEST_POSTGRES_URL" ] || echo "SKIPPED: the PostgreSQL half of the suite passed without running (set GATEHOUSE_TEST_POSTGRES_URL to run it)
+	@[ -n "$$GATEHOUSE_TEST_POSTGRES_URL" ] || echo "SKIPPED: the PostgreSQL half of the suite passed without running (set GATEHOUSE_TEST_POSTGRES_URL to run it)"
 
 ## Regenerate the committed OpenAPI document.
 openapi:
