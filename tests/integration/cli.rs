@@ -216,3 +216,33 @@ fn serve_starts_on_embedded_defaults() {
     );
     assert!(dir.path().join("data/gatehouse.db").exists());
 }
+
+/// Exit status 2 is for the command line and the configuration only; a request the
+/// command cannot carry out (an id that is none, an unknown account) exits 1.
+#[test]
+fn a_request_the_command_cannot_carry_out_exits_1() {
+    let dir = tempfile::tempdir().expect("dir");
+    for args in [
+        vec!["invitations", "send", "--account", "not-an-id"],
+        vec![
+            "invitations",
+            "send",
+            "--account",
+            "0190aa6e-1f6b-7c2e-9c5e-2f6a3b4c5d6e",
+        ],
+    ] {
+        let output = gatehouse(dir.path()).args(&args).output().expect("run");
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    // A value clap cannot parse is a usage error: 2.
+    let output = gatehouse(dir.path())
+        .args(["invitations", "send", "--all-pending", "--rate", "fast"])
+        .output()
+        .expect("run");
+    assert_eq!(output.status.code(), Some(2));
+}

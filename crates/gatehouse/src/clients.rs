@@ -64,7 +64,7 @@ pub struct AddClient {
 }
 
 fn client_id(raw: &str) -> Result<ClientId, Failure> {
-    ClientId::parse(raw).map_err(Failure::usage)
+    ClientId::parse(raw).map_err(Failure::refused)
 }
 
 fn not_found(id: &ClientId) -> Failure {
@@ -75,13 +75,12 @@ pub fn run(command: ClientsCommand, context: &Context) -> Result<(), Failure> {
     let store = context.store()?;
     match command {
         ClientsCommand::Add(add) => {
-            let jwks =
-                match &add.jwks {
-                    Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-                        Failure::usage(format!("cannot read {}: {e}", path.display()))
-                    })?),
-                    None => None,
-                };
+            let jwks = match &add.jwks {
+                Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+                    Failure::refused(format!("cannot read {}: {e}", path.display()))
+                })?),
+                None => None,
+            };
             let defaults = TokenLifetimes::default();
             let request = ClientRequest {
                 id: add.id,
@@ -106,7 +105,7 @@ pub fn run(command: ClientsCommand, context: &Context) -> Result<(), Failure> {
             };
             let secrets = context.secrets()?;
             let (client, secret) = register(&store, &secrets.hasher, request, chrono::Utc::now())
-                .map_err(Failure::usage)?;
+                .map_err(Failure::refused)?;
             print_json(&ClientView::of(&client, secret))
         }
         ClientsCommand::List => {

@@ -113,7 +113,8 @@ pub struct Failure {
 }
 
 impl Failure {
-    /// Configuration problems exit with 2, like a usage error; everything else with 1.
+    /// Configuration problems exit with 2, like a usage error (clap's); everything
+    /// else with 1.
     pub fn config(error: impl std::fmt::Display) -> Self {
         Self {
             message: error.to_string(),
@@ -121,9 +122,10 @@ impl Failure {
         }
     }
 
-    /// A request the command cannot carry out as asked (bad value, unknown id).
-    pub fn usage(error: impl std::fmt::Display) -> Self {
-        Self::config(error)
+    /// A request the command cannot carry out as asked (a bad value, an unknown id):
+    /// exit 1, like any failure that is not the command line's or the configuration's.
+    pub fn refused(error: impl std::fmt::Display) -> Self {
+        Self::runtime(error)
     }
 
     pub fn runtime(error: impl std::fmt::Display) -> Self {

@@ -268,7 +268,7 @@ pub fn run_invitations(command: InvitationsCommand, context: &Context) -> Result
         .map(|raw| {
             uuid::Uuid::parse_str(&raw)
                 .map(AccountId)
-                .map_err(|_| Failure::usage(format!("{raw:?} is not an account id")))
+                .map_err(|_| Failure::refused(format!("{raw:?} is not an account id")))
         })
         .transpose()?;
     let store = context.store()?;
@@ -286,9 +286,9 @@ pub fn run_invitations(command: InvitationsCommand, context: &Context) -> Result
         dry_run,
     };
     let summary = send_invitations(&store, mailer, options, Utc::now()).map_err(|e| match e {
-        gatehouse_core::ports::RepositoryError::NotFound => Failure::usage("no such account"),
+        gatehouse_core::ports::RepositoryError::NotFound => Failure::refused("no such account"),
         gatehouse_core::ports::RepositoryError::Conflict(_) => {
-            Failure::usage("that account is not pending registration")
+            Failure::refused("that account is not pending registration")
         }
         other => Failure::runtime(other),
     })?;

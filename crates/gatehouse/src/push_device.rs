@@ -97,7 +97,7 @@ fn der_of(pem: &str) -> Result<Vec<u8>, Failure> {
         .collect();
     STANDARD
         .decode(body)
-        .map_err(|e| Failure::usage(format!("the key file is not a PEM key: {e}")))
+        .map_err(|e| Failure::refused(format!("the key file is not a PEM key: {e}")))
 }
 
 fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
@@ -118,20 +118,20 @@ fn write_private(path: &Path, text: &str) -> Result<(), Failure> {
 
 fn load(key_file: &Path) -> Result<(Vec<u8>, DeviceState), Failure> {
     let key = std::fs::read_to_string(key_file)
-        .map_err(|e| Failure::usage(format!("{}: {e}", key_file.display())))?;
+        .map_err(|e| Failure::refused(format!("{}: {e}", key_file.display())))?;
     let state_file = state_path(key_file);
     let state = std::fs::read_to_string(&state_file)
-        .map_err(|e| Failure::usage(format!("{}: {e} (enroll first)", state_file.display())))?;
+        .map_err(|e| Failure::refused(format!("{}: {e} (enroll first)", state_file.display())))?;
     let state: DeviceState = serde_json::from_str(&state)
-        .map_err(|e| Failure::usage(format!("{}: {e}", state_file.display())))?;
+        .map_err(|e| Failure::refused(format!("{}: {e}", state_file.display())))?;
     Ok((der_of(&key)?, state))
 }
 
 /// The server and ticket of an enrolment URI.
 fn parse_uri(uri: &str) -> Result<(String, String), Failure> {
-    let parsed = url::Url::parse(uri).map_err(|e| Failure::usage(format!("not a URI: {e}")))?;
+    let parsed = url::Url::parse(uri).map_err(|e| Failure::refused(format!("not a URI: {e}")))?;
     if parsed.scheme() != "gatehouse-push" || parsed.host_str() != Some("enroll") {
-        return Err(Failure::usage("expected a gatehouse-push://enroll URI"));
+        return Err(Failure::refused("expected a gatehouse-push://enroll URI"));
     }
     let get = |name: &str| {
         parsed
@@ -139,8 +139,8 @@ fn parse_uri(uri: &str) -> Result<(String, String), Failure> {
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.into_owned())
     };
-    let server = get("server").ok_or_else(|| Failure::usage("the URI has no server"))?;
-    let ticket = get("ticket").ok_or_else(|| Failure::usage("the URI has no ticket"))?;
+    let server = get("server").ok_or_else(|| Failure::refused("the URI has no server"))?;
+    let ticket = get("ticket").ok_or_else(|| Failure::refused("the URI has no ticket"))?;
     Ok((server.trim_end_matches('/').to_owned(), ticket))
 }
 
@@ -234,7 +234,7 @@ pub fn run(command: PushDeviceCommand) -> Result<(), Failure> {
             let (server, ticket) = parse_uri(&uri)?;
             // Overwriting a key would orphan the device it belongs to.
             if key_file.exists() {
-                return Err(Failure::usage(format!(
+                return Err(Failure::refused(format!(
                     "{} exists: this device is enrolled already (choose another --key-file)",
                     key_file.display()
                 )));
