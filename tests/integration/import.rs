@@ -141,9 +141,12 @@ async fn import_suite(db: TestDatabase) {
         .account_by_subject(&Subject::parse("s-same").expect("subject"))
         .expect("query")
         .expect("imported");
-    assert!(
-        same.legacy_username.is_none(),
-        "a username equal to the address is not kept"
+    assert_eq!(
+        same.legacy_username
+            .as_ref()
+            .map(|u| u.normalized().to_owned()),
+        same.email.as_ref().map(|e| e.normalized().to_owned()),
+        "a username equal to the address is kept, as information"
     );
     assert_eq!(
         store
@@ -184,8 +187,20 @@ async fn import_suite(db: TestDatabase) {
         r#"{"legacy_subject": "s-ok", "email": "ok@example.com", "username": "okuser", "given_name": "Oki-san", "locale": "en"}"#,
     );
     let changed = changed.to_str().expect("path");
-    let left = summary(&site.run(&["accounts", "import", changed, "--json"]));
+    let left = summary(&site.run(&[
+        "accounts",
+        "import",
+        changed,
+        "--json",
+        "--report",
+        "changed.report.jsonl",
+    ]));
     assert_eq!(left["outcomes"], json!({"changed": 1}));
+    // The report says what changed.
+    assert_eq!(
+        report(&site, "changed.report.jsonl")[0]["fields"],
+        json!(["email_verified", "given_name", "locale", "zoneinfo"])
+    );
     let ok_now = store.account_by_id(ok.id).expect("query").expect("ok");
     assert_eq!(ok_now.given_name.as_deref(), Some("Oki"));
     let updated = summary(&site.run(&["accounts", "import", changed, "--update", "--json"]));
@@ -211,15 +226,22 @@ async fn import_suite(db: TestDatabase) {
     ]));
     assert_eq!(grabbed["outcomes"], json!({"email_taken": 1}));
 
-    // The username report: `okuser` differs from its address.
+    // The username report: `okuser` differs from its address; s-same's username is
+    // its address (kept and shown, it was dropped at import and missing here).
     let out = site.run(&["accounts", "usernames-report", "--json"]);
     let lines: Vec<Value> = out
         .lines()
         .map(|l| serde_json::from_str(l).expect("json"))
         .collect();
-    assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0]["username"], "okuser");
-    assert_eq!(lines[0]["status"], "differs");
+    let status_of = |subject: &str| {
+        lines
+            .iter()
+            .find(|l| l["subject"] == subject)
+            .map(|l| l["status"].clone())
+    };
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(status_of("s-ok"), Some(json!("differs")));
+    assert_eq!(status_of("s-same"), Some(json!("same")));
 }
 
 #[tokio::test]

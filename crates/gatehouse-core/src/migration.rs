@@ -51,7 +51,8 @@ pub struct LegacyRecord {
 pub enum Outcome {
     /// Importable as it is.
     Ok,
-    /// Importable; the username is the e-mail address, so no separate username is kept.
+    /// Importable; the username is the e-mail address. It is kept (as information: the
+    /// usernames report shows it `same`), and logging in with it is logging in by e-mail.
     UsernameIsEmail,
     EmailMissing,
     EmailInvalid,
@@ -107,7 +108,7 @@ impl Outcome {
 pub struct PlannedIdentity {
     pub subject: Subject,
     pub email: Email,
-    /// `None` when the record had none, or when it was the e-mail address itself.
+    /// `None` when the record had none.
     pub legacy_username: Option<LegacyUsername>,
 }
 
@@ -307,9 +308,6 @@ impl MigrationPlanner {
             None => (Outcome::Ok, None),
             Some(raw) => match LegacyUsername::parse(raw) {
                 Err(_) => return verdict(Outcome::UsernameInvalid),
-                Ok(name) if name.normalized() == email.normalized() => {
-                    (Outcome::UsernameIsEmail, None)
-                }
                 Ok(name) => {
                     let shared = self.others(
                         &self.usernames,
@@ -320,7 +318,11 @@ impl MigrationPlanner {
                     if let Some(with) = shared {
                         return verdict(Outcome::UsernameShared { with });
                     }
-                    (Outcome::Ok, Some(name))
+                    if name.normalized() == email.normalized() {
+                        (Outcome::UsernameIsEmail, Some(name))
+                    } else {
+                        (Outcome::Ok, Some(name))
+                    }
                 }
             },
         };
@@ -498,15 +500,17 @@ mod tests {
     }
 
     #[test]
-    fn username_is_email_keeps_no_separate_username() {
-        let planned = plan(&[record("7", Some("u@example.com"), Some("u@example.com"))]);
+    fn a_username_that_is_the_email_is_kept_as_information() {
+        let planned = plan(&[record("7", Some("u@example.com"), Some("U@example.com"))]);
+        assert_eq!(planned[0].outcome, Outcome::UsernameIsEmail);
         assert!(planned[0].outcome.is_importable());
         assert_eq!(
             planned[0]
                 .identity
                 .as_ref()
-                .and_then(|i| i.legacy_username.clone()),
-            None
+                .and_then(|i| i.legacy_username.as_ref())
+                .map(LegacyUsername::as_str),
+            Some("U@example.com")
         );
     }
 

@@ -49,6 +49,12 @@ pub struct RowReport {
     pub with: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// `changed` and `updated` rows: the account fields the row differs in (`email`,
+    /// `username`, `email_verified`, `given_name`, `family_name`, `locale`,
+    /// `zoneinfo`). None listed: only fields an update never applies differ
+    /// (`password_hash`, `sms_phone`, `totp_secret`, `created_at`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fields: Vec<&'static str>,
 }
 
 /// Counts per outcome for the end of a run.
@@ -150,6 +156,7 @@ pub fn import(
                     outcome: "row_invalid",
                     with: Vec::new(),
                     error: Some(error),
+                    fields: Vec::new(),
                 }));
                 continue;
             }
@@ -175,6 +182,7 @@ pub fn import(
                     outcome: planned.outcome.code(),
                     with,
                     error: None,
+                    fields: Vec::new(),
                 }));
             }
         }
@@ -270,6 +278,7 @@ fn decide_and_write(
             outcome,
             with,
             error: None,
+            fields: Vec::new(),
         };
         // Another account (another subject) already holds this address or username.
         let taken_by = |owners: &HashMap<String, String>, key: &str| {
@@ -297,8 +306,12 @@ fn decide_and_write(
                 // Created here, not imported: an import never takes it over.
                 reports.push(report("subject_taken", Vec::new()));
             }
-            Some(_) if !options.update => reports.push(report("changed", Vec::new())),
+            Some((account, _)) if !options.update => reports.push(RowReport {
+                fields: changed_fields(&account, pending),
+                ..report("changed", Vec::new())
+            }),
             Some((mut account, Some(mut migration))) => {
+                let fields = changed_fields(&account, pending);
                 apply_profile(&mut account, pending, now);
                 migration.fingerprint = print;
                 migration.updated_at = now;
@@ -312,7 +325,10 @@ fn decide_and_write(
                     }
                     tx.update_migration(&migration)?;
                 }
-                reports.push(report("updated", Vec::new()));
+                reports.push(RowReport {
+                    fields,
+                    ..report("updated", Vec::new())
+                });
             }
             None => {
                 let (account, old_factors) = new_account(pending, options, now)?;
@@ -330,6 +346,27 @@ fn decide_and_write(
 }
 
 /// Copies a record's profile onto an account.
+/// The account fields a row would change, named as the input names them.
+fn changed_fields(account: &Account, pending: &Pending) -> Vec<&'static str> {
+    let mut after = account.clone();
+    apply_profile(&mut after, pending, account.updated_at);
+    [
+        ("email", account.email != after.email),
+        ("username", account.legacy_username != after.legacy_username),
+        (
+            "email_verified",
+            account.email_verified != after.email_verified,
+        ),
+        ("given_name", account.given_name != after.given_name),
+        ("family_name", account.family_name != after.family_name),
+        ("locale", account.locale != after.locale),
+        ("zoneinfo", account.zoneinfo != after.zoneinfo),
+    ]
+    .into_iter()
+    .filter_map(|(field, differs)| differs.then_some(field))
+    .collect()
+}
+
 fn apply_profile(account: &mut Account, pending: &Pending, now: DateTime<Utc>) {
     let record = &pending.record;
     account.email = Some(pending.identity.email.clone());
