@@ -107,7 +107,7 @@ gatehouse clients add --name schemathesis-ui --first-party \
   --scope openid --scope gatehouse:account --access-token-ttl 3600 >"$tmp/ui-client.json"
 "$venv/bin/python" "$here/tokens.py" "$base" "$tmp/outbox" \
   "$tmp/admin-client.json" "$tmp/ui-client.json" >"$tmp/tokens.json"
-export GATEHOUSE_ADMIN_TOKEN GATEHOUSE_USER_TOKEN
+export GATEHOUSE_ADMIN_TOKEN GATEHOUSE_USER_TOKEN SCHEMATHESIS_HOOKS="$here/hooks.py"
 GATEHOUSE_ADMIN_TOKEN="$("$venv/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["admin"])' "$tmp/tokens.json")"
 GATEHOUSE_USER_TOKEN="$("$venv/bin/python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["user"])' "$tmp/tokens.json")"
 echo "server at $base; tokens ready after $(($(date +%s) - started)) s"
@@ -116,10 +116,11 @@ echo "server at $base; tokens ready after $(($(date +%s) - started)) s"
 report_dir="${SCHEMATHESIS_REPORT_DIR:-$tmp/report}"
 mkdir -p "$report_dir"
 set +e
-"$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$base/openapi.json" \
+# From the temp dir: schemathesis keeps a cache folder in its working directory.
+(cd "$tmp" && "$venv/bin/schemathesis" --config-file "$here/schemathesis.toml" run "$base/openapi.json" \
   --checks all --seed "$seed" --max-examples "$max_examples" --workers "$workers" \
   --generation-database none --no-color \
-  --report junit,ndjson --report-dir "$report_dir"
+  --report junit,ndjson --report-dir "$report_dir")
 status=$?
 set -e
 

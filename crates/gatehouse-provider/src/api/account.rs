@@ -619,9 +619,35 @@ pub async fn revoke_other_sessions(
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// At most this many (1–100, default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
+}
+
+/// The page size asked for, `default` when none: 400 `invalid_query` outside 1–`max`,
+/// the bounds the document gives.
+pub(crate) fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32, Problem> {
+    match asked {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "The query parameters are not valid for this endpoint",
+        )
+        .with_detail(format!("limit must be between 1 and {max}, not {n}"))),
+    }
+}
+
+/// 400 `invalid_cursor`: not a `next_cursor` this API gave.
+pub(crate) fn invalid_cursor() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_cursor",
+        "The cursor is not one this API gave",
+    )
 }
 
 /// One entry of the account's security log.
@@ -664,16 +690,14 @@ pub(crate) fn event_page(
     account: AccountId,
     query: &EventsQuery,
 ) -> Result<EventPage, Problem> {
-    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let limit = page_limit(query.limit, 20, 100)?;
     let before = match &query.cursor {
         None => None,
-        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_cursor",
-                "The cursor is not one this API gave",
-            )
-        })?),
+        // Digits only, as documented (`str::parse` would take a sign too).
+        Some(raw) if raw.is_empty() || raw.len() > 18 || !raw.bytes().all(|b| b.is_ascii_digit()) => {
+            return Err(invalid_cursor());
+        }
+        Some(raw) => Some(raw.parse::<i64>().map_err(|_| invalid_cursor())?),
     };
     // One more than asked tells whether another page follows.
     let mut events = state
