@@ -16,3 +16,17 @@ def ndjson(ctx, value):
         # A negative case may give another JSON value: one line of it.
         value = json.dumps(value)
     return {"data": value.encode("utf-8", "surrogatepass")}
+
+
+@schemathesis.hook
+def filter_case(ctx, case):
+    """A JSON Lines body is text whatever it holds (each line is checked and reported
+    on its own): a body generated as another JSON type is the same bytes on the wire
+    as some string, so it is no schema-violating request. Such cases are left out."""
+    if case.operation.path == "/api/v1/admin/accounts/import":
+        return case.body is None or isinstance(case.body, (str, bytes)) or not _is_set(case.body)
+    return True
+
+
+def _is_set(body):
+    return type(body).__name__ != "NotSet"

@@ -5,7 +5,7 @@
 # an admin token for /api/v1/admin/* and a signed-in user's token for the rest.
 # Exits non-zero on any 5xx and any conformance failure.
 #
-# Environment: SCHEMATHESIS_SEED (default 1), SCHEMATHESIS_MAX_EXAMPLES (default 10),
+# Environment: SCHEMATHESIS_SEED (default 1), SCHEMATHESIS_MAX_EXAMPLES (default 100),
 # SCHEMATHESIS_WORKERS (default 2), SCHEMATHESIS_VENV (reuse a virtualenv that already
 # has requirements.txt installed), SCHEMATHESIS_REPORT_DIR (keep the reports there).
 set -euo pipefail
@@ -14,7 +14,7 @@ root="$(cd "$here/../.." && pwd)"
 cd "$root"
 
 seed="${SCHEMATHESIS_SEED:-1}"
-max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-10}"
+max_examples="${SCHEMATHESIS_MAX_EXAMPLES:-100}"
 workers="${SCHEMATHESIS_WORKERS:-2}"
 
 tmp="$(mktemp -d -t gatehouse-schemathesis.XXXXXX)"

@@ -113,9 +113,9 @@ impl utoipa::Modify for ExtractorAnswers {
                     Self::add(operation, "413", "payload_too_large");
                     Self::add(operation, "415", "unsupported_media_type");
                 }
-                let query = operation.parameters.iter().flatten().any(|p| {
-                    matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query))
-                });
+                let query = operation.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)),
+                );
                 if query {
                     Self::add(operation, "400", "invalid_query");
                 }

@@ -14,6 +14,13 @@ pub enum GrantTypeName {
     ClientCredentials,
 }
 
+/// `client_assertion_type`: the one kind of assertion `private_key_jwt` takes.
+#[derive(Debug, ToSchema)]
+pub enum ClientAssertionType {
+    #[schema(rename = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer")]
+    JwtBearer,
+}
+
 /// `POST /token`: the grant, its parameters and, for `client_secret_post` or
 /// `private_key_jwt`, the client's authentication (else HTTP Basic).
 #[derive(Debug, ToSchema)]
@@ -40,7 +47,7 @@ pub struct TokenForm {
     pub client_secret: Option<String>,
     /// `urn:ietf:params:oauth:client-assertion-type:jwt-bearer` for `private_key_jwt`.
     #[schema(nullable = false)]
-    pub client_assertion_type: Option<String>,
+    pub client_assertion_type: Option<ClientAssertionType>,
     #[schema(nullable = false)]
     pub client_assertion: Option<String>,
 }
@@ -58,7 +65,7 @@ pub struct TokenAboutForm {
     #[schema(nullable = false)]
     pub client_secret: Option<String>,
     #[schema(nullable = false)]
-    pub client_assertion_type: Option<String>,
+    pub client_assertion_type: Option<ClientAssertionType>,
     #[schema(nullable = false)]
     pub client_assertion: Option<String>,
 }
