@@ -9,6 +9,7 @@ mod authorize;
 mod cli;
 mod clients;
 mod config;
+mod conformance;
 mod crypto;
 mod factors;
 mod flow;
