@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: run test openapi lint bench bench-import build fmt clean
+.PHONY: run test schemathesis openapi lint bench bench-import build fmt clean
 
 ## Start the server on the embedded defaults (SQLite at ./data/gatehouse.db).
 run:
@@ -16,6 +16,11 @@ ifeq ($(NEXTEST),yes)
 else
 	$(CARGO) test --workspace
 endif
+
+## The OpenAPI document against the real server: schemathesis (pinned, in a fresh
+## virtualenv), every operation, all checks, fixed seed. Needs python3 with venv.
+schemathesis:
+	bash tests/schemathesis/run.sh
 
 ## Regenerate the committed OpenAPI document.
 openapi:

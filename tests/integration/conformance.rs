@@ -127,10 +127,7 @@ async fn every_json_operation_documents_its_answers_to_bodies_it_cannot_read() {
     }
     assert!(operations.len() >= 18, "{operations:?}");
     for (method, path) in &operations {
-        let concrete = path
-            .replace("{factor}", "email")
-            .replace('{', "")
-            .replace('}', "");
+        let concrete = path.replace("{factor}", "email").replace(['{', '}'], "");
         let method_ = Method::from_bytes(method.as_bytes()).expect("method");
         let bare = api.raw(method_.clone(), &concrete, None, b"").await;
         let status = bare.status();
