@@ -92,9 +92,14 @@ pub struct StartEnrolment {
     pub kind: String,
     /// Kind-specific options; none of the current kinds takes any (WebAuthn kinds
     /// included: their setup is the browser's `CredentialCreationOptions`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "an_object")]
     #[schema(value_type = Object)]
     pub options: Value,
+}
+
+/// `options` is an object when given, as documented: anything else is `invalid_json`.
+fn an_object<'de, D: serde::Deserializer<'de>>(options: D) -> Result<Value, D::Error> {
+    serde_json::Map::<String, Value>::deserialize(options).map(Value::Object)
 }
 
 /// A started enrolment: the new factor and what to show the user, once.

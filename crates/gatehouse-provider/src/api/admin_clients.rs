@@ -72,8 +72,14 @@ pub struct NewClient {
     pub id_token_signed_response_alg: Option<SigningAlg>,
     #[serde(default)]
     pub first_party: bool,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub id_token_lifetime: Option<u32>,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub refresh_token_lifetime: Option<u32>,
 }
 
@@ -92,8 +98,14 @@ pub struct ClientPatch {
     #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<SigningAlg>,
     pub first_party: Option<bool>,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub id_token_lifetime: Option<u32>,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub refresh_token_lifetime: Option<u32>,
 }
 
