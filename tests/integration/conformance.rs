@@ -436,3 +436,77 @@ async fn oauth_endpoints_document_their_answers() {
         json!(["grant_type"])
     );
 }
+
+/// JSON Schema's `integer` includes `3600.0`, so a client's lifetimes given so are
+/// taken (the stateful run sent them and got 400 `invalid_json`); a new factor's
+/// `options` is documented as an object, and a number there was taken.
+#[tokio::test]
+async fn integers_and_objects_are_what_json_schema_says() {
+    let api = api().await;
+    let lifetime = api.property("NewClient", "access_token_lifetime");
+    assert_eq!(lifetime["maximum"], json!(4_294_967_295_u32), "{lifetime}");
+    let created = ok(
+        call(
+            &api.w,
+            Method::POST,
+            "/api/v1/admin/clients",
+            Some(&api.admin),
+            Some(json!({
+                "client_id": "batch",
+                "client_name": "Batch",
+                "grant_types": ["client_credentials"],
+                "access_token_lifetime": 3600.0,
+            })),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+    assert_eq!(created["access_token_lifetime"], 3600, "{created}");
+    let changed = ok(
+        call(
+            &api.w,
+            Method::PATCH,
+            "/api/v1/admin/clients/batch",
+            Some(&api.admin),
+            Some(json!({"id_token_lifetime": 600.0})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(changed["id_token_lifetime"], 600, "{changed}");
+    let res = call(
+        &api.w,
+        Method::PATCH,
+        "/api/v1/admin/clients/batch",
+        Some(&api.admin),
+        Some(json!({"id_token_lifetime": 600.5})),
+    )
+    .await;
+    problem(res, StatusCode::BAD_REQUEST, "invalid_json").await;
+
+    assert_eq!(api.property("StartEnrolment", "options")["type"], "object");
+    let res = call(
+        &api.w,
+        Method::POST,
+        "/api/v1/account/factors",
+        Some(&api.user),
+        Some(json!({"kind": "recovery_code", "options": 5})),
+    )
+    .await;
+    api.assert_documented("POST", "/api/v1/account/factors", res.status());
+    problem(res, StatusCode::BAD_REQUEST, "invalid_json").await;
+    ok(
+        call(
+            &api.w,
+            Method::POST,
+            "/api/v1/account/factors",
+            Some(&api.user),
+            Some(json!({"kind": "recovery_code", "options": {}})),
+        )
+        .await,
+        StatusCode::CREATED,
+    )
+    .await;
+}
