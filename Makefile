@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: run test openapi lint bench bench-import build fmt clean
+.PHONY: run test schemathesis openapi lint bench bench-import build fmt clean
 
 ## Start the server on the embedded defaults (SQLite at ./data/gatehouse.db).
 run:
@@ -18,6 +18,11 @@ else
 endif
 	@# nextest hides a passing test's output, and with it each PostgreSQL test's SKIPPED line.
 	@[ -n "$$GATEHOUSE_TEST_POSTGRES_URL" ] || echo "SKIPPED: the PostgreSQL half of the suite passed without running (set GATEHOUSE_TEST_POSTGRES_URL to run it)"
+
+## The OpenAPI document against the real server: schemathesis (pinned, in a fresh
+## virtualenv), every operation, all checks, fixed seed. Needs python3 with venv.
+schemathesis:
+	bash tests/schemathesis/run.sh
 
 ## Regenerate the committed OpenAPI document.
 openapi:

@@ -11,6 +11,7 @@ mod cli;
 mod clients;
 mod cluster;
 mod config;
+mod conformance;
 mod crypto;
 mod factors;
 mod flow;

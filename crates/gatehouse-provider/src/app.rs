@@ -144,6 +144,20 @@ fn json_config() -> web::JsonConfig {
         })
 }
 
+/// Query parameters that do not parse as the operation's (a number that is not one,
+/// a parameter given twice): 400 `invalid_query`, as the document says.
+fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        Problem::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "The query parameters are not valid for this endpoint",
+        )
+        .with_detail(err.to_string())
+        .into()
+    })
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     addr: SocketAddr,
@@ -286,6 +300,7 @@ impl Application {
                 .app_data(state.clone())
                 .app_data(allowed.clone())
                 .app_data(json_config())
+                .app_data(query_config())
                 .configure(routes)
                 .into_app()
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))

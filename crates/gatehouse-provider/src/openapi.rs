@@ -41,6 +41,89 @@ impl utoipa::Modify for BearerScheme {
     }
 }
 
+/// The answers every REST operation may give before its handler runs, added where an
+/// operation does not document them itself, so the document says what the extractors
+/// do (`app::json_config`, `app::query_config`): a JSON body that is missing, not
+/// `application/json`, too large or not valid JSON for the operation (415
+/// `unsupported_media_type`, 413 `payload_too_large`, 400 `invalid_json`), and query
+/// parameters that do not parse or break their documented bounds (400 `invalid_query`).
+struct ExtractorAnswers;
+
+impl ExtractorAnswers {
+    fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        ResponseBuilder::new()
+            .description(description)
+            .content(
+                crate::problem::PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build()
+            .into()
+    }
+
+    /// Documents `code` under `status`: a new response, or one more code named in the
+    /// description of the one already there.
+    fn add(operation: &mut utoipa::openapi::path::Operation, status: &str, code: &str) {
+        use utoipa::openapi::RefOr;
+        let named = format!("`{code}`");
+        match operation.responses.responses.get_mut(status) {
+            None => {
+                operation
+                    .responses
+                    .responses
+                    .insert(status.to_owned(), Self::problem(&named));
+            }
+            Some(RefOr::T(response)) if !response.description.contains(&named) => {
+                response.description = if response.description.is_empty() {
+                    named
+                } else {
+                    format!("{}, {named}", response.description)
+                };
+            }
+            Some(_) => {}
+        }
+    }
+}
+
+impl utoipa::Modify for ExtractorAnswers {
+    fn modify(&self, doc: &mut Document) {
+        use utoipa::openapi::RefOr;
+        use utoipa::openapi::path::ParameterIn;
+        for (path, item) in doc.paths.paths.iter_mut() {
+            if !path.starts_with("/api/") {
+                continue;
+            }
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let json_body = matches!(
+                    &operation.request_body,
+                    Some(RefOr::T(body)) if body.content.contains_key("application/json")
+                );
+                if json_body {
+                    Self::add(operation, "400", "invalid_json");
+                    Self::add(operation, "413", "payload_too_large");
+                    Self::add(operation, "415", "unsupported_media_type");
+                }
+                let query = operation.parameters.iter().flatten().any(
+                    |p| matches!(p, RefOr::T(p) if matches!(p.parameter_in, ParameterIn::Query)),
+                );
+                if query {
+                    Self::add(operation, "400", "invalid_query");
+                }
+            }
+        }
+    }
+}
+
 #[derive(OpenApi)]
 #[openapi(
     modifiers(&BearerScheme),
@@ -72,6 +155,7 @@ pub fn document() -> Document {
         .split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(paths);
+    utoipa::Modify::modify(&ExtractorAnswers, &mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }

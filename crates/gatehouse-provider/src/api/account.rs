@@ -78,11 +78,25 @@ pub struct ProfileView {
 /// The editable fields (a JSON merge patch: leave a member out to keep it, `null`
 /// clears it). The address changes through `POST /api/v1/account/email`.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ProfilePatch {
+    /// At most 100 characters, no control characters; empty clears it, as `null` does.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub given_name: Option<String>,
+    /// As `given_name`.
+    #[schema(max_length = 100, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub family_name: Option<String>,
+    /// A BCP 47 language tag, e.g. `ja` or `en-GB`.
+    #[schema(max_length = 35, pattern = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$")]
     pub locale: Option<String>,
+    /// An IANA time zone name, e.g. `Asia/Tokyo` (its shape is checked, not the zone database).
+    #[schema(
+        max_length = 64,
+        pattern = r"^[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z][A-Za-z0-9_+-]*)*$"
+    )]
     pub zoneinfo: Option<String>,
+    /// `true` or `false` (cannot be cleared).
+    #[schema(nullable = false)]
     pub analytics_consent: Option<bool>,
 }
 
@@ -103,7 +117,8 @@ pub(crate) async fn blocking<T: Send + 'static>(
 
 /// A JSON body read as `T` once the caller is known (a body extractor would answer
 /// before the bearer token was checked).
-pub(crate) fn body_as<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, Problem> {
+pub(crate) fn body_as<T: serde::de::DeserializeOwned>(mut body: Value) -> Result<T, Problem> {
+    integral_floats_as_integers(&mut body);
     serde_json::from_value(body).map_err(|e| {
         Problem::new(
             StatusCode::BAD_REQUEST,
@@ -112,6 +127,25 @@ pub(crate) fn body_as<T: serde::de::DeserializeOwned>(body: Value) -> Result<T, 
         )
         .with_detail(e.to_string())
     })
+}
+
+/// JSON Schema counts `3600.0` as an integer, as the document's `integer` fields
+/// promise; serde would refuse it for a `u32`, so such numbers become integers first.
+fn integral_floats_as_integers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            let integer = n.as_f64().and_then(|f| {
+                // 2^63 and beyond are no i64; 9.2e18 is past every integer field.
+                (f.fract() == 0.0 && f.abs() < 9.2e18).then_some(f as i64)
+            });
+            if let Some(i) = integer {
+                *value = Value::from(i);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(integral_floats_as_integers),
+        Value::Object(members) => members.values_mut().for_each(integral_floats_as_integers),
+        _ => {}
+    }
 }
 
 pub(crate) fn db(_: RepositoryError) -> Problem {
@@ -625,9 +659,35 @@ pub async fn revoke_other_sessions(
 #[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// At most this many (1–100, default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}$")]
     pub cursor: Option<String>,
+}
+
+/// The page size asked for, `default` when none: 400 `invalid_query` outside 1–`max`,
+/// the bounds the document gives.
+pub(crate) fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u32, Problem> {
+    match asked {
+        None => Ok(default),
+        Some(n) if (1..=max).contains(&n) => Ok(n),
+        Some(n) => Err(Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_query",
+            "The query parameters are not valid for this endpoint",
+        )
+        .with_detail(format!("limit must be between 1 and {max}, not {n}"))),
+    }
+}
+
+/// 400 `invalid_cursor`: not a `next_cursor` this API gave.
+pub(crate) fn invalid_cursor() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "invalid_cursor",
+        "The cursor is not one this API gave",
+    )
 }
 
 /// One entry of the account's security log.
@@ -670,16 +730,16 @@ pub(crate) fn event_page(
     account: AccountId,
     query: &EventsQuery,
 ) -> Result<EventPage, Problem> {
-    let limit = query.limit.unwrap_or(20).clamp(1, 100);
+    let limit = page_limit(query.limit, 20, 100)?;
     let before = match &query.cursor {
         None => None,
-        Some(raw) => Some(raw.parse::<i64>().map_err(|_| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_cursor",
-                "The cursor is not one this API gave",
-            )
-        })?),
+        // Digits only, as documented (`str::parse` would take a sign too).
+        Some(raw)
+            if raw.is_empty() || raw.len() > 18 || !raw.bytes().all(|b| b.is_ascii_digit()) =>
+        {
+            return Err(invalid_cursor());
+        }
+        Some(raw) => Some(raw.parse::<i64>().map_err(|_| invalid_cursor())?),
     };
     // One more than asked tells whether another page follows.
     let mut events = state

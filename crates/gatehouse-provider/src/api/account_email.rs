@@ -30,6 +30,7 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct EmailChangeRequest {
     /// The new address.
+    #[schema(format = Email, min_length = 3, max_length = 254)]
     pub email: String,
 }
 

@@ -69,16 +69,37 @@ pub struct FactorList {
     pub kinds: Vec<KindView>,
 }
 
+/// The kinds of sign-in method, as the document lists them.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum FactorKindName {
+    EmailOtp,
+    Totp,
+    SecurityKey,
+    Passkey,
+    Platform,
+    Push,
+    RecoveryCode,
+    Sms,
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StartEnrolment {
-    /// The kind to add, e.g. `totp`.
+    /// The kind to add, e.g. `totp`. `email_otp` is automatic and `sms` retired: both
+    /// answer 409.
+    #[schema(value_type = FactorKindName)]
     pub kind: String,
     /// Kind-specific options; none of the current kinds takes any (WebAuthn kinds
     /// included: their setup is the browser's `CredentialCreationOptions`).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "an_object")]
     #[schema(value_type = Object)]
     pub options: Value,
+}
+
+/// `options` is an object when given, as documented: anything else is `invalid_json`.
+fn an_object<'de, D: serde::Deserializer<'de>>(options: D) -> Result<Value, D::Error> {
+    serde_json::Map::<String, Value>::deserialize(options).map(Value::Object)
 }
 
 /// A started enrolment: the new factor and what to show the user, once.

@@ -61,7 +61,7 @@ pub(crate) fn audit_admin(
 #[utoipa::path(
     tag = "admin",
     params(ImportQuery),
-    request_body(content = String, content_type = "application/x-ndjson", description = "One JSON object per line: legacy_subject, email, username, given_name, family_name, locale, zoneinfo, email_verified, created_at, password_hash, sms_phone, totp_secret"),
+    request_body(content = Option<String>, content_type = "application/x-ndjson", description = "One JSON object per line (none: nothing to import): legacy_subject, email, username, given_name, family_name, locale, zoneinfo, email_verified, created_at, password_hash, sms_phone, totp_secret"),
     responses(
         (status = 200, body = ImportResult),
         (status = 401, description = "`invalid_token`", body = Problem, content_type = "application/problem+json"),

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::account::{
-    EventPage, EventsQuery, blocking, db, event_page, in_tx, no_store, throttle_keys,
+    EventPage, EventsQuery, blocking, db, event_page, in_tx, invalid_cursor, no_store, page_limit,
+    throttle_keys,
 };
 use super::bearer::AdminCaller;
 use crate::factors::guard;
@@ -88,8 +89,12 @@ pub struct SearchQuery {
     /// every account when left out.
     pub q: Option<String>,
     /// At most this many (1–200, default 50).
+    #[param(minimum = 1, maximum = 200)]
     pub limit: Option<u32>,
     /// `next_cursor` of the previous page.
+    #[param(
+        pattern = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+    )]
     pub cursor: Option<String>,
 }
 
@@ -160,16 +165,12 @@ pub async fn search(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let SearchQuery { q, limit, cursor } = query.into_inner();
-    let limit = limit.unwrap_or(50).clamp(1, 200);
+    let limit = page_limit(limit, 50, 200)?;
     let after = match cursor {
         None => None,
-        Some(raw) => Some(account_id(&raw).map_err(|_| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_cursor",
-                "The cursor is not one this API gave",
-            )
-        })?),
+        // The hyphenated form only, as documented (`Uuid::parse_str` takes others too).
+        Some(raw) if raw.len() != 36 => return Err(invalid_cursor()),
+        Some(raw) => Some(account_id(&raw).map_err(|_| invalid_cursor())?),
     };
     let page = blocking(&state, move |state| {
         let mut found = state

@@ -22,33 +22,64 @@ use crate::clients::{
 use crate::problem::Problem;
 use crate::state::AppState;
 
+/// `token_endpoint_auth_method` values, as the document lists them.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum AuthMethodName {
+    ClientSecretBasic,
+    ClientSecretPost,
+    PrivateKeyJwt,
+    None,
+}
+
+/// `id_token_signed_response_alg` values, as the document lists them.
+#[derive(Debug, ToSchema)]
+pub enum SigningAlgName {
+    #[schema(rename = "RS256")]
+    Rs256,
+    #[schema(rename = "ES256")]
+    Es256,
+    #[schema(rename = "EdDSA")]
+    EdDsa,
+}
+
 /// A new client. Left out: a generated id, `authorization_code` + `refresh_token`,
 /// `openid email profile offline_access`, `client_secret_basic`, RS256.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewClient {
+    /// 1 to 128 of `A-Z a-z 0-9 - . _ ~`.
+    #[schema(pattern = r"^[A-Za-z0-9._~-]{1,128}$")]
     pub client_id: Option<String>,
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub client_name: String,
     #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default)]
     pub post_logout_redirect_uris: Vec<String>,
     #[serde(default)]
-    #[schema(value_type = Vec<String>)]
+    #[schema(value_type = Vec<crate::oidc::forms::GrantTypeName>, min_items = 1)]
     pub grant_types: Vec<GrantType>,
     #[serde(default)]
     pub scopes: Vec<String>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<AuthMethodName>)]
     pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
     /// A JSON Web Key Set, for `private_key_jwt`.
     #[schema(value_type = Option<Object>)]
     pub jwks: Option<Value>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<SigningAlg>,
     #[serde(default)]
     pub first_party: bool,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub id_token_lifetime: Option<u32>,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub refresh_token_lifetime: Option<u32>,
 }
 
@@ -56,17 +87,25 @@ pub struct NewClient {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClientPatch {
+    /// Not blank.
+    #[schema(pattern = r"\S")]
     pub client_name: Option<String>,
     pub redirect_uris: Option<Vec<String>>,
     pub post_logout_redirect_uris: Option<Vec<String>>,
-    #[schema(value_type = Option<Vec<String>>)]
+    #[schema(value_type = Option<Vec<crate::oidc::forms::GrantTypeName>>, min_items = 1)]
     pub grant_types: Option<Vec<GrantType>>,
     pub scopes: Option<Vec<String>>,
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<SigningAlgName>)]
     pub id_token_signed_response_alg: Option<SigningAlg>,
     pub first_party: Option<bool>,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub id_token_lifetime: Option<u32>,
+    /// Seconds (an unsigned 32-bit number).
+    #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub refresh_token_lifetime: Option<u32>,
 }
 

@@ -109,6 +109,7 @@ pub async fn challenge(
         (status = 200, description = "Done: send the browser to `redirect_to`; the session cookie is set", body = LoginDone),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`browser_mismatch`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`login_request_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`login_request_completed`, `passkey_sign_in_disabled`", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`webauthn_ceremony_expired` (challenge again), `login_request_expired`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`webauthn_invalid`: not a passkey of an account here, no user verification, or the assertion does not verify; `webauthn_counter_regression` (refused and audited)", body = Problem, content_type = "application/problem+json"),

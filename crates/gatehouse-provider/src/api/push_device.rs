@@ -49,7 +49,7 @@ pub struct RegisterDevice {
     /// The `ticket` parameter of the `gatehouse-push://enroll` URI.
     pub ticket: String,
     /// The device's public key: a P-256 JWK `{"kty":"EC","crv":"P-256","x":…,"y":…}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = P256Jwk)]
     pub public_key: Value,
     /// What the push gateway needs to reach the phone (APNs/FCM token), if anything.
     #[serde(default)]
@@ -57,6 +57,32 @@ pub struct RegisterDevice {
     /// The name shown in the account's list of methods, e.g. `Pixel 8`.
     #[serde(default)]
     pub name: Option<String>,
+}
+
+/// The `kty` of a device key.
+#[derive(Debug, ToSchema)]
+pub enum KeyTypeName {
+    #[schema(rename = "EC")]
+    Ec,
+}
+
+/// The `crv` of a device key.
+#[derive(Debug, ToSchema)]
+pub enum CurveName {
+    #[schema(rename = "P-256")]
+    P256,
+}
+
+/// A P-256 public key as a JWK (RFC 7518 §6.2.1): the point's coordinates, 32 bytes
+/// each, base64url without padding.
+#[derive(Debug, ToSchema)]
+pub struct P256Jwk {
+    pub kty: KeyTypeName,
+    pub crv: CurveName,
+    #[schema(pattern = r"^[A-Za-z0-9_-]{43}$")]
+    pub x: String,
+    #[schema(pattern = r"^[A-Za-z0-9_-]{43}$")]
+    pub y: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -124,8 +124,10 @@ fn resolve(
     params(("login_challenge" = String, Path), ("factor" = String, Path, description = "A factor id from the password step, or `email`")),
     responses(
         (status = 200, description = "Challenge sent; `email_otp`: `{sent_to, expires_in, code_length}`; `totp`: `{code_length}` (nothing is sent); `recovery_code`: `{format, remaining}`; `push`: `{challenge_id, number, expires_in, poll_interval}` (show `number`; the phone must pick it; then poll `verify`); `security_key`, `passkey`, `platform`: `{public_key, binary_encoding: \"base64url\", expires_in}` where `public_key` is the WebAuthn `CredentialRequestOptions` (`{publicKey: {challenge, rpId, allowCredentials, userVerification, timeout, …}}`): base64url-decode `challenge` and each `allowCredentials[].id` to ArrayBuffers and pass it to `navigator.credentials.get`. The challenge works once, for `expires_in` seconds, for this login and this factor only", body = Object),
-        (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`password_required`, `factor_retired`, `factor_disabled`, `factor_not_active`, `factor_not_allowed` (the client asked for a phishing-resistant login: only WebAuthn factors), `webauthn_unavailable` (no WebAuthn relying party configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`browser_mismatch`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`login_request_not_found`, `factor_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`login_request_completed`, `password_required`, `factor_retired`, `factor_disabled`, `factor_not_active`, `factor_not_allowed` (the client asked for a phishing-resistant login: only WebAuthn factors), `webauthn_unavailable` (no WebAuthn relying party configured)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`login_request_expired`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`otp_send_limit`; `push_send_limit` (ten pushes per factor per 15 minutes, with `retry_after`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -196,9 +198,10 @@ fn run<T>(
         (status = 200, description = "Done: send the browser to `redirect_to`; the session cookie is set", body = LoginDone),
         (status = 202, description = "`push`: the phone has not answered yet: `{next: pending, status, challenge_id, expires_in, poll_interval}`; poll again", body = Object),
         (status = 400, description = "`invalid_json`: no `credential`, or not a WebAuthn answer", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`push_denied`: the sign-in was denied on the phone", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`otp_not_sent`, `otp_expired`, `otp_exhausted`, `push_not_sent`, `push_used`, `password_required`, `factor_retired`, `factor_not_active`, `factor_not_allowed`", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`push_expired`: the phone did not answer in time; `webauthn_ceremony_expired`: the WebAuthn challenge is unknown, used or expired; challenge again", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`push_denied`: the sign-in was denied on the phone; `browser_mismatch`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`login_request_not_found`, `factor_not_found`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`login_request_completed`, `otp_not_sent`, `otp_expired`, `otp_exhausted`, `push_not_sent`, `push_used`, `password_required`, `factor_retired`, `factor_not_active`, `factor_not_allowed`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`login_request_expired`; `push_expired`: the phone did not answer in time; `webauthn_ceremony_expired`: the WebAuthn challenge is unknown, used or expired; challenge again", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed` (a TOTP step already used), `push_number_mismatch` (the phone picked a wrong number), `webauthn_invalid` (the assertion does not verify: wrong challenge, origin, credential or signature), `webauthn_counter_regression` (the signature counter went backwards: refused and audited)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many wrong codes for this factor (with `retry_after` seconds); try another method", body = Problem, content_type = "application/problem+json"),
     )

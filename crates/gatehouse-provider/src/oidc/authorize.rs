@@ -50,7 +50,7 @@ pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> Http
 /// The same as `GET /authorize`, with the parameters form-encoded in the body.
 #[utoipa::path(
     tag = "oidc",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String),
+    request_body(content_type = "application/x-www-form-urlencoded", content = super::forms::AuthorizeForm),
     responses(
         (status = 302, description = "As for GET"),
         (status = 400, description = "As for GET", body = OAuthError),

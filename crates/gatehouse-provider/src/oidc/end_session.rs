@@ -264,8 +264,12 @@ pub async fn end_session_get(
 /// The same as `GET /end_session`, form-encoded.
 #[utoipa::path(
     tag = "oidc",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String),
-    responses((status = 302, description = "As for GET"), (status = 400, description = "As for GET", body = OAuthError))
+    request_body(content_type = "application/x-www-form-urlencoded", content = super::forms::EndSessionForm),
+    responses(
+        (status = 302, description = "As for GET"),
+        (status = 200, description = "As for GET"),
+        (status = 400, description = "As for GET; also `invalid_request` when not a form or a parameter is given twice", body = OAuthError),
+    )
 )]
 #[post("/end_session")]
 pub async fn end_session_post(

@@ -10,6 +10,7 @@ pub mod codes;
 pub mod discovery;
 pub mod end_session;
 pub mod error;
+pub mod forms;
 pub mod pkce;
 pub mod revoke;
 pub mod token;

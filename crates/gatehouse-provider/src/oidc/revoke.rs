@@ -19,8 +19,12 @@ use crate::state::AppState;
 /// that are unknown or not the client's (RFC 7009 §2.2).
 #[utoipa::path(
     tag = "oidc",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "token=…[&token_type_hint=access_token|refresh_token]"),
-    responses((status = 200, description = "Revoked, or nothing to revoke"), (status = 401, description = "`invalid_client`", body = OAuthError))
+    request_body(content_type = "application/x-www-form-urlencoded", content = super::forms::TokenAboutForm),
+    responses(
+        (status = 200, description = "Revoked, or nothing to revoke"),
+        (status = 400, description = "`invalid_request`: not a form, no `token`, a parameter given twice", body = OAuthError),
+        (status = 401, description = "`invalid_client`", body = OAuthError),
+    )
 )]
 #[post("/revoke")]
 pub async fn revoke(
@@ -86,9 +90,12 @@ fn inactive() -> HttpResponse {
 /// Is this token live, and what does it say? Only about the asking client's tokens.
 #[utoipa::path(
     tag = "oidc",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String, description = "token=…[&token_type_hint=…]"),
-    responses((status = 200, description = "RFC 7662 introspection response (`active` and, when active, the token's claims)", body = Object),
-        (status = 401, description = "`invalid_client`", body = OAuthError))
+    request_body(content_type = "application/x-www-form-urlencoded", content = super::forms::TokenAboutForm),
+    responses(
+        (status = 200, description = "RFC 7662 introspection response (`active` and, when active, the token's claims)", body = Object),
+        (status = 400, description = "`invalid_request`: not a form, no `token`, a parameter given twice", body = OAuthError),
+        (status = 401, description = "`invalid_client`", body = OAuthError),
+    )
 )]
 #[post("/introspect")]
 pub async fn introspect(

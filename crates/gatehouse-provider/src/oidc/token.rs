@@ -67,7 +67,7 @@ fn tokens_json(response: &TokenResponse) -> HttpResponse {
 /// `refresh_token` (rotated on every use) and `client_credentials`.
 #[utoipa::path(
     tag = "oidc",
-    request_body(content_type = "application/x-www-form-urlencoded", content = String,
+    request_body(content_type = "application/x-www-form-urlencoded", content = super::forms::TokenForm,
         description = "grant_type=authorization_code&code=…&redirect_uri=…&code_verifier=…, or grant_type=refresh_token&refresh_token=…[&scope=…], or grant_type=client_credentials[&scope=…]; client authentication as registered"),
     responses(
         (status = 200, body = TokenResponse),
