@@ -405,7 +405,15 @@ async fn oauth_endpoints_document_their_answers() {
         .await
         .expect("end_session");
     api.assert_documented("POST", "/end_session", res.status());
-    assert_eq!(res.status(), StatusCode::OK);
+    // No id_token_hint: the user is asked first (the logout confirmation).
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert!(
+        res.headers()["location"]
+            .to_str()
+            .is_ok_and(|l| l.contains("logout_challenge=")),
+        "{:?}",
+        res.headers()
+    );
     for path in ["/introspect", "/revoke"] {
         let res = api
             .w
