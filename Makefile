@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: run test openapi lint bench bench-import build fmt clean
+.PHONY: run test browser-test openapi lint bench bench-import build fmt clean
 
 ## Start the server on the embedded defaults (SQLite at ./data/gatehouse.db).
 run:
@@ -16,6 +16,12 @@ ifeq ($(NEXTEST),yes)
 else
 	$(CARGO) test --workspace
 endif
+
+## Every WebAuthn ceremony in headless Chromium (Debian's chromium, virtual authenticator),
+## on SQLite and, with GATEHOUSE_TEST_POSTGRES_URL, PostgreSQL. Needs Node 20+ and npm;
+## installs chromium (apt) when /usr/bin/chromium is missing.
+browser-test:
+	CARGO="$(CARGO)" bash tests/browser/run.sh
 
 ## Regenerate the committed OpenAPI document.
 openapi:

@@ -264,6 +264,8 @@ for (const backend of backends()) {
       // A clone of the key as it was before: the same private key, a lower counter.
       await tab.replaceCredential({ ...held, signCount: 0 });
       const second = await secondFactorLogin(tab, email, factor.id);
+      const signed = Buffer.from(second.assertion.response.authenticatorData, 'base64url').readUInt32BE(33);
+      assert.ok(signed < held.signCount, `signed ${signed}, stored ${held.signCount}`);
       const refused = await second.login.step(`factors/${factor.id}/verify`, { credential: second.assertion });
       assert.equal(refused.status, 422, JSON.stringify(refused.body));
       assert.equal(refused.body.code, 'webauthn_counter_regression');
@@ -302,6 +304,7 @@ for (const backend of backends()) {
         const refused = await login.step(`factors/${factor.id}/verify`, { credential: assertion });
         assert.equal(refused.status, 422, JSON.stringify(refused.body));
         assert.equal(refused.body.code, 'webauthn_invalid');
+        assert.match(refused.body.detail, /origin/i, 'refused for its origin');
 
         // The same key on the right origin finishes the same login.
         const again = await login.step(`factors/${factor.id}/challenge`, {}, 200);

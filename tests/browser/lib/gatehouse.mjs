@@ -19,9 +19,9 @@ export const REDIRECT = 'https://app.example.com/callback';
 export const PASSWORD = 'Tanaka-Rie#2026!';
 export const ACCOUNT_SCOPE = 'openid email gatehouse:account';
 
-/** The `gatehouse` binary: $GATEHOUSE_BIN, else the debug build of the target dir. */
+/** The `gatehouse` binary: $GATEHOUSE_TEST_BIN, else the debug build of the target dir. */
 export function binary() {
-  if (process.env.GATEHOUSE_BIN) return process.env.GATEHOUSE_BIN;
+  if (process.env.GATEHOUSE_TEST_BIN) return process.env.GATEHOUSE_TEST_BIN;
   const target = process.env.CARGO_TARGET_DIR ?? resolve(import.meta.dirname, '../../../target');
   return join(target, 'debug', 'gatehouse');
 }
@@ -37,6 +37,12 @@ export function freePort() {
       server.close(() => ok(port));
     });
   });
+}
+
+/** The environment of the `gatehouse` processes: the config file says everything, so
+ * no GATEHOUSE_* variable of the caller's may override it (nor be refused as unknown). */
+function childEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('GATEHOUSE_')));
 }
 
 const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
@@ -116,7 +122,7 @@ export class Site {
     const db = await database(backend, dir);
     const port = await freePort();
     const origin = `http://localhost:${port}`;
-    const key = (await run(binary(), ['secrets', 'generate-key'], { cwd: dir })).stdout.trim();
+    const key = (await run(binary(), ['secrets', 'generate-key'], { cwd: dir, env: childEnv() })).stdout.trim();
     // The login and registration UIs are pages of the server's own origin: the
     // browser lands there from /authorize and from the mailed links.
     const page = `${origin}/healthz`;
@@ -156,6 +162,7 @@ export class Site {
   async #serve() {
     const child = spawn(binary(), ['serve', '--config', this.config], {
       cwd: this.dir,
+      env: childEnv(),
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child = child;
@@ -186,7 +193,10 @@ export class Site {
   /** Runs `gatehouse --config <this site's> ...args`; its stdout. */
   async cli(...args) {
     try {
-      const { stdout } = await run(binary(), ['--config', this.config, ...args], { cwd: this.dir });
+      const { stdout } = await run(binary(), ['--config', this.config, ...args], {
+        cwd: this.dir,
+        env: childEnv(),
+      });
       return stdout;
     } catch (e) {
       throw new Error(`gatehouse ${args.join(' ')}: ${e.stderr ?? e.message}`);
