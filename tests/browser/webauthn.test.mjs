@@ -59,6 +59,7 @@ async function accountApi(tab, email) {
   const tokens = await tab.signInWithEmailCode(email, { scope: ACCOUNT_SCOPE });
   const token = tokens.access_token;
   return {
+    token,
     async call(method, path, body, status) {
       const res = await tab.call(method, `/api/v1/account${path}`, body, token);
       assert.equal(res.status, status, `${method} ${path}: ${JSON.stringify(res.body)}`);
@@ -120,12 +121,17 @@ for (const backend of backends()) {
 
     after(async () => {
       await browser?.close();
+      // What the server warned about, for whoever reads a failed run.
+      for (const line of site?.log ?? []) {
+        if (/"level":"(WARN|ERROR)"/.test(line)) console.error(`[gatehouse on ${backend.name}] ${line}`);
+      }
       await site?.stop();
     });
 
     for (const [label, authenticator, verifiesUser] of [
       ['ctap2 usb, no resident key, no user verification', AUTHENTICATORS.securityKey, false],
       ['ctap2 usb, resident keys and a PIN', AUTHENTICATORS.securityKeyWithPin, true],
+      ['u2f usb', AUTHENTICATORS.u2fKey, false],
     ]) {
       it(`a security key (${label}) is added through the account API and proves the second factor`, { timeout: TIMEOUT }, async () => {
         const tab = await browser.tab(site, authenticator);
@@ -311,6 +317,28 @@ for (const backend of backends()) {
         const good = await tab.get(again.public_key);
         const done = await login.step(`factors/${factor.id}/verify`, { credential: good }, 200);
         assert.equal(done.next, 'done');
+      } finally {
+        await phishing.close();
+      }
+    });
+
+    it('a credential created on another origin is refused at enrolment', { timeout: TIMEOUT }, async () => {
+      const phishing = await otherOrigin();
+      try {
+        const tab = await browser.tab(site, AUTHENTICATORS.securityKey);
+        const email = await registeredAccount(site, tab, 'origin-enrol');
+        const api = await accountApi(tab, email);
+        const started = await api.call('POST', '/factors', { kind: 'security_key' }, 201);
+        await tab.page.goto(`${phishing.origin}/`);
+        const credential = await tab.create(started.setup.public_key);
+        await tab.page.goto(site.url('/healthz'));
+        const refused = await tab.call('POST', `/api/v1/account/factors/${started.factor.id}/confirm`,
+          { credential, name: 'Key' }, api.token);
+        assert.equal(refused.status, 422, JSON.stringify(refused.body));
+        assert.equal(refused.body.code, 'webauthn_invalid');
+        assert.match(refused.body.detail, /origin/i, 'refused for its origin');
+        const listed = await api.call('GET', '/factors', undefined, 200);
+        assert.ok(!listed.factors.some((f) => f.kind === 'security_key' && f.status === 'active'), JSON.stringify(listed));
       } finally {
         await phishing.close();
       }

@@ -27,6 +27,8 @@ const FLAGS = [
 export const AUTHENTICATORS = {
   /** A plain FIDO2 security key: no resident keys, no PIN. */
   securityKey: { protocol: 'ctap2', transport: 'usb', hasResidentKey: false, hasUserVerification: false },
+  /** An older U2F (CTAP1) security key. */
+  u2fKey: { protocol: 'u2f', transport: 'usb', hasResidentKey: false, hasUserVerification: false },
   /** A FIDO2 security key with a PIN set: resident keys and user verification. */
   securityKeyWithPin: {
     protocol: 'ctap2', transport: 'usb', hasResidentKey: true, hasUserVerification: true, isUserVerified: true,
