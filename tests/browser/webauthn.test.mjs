@@ -7,12 +7,12 @@
 // the toJSON() form webauthn-rs must read). A security-key option set Chromium
 // refused (credProtect with userVerification "preferred") once passed the soft tests.
 
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 
 import { AUTHENTICATORS, Browser } from './lib/browser.mjs';
-import { ACCOUNT_SCOPE, PASSWORD, Site, backends, claims, freePort } from './lib/gatehouse.mjs';
+import { ACCOUNT_SCOPE, PASSWORD, Site, backends, claims } from './lib/gatehouse.mjs';
 
 const PHR = 'phr';
 const TIMEOUT = 90_000;
@@ -99,12 +99,12 @@ async function secondFactorLogin(tab, email, factorId) {
 /** A tiny web server on another port of localhost: an origin the server does not allow
  * (allow_any_port = false), where a phishing page would run. */
 async function otherOrigin() {
-  const port = await freePort();
   const server = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' });
     res.end('<!doctype html><title>Not Gatehouse</title><p>Sign in</p>');
   });
-  await new Promise((ok) => server.listen(port, '127.0.0.1', ok));
+  await new Promise((ok) => server.listen(0, '127.0.0.1', ok));
+  const { port } = server.address();
   return { origin: `http://localhost:${port}`, close: () => new Promise((ok) => server.close(ok)) };
 }
 
@@ -117,6 +117,10 @@ for (const backend of backends()) {
       browser = await Browser.launch();
       site = await Site.start(backend);
       await site.addClient('app');
+    });
+
+    afterEach(async () => {
+      await browser?.closeTabs();
     });
 
     after(async () => {
@@ -203,9 +207,11 @@ for (const backend of backends()) {
       const view = await login.view();
       assert.equal(view.next, 'password');
       assert.equal(view.passkey_sign_in, true);
-      // Headless Chromium 156 answers false here (no autofill UI to show the passkey
-      // in), yet runs the conditional request against the virtual authenticator, which
-      // answers it as the user's pick from the identifier field's suggestions would.
+      // Chromium 156 answers false here while the virtual authenticator runs without
+      // browser UI (WebAuthn.enable enableUI: false, as a headless run must: with the UI
+      // on, ceremonies wait for clicks), yet it runs the conditional request against
+      // the virtual authenticator, which answers as the user's pick from the
+      // identifier field's suggestions would.
       const available = await tab.run(() => PublicKeyCredential.isConditionalMediationAvailable());
       t.diagnostic(`isConditionalMediationAvailable() = ${available}`);
       const challenge = await login.step('passkey/challenge', {}, 200);

@@ -89,17 +89,25 @@ export class Browser {
 
   constructor(browser) {
     this.browser = browser;
+    this.contexts = [];
   }
 
   /** A new tab in a fresh browser profile (no cookies) on `site`, with `authenticator`. */
   async tab(site, authenticator) {
     const context = await this.browser.newContext();
+    this.contexts.push(context);
     await context.addInitScript(frontend);
     const page = await context.newPage();
     await page.goto(site.url('/healthz'));
     const tab = new Tab(site, context, page);
     if (authenticator) await tab.addAuthenticator(authenticator);
     return tab;
+  }
+
+  /** Closes the tabs opened so far (each test's own browser profile). */
+  async closeTabs() {
+    const open = this.contexts.splice(0);
+    await Promise.all(open.map((c) => c.close()));
   }
 
   async close() {
