@@ -73,11 +73,11 @@ pub async fn decode(state: &AppState, token: &str) -> Option<AccessClaims> {
         }
     };
     state.verified_tokens.put(token, &kid, &claims, now);
-    Some(claims)
+    Some(*claims)
 }
 
 enum Verified {
-    Valid(String, AccessClaims),
+    Valid(String, Box<AccessClaims>),
     /// Signed by no key this instance knows (yet).
     UnknownKey,
     Invalid,
@@ -103,7 +103,7 @@ fn verify_signature(state: &AppState, token: &str) -> Verified {
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
     validation.leeway = 0;
     match jsonwebtoken::decode::<AccessClaims>(token, &key, &validation) {
-        Ok(data) => Verified::Valid(kid, data.claims),
+        Ok(data) => Verified::Valid(kid, Box::new(data.claims)),
         Err(_) => Verified::Invalid,
     }
 }
