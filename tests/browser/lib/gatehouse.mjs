@@ -242,7 +242,7 @@ export class Site {
     return mails;
   }
 
-  /** Waits for a mail to `to` that `match`es and that was not seen by `seen` before. */
+  /** Waits for the mail to `to` that `match`es after the first `skip` such mails. */
   async waitForMail(to, match, skip = 0) {
     const deadline = Date.now() + 20_000;
     for (;;) {
