@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: run test schemathesis openapi lint bench bench-import build fmt clean
+.PHONY: run test schemathesis browser-test openapi lint bench bench-import build fmt clean
 
 ## Start the server on the embedded defaults (SQLite at ./data/gatehouse.db).
 run:
@@ -23,6 +23,12 @@ endif
 ## virtualenv), every operation, all checks, fixed seed. Needs python3 with venv.
 schemathesis:
 	bash tests/schemathesis/run.sh
+
+## Every WebAuthn ceremony in headless Chromium (Debian's chromium, virtual authenticator),
+## on SQLite and, with GATEHOUSE_TEST_POSTGRES_URL, PostgreSQL. Needs Node 20+ and npm;
+## installs chromium (apt) when /usr/bin/chromium is missing.
+browser-test:
+	CARGO="$(CARGO)" bash tests/browser/run.sh
 
 ## Regenerate the committed OpenAPI document.
 openapi:
