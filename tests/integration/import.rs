@@ -445,3 +445,89 @@ async fn an_unknown_column_stops_the_import_before_anything_is_written() {
         .expect("runs");
     assert_eq!(bad_age.status.code(), Some(2));
 }
+
+/// An operator finds accounts from the command line by what they know (an e-mail
+/// address, a legacy subject or username, a prefix), sees one whole, and names it
+/// the same ways elsewhere; every command says which database it opened.
+#[tokio::test]
+async fn an_operator_finds_and_shows_accounts_from_the_cli() {
+    let site = site(TestDatabase::sqlite(), |_| {}).await;
+    let input = site.write(
+        "users.csv",
+        "legacy_subject,email,username,given_name,family_name,sms_phone\n\
+         auth0|rie,Rie@example.com,rtanaka,Rie,Tanaka,+81 90 1234 5678\n\
+         auth0|ken,ken@example.com,,Ken,Sato,\n",
+    );
+    site.run(&["accounts", "import", input.to_str().expect("path")]);
+    // `--account` takes an e-mail address (it wanted an id).
+    let sent: Value = serde_json::from_str(&site.run(&[
+        "invitations",
+        "send",
+        "--account",
+        "rie@EXAMPLE.com",
+        "--json",
+    ]))
+    .expect("json");
+    assert_eq!(sent["invited"], 1);
+    let find = |query: &str| -> Vec<Value> {
+        site.run(&["accounts", "find", query, "--json"])
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json line"))
+            .collect()
+    };
+    for (query, subject) in [
+        ("auth0|ken", "auth0|ken"),
+        ("rtanaka", "auth0|rie"),
+        ("Rie@example.com", "auth0|rie"),
+        ("Ri", "auth0|rie"),
+        ("sato", "auth0|ken"),
+    ] {
+        let found = find(query);
+        assert_eq!(found.len(), 1, "{query}: {found:?}");
+        assert_eq!(found[0]["subject"], subject, "{query}");
+    }
+    assert!(find("nobody").is_empty());
+    let shown: Value =
+        serde_json::from_str(&site.run(&["accounts", "show", "auth0|rie", "--json"]))
+            .expect("json");
+    assert_eq!(shown["email"], "Rie@example.com");
+    assert_eq!(shown["status"], "pending_registration");
+    assert_eq!(shown["registration"]["state"], "invited");
+    assert_eq!(shown["registration"]["invitations_sent"], 1);
+    assert_eq!(shown["factors"][0]["kind"], "sms");
+    assert_eq!(shown["factors"][0]["status"], "retired");
+    let output = site
+        .cli()
+        .args(["accounts", "show", "nobody@example.com"])
+        .output()
+        .expect("runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("gatehouse: database sqlite://"), "{stderr}");
+    assert!(stderr.contains("no account is named"), "{stderr}");
+}
+
+/// A command that only reads, run where there is no database, says so (exit 1) and
+/// creates nothing: it made an empty database and reported zeros.
+#[test]
+fn a_reading_command_never_creates_a_database() {
+    let dir = tempfile::tempdir().expect("dir");
+    for args in [
+        vec!["migration", "status"],
+        vec!["accounts", "usernames-report"],
+        vec!["accounts", "find", "rie"],
+        vec!["keys", "list"],
+    ] {
+        let output = crate::support::gatehouse(dir.path())
+            .args(&args)
+            .output()
+            .expect("runs");
+        assert_eq!(output.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("there is no database at"),
+            "{args:?}: {stderr}"
+        );
+        assert!(!dir.path().join("data").exists(), "{args:?} created data/");
+    }
+}

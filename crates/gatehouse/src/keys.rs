@@ -35,7 +35,10 @@ struct KeyView {
 }
 
 fn list(context: &Context) -> Result<(), Failure> {
-    let keys = context.store()?.signing_keys().map_err(Failure::runtime)?;
+    let keys = context
+        .read_store()?
+        .signing_keys()
+        .map_err(Failure::runtime)?;
     let views: Vec<_> = keys
         .into_iter()
         .map(|k| KeyView {

@@ -1,5 +1,6 @@
 //! The `gatehouse` command: run the server and operate it.
 
+mod accounts;
 mod clients;
 mod keys;
 mod migration;
@@ -144,9 +145,34 @@ pub struct Context {
 }
 
 impl Context {
-    /// Opens the database and applies pending migrations, as `serve` would.
+    /// Opens the database (creating a SQLite file if there is none) and applies pending
+    /// migrations, as `serve` would.
     pub fn store(&self) -> Result<Store, Failure> {
+        self.open(false)
+    }
+
+    /// Opens the database for a command that only reads: one that does not exist is an
+    /// error, never a new empty one whose zeros would be taken for the real figures.
+    pub fn read_store(&self) -> Result<Store, Failure> {
+        self.open(true)
+    }
+
+    fn open(&self, existing_only: bool) -> Result<Store, Failure> {
         let url = self.config.database.parsed_url().map_err(Failure::config)?;
+        if existing_only
+            && let gatehouse_store::DatabaseUrl::Sqlite(path) = &url
+            && !path.exists()
+        {
+            return Err(Failure::refused(format!(
+                "there is no database at {} (this command only reads): run it where the \
+                 server keeps its data, or name the database with --config or \
+                 GATEHOUSE_DATABASE_URL",
+                path.display()
+            )));
+        }
+        // Which database a command works on, always: a command run from the wrong folder
+        // must not pass for one that found nothing.
+        eprintln!("gatehouse: database {}", url.redacted());
         let store =
             Store::open(&url, &self.config.database.pool_options()).map_err(Failure::runtime)?;
         if self.config.database.auto_migrate {

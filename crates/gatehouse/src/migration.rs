@@ -3,7 +3,6 @@
 
 use chrono::{TimeDelta, Utc};
 use clap::Subcommand;
-use gatehouse_core::AccountId;
 use gatehouse_provider::mail::Outbox;
 use gatehouse_provider::migration::invitations::{InvitationOptions, LinkMailer, send_invitations};
 use gatehouse_provider::migration::status::migration_status;
@@ -41,6 +40,23 @@ pub enum AccountsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Accounts by e-mail, legacy subject or username (exact), or e-mail or name prefix.
+    Find {
+        query: String,
+        /// At most this many.
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        /// JSON Lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// One account: its status, factors, live sessions and registration link state.
+    Show {
+        /// An account id, e-mail address, legacy subject or legacy username.
+        account: String,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -50,8 +66,9 @@ pub enum InvitationsCommand {
         /// Every account still pending registration that was never invited.
         #[arg(long, conflicts_with = "account", required_unless_present = "account")]
         all_pending: bool,
-        /// One account, by id (a new link voids its older ones).
-        #[arg(long, value_name = "ID")]
+        /// One account, by id, e-mail address or legacy subject (a new link voids its
+        /// older ones).
+        #[arg(long, value_name = "ACCOUNT")]
         account: Option<String>,
         /// Also remind accounts invited at least this long ago, e.g. `7d`, `36h`.
         #[arg(long, value_name = "AGE", value_parser = parse_age)]
@@ -150,7 +167,12 @@ pub fn run_accounts(command: AccountsCommand, context: &Context) -> Result<(), F
                 Some(_) => ImportFormat::Jsonl,
                 None => ImportFormat::of_path(&file),
             };
-            let store = context.store()?;
+            // A dry run only reads: it never makes a database to import into.
+            let store = if dry_run {
+                context.read_store()?
+            } else {
+                context.store()?
+            };
             let secrets = context.secrets()?;
             let options = ImportOptions {
                 dry_run,
@@ -216,8 +238,12 @@ pub fn run_accounts(command: AccountsCommand, context: &Context) -> Result<(), F
                 Ok(())
             }
         }
+        AccountsCommand::Find { query, limit, json } => {
+            crate::accounts::find(context, &query, limit.clamp(1, 1000), json)
+        }
+        AccountsCommand::Show { account, json } => crate::accounts::show(context, &account, json),
         AccountsCommand::UsernamesReport { json } => {
-            let store = context.store()?;
+            let store = context.read_store()?;
             let stdout = std::io::stdout();
             let mut out = std::io::BufWriter::new(stdout.lock());
             if !json {
@@ -264,14 +290,10 @@ pub fn run_invitations(command: InvitationsCommand, context: &Context) -> Result
         dry_run,
         json,
     } = command;
-    let account = account
-        .map(|raw| {
-            uuid::Uuid::parse_str(&raw)
-                .map(AccountId)
-                .map_err(|_| Failure::refused(format!("{raw:?} is not an account id")))
-        })
-        .transpose()?;
     let store = context.store()?;
+    let account = account
+        .map(|name| crate::accounts::resolve(&store, &name).map(|a| a.id))
+        .transpose()?;
     let secrets = context.secrets()?;
     let outbox = Outbox::new(secrets.sealer.clone(), &context.config.mail);
     let mailer = LinkMailer {
@@ -306,7 +328,7 @@ pub fn run_invitations(command: InvitationsCommand, context: &Context) -> Result
 
 pub fn run_migration(command: MigrationCommand, context: &Context) -> Result<(), Failure> {
     let MigrationCommand::Status { json } = command;
-    let store = context.store()?;
+    let store = context.read_store()?;
     let status = migration_status(&store, Utc::now()).map_err(Failure::runtime)?;
     if json {
         print_json(&status)
