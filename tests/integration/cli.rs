@@ -246,3 +246,47 @@ fn a_request_the_command_cannot_carry_out_exits_1() {
         .expect("run");
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `outbox list|show`: what was mailed, and a queued mail decoded with its link whole
+/// on one line (the `.eml` files are quoted-printable, the link split over lines).
+#[test]
+fn the_outbox_lists_mails_and_shows_a_queued_one_decoded() {
+    let dir = tempfile::tempdir().expect("dir");
+    let run = |args: &[&str]| {
+        let output = gatehouse(dir.path()).args(args).output().expect("run");
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    std::fs::write(
+        dir.path().join("users.csv"),
+        "legacy_subject,email\nauth0|rie,rie@example.com\n",
+    )
+    .expect("users");
+    run(&["accounts", "import", "users.csv"]);
+    run(&["invitations", "send", "--all-pending"]);
+    let listed: Vec<serde_json::Value> = run(&["outbox", "list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0]["to"], "rie@example.com");
+    assert_eq!(listed[0]["status"], "pending", "no server has sent it");
+    let id = listed[0]["id"].as_str().expect("id");
+    let shown = run(&["outbox", "show", id]);
+    assert!(
+        shown.contains("Subject: SSO Registration for Gatehouse"),
+        "{shown}"
+    );
+    let link = shown
+        .lines()
+        .find_map(|l| l.split_whitespace().find(|w| w.contains("?token=")))
+        .expect("the link, on one line");
+    assert!(
+        link.starts_with("http://localhost:3000/register?token=") && link.len() > 60,
+        "{link}"
+    );
+}

@@ -437,6 +437,8 @@ pub trait MailOutbox {
     /// Makes every pending mail waiting out a backoff due at `now` (a send has just
     /// succeeded: the outage they wait for is over); returns how many.
     fn hurry_mails(&self, now: DateTime<Utc>) -> RepositoryResult<u64>;
+    /// The newest mails first, at most `limit` (support tools).
+    fn recent_mails(&self, limit: u32) -> RepositoryResult<Vec<OutboxMail>>;
     /// Hands mails `owner` leased but did not try back at once (no attempt counted).
     fn release_mails(&self, ids: &[MailId], owner: &str) -> RepositoryResult<u64>;
     /// Records a failed attempt and frees the lease until `next_attempt_at`.

@@ -292,6 +292,20 @@ impl MailOutbox {
         .and_then(touched)
     }
 
+    fn recent_mails(&self, limit: u32) -> RepositoryResult<Vec<OutboxMail>> {
+        use mail_outbox::dsl as m;
+        self.run(|c| {
+            m::mail_outbox
+                .order((m::created_at.desc(), m::id.desc()))
+                .limit(i64::from(limit))
+                .select(MailRow::as_select())
+                .load(c)
+        })?
+        .into_iter()
+        .map(OutboxMail::try_from)
+        .collect()
+    }
+
     fn mail_by_id(&self, id: MailId) -> RepositoryResult<Option<OutboxMail>> {
         self.run(|c| {
             mail_outbox::table

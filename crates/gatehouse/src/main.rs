@@ -4,6 +4,7 @@ mod accounts;
 mod clients;
 mod keys;
 mod migration;
+mod outbox;
 mod push_device;
 
 use clap::{Parser, Subcommand};
@@ -76,6 +77,11 @@ enum Command {
     Migration {
         #[command(subcommand)]
         command: migration::MigrationCommand,
+    },
+    /// The mail outbox: recent mails, and one decoded (development and support).
+    Outbox {
+        #[command(subcommand)]
+        command: outbox::OutboxCommand,
     },
     /// Print the OpenAPI document of the REST API.
     Openapi,
@@ -184,6 +190,20 @@ impl Context {
     pub fn secrets(&self) -> Result<Secrets, Failure> {
         Secrets::load(&self.config.secrets).map_err(Failure::config)
     }
+
+    /// The master key for a command that only reads: a key file that does not exist
+    /// is an error, never a new key (which would open nothing).
+    pub fn read_secrets(&self) -> Result<Secrets, Failure> {
+        let secrets = &self.config.secrets;
+        if secrets.key.trim().is_empty() && !std::path::Path::new(&secrets.key_file).exists() {
+            return Err(Failure::refused(format!(
+                "there is no master key at {} (this command only reads): run it where the \
+                 server keeps its data, or give secrets.key",
+                secrets.key_file
+            )));
+        }
+        self.secrets()
+    }
 }
 
 pub fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
@@ -274,6 +294,12 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 config: load_config(cli.config.as_deref())?,
             };
             migration::run_migration(command, &context)
+        }
+        Command::Outbox { command } => {
+            let context = Context {
+                config: load_config(cli.config.as_deref())?,
+            };
+            outbox::run(command, &context)
         }
         Command::Secrets { command } => keys::run_secrets(command),
         Command::PushDevice { command } => push_device::run(command),

@@ -51,6 +51,15 @@ pub(crate) fn open_bodies(sealer: &Sealer, mail: &OutboxMail) -> Result<Bodies, 
     serde_json::from_slice(&plain).map_err(|_| CryptoError::Unseal)
 }
 
+/// The text of a queued mail, opened with the master key; `None` once it was sent or
+/// given up (its body is erased then). For support tools: never log it.
+pub fn mail_text(sealer: &Sealer, mail: &OutboxMail) -> Result<Option<String>, CryptoError> {
+    if mail.sealed_body.is_none() {
+        return Ok(None);
+    }
+    open_bodies(sealer, mail).map(|b| Some(b.text))
+}
+
 /// Wakes the worker when a mail was committed, so it goes out now rather than at
 /// the next poll (a one-time code is awaited by a user).
 #[derive(Clone, Debug, Default)]
