@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: run test schemathesis browser-test openapi lint bench bench-import build fmt clean
+.PHONY: run test schemathesis browser-test openapi lint bench bench-import build install fmt clean
 
 ## Start the server on the embedded defaults (SQLite at ./data/gatehouse.db).
 run:
@@ -53,6 +53,10 @@ bench-import:
 
 build:
 	$(CARGO) build --workspace
+
+## Install the `gatehouse` command (release build) into cargo's bin folder (~/.cargo/bin).
+install:
+	$(CARGO) install --locked --path crates/gatehouse
 
 fmt:
 	$(CARGO) fmt --all
