@@ -324,3 +324,100 @@ async fn cors_origins_are_configured_and_checked() {
         );
     }
 }
+
+/// The value of the series `name{labels}` in a Prometheus text exposition, if present.
+fn series(text: &str, name_and_labels: &str) -> Option<f64> {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.trim().parse().ok())
+}
+
+/// `/metrics` scraped before and after a whole login: the HTTP, login, hashing, mail
+/// and pool series move.
+#[tokio::test]
+async fn metrics_move_with_a_login() {
+    let w = crate::account::world_with(TestDatabase::sqlite(), |_| {}).await;
+    let scrape = || async {
+        let res = w
+            .http
+            .get(w.server.url("/metrics"))
+            .send()
+            .await
+            .expect("scrape");
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .is_ok_and(|t| t.starts_with("application/openmetrics-text")),
+            "{:?}",
+            res.headers()
+        );
+        res.text().await.expect("text")
+    };
+    let before = scrape().await;
+    let password = r#"gatehouse_http_requests_total{route="/api/v1/login/{login_challenge}/password",method="POST",status="200"}"#;
+    assert_eq!(series(&before, password), None);
+    crate::account::login_as(
+        &w,
+        crate::account::EMAIL,
+        crate::account::PASSWORD,
+        crate::account::EMAIL,
+        "Laptop",
+        crate::account::SCOPE,
+    )
+    .await;
+    let after = scrape().await;
+    assert_eq!(series(&after, password), Some(1.0), "{after}");
+    for (name, at_least) in [
+        (
+            r#"gatehouse_login_steps_total{step="password",kind="-",outcome="ok"}"#,
+            1.0,
+        ),
+        (
+            r#"gatehouse_login_steps_total{step="challenge",kind="email_otp",outcome="ok"}"#,
+            1.0,
+        ),
+        (
+            r#"gatehouse_login_steps_total{step="verify",kind="email_otp",outcome="ok"}"#,
+            1.0,
+        ),
+        (
+            r#"gatehouse_login_steps_total{step="completed",kind="-",outcome="ok"}"#,
+            1.0,
+        ),
+        ("gatehouse_password_hash_seconds_count", 1.0),
+        ("gatehouse_password_hash_wait_seconds_count", 1.0),
+        (r#"gatehouse_mail_sent_total{transport="file"}"#, 1.0),
+        ("gatehouse_db_pool_connections", 1.0),
+        ("gatehouse_db_pool_checkouts_total", 1.0),
+    ] {
+        let value = series(&after, name).unwrap_or_else(|| panic!("no {name} in {after}"));
+        assert!(value >= at_least, "{name} = {value}");
+    }
+    assert_eq!(series(&after, "gatehouse_mail_outbox_pending"), Some(0.0));
+    let checkouts_before = series(&before, "gatehouse_db_pool_checkouts_total").unwrap_or(0.0);
+    assert!(series(&after, "gatehouse_db_pool_checkouts_total").unwrap_or(0.0) > checkouts_before);
+}
+
+/// With `metrics.bind`, `/metrics` is served there only, not on the public listener.
+#[tokio::test]
+async fn metrics_on_a_listener_of_their_own() {
+    let db = TestDatabase::sqlite();
+    let mut config = test_config(&db.url);
+    let port = crate::support::smtp::free_port();
+    config.metrics.bind = format!("127.0.0.1:{port}");
+    let server = TestServer::start_with(config, Some(db)).await;
+    assert_eq!(server.get("/metrics").await.status(), StatusCode::NOT_FOUND);
+    let res = server
+        .client
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .expect("scrape");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.text()
+            .await
+            .expect("text")
+            .contains("gatehouse_db_pool_connections")
+    );
+}

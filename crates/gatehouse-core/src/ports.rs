@@ -402,6 +402,8 @@ pub struct OutboxCounts {
     pub pending: u64,
     pub sent: u64,
     pub failed: u64,
+    /// When the most overdue pending mail fell due (none pending: `None`).
+    pub oldest_due_at: Option<DateTime<Utc>>,
 }
 
 /// The mail outbox. Enqueue inside `Store::transaction` so a mail commits with the

@@ -20,13 +20,14 @@ use crate::crypto::{CryptoError, KeyRing, Secrets};
 use crate::factors::{EnrolFactors, LoginFactors};
 use crate::fallback::{AllowedMethods, fallback};
 use crate::mail::{MailError, Outbox, Wake, Worker};
+use crate::metrics::Metrics;
 use crate::oidc::client_cache::ClientCache;
 use crate::oidc::verified_tokens::VerifiedTokens;
 use crate::password_pool::PasswordPool;
 use crate::periodic::{self, FirstRun};
 use crate::problem::{Problem, rewrite_error_response};
 use crate::state::AppState;
-use crate::{api, cors, health, jwks, oidc, openapi, request_id};
+use crate::{api, cors, health, jwks, metrics, oidc, openapi, request_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -162,6 +163,8 @@ fn query_config() -> web::QueryConfig {
 pub struct Application {
     addr: SocketAddr,
     server: Server,
+    /// `/metrics` on `metrics.bind`, when set.
+    metrics_server: Option<Server>,
     store: Store,
     keys: KeyRing,
     reload_every: Duration,
@@ -223,11 +226,17 @@ impl Application {
             0 => cores,
             n => n as usize,
         };
-        let passwords = PasswordPool::new(hasher, threads, config.login.password_queue as usize)
-            .map_err(|e| StartError::Spawn {
-                what: "the password hashing threads",
-                reason: e.to_string(),
-            })?;
+        let metrics = Arc::new(Metrics::new());
+        let passwords = PasswordPool::new(
+            hasher,
+            threads,
+            config.login.password_queue as usize,
+            metrics.clone(),
+        )
+        .map_err(|e| StartError::Spawn {
+            what: "the password hashing threads",
+            reason: e.to_string(),
+        })?;
         let discovery = oidc::discovery::document(
             &config.server.issuer,
             &[
@@ -263,7 +272,7 @@ impl Application {
             clock.clone(),
         )?;
         let wake = Wake::default();
-        let mail = mail.with_wake(wake.clone());
+        let mail = mail.with_wake(wake.clone()).with_metrics(metrics.clone());
         let outbox = Outbox::new(secrets.sealer.clone(), &config.mail).with_wake(wake);
         let push =
             crate::push_notifier::from_config(&config.push).map_err(|e| StartError::Spawn {
@@ -280,6 +289,7 @@ impl Application {
             secrets,
             keys: keys.clone(),
             passwords,
+            metrics,
             discovery: discovery.into(),
             outbox,
             login_factors: LoginFactors::new(),
@@ -294,8 +304,29 @@ impl Application {
         let allowed = web::Data::new(AllowedMethods::from_document(&document));
         // Validated with the rest of the configuration.
         let cors_origins = state.config.cors_origins().unwrap_or_default();
+        // `/metrics` on the main listener unless `metrics.bind` gives it one of its own.
+        let metrics_bind = state.config.metrics.bind.trim().to_owned();
+        let metrics_server = if metrics_bind.is_empty() {
+            None
+        } else {
+            let metrics_state = state.clone();
+            let server = HttpServer::new(move || {
+                App::new()
+                    .app_data(metrics_state.clone())
+                    .route("/metrics", web::get().to(metrics::endpoint))
+            })
+            .workers(1)
+            .bind(&metrics_bind)
+            .map_err(|e| StartError::Bind {
+                bind: metrics_bind.clone(),
+                reason: e.to_string(),
+            })?;
+            tracing::info!(addrs = ?server.addrs(), "metrics listening");
+            Some(server.run())
+        };
+        let public_metrics = metrics_server.is_none();
         let mut http = HttpServer::new(move || {
-            App::new()
+            let app = App::new()
                 .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(allowed.clone())
@@ -312,8 +343,13 @@ impl Application {
                             .finish()
                     }),
                 )
-                .default_service(web::to(fallback))
-                .wrap(ErrorHandlers::new().default_handler(rewrite_error_response))
+                .default_service(web::to(fallback));
+            let app = if public_metrics {
+                app.route("/metrics", web::get().to(metrics::endpoint))
+            } else {
+                app
+            };
+            app.wrap(ErrorHandlers::new().default_handler(rewrite_error_response))
                 .wrap(cors::middleware(&cors_origins))
                 .wrap(from_fn(request_id::middleware))
         })
@@ -341,6 +377,7 @@ impl Application {
         Ok(Self {
             addr,
             server,
+            metrics_server,
             store,
             keys,
             reload_every,
@@ -386,7 +423,20 @@ impl Application {
                 }
             },
         )?;
-        let result = self.server.await;
+        let result = match self.metrics_server {
+            None => self.server.await,
+            Some(metrics) => {
+                // The metrics listener lives as long as the main one.
+                let handle = metrics.handle();
+                let main = async {
+                    let result = self.server.await;
+                    handle.stop(false).await;
+                    result
+                };
+                let (result, _) = tokio::join!(main, metrics);
+                result
+            }
+        };
         mail.stop();
         janitor.stop();
         key_reload.stop();

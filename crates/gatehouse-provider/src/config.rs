@@ -35,6 +35,16 @@ pub struct Config {
     pub push: PushConfig,
     pub webauthn: WebauthnConfig,
     pub cors: CorsConfig,
+    pub metrics: MetricsConfig,
+}
+
+/// `[metrics]`: where `/metrics` is served.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsConfig {
+    /// `host:port` of a listener of its own for `/metrics` (then the public listener
+    /// has none). Empty: `/metrics` on the main listener.
+    pub bind: String,
 }
 
 /// `[cors]`: which other origins may call the API from a browser.

@@ -13,6 +13,7 @@ pub mod health;
 pub mod janitor;
 pub mod jwks;
 pub mod mail;
+pub mod metrics;
 pub mod migration;
 pub mod oidc;
 pub mod openapi;

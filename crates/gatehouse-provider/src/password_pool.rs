@@ -10,7 +10,10 @@ use gatehouse_core::PasswordHasher;
 use gatehouse_core::password::{HashingError, Verification};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Instant;
 use tokio::sync::oneshot;
+
+use crate::metrics::Metrics;
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -27,6 +30,7 @@ type Job = Box<dyn FnOnce(&PasswordHasher) + Send>;
 #[derive(Clone, Debug)]
 pub struct PasswordPool {
     jobs: SyncSender<Job>,
+    metrics: Arc<Metrics>,
 }
 
 fn work(hasher: &PasswordHasher, jobs: &Mutex<Receiver<Job>>) {
@@ -42,7 +46,12 @@ fn work(hasher: &PasswordHasher, jobs: &Mutex<Receiver<Job>>) {
 
 impl PasswordPool {
     /// Starts `threads` hashing threads with room for `queue` waiting checks.
-    pub fn new(hasher: PasswordHasher, threads: usize, queue: usize) -> std::io::Result<Self> {
+    pub fn new(
+        hasher: PasswordHasher,
+        threads: usize,
+        queue: usize,
+        metrics: Arc<Metrics>,
+    ) -> std::io::Result<Self> {
         let (jobs, receiver) = sync_channel::<Job>(queue);
         let receiver = Arc::new(Mutex::new(receiver));
         let hasher = Arc::new(hasher);
@@ -52,7 +61,7 @@ impl PasswordPool {
                 .name(format!("gatehouse-argon2-{n}"))
                 .spawn(move || work(&hasher, &receiver))?;
         }
-        Ok(Self { jobs })
+        Ok(Self { jobs, metrics })
     }
 
     async fn run<T: Send + 'static>(
@@ -60,13 +69,26 @@ impl PasswordPool {
         task: impl FnOnce(&PasswordHasher) -> T + Send + 'static,
     ) -> Result<T, PoolError> {
         let (reply, answer) = oneshot::channel();
+        let (metrics, queued) = (self.metrics.clone(), Instant::now());
         let job: Job = Box::new(move |hasher| {
-            let _ = reply.send(task(hasher));
+            metrics.hash_queue.dec();
+            metrics.hash_wait.observe(queued.elapsed().as_secs_f64());
+            let started = Instant::now();
+            let outcome = task(hasher);
+            metrics.hash_time.observe(started.elapsed().as_secs_f64());
+            let _ = reply.send(outcome);
         });
+        self.metrics.hash_queue.inc();
         match self.jobs.try_send(job) {
             Ok(()) => answer.await.map_err(|_| PoolError::Stopped),
-            Err(TrySendError::Full(_)) => Err(PoolError::Busy),
-            Err(TrySendError::Disconnected(_)) => Err(PoolError::Stopped),
+            Err(TrySendError::Full(_)) => {
+                self.metrics.hash_queue.dec();
+                Err(PoolError::Busy)
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                self.metrics.hash_queue.dec();
+                Err(PoolError::Stopped)
+            }
         }
     }
 

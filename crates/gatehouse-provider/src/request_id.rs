@@ -40,6 +40,10 @@ pub async fn middleware(
     // The route template (`/api/v1/registration/{token}`), never the path: paths carry
     // registration tokens, login challenges and tickets, and query strings codes.
     let route = req.match_pattern();
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::state::AppState>>()
+        .map(|state| state.metrics.clone());
+    let method = req.method().clone();
     let span = tracing::info_span!(
         "request",
         request_id = %id,
@@ -52,7 +56,16 @@ pub async fn middleware(
         res.headers_mut().insert(HEADER, value);
     }
     let status = res.status().as_u16();
-    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let elapsed = started.elapsed();
+    if let Some(metrics) = metrics {
+        metrics.request(
+            route.as_deref().unwrap_or(UNMATCHED),
+            method.as_str(),
+            status,
+            elapsed,
+        );
+    }
+    let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, elapsed_ms, "request completed"));
     Ok(res)
 }

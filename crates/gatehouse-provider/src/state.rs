@@ -22,6 +22,8 @@ pub struct AppState {
     pub secrets: Secrets,
     pub keys: KeyRing,
     pub passwords: PasswordPool,
+    /// What `/metrics` reports.
+    pub metrics: Arc<crate::metrics::Metrics>,
     /// The discovery document, built once.
     pub discovery: Arc<str>,
     /// Queues mails inside a transaction: `state.outbox.enqueue_in(tx, &message, now)`.

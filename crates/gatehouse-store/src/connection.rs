@@ -4,6 +4,7 @@ use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::{Connection, ConnectionError, PgConnection, RunQueryDsl, SqliteConnection};
 use gatehouse_core::ports::RepositoryError;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -112,6 +113,23 @@ impl ManageConnection for Manager {
     }
 }
 
+#[derive(Debug, Default)]
+struct Waits {
+    checkouts: AtomicU64,
+    micros: AtomicU64,
+}
+
+/// The connection pool's figures (`Store::pool_stats`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolStats {
+    pub connections: u32,
+    pub idle: u32,
+    /// Connections taken from the pool since it opened.
+    pub checkouts: u64,
+    /// Time those checkouts waited, in all.
+    pub waited: Duration,
+}
+
 /// Pool sizing and waiting.
 #[derive(Clone, Debug)]
 pub struct PoolOptions {
@@ -135,6 +153,8 @@ pub struct Store {
     pool: Pool<Manager>,
     /// Shared with the pool's manager: failures seen by queries make it check.
     health: Arc<Health>,
+    /// Checkouts and the time they waited, for `/metrics`.
+    waits: Arc<Waits>,
     backend: Backend,
     /// SQLite's turn to write (see `Store::transaction`).
     pub(crate) sqlite_writer: Arc<Mutex<()>>,
@@ -184,6 +204,7 @@ impl Store {
         Ok(Self {
             pool,
             health,
+            waits: Arc::default(),
             backend: url.backend(),
             sqlite_writer: Arc::default(),
             clones: Arc::default(),
@@ -237,10 +258,26 @@ impl Store {
     }
 
     pub(crate) fn conn(&self) -> Result<PooledConnection<Manager>, RepositoryError> {
-        self.pool.get().map_err(|e: r2d2::PoolError| {
+        let started = Instant::now();
+        let conn = self.pool.get();
+        self.waits.checkouts.fetch_add(1, Ordering::Relaxed);
+        let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+        self.waits.micros.fetch_add(waited, Ordering::Relaxed);
+        conn.map_err(|e: r2d2::PoolError| {
             self.health.failed();
             RepositoryError::Unavailable(one_line(&e.to_string()))
         })
+    }
+
+    /// The pool as it is now, and what checking out has cost so far.
+    pub fn pool_stats(&self) -> PoolStats {
+        let state = self.pool.state();
+        PoolStats {
+            connections: state.connections,
+            idle: state.idle_connections,
+            checkouts: self.waits.checkouts.load(Ordering::Relaxed),
+            waited: Duration::from_micros(self.waits.micros.load(Ordering::Relaxed)),
+        }
     }
 
     /// The port's error for a failed query; a failure that is not the query's own

@@ -32,7 +32,7 @@ mod transaction;
 mod url;
 mod webauthn;
 
-pub use connection::{DbConnection, PoolOptions, Store};
+pub use connection::{DbConnection, PoolOptions, PoolStats, Store};
 pub use error::StoreError;
 pub use janitor::Purged;
 pub use migrations::{MIGRATION_DIRS, Migrations};

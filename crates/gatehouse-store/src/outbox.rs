@@ -329,7 +329,7 @@ impl MailOutbox {
 
     fn outbox_counts(&self) -> RepositoryResult<OutboxCounts> {
         use mail_outbox::dsl as m;
-        let (pending, sent, failed) = self.run(|c| {
+        let (pending, sent, failed, oldest) = self.run(|c| {
             let pending: i64 = m::mail_outbox
                 .filter(m::sent_at.is_null().and(m::failed_at.is_null()))
                 .count()
@@ -339,13 +339,18 @@ impl MailOutbox {
                 .filter(m::failed_at.is_not_null())
                 .count()
                 .get_result(c)?;
-            Ok((pending, sent, failed))
+            let oldest: Option<i64> = m::mail_outbox
+                .filter(m::sent_at.is_null().and(m::failed_at.is_null()))
+                .select(diesel::dsl::min(m::next_attempt_at))
+                .get_result(c)?;
+            Ok((pending, sent, failed, oldest))
         })?;
         let n = |v: i64| u64::try_from(v).unwrap_or_default();
         Ok(OutboxCounts {
             pending: n(pending),
             sent: n(sent),
             failed: n(failed),
+            oldest_due_at: oldest.map(from_millis).transpose()?,
         })
     }
 }

@@ -342,6 +342,11 @@ pub async fn password(
     .await
     .map_err(|_| Problem::internal())??;
     if let Some(refusal) = refused {
+        state.metrics.login("password", "-", "throttled");
+        state.metrics.throttle(match refusal {
+            Refusal::AccountAddress { .. } => "password_account_address",
+            Refusal::Address { .. } => "password_address",
+        });
         let title = match refusal {
             Refusal::AccountAddress { .. } => "Too many attempts for this account",
             Refusal::Address { .. } => "Too many attempts from this address",
@@ -352,7 +357,10 @@ pub async fn password(
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
     let verdict = match state.passwords.verify(password.clone(), stored).await {
         Ok(verdict) => verdict,
-        Err(PoolError::Busy) => return Ok(busy()),
+        Err(PoolError::Busy) => {
+            state.metrics.login("password", "-", "busy");
+            return Ok(busy());
+        }
         Err(_) => return Err(Problem::internal()),
     };
     // The hash may have waited in the pool's queue: what follows happens now.
@@ -381,9 +389,13 @@ pub async fn password(
             // A failure that cannot be recorded is not answered as a mere wrong password.
             .map_err(|_| Problem::database_unavailable())?;
             state.outbox.wake();
+            state.metrics.login("password", "-", "failed");
             return Err(invalid_credentials());
         }
-        (None, _) => return Err(invalid_credentials()),
+        (None, _) => {
+            state.metrics.login("password", "-", "failed");
+            return Err(invalid_credentials());
+        }
     };
     if matches!(
         account.status,
@@ -402,6 +414,9 @@ pub async fn password(
             .await
             .map_err(|_| Problem::internal())?
             .map_err(|_| Problem::database_unavailable())?;
+    }
+    if account.status != AccountStatus::Active {
+        state.metrics.login("password", "-", "refused");
     }
     match account.status {
         AccountStatus::Active => {}
@@ -496,6 +511,7 @@ pub async fn password(
     .await
     .map_err(|_| Problem::internal())??;
     let (factors, default_factor) = offers;
+    state.metrics.login("password", "-", "ok");
     Ok(HttpResponse::Ok().json(SecondFactorStep {
         next: if redirect_to.is_some() {
             "return_to_client"

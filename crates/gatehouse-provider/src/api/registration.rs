@@ -528,6 +528,7 @@ pub async fn resend(
     let store = state.store.clone();
     let hits = blocking(move || store.transaction(|tx| tx.hit(&ip_key, start))).await?;
     if hits > config.resend_per_ip {
+        state.metrics.throttle("registration_resend");
         // The problem answer carries it as `Retry-After` too.
         return Err(rate_limited(
             "Too many requests",

@@ -157,11 +157,22 @@ pub async fn challenge(
                     "This factor is not available at login",
                 )
             })?;
-            module.challenge(&ctx, tx, &account, factor.as_ref(), &login)
+            module
+                .challenge(&ctx, tx, &account, factor.as_ref(), &login)
+                .map(|answer| (kind, answer))
         })
     })
     .await
-    .map_err(|_| Problem::internal())??;
+    .map_err(|_| Problem::internal())?;
+    let (kind, answer) = answer.inspect_err(|problem| {
+        let throttled = problem.status == StatusCode::TOO_MANY_REQUESTS.as_u16();
+        if throttled {
+            state.metrics.throttle("factor_challenge");
+        }
+        let outcome = if throttled { "throttled" } else { "refused" };
+        state.metrics.login("challenge", "-", outcome);
+    })?;
+    state.metrics.login("challenge", kind.as_str(), "ok");
     // Committed: the code can go out now rather than at the worker's next poll.
     state.outbox.wake();
     Ok(HttpResponse::Ok().json(answer))
@@ -227,6 +238,7 @@ pub async fn verify(
         let ctx = FactorContext { state, now };
         let mut refusal = None;
         let mut pending = None;
+        let mut tried = None;
         let done = state.store.transaction(|tx| {
             let login = match load_bound(tx, state, browser.as_deref(), &login_challenge) {
                 Ok(login) => login,
@@ -243,6 +255,7 @@ pub async fn verify(
                 }
                 Err(FactorError::Repository(e)) => return Err(e),
             };
+            tried = Some(kind);
             let Some(module) = state.login_factors.module(kind) else {
                 refusal = Some(Problem::new(
                     StatusCode::CONFLICT,
@@ -301,11 +314,27 @@ pub async fn verify(
             )
             .map(Some)
         });
-        (done, refusal, pending)
+        (done, refusal, pending, tried)
     })
     .await
     .map_err(|_| Problem::internal())?;
-    let finished = match outcome {
+    let (committed, refusal, pending, tried) = outcome;
+    let kind = tried.map_or("-", FactorKind::as_str);
+    let verdict = match (&committed, &refusal, &pending) {
+        (_, Some(p), _) if p.status == StatusCode::TOO_MANY_REQUESTS.as_u16() => {
+            state.metrics.throttle("factor_proofs");
+            "throttled"
+        }
+        (_, Some(_), _) => "refused",
+        (Ok(None), None, Some(_)) => "pending",
+        (Ok(Some(_)), None, _) => "ok",
+        _ => "failed",
+    };
+    state.metrics.login("verify", kind, verdict);
+    if verdict == "ok" {
+        state.metrics.login("completed", "-", "ok");
+    }
+    let finished = match (committed, refusal, pending) {
         (_, Some(problem), _) => return Err(problem),
         (Ok(None), None, Some(mut waiting)) => {
             if let Some(fields) = waiting.as_object_mut() {

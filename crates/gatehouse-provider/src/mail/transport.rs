@@ -50,6 +50,15 @@ impl Transport {
     }
 
     /// The longest one send may take before it is abandoned.
+    /// The transport's name, as `mail.transport` says it.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::File(_) => "file",
+            Self::Smtp(_) => "smtp",
+            Self::Log(_) => "log",
+        }
+    }
+
     pub fn worst_case(&self) -> std::time::Duration {
         match self {
             Self::Smtp(smtp) => smtp.worst_case(),

@@ -69,6 +69,7 @@ pub struct Worker {
     /// Mails sent whose sent mark did not land (the database was away): recorded
     /// before anything else once it is back, never forgotten.
     unrecorded: Mutex<Vec<(MailId, DateTime<Utc>)>>,
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -120,6 +121,7 @@ impl Worker {
             linger: Duration::from_millis(config.linger_ms.into()),
             wake: super::Wake::default(),
             unrecorded: Mutex::default(),
+            metrics: None,
         })
     }
 
@@ -128,6 +130,26 @@ impl Worker {
     pub fn with_wake(mut self, wake: super::Wake) -> Self {
         self.wake = wake;
         self
+    }
+
+    /// Counts sends and failures in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count(&self, sent: bool) {
+        if let Some(metrics) = &self.metrics {
+            let labels = crate::metrics::TransportLabels {
+                transport: self.transport.name(),
+            };
+            let family = if sent {
+                &metrics.mail_sent
+            } else {
+                &metrics.mail_failed
+            };
+            family.get_or_create(&labels).inc();
+        }
     }
 
     pub fn owner(&self) -> &str {
@@ -176,6 +198,7 @@ impl Worker {
                         return Err(e.into());
                     }
                     report.sent += 1;
+                    self.count(true);
                     if report.sent == 1 {
                         let hurried = self.store.hurry_mails(sent_at)?;
                         report.hurried = usize::try_from(hurried).unwrap_or(usize::MAX);
@@ -190,6 +213,7 @@ impl Worker {
                         self.clock.now(),
                     )?;
                     report.failed += 1;
+                    self.count(false);
                 }
                 Err(error) => {
                     let delay = self
@@ -204,6 +228,7 @@ impl Worker {
                         next,
                     )?;
                     report.retried += 1;
+                    self.count(false);
                 }
             }
         }

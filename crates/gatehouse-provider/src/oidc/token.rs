@@ -296,6 +296,7 @@ async fn refresh(
     let refresh_ttl = TimeDelta::seconds(client.lifetimes.refresh_token.into());
     let client_id = client.id.to_string();
     let requested_scope = params.get("scope").cloned();
+    let metrics = state.metrics.clone();
     let store = state.store.clone();
     let outcome = web::block(move || {
         store.transaction(|tx| {
@@ -324,6 +325,7 @@ async fn refresh(
                     tx.update_session(&session)?;
                 }
                 tracing::warn!(client_id = %stored.client_id, "refresh token reuse: family revoked");
+                metrics.refresh_reuse.inc();
                 return Ok(Refresh::Invalid("the refresh token was already used"));
             }
             if now >= stored.expires_at {
