@@ -1,7 +1,6 @@
 //! Gatehouse as a cluster on one database: instances started together, keys made by
 //! one and used by another, and the database going away and coming back under load.
 
-use diesel::{Connection, PgConnection, RunQueryDsl};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -11,18 +10,6 @@ use crate::http::url_host_port;
 use crate::support::process::ServerProcess;
 use crate::support::proxy::Proxy;
 use crate::support::{POSTGRES_VAR, TestDatabase, TestServer, test_config};
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = diesel::sql_types::BigInt)]
-    n: i64,
-}
-
-fn count_pg(url: &str, sql: &str) -> i64 {
-    let mut conn = PgConnection::establish(url).expect("postgres");
-    let rows: Vec<Count> = diesel::sql_query(sql).load(&mut conn).expect(sql);
-    rows.first().map_or(0, |r| r.n)
-}
 
 /// A `client_credentials` token from the server at `base`.
 async fn machine_token(base: &str, id: &str, secret: &str) -> String {
@@ -81,7 +68,7 @@ async fn two_instances_started_together_share_one_key_set() {
         started.map(|h| h.join().expect("started"))
     });
     assert_eq!(
-        count_pg(
+        crate::support::count_rows(
             &db.url,
             "SELECT COUNT(*) AS n FROM signing_keys WHERE status = 'active'"
         ),
@@ -89,7 +76,7 @@ async fn two_instances_started_together_share_one_key_set() {
         "one active key per algorithm"
     );
     assert_eq!(
-        count_pg(&db.url, "SELECT COUNT(*) AS n FROM signing_keys"),
+        crate::support::count_rows(&db.url, "SELECT COUNT(*) AS n FROM signing_keys"),
         6,
         "one active and one next key per algorithm"
     );

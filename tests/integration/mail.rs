@@ -1106,7 +1106,7 @@ fn an_expired_codes_mail_is_never_sent(db: &TestDatabase) {
         Some(gatehouse_provider::mail::EXPIRED)
     );
     assert_eq!(
-        count(
+        crate::support::count_rows(
             &db.url,
             "SELECT COUNT(*) AS n FROM audit_events WHERE kind = 'mail_expired'"
         ),
@@ -1123,23 +1123,4 @@ fn an_expired_codes_mail_is_never_sent(db: &TestDatabase) {
         at(11 * 60),
     );
     assert_eq!(drain(&worker).sent, 1);
-}
-
-/// `SELECT COUNT(*) AS n …` on the database at `url`, whichever backend.
-fn count(url: &str, sql: &str) -> i64 {
-    use diesel::{Connection, RunQueryDsl};
-    #[derive(diesel::QueryableByName)]
-    struct Count {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let rows: Vec<Count> = if url.starts_with("postgres") {
-        let mut conn = diesel::PgConnection::establish(url).expect("postgres");
-        diesel::sql_query(sql).load(&mut conn).expect(sql)
-    } else {
-        let path = url.trim_start_matches("sqlite://");
-        let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
-        diesel::sql_query(sql).load(&mut conn).expect(sql)
-    };
-    rows.first().map_or(0, |r| r.n)
 }

@@ -331,21 +331,7 @@ impl TestServer {
 
     /// `SELECT COUNT(*) AS n …` straight on the server's database, whichever backend.
     pub fn count_sql(&self, sql: &str) -> i64 {
-        #[derive(diesel::QueryableByName)]
-        struct Count {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        let url = &self.config.database.url;
-        let rows: Vec<Count> = if url.starts_with("postgres") {
-            let mut conn = PgConnection::establish(url).expect("postgres");
-            diesel::sql_query(sql).load(&mut conn).expect(sql)
-        } else {
-            let path = url.trim_start_matches("sqlite://");
-            let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
-            diesel::sql_query(sql).load(&mut conn).expect(sql)
-        };
-        rows.first().map_or(0, |r| r.n)
+        count_rows(&self.config.database.url, sql)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -367,6 +353,24 @@ impl Drop for TestServer {
             eprintln!("stopping the test server: {e}");
         }
     }
+}
+
+/// `SELECT COUNT(*) AS n …` on the database at `url`, whichever backend.
+pub fn count_rows(url: &str, sql: &str) -> i64 {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let rows: Vec<Count> = if url.starts_with("postgres") {
+        let mut conn = PgConnection::establish(url).expect("postgres");
+        diesel::sql_query(sql).load(&mut conn).expect(sql)
+    } else {
+        let path = url.trim_start_matches("sqlite://");
+        let mut conn = diesel::SqliteConnection::establish(path).expect("sqlite");
+        diesel::sql_query(sql).load(&mut conn).expect(sql)
+    };
+    rows.first().map_or(0, |r| r.n)
 }
 
 /// How many of `answers` came back with each status.
