@@ -106,7 +106,7 @@ pub(crate) fn codes_to(dir: &Path, to: &str) -> Vec<String> {
 }
 
 /// Waits for code number `n` (0-based) mailed to `to`.
-async fn nth_code(dir: &Path, to: &str, n: usize) -> String {
+pub(crate) async fn nth_code(dir: &Path, to: &str, n: usize) -> String {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         if let Some(code) = codes_to(dir, to).get(n) {

@@ -481,3 +481,158 @@ async fn two_instances_behind_a_round_robin_balancer_serve_every_flow() {
         "both instances served: {served:?}"
     );
 }
+
+/// The rest of a cluster's life through the round-robin balancer: an imported account
+/// re-registers through its mailed link and logs in, enrols an authenticator app, keys
+/// are rotated and picked up by both instances, and one instance is killed
+/// (`kill -9`) between the password and the second factor: the other finishes the
+/// login.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cluster_registers_enrols_rotates_keys_and_outlives_a_killed_instance() {
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let mut w = world_with(db, |c| c.keys.reload_interval_seconds = 1).await;
+    let dir = tempfile::tempdir().expect("dir");
+    let second = ServerProcess::start(&w.server.config, dir.path());
+    let backend = |base: &str| -> std::net::SocketAddr {
+        base.trim_start_matches("http://").parse().expect("addr")
+    };
+    let balancer = RoundRobin::start(vec![backend(&w.server.base), backend(&second.base)]).await;
+    w.server.base = format!("http://{}", balancer.addr);
+    let cli = |args: &[&str]| {
+        let out = second
+            .cli(dir.path())
+            .args(args)
+            .output()
+            .expect("gatehouse");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    };
+
+    // Re-registration of an imported account, every step on whichever instance.
+    let users = dir.path().join("users.csv");
+    std::fs::write(&users, "legacy_subject,email\nauth0|ken,ken@example.com\n").expect("csv");
+    cli(&["accounts", "import", users.to_str().expect("path")]);
+    cli(&["invitations", "send", "--account", "ken@example.com"]);
+    let mail = crate::account::mail_with_subject(w.mail_dir.path(), "ken@example.com", "SSO").await;
+    let token = mail["body"]
+        .as_str()
+        .and_then(|b| b.split_whitespace().find(|w| w.contains("?token=")))
+        .and_then(|link| link.split_once("?token="))
+        .map(|(_, t)| t.to_owned())
+        .expect("the registration link");
+    let api = |path: String| w.server.url(&path);
+    let res = w
+        .http
+        .get(api(format!("/api/v1/registration/{token}")))
+        .send()
+        .await
+        .expect("link");
+    assert_eq!(res.status(), StatusCode::OK);
+    let ken_password = "Sato-Ken#2026!";
+    for (step, body) in [
+        (
+            "password",
+            serde_json::json!({"password": ken_password, "password_confirmation": ken_password}),
+        ),
+        ("complete", serde_json::json!({"second_factor": "later"})),
+    ] {
+        let res = w
+            .http
+            .post(api(format!("/api/v1/registration/{token}/{step}")))
+            .json(&body)
+            .send()
+            .await
+            .expect("registration step");
+        assert!(res.status().is_success(), "{step}: {}", res.status());
+    }
+    let ken = login_as(
+        &w,
+        "ken@example.com",
+        ken_password,
+        "ken@example.com",
+        "Laptop",
+        SCOPE,
+    )
+    .await;
+
+    // An authenticator app enrolled through the account API.
+    let res = call(
+        &w,
+        Method::POST,
+        "/api/v1/account/factors",
+        Some(&ken.access),
+        Some(serde_json::json!({"kind": "totp"})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let started: Value = res.json().await.expect("json");
+    let app = totp_rs::Totp::from_url(started["setup"]["otpauth_uri"].as_str().expect("uri"))
+        .expect("otpauth URI");
+    let now = u64::try_from(chrono::Utc::now().timestamp()).expect("after 1970");
+    let id = started["factor"]["id"].as_str().expect("id");
+    let res = call(
+        &w,
+        Method::POST,
+        &format!("/api/v1/account/factors/{id}/confirm"),
+        Some(&ken.access),
+        Some(serde_json::json!({"code": app.generate(now).to_string(), "name": "Phone"})),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+
+    // Keys rotated: both instances pick them up, and new tokens check out on both.
+    cli(&["keys", "rotate"]);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let after_rotation = login_as(&w, EMAIL, PASSWORD, EMAIL, "Phone", SCOPE).await;
+    for _ in 0..4 {
+        let res = call(
+            &w,
+            Method::GET,
+            "/api/v1/account",
+            Some(&after_rotation.access),
+            None,
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+
+    // An instance killed between the password and the second factor.
+    let (browser, challenge, verifier, res) =
+        crate::account::password_step_via(&w, EMAIL, PASSWORD, "Tablet", SCOPE, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    second.kill();
+    let step = |path: &str| w.server.url(&format!("/api/v1/login/{challenge}/{path}"));
+    let before = crate::account::codes_to(w.mail_dir.path(), EMAIL).len();
+    let res = browser
+        .post(step("factors/email/challenge"))
+        .json(&serde_json::json!({}))
+        .send()
+        .await
+        .expect("challenge");
+    assert_eq!(res.status(), StatusCode::OK);
+    let code = crate::account::nth_code(w.mail_dir.path(), EMAIL, before).await;
+    let res = browser
+        .post(step("factors/email/verify"))
+        .json(&serde_json::json!({"code": code}))
+        .send()
+        .await
+        .expect("verify");
+    assert_eq!(res.status(), StatusCode::OK);
+    let done: Value = res.json().await.expect("json");
+    let tokens = w
+        .server
+        .redeem_login(
+            &done,
+            ("app", &w.app_secret),
+            "https://app.example.com/callback",
+            verifier.secret(),
+        )
+        .await;
+    assert!(tokens["access_token"].is_string());
+}
