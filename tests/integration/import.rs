@@ -496,6 +496,35 @@ async fn an_operator_finds_and_shows_accounts_from_the_cli() {
     assert_eq!(shown["registration"]["invitations_sent"], 1);
     assert_eq!(shown["factors"][0]["kind"], "sms");
     assert_eq!(shown["factors"][0]["status"], "retired");
+    // The invitation, sent by the server's worker: its body is gone from the database,
+    // and `outbox show` reads the delivered `.eml`, decoded, the link whole.
+    let (_, token) =
+        crate::registration::registration_mail(site.mail_dir.path(), "Rie@example.com", 0).await;
+    let outbox = |args: &[&str]| {
+        let output = site
+            .cli()
+            .env("GATEHOUSE_MAIL_FILE_DIR", site.mail_dir.path())
+            .args(args)
+            .output()
+            .expect("runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).expect("utf-8")
+    };
+    let listed: Vec<Value> = outbox(&["outbox", "list", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let invitation = listed
+        .iter()
+        .find(|m| m["subject"].as_str().is_some_and(|s| s.contains("SSO")))
+        .expect("the invitation");
+    assert_eq!(invitation["status"], "sent");
+    let shown = outbox(&["outbox", "show", invitation["id"].as_str().expect("id")]);
+    assert!(shown.contains(&format!("?token={token}")), "{shown}");
     let output = site
         .cli()
         .args(["accounts", "show", "nobody@example.com"])

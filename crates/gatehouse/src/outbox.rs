@@ -1,6 +1,7 @@
 //! `gatehouse outbox list|show`: the mail outbox, for development and support. A mail
 //! still queued is shown decoded (its text whole, links on one line); a sent one has
-//! no body left to show: it is erased once sent.
+//! no body left in the database (it is erased once sent), but with the `file`
+//! transport the delivered `.eml` is read and decoded (quoted-printable or base64).
 
 use chrono::{DateTime, Utc};
 use clap::Subcommand;
@@ -112,7 +113,7 @@ pub fn run(command: OutboxCommand, context: &Context) -> Result<(), Failure> {
                 .map_err(Failure::runtime)?
                 .ok_or_else(|| Failure::refused(format!("no mail {id}")))?;
             let text = match mail.sealed_body {
-                None => None,
+                None => delivered_file(context, &mail),
                 Some(_) => {
                     let secrets = context.read_secrets()?;
                     gatehouse_provider::mail::mail_text(&secrets.sealer, &mail)
@@ -139,9 +140,86 @@ pub fn run(command: OutboxCommand, context: &Context) -> Result<(), Failure> {
             println!();
             match text {
                 Some(text) => print!("{text}"),
-                None => println!("(the body was erased once the mail was {})", view.status),
+                None => println!(
+                    "(the body was erased once the mail was {}; no delivered .eml file to read)",
+                    view.status
+                ),
             }
             Ok(())
         }
     }
+}
+
+/// The text of a mail the `file` transport delivered, decoded from its `.eml`.
+fn delivered_file(context: &Context, mail: &OutboxMail) -> Option<String> {
+    use gatehouse_provider::config::MailTransportKind;
+    if context.config.mail.transport != MailTransportKind::File {
+        return None;
+    }
+    let path = std::path::Path::new(&context.config.mail.file_dir).join(format!("{}.eml", mail.id));
+    let raw = std::fs::read_to_string(path).ok()?;
+    decoded_body(&raw)
+}
+
+/// The body of a single-part RFC 5322 message, undoing its transfer encoding.
+fn decoded_body(raw: &str) -> Option<String> {
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .or_else(|| raw.split_once("\n\n"))?;
+    let encoding = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("content-transfer-encoding")
+                .then(|| value.trim().to_ascii_lowercase())
+        })
+        .unwrap_or_default();
+    let bytes = match encoding.as_str() {
+        "quoted-printable" => quoted_printable(body),
+        "base64" => {
+            use base64::Engine as _;
+            let joined: String = body.split_whitespace().collect();
+            base64::engine::general_purpose::STANDARD
+                .decode(joined)
+                .ok()?
+        }
+        _ => body.as_bytes().to_vec(),
+    };
+    String::from_utf8(bytes)
+        .ok()
+        .map(|t| t.replace("\r\n", "\n"))
+}
+
+/// RFC 2045 §6.7: `=XX` is a byte, `=` at a line's end joins it to the next.
+fn quoted_printable(body: &str) -> Vec<u8> {
+    let bytes = body.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'=' if bytes.get(i + 1..i + 3) == Some(b"\r\n") => i += 3,
+            b'=' if bytes.get(i + 1) == Some(&b'\n') => i += 2,
+            b'=' => {
+                let hex = bytes
+                    .get(i + 1..i + 3)
+                    .and_then(|h| std::str::from_utf8(h).ok())
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(byte) => {
+                        out.push(byte);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'=');
+                        i += 1;
+                    }
+                }
+            }
+            byte => {
+                out.push(byte);
+                i += 1;
+            }
+        }
+    }
+    out
 }
