@@ -198,20 +198,21 @@ impl Metrics {
         }
     }
 
-    pub fn request(&self, route: &str, method: &str, status: u16, elapsed: Duration) {
+    pub fn request(&self, route: String, method: &str, status: u16, elapsed: Duration) {
+        let labels = RouteLabels {
+            route,
+            method: method.to_owned(),
+        };
+        self.http_duration
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
         self.http_requests
             .get_or_create(&HttpLabels {
-                route: route.to_owned(),
-                method: method.to_owned(),
+                route: labels.route,
+                method: labels.method,
                 status: status.to_string(),
             })
             .inc();
-        self.http_duration
-            .get_or_create(&RouteLabels {
-                route: route.to_owned(),
-                method: method.to_owned(),
-            })
-            .observe(elapsed.as_secs_f64());
     }
 
     pub fn login(&self, step: &'static str, kind: &str, outcome: &'static str) {

@@ -58,12 +58,8 @@ pub async fn middleware(
     let status = res.status().as_u16();
     let elapsed = started.elapsed();
     if let Some(metrics) = metrics {
-        metrics.request(
-            route.as_deref().unwrap_or(UNMATCHED),
-            method.as_str(),
-            status,
-            elapsed,
-        );
+        let route = route.unwrap_or_else(|| UNMATCHED.to_owned());
+        metrics.request(route, method.as_str(), status, elapsed);
     }
     let elapsed_ms = elapsed.as_secs_f64() * 1000.0;
     span.in_scope(|| tracing::info!(status, elapsed_ms, "request completed"));

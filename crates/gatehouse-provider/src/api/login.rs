@@ -368,27 +368,30 @@ pub async fn password(
     let (mut account, needs_rehash) = match (account, verdict) {
         (Some(account), Verification::Match { needs_rehash }) => (account, needs_rehash),
         (Some(account), Verification::Mismatch) => {
-            let (shared, guard, origin) = (state.clone(), guard.clone(), origin.clone());
-            let client_id = login.request.client_id.clone();
-            web::block(move || {
+            let shared = state.clone();
+            let alerted = web::block(move || {
                 shared.store.transaction(|tx| {
-                    let mut event =
-                        failed_login(Some(account.id), &login, "password", &origin, now);
-                    event
-                        .detail
-                        .insert("client_id".to_owned(), client_id.clone());
-                    tx.record(&event)?;
-                    if guard.failed(tx, &shared, now)? {
+                    tx.record(&failed_login(
+                        Some(account.id),
+                        &login,
+                        "password",
+                        &origin,
+                        now,
+                    ))?;
+                    let alerted = guard.failed(tx, &shared, now)?;
+                    if alerted {
                         alert_owner(tx, &shared, &account, &origin, now)?;
                     }
-                    Ok(())
+                    Ok(alerted)
                 })
             })
             .await
             .map_err(|_| Problem::internal())?
             // A failure that cannot be recorded is not answered as a mere wrong password.
             .map_err(|_| Problem::database_unavailable())?;
-            state.outbox.wake();
+            if alerted {
+                state.outbox.wake();
+            }
             state.metrics.login("password", "-", "failed");
             return Err(invalid_credentials());
         }
