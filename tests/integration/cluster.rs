@@ -9,25 +9,9 @@ use crate::account::{EMAIL, PASSWORD, SCOPE, World, call, login_as, world_with};
 use crate::http::url_host_port;
 use crate::support::process::ServerProcess;
 use crate::support::proxy::Proxy;
-use crate::support::{POSTGRES_VAR, TestDatabase, TestServer, test_config};
-
-/// A `client_credentials` token from the server at `base`.
-async fn machine_token(base: &str, id: &str, secret: &str) -> String {
-    let tokens: Value = reqwest::Client::new()
-        .post(format!("{base}/token"))
-        .basic_auth(id, Some(secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .expect("token")
-        .json()
-        .await
-        .expect("json");
-    tokens["access_token"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no access token: {tokens}"))
-        .to_owned()
-}
+use crate::support::{
+    POSTGRES_VAR, TestDatabase, TestServer, client_credentials_token, test_config,
+};
 
 async fn introspect(base: &str, id: &str, secret: &str, token: &str) -> reqwest::Response {
     reqwest::Client::new()
@@ -80,9 +64,9 @@ async fn two_instances_started_together_share_one_key_set() {
         6,
         "one active and one next key per algorithm"
     );
-    let out = a
-        .cli(dirs[0].path())
-        .args([
+    let out = a.run(
+        dirs[0].path(),
+        &[
             "clients",
             "add",
             "--id",
@@ -93,18 +77,12 @@ async fn two_instances_started_together_share_one_key_set() {
             "client_credentials",
             "--scope",
             "api",
-        ])
-        .output()
-        .expect("clients add");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        ],
     );
-    let client: Value = serde_json::from_slice(&out.stdout).expect("json");
+    let client: Value = serde_json::from_str(&out).expect("json");
     let secret = client["client_secret"].as_str().expect("secret").to_owned();
-    let from_a = machine_token(&a.base, "rp", &secret).await;
-    let from_b = machine_token(&b.base, "rp", &secret).await;
+    let from_a = client_credentials_token(&reqwest::Client::new(), &a.base, "rp", &secret).await;
+    let from_b = client_credentials_token(&reqwest::Client::new(), &b.base, "rp", &secret).await;
     assert!(
         active(&b.base, "rp", &secret, &from_a).await,
         "A's token at B"
@@ -153,7 +131,7 @@ async fn a_token_signed_by_a_key_this_instance_has_not_loaded_is_checked_after_a
         .expect("rotate");
     }
     let a = TestServer::start_with(config, None).await;
-    let token = machine_token(&a.base, "rp", &secret).await;
+    let token = client_credentials_token(&reqwest::Client::new(), &a.base, "rp", &secret).await;
     assert!(active(&b.base, "rp", &secret, &token).await);
     // A made-up key id is no live token (and reloads at most once per few seconds).
     let made_up = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCIsImtpZCI6Im1hZGUtdXAifQ.e30.c2ln";
@@ -385,6 +363,17 @@ impl RoundRobin {
         Self { addr, served, task }
     }
 
+    /// A balancer between `w`'s server and the instance at `other`; `w`'s requests go
+    /// through it from now on.
+    async fn in_front_of(w: &mut World, other: &str) -> Self {
+        let backend = |base: &str| -> std::net::SocketAddr {
+            base.trim_start_matches("http://").parse().expect("addr")
+        };
+        let balancer = Self::start(vec![backend(&w.server.base), backend(other)]).await;
+        w.server.base = format!("http://{}", balancer.addr);
+        balancer
+    }
+
     fn served(&self) -> Vec<usize> {
         self.served
             .iter()
@@ -409,11 +398,7 @@ async fn two_instances_behind_a_round_robin_balancer_serve_every_flow() {
     };
     let mut w = world_with(db, |c| c.keys.reload_interval_seconds = 3600).await;
     let second = TestServer::start_with(w.server.config.clone(), None).await;
-    let backend = |base: &str| -> std::net::SocketAddr {
-        base.trim_start_matches("http://").parse().expect("addr")
-    };
-    let balancer = RoundRobin::start(vec![backend(&w.server.base), backend(&second.base)]).await;
-    w.server.base = format!("http://{}", balancer.addr);
+    let balancer = RoundRobin::in_front_of(&mut w, &second.base).await;
 
     let mut sessions = vec![];
     for agent in ["Laptop", "Phone", "Tablet"] {
@@ -495,24 +480,8 @@ async fn a_cluster_registers_enrols_rotates_keys_and_outlives_a_killed_instance(
     let mut w = world_with(db, |c| c.keys.reload_interval_seconds = 1).await;
     let dir = tempfile::tempdir().expect("dir");
     let second = ServerProcess::start(&w.server.config, dir.path());
-    let backend = |base: &str| -> std::net::SocketAddr {
-        base.trim_start_matches("http://").parse().expect("addr")
-    };
-    let balancer = RoundRobin::start(vec![backend(&w.server.base), backend(&second.base)]).await;
-    w.server.base = format!("http://{}", balancer.addr);
-    let cli = |args: &[&str]| {
-        let out = second
-            .cli(dir.path())
-            .args(args)
-            .output()
-            .expect("gatehouse");
-        assert!(
-            out.status.success(),
-            "{args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
-    };
+    let _balancer = RoundRobin::in_front_of(&mut w, &second.base).await;
+    let cli = |args: &[&str]| second.run(dir.path(), args);
 
     // Re-registration of an imported account, every step on whichever instance.
     let users = dir.path().join("users.csv");

@@ -43,19 +43,7 @@ async fn no_token_challenge_code_or_jwt_reaches_the_log() {
     // As verbose as an operator chasing a problem would set it.
     config.logging.level = "debug".to_owned();
     let server = ServerProcess::start(&config, dir.path());
-    let cli = |args: &[&str]| {
-        let out = server
-            .cli(dir.path())
-            .args(args)
-            .output()
-            .expect("gatehouse");
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8(out.stdout).expect("utf-8")
-    };
+    let cli = |args: &[&str]| server.run(dir.path(), args);
     let client: Value = serde_json::from_str(&cli(&[
         "clients",
         "add",

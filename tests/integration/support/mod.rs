@@ -221,21 +221,7 @@ impl TestServer {
             ..gatehouse_provider::clients::ClientRequest::default()
         });
         let secret = secret.expect("a confidential client's secret");
-        let tokens: serde_json::Value = self
-            .client
-            .post(self.url("/token"))
-            .basic_auth(id, Some(&secret))
-            .form(&[("grant_type", "client_credentials")])
-            .send()
-            .await
-            .expect("token")
-            .json()
-            .await
-            .expect("json");
-        let token = tokens["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned();
+        let token = client_credentials_token(&self.client, &self.base, id, &secret).await;
         (secret, token)
     }
 
@@ -353,6 +339,29 @@ impl Drop for TestServer {
             eprintln!("stopping the test server: {e}");
         }
     }
+}
+
+/// An access token from `/token` at `base` for a `client_credentials` client.
+pub async fn client_credentials_token(
+    http: &reqwest::Client,
+    base: &str,
+    id: &str,
+    secret: &str,
+) -> String {
+    let tokens: serde_json::Value = http
+        .post(format!("{base}/token"))
+        .basic_auth(id, Some(secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .expect("token")
+        .json()
+        .await
+        .expect("json");
+    tokens["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no access token: {tokens}"))
+        .to_owned()
 }
 
 /// `SELECT COUNT(*) AS n …` on the database at `url`, whichever backend.

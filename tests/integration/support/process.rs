@@ -85,6 +85,18 @@ impl ServerProcess {
         cmd
     }
 
+    /// Runs `gatehouse ARGS` on this server's configuration; its stdout, once it
+    /// succeeded.
+    pub fn run(&self, dir: &Path, args: &[&str]) -> String {
+        let out = self.cli(dir).args(args).output().expect("gatehouse");
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("utf-8")
+    }
+
     /// Kills the server outright (SIGKILL), as a crash would: nothing of it runs on.
     pub fn kill(mut self) {
         let _ = self.child.kill();
