@@ -497,7 +497,7 @@ async fn login(host: &str, mailbox: &Mailbox, email: &str) -> Option<String> {
         .send(
             "POST",
             &format!("{api}/factors/email/verify"),
-            Some(&serde_json::json!({"code": code})),
+            Some(&serde_json::json!({"kind": "email_otp", "code": code})),
         )
         .await?;
     let done: Value = serde_json::from_slice(&body).ok()?;

@@ -78,7 +78,7 @@ async function enrolThroughAccountApi(tab, api, kind, name) {
   assert.equal(options.publicKey.rp.id, 'localhost');
   const credential = await tab.create(options);
   assert.equal(credential.type, 'public-key');
-  const confirmed = await api.call('POST', `/factors/${started.factor.id}/confirm`, { credential, name }, 200);
+  const confirmed = await api.call('POST', `/factors/${started.factor.id}/confirm`, { kind, credential, name }, 200);
   assert.equal(confirmed.status, 'active');
   assert.equal(confirmed.kind, kind);
   assert.equal(confirmed.label, name);
@@ -154,7 +154,7 @@ for (const backend of backends()) {
           [credential.id],
         );
         assert.equal(assertion.id, credential.id);
-        const done = await login.step(`factors/${factor.id}/verify`, { credential: assertion }, 200);
+        const done = await login.step(`factors/${factor.id}/verify`, { kind: factor.kind, credential: assertion }, 200);
         assert.equal(done.next, 'done');
         assert.equal(done.offer_platform_enrolment, true, 'no biometric key yet');
         const id = claims((await login.tokens(done)).id_token);
@@ -178,13 +178,13 @@ for (const backend of backends()) {
       assert.ok(step.choices.includes('security_key'), JSON.stringify(step));
       const started = await link.step('/factors', { kind: 'security_key' }, 201);
       const credential = await tab.create(started.setup.public_key);
-      const confirmed = await link.step(`/factors/${started.factor.id}/confirm`, { credential, name: 'Key' }, 200);
+      const confirmed = await link.step(`/factors/${started.factor.id}/confirm`, { kind: 'security_key', credential, name: 'Key' }, 200);
       assert.equal(confirmed.status, 'active');
       const done = await link.step('/complete', { second_factor: 'security_key' }, 200);
       assert.equal(done.status, 'registered');
 
       const { login, assertion } = await secondFactorLogin(tab, email, started.factor.id);
-      const finished = await login.step(`factors/${started.factor.id}/verify`, { credential: assertion }, 200);
+      const finished = await login.step(`factors/${started.factor.id}/verify`, { kind: started.factor.kind, credential: assertion }, 200);
       const id = claims((await login.tokens(finished)).id_token);
       assert.deepEqual(id.amr, ['pwd', 'hwk', 'mfa']);
       assert.equal(id.acr, PHR);
@@ -250,7 +250,7 @@ for (const backend of backends()) {
 
       const { login, assertion } = await secondFactorLogin(tab, email, factor.id);
       assert.equal(assertion.authenticatorAttachment, 'platform');
-      const done = await login.step(`factors/${factor.id}/verify`, { credential: assertion }, 200);
+      const done = await login.step(`factors/${factor.id}/verify`, { kind: factor.kind, credential: assertion }, 200);
       assert.equal(done.offer_platform_enrolment, false, 'it has one now');
       assert.deepEqual(amr(await login.tokens(done)), ['pwd', 'hwk', 'user', 'mfa']);
 
@@ -269,7 +269,7 @@ for (const backend of backends()) {
       const api = await accountApi(tab, email);
       const { factor } = await enrolThroughAccountApi(tab, api, 'security_key', 'Key');
       const first = await secondFactorLogin(tab, email, factor.id);
-      await first.login.step(`factors/${factor.id}/verify`, { credential: first.assertion }, 200);
+      await first.login.step(`factors/${factor.id}/verify`, { kind: factor.kind, credential: first.assertion }, 200);
       const [held] = await tab.credentials();
       assert.ok(held.signCount >= 2, `counter ${held.signCount}`);
 
@@ -278,7 +278,7 @@ for (const backend of backends()) {
       const second = await secondFactorLogin(tab, email, factor.id);
       const signed = Buffer.from(second.assertion.response.authenticatorData, 'base64url').readUInt32BE(33);
       assert.ok(signed < held.signCount, `signed ${signed}, stored ${held.signCount}`);
-      const refused = await second.login.step(`factors/${factor.id}/verify`, { credential: second.assertion });
+      const refused = await second.login.step(`factors/${factor.id}/verify`, { kind: factor.kind, credential: second.assertion });
       assert.equal(refused.status, 422, JSON.stringify(refused.body));
       assert.equal(refused.body.code, 'webauthn_counter_regression');
 
@@ -286,7 +286,7 @@ for (const backend of backends()) {
       const before = (await site.codes(email)).length;
       await second.login.step('factors/email/challenge', {}, 200);
       const code = await site.waitForCode(email, before);
-      const done = await second.login.step('factors/email/verify', { code }, 200);
+      const done = await second.login.step('factors/email/verify', { kind: 'email_otp', code }, 200);
       const fresh = await second.login.tokens(done);
       assert.deepEqual(claims(fresh.id_token).amr, ['pwd', 'otp', 'mfa']);
       const trail = await api.call('GET', '/events?limit=50', undefined, 200);
@@ -313,7 +313,7 @@ for (const backend of backends()) {
 
         // Relayed to the server, it is refused.
         await tab.page.goto(site.url('/healthz'));
-        const refused = await login.step(`factors/${factor.id}/verify`, { credential: assertion });
+        const refused = await login.step(`factors/${factor.id}/verify`, { kind: factor.kind, credential: assertion });
         assert.equal(refused.status, 422, JSON.stringify(refused.body));
         assert.equal(refused.body.code, 'webauthn_invalid');
         assert.match(refused.body.detail, /origin/i, 'refused for its origin');
@@ -321,7 +321,7 @@ for (const backend of backends()) {
         // The same key on the right origin finishes the same login.
         const again = await login.step(`factors/${factor.id}/challenge`, {}, 200);
         const good = await tab.get(again.public_key);
-        const done = await login.step(`factors/${factor.id}/verify`, { credential: good }, 200);
+        const done = await login.step(`factors/${factor.id}/verify`, { kind: factor.kind, credential: good }, 200);
         assert.equal(done.next, 'done');
       } finally {
         await phishing.close();
@@ -339,7 +339,7 @@ for (const backend of backends()) {
         const credential = await tab.create(started.setup.public_key);
         await tab.page.goto(site.url('/healthz'));
         const refused = await tab.call('POST', `/api/v1/account/factors/${started.factor.id}/confirm`,
-          { credential, name: 'Key' }, api.token);
+          { kind: 'security_key', credential, name: 'Key' }, api.token);
         assert.equal(refused.status, 422, JSON.stringify(refused.body));
         assert.equal(refused.body.code, 'webauthn_invalid');
         assert.match(refused.body.detail, /origin/i, 'refused for its origin');

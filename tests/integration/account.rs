@@ -265,7 +265,7 @@ pub(crate) async fn login_via(
     let code = nth_code(w.mail_dir.path(), mailbox, before).await;
     let res = browser
         .post(step("factors/email/verify"))
-        .json(&json!({"code": code}))
+        .json(&json!({"kind": "email_otp", "code": code}))
         .send()
         .await
         .expect("verify");
@@ -304,7 +304,7 @@ async fn failed_second_factor(w: &World) {
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let res = browser
         .post(step("factors/email/verify"))
-        .json(&json!({"code": wrong}))
+        .json(&json!({"kind": "email_otp", "code": wrong}))
         .send()
         .await
         .expect("verify");

@@ -550,7 +550,7 @@ async fn a_cluster_registers_enrols_rotates_keys_and_outlives_a_killed_instance(
         Method::POST,
         &format!("/api/v1/account/factors/{id}/confirm"),
         Some(&ken.access),
-        Some(serde_json::json!({"code": app.generate(now).to_string(), "name": "Phone"})),
+        Some(serde_json::json!({"kind": "totp", "code": app.generate(now).to_string(), "name": "Phone"})),
     )
     .await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -588,7 +588,7 @@ async fn a_cluster_registers_enrols_rotates_keys_and_outlives_a_killed_instance(
     let code = crate::account::nth_code(w.mail_dir.path(), EMAIL, before).await;
     let res = browser
         .post(step("factors/email/verify"))
-        .json(&serde_json::json!({"code": code}))
+        .json(&serde_json::json!({"kind": "email_otp", "code": code}))
         .send()
         .await
         .expect("verify");

@@ -265,12 +265,31 @@ impl Login {
     }
 
     pub(crate) async fn verify(&self, w: &World, factor: &str, code: &str) -> reqwest::Response {
+        let kind = self.offered_kind(factor).unwrap_or_else(|| {
+            if factor == "email" {
+                "email_otp"
+            } else {
+                "totp"
+            }
+            .to_owned()
+        });
         self.post(
             w,
             &format!("factors/{factor}/verify"),
-            json!({"code": code}),
+            json!({"kind": kind, "code": code}),
         )
         .await
+    }
+
+    /// The `kind` the password step offered `factor` as, which a verify body names. A
+    /// factor not on offer (pending, retired, another account's) is refused before
+    /// its kind matters, so callers fall back to any kind of the same proof.
+    pub(crate) fn offered_kind(&self, factor: &str) -> Option<String> {
+        self.offered["factors"]
+            .as_array()
+            .and_then(|all| all.iter().find(|f| f["id"] == factor))
+            .and_then(|f| f["kind"].as_str())
+            .map(str::to_owned)
     }
 
     /// Finishes with the answer of a successful verify: the code goes to /token.
@@ -626,8 +645,11 @@ async fn totp_from_enrolment_to_login(db: TestDatabase) {
     )
     .await;
     let body = problem(
-        api.confirm(&factor, json!({"code": app.wrong_code(), "name": "Pixel"}))
-            .await,
+        api.confirm(
+            &factor,
+            json!({"kind": "totp", "code": app.wrong_code(), "name": "Pixel"}),
+        )
+        .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "otp_invalid",
     )
@@ -638,14 +660,18 @@ async fn totp_from_enrolment_to_login(db: TestDatabase) {
     early_in_a_step().await;
     let enrolled_with = app.code(-1);
     let res = api
-        .confirm(&factor, json!({"code": enrolled_with, "name": "Pixel"}))
+        .confirm(
+            &factor,
+            json!({"kind": "totp", "code": enrolled_with, "name": "Pixel"}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let confirmed: Value = res.json().await.expect("json");
     assert_eq!(confirmed["status"], "active");
     assert_eq!(confirmed["label"], "Pixel");
     problem(
-        api.confirm(&factor, json!({"code": app.code(0)})).await,
+        api.confirm(&factor, json!({"kind": "totp", "code": app.code(0)}))
+            .await,
         StatusCode::CONFLICT,
         "factor_not_pending",
     )
@@ -659,7 +685,26 @@ async fn totp_from_enrolment_to_login(db: TestDatabase) {
         Some(factor.as_str())
     );
     assert_eq!(login.offered_kinds(), vec!["totp", "email_otp"]);
-    assert_eq!(login.challenge(&w, &factor).await["code_length"], 6);
+    let shown = login.challenge(&w, &factor).await;
+    assert_eq!(
+        (shown["kind"].as_str(), shown["code_length"].as_u64()),
+        (Some("totp"), Some(6))
+    );
+    // The proof names its kind, and it must be the factor's: neither counts as a try.
+    let body = |kind: Value| json!({"kind": kind, "code": app.code(0)});
+    for (kind, status, code) in [
+        (Value::Null, StatusCode::BAD_REQUEST, "invalid_json"),
+        (
+            json!("email_otp"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "factor_kind_mismatch",
+        ),
+    ] {
+        let res = login
+            .post(&w, &format!("factors/{factor}/verify"), body(kind))
+            .await;
+        problem(res, status, code).await;
+    }
     for steps in [-2, 2] {
         problem(
             login.verify(&w, &factor, &app.code(steps)).await,
@@ -804,7 +849,9 @@ async fn try_another_method_challenges_email_and_finishes_with_totp_or_a_recover
     let api = account_api(&w).await;
     let (factor, app) = start_totp(&api).await;
     early_in_a_step().await;
-    let res = api.confirm(&factor, json!({"code": app.code(0)})).await;
+    let res = api
+        .confirm(&factor, json!({"kind": "totp", "code": app.code(0)}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.expect("json");
     assert_eq!(
@@ -1015,7 +1062,9 @@ async fn recovery_codes_work_once_and_die_with_a_new_set() {
 /// and a recovery code that is not one of the set.
 async fn app_and_recovery_codes(api: &Api<'_>) -> (String, App, Vec<String>, String) {
     let (factor, app) = start_totp(api).await;
-    let res = api.confirm(&factor, json!({"code": app.code(0)})).await;
+    let res = api
+        .confirm(&factor, json!({"kind": "totp", "code": app.code(0)}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let codes = api.new_recovery_codes().await;
     let wrong_recovery = (0..10)
@@ -1365,7 +1414,8 @@ async fn the_account_api_refuses_what_it_must() {
     }
     let (factor, app) = start_totp(&api).await;
     problem(
-        api.confirm(&factor, json!({"code": 123456})).await,
+        api.confirm(&factor, json!({"kind": "totp", "code": 123456}))
+            .await,
         StatusCode::BAD_REQUEST,
         "invalid_json",
     )
@@ -1376,29 +1426,46 @@ async fn the_account_api_refuses_what_it_must() {
         "invalid_json",
     )
     .await;
+    // The proof names its kind, and it must be the factor's.
     problem(
-        api.confirm(
-            &factor,
-            json!({"code": app.code(0), "name": "x".repeat(65)}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_name",
+        api.confirm(&factor, json!({"code": app.code(0)})).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
     )
     .await;
     problem(
-        api.confirm(
-            &factor,
-            json!({"code": app.code(0), "name": "bad\u{7}name"}),
-        )
-        .await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_name",
-    )
-    .await;
-    problem(
-        api.confirm(&FactorId::new().to_string(), json!({"code": "123456"}))
+        api.confirm(&factor, json!({"kind": "passkey", "credential": {}}))
             .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "factor_kind_mismatch",
+    )
+    .await;
+    problem(
+        api.confirm(
+            &factor,
+            json!({"kind": "totp", "code": app.code(0), "name": "x".repeat(65)}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_name",
+    )
+    .await;
+    problem(
+        api.confirm(
+            &factor,
+            json!({"kind": "totp", "code": app.code(0), "name": "bad\u{7}name"}),
+        )
+        .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_name",
+    )
+    .await;
+    problem(
+        api.confirm(
+            &FactorId::new().to_string(),
+            json!({"kind": "totp", "code": "123456"}),
+        )
+        .await,
         StatusCode::NOT_FOUND,
         "factor_not_found",
     )
@@ -1424,7 +1491,8 @@ async fn the_account_api_refuses_what_it_must() {
     aged.created_at -= TimeDelta::minutes(16);
     store.update_factor(&aged).expect("age it");
     problem(
-        api.confirm(&late, json!({"code": late_app.code(0)})).await,
+        api.confirm(&late, json!({"kind": "totp", "code": late_app.code(0)}))
+            .await,
         StatusCode::GONE,
         "enrolment_expired",
     )
@@ -1489,7 +1557,8 @@ async fn changes_need_a_recent_login() {
     .await;
     assert_eq!(body["max_age"], 1);
     for res in [
-        api.confirm(&factor, json!({"code": "123456"})).await,
+        api.confirm(&factor, json!({"kind": "totp", "code": "123456"}))
+            .await,
         api.remove(&factor).await,
         api.request(reqwest::Method::POST, "/api/v1/account/recovery-codes")
             .send()
@@ -1508,7 +1577,9 @@ async fn a_code_raced_from_two_browsers_wins_once(db: TestDatabase) {
     let api = account_api(&w).await;
     let (factor, app) = start_totp(&api).await;
     early_in_a_step().await;
-    let res = api.confirm(&factor, json!({"code": app.code(-1)})).await;
+    let res = api
+        .confirm(&factor, json!({"kind": "totp", "code": app.code(-1)}))
+        .await;
     assert_eq!(res.status(), StatusCode::OK);
     let (one, two) = tokio::join!(
         Login::begin(&w, "app", "openid"),

@@ -195,7 +195,7 @@ async fn rp_flow(db: TestDatabase, alg: SigningAlg) {
         .post(
             &w.server,
             &format!("factors/{factor}/verify"),
-            json!({"code": code}),
+            json!({"kind": "email_otp", "code": code}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
@@ -420,7 +420,11 @@ async fn the_email_code_limits_come_from_the_configuration() {
     };
     let body = problem(
         browser
-            .post(&w.server, "factors/email/verify", json!({"code": wrong}))
+            .post(
+                &w.server,
+                "factors/email/verify",
+                json!({"kind": "email_otp", "code": wrong}),
+            )
             .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "otp_invalid",
@@ -429,7 +433,11 @@ async fn the_email_code_limits_come_from_the_configuration() {
     assert_eq!(body["attempts_left"], 1);
     problem(
         browser
-            .post(&w.server, "factors/email/verify", json!({"code": wrong}))
+            .post(
+                &w.server,
+                "factors/email/verify",
+                json!({"kind": "email_otp", "code": wrong}),
+            )
             .await,
         StatusCode::CONFLICT,
         "otp_exhausted",
@@ -461,7 +469,11 @@ async fn five_wrong_codes_kill_the_code() {
     for left in (1..5).rev() {
         let body = problem(
             browser
-                .post(&w.server, "factors/email/verify", json!({"code": wrong}))
+                .post(
+                    &w.server,
+                    "factors/email/verify",
+                    json!({"kind": "email_otp", "code": wrong}),
+                )
                 .await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "otp_invalid",
@@ -471,7 +483,11 @@ async fn five_wrong_codes_kill_the_code() {
     }
     problem(
         browser
-            .post(&w.server, "factors/email/verify", json!({"code": wrong}))
+            .post(
+                &w.server,
+                "factors/email/verify",
+                json!({"kind": "email_otp", "code": wrong}),
+            )
             .await,
         StatusCode::CONFLICT,
         "otp_exhausted",
@@ -480,7 +496,11 @@ async fn five_wrong_codes_kill_the_code() {
     // The right code is dead too now.
     problem(
         browser
-            .post(&w.server, "factors/email/verify", json!({"code": right}))
+            .post(
+                &w.server,
+                "factors/email/verify",
+                json!({"kind": "email_otp", "code": right}),
+            )
             .await,
         StatusCode::CONFLICT,
         "otp_exhausted",
@@ -509,7 +529,11 @@ async fn an_expired_code_is_refused() {
         .expect("age the code");
     problem(
         browser
-            .post(&w.server, "factors/email/verify", json!({"code": code}))
+            .post(
+                &w.server,
+                "factors/email/verify",
+                json!({"kind": "email_otp", "code": code}),
+            )
             .await,
         StatusCode::CONFLICT,
         "otp_expired",
@@ -549,7 +573,11 @@ async fn at_most_five_codes_per_fifteen_minutes_and_a_new_code_voids_the_old() {
         // The first code was replaced by later ones: only the newest counts.
         let body = problem(
             browser
-                .post(&w.server, "factors/email/verify", json!({"code": first}))
+                .post(
+                    &w.server,
+                    "factors/email/verify",
+                    json!({"kind": "email_otp", "code": first}),
+                )
                 .await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "otp_invalid",
@@ -559,7 +587,11 @@ async fn at_most_five_codes_per_fifteen_minutes_and_a_new_code_voids_the_old() {
     }
     assert_eq!(
         browser
-            .post(&w.server, "factors/email/verify", json!({"code": last}))
+            .post(
+                &w.server,
+                "factors/email/verify",
+                json!({"kind": "email_otp", "code": last})
+            )
             .await
             .status(),
         StatusCode::OK
@@ -614,7 +646,11 @@ async fn the_second_step_needs_the_first_and_the_same_browser() {
     .await;
     problem(
         browser
-            .post(&w.server, "factors/email/verify", json!({"code": "123456"}))
+            .post(
+                &w.server,
+                "factors/email/verify",
+                json!({"kind": "email_otp", "code": "123456"}),
+            )
             .await,
         StatusCode::CONFLICT,
         "otp_not_sent",
@@ -650,7 +686,11 @@ async fn a_signed_in_browser_gets_its_code_at_once_unless_asked_to_log_in() {
         .await;
     let code = mailed_code(w.mail_dir.path(), "Rie@example.com", 0).await;
     let res = browser
-        .post(&w.server, "factors/email/verify", json!({"code": code}))
+        .post(
+            &w.server,
+            "factors/email/verify",
+            json!({"kind": "email_otp", "code": code}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
 

@@ -132,7 +132,11 @@ async fn no_token_challenge_code_or_jwt_reaches_the_log() {
     .await;
     post(step("factors/email/challenge"), json!({})).await;
     let otp = mailed_otp(mail_dir.path(), "rie@example.com", 0).await;
-    let done = post(step("factors/email/verify"), json!({"code": otp})).await;
+    let done = post(
+        step("factors/email/verify"),
+        json!({"kind": "email_otp", "code": otp}),
+    )
+    .await;
     let back = url::Url::parse(done["redirect_to"].as_str().expect("redirect_to")).expect("url");
     let code = back
         .query_pairs()

@@ -166,7 +166,7 @@ pub(crate) async fn enrol(api: &Api<'_>, phone: &Phone, name: &str) -> String {
 
     // Nothing to confirm by hand: the phone's registration activates the method.
     problem(
-        api.confirm(&id, json!({"name": "x"})).await,
+        api.confirm(&id, json!({"kind": "push", "name": "x"})).await,
         StatusCode::CONFLICT,
         "push_device_pending",
     )
@@ -210,7 +210,11 @@ pub(crate) async fn send_push(w: &World, login: &Login, factor: &str) -> (u8, St
 /// The login screen asks whether the phone has answered.
 pub(crate) async fn poll(w: &World, login: &Login, factor: &str) -> reqwest::Response {
     login
-        .post(w, &format!("factors/{factor}/verify"), json!({}))
+        .post(
+            w,
+            &format!("factors/{factor}/verify"),
+            json!({"kind": "push"}),
+        )
         .await
 }
 

@@ -171,11 +171,16 @@ impl Site {
                 (id, code.to_string())
             }
         };
+        let kind = if factor == "email" {
+            "email_otp"
+        } else {
+            "totp"
+        };
         let res = browser
             .post(
                 &self.server,
                 &format!("factors/{factor}/verify"),
-                json!({"code": code}),
+                json!({"kind": kind, "code": code}),
             )
             .await;
         assert_eq!(res.status(), StatusCode::OK);
@@ -595,7 +600,7 @@ async fn registration_with_an_authenticator_app(db: TestDatabase) {
     assert_eq!(unconfirmed["code"], "factor_not_confirmed");
     let wrong = json_of(
         http.post(at(&format!("/factors/{factor}/confirm")))
-            .json(&json!({"code": "000000"}))
+            .json(&json!({"kind": "totp", "code": "000000"}))
             .send()
             .await
             .expect("post"),
@@ -608,7 +613,7 @@ async fn registration_with_an_authenticator_app(db: TestDatabase) {
     }
     let confirmed = json_of(
         http.post(at(&format!("/factors/{factor}/confirm")))
-            .json(&json!({"code": app_code(&app), "name": "Rie's phone"}))
+            .json(&json!({"kind": "totp", "code": app_code(&app), "name": "Rie's phone"}))
             .send()
             .await
             .expect("post"),

@@ -178,7 +178,7 @@ async fn scenario_b(db: TestDatabase) {
     let res = api
         .confirm(
             &totp,
-            json!({"code": app.code(-1), "name": "Authenticator"}),
+            json!({"kind": "totp", "code": app.code(-1), "name": "Authenticator"}),
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);

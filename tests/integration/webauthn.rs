@@ -144,7 +144,10 @@ pub(crate) async fn enrol<A: WebauthnAuthenticator>(
     let (id, setup) = start(api, kind).await;
     let credential = device.create(&setup["public_key"]);
     let res = api
-        .confirm(&id, json!({"credential": credential, "name": name}))
+        .confirm(
+            &id,
+            json!({"kind": kind, "credential": credential, "name": name}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK, "{:?}", res.text().await);
     let confirmed: Value = res.json().await.expect("json");
@@ -208,7 +211,10 @@ pub(crate) async fn verify(
         .post(
             w,
             &format!("factors/{factor}/verify"),
-            json!({"credential": assertion}),
+            json!({
+                "kind": login.offered_kind(factor).unwrap_or_else(|| "security_key".to_owned()),
+                "credential": assertion,
+            }),
         )
         .await
 }
@@ -254,7 +260,10 @@ async fn security_key_registers_and_signs_in(db: TestDatabase) {
     assert!(excluded(&setup).is_empty());
     let credential = key.create(&setup["public_key"]);
     let res = api
-        .confirm(&id, json!({"credential": credential, "name": "YubiKey"}))
+        .confirm(
+            &id,
+            json!({"kind": "security_key", "credential": credential, "name": "YubiKey"}),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
 
@@ -345,7 +354,8 @@ async fn passkey_and_platform_register_and_sign_in(db: TestDatabase) {
     let mut roaming = usb.create(&setup["public_key"]);
     roaming["authenticatorAttachment"] = json!("cross-platform");
     problem(
-        api.confirm(&id, json!({"credential": roaming})).await,
+        api.confirm(&id, json!({"kind": "platform", "credential": roaming}))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "webauthn_not_platform",
     )
@@ -669,7 +679,11 @@ async fn ceremonies_are_single_use_and_expire(db: TestDatabase) {
     let credential = key.create(&setup["public_key"]);
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     problem(
-        api.confirm(&id, json!({"credential": credential})).await,
+        api.confirm(
+            &id,
+            json!({"kind": "security_key", "credential": credential}),
+        )
+        .await,
         StatusCode::GONE,
         "webauthn_ceremony_expired",
     )
@@ -679,13 +693,18 @@ async fn ceremonies_are_single_use_and_expire(db: TestDatabase) {
     let mut broken = credential.clone();
     broken["response"]["clientDataJSON"] = json!(URL_SAFE_NO_PAD.encode(b"{}"));
     problem(
-        api.confirm(&id, json!({"credential": broken})).await,
+        api.confirm(&id, json!({"kind": "security_key", "credential": broken}))
+            .await,
         StatusCode::UNPROCESSABLE_ENTITY,
         "webauthn_invalid",
     )
     .await;
     problem(
-        api.confirm(&id, json!({"credential": credential})).await,
+        api.confirm(
+            &id,
+            json!({"kind": "security_key", "credential": credential}),
+        )
+        .await,
         StatusCode::GONE,
         "webauthn_ceremony_expired",
     )
@@ -860,7 +879,7 @@ async fn a_passkey_is_set_up_at_re_registration_and_signs_in(db: TestDatabase) {
     let credential = phone.create(options);
     let res = http
         .post(at(&format!("/factors/{factor}/confirm")))
-        .json(&json!({"credential": credential, "name": "Phone"}))
+        .json(&json!({"kind": "passkey", "credential": credential, "name": "Phone"}))
         .send()
         .await
         .expect("confirm");

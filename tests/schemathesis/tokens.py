@@ -149,7 +149,7 @@ def user_token():
     check(browser.post(f"{login}/factors/{factor}/challenge", timeout=TIMEOUT), 200)
     code = wait_for_mail(EMAIL, r"(?m)^\s*(\d{6})\s*$", skip=codes_before)
     done = check(
-        browser.post(f"{login}/factors/{factor}/verify", json={"code": code}, timeout=TIMEOUT), 200
+        browser.post(f"{login}/factors/{factor}/verify", json={"kind": "email_otp", "code": code}, timeout=TIMEOUT), 200
     ).json()
     back = urllib.parse.parse_qs(urllib.parse.urlsplit(done["redirect_to"]).query)
     tokens = check(

@@ -23,6 +23,7 @@ pub mod problem;
 pub mod push_notifier;
 pub mod request_id;
 pub mod state;
+pub mod tagged_union;
 pub mod telemetry;
 
 pub use app::{Application, StartError};

@@ -201,7 +201,7 @@ export class Tab {
     const before = (await this.site.codes(email)).length;
     await login.step('factors/email/challenge', {}, 200);
     const code = await this.site.waitForCode(email, before);
-    const done = await login.step('factors/email/verify', { code }, 200);
+    const done = await login.step('factors/email/verify', { kind: 'email_otp', code }, 200);
     return login.tokens(done);
   }
 }

@@ -16,11 +16,12 @@ use gatehouse_core::{
 };
 use gatehouse_store::Tx;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::account::{blocking, no_store};
 use super::account_auth::AccountCaller;
+use super::second_factor::kind_mismatch;
+use crate::factors::bodies::{EnrolmentSetup, FactorConfirmation};
 use crate::factors::{FactorContext, FactorError, Verdict};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -90,36 +91,23 @@ pub struct StartEnrolment {
     /// answer 409.
     #[schema(value_type = FactorKindName)]
     pub kind: String,
-    /// Kind-specific options; none of the current kinds takes any (WebAuthn kinds
-    /// included: their setup is the browser's `CredentialCreationOptions`).
-    #[serde(default, deserialize_with = "an_object")]
-    #[schema(value_type = Object)]
-    pub options: Value,
+    #[serde(default)]
+    #[schema(inline)]
+    pub options: EnrolmentOptions,
 }
 
-/// `options` is an object when given, as documented: anything else is `invalid_json`.
-fn an_object<'de, D: serde::Deserializer<'de>>(options: D) -> Result<Value, D::Error> {
-    serde_json::Map::<String, Value>::deserialize(options).map(Value::Object)
-}
+/// Reserved for kind-specific enrolment options; an empty object today (WebAuthn kinds
+/// included: their setup is the browser's creation options).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnrolmentOptions {}
 
 /// A started enrolment: the new factor and what to show the user, once.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct EnrolmentStarted {
     pub factor: FactorView,
-    /// `totp`: `{secret, otpauth_uri, qr_png_base64, qr_svg, algorithm, digits, period}`;
-    /// `recovery_code`: `{codes: [...]}` (ten codes, never shown again);
-    /// `push`: `{enrolment_uri, qr_png_base64, qr_svg, expires_in}`: the phone scans the
-    /// `gatehouse-push://enroll?server=…&ticket=…` URI and registers itself (the ticket
-    /// works once, for `expires_in` seconds); that activates the method, no confirm step.
-    /// `security_key`, `passkey`, `platform`: `{public_key, binary_encoding: "base64url",
-    /// expires_in}` where `public_key` is the WebAuthn `CredentialCreationOptions`
-    /// (`{publicKey: {rp, user, challenge, pubKeyCredParams, excludeCredentials,
-    /// authenticatorSelection, …}}`): base64url-decode `challenge`, `user.id` and each
-    /// `excludeCredentials[].id` to ArrayBuffers and pass it to
-    /// `navigator.credentials.create`; then confirm with the answer within `expires_in`
-    /// seconds. The account's existing credentials are excluded.
-    #[schema(value_type = Object)]
-    pub setup: Value,
+    /// What to show to set it up, by kind: shown once.
+    pub setup: EnrolmentSetup,
 }
 
 fn view(factor: &Factor, account: &Account, state: &AppState) -> FactorView {
@@ -350,7 +338,6 @@ pub fn start(
     state: &AppState,
     actor: Actor<'_>,
     kind: FactorKind,
-    options: &Value,
 ) -> Result<EnrolmentStarted, Problem> {
     state.config.factors.check_enrollable(kind).map_err(|e| {
         Problem::new(
@@ -382,7 +369,7 @@ pub fn start(
                 tx.delete_factor(stale.id)?;
             }
         }
-        let enrolment = module.start(&ctx, tx, account, options)?;
+        let enrolment = module.start(&ctx, tx, account)?;
         // Created with the factor, so racing first attempts never race to create it.
         tx.open_guard(enrolment.factor.id, now)?;
         if enrolment.factor.status == FactorStatus::Active {
@@ -423,12 +410,8 @@ pub async fn start_enrolment(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     caller.require_recent_auth(&state)?;
-    let StartEnrolment { kind, options } = body.into_inner();
-    let kind = parse_kind(&kind)?;
-    let started = blocking(&state, move |state| {
-        start(state, (&caller).into(), kind, &options)
-    })
-    .await?;
+    let kind = parse_kind(&body.kind)?;
+    let started = blocking(&state, move |state| start(state, (&caller).into(), kind)).await?;
     state.outbox.wake();
     Ok(HttpResponse::Created()
         .insert_header(no_store())
@@ -453,12 +436,7 @@ pub async fn regenerate_recovery_codes(
 ) -> Result<HttpResponse, Problem> {
     caller.require_recent_auth(&state)?;
     let started = blocking(&state, move |state| {
-        start(
-            state,
-            (&caller).into(),
-            FactorKind::RecoveryCode,
-            &Value::Null,
-        )
+        start(state, (&caller).into(), FactorKind::RecoveryCode)
     })
     .await?;
     state.outbox.wake();
@@ -468,7 +446,7 @@ pub async fn regenerate_recovery_codes(
 }
 
 /// The name a user gives a method: 1 to 64 characters, no control characters.
-pub fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
+pub fn name_of(name: Option<&str>) -> Result<Option<String>, Problem> {
     let invalid = || {
         Problem::new(
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -476,20 +454,17 @@ pub fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
             "The name must be 1 to 64 characters without control characters",
         )
     };
-    match proof.get("name") {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::String(name)) => {
-            let name = name.trim();
-            if name.is_empty()
-                || name.chars().count() > MAX_NAME_CHARS
-                || name.chars().any(char::is_control)
-            {
-                Err(invalid())
-            } else {
-                Ok(Some(name.to_owned()))
-            }
-        }
-        Some(_) => Err(invalid()),
+    let Some(name) = name else {
+        return Ok(None);
+    };
+    let name = name.trim();
+    if name.is_empty()
+        || name.chars().count() > MAX_NAME_CHARS
+        || name.chars().any(char::is_control)
+    {
+        Err(invalid())
+    } else {
+        Ok(Some(name.to_owned()))
     }
 }
 
@@ -499,7 +474,7 @@ pub fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
     tag = "account",
     security(("bearer" = [])),
     params(("factor" = String, Path, description = "The id of the pending factor")),
-    request_body(content = Object, description = "`totp`: `{\"code\": \"123456\", \"name\": \"Pixel 8\"}` (`name` optional, 1–64 characters); `push` needs none: the phone's registration activates it (a pending one answers 409 `push_device_pending`); `security_key`, `passkey`, `platform`: `{\"credential\": RegisterPublicKeyCredential, \"name\": \"YubiKey 5\"}` — the answer of `navigator.credentials.create` as JSON (`id`, `rawId`, `type`, `response.{attestationObject, clientDataJSON, transports}`, binary fields base64url). The credential is stored with its AAGUID, transports and backup flags"),
+    request_body(content = FactorConfirmation, description = "The proof, with the factor's `kind`, and an optional `name` (1–64 characters): `totp`, a `code` from the app; `security_key`, `passkey`, `platform`, the `credential`: `credential.toJSON()` of the answer of `navigator.credentials.create` (stored with its AAGUID, transports and backup flags); `push` needs none: the phone's registration activates it, and a pending one answers 409 `push_device_pending`"),
     responses(
         (status = 200, description = "Active", body = FactorView),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
@@ -508,7 +483,7 @@ pub fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`factor_not_pending`, `factor_retired`, `factor_disabled`, `push_device_pending`, `webauthn_credential_exists` (this authenticator's credential is registered already)", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`enrolment_expired`: start again; `webauthn_ceremony_expired`: the WebAuthn challenge expired or was used, start again", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`, `webauthn_invalid` (the attestation does not verify: challenge, origin, user verification…), `webauthn_not_platform` (a roaming key answered a `platform` enrolment)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`, `webauthn_invalid` (the attestation does not verify: challenge, origin, user verification…), `webauthn_not_platform` (a roaming key answered a `platform` enrolment), `factor_kind_mismatch` (the body's `kind` is not the factor's)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited` (with `retry_after` seconds)", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -516,20 +491,13 @@ pub fn name_of(proof: &Value) -> Result<Option<String>, Problem> {
 pub async fn confirm_enrolment(
     caller: AccountCaller,
     path: web::Path<String>,
-    proof: web::Json<Value>,
+    proof: web::Json<FactorConfirmation>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     caller.require_recent_auth(&state)?;
     let raw_id = path.into_inner();
     let proof = proof.into_inner();
-    if !proof.is_object() {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "Send a JSON object",
-        ));
-    }
-    let name = name_of(&proof)?;
+    let name = name_of(proof.name())?;
     let confirmed = blocking(&state, move |state| {
         confirm(state, (&caller).into(), &raw_id, &proof, name)
     })
@@ -544,7 +512,7 @@ pub fn confirm(
     state: &AppState,
     actor: Actor<'_>,
     raw_id: &str,
-    proof: &Value,
+    proof: &FactorConfirmation,
     name: Option<String>,
 ) -> Result<FactorView, Problem> {
     let now = state.clock.now();
@@ -585,6 +553,9 @@ pub fn confirm(
                 "This kind of sign-in method cannot be added here",
             )
         })?;
+        if proof.kind() != factor.kind {
+            return Ok(Err(kind_mismatch(factor.kind)));
+        }
         match module.confirm(&ctx, tx, account, &factor, proof)? {
             Verdict::Refused(problem) => Ok(Err(problem)),
             Verdict::Pending(_) => Ok(Err(Problem::new(

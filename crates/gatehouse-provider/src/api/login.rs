@@ -18,6 +18,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::account::rate_limited;
+use crate::api::account_factors::FactorKindName;
 use crate::api::brute_force::{PasswordGuard, Refusal};
 use crate::api::origin::{Origin, client_address, throttle_bucket};
 use crate::oidc::authorize::redirect_location;
@@ -39,7 +40,7 @@ pub struct LoginView {
     /// The user's preferred languages, if the client sent them (BCP 47, space-separated).
     pub ui_locales: Option<String>,
     /// The next step: `password`, then `second_factor`.
-    pub next: String,
+    pub next: LoginStep,
     /// A passkey can sign in instead of the password: start it with
     /// `POST /api/v1/login/{login_challenge}/passkey/challenge`.
     pub passkey_sign_in: bool,
@@ -161,11 +162,10 @@ pub async fn get_login(
         login_hint: login.request.login_hint,
         ui_locales: login.request.ui_locales,
         next: if login.account_id.is_some() {
-            "second_factor"
+            LoginStep::SecondFactor
         } else {
-            "password"
-        }
-        .to_owned(),
+            LoginStep::Password
+        },
         passkey_sign_in: passkey_sign_in(&state),
         phishing_resistant,
         expires_at: login.expires_at,
@@ -198,11 +198,10 @@ pub struct SecondFactorStep {
     /// phishing-resistant login only and the account has no such method: the login has
     /// ended, and the browser goes to `redirect_to` (the client's redirect URI with
     /// `error=unmet_authentication_requirements`, `state` and `iss`).
-    pub next: String,
+    pub next: AfterPassword,
     /// Every way to finish this login; "Try another method" picks another of these.
     /// When the client asked for a phishing-resistant login, only WebAuthn factors.
-    #[schema(value_type = Vec<Object>)]
-    pub factors: Vec<FactorOffer>,
+    pub factors: Vec<FactorOfferView>,
     /// The factor to start with.
     pub default_factor: Option<String>,
     /// With `next: return_to_client`: where to send the browser.
@@ -210,6 +209,44 @@ pub struct SecondFactorStep {
     pub redirect_to: Option<String>,
     /// The user logged in with a legacy username: ask them to use their e-mail address.
     pub identifier_deprecated: bool,
+}
+
+/// Where a login stands when the UI opens it.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum LoginStep {
+    Password,
+    SecondFactor,
+}
+
+/// What follows a correct password.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AfterPassword {
+    SecondFactor,
+    ReturnToClient,
+}
+
+/// One way to pass the second step, as the login screen offers it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactorOfferView {
+    /// The factor's id (the `{factor}` of challenge and verify), or `email` for the
+    /// e-mail code every account with an address has.
+    pub id: String,
+    #[schema(value_type = FactorKindName)]
+    pub kind: FactorKind,
+    /// Safe to show before the second step: `Email on r***@example.com`.
+    pub label: String,
+}
+
+impl From<FactorOffer> for FactorOfferView {
+    fn from(offer: FactorOffer) -> Self {
+        Self {
+            id: offer.id,
+            kind: offer.kind,
+            label: offer.label,
+        }
+    }
 }
 
 fn invalid_credentials() -> Problem {
@@ -517,12 +554,11 @@ pub async fn password(
     state.metrics.login("password", "-", "ok");
     Ok(HttpResponse::Ok().json(SecondFactorStep {
         next: if redirect_to.is_some() {
-            "return_to_client"
+            AfterPassword::ReturnToClient
         } else {
-            "second_factor"
-        }
-        .to_owned(),
-        factors,
+            AfterPassword::SecondFactor
+        },
+        factors: factors.into_iter().map(FactorOfferView::from).collect(),
         default_factor,
         redirect_to,
         identifier_deprecated: parsed.is_ok_and(|p| p.is_deprecated()),

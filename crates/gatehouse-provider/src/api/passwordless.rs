@@ -8,12 +8,12 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{FactorRepository, RepositoryError};
 use gatehouse_store::Tx;
-use serde_json::Value;
 
 use super::login::{load_bound, passkey_sign_in};
 use super::origin::Origin;
 use super::second_factor::{LoginDone, done, finish};
 use crate::crypto::random;
+use crate::factors::bodies::{PasskeySignIn, WebauthnChallenge};
 use crate::factors::webauthn::{finish_passwordless, start_passwordless};
 use crate::factors::{FactorContext, FactorError};
 use crate::oidc::browser;
@@ -52,7 +52,7 @@ fn offered_login(
     tag = "login",
     params(("login_challenge" = String, Path)),
     responses(
-        (status = 200, description = "`{public_key, binary_encoding: \"base64url\", expires_in}`: `public_key` is the WebAuthn `CredentialRequestOptions` (`{publicKey: {challenge, rpId, userVerification: \"required\", timeout, …}, mediation}`); base64url-decode `challenge` to an ArrayBuffer and pass it to `navigator.credentials.get`. The challenge works once, for `expires_in` seconds, for this login only", body = Object),
+        (status = 200, description = "Options for `navigator.credentials.get` with no credential list (the authenticator offers its passkeys) and user verification required; with `mediation: conditional`, for passkey autofill. The challenge works once, for `expires_in` seconds, for this login only", body = WebauthnChallenge),
         (status = 403, description = "`browser_mismatch`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`login_request_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`login_request_completed`, `passkey_sign_in_disabled`", body = Problem, content_type = "application/problem+json"),
@@ -104,7 +104,7 @@ pub async fn challenge(
 #[utoipa::path(
     tag = "login",
     params(("login_challenge" = String, Path)),
-    request_body(content = Object, description = "`{\"credential\": PublicKeyCredential}`: the answer of `navigator.credentials.get` as JSON (`id`, `rawId`, `type`, `response.{authenticatorData, clientDataJSON, signature, userHandle}`, binary fields base64url)"),
+    request_body = PasskeySignIn,
     responses(
         (status = 200, description = "Done: send the browser to `redirect_to`; the session cookie is set", body = LoginDone),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
@@ -119,10 +119,10 @@ pub async fn challenge(
 pub async fn verify(
     req: HttpRequest,
     path: web::Path<String>,
-    proof: web::Json<Value>,
+    body: web::Json<PasskeySignIn>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let proof = proof.into_inner();
+    let PasskeySignIn { credential } = body.into_inner();
     let (browser, login_challenge) = (browser::presented(&req), path.into_inner());
     let session_token = random::token().map_err(|_| Problem::internal())?;
     let code = random::token().map_err(|_| Problem::internal())?;
@@ -142,7 +142,7 @@ pub async fn verify(
                     return Ok(None);
                 }
             };
-            let signed_in = match finish_passwordless(&ctx, tx, &login, &proof) {
+            let signed_in = match finish_passwordless(&ctx, tx, &login, &credential) {
                 Ok(Ok(signed_in)) => signed_in,
                 // Refusals commit: the challenge is used up either way.
                 Ok(Err(p)) => {

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::factor_guard::window_start;
-use gatehouse_core::password::RuleDescription;
+use gatehouse_core::password::{PasswordRule, RuleDescription};
 use gatehouse_core::ports::{
     AccountRepository, AuditLog, FactorRepository, MigrationRepository, RateLimits,
     RegistrationTokenRepository, RepositoryError,
@@ -16,7 +16,7 @@ use gatehouse_core::{
     Account, AccountStatus, AuditKind, Email, FactorKind, FactorStatus, NewAuditEvent,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::json;
 use utoipa::ToSchema;
 
 use super::account::{no_store, rate_limited};
@@ -25,6 +25,7 @@ use super::account_factors::{
     parse_kind,
 };
 use super::origin::{Origin, client_address, throttle_bucket};
+use crate::factors::bodies::FactorConfirmation;
 use crate::migration::invitations::LinkMailer;
 use crate::password_pool::PoolError;
 use crate::problem::Problem;
@@ -41,8 +42,43 @@ pub struct RegistrationView {
     pub next: Option<String>,
     pub expires_at: DateTime<Utc>,
     /// The password policy as a checklist, in the order violations are reported.
-    #[schema(value_type = Vec<Object>)]
-    pub password_policy: Vec<RuleDescription>,
+    pub password_policy: Vec<PasswordRuleView>,
+}
+
+/// One line of the password checklist: "At least 12 characters".
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PasswordRuleView {
+    /// The rule; the checklist keys its lines on it, and `violations` names the same codes.
+    #[schema(value_type = PasswordRuleName)]
+    pub code: PasswordRule,
+    /// The number in the rule, where it has one (12 for `too_short`).
+    pub value: Option<usize>,
+    /// An English fallback text; a UI localises on `code`.
+    pub text: String,
+}
+
+impl From<RuleDescription> for PasswordRuleView {
+    fn from(rule: RuleDescription) -> Self {
+        Self {
+            code: rule.code,
+            value: rule.value,
+            text: rule.text,
+        }
+    }
+}
+
+/// The password rules, as the document lists them.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum PasswordRuleName {
+    TooShort,
+    TooLong,
+    NeedsUppercase,
+    NeedsLowercase,
+    NeedsDigit,
+    NeedsSpecial,
+    ForbiddenCharacter,
+    Mismatch,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -202,7 +238,13 @@ pub async fn get_registration(
         email: account.email.as_ref().map(Email::masked),
         next,
         expires_at: link.expires_at,
-        password_policy: state.config.password_policy.describe(),
+        password_policy: state
+            .config
+            .password_policy
+            .describe()
+            .into_iter()
+            .map(PasswordRuleView::from)
+            .collect(),
     }))
 }
 
@@ -433,8 +475,7 @@ pub async fn start_factor(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let account = load_for_factor_step(&state, &path.into_inner()).await?;
-    let StartEnrolment { kind, options } = body.into_inner();
-    let kind = parse_kind(&kind)?;
+    let kind = parse_kind(&body.kind)?;
     if !second_factor_choices(&state)
         .iter()
         .any(|c| c == kind.as_str())
@@ -443,11 +484,10 @@ pub async fn start_factor(
     }
     let origin = Origin::of(&req, &state);
     let shared = state.clone();
-    let started = web::block(move || {
-        account_factors::start(&shared, registrant(&account, &origin), kind, &options)
-    })
-    .await
-    .map_err(|_| Problem::internal())??;
+    let started =
+        web::block(move || account_factors::start(&shared, registrant(&account, &origin), kind))
+            .await
+            .map_err(|_| Problem::internal())??;
     state.outbox.wake();
     Ok(HttpResponse::Created()
         .insert_header(no_store())
@@ -459,13 +499,13 @@ pub async fn start_factor(
 #[utoipa::path(
     tag = "registration",
     params(("token" = String, Path), ("factor" = String, Path, description = "The id of the pending factor")),
-    request_body(content = Object, description = "`totp`: `{\"code\": \"123456\", \"name\": \"Pixel 8\"}`"),
+    request_body(content = FactorConfirmation, description = "The proof, with the factor's `kind`, and an optional `name`, as for `POST /api/v1/account/factors/{factor}/confirm`"),
     responses(
         (status = 200, description = "Active: finish with `POST …/complete`", body = FactorView),
         (status = 404, description = "`registration_link_unknown`, `factor_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`registration_link_used`, `password_required`, `factor_not_pending`", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "`registration_link_expired`, `enrolment_expired`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`otp_invalid`, `otp_replayed`, `invalid_name`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`registration_link_used`, `password_required`, `factor_not_pending`, `factor_retired`, `factor_disabled`, `push_device_pending`, `webauthn_credential_exists`", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "`registration_link_expired`, `enrolment_expired`, `webauthn_ceremony_expired`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`, `webauthn_invalid`, `webauthn_not_platform`, `factor_kind_mismatch`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -473,20 +513,13 @@ pub async fn start_factor(
 pub async fn confirm_factor(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    proof: web::Json<Value>,
+    proof: web::Json<FactorConfirmation>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let (token, factor_id) = path.into_inner();
     let account = load_for_factor_step(&state, &token).await?;
     let proof = proof.into_inner();
-    if !proof.is_object() {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "Send a JSON object",
-        ));
-    }
-    let name = name_of(&proof)?;
+    let name = name_of(proof.name())?;
     let origin = Origin::of(&req, &state);
     let shared = state.clone();
     let confirmed = web::block(move || {

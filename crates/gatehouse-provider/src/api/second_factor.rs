@@ -16,13 +16,13 @@ use gatehouse_core::ports::{
 use gatehouse_core::{Account, AuditKind, Factor, FactorId, FactorKind, NewAuditEvent};
 use gatehouse_store::Tx;
 use serde::Serialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::account::no_store;
 use super::login::load_bound;
 use super::origin::Origin;
 use crate::crypto::random;
+use crate::factors::bodies::{FactorChallenge, FactorProof, LoginPending};
 use crate::factors::{FactorContext, FactorError, Verdict};
 use crate::oidc::browser::{self, SESSION_COOKIE};
 use crate::oidc::codes::{established_acr, issue_code, requires_phishing_resistance};
@@ -31,14 +31,20 @@ use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginDone {
-    /// `done`.
-    pub next: String,
+    pub next: DoneStep,
     /// Where to send the browser: the client's redirect URI with `code`, `state` and `iss`.
     pub redirect_to: String,
     /// The account has no platform ("biometric") key and the server's policy suggests
     /// one: the UI may offer to register it now (`POST /api/v1/account/factors`
     /// `{"kind": "platform"}`) before following `redirect_to`.
     pub offer_platform_enrolment: bool,
+}
+
+/// The one value of a finished login's `next`.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum DoneStep {
+    Done,
 }
 
 /// What a finished login produced.
@@ -123,7 +129,7 @@ fn resolve(
     tag = "login",
     params(("login_challenge" = String, Path), ("factor" = String, Path, description = "A factor id from the password step, or `email`")),
     responses(
-        (status = 200, description = "Challenge sent; `email_otp`: `{sent_to, expires_in, code_length}`; `totp`: `{code_length}` (nothing is sent); `recovery_code`: `{format, remaining}`; `push`: `{challenge_id, number, expires_in, poll_interval}` (show `number`; the phone must pick it; then poll `verify`); `security_key`, `passkey`, `platform`: `{public_key, binary_encoding: \"base64url\", expires_in}` where `public_key` is the WebAuthn `CredentialRequestOptions` (`{publicKey: {challenge, rpId, allowCredentials, userVerification, timeout, …}}`): base64url-decode `challenge` and each `allowCredentials[].id` to ArrayBuffers and pass it to `navigator.credentials.get`. The challenge works once, for `expires_in` seconds, for this login and this factor only", body = Object),
+        (status = 200, description = "Challenge sent (or shown): what to show depends on `kind`. `email_otp`: a code was mailed to `sent_to`; `totp`: ask for the app's code (nothing is sent); `recovery_code`: ask for a code; `push`: show `number` (the phone must pick it), then poll `verify`; `security_key`, `passkey`, `platform`: pass `public_key.publicKey` to `PublicKeyCredential.parseRequestOptionsFromJSON` and that to `navigator.credentials.get`. The challenge works once, for `expires_in` seconds, for this login and this factor only", body = FactorChallenge),
         (status = 403, description = "`browser_mismatch`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`login_request_not_found`, `factor_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`login_request_completed`, `password_required`, `factor_retired`, `factor_disabled`, `factor_not_active`, `factor_not_allowed` (the client asked for a phishing-resistant login: only WebAuthn factors), `webauthn_unavailable` (no WebAuthn relying party configured)", body = Problem, content_type = "application/problem+json"),
@@ -178,6 +184,16 @@ pub async fn challenge(
     Ok(HttpResponse::Ok().json(answer))
 }
 
+/// 422 `factor_kind_mismatch`: the body is the proof of another kind of factor.
+pub(crate) fn kind_mismatch(kind: FactorKind) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "factor_kind_mismatch",
+        "This proof is for another kind of sign-in method",
+    )
+    .with_detail(format!("This factor is `{}`", kind.as_str()))
+}
+
 /// Runs `work` in a transaction, mapping failures to problems.
 fn run<T>(
     state: &AppState,
@@ -204,16 +220,16 @@ fn run<T>(
 #[utoipa::path(
     tag = "login",
     params(("login_challenge" = String, Path), ("factor" = String, Path)),
-    request_body(content = Object, description = "For `email_otp` and `totp`: `{\"code\": \"123456\"}`; for `recovery_code`: `{\"code\": \"xxxxx-xxxxx\"}`; for `push`: `{}` (a poll); for `security_key`, `passkey`, `platform`: `{\"credential\": PublicKeyCredential}` — the answer of `navigator.credentials.get` as JSON (`id`, `rawId`, `type`, `response.{authenticatorData, clientDataJSON, signature, userHandle}`, binary fields base64url)"),
+    request_body(content = FactorProof, description = "The proof, with the factor's `kind`: a `code` (`123456` for `email_otp` and `totp`, `xxxxx-xxxxx` for `recovery_code`); nothing for `push` (a poll); for `security_key`, `passkey`, `platform`, the `credential`: `credential.toJSON()` of the answer of `navigator.credentials.get`"),
     responses(
         (status = 200, description = "Done: send the browser to `redirect_to`; the session cookie is set", body = LoginDone),
-        (status = 202, description = "`push`: the phone has not answered yet: `{next: pending, status, challenge_id, expires_in, poll_interval}`; poll again", body = Object),
-        (status = 400, description = "`invalid_json`: no `credential`, or not a WebAuthn answer", body = Problem, content_type = "application/problem+json"),
+        (status = 202, description = "`push`: the phone has not answered yet; poll again after `poll_interval` seconds", body = LoginPending),
+        (status = 400, description = "`invalid_json`: no `kind`, or not the members its kind takes, or a `credential` that is not a WebAuthn answer", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`push_denied`: the sign-in was denied on the phone; `browser_mismatch`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`login_request_not_found`, `factor_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`login_request_completed`, `otp_not_sent`, `otp_expired`, `otp_exhausted`, `push_not_sent`, `push_used`, `password_required`, `factor_retired`, `factor_not_active`, `factor_not_allowed`", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`login_request_expired`; `push_expired`: the phone did not answer in time; `webauthn_ceremony_expired`: the WebAuthn challenge is unknown, used or expired; challenge again", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed` (a TOTP step already used), `push_number_mismatch` (the phone picked a wrong number), `webauthn_invalid` (the assertion does not verify: wrong challenge, origin, credential or signature), `webauthn_counter_regression` (the signature counter went backwards: refused and audited)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed` (a TOTP step already used), `push_number_mismatch` (the phone picked a wrong number), `webauthn_invalid` (the assertion does not verify: wrong challenge, origin, credential or signature), `webauthn_counter_regression` (the signature counter went backwards: refused and audited), `factor_kind_mismatch` (the body's `kind` is not the factor's)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: too many wrong codes for this factor (with `retry_after` seconds); try another method", body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -221,7 +237,7 @@ fn run<T>(
 pub async fn verify(
     req: HttpRequest,
     path: web::Path<(String, String)>,
-    proof: web::Json<Value>,
+    proof: web::Json<FactorProof>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let proof = proof.into_inner();
@@ -256,6 +272,10 @@ pub async fn verify(
                 Err(FactorError::Repository(e)) => return Err(e),
             };
             tried = Some(kind);
+            if proof.kind() != kind {
+                refusal = Some(kind_mismatch(kind));
+                return Ok(None);
+            }
             let Some(module) = state.login_factors.module(kind) else {
                 refusal = Some(Problem::new(
                     StatusCode::CONFLICT,
@@ -336,10 +356,7 @@ pub async fn verify(
     }
     let finished = match (committed, refusal, pending) {
         (_, Some(problem), _) => return Err(problem),
-        (Ok(None), None, Some(mut waiting)) => {
-            if let Some(fields) = waiting.as_object_mut() {
-                fields.insert("next".to_owned(), "pending".into());
-            }
+        (Ok(None), None, Some(waiting)) => {
             return Ok(HttpResponse::Accepted()
                 .insert_header(no_store())
                 .json(waiting));
@@ -363,7 +380,7 @@ pub(crate) fn done(state: &AppState, session_token: String, finished: Finished) 
         ))
         .finish();
     HttpResponse::Ok().cookie(cookie).json(LoginDone {
-        next: "done".to_owned(),
+        next: DoneStep::Done,
         redirect_to: finished.redirect_to,
         offer_platform_enrolment: finished.offer_platform_enrolment,
     })

@@ -1,17 +1,16 @@
 //! The e-mail one-time code: 6 digits mailed through the outbox, stored as a keyed
 //! hash bound to its challenge, 10 minutes, 5 tries, 5 sends per 15 minutes.
 
+use super::bodies::{EmailOtpChallenge, FactorChallenge, FactorProof};
+use super::{FactorContext, FactorError, LoginFactor, Verdict, code_of};
+use crate::crypto::random;
+use crate::problem::Problem;
 use actix_web::http::StatusCode;
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::otp::{self, OtpChallenge, OtpRefusal};
 use gatehouse_core::ports::{AccountRepository, OtpRepository, RepositoryError};
 use gatehouse_core::{Account, Factor, FactorKind};
 use gatehouse_store::Tx;
-use serde_json::{Value, json};
-
-use super::{FactorContext, FactorError, LoginFactor, Verdict};
-use crate::crypto::random;
-use crate::problem::Problem;
 
 #[derive(Debug)]
 pub struct EmailOtp;
@@ -57,7 +56,7 @@ impl LoginFactor for EmailOtp {
         account: &Account,
         _factor: Option<&Factor>,
         login: &LoginRequest,
-    ) -> Result<Value, FactorError> {
+    ) -> Result<FactorChallenge, FactorError> {
         let Some(email) = &account.email else {
             return Err(FactorError::refused(
                 StatusCode::CONFLICT,
@@ -102,10 +101,10 @@ impl LoginFactor for EmailOtp {
             limits.code_ttl,
         );
         ctx.state.outbox.enqueue_in(tx, &message, now)?;
-        Ok(json!({
-            "sent_to": email.masked(),
-            "expires_in": limits.code_ttl.num_seconds(),
-            "code_length": otp::CODE_DIGITS,
+        Ok(FactorChallenge::EmailOtp(EmailOtpChallenge {
+            sent_to: email.masked(),
+            expires_in: limits.code_ttl.num_seconds(),
+            code_length: otp::CODE_DIGITS,
         }))
     }
 
@@ -116,15 +115,9 @@ impl LoginFactor for EmailOtp {
         _account: &Account,
         _factor: Option<&Factor>,
         login: &LoginRequest,
-        proof: &Value,
+        proof: &FactorProof,
     ) -> Result<Verdict, FactorError> {
-        let Some(code) = proof.get("code").and_then(Value::as_str) else {
-            return Err(FactorError::refused(
-                StatusCode::BAD_REQUEST,
-                "invalid_json",
-                "Send {\"code\": \"123456\"}",
-            ));
-        };
+        let code = code_of(proof.code())?;
         let limits = ctx.state.config.email_otp.limits();
         let latest = tx.latest_otp(&login.id)?;
         if let Err(r) = otp::check_open(latest.as_ref(), ctx.now, &limits) {

@@ -3,6 +3,7 @@
 //! module for a factor's kind and call it; adding a kind is adding a module to
 //! `LoginFactors::new` and `EnrolFactors::new`, never a branch in a handler.
 
+pub mod bodies;
 pub mod email_otp;
 pub mod guard;
 pub mod push;
@@ -10,6 +11,7 @@ pub mod qr;
 pub mod recovery_code;
 pub mod totp;
 pub mod webauthn;
+pub mod webauthn_json;
 
 use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -17,8 +19,9 @@ use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::RepositoryError;
 use gatehouse_core::{Account, Factor, FactorKind};
 use gatehouse_store::Tx;
-use serde_json::Value;
 use std::sync::Arc;
+
+use bodies::{EnrolmentSetup, FactorChallenge, FactorConfirmation, FactorProof, LoginPending};
 
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -38,7 +41,7 @@ pub enum Verdict {
     Refused(Problem),
     /// Not decided yet (a push the phone has not answered): the UI asks again. The
     /// value tells it what to show and when to poll.
-    Pending(Value),
+    Pending(LoginPending),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +62,7 @@ impl FactorError {
 pub trait LoginFactor: Send + Sync + std::fmt::Debug {
     fn kind(&self) -> FactorKind;
 
-    /// Starts a proof (mails a code, builds WebAuthn options, sends a push…); the JSON
+    /// Starts a proof (mails a code, builds WebAuthn options, sends a push…); the
     /// answer tells the UI what to show.
     fn challenge(
         &self,
@@ -68,9 +71,9 @@ pub trait LoginFactor: Send + Sync + std::fmt::Debug {
         account: &Account,
         factor: Option<&Factor>,
         login: &LoginRequest,
-    ) -> Result<Value, FactorError>;
+    ) -> Result<FactorChallenge, FactorError>;
 
-    /// Checks the proof the UI sends.
+    /// Checks the proof the UI sends (the handler has checked that its kind is this one).
     fn verify(
         &self,
         ctx: &FactorContext<'_>,
@@ -78,7 +81,7 @@ pub trait LoginFactor: Send + Sync + std::fmt::Debug {
         account: &Account,
         factor: Option<&Factor>,
         login: &LoginRequest,
-        proof: &Value,
+        proof: &FactorProof,
     ) -> Result<Verdict, FactorError>;
 }
 
@@ -117,7 +120,7 @@ pub struct Enrolment {
     /// there is nothing left to prove (recovery codes).
     pub factor: Factor,
     /// What the UI shows to set the factor up (a secret and QR code, the codes): once.
-    pub setup: Value,
+    pub setup: EnrolmentSetup,
     /// The factor replaced an older one of its kind (a new set of recovery codes):
     /// the owner is told of a renewal rather than an addition.
     pub renewed: bool,
@@ -128,26 +131,24 @@ pub struct Enrolment {
 pub trait EnrolFactor: Send + Sync + std::fmt::Debug {
     fn kind(&self) -> FactorKind;
 
-    /// Creates and stores the factor (and whatever belongs to it). `options` is the
-    /// kind-specific part of the request (`null` when none was sent).
+    /// Creates and stores the factor (and whatever belongs to it).
     fn start(
         &self,
         ctx: &FactorContext<'_>,
         tx: &Tx<'_>,
         account: &Account,
-        options: &Value,
     ) -> Result<Enrolment, FactorError>;
 
     /// Checks the proof that a pending factor works (a code from the app, a WebAuthn
-    /// attestation). The handler activates it when accepted; a refusal commits, so
-    /// wrong proofs are counted.
+    /// attestation; the handler has checked that its kind is this one). The handler
+    /// activates it when accepted; a refusal commits, so wrong proofs are counted.
     fn confirm(
         &self,
         ctx: &FactorContext<'_>,
         tx: &Tx<'_>,
         account: &Account,
         factor: &Factor,
-        proof: &Value,
+        proof: &FactorConfirmation,
     ) -> Result<Verdict, FactorError>;
 }
 
@@ -187,13 +188,14 @@ pub fn stored(factor: Option<&Factor>) -> Result<&Factor, FactorError> {
     })
 }
 
-/// The problem for a proof that is not a JSON object with a string `code`.
-pub fn code_of(proof: &Value) -> Result<&str, FactorError> {
-    proof.get("code").and_then(Value::as_str).ok_or_else(|| {
+/// The code of a proof of a kind that takes one: the handler matched the kinds, so a
+/// proof without one is a wiring mistake, answered like a malformed body.
+pub fn code_of(code: Option<&str>) -> Result<&str, FactorError> {
+    code.ok_or_else(|| {
         FactorError::refused(
             StatusCode::BAD_REQUEST,
             "invalid_json",
-            "Send {\"code\": \"123456\"}",
+            "Send {\"kind\": …, \"code\": \"123456\"}",
         )
     })
 }

@@ -14,8 +14,16 @@
 //! `swk`: a proof of possession of the device's software key, plus `mfa`), 403
 //! `push_denied`, 422 `push_number_mismatch`, 410 `push_expired`.
 
+use super::bodies::{
+    EnrolmentSetup, FactorChallenge, FactorConfirmation, FactorProof, LoginPending, PendingStep,
+    PushPrompt, PushSetup,
+};
+use super::{EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, qr, stored};
+use crate::crypto::random;
+use crate::problem::Problem;
 use actix_web::http::StatusCode;
 use chrono::TimeDelta;
+use gatehouse_core::factor_guard::window_start;
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{FactorRepository, PushRepository, RateLimits, RepositoryError};
 use gatehouse_core::push::{
@@ -23,12 +31,6 @@ use gatehouse_core::push::{
 };
 use gatehouse_core::{Account, Factor, FactorId, FactorKind, FactorStatus};
 use gatehouse_store::Tx;
-use serde_json::{Value, json};
-
-use super::{EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, qr, stored};
-use crate::crypto::random;
-use crate::problem::Problem;
-use gatehouse_core::factor_guard::window_start;
 
 /// The URI scheme a phone app registers for enrolment QR codes.
 pub const ENROL_URI_PREFIX: &str = "gatehouse-push://enroll";
@@ -63,7 +65,7 @@ impl LoginFactor for Push {
         account: &Account,
         factor: Option<&Factor>,
         login: &LoginRequest,
-    ) -> Result<Value, FactorError> {
+    ) -> Result<FactorChallenge, FactorError> {
         let factor = stored(factor)?;
         let device = tx
             .push_device(factor.id)?
@@ -132,11 +134,11 @@ impl LoginFactor for Push {
             client_id: challenge.client_id.clone(),
             expires_at: challenge.expires_at,
         });
-        Ok(json!({
-            "challenge_id": challenge.id,
-            "number": number,
-            "expires_in": ttl.num_seconds(),
-            "poll_interval": POLL_INTERVAL_SECONDS,
+        Ok(FactorChallenge::Push(PushPrompt {
+            challenge_id: challenge.id,
+            number,
+            expires_in: ttl.num_seconds(),
+            poll_interval: POLL_INTERVAL_SECONDS,
         }))
     }
 
@@ -147,7 +149,7 @@ impl LoginFactor for Push {
         _account: &Account,
         factor: Option<&Factor>,
         login: &LoginRequest,
-        _proof: &Value,
+        _proof: &FactorProof,
     ) -> Result<Verdict, FactorError> {
         let factor = stored(factor)?;
         let Some(challenge) = tx.latest_push_challenge(&login.id, factor.id)? else {
@@ -166,12 +168,13 @@ impl LoginFactor for Push {
                 "push_expired",
                 "The phone did not answer in time; send a new push",
             ),
-            PushStatus::Pending => Ok(Verdict::Pending(json!({
-                "status": "pending",
-                "challenge_id": challenge.id,
-                "expires_in": (challenge.expires_at - ctx.now).num_seconds().max(0),
-                "poll_interval": POLL_INTERVAL_SECONDS,
-            }))),
+            PushStatus::Pending => Ok(Verdict::Pending(LoginPending {
+                next: PendingStep::Pending,
+                status: PendingStep::Pending,
+                challenge_id: challenge.id,
+                expires_in: (challenge.expires_at - ctx.now).num_seconds().max(0),
+                poll_interval: POLL_INTERVAL_SECONDS,
+            })),
             PushStatus::Approved => {
                 // One approval finishes one login.
                 if tx.settle_push_challenge(
@@ -218,7 +221,6 @@ impl EnrolFactor for Push {
         ctx: &FactorContext<'_>,
         tx: &Tx<'_>,
         account: &Account,
-        _options: &Value,
     ) -> Result<Enrolment, FactorError> {
         let ticket = random::token().map_err(|_| unavailable("random"))?;
         let ttl = TimeDelta::seconds(ctx.state.config.push.ticket_ttl_seconds.into());
@@ -261,11 +263,11 @@ impl EnrolFactor for Push {
         let svg = qr::svg(&uri).ok_or_else(|| unavailable("qr code"))?;
         Ok(Enrolment {
             factor,
-            setup: json!({
-                "enrolment_uri": uri,
-                "qr_png_base64": png,
-                "qr_svg": svg,
-                "expires_in": ttl.num_seconds(),
+            setup: EnrolmentSetup::Push(PushSetup {
+                enrolment_uri: uri,
+                qr_png_base64: png,
+                qr_svg: svg,
+                expires_in: ttl.num_seconds(),
             }),
             renewed: false,
         })
@@ -277,7 +279,7 @@ impl EnrolFactor for Push {
         _tx: &Tx<'_>,
         _account: &Account,
         _factor: &Factor,
-        _proof: &Value,
+        _proof: &FactorConfirmation,
     ) -> Result<Verdict, FactorError> {
         // The phone's registration activates the factor; a pending one has no phone yet.
         Ok(Verdict::Refused(

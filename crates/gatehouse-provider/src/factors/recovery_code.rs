@@ -2,6 +2,10 @@
 //! bound to their set. A set is one factor row; making a new set deletes the old one
 //! (and its codes) in the same transaction. Each code proves a login once (`otp`).
 
+use super::bodies::{
+    EnrolmentSetup, FactorChallenge, FactorConfirmation, FactorProof, RecoveryCodeChallenge,
+    RecoveryCodeSetup,
+};
 use actix_web::http::StatusCode;
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{AuditLog, FactorRepository, RecoveryCodeRepository, RepositoryError};
@@ -10,7 +14,6 @@ use gatehouse_core::{
     Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, NewAuditEvent,
 };
 use gatehouse_store::Tx;
-use serde_json::{Value, json};
 
 use super::{
     EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, code_of, guard,
@@ -38,9 +41,12 @@ impl LoginFactor for RecoveryCodes {
         _account: &Account,
         factor: Option<&Factor>,
         _login: &LoginRequest,
-    ) -> Result<Value, FactorError> {
+    ) -> Result<FactorChallenge, FactorError> {
         let remaining = tx.unused_recovery_codes(stored(factor)?.id)?.len();
-        Ok(json!({ "format": "xxxxx-xxxxx", "remaining": remaining }))
+        Ok(FactorChallenge::RecoveryCode(RecoveryCodeChallenge {
+            format: "xxxxx-xxxxx".to_owned(),
+            remaining,
+        }))
     }
 
     fn verify(
@@ -50,10 +56,10 @@ impl LoginFactor for RecoveryCodes {
         account: &Account,
         factor: Option<&Factor>,
         login: &LoginRequest,
-        proof: &Value,
+        proof: &FactorProof,
     ) -> Result<Verdict, FactorError> {
         let set = stored(factor)?.id;
-        let typed = code_of(proof)?;
+        let typed = code_of(proof.code())?;
         let left = match guard::take_attempt(tx, set, account.id, ctx.now)? {
             Ok(left) => left,
             Err(throttled) => return Ok(Verdict::Refused(throttled)),
@@ -100,7 +106,6 @@ impl EnrolFactor for RecoveryCodes {
         ctx: &FactorContext<'_>,
         tx: &Tx<'_>,
         account: &Account,
-        _options: &Value,
     ) -> Result<Enrolment, FactorError> {
         // The old set dies with its factor row (its codes cascade).
         let mut renewed = false;
@@ -142,7 +147,7 @@ impl EnrolFactor for RecoveryCodes {
         }
         Ok(Enrolment {
             factor,
-            setup: json!({ "codes": codes }),
+            setup: EnrolmentSetup::RecoveryCode(RecoveryCodeSetup { codes }),
             renewed,
         })
     }
@@ -153,7 +158,7 @@ impl EnrolFactor for RecoveryCodes {
         _tx: &Tx<'_>,
         _account: &Account,
         _factor: &Factor,
-        _proof: &Value,
+        _proof: &FactorConfirmation,
     ) -> Result<Verdict, FactorError> {
         Err(FactorError::refused(
             StatusCode::CONFLICT,

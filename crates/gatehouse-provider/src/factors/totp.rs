@@ -9,9 +9,11 @@ use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{FactorGuardRepository, FactorRepository, RepositoryError};
 use gatehouse_core::{Account, Factor, FactorId, FactorKind, FactorStatus};
 use gatehouse_store::Tx;
-use serde_json::{Value, json};
 use totp_rs::{Algorithm, Builder};
 
+use super::bodies::{
+    EnrolmentSetup, FactorChallenge, FactorConfirmation, FactorProof, TotpChallenge, TotpSetup,
+};
 use super::{
     EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, code_of, guard, qr,
     stored,
@@ -81,9 +83,9 @@ fn check(
     ctx: &FactorContext<'_>,
     tx: &Tx<'_>,
     factor: &Factor,
-    proof: &Value,
+    code: Option<&str>,
 ) -> Result<Verdict, FactorError> {
-    let code = code_of(proof)?;
+    let code = code_of(code)?;
     let left = match guard::take_attempt(tx, factor.id, factor.account_id, ctx.now)? {
         Ok(left) => left,
         Err(throttled) => return Ok(Verdict::Refused(throttled)),
@@ -134,9 +136,11 @@ impl LoginFactor for Totp {
         _account: &Account,
         _factor: Option<&Factor>,
         _login: &LoginRequest,
-    ) -> Result<Value, FactorError> {
+    ) -> Result<FactorChallenge, FactorError> {
         // Nothing to send: the code is in the user's app.
-        Ok(json!({ "code_length": DIGITS }))
+        Ok(FactorChallenge::Totp(TotpChallenge {
+            code_length: DIGITS,
+        }))
     }
 
     fn verify(
@@ -146,9 +150,9 @@ impl LoginFactor for Totp {
         _account: &Account,
         factor: Option<&Factor>,
         _login: &LoginRequest,
-        proof: &Value,
+        proof: &FactorProof,
     ) -> Result<Verdict, FactorError> {
-        check(ctx, tx, stored(factor)?, proof)
+        check(ctx, tx, stored(factor)?, proof.code())
     }
 }
 
@@ -162,7 +166,6 @@ impl EnrolFactor for Totp {
         ctx: &FactorContext<'_>,
         tx: &Tx<'_>,
         account: &Account,
-        _options: &Value,
     ) -> Result<Enrolment, FactorError> {
         // 160 bits, the size RFC 4226 §4 recommends.
         let secret = random::bytes::<20>().map_err(|_| unavailable("random"))?;
@@ -201,14 +204,14 @@ impl EnrolFactor for Totp {
         tx.insert_factor(&factor)?;
         Ok(Enrolment {
             factor,
-            setup: json!({
-                "secret": generator.secret().to_base32(),
-                "otpauth_uri": uri,
-                "qr_png_base64": png,
-                "qr_svg": svg,
-                "algorithm": "SHA1",
-                "digits": DIGITS,
-                "period": PERIOD_SECONDS,
+            setup: EnrolmentSetup::Totp(TotpSetup {
+                secret: generator.secret().to_base32(),
+                otpauth_uri: uri,
+                qr_png_base64: png,
+                qr_svg: svg,
+                algorithm: "SHA1".to_owned(),
+                digits: DIGITS,
+                period: PERIOD_SECONDS,
             }),
             renewed: false,
         })
@@ -220,8 +223,8 @@ impl EnrolFactor for Totp {
         tx: &Tx<'_>,
         _account: &Account,
         factor: &Factor,
-        proof: &Value,
+        proof: &FactorConfirmation,
     ) -> Result<Verdict, FactorError> {
-        check(ctx, tx, factor, proof)
+        check(ctx, tx, factor, proof.code())
     }
 }

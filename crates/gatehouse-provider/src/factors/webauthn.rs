@@ -30,6 +30,10 @@ use webauthn_rs::prelude::{
     WebauthnError,
 };
 
+use super::bodies::{
+    BinaryEncoding, EnrolmentSetup, FactorChallenge, FactorConfirmation, FactorProof,
+    WebauthnChallenge, WebauthnSetup,
+};
 use super::{EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict};
 use crate::config::Config;
 use crate::crypto::random;
@@ -104,8 +108,13 @@ impl LoginFactor for Flavour {
         account: &Account,
         factor: Option<&Factor>,
         login: &LoginRequest,
-    ) -> Result<Value, FactorError> {
-        challenge(ctx, tx, account, factor, login)
+    ) -> Result<FactorChallenge, FactorError> {
+        let challenge = challenge(ctx, tx, account, factor, login)?;
+        Ok(match self {
+            Self::SecurityKey => FactorChallenge::SecurityKey(challenge),
+            Self::Passkey => FactorChallenge::Passkey(challenge),
+            Self::Platform => FactorChallenge::Platform(challenge),
+        })
     }
 
     fn verify(
@@ -115,9 +124,9 @@ impl LoginFactor for Flavour {
         _account: &Account,
         factor: Option<&Factor>,
         login: &LoginRequest,
-        proof: &Value,
+        proof: &FactorProof,
     ) -> Result<Verdict, FactorError> {
-        verify(ctx, tx, factor, login, proof)
+        verify(ctx, tx, factor, login, proof.credential())
     }
 }
 
@@ -131,7 +140,6 @@ impl EnrolFactor for Flavour {
         ctx: &FactorContext<'_>,
         tx: &Tx<'_>,
         account: &Account,
-        _options: &Value,
     ) -> Result<Enrolment, FactorError> {
         start_enrolment(*self, ctx, tx, account)
     }
@@ -142,9 +150,9 @@ impl EnrolFactor for Flavour {
         tx: &Tx<'_>,
         account: &Account,
         factor: &Factor,
-        proof: &Value,
+        proof: &FactorConfirmation,
     ) -> Result<Verdict, FactorError> {
-        confirm_enrolment(*self, ctx, tx, account, factor, proof)
+        confirm_enrolment(*self, ctx, tx, account, factor, proof.credential())
     }
 }
 
@@ -272,12 +280,12 @@ fn take_ceremony(
     }
 }
 
-/// The browser's answer, from `{"credential": {...}}`.
-fn credential_of<T: for<'de> Deserialize<'de>>(proof: &Value) -> Result<T, FactorError> {
-    let raw = proof
-        .get("credential")
-        .ok_or_else(|| bad_request("`credential` is missing"))?;
-    serde_json::from_value(raw.clone()).map_err(|e| bad_request(e.to_string()))
+/// The browser's answer (the `credential` of the body) as webauthn-rs reads it.
+fn credential_of<T: for<'de> Deserialize<'de>>(
+    credential: Option<&Value>,
+) -> Result<T, FactorError> {
+    let raw = credential.ok_or_else(|| bad_request("`credential` is missing"))?;
+    T::deserialize(raw).map_err(|e| bad_request(e.to_string()))
 }
 
 /// The AAGUID (authenticator model) in a registration's attestation object, if the
@@ -440,13 +448,18 @@ pub fn start_enrolment(
         Some(account),
         &state,
     )?;
+    let setup = WebauthnSetup {
+        public_key: options,
+        binary_encoding: BinaryEncoding::Base64url,
+        expires_in,
+    };
     Ok(Enrolment {
         factor,
-        setup: json!({
-            "public_key": options,
-            "binary_encoding": "base64url",
-            "expires_in": expires_in,
-        }),
+        setup: match flavour {
+            Flavour::SecurityKey => EnrolmentSetup::SecurityKey(setup),
+            Flavour::Passkey => EnrolmentSetup::Passkey(setup),
+            Flavour::Platform => EnrolmentSetup::Platform(setup),
+        },
         renewed: false,
     })
 }
@@ -480,16 +493,16 @@ pub fn confirm_enrolment(
     tx: &Tx<'_>,
     account: &Account,
     factor: &Factor,
-    proof: &Value,
+    credential: Option<&Value>,
 ) -> Result<Verdict, FactorError> {
-    let answer: RegisterPublicKeyCredential = credential_of(proof)?;
+    let answer: RegisterPublicKeyCredential = credential_of(credential)?;
     let Some(state) = take_ceremony(ctx, tx, &Ceremony::enrolment(factor.id))? else {
         return Ok(Verdict::Refused(ceremony_expired()));
     };
     // The browser says which kind of authenticator answered (WebAuthn L3
     // `authenticatorAttachment`); a roaming key is no biometric key of this device.
     if flavour == Flavour::Platform
-        && proof["credential"]["authenticatorAttachment"] == "cross-platform"
+        && credential.is_some_and(|c| c["authenticatorAttachment"] == "cross-platform")
     {
         return Ok(Verdict::Refused(
             Problem::new(
@@ -581,7 +594,7 @@ pub fn challenge(
     account: &Account,
     factor: Option<&Factor>,
     login: &LoginRequest,
-) -> Result<Value, FactorError> {
+) -> Result<WebauthnChallenge, FactorError> {
     let (factor, credential) = credential_of_factor(tx, factor)?;
     let rp = rp(ctx)?;
     let (options, state) = match stored_key(&credential)? {
@@ -611,11 +624,11 @@ pub fn challenge(
         Some(account),
         &state,
     )?;
-    Ok(json!({
-        "public_key": options,
-        "binary_encoding": "base64url",
-        "expires_in": expires_in,
-    }))
+    Ok(WebauthnChallenge {
+        public_key: options,
+        binary_encoding: BinaryEncoding::Base64url,
+        expires_in,
+    })
 }
 
 /// A counter that went backwards: a cloned authenticator, perhaps. Refused and audited.
@@ -702,9 +715,9 @@ pub fn verify(
     tx: &Tx<'_>,
     factor: Option<&Factor>,
     login: &LoginRequest,
-    proof: &Value,
+    credential: Option<&Value>,
 ) -> Result<Verdict, FactorError> {
-    let answer: PublicKeyCredential = credential_of(proof)?;
+    let answer: PublicKeyCredential = credential_of(credential)?;
     let (factor, credential) = credential_of_factor(tx, factor)?;
     let Some(state) = take_ceremony(ctx, tx, &Ceremony::login(&login.id, factor.id))? else {
         return Ok(Verdict::Refused(ceremony_expired()));
@@ -719,7 +732,7 @@ pub fn start_passwordless(
     ctx: &FactorContext<'_>,
     tx: &Tx<'_>,
     login: &LoginRequest,
-) -> Result<Value, FactorError> {
+) -> Result<WebauthnChallenge, FactorError> {
     let (rcr, state) = rp(ctx)?
         .start_discoverable_authentication()
         .map_err(unavailable)?;
@@ -730,11 +743,11 @@ pub fn start_passwordless(
         None,
         &CeremonyState::Discoverable(state),
     )?;
-    Ok(json!({
-        "public_key": options_json(&rcr)?,
-        "binary_encoding": "base64url",
-        "expires_in": expires_in,
-    }))
+    Ok(WebauthnChallenge {
+        public_key: options_json(&rcr)?,
+        binary_encoding: BinaryEncoding::Base64url,
+        expires_in,
+    })
 }
 
 /// What a password-less assertion proved: the account, its factor, and the `amr`.
@@ -752,9 +765,9 @@ pub fn finish_passwordless(
     ctx: &FactorContext<'_>,
     tx: &Tx<'_>,
     login: &LoginRequest,
-    proof: &Value,
+    credential: &Value,
 ) -> Result<Result<SignedIn, Problem>, FactorError> {
-    let answer: PublicKeyCredential = credential_of(proof)?;
+    let answer: PublicKeyCredential = credential_of(Some(credential))?;
     let Some(state) = take_ceremony(ctx, tx, &Ceremony::passwordless(&login.id))? else {
         return Ok(Err(ceremony_expired()));
     };
