@@ -286,7 +286,7 @@ fn the_outbox_lists_mails_and_shows_a_queued_one_decoded() {
         .find_map(|l| l.split_whitespace().find(|w| w.contains("?token=")))
         .expect("the link, on one line");
     assert!(
-        link.starts_with("http://localhost:3000/register?token=") && link.len() > 60,
+        link.starts_with("http://localhost:8080/ui/register?token=") && link.len() > 60,
         "{link}"
     );
 }

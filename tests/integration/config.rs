@@ -26,13 +26,63 @@ fn error(result: Result<Config, ConfigError>) -> String {
 #[test]
 fn defaults_need_no_file() {
     let config = Config::load(None, env(&[])).expect("defaults");
-    assert_eq!(config, Config::default());
+    assert_eq!(config, Config::default().with_ui_defaults());
+    // The UI URLs: the reference UI, on the issuer's origin.
+    assert_eq!(config.login.ui_url, "http://localhost:8080/ui/login");
+    assert_eq!(
+        config.login.logout_ui_url,
+        "http://localhost:8080/ui/logout"
+    );
+    assert_eq!(
+        config.migration.registration_ui_url,
+        "http://localhost:8080/ui/register"
+    );
+    assert_eq!(
+        config.account_api.email_undo_url,
+        "http://localhost:8080/ui/email-undo"
+    );
+    assert_eq!(config.account_api.sign_in_url, "http://localhost:8080/ui/");
     assert_eq!(config.server.bind, "127.0.0.1:8080");
     assert_eq!(config.server.issuer, "http://localhost:8080");
     assert_eq!(config.database.url, "sqlite://./data/gatehouse.db");
     assert_eq!(config.password_policy.min_length, 12);
     assert_eq!(config.password_hashing.memory_kib, 19 * 1024);
     assert_eq!(config.identifiers.username_login, IdentifierPolicy::Warn);
+}
+
+/// A deployment with its own frontend turns the reference UI off and must then say
+/// where its pages are; a URL it sets is kept whether the UI is on or off.
+#[test]
+fn without_the_reference_ui_the_ui_urls_are_required() {
+    let off = file("[ui]\nenabled = false\n");
+    let error = Config::load(Some(off.path()), env(&[])).expect_err("no UI URLs");
+    assert!(error.to_string().contains("login.ui_url"), "{error}");
+    let own = file(
+        r#"
+[ui]
+enabled = false
+
+[login]
+ui_url = "https://app.example.com/login"
+logout_ui_url = "https://app.example.com/logout"
+
+[migration]
+registration_ui_url = "https://app.example.com/register"
+
+[account_api]
+email_undo_url = "https://app.example.com/undo"
+sign_in_url = "https://app.example.com/"
+"#,
+    );
+    let config = Config::load(Some(own.path()), env(&[])).expect("own frontend");
+    assert_eq!(config.login.ui_url, "https://app.example.com/login");
+    let mixed = file("[login]\nui_url = \"https://app.example.com/login\"\n");
+    let config = Config::load(Some(mixed.path()), env(&[])).expect("one page elsewhere");
+    assert_eq!(config.login.ui_url, "https://app.example.com/login");
+    assert_eq!(
+        config.login.logout_ui_url,
+        "http://localhost:8080/ui/logout"
+    );
 }
 
 #[test]

@@ -212,13 +212,18 @@ async fn swagger_ui_works_offline() {
     assert!(init.contains("/openapi.json"), "{init}");
 }
 
-/// A UI on another origin of the same site (the default UI URLs, `localhost:3000`):
+/// A UI on another origin of the same site (`login.ui_url` on `localhost:3000`):
 /// preflights and requests from it carry CORS headers with credentials, on the REST
 /// API and on the endpoints a browser-based application calls; any other origin gets
 /// no CORS headers at all, and `*` is never sent.
 #[tokio::test]
 async fn cors_lets_the_ui_origin_in_with_credentials_and_no_one_else() {
-    let server = TestServer::start(TestDatabase::sqlite()).await;
+    let db = TestDatabase::sqlite();
+    let mut config = test_config(&db.url);
+    // The reference UI is on the issuer's origin: no other origin is let in by default.
+    assert_eq!(config.clone().with_ui_defaults().cors_origins(), Ok(vec![]));
+    config.login.ui_url = "http://localhost:3000/login".to_owned();
+    let server = TestServer::start_with(config, Some(db)).await;
     let ui = "http://localhost:3000";
     let preflight = |path: &str, origin: &str, method: &str| {
         server

@@ -29,4 +29,5 @@ mod shutdown;
 mod store;
 mod support;
 mod token;
+mod ui;
 mod webauthn;

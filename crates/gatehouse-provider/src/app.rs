@@ -187,6 +187,7 @@ impl Application {
     /// Opens (and by default migrates) the database, then binds `server.bind`.
     /// With port 0 the OS picks a port: read it back with [`Application::port`].
     pub fn build(config: Config) -> Result<Self, StartError> {
+        let config = config.with_ui_defaults();
         config.validate()?;
         let url = config.database.parsed_url()?;
         let store = Store::open(&url, &config.database.pool_options())?;
@@ -344,6 +345,11 @@ impl Application {
                     }),
                 )
                 .default_service(web::to(fallback));
+            let app = if state.config.ui.enabled {
+                app.configure(crate::ui::routes)
+            } else {
+                app
+            };
             let app = if public_metrics {
                 app.route("/metrics", web::get().to(metrics::endpoint))
             } else {

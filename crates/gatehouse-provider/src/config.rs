@@ -36,6 +36,28 @@ pub struct Config {
     pub webauthn: WebauthnConfig,
     pub cors: CorsConfig,
     pub metrics: MetricsConfig,
+    pub ui: UiConfig,
+}
+
+/// `[ui]`: the reference UI served at `/ui/` (sign-in, registration, account settings).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UiConfig {
+    /// Serve it. A deployment with a frontend of its own sets the UI URLs
+    /// (`login.ui_url`, …) and may turn it off.
+    pub enabled: bool,
+    /// Serve the UI's files from this directory instead of the embedded ones: for
+    /// working on the UI without rebuilding the server. Empty: the embedded files.
+    pub assets_dir: String,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            assets_dir: String::new(),
+        }
+    }
 }
 
 /// `[metrics]`: where `/metrics` is served.
@@ -180,7 +202,7 @@ impl Default for MigrationConfig {
         Self {
             keep_passwords: false,
             import_totp_secrets: false,
-            registration_ui_url: "http://localhost:3000/register".to_owned(),
+            registration_ui_url: String::new(),
             link_ttl_seconds: 14 * 24 * 3600,
             resend_per_address: 3,
             resend_per_ip: 30,
@@ -213,8 +235,8 @@ impl Default for AccountApiConfig {
         Self {
             scope: "gatehouse:account".to_owned(),
             reauthentication_window_seconds: 600,
-            email_undo_url: "http://localhost:3000/account/email/undo".to_owned(),
-            sign_in_url: "http://localhost:3000/".to_owned(),
+            email_undo_url: String::new(),
+            sign_in_url: String::new(),
         }
     }
 }
@@ -358,8 +380,8 @@ pub struct LoginConfig {
 impl Default for LoginConfig {
     fn default() -> Self {
         Self {
-            ui_url: "http://localhost:3000/login".to_owned(),
-            logout_ui_url: "http://localhost:3000/logout".to_owned(),
+            ui_url: String::new(),
+            logout_ui_url: String::new(),
             request_ttl_seconds: 600,
             password_queue: 64,
             password_threads: 0,
@@ -860,6 +882,29 @@ impl Config {
         Ok(origins)
     }
 
+    /// The UI URLs left empty, pointed at the reference UI on the issuer's origin
+    /// (when it is enabled): `/ui/login`, `/ui/logout`, `/ui/register`,
+    /// `/ui/email-undo` and `/ui/` for signing in to the account.
+    #[must_use]
+    pub fn with_ui_defaults(mut self) -> Self {
+        if !self.ui.enabled {
+            return self;
+        }
+        let base = self.server.issuer.trim_end_matches('/').to_owned();
+        for (url, page) in [
+            (&mut self.login.ui_url, "login"),
+            (&mut self.login.logout_ui_url, "logout"),
+            (&mut self.migration.registration_ui_url, "register"),
+            (&mut self.account_api.email_undo_url, "email-undo"),
+            (&mut self.account_api.sign_in_url, ""),
+        ] {
+            if url.trim().is_empty() {
+                *url = format!("{base}/ui/{page}");
+            }
+        }
+        self
+    }
+
     /// Reads `file` (if any), applies `GATEHOUSE_*` variables from `env`, and validates.
     pub fn load(
         file: Option<&Path>,
@@ -883,7 +928,7 @@ impl Config {
             file.map_or_else(|| "configuration".to_owned(), |p| p.display().to_string());
         Self::deserialize_table(table.clone(), &source_name)?;
         apply_environment(&mut table, env)?;
-        let config = Self::deserialize_table(table, "environment")?;
+        let config = Self::deserialize_table(table, "environment")?.with_ui_defaults();
         config.validate()?;
         Ok(config)
     }
@@ -932,6 +977,13 @@ impl Config {
         ] {
             match url::Url::parse(value) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ if value.trim().is_empty() => {
+                    return Err(invalid(
+                        key,
+                        "must be set when the reference UI is off ([ui] enabled = false)"
+                            .to_owned(),
+                    ));
+                }
                 _ => {
                     return Err(invalid(
                         key,

@@ -25,6 +25,7 @@ pub mod request_id;
 pub mod state;
 pub mod tagged_union;
 pub mod telemetry;
+pub mod ui;
 
 pub use app::{Application, StartError};
 pub use config::{Config, ConfigError};

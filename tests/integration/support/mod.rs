@@ -126,6 +126,8 @@ impl TestServer {
     /// The server runs on a thread and runtime of its own, as `gatehouse serve` does,
     /// so stopping it can wait for it whatever the test's runtime is doing.
     pub async fn start_with(config: Config, db: Option<TestDatabase>) -> Self {
+        // As the server sees it: UI URLs left empty point at the reference UI.
+        let config = config.with_ui_defaults();
         let (ready, started) = tokio::sync::oneshot::channel();
         let (done, stopped) = std::sync::mpsc::channel();
         let server_config = config.clone();

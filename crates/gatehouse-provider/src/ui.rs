@@ -1,0 +1,87 @@
+//! The reference UI (`gatehouse-ui`) at `/ui/`: its pages, modules and styles, under a
+//! strict Content-Security-Policy (only this origin's scripts and styles, nothing
+//! inline, no framing), with no referrer, so a registration or undo token in a page's
+//! query never leaves in a `Referer`.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, web};
+use std::borrow::Cow;
+use std::path::{Component, Path};
+
+use crate::state::AppState;
+
+/// Scripts, styles and API calls from this origin only; images also as `data:` URLs
+/// (the QR codes); no plugins, no framing, forms post nowhere else.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+     form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+/// `/ui/` and everything under it; `/` leads there.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ui/{path:.*}", web::get().to(serve)).route(
+        "/",
+        web::get().to(|| async {
+            HttpResponse::Found()
+                .insert_header((header::LOCATION, "/ui/"))
+                .finish()
+        }),
+    );
+}
+
+/// A file of the UI: a page by its name (`/ui/login`), anything else by its path.
+async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let name = req.match_info().get("path").unwrap_or_default();
+    let dir = state.config.ui.assets_dir.trim();
+    let found = if dir.is_empty() {
+        gatehouse_ui::page(name).map(|a| (Cow::Borrowed(a.body), a.content_type()))
+    } else {
+        from_dir(Path::new(dir), name).await
+    };
+    let Some((body, content_type)) = found else {
+        return HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("Not found");
+    };
+    let mut answer = HttpResponse::build(StatusCode::OK);
+    answer
+        .content_type(content_type)
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        ))
+        .insert_header((header::REFERRER_POLICY, "no-referrer"))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        // Small files: always revalidated, so a new server version shows at once.
+        .insert_header((header::CACHE_CONTROL, "no-cache"));
+    match body {
+        Cow::Borrowed(bytes) => answer.body(bytes),
+        Cow::Owned(bytes) => answer.body(bytes),
+    }
+}
+
+/// The same lookup as the embedded files, in `dir` (`[ui] assets_dir`), for working on
+/// the UI: a path that leaves `dir` finds nothing.
+async fn from_dir(dir: &Path, name: &str) -> Option<(Cow<'static, [u8]>, &'static str)> {
+    let name = name.trim_matches('/');
+    let relative = if name.is_empty() {
+        "index.html".to_owned()
+    } else if name
+        .rsplit('/')
+        .next()
+        .is_some_and(|last| last.contains('.'))
+    {
+        name.to_owned()
+    } else {
+        format!("{name}.html")
+    };
+    let safe = Path::new(&relative)
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)));
+    if !safe {
+        return None;
+    }
+    let path = dir.join(&relative);
+    let bytes = web::block(move || std::fs::read(path)).await.ok()?.ok()?;
+    Some((Cow::Owned(bytes), gatehouse_ui::content_type(&relative)))
+}

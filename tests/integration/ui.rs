@@ -1,0 +1,108 @@
+//! The reference UI at `/ui/`: served from the binary under a strict
+//! Content-Security-Policy, `/` leads there, the default UI URLs point at it, and a
+//! deployment with its own frontend can turn it off.
+
+use reqwest::StatusCode;
+
+use crate::support::{TestDatabase, TestServer, test_config};
+
+#[tokio::test]
+async fn the_reference_ui_is_served_with_a_strict_policy() {
+    let server = TestServer::start(TestDatabase::sqlite()).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    let res = client.get(server.url("/")).send().await.expect("get /");
+    assert_eq!(res.status(), StatusCode::FOUND);
+    assert_eq!(res.headers()["location"], "/ui/");
+
+    let res = client.get(server.url("/ui/")).send().await.expect("index");
+    assert_eq!(res.status(), StatusCode::OK);
+    let headers = res.headers().clone();
+    assert_eq!(headers["content-type"], "text/html; charset=utf-8");
+    let policy = headers["content-security-policy"].to_str().expect("ascii");
+    for directive in [
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "frame-ancestors 'none'",
+    ] {
+        assert!(policy.contains(directive), "{policy}");
+    }
+    assert!(!policy.contains("unsafe-inline"), "{policy}");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    let page = res.text().await.expect("html");
+    assert!(page.contains("/ui/style.css"), "{page}");
+
+    let res = client
+        .get(server.url("/ui/style.css"))
+        .send()
+        .await
+        .expect("css");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/css; charset=utf-8");
+
+    for missing in [
+        "/ui/no-such-page",
+        "/ui/../Cargo.toml",
+        "/ui/%2e%2e/Cargo.toml",
+    ] {
+        let res = client.get(server.url(missing)).send().await.expect("get");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{missing}");
+    }
+    // The login UI /authorize sends browsers to is this one, on the issuer's origin.
+    assert_eq!(
+        server.config.login.ui_url,
+        format!("{}/ui/login", server.config.server.issuer)
+    );
+}
+
+#[tokio::test]
+async fn the_ui_can_be_turned_off_or_served_from_a_directory() {
+    let db = TestDatabase::sqlite();
+    let mut config = test_config(&db.url);
+    config.ui.enabled = false;
+    config.login.ui_url = "https://app.example.com/login".to_owned();
+    config.login.logout_ui_url = "https://app.example.com/logout".to_owned();
+    config.migration.registration_ui_url = "https://app.example.com/register".to_owned();
+    config.account_api.email_undo_url = "https://app.example.com/undo".to_owned();
+    config.account_api.sign_in_url = "https://app.example.com/".to_owned();
+    let off = TestServer::start_with(config, Some(db)).await;
+    let res = off.client.get(off.url("/ui/")).send().await.expect("get");
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    drop(off);
+
+    // `[ui] assets_dir`: the files on disk, for working on the UI without a rebuild.
+    let dir = tempfile::tempdir().expect("dir");
+    let assets = dir.path().join("ui");
+    std::fs::create_dir(&assets).expect("mkdir");
+    std::fs::write(assets.join("login.html"), "<p>from disk</p>").expect("write");
+    std::fs::write(dir.path().join("secret.txt"), "not a UI file").expect("write");
+    let db = TestDatabase::sqlite();
+    let mut config = test_config(&db.url);
+    config.ui.assets_dir = assets.display().to_string();
+    let server = TestServer::start_with(config, Some(db)).await;
+    let res = server
+        .client
+        .get(server.url("/ui/login"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.text().await.expect("text"), "<p>from disk</p>");
+    for outside in [
+        "/ui/../secret.txt",
+        "/ui/%2e%2e/secret.txt",
+        "/ui//etc/passwd",
+    ] {
+        let res = server
+            .client
+            .get(server.url(outside))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{outside}");
+    }
+}
