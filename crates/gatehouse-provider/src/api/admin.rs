@@ -33,12 +33,12 @@ pub struct ImportQuery {
 pub struct ImportResult {
     pub rows: u64,
     pub dry_run: bool,
-    /// Rows per outcome (`created`, `unchanged`, `changed`, `updated`, `email_shared`, …).
-    #[schema(value_type = Object)]
+    /// Rows per outcome (`created`, `unchanged`, `changed`, `updated`, `email_shared`, …,
+    /// as a row's `outcome`); outcomes no row had are left out.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub outcomes: std::collections::BTreeMap<&'static str, u64>,
     /// Every row not `created`, `unchanged` or `updated`, in input order: the ones that
     /// need a look (at most 10,000).
-    #[schema(value_type = Vec<Object>)]
     pub problems: Vec<RowReport>,
     pub problems_truncated: bool,
 }
