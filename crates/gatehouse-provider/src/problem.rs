@@ -1,5 +1,7 @@
 //! RFC 9457 problem details: every REST API error, with a stable machine-readable `code`.
 
+pub mod codes;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
@@ -26,7 +28,9 @@ pub struct Problem {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub detail: Option<String>,
-    /// Stable machine-readable code, e.g. `password_policy`, `factor_retired`, `not_found`.
+    /// Stable machine-readable code, e.g. `password_policy`, `factor_retired`, `not_found`;
+    /// each answer lists the ones it gives.
+    // One of `codes::ALL`.
     pub code: String,
     /// Problem-specific members (RFC 9457 §3.2), e.g. `attempts_left`.
     // Boxed: most problems have none, and errors travel by value. The document shows
@@ -88,7 +92,13 @@ pub struct InvalidField {
 pub const RETRY_UNAVAILABLE_SECONDS: u64 = 2;
 
 impl Problem {
+    /// A problem with a registered `code` (a debug build fails on another: add it to
+    /// [`codes::ALL`], and name it on the answers of the document that give it).
     pub fn new(status: StatusCode, code: &str, title: &str) -> Self {
+        debug_assert!(
+            codes::is_registered(code),
+            "unregistered problem code {code:?}"
+        );
         Self {
             kind: format!("urn:gatehouse:problem:{code}"),
             title: title.to_owned(),
