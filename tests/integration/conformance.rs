@@ -354,6 +354,15 @@ async fn request_bodies_document_what_the_server_enforces() {
             "{field}"
         );
     }
+    // A phone's name with a control character was valid by the document and refused
+    // (`invalid_name`).
+    for field in ["name", "push_token"] {
+        let schema = api.property("RegisterDevice", field);
+        assert!(
+            schema["pattern"].is_string() && schema["maxLength"].is_u64(),
+            "{field}: {schema}"
+        );
+    }
 }
 
 /// A repeated `update` on the admin import answered an undocumented 400.
