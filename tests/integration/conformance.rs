@@ -2,7 +2,8 @@
 //! and what the document allows the server takes (what it refuses, the document
 //! refuses too). Each test is one disagreement schemathesis found
 //! (`tests/schemathesis/run.sh` runs the whole document); the document checked is the
-//! one the server serves at `/openapi.json`.
+//! one the server serves at `/openapi.json`. The tests at the end read the committed
+//! document alone: every body is typed, and every problem answer lists its `code`s.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
