@@ -3,7 +3,7 @@
 // factor, whose screen depends on its `kind`, and follows `redirect_to` at the end.
 
 import { failed, ok, request, sleep, type Outcome, type ProblemOf, type Schemas } from "./client";
-import { getCredential, WebAuthnCancelled } from "./webauthn";
+import { conditionalMediationAvailable, getCredential, WebAuthnCancelled } from "./webauthn";
 
 export type LoginView = Schemas["LoginView"];
 export type SecondFactorStep = Schemas["SecondFactorStep"];
@@ -224,10 +224,14 @@ export async function passkeySignIn(
 
 // ----- problems, by code -----
 
-/** What to do about a refused proof: say why, and whether the user may retry this factor. */
+/** What to do about a refused step: what to tell the user, and what comes next. */
 export interface ProblemAdvice {
   message: string;
-  /** `retry`: same factor; `another_method`: offer "Try another method"; `restart`: back to the client. */
+  /**
+   * `retry`: ask again (same factor, same code screen); `challenge_again`: a new challenge
+   * of the same factor; `another_method`: offer "Try another method"; `restart`: this
+   * login is over (the user starts again from the application).
+   */
   then: "retry" | "challenge_again" | "another_method" | "restart";
 }
 
@@ -263,18 +267,27 @@ export function verifyProblemAdvice(problem: VerifyProblem): ProblemAdvice {
   }
 }
 
-export function passwordProblemMessage(problem: PasswordProblem): string {
+export function passwordProblemAdvice(problem: PasswordProblem): ProblemAdvice {
   switch (problem.code) {
     case "invalid_credentials":
-      return "Wrong e-mail address or password.";
+      return { message: "Wrong e-mail address or password.", then: "retry" };
+    case "identifier_invalid":
+      return { message: "Enter your e-mail address.", then: "retry" };
+    case "username_login_disabled":
+      return { message: "Usernames no longer sign in: use your e-mail address.", then: "retry" };
     case "rate_limited":
-      return `Too many tries. ${retryAfter(problem)}`;
+    case "busy":
+      return { message: `Too many tries. ${retryAfter(problem)}`, then: "retry" };
     case "account_locked":
-      return "This account is locked: use the link we mailed you, or contact support.";
-    case "registration_incomplete":
-      return "Finish your registration first: use the link we mailed you (or ask for a new one).";
+    case "account_disabled":
+      return { message: "This account cannot sign in now: contact support.", then: "restart" };
+    case "login_request_expired":
+    case "login_request_completed":
+    case "login_request_not_found":
+    case "browser_mismatch":
+      return { message: "This sign-in has ended: start again from the application.", then: "restart" };
     default:
-      return problem.detail ?? problem.title;
+      return { message: problem.detail ?? problem.title, then: "retry" };
   }
 }
 
@@ -283,7 +296,7 @@ function attemptsLeft(problem: VerifyProblem): string {
   return typeof left === "number" ? `${left} attempts left.` : "";
 }
 
-function retryAfter(problem: VerifyProblem | PasswordProblem): string {
+function retryAfter(problem: VerifyProblem | PasswordProblem | ChallengeProblem): string {
   const seconds = problem["retry_after"];
   return typeof seconds === "number" ? `Try again in ${minutes(seconds)}.` : "Try again later.";
 }
@@ -297,12 +310,14 @@ function minutes(seconds: number): string {
 /** What the login UI shows; each method resolves when the user acts. */
 export interface LoginScreens {
   askPassword(view: LoginView, error?: string): Promise<{ identifier: string; password: string }>;
-  /** The second-factor screen; `"another_method"` when the user clicks "Try another method". */
+  /** The code screen; `"another_method"` when the user clicks "Try another method". */
   askCode(screen: ChallengeScreen, error?: string): Promise<string | "another_method">;
+  /** The push waiting screen, or the WebAuthn prompt's. */
   showWaiting(screen: ChallengeScreen, error?: string): void;
-  chooseFactor(factors: FactorOffer[], current: FactorOffer | undefined): Promise<FactorOffer>;
+  /** "Try another method": every offer, the current one marked. */
+  chooseFactor(factors: FactorOffer[], current: FactorOffer, error?: string): Promise<FactorOffer>;
   showEnded(message: string): void;
-  /** Ask to use the legacy username's e-mail address next time (`identifier_deprecated`). */
+  /** Ask to use the e-mail address next time (`identifier_deprecated`: a legacy username signed in). */
   noteUseEmail(): void;
 }
 
@@ -313,7 +328,7 @@ export async function runLogin(loginChallenge: string, screens: LoginScreens): P
 
   // A passkey may finish the login on its own, from the identifier field's autofill.
   const autofill = new AbortController();
-  if (view.value.passkey_sign_in) {
+  if (view.value.passkey_sign_in && (await conditionalMediationAvailable())) {
     void passkeySignIn(loginChallenge, autofill.signal)
       .then((signedIn) => (signedIn.ok ? window.location.assign(signedIn.value.redirect_to) : undefined))
       .catch((e: unknown) => {
@@ -326,8 +341,13 @@ export async function runLogin(loginChallenge: string, screens: LoginScreens): P
   while (step === undefined) {
     const { identifier, password } = await screens.askPassword(view.value, error);
     const answer = await submitPassword(loginChallenge, identifier, password);
-    if (answer.ok) step = answer.value;
-    else error = passwordProblemMessage(answer.problem);
+    if (answer.ok) {
+      step = answer.value;
+    } else {
+      const advice = passwordProblemAdvice(answer.problem);
+      if (advice.then === "restart") return screens.showEnded(advice.message);
+      error = advice.message;
+    }
   }
   autofill.abort();
   if (step.identifier_deprecated) screens.noteUseEmail();
@@ -345,29 +365,58 @@ export async function runLogin(loginChallenge: string, screens: LoginScreens): P
   }
 
   const factors = step.factors;
-  let factor = factors.find((f) => f.id === step.default_factor) ?? factors[0];
+  const first = factors.find((f) => f.id === step.default_factor) ?? factors[0];
+  if (first === undefined) return screens.showEnded("No sign-in method is available for this account.");
+  let factor = first;
   for (;;) {
-    if (factor === undefined) return screens.showEnded("No sign-in method is available for this account.");
-    const done = await secondFactor(loginChallenge, factor, screens);
-    if (done === "ended") return;
-    if (done !== "another_method") return window.location.assign(done.redirect_to);
-    factor = await screens.chooseFactor(factors, factor);
+    const result = await secondFactor(loginChallenge, factor, screens);
+    switch (result.then) {
+      case "done":
+        // `offer_platform_enrolment`: the settings UI may offer a biometric key first.
+        return window.location.assign(result.done.redirect_to);
+      case "ended":
+        return screens.showEnded(result.message);
+      case "another_method":
+        factor = await screens.chooseFactor(factors, factor, result.message);
+        break;
+    }
   }
 }
 
-/** One factor, from its challenge to done; `"another_method"` to switch, `"ended"` when the login is over. */
-async function secondFactor(
-  loginChallenge: string,
-  factor: FactorOffer,
-  screens: LoginScreens,
-): Promise<LoginDone | "another_method" | "ended"> {
+type FactorResult =
+  | { then: "done"; done: LoginDone }
+  | { then: "another_method"; message?: string }
+  | { then: "ended"; message: string };
+
+/** Why a factor could not be started: another method, or the login is over. */
+export function challengeProblemAdvice(problem: ChallengeProblem): ProblemAdvice {
+  switch (problem.code) {
+    case "otp_send_limit":
+    case "push_send_limit":
+      return { message: `Too many codes or pushes. ${retryAfter(problem)} Or try another method.`, then: "another_method" };
+    case "login_request_expired":
+    case "login_request_completed":
+    case "login_request_not_found":
+    case "browser_mismatch":
+    case "password_required":
+      return { message: "This sign-in has ended: start again from the application.", then: "restart" };
+    default:
+      // factor_not_found, factor_retired, factor_disabled, factor_not_active, factor_not_allowed, webauthn_unavailable
+      return { message: problem.detail ?? problem.title, then: "another_method" };
+  }
+}
+
+/** One factor, from its challenge to done, or to another method. */
+async function secondFactor(loginChallenge: string, factor: FactorOffer, screens: LoginScreens): Promise<FactorResult> {
   let error: string | undefined;
   for (;;) {
     // One challenge (a mailed code, a push, WebAuthn options) …
     const started = await startChallenge(loginChallenge, factor);
     if (!started.ok) {
-      screens.showEnded(started.problem.detail ?? started.problem.title);
-      return "another_method";
+      const advice = challengeProblemAdvice(started.problem);
+      return advice.then === "restart"
+        ? { then: "ended", message: advice.message }
+        : { then: "another_method", message: advice.message };
     }
     const challenge = started.value;
     const screen = challengeScreen(challenge);
@@ -379,7 +428,7 @@ async function secondFactor(
         case "totp":
         case "recovery_code": {
           const code = await screens.askCode(screen, error);
-          if (code === "another_method") return code;
+          if (code === "another_method") return { then: "another_method" };
           outcome = await verify(loginChallenge, factor, codeProof(challenge, code));
           break;
         }
@@ -397,7 +446,7 @@ async function secondFactor(
           try {
             proof = await webauthnProof(challenge);
           } catch (e) {
-            if (e instanceof WebAuthnCancelled) return "another_method";
+            if (e instanceof WebAuthnCancelled) return { then: "another_method" };
             throw e;
           }
           outcome = await verify(loginChallenge, factor, proof);
@@ -409,17 +458,23 @@ async function secondFactor(
         }
       }
       if (outcome.ok) {
-        if (outcome.value.next === "done") return outcome.value.done;
+        if (outcome.value.next === "done") return { then: "done", done: outcome.value.done };
         // Only a push answers 202, and waitForPush polls until it is settled.
         throw new Error("unexpected pending answer");
       }
       const advice = verifyProblemAdvice(outcome.problem);
       error = advice.message;
-      if (advice.then === "retry") continue;
-      if (advice.then === "challenge_again") break;
-      if (advice.then === "another_method") return "another_method";
-      screens.showEnded(advice.message);
-      return "ended";
+      switch (advice.then) {
+        case "retry":
+          continue;
+        case "challenge_again":
+          break;
+        case "another_method":
+          return { then: "another_method", message: advice.message };
+        case "restart":
+          return { then: "ended", message: advice.message };
+      }
+      break; // challenge again
     }
   }
 }
