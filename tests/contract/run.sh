@@ -77,9 +77,9 @@ rm -rf "$here/generated"
 ln -s "$tmp" "$here/generated"
 
 shown="${document#"$root"/}"
-echo "contract: tsc $("$here/node_modules/.bin/tsc" --version | sed 's/^Version //'), openapi-typescript" \
-  "$("$here/node_modules/.bin/openapi-typescript" --version | sed 's/^v//'), against $shown" \
-  "($(grep -c '' "$tmp/gatehouse.d.ts") lines of generated types)"
+version() { node -p "require('$here/node_modules/$1/package.json').version"; }
+echo "contract: openapi-typescript $(version openapi-typescript), tsc $(version typescript), against" \
+  "$shown ($(grep -c '' "$tmp/gatehouse.d.ts") lines of generated types)"
 if "$here/node_modules/.bin/tsc" -p "$here" --pretty false; then
   echo "contract: the typed client compiles against the document ($(( SECONDS - started )) s)"
 else
