@@ -190,6 +190,20 @@ export async function enrol(
   }
 }
 
+/**
+ * A finished login that says `offer_platform_enrolment` (the account has no biometric
+ * key): the product's own UI, holding an account-API token, may offer one before
+ * following `redirect_to`.
+ */
+export async function offerPlatformKey(
+  done: Schemas["LoginDone"],
+  token: string,
+  screens: EnrolmentScreens,
+): Promise<FactorView | undefined> {
+  if (!done.offer_platform_enrolment) return undefined;
+  return enrol(accountEnrolment(token), "platform", screens);
+}
+
 /** The confirmation of a WebAuthn setup, of its kind. */
 function webauthnConfirmation(
   setup: Schemas["SecurityKeySetup"] | Schemas["PasskeySetup"] | Schemas["PlatformSetup"],
