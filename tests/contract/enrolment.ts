@@ -119,6 +119,8 @@ export interface EnrolmentScreens {
   /** "Touch your security key" / "Save a passkey" / "Use your fingerprint"; resolves with a name. */
   askWebAuthnName(kind: "security_key" | "passkey" | "platform", error?: string): Promise<string | undefined>;
   showError(message: string): void;
+  /** 403 `reauthentication_required`: send the user through `/authorize?max_age=…&prompt=login`. */
+  reauthenticate(maxAge: number | undefined): void;
 }
 
 /**
@@ -132,7 +134,12 @@ export async function enrol(
 ): Promise<FactorView | undefined> {
   const started = await api.start(kind);
   if (!started.ok) {
-    screens.showError(started.problem.detail ?? started.problem.title);
+    if (started.problem.code === "reauthentication_required") {
+      // The token's login is too old to add a method: sign in again, then retry.
+      screens.reauthenticate(started.problem.max_age);
+    } else {
+      screens.showError(started.problem.detail ?? started.problem.title);
+    }
     return undefined;
   }
   const { factor, setup } = started.value;

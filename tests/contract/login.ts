@@ -292,13 +292,13 @@ export function passwordProblemAdvice(problem: PasswordProblem): ProblemAdvice {
 }
 
 function attemptsLeft(problem: VerifyProblem): string {
-  const left = problem["attempts_left"];
-  return typeof left === "number" ? `${left} attempts left.` : "";
+  const left = problem.attempts_left;
+  return left === undefined ? "" : `${left} attempts left.`;
 }
 
 function retryAfter(problem: VerifyProblem | PasswordProblem | ChallengeProblem): string {
-  const seconds = problem["retry_after"];
-  return typeof seconds === "number" ? `Try again in ${minutes(seconds)}.` : "Try again later.";
+  const seconds = problem.retry_after;
+  return seconds === undefined ? "Try again later." : `Try again in ${minutes(seconds)}.`;
 }
 
 function minutes(seconds: number): string {

@@ -101,6 +101,13 @@ export function checklist(policy: PasswordRuleView[], password: string, confirma
   });
 }
 
+/** The server's verdict (`violations`: the codes of the broken rules), in checklist words. */
+export function brokenRules(policy: PasswordRuleView[], violations: string[] | undefined): string {
+  const broken = new Set(violations ?? []);
+  const lines = policy.filter((rule) => broken.has(rule.code)).map((rule) => rule.text);
+  return lines.length > 0 ? `Not yet: ${lines.join("; ")}.` : "The password does not meet every rule.";
+}
+
 // ----- the walk -----
 
 export interface RegistrationScreens extends EnrolmentScreens {
@@ -130,7 +137,7 @@ export async function runRegistration(token: string, screens: RegistrationScreen
     const { password, confirmation } = await screens.askPassword(view.value, error);
     const answer = await setPassword(token, password, confirmation);
     if (answer.ok) choice = answer.value;
-    else if (answer.problem.code === "password_policy") error = "The password does not meet every rule below.";
+    else if (answer.problem.code === "password_policy") error = brokenRules(view.value.password_policy, answer.problem.violations);
     else if (answer.problem.code === "registration_link_expired") return screens.showExpired(view.value);
     else error = answer.problem.detail ?? answer.problem.title;
   }
