@@ -274,3 +274,28 @@ export function kindLabel(kind: FactorKindName): string {
     }
   }
 }
+
+/** One row of the settings page's "Multi-factor authentication" list (scenario B). */
+export interface SettingsRow {
+  kind: FactorKindName;
+  label: string;
+  methods: FactorView[];
+  /** "+ Add", or why not (`retired`: SMS, shown struck through). */
+  add: { enrollable: true } | { enrollable: false; reason: string };
+}
+
+export function settingsRows(list: FactorList): SettingsRow[] {
+  const rows: SettingsRow[] = [];
+  for (const offer of list.kinds) {
+    // `KindView.kind` and `FactorView.kind` are plain strings in the document.
+    const kind = offer.kind;
+    if (!isFactorKind(kind)) continue;
+    rows.push({
+      kind,
+      label: kindLabel(kind),
+      methods: list.factors.filter((f) => f.kind === kind),
+      add: offer.enrollable ? { enrollable: true } : { enrollable: false, reason: offer.reason ?? "unavailable" },
+    });
+  }
+  return rows;
+}
