@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The OpenAPI document proves itself: generates TypeScript types from
 # openapi/gatehouse.json with openapi-typescript, then compiles the typed client of
-# tests/contract (client.ts: login, every factor kind, passkey sign-in, registration,
-# enrolment) against them with `tsc -p tests/contract` (strict, noEmit). A change to
-# a body, a kind or a problem code the client relies on fails the compilation.
+# tests/contract (client.ts and the flows beside it: login with every factor kind,
+# push polling, passkey sign-in, registration, enrolment) against them with
+# `tsc -p tests/contract` (strict, noEmit). A change to a body, a kind or a problem
+# code the client relies on fails the compilation; so do duplicate operationIds.
 #
 # Usage: bash tests/contract/run.sh [DOCUMENT]   (default: openapi/gatehouse.json)
 # The npm packages of package-lock.json are installed with `npm ci` into a temp dir
