@@ -35,15 +35,14 @@ const MAX_NAME_CHARS: usize = 64;
 pub struct FactorView {
     /// The factor's id; `email` for the e-mail code every account with an address has.
     pub id: String,
-    /// `email_otp`, `totp`, `security_key`, `passkey`, `platform` (biometric key),
-    /// `push`, `recovery_code`, `sms`.
-    #[schema(value_type = String, example = "totp")]
+    /// `platform` is the biometric key; `sms` is retired.
+    #[schema(value_type = FactorKindName, example = "totp")]
     pub kind: FactorKind,
     /// The name the user gave it, or a description.
     pub label: String,
     /// `pending` (not confirmed yet), `active`, `disabled` (by this server) or
     /// `retired` (the kind is no longer supported; never offered at login).
-    #[schema(value_type = String, example = "active")]
+    #[schema(value_type = FactorStatusName, example = "active")]
     pub status: EffectiveStatus,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -54,7 +53,7 @@ pub struct FactorView {
 /// A kind of sign-in method, and whether the user may add one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KindView {
-    #[schema(value_type = String, example = "totp")]
+    #[schema(value_type = FactorKindName, example = "totp")]
     pub kind: FactorKind,
     pub enrollable: bool,
     /// Why not: `retired`, `disabled`, `automatic` (the e-mail code), `unavailable`
@@ -68,6 +67,16 @@ pub struct KindView {
 pub struct FactorList {
     pub factors: Vec<FactorView>,
     pub kinds: Vec<KindView>,
+}
+
+/// A sign-in method's state, as the document lists them.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum FactorStatusName {
+    Pending,
+    Active,
+    Disabled,
+    Retired,
 }
 
 /// The kinds of sign-in method, as the document lists them.
@@ -276,6 +285,7 @@ fn owned_factor(tx: &Tx<'_>, account: &Account, raw: &str) -> Result<Factor, Fac
 
 /// The account's sign-in methods, and the kinds it may add.
 #[utoipa::path(
+    operation_id = "list_factors",
     tag = "account",
     security(("bearer" = [])),
     responses(
@@ -577,6 +587,7 @@ pub fn confirm(
 /// Removes a sign-in method. Any may go, the last one included: the e-mail code
 /// remains (and cannot be removed).
 #[utoipa::path(
+    operation_id = "remove_factor",
     tag = "account",
     security(("bearer" = [])),
     params(("factor" = String, Path, description = "A factor id from the list")),

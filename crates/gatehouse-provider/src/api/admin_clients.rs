@@ -158,6 +158,7 @@ fn record(
 
 /// Every registered client (without secrets).
 #[utoipa::path(
+    operation_id = "list_clients",
     tag = "admin",
     responses(
         (status = 200, body = Vec<ClientView>),
@@ -184,6 +185,7 @@ pub async fn list(
 
 /// One client (without its secret).
 #[utoipa::path(
+    operation_id = "show_client",
     tag = "admin",
     params(("client_id" = String, Path)),
     responses(
@@ -373,6 +375,7 @@ pub async fn rotate(
 
 /// Deletes a client: its logins in progress, codes and refresh tokens go with it.
 #[utoipa::path(
+    operation_id = "remove_client",
     tag = "admin",
     params(("client_id" = String, Path)),
     responses(
