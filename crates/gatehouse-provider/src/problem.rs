@@ -8,6 +8,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
+use gatehouse_core::ports::RepositoryError;
+use gatehouse_store::TransactionError;
 use serde::Serialize;
 use std::fmt;
 use utoipa::ToSchema;
@@ -180,6 +182,56 @@ impl Problem {
             answer.insert_header((header::RETRY_AFTER, seconds.to_string()));
         }
         answer.json(self)
+    }
+}
+
+/// How a handler's work ends when it does not commit: a refusal, answered as it is,
+/// or a store failure, retried by `Store::transaction_with` when it lost a race and
+/// otherwise answered 503 with its cause logged once, here at the edge.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    #[error("{0}")]
+    Refused(Box<Problem>),
+    #[error(transparent)]
+    Repository(#[from] RepositoryError),
+}
+
+impl Failure {
+    pub fn refused(status: StatusCode, code: &str, title: &str) -> Self {
+        Self::Refused(Box::new(Problem::new(status, code, title)))
+    }
+}
+
+impl From<Problem> for Failure {
+    fn from(problem: Problem) -> Self {
+        Self::Refused(Box::new(problem))
+    }
+}
+
+impl TransactionError for Failure {
+    fn into_repository(self) -> Result<RepositoryError, Self> {
+        match self {
+            Self::Repository(e) => Ok(e),
+            refused @ Self::Refused(_) => Err(refused),
+        }
+    }
+}
+
+impl From<Failure> for Problem {
+    fn from(failure: Failure) -> Self {
+        match failure {
+            Failure::Refused(problem) => *problem,
+            Failure::Repository(e) => e.into(),
+        }
+    }
+}
+
+/// The database did not answer as it should: the cause goes to the log (in the
+/// request's span), the client hears 503 and when to retry.
+impl From<RepositoryError> for Problem {
+    fn from(e: RepositoryError) -> Self {
+        tracing::warn!(error = %e, "the database failed a request");
+        Self::database_unavailable()
     }
 }
 

@@ -36,5 +36,5 @@ pub use connection::{DbConnection, PoolOptions, PoolStats, Store};
 pub use error::StoreError;
 pub use janitor::Purged;
 pub use migrations::{MIGRATION_DIRS, Migrations};
-pub use transaction::{Connected, Tx};
+pub use transaction::{Connected, TransactionError, Tx};
 pub use url::{Backend, DatabaseUrl};

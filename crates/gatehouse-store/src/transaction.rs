@@ -70,12 +70,26 @@ impl Connected for Tx<'_> {
     }
 }
 
-enum Abort {
-    Repository(RepositoryError),
+/// What a transaction's work may end with besides success: a store error (retried
+/// when it is a lost race), or a refusal of the caller's own (a handler's problem),
+/// which rolls back and is handed back as it is.
+pub trait TransactionError: From<RepositoryError> {
+    /// The store error this is, or the refusal back.
+    fn into_repository(self) -> Result<RepositoryError, Self>;
+}
+
+impl TransactionError for RepositoryError {
+    fn into_repository(self) -> Result<RepositoryError, Self> {
+        Ok(self)
+    }
+}
+
+enum Abort<E> {
+    Work(E),
     Database(diesel::result::Error),
 }
 
-impl From<diesel::result::Error> for Abort {
+impl<E> From<diesel::result::Error> for Abort<E> {
     fn from(e: diesel::result::Error) -> Self {
         Self::Database(e)
     }
@@ -90,8 +104,18 @@ impl Store {
     /// busy snapshot, PostgreSQL's serialization failure) runs again, a few times.
     pub fn transaction<T>(
         &self,
-        mut work: impl FnMut(&Tx<'_>) -> RepositoryResult<T>,
+        work: impl FnMut(&Tx<'_>) -> RepositoryResult<T>,
     ) -> RepositoryResult<T> {
+        self.transaction_with(work)
+    }
+
+    /// [`Store::transaction`] for work that may also end with a refusal of its own (a
+    /// handler's problem): the refusal rolls back and is handed back as it is, at
+    /// once; a store error is retried as a lost race or handed back as `E`.
+    pub fn transaction_with<T, E: TransactionError>(
+        &self,
+        mut work: impl FnMut(&Tx<'_>) -> Result<T, E>,
+    ) -> Result<T, E> {
         let mut attempt = 1;
         loop {
             // SQLite has one writer at a time. Left to SQLite, a transaction that reads
@@ -105,11 +129,10 @@ impl Store {
             });
             let _inside = Inside::enter();
             let mut conn = self.conn()?;
-            let outcome =
-                conn.transaction(|c| work(&Tx(RefCell::new(c))).map_err(Abort::Repository));
+            let outcome = conn.transaction(|c| work(&Tx(RefCell::new(c))).map_err(Abort::Work));
             let error = match outcome {
                 Ok(value) => return Ok(value),
-                Err(Abort::Repository(e)) => self.noticed(e),
+                Err(Abort::Work(e)) => self.noticed(e.into_repository()?),
                 Err(Abort::Database(e)) => self.failed(e),
             };
             match error {
@@ -117,7 +140,7 @@ impl Store {
                     std::thread::sleep(Duration::from_millis(5 << attempt));
                     attempt += 1;
                 }
-                other => return Err(other),
+                other => return Err(other.into()),
             }
         }
     }

@@ -22,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::account_auth::AccountCaller;
 use super::brute_force::PASSWORD_ALERT;
 use crate::password_pool::PoolError;
-use crate::problem::Problem;
+use crate::problem::{Failure, Problem};
 use crate::state::AppState;
 use gatehouse_core::factor_guard::window_start;
 
@@ -148,17 +148,14 @@ fn integral_floats_as_integers(value: &mut Value) {
     }
 }
 
-pub(crate) fn db(_: RepositoryError) -> Problem {
-    Problem::database_unavailable()
-}
-
-/// Runs `work` in a transaction; `Ok(Err(problem))` commits and answers the problem
-/// (a counted attempt).
+/// Runs `work` in a transaction. `Ok(Err(problem))` commits and answers the problem
+/// (a counted attempt); `Err` rolls back: a refusal is answered as it is, a store
+/// failure as 503 (see [`Failure`]).
 pub(crate) fn in_tx<T>(
     state: &AppState,
-    mut work: impl FnMut(&Tx<'_>) -> Result<Result<T, Problem>, RepositoryError>,
+    work: impl FnMut(&Tx<'_>) -> Result<Result<T, Problem>, Failure>,
 ) -> Result<T, Problem> {
-    state.store.transaction(|tx| work(tx)).map_err(db)?
+    state.store.transaction_with(work).map_err(Problem::from)?
 }
 
 /// An audit event about `account`, with where the request came from.
@@ -235,11 +232,11 @@ pub(crate) fn hit_throttle(
 }
 
 pub(crate) fn profile_view(state: &AppState, account: &Account) -> Result<ProfileView, Problem> {
-    let factors = state.store.factors_of(account.id).map_err(db)?;
+    let factors = state.store.factors_of(account.id).map_err(Problem::from)?;
     let pending_email = state
         .store
         .latest_email_change(account.id)
-        .map_err(db)?
+        .map_err(Problem::from)?
         .filter(|c| c.is_open(state.clock.now()))
         .map(|c| c.new_email);
     let mut methods: Vec<String> = Vec::new();
@@ -356,7 +353,7 @@ pub async fn patch_profile(
                     tx.update_account(&account)?;
                     tx.record(&event)
                 })
-                .map_err(db)?;
+                .map_err(Problem::from)?;
         }
         profile_view(state, &account)
     })
@@ -439,7 +436,7 @@ pub async fn change_password(
                     now,
                 )
             })
-            .map_err(db)
+            .map_err(Problem::from)
     })
     .await?;
     if let Some(retry) = throttled {
@@ -462,7 +459,11 @@ pub async fn change_password(
         let now = state.clock.now();
         let failed = event(&caller, AuditKind::PasswordChangeFailed, now);
         blocking(&state, move |state| {
-            state.store.record(&failed).map(|_| ()).map_err(db)
+            state
+                .store
+                .record(&failed)
+                .map(|_| ())
+                .map_err(Problem::from)
         })
         .await?;
         return Err(Problem::new(
@@ -548,7 +549,7 @@ pub async fn list_sessions(
         let sessions = state
             .store
             .live_sessions_of(caller.account.id, state.clock.now())
-            .map_err(db)?;
+            .map_err(Problem::from)?;
         Ok(SessionList {
             sessions: sessions
                 .into_iter()
@@ -745,7 +746,7 @@ pub(crate) fn event_page(
     let mut events = state
         .store
         .events_of(account, before, limit + 1)
-        .map_err(db)?;
+        .map_err(Problem::from)?;
     let more = events.len() > limit as usize;
     events.truncate(limit as usize);
     let next_cursor = more

@@ -297,7 +297,7 @@ pub async fn confirm_change(
                         "This address can no longer be used",
                     )));
                 }
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.into()),
             }
             change.closed_at = Some(now);
             tx.update_email_change(&change)?;

@@ -18,7 +18,7 @@ use gatehouse_store::Tx;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::account::{blocking, no_store};
+use super::account::{blocking, in_tx, no_store};
 use super::account_auth::AccountCaller;
 use super::second_factor::kind_mismatch;
 use crate::factors::bodies::{EnrolmentSetup, FactorConfirmation};
@@ -157,28 +157,6 @@ fn kinds(state: &AppState) -> Vec<KindView> {
             }
         })
         .collect()
-}
-
-/// Runs `work` in a transaction. `Ok(Err(problem))` is a refusal that commits (a
-/// counted attempt); `Err(FactorError::Refused)` rolls back.
-fn in_tx<T>(
-    state: &AppState,
-    mut work: impl FnMut(&Tx<'_>) -> Result<Result<T, Problem>, FactorError>,
-) -> Result<T, Problem> {
-    let mut refused = None;
-    let result = state.store.transaction(|tx| match work(tx) {
-        Ok(outcome) => Ok(Some(outcome)),
-        Err(FactorError::Refused(problem)) => {
-            refused = Some(*problem);
-            Err(RepositoryError::NotFound)
-        }
-        Err(FactorError::Repository(e)) => Err(e),
-    });
-    match (result, refused) {
-        (_, Some(problem)) => Err(problem),
-        (Ok(Some(outcome)), None) => outcome,
-        (Ok(None), None) | (Err(_), None) => Err(Problem::database_unavailable()),
-    }
 }
 
 /// Who changes an account's factors, for the audit event.

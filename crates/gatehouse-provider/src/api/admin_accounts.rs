@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::account::{
-    EventPage, EventsQuery, blocking, db, event_page, in_tx, invalid_cursor, no_store, page_limit,
+    EventPage, EventsQuery, blocking, event_page, in_tx, invalid_cursor, no_store, page_limit,
     throttle_keys,
 };
 use super::bearer::AdminCaller;
@@ -176,7 +176,7 @@ pub async fn search(
         let mut found = state
             .store
             .search_accounts(q.as_deref().unwrap_or_default(), after, limit + 1)
-            .map_err(db)?;
+            .map_err(Problem::from)?;
         let more = found.len() > limit as usize;
         found.truncate(limit as usize);
         Ok(AccountPage {
@@ -214,13 +214,13 @@ pub async fn show(
         let account = state
             .store
             .account_by_id(id)
-            .map_err(db)?
+            .map_err(Problem::from)?
             .ok_or_else(Problem::not_found)?;
-        let factors = state.store.factors_of(id).map_err(db)?;
+        let factors = state.store.factors_of(id).map_err(Problem::from)?;
         let sessions = state
             .store
             .live_sessions_of(id, state.clock.now())
-            .map_err(db)?;
+            .map_err(Problem::from)?;
         Ok(AdminAccountDetail {
             account: AdminAccountView::of(&account),
             factors: factors
@@ -266,7 +266,7 @@ pub async fn events(
         state
             .store
             .account_by_id(id)
-            .map_err(db)?
+            .map_err(Problem::from)?
             .ok_or_else(Problem::not_found)?;
         event_page(state, id, &query)
     })

@@ -12,7 +12,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::account::{blocking, body_as, db, no_store};
+use super::account::{blocking, body_as, no_store};
 use super::admin::audit_admin;
 use super::bearer::AdminCaller;
 use crate::clients::{
@@ -138,7 +138,7 @@ fn change_error(e: ChangeError) -> Problem {
             "client_has_no_secret",
             "This client authenticates without a secret",
         ),
-        ChangeError::Repository(e) => db(e),
+        ChangeError::Repository(e) => e.into(),
         ChangeError::Crypto(_) => Problem::internal(),
     }
 }
@@ -153,7 +153,11 @@ fn record(
         .with_detail("client_id", client.to_owned());
     event.ip.clone_from(&admin.ip);
     event.user_agent.clone_from(&admin.user_agent);
-    state.store.record(&event).map(|_| ()).map_err(db)
+    state
+        .store
+        .record(&event)
+        .map(|_| ())
+        .map_err(Problem::from)
 }
 
 /// Every registered client (without secrets).
@@ -173,7 +177,7 @@ pub async fn list(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let views = blocking(&state, |state| {
-        let clients = state.store.list_clients().map_err(db)?;
+        let clients = state.store.list_clients().map_err(Problem::from)?;
         Ok(clients
             .iter()
             .map(|c| ClientView::of(c, None))
@@ -207,7 +211,7 @@ pub async fn show(
         let client = state
             .store
             .client_by_id(&id)
-            .map_err(db)?
+            .map_err(Problem::from)?
             .ok_or_else(Problem::not_found)?;
         Ok(ClientView::of(&client, None))
     })
@@ -266,7 +270,7 @@ pub async fn create(
                 .with_detail(id),
                 RegistrationError::Invalid(e) => invalid(e),
                 RegistrationError::Jwks(e) => invalid(e),
-                RegistrationError::Repository(e) => db(e),
+                RegistrationError::Repository(e) => e.into(),
                 RegistrationError::Crypto(_) => Problem::internal(),
             })?;
         record(state, &admin, AuditKind::ClientCreated, client.id.as_str())?;
@@ -305,7 +309,7 @@ pub async fn change(
         let current = state
             .store
             .client_by_id(&id)
-            .map_err(db)?
+            .map_err(Problem::from)?
             .ok_or_else(Problem::not_found)?;
         let lifetimes = (patch.access_token_lifetime.is_some()
             || patch.id_token_lifetime.is_some()
@@ -396,7 +400,7 @@ pub async fn remove(
     blocking(&state, move |state| {
         state.store.delete_client(&id).map_err(|e| match e {
             RepositoryError::NotFound => Problem::not_found(),
-            other => db(other),
+            other => other.into(),
         })?;
         state.clients.forget(id.as_str());
         record(state, &admin, AuditKind::ClientDeleted, id.as_str())

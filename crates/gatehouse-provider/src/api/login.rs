@@ -25,7 +25,7 @@ use crate::oidc::authorize::redirect_location;
 use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
 use crate::password_pool::PoolError;
-use crate::problem::Problem;
+use crate::problem::{Failure, Problem};
 use crate::state::AppState;
 
 /// What the login screen needs to know.
@@ -492,17 +492,10 @@ pub async fn password(
     let shared = state.clone();
     let account_id = account.id;
     let (offers, redirect_to) = web::block(move || {
-        let mut refused = None;
         let config = &shared.config;
-        let next = shared.store.transaction(|tx| {
+        let next = shared.store.transaction_with(|tx| {
             // Read again, locked: the request may have moved on while the hash ran.
-            let mut login = match load_bound(tx, &shared, browser.as_deref(), &challenge) {
-                Ok(login) => login,
-                Err(problem) => {
-                    refused = Some(problem);
-                    return Err(RepositoryError::NotFound);
-                }
-            };
+            let mut login = load_bound(tx, &shared, browser.as_deref(), &challenge)?;
             if needs_rehash {
                 tx.update_account(&account)?;
             }
@@ -540,13 +533,9 @@ pub async fn password(
                 );
             }
             tx.update_login_request(&login)?;
-            Ok((offers, redirect_to))
+            Ok::<_, Failure>((offers, redirect_to))
         });
-        match (next, refused) {
-            (_, Some(problem)) => Err(problem),
-            (Ok(next), None) => Ok(next),
-            (Err(_), None) => Err(Problem::database_unavailable()),
-        }
+        next.map_err(Problem::from)
     })
     .await
     .map_err(|_| Problem::internal())??;

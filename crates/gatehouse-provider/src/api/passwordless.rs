@@ -6,7 +6,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use gatehouse_core::login::LoginRequest;
-use gatehouse_core::ports::{FactorRepository, RepositoryError};
+use gatehouse_core::ports::FactorRepository;
 use gatehouse_store::Tx;
 
 use super::login::{load_bound, passkey_sign_in};
@@ -74,25 +74,13 @@ pub async fn challenge(
             state,
             now: state.clock.now(),
         };
-        let mut refused = None;
-        let result = state.store.transaction(|tx| {
-            let started = offered_login(tx, state, browser.as_deref(), &login_challenge)
-                .map_err(|p| FactorError::Refused(Box::new(p)))
-                .and_then(|login| start_passwordless(&ctx, tx, &login));
-            match started {
-                Ok(options) => Ok(Some(options)),
-                Err(FactorError::Refused(p)) => {
-                    refused = Some(*p);
-                    Err(RepositoryError::NotFound)
-                }
-                Err(FactorError::Repository(e)) => Err(e),
-            }
-        });
-        match (result, refused) {
-            (_, Some(problem)) => Err(problem),
-            (Ok(Some(options)), None) => Ok(options),
-            _ => Err(Problem::database_unavailable()),
-        }
+        state
+            .store
+            .transaction_with(|tx| {
+                let login = offered_login(tx, state, browser.as_deref(), &login_challenge)?;
+                start_passwordless(&ctx, tx, &login)
+            })
+            .map_err(Problem::from)
     })
     .await
     .map_err(|_| Problem::internal())??;

@@ -153,9 +153,8 @@ pub async fn challenge(
             state,
             now: state.clock.now(),
         };
-        run(state, |tx| {
-            let login = load_bound(tx, state, browser.as_deref(), &login_challenge)
-                .map_err(|p| FactorError::Refused(Box::new(p)))?;
+        state.store.transaction_with(|tx| {
+            let login = load_bound(tx, state, browser.as_deref(), &login_challenge)?;
             let (account, factor, kind) = resolve(tx, state, &login, &factor_id)?;
             let module = state.login_factors.module(kind).ok_or_else(|| {
                 FactorError::refused(
@@ -171,7 +170,7 @@ pub async fn challenge(
     })
     .await
     .map_err(|_| Problem::internal())?;
-    let (kind, answer) = answer.inspect_err(|problem| {
+    let (kind, answer) = answer.map_err(Problem::from).inspect_err(|problem| {
         let throttled = problem.status == StatusCode::TOO_MANY_REQUESTS.as_u16();
         if throttled {
             state.metrics.throttle("factor_challenge");
@@ -193,28 +192,6 @@ pub(crate) fn kind_mismatch(kind: FactorKind) -> Problem {
         "This proof is for another kind of sign-in method",
     )
     .with_detail(format!("This factor is `{}`", kind.as_str()))
-}
-
-/// Runs `work` in a transaction, mapping failures to problems.
-fn run<T>(
-    state: &AppState,
-    mut work: impl FnMut(&Tx<'_>) -> Result<T, FactorError>,
-) -> Result<T, Problem> {
-    let mut refused = None;
-    let result = state.store.transaction(|tx| match work(tx) {
-        Ok(value) => Ok(Some(value)),
-        Err(FactorError::Refused(problem)) => {
-            // Nothing to keep: roll back, answer the refusal.
-            refused = Some(*problem);
-            Err(RepositoryError::NotFound)
-        }
-        Err(FactorError::Repository(e)) => Err(e),
-    });
-    match (result, refused) {
-        (_, Some(problem)) => Err(problem),
-        (Ok(Some(value)), None) => Ok(value),
-        (Ok(None), None) | (Err(_), None) => Err(Problem::database_unavailable()),
-    }
 }
 
 /// Checks the proof; when it is right, finishes the login.

@@ -23,7 +23,7 @@ use std::sync::Arc;
 
 use bodies::{EnrolmentSetup, FactorChallenge, FactorConfirmation, FactorProof, LoginPending};
 
-use crate::problem::Problem;
+use crate::problem::{Failure, Problem};
 use crate::state::AppState;
 
 /// What a factor module may use.
@@ -44,19 +44,8 @@ pub enum Verdict {
     Pending(LoginPending),
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum FactorError {
-    #[error("{0}")]
-    Refused(Box<Problem>),
-    #[error(transparent)]
-    Repository(#[from] RepositoryError),
-}
-
-impl FactorError {
-    pub fn refused(status: StatusCode, code: &str, title: &str) -> Self {
-        Self::Refused(Box::new(Problem::new(status, code, title)))
-    }
-}
+/// A factor module's refusal or store failure (see [`Failure`]).
+pub type FactorError = Failure;
 
 /// One kind of second factor at login. Both calls run inside a database transaction.
 pub trait LoginFactor: Send + Sync + std::fmt::Debug {
