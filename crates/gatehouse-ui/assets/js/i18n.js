@@ -484,7 +484,11 @@ const STORED = 'gatehouse.locale';
 /** @type {Locale} */
 let current = 'en';
 
-/** @typedef {string | number | { seconds: number }} Param a `{seconds}` param renders as "in 5 minutes" */
+/**
+ * A value for a `{name}` in a text: `{seconds}` renders as "in 5 minutes", `{key}` as
+ * that text in the current language (so both follow a language switch).
+ * @typedef {string | number | { seconds: number } | { key: Key }} Param
+ */
 
 /**
  * The first supported locale among BCP 47 tags, by primary language (`ja-JP` → `ja`).
@@ -551,8 +555,8 @@ export function t(key, params = {}) {
   return template.replace(/\{(\w+)\}/g, (whole, name) => {
     const value = params[name];
     if (value === undefined) return whole;
-    if (typeof value === 'object') return when(value.seconds);
-    return String(value);
+    if (typeof value !== 'object') return String(value);
+    return 'key' in value ? t(value.key) : when(value.seconds);
   });
 }
 

@@ -8,7 +8,7 @@ import {
   alertMessage, busy, byId, clearAlert, clearErrors, clearFieldError, el, fieldError, h,
   languageSwitcher, showStep, status, text,
 } from './dom.js';
-import { chooseLocale, t } from './i18n.js';
+import { chooseLocale } from './i18n.js';
 import * as webauthn from './webauthn.js';
 
 /** @typedef {import('gatehouse-api').components['schemas']} S */
@@ -51,7 +51,9 @@ let stopCurrent = new AbortController();
 /** Stops the passkey autofill request once a password is sent. */
 let passkeyAutofill = new AbortController();
 
-const clientName = () => view?.client.client_name ?? '';
+/** The client's name for the texts ("to continue to Support Portal").
+ * @returns {import('./i18n.js').Param} */
+const clientName = () => view?.client.client_name ?? { key: 'common.the_application' };
 
 // Ending states: the login request is over, whatever the screen.
 const ENDED = /** @type {Record<string, import('./i18n.js').Key>} */ ({
@@ -66,7 +68,7 @@ function ended(key) {
   stopCurrent.abort();
   passkeyAutofill.abort();
   sessionStorage.removeItem(remembered);
-  text(el('ended-text'), key, { client: clientName() || t('common.the_application') });
+  text(el('ended-text'), key, { client: clientName() });
   // Back leads to the page that started the sign-in (the /authorize redirect left
   // no entry of its own), where the user can start again.
   el('ended-back').hidden = history.length < 2;
