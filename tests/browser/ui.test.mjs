@@ -112,9 +112,14 @@ for (const backend of backends()) {
 
     /** A fresh browser profile in `lang`, with axe-core and a CSP-violation recorder
      * in every page (both injected through DevTools, which the page's CSP does not
-     * govern), and the relying party's redirect URI answered by a stub page. */
-    async function open(lang = 'en') {
-      const context = await browser.browser.newContext({ locale: BROWSER_LOCALE[lang] });
+     * govern), and the relying party's redirect URI answered by a stub page. `phone`:
+     * a small touch screen in dark mode; `keyboard`: buttons are reached with Tab and
+     * pressed with Enter, forms sent with Enter. */
+    async function open(lang = 'en', { phone = false, keyboard = false } = {}) {
+      const context = await browser.browser.newContext({
+        locale: BROWSER_LOCALE[lang],
+        ...(phone ? { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'dark' } : {}),
+      });
       browser.contexts.push(context);
       await context.addInitScript({ content: AXE });
       await context.addInitScript(() => {
@@ -151,6 +156,23 @@ for (const backend of backends()) {
           }
           await ui.axe(`${id} (${lang})`);
         },
+        /** Presses a button or link: reached with Tab from where the focus is, or clicked. */
+        async press(selector) {
+          if (!keyboard) return page.click(selector);
+          for (let i = 0; i < 20; i++) {
+            await page.keyboard.press('Tab');
+            if (await page.evaluate((sel) => document.activeElement?.matches(sel), selector)) {
+              return page.keyboard.press('Enter');
+            }
+          }
+          throw new Error(`${selector} cannot be reached with Tab`);
+        },
+        /** Sends a form: Enter in its field, or a click on its button. */
+        async submit(field, button) {
+          if (!keyboard) return page.click(button);
+          await page.focus(field);
+          return page.keyboard.press('Enter');
+        },
         /** axe-core on the page as it is: no serious or critical violation, no CSP
          * violation, no script error, and the page in the test's language. */
         async axe(where) {
@@ -162,6 +184,8 @@ for (const backend of backends()) {
           assert.deepEqual(serious, [], `axe-core on ${where}`);
           assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], `CSP violations on ${where}`);
           assert.deepEqual(errors, [], `script errors on ${where}`);
+          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+          assert.ok(overflow <= 0, `${where} scrolls sideways by ${overflow}px`);
           checked += 1;
         },
       };
@@ -217,7 +241,7 @@ for (const backend of backends()) {
       assert.equal(all.ticked.length, 8, 'every rule holds');
       assert.equal(all.disabled, false, 'Continue can be pressed');
       await ui.axe(`the checklist, all ticked (${ui.lang})`);
-      await page.click('#password-continue');
+      await ui.submit('#confirm-password', '#password-continue');
       await ui.step('step-second-factor', text.twoStep);
       assert.equal((await page.textContent('#later')).trim(), text.later);
     }
@@ -249,7 +273,7 @@ for (const backend of backends()) {
     async function password(ui, email) {
       await ui.page.fill('#identifier', email);
       await ui.page.fill('#password', PASSWORD);
-      await ui.page.click('#password-form button[type=submit]');
+      await ui.submit('#password', '#password-form button[type=submit]');
     }
 
     /** Back at the relying party: the code in the redirect, redeemed with PKCE. */
@@ -260,16 +284,16 @@ for (const backend of backends()) {
       return claims((await site.redeem(back.href, verifier)).id_token);
     }
 
-    for (const lang of ['en', 'ja']) {
-      it(`scenario A (${lang}): the mailed link, Set your password, I'll do this later, then login with e-mail + password and the mailed code; the RP gets the legacy sub`, { timeout: TIMEOUT }, async () => {
+    for (const [lang, how] of [['en', 'desktop, mouse'], ['ja', 'phone in dark mode, keyboard only']]) {
+      it(`scenario A (${lang}, ${how}): the mailed link, Set your password, I'll do this later, then login with e-mail + password and the mailed code; the RP gets the legacy sub`, { timeout: TIMEOUT }, async () => {
         const email = newEmail(`scenario-a-${lang}`);
         const legacy = `old-portal|${lang}-0042`;
         await importAndInvite(site, email, legacy);
-        const ui = await open(lang);
+        const ui = await open(lang, lang === 'ja' ? { phone: true, keyboard: true } : {});
         const { page, text } = ui;
 
         await setPassword(ui, await registrationMailLink(site, email), email);
-        await page.click('#later');
+        await ui.press('#later');
         await ui.step('step-done', text.completed);
 
         const verifier = await authorize(ui);
@@ -280,14 +304,14 @@ for (const backend of backends()) {
         assert.equal(await offered.count(), 1);
         assert.equal((await offered.textContent()).trim(), text.emailOn(masked(email)));
         const before = (await site.codes(email)).length;
-        await offered.click();
+        await ui.press('#factor-list button');
         await ui.step('step-code', text.checkMail);
         assert.match(await page.textContent('#code-intro'), new RegExp(masked(email).replace(/\*/g, '\\*')));
         assert.equal(await page.getAttribute('#code', 'autocomplete'), 'one-time-code');
         assert.equal(await page.isHidden('#step-code button.another'), true, 'one method: nothing else to try');
         const code = await site.waitForCode(email, before);
         await page.fill('#code', code);
-        await page.click('#code-form button[type=submit]');
+        await ui.submit('#code', '#code-form button[type=submit]');
 
         const id = await redeemed(ui, verifier);
         assert.equal(id.sub, legacy, 'the sub of the old system');

@@ -68,6 +68,7 @@ function ended(key) {
   stopCurrent.abort();
   passkeyAutofill.abort();
   sessionStorage.removeItem(remembered);
+  el('nudge').hidden = true;
   text(el('ended-text'), key, { client: clientName() });
   // Back leads to the page that started the sign-in (the /authorize redirect left
   // no entry of its own), where the user can start again.

@@ -226,9 +226,7 @@ async function showChoices(choice) {
   showStep('step-second-factor');
 }
 
-byId('later', HTMLButtonElement).addEventListener('click', (event) => {
-  void complete('later', /** @type {HTMLElement} */ (event.currentTarget));
-});
+byId('later', HTMLButtonElement).addEventListener('click', () => void complete('later', el('step-second-factor')));
 
 for (const button of document.querySelectorAll('button.choose-other')) {
   button.addEventListener('click', () => {
