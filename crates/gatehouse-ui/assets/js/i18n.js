@@ -544,6 +544,7 @@ export function locale() {
  * The text of `key` in the current language with `{name}` params filled in.
  * @param {Key} key
  * @param {Record<string, Param>} [params]
+ * @returns {string}
  */
 export function t(key, params = {}) {
   const strings = STRINGS[current];

@@ -203,6 +203,7 @@ const CHOICES = /** @type {const} */ (['totp', 'security_key', 'passkey', 'platf
 /** @param {SecondFactorChoice} choice */
 async function showChoices(choice) {
   el('later').hidden = !choice.choices.includes('later');
+  /** @type {(typeof CHOICES)[number][]} */
   const offered = [];
   for (const kind of CHOICES) {
     if (!choice.choices.includes(kind)) continue;
