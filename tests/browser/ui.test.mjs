@@ -12,7 +12,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 
-import { Browser } from './lib/browser.mjs';
+import { AUTHENTICATORS, Browser } from './lib/browser.mjs';
 import { PASSWORD, REDIRECT, Site, backends, claims, pkce } from './lib/gatehouse.mjs';
 
 const TIMEOUT = 120_000;
@@ -114,8 +114,9 @@ for (const backend of backends()) {
      * in every page (both injected through DevTools, which the page's CSP does not
      * govern), and the relying party's redirect URI answered by a stub page. `phone`:
      * a small touch screen in dark mode; `keyboard`: buttons are reached with Tab and
-     * pressed with Enter, forms sent with Enter. */
-    async function open(lang = 'en', { phone = false, keyboard = false } = {}) {
+     * pressed with Enter, forms sent with Enter; `authenticator`: a virtual WebAuthn
+     * authenticator of lib/browser.mjs's AUTHENTICATORS in the tab. */
+    async function open(lang = 'en', { phone = false, keyboard = false, authenticator = null } = {}) {
       const context = await browser.browser.newContext({
         locale: BROWSER_LOCALE[lang],
         ...(phone ? { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'dark' } : {}),
@@ -134,6 +135,13 @@ for (const backend of backends()) {
           body: '<!doctype html><html lang="en"><title>Portal</title><main><h1>Portal</h1></main></html>',
         }));
       const page = await context.newPage();
+      if (authenticator) {
+        const cdp = await context.newCDPSession(page);
+        await cdp.send('WebAuthn.enable', { enableUI: false });
+        await cdp.send('WebAuthn.addVirtualAuthenticator', {
+          options: { automaticPresenceSimulation: true, ...authenticator },
+        });
+      }
       const errors = [];
       page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
       page.on('console', (m) => {
@@ -246,8 +254,8 @@ for (const backend of backends()) {
       assert.equal((await page.textContent('#later')).trim(), text.later);
     }
 
-    /** The relying party sends the browser to /authorize; it lands on the login page. */
-    async function authorize(ui, extra = {}) {
+    /** The relying party's /authorize URL (PKCE) and its verifier. */
+    function authorizeUrl(extra = {}) {
       const { verifier, challenge } = pkce();
       const query = new URLSearchParams({
         response_type: 'code',
@@ -260,7 +268,13 @@ for (const backend of backends()) {
         prompt: 'login',
         ...extra,
       });
-      await ui.page.goto(site.url(`/authorize?${query}`));
+      return { url: site.url(`/authorize?${query}`), verifier };
+    }
+
+    /** The relying party sends the browser to /authorize; it lands on the login page. */
+    async function authorize(ui, extra = {}) {
+      const { url, verifier } = authorizeUrl(extra);
+      await ui.page.goto(url);
       const landed = new URL(ui.page.url());
       assert.equal(landed.pathname, '/ui/login');
       assert.ok(landed.searchParams.get('login_challenge'));
@@ -475,6 +489,131 @@ for (const backend of backends()) {
         assert.equal(await page.getAttribute('html', 'lang'), other);
       });
     }
+
+    it('a security key set up at registration (named) is where the next login starts', { timeout: TIMEOUT }, async () => {
+      const email = newEmail('key');
+      const legacy = `old-portal|key-${accounts}`;
+      await importAndInvite(site, email, legacy);
+      const ui = await open('en', { authenticator: AUTHENTICATORS.securityKey });
+      const { page, text } = ui;
+      await setPassword(ui, await registrationMailLink(site, email), email);
+      assert.equal(await page.locator('#choice-list button[data-kind="platform"]').count(), 0, 'no biometric key on this device');
+      await page.click('#choice-list button[data-kind="security_key"]');
+      await ui.step('step-webauthn', 'Add your security key');
+      await page.fill('#factor-name', 'YubiKey 5C');
+      await page.click('#webauthn-form button[type=submit]');
+      await ui.step('step-done', text.completed);
+      assert.match(await page.textContent('#done-text'), /Security key/);
+
+      const verifier = await authorize(ui);
+      await password(ui, email);
+      // The key is the default: its prompt comes at once, and the virtual key answers.
+      const id = await redeemed(ui, verifier);
+      assert.equal(id.sub, legacy);
+      assert.deepEqual(id.amr, ['pwd', 'hwk', 'mfa']);
+    });
+
+    it('a passkey set up at registration signs in from the identifier field\'s autofill, without a password', { timeout: TIMEOUT }, async () => {
+      const email = newEmail('passkey');
+      const legacy = `old-portal|passkey-${accounts}`;
+      await importAndInvite(site, email, legacy);
+      const ui = await open('en', { authenticator: AUTHENTICATORS.securityKeyWithPin });
+      const { page, text } = ui;
+      // Headless Chromium answers false to isConditionalMediationAvailable() while the
+      // virtual authenticator runs without browser UI, yet serves conditional requests
+      // (see webauthn.test.mjs): say true, as a browser with its UI does.
+      await page.addInitScript(() => {
+        PublicKeyCredential.isConditionalMediationAvailable = async () => true;
+      });
+      await setPassword(ui, await registrationMailLink(site, email), email);
+      await page.click('#choice-list button[data-kind="passkey"]');
+      await ui.step('step-webauthn', 'Create a passkey');
+      await page.click('#webauthn-form button[type=submit]');
+      await ui.step('step-done', text.completed);
+
+      // Nothing typed: the identifier field has the focus, the autofill request runs,
+      // and the passkey picked from it finishes the login (at once: the virtual
+      // authenticator picks without waiting for a user).
+      const { url, verifier } = authorizeUrl();
+      await page.goto(url);
+      const id = await redeemed(ui, verifier);
+      assert.equal(id.sub, legacy);
+      assert.deepEqual(id.amr, ['hwk', 'user', 'mfa']);
+    });
+
+    it('push approval set up at registration by the reference phone; a login shows the number, a denial, then an approval', { timeout: TIMEOUT }, async () => {
+      const email = newEmail('push');
+      const legacy = `old-portal|push-${accounts}`;
+      await importAndInvite(site, email, legacy);
+      const ui = await open('en');
+      const { page, text } = ui;
+      const phone = ['--key-file', join(site.dir, `phone-${accounts}.pem`)];
+      await setPassword(ui, await registrationMailLink(site, email), email);
+      await page.click('#choice-list button[data-kind="push"]');
+      await ui.step('step-push', 'Set up push notifications');
+      assert.match(await page.getAttribute('#push-qr', 'src'), /^data:image\/svg\+xml/);
+      // The phone scans the QR code (the same URI as the page's link for a phone).
+      const uri = await page.getAttribute('#push-link', 'href');
+      assert.match(uri, /^gatehouse-push:\/\/enroll\?/);
+      await site.cli('push-device', 'enroll', uri, '--name', 'Pixel 8', ...phone);
+      // The page notices by itself (it polls) and completes.
+      await ui.step('step-done', text.completed, { focused: true });
+      assert.match(await page.textContent('#done-text'), /Push notification/);
+
+      const verifier = await authorize(ui);
+      await password(ui, email);
+      await ui.step('step-push', 'Approve on your phone');
+      const number = Number(await page.textContent('#push-number'));
+      assert.match(await page.textContent('#status'), /Waiting for your phone/);
+      const pending = async () => {
+        for (let i = 0; i < 50; i++) {
+          const { challenges } = JSON.parse(await site.cli('push-device', 'pending', ...phone));
+          if (challenges.length) return challenges[0];
+          await new Promise((ok) => setTimeout(ok, 200));
+        }
+        throw new Error('no push reached the phone');
+      };
+      const first = await pending();
+      assert.ok(first.candidates.includes(number), 'the number shown is among the phone\'s candidates');
+      await site.cli('push-device', 'deny', first.id, ...phone);
+      await page.locator('#push-retry').waitFor({ state: 'visible' });
+      assert.equal((await page.textContent('#alert')).trim(), 'The sign-in was denied on your phone.');
+      await ui.axe('push denied (en)');
+
+      await page.click('#push-retry');
+      await ui.step('step-push', 'Approve on your phone');
+      const second = await pending();
+      const shown = Number(await page.textContent('#push-number'));
+      await site.cli('push-device', 'approve', second.id, '--number', String(shown), ...phone);
+      const id = await redeemed(ui, verifier);
+      assert.equal(id.sub, legacy);
+      assert.deepEqual(id.amr, ['pwd', 'swk', 'mfa']);
+    });
+
+    it('on a device with a biometric authenticator, a login without a biometric key offers one before going back', { timeout: TIMEOUT }, async () => {
+      const email = newEmail('offer');
+      await importAndInvite(site, email, `old-portal|offer-${accounts}`);
+      const ui = await open('en', { authenticator: AUTHENTICATORS.platform });
+      const { page, text } = ui;
+      await setPassword(ui, await registrationMailLink(site, email), email);
+      assert.equal(await page.locator('#choice-list button[data-kind="platform"]').count(), 1, 'this device has one');
+      await page.click('#later');
+      await ui.step('step-done', text.completed);
+
+      const verifier = await authorize(ui);
+      await password(ui, email);
+      await ui.step('step-factors', text.chooser);
+      const before = (await site.codes(email)).length;
+      await page.click('#factor-list button');
+      await ui.step('step-code', text.checkMail);
+      await page.fill('#code', await site.waitForCode(email, before));
+      await page.click('#code-form button[type=submit]');
+      await ui.step('step-done', 'You are signed in');
+      assert.equal((await page.textContent('#done-continue')).trim(), 'Continue to app');
+      await page.click('#done-continue');
+      const id = await redeemed(ui, verifier);
+      assert.deepEqual(id.amr, ['pwd', 'otp', 'mfa']);
+    });
 
     it('the login page follows the application\'s ui_locales over the browser\'s languages', { timeout: TIMEOUT }, async () => {
       const ui = await open('en');

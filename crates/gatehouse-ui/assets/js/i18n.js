@@ -179,6 +179,7 @@ const EN = {
     'Scan this QR code with the mobile authenticator app. This page continues by itself once your phone is registered.',
   'enrol.push_qr_alt': 'QR code for the mobile authenticator app',
   'enrol.push_waiting': 'Waiting for your phone…',
+  'enrol.push_open': 'On this phone? Open the authenticator app instead',
   'enrol.expired': 'This setup took too long. Start again.',
   'enrol.retired': 'This method is no longer supported. Choose another one.',
 
@@ -417,6 +418,7 @@ const JA = {
     'モバイル認証アプリでこの QR コードをスキャンしてください。スマートフォンが登録されると、このページは自動的に進みます。',
   'enrol.push_qr_alt': 'モバイル認証アプリ用の QR コード',
   'enrol.push_waiting': 'スマートフォンの登録を待っています…',
+  'enrol.push_open': 'このスマートフォンで設定する場合は、認証アプリを開いてください',
   'enrol.expired': '設定に時間がかかりすぎました。もう一度やり直してください。',
   'enrol.retired': 'この方法はサポートされなくなりました。別の方法を選択してください。',
 

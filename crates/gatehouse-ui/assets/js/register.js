@@ -381,7 +381,9 @@ webauthnForm.addEventListener('submit', async (event) => {
 });
 
 // Push: the phone scans the QR code and registers itself; confirm answers 409
-// push_device_pending until it has, so the page polls it.
+// push_device_pending until it has, so the page polls it. Once the phone has
+// registered, the factor is active and confirm answers 409 factor_not_pending (the
+// registration API has no way to read the factor's status), which means: done.
 
 /** @param {S['PushSetup']} setup */
 async function showPush(setup) {
@@ -389,6 +391,11 @@ async function showPush(setup) {
   const controller = new AbortController();
   stopPolling = controller;
   byId('push-qr', HTMLImageElement).src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(setup.qr_svg)}`;
+  // On the phone itself there is nothing to scan: the same URI as a link opens the
+  // app (only this scheme: never a javascript: URL, whatever the answer holds).
+  const link = byId('push-link', HTMLAnchorElement);
+  link.hidden = !setup.enrolment_uri.startsWith('gatehouse-push:');
+  link.href = link.hidden ? '#' : setup.enrolment_uri;
   showStep('step-push');
   status('enrol.push_waiting');
   const deadline = Date.now() + setup.expires_in * 1000;
@@ -400,16 +407,18 @@ async function showPush(setup) {
       /** @type {FactorConfirmation} */
       const body = { kind: 'push' };
       await api('POST', path, body);
-      status(null);
-      await complete('push', el('step-push'));
-      return;
     } catch (error) {
       if (error instanceof ApiError && error.code === 'push_device_pending' && Date.now() < deadline) continue;
-      status(null);
-      if (error instanceof ApiError && error.code === 'push_device_pending') alertMessage('enrol.expired');
-      else enrolProblem(error);
-      return;
+      if (!(error instanceof ApiError && error.code === 'factor_not_pending')) {
+        status(null);
+        if (error instanceof ApiError && error.code === 'push_device_pending') alertMessage('enrol.expired');
+        else enrolProblem(error);
+        return;
+      }
     }
+    status(null);
+    await complete('push', el('step-push'));
+    return;
   }
 }
 
