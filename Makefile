@@ -2,7 +2,7 @@
 CARGO ?= cargo
 NEXTEST := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo yes)
 
-.PHONY: run test schemathesis browser-test openapi lint bench bench-import build install fmt clean
+.PHONY: run test schemathesis contract browser-test openapi lint bench bench-import build install fmt clean
 
 ## Start the server on the embedded defaults (SQLite at ./data/gatehouse.db).
 run:
@@ -23,6 +23,12 @@ endif
 ## virtualenv), every operation, all checks, fixed seed. Needs python3 with venv.
 schemathesis:
 	bash tests/schemathesis/run.sh
+
+## The OpenAPI document proves itself: TypeScript types generated from it (openapi-typescript,
+## pinned) and the typed login/registration/enrolment client of tests/contract compiled
+## against them with tsc --strict. Needs Node 20+ and npm; no cargo, no server.
+contract:
+	bash tests/contract/run.sh
 
 ## Every WebAuthn ceremony in headless Chromium (Debian's chromium, virtual authenticator),
 ## on SQLite and, with GATEHOUSE_TEST_POSTGRES_URL, PostgreSQL. Needs Node 20+ and npm;

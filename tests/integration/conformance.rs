@@ -2,7 +2,8 @@
 //! and what the document allows the server takes (what it refuses, the document
 //! refuses too). Each test is one disagreement schemathesis found
 //! (`tests/schemathesis/run.sh` runs the whole document); the document checked is the
-//! one the server serves at `/openapi.json`.
+//! one the server serves at `/openapi.json`. The tests at the end read the committed
+//! document alone: every body is typed, and every problem answer lists its `code`s.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -354,6 +355,15 @@ async fn request_bodies_document_what_the_server_enforces() {
             "{field}"
         );
     }
+    // A phone's name with a control character was valid by the document and refused
+    // (`invalid_name`).
+    for field in ["name", "push_token"] {
+        let schema = api.property("RegisterDevice", field);
+        assert!(
+            schema["pattern"].is_string() && schema["maxLength"].is_u64(),
+            "{field}: {schema}"
+        );
+    }
 }
 
 /// A repeated `update` on the admin import answered an undocumented 400.
@@ -495,6 +505,10 @@ async fn integers_and_objects_are_what_json_schema_says() {
     problem(res, StatusCode::BAD_REQUEST, "invalid_json").await;
 
     assert_eq!(api.property("StartEnrolment", "options")["type"], "object");
+    assert_eq!(
+        api.property("StartEnrolment", "options")["additionalProperties"],
+        false
+    );
     let res = call(
         &api.w,
         Method::POST,
@@ -517,4 +531,211 @@ async fn integers_and_objects_are_what_json_schema_says() {
         StatusCode::CREATED,
     )
     .await;
+}
+
+/// The committed document, as the frontend generates its types from it.
+fn committed_document() -> Value {
+    let path = crate::support::workspace_root().join("openapi/gatehouse.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("committed document"))
+        .expect("the document is JSON")
+}
+
+/// `(METHOD path status, response)` of every `application/problem+json` answer.
+fn problem_answers(doc: &Value) -> Vec<(String, &Value)> {
+    let mut answers = vec![];
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                if response["content"]["application/problem+json"].is_object() {
+                    answers.push((
+                        format!("{} {path} {status}", method.to_uppercase()),
+                        response,
+                    ));
+                }
+            }
+        }
+    }
+    answers
+}
+
+#[test]
+fn the_problem_code_registry_is_sorted_and_holds_the_cores_refusals() {
+    use gatehouse_core::factor::FactorUnavailable;
+    use gatehouse_core::identifier::IdentifierError;
+    use gatehouse_core::otp::OtpRefusal;
+    use gatehouse_provider::problem::codes;
+
+    assert!(
+        codes::ALL.windows(2).all(|w| w[0] < w[1]),
+        "sort problem::codes::ALL"
+    );
+    // The core's refusals whose `code()` the API answers as a problem's code.
+    let core = [
+        IdentifierError::Empty.code(),
+        IdentifierError::InvalidEmail.code(),
+        IdentifierError::UsernameNotAccepted.code(),
+        IdentifierError::InvalidUsername.code(),
+        OtpRefusal::NotSent.code(),
+        OtpRefusal::Expired.code(),
+        OtpRefusal::Exhausted.code(),
+        OtpRefusal::Wrong { attempts_left: 1 }.code(),
+        OtpRefusal::SendLimit {
+            retry_after_seconds: 1,
+        }
+        .code(),
+        FactorUnavailable::Retired(gatehouse_core::FactorKind::Sms).code(),
+        FactorUnavailable::Disabled(gatehouse_core::FactorKind::Totp).code(),
+    ];
+    for code in core {
+        assert!(
+            codes::is_registered(code),
+            "{code} is not in problem::codes::ALL"
+        );
+    }
+}
+
+/// Every problem answer's `code` is the enum of the registered codes its description
+/// names, so a generated client can switch over them.
+#[test]
+fn every_problem_answer_lists_its_codes() {
+    let doc = committed_document();
+    let answers = problem_answers(&doc);
+    assert!(answers.len() > 100, "{}", answers.len());
+    for (label, response) in answers {
+        let schema = &response["content"]["application/problem+json"]["schema"];
+        assert_eq!(
+            schema["allOf"][0]["$ref"], "#/components/schemas/Problem",
+            "{label}: {schema}"
+        );
+        let codes: Vec<&str> = schema["allOf"][1]["properties"]["code"]["enum"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        assert!(
+            !codes.is_empty(),
+            "{label}: {} names no code of problem::codes::ALL",
+            response["description"]
+        );
+        assert!(codes.windows(2).all(|w| w[0] < w[1]), "{label}: {codes:?}");
+        for code in codes {
+            assert!(
+                gatehouse_provider::problem::codes::is_registered(code),
+                "{label}: {code}"
+            );
+        }
+    }
+}
+
+/// A backticked word that looks like a code, in a problem answer's description, is a
+/// registered code, a member of the problem, or a member of the request: a code
+/// missing from the registry (or a typo) fails here instead of leaving the enum.
+#[test]
+fn problem_answers_name_no_unregistered_code() {
+    const REQUEST_MEMBERS: [&str; 7] = [
+        "action",
+        "challenge",
+        "credential",
+        "email",
+        "kind",
+        "number",
+        "platform",
+    ];
+    let doc = committed_document();
+    let members = doc["components"]["schemas"]["ProblemMembers"]["properties"]
+        .as_object()
+        .expect("ProblemMembers");
+    let looks_like_code = |word: &str| {
+        word.starts_with(|c: char| c.is_ascii_lowercase())
+            && word
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    };
+    for (label, response) in problem_answers(&doc) {
+        let description = response["description"].as_str().expect("description");
+        for word in gatehouse_provider::openapi::backticked(description) {
+            assert!(
+                !looks_like_code(word)
+                    || gatehouse_provider::problem::codes::is_registered(word)
+                    || members.contains_key(word)
+                    || REQUEST_MEMBERS.contains(&word),
+                "{label}: `{word}` in {description:?} is no registered code, \
+                 ProblemMembers member or request member"
+            );
+        }
+    }
+}
+
+/// Every request and response body has an exact schema: no `{}`, no object without
+/// members, no `additionalProperties: true` or `{}`, except where the schema's
+/// description says it is "free-form by nature" (and why).
+#[test]
+fn no_body_is_a_free_form_object() {
+    fn walk(doc: &Value, schema: &Value, at: &str, seen: &[&str], found: &mut Vec<String>) {
+        let description = schema["description"].as_str().unwrap_or_default();
+        if description.contains("free-form by nature") {
+            return;
+        }
+        if let Some(reference) = schema["$ref"].as_str() {
+            let name = reference.trim_start_matches("#/components/schemas/");
+            if !seen.contains(&name) {
+                let seen = [seen, &[name]].concat();
+                let target = &doc["components"]["schemas"][name];
+                walk(doc, target, &format!("{at} -> {name}"), &seen, found);
+            }
+            return;
+        }
+        let has = |member: &str| schema.get(member).is_some();
+        let composed = has("allOf") || has("oneOf") || has("anyOf");
+        let is_object = match &schema["type"] {
+            Value::String(t) => t == "object",
+            Value::Array(types) => types.iter().any(|t| t == "object"),
+            _ => false,
+        };
+        if !has("type") && !composed && !has("properties") && !has("enum") && !has("const") {
+            found.push(format!("{at}: no type"));
+        }
+        if is_object && !has("properties") && !has("additionalProperties") && !composed {
+            found.push(format!("{at}: an object without members"));
+        }
+        let extra = &schema["additionalProperties"];
+        if *extra == Value::Bool(true) || *extra == serde_json::json!({}) {
+            found.push(format!("{at}: additionalProperties {extra}"));
+        }
+        for (name, property) in schema["properties"].as_object().into_iter().flatten() {
+            walk(doc, property, &format!("{at}.{name}"), seen, found);
+        }
+        if schema["items"].is_object() {
+            walk(doc, &schema["items"], &format!("{at}[]"), seen, found);
+        }
+        for kind in ["allOf", "oneOf", "anyOf"] {
+            for (i, part) in schema[kind].as_array().into_iter().flatten().enumerate() {
+                walk(doc, part, &format!("{at}/{kind}[{i}]"), seen, found);
+            }
+        }
+        if extra.is_object() {
+            walk(doc, extra, &format!("{at}{{…}}"), seen, found);
+        }
+    }
+
+    let doc = committed_document();
+    let mut found = vec![];
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        for (method, operation) in item.as_object().expect("path item") {
+            let operation_name = format!("{} {path}", method.to_uppercase());
+            let request = &operation["requestBody"]["content"];
+            for (content_type, body) in request.as_object().into_iter().flatten() {
+                let at = format!("{operation_name} request {content_type}");
+                walk(&doc, &body["schema"], &at, &[], &mut found);
+            }
+            for (status, response) in operation["responses"].as_object().into_iter().flatten() {
+                for (content_type, body) in response["content"].as_object().into_iter().flatten() {
+                    let at = format!("{operation_name} {status} {content_type}");
+                    walk(&doc, &body["schema"], &at, &[], &mut found);
+                }
+            }
+        }
+    }
+    assert!(found.is_empty(), "free-form schemas:\n{}", found.join("\n"));
 }

@@ -431,6 +431,42 @@ async fn discovery_advertises_what_is_implemented() {
         raw["introspection_endpoint"],
         format!("{issuer}/introspect")
     );
+    // All of it: the members and values openidconnect's `ProviderMetadata` gave
+    // before the server's own `ProviderMetadata` replaced it.
+    let acr = &rp.server.config.webauthn.phishing_resistant_acr;
+    assert_eq!(
+        raw,
+        serde_json::json!({
+            "issuer": issuer,
+            "authorization_endpoint": format!("{issuer}/authorize"),
+            "token_endpoint": format!("{issuer}/token"),
+            "userinfo_endpoint": format!("{issuer}/userinfo"),
+            "jwks_uri": format!("{issuer}/jwks.json"),
+            "scopes_supported": ["openid", "email"],
+            "response_types_supported": ["code"],
+            "response_modes_supported": ["query"],
+            "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+            "acr_values_supported": [gatehouse_provider::oidc::tokens::ACR_MFA, acr],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+            "token_endpoint_auth_methods_supported": [
+                "client_secret_basic", "client_secret_post", "private_key_jwt", "none"
+            ],
+            "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
+            "claims_supported": [
+                "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
+                "at_hash", "sid", "email", "email_verified"
+            ],
+            "claims_parameter_supported": false,
+            "request_parameter_supported": false,
+            "request_uri_parameter_supported": false,
+            "revocation_endpoint": format!("{issuer}/revoke"),
+            "end_session_endpoint": format!("{issuer}/end_session"),
+            "introspection_endpoint": format!("{issuer}/introspect"),
+            "code_challenge_methods_supported": ["S256"],
+            "authorization_response_iss_parameter_supported": true
+        })
+    );
 }
 
 async fn refresh(rp: &Rp, token: &str, scope: Option<&str>) -> reqwest::Response {
@@ -773,6 +809,11 @@ async fn introspection_and_revocation() {
     assert_eq!(active["client_id"], "portal");
     assert_eq!(active["sub"], rp.account.subject.as_str());
     assert_eq!(active["scope"], "openid email");
+    // The token's claims, all of them, and what introspection adds.
+    let mut claims = jwt_part(&access, 1);
+    claims["active"] = true.into();
+    claims["token_type"] = "Bearer".into();
+    assert_eq!(active, claims);
     assert_eq!(
         introspect(&rp, ("other", &other_secret), &access).await["active"],
         false,
@@ -786,6 +827,30 @@ async fn introspection_and_revocation() {
     let refresh_view = introspect(&rp, portal, &refresh_token).await;
     assert_eq!(refresh_view["active"], true);
     assert_eq!(refresh_view["token_type"], "refresh_token");
+    assert_eq!(refresh_view["client_id"], "portal");
+    assert_eq!(refresh_view["sub"], rp.account.subject.as_str());
+    assert_eq!(refresh_view["scope"], "openid email");
+    assert_eq!(refresh_view["sid"], claims["sid"]);
+    let mut members: Vec<&str> = refresh_view
+        .as_object()
+        .expect("object")
+        .keys()
+        .map(String::as_str)
+        .collect();
+    members.sort_unstable();
+    assert_eq!(
+        members,
+        [
+            "active",
+            "client_id",
+            "exp",
+            "iat",
+            "scope",
+            "sid",
+            "sub",
+            "token_type"
+        ]
+    );
 
     // Another client cannot revoke portal's token.
     let res = rp

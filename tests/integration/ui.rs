@@ -106,3 +106,47 @@ async fn the_ui_can_be_turned_off_or_served_from_a_directory() {
         assert_eq!(res.status(), StatusCode::NOT_FOUND, "{outside}");
     }
 }
+
+/// The settings page signs in as a public, first-party client the server registers
+/// itself; a new issuer moves its redirect URI along, and `/authorize` takes it with
+/// PKCE and sends the browser to the reference login page.
+#[tokio::test]
+async fn the_settings_page_has_a_client_of_its_own() {
+    use gatehouse_core::ClientId;
+    use gatehouse_core::ports::ClientRepository;
+    let db = TestDatabase::sqlite();
+    let mut config = test_config(&db.url);
+    config.server.issuer = "http://localhost:9999".to_owned();
+    let first = TestServer::start_with(config.clone(), None).await;
+    let store = first.store();
+    let id = ClientId::parse("gatehouse-ui").expect("id");
+    let client = store.client_by_id(&id).expect("read").expect("registered");
+    assert!(client.first_party && client.is_public(), "{client:?}");
+    assert_eq!(client.redirect_uris, ["http://localhost:9999/ui/settings"]);
+    assert!(client.allows_scope("gatehouse:account"));
+    first.stop().expect("stop");
+
+    // The same database and master key, another issuer.
+    config.server.issuer = "http://localhost:8080".to_owned();
+    let server = TestServer::start_with(config, Some(db)).await;
+    let client = store.client_by_id(&id).expect("read").expect("registered");
+    assert_eq!(client.redirect_uris, ["http://localhost:8080/ui/settings"]);
+    let res = server
+        .browser()
+        .get(server.url(
+            "/authorize?response_type=code&client_id=gatehouse-ui\
+             &redirect_uri=http%3A%2F%2Flocalhost%3A8080%2Fui%2Fsettings\
+             &scope=openid%20gatehouse%3Aaccount&state=s\
+             &code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+             &code_challenge_method=S256",
+        ))
+        .send()
+        .await
+        .expect("authorize");
+    assert_eq!(res.status(), StatusCode::FOUND);
+    let to = res.headers()["location"].to_str().expect("ascii");
+    assert!(
+        to.starts_with("http://localhost:8080/ui/login?login_challenge="),
+        "{to}"
+    );
+}

@@ -24,12 +24,20 @@ DOCUMENTED_REFUSALS = [
     (r"^POST /api/v1/account/email$", {"email_unchanged"}),
     # A one-time code or a WebAuthn answer is a credential, and which of them a factor
     # takes (`code` or `credential`) depends on its kind: `invalid_json` names the
-    # missing or malformed one.
+    # missing or malformed one, and `factor_kind_mismatch` a body of another kind than
+    # the stored factor's (the document cannot know which kind an id has).
     (
         r"^POST /api/v1/(account/email/confirm|account/factors/\{factor\}/confirm"
         r"|login/\{login_challenge\}/(factors/\{factor\}/verify|passkey/verify)"
         r"|registration/\{token\}/factors/\{factor\}/confirm)$",
-        {"otp_invalid", "otp_replayed", "webauthn_invalid", "push_number_mismatch", "invalid_json"},
+        {
+            "otp_invalid",
+            "otp_replayed",
+            "webauthn_invalid",
+            "push_number_mismatch",
+            "invalid_json",
+            "factor_kind_mismatch",
+        },
     ),
     # A client registration is checked as a whole (RFC 7591 §3.2.2): authorization_code
     # needs a redirect URI, refresh_token goes with authorization_code, private_key_jwt

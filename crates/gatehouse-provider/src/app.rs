@@ -206,6 +206,14 @@ impl Application {
             reason: e.to_string(),
         })?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        if config.ui.enabled {
+            crate::ui::register_settings_client(&store, &config, clock.now()).map_err(
+                |reason| StartError::Spawn {
+                    what: "the reference UI (its settings client)",
+                    reason,
+                },
+            )?;
+        }
         let janitor_clock = clock.clone();
         let secrets = Secrets::load(&config.secrets)?;
         let keys = KeyRing::open(

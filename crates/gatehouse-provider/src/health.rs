@@ -38,7 +38,7 @@ pub const READY_WITHIN: Duration = Duration::from_millis(500);
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Health),
-        (status = 503, description = "The database did not answer within 500 ms", body = Problem,
+        (status = 503, description = "`database_unavailable`: the database did not answer within 500 ms", body = Problem,
             content_type = "application/problem+json"),
     )
 )]

@@ -2,6 +2,10 @@
 
 use utoipa::OpenApi;
 use utoipa::openapi::OpenApi as Document;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::{Ref, RefOr, Schema};
+
+use crate::problem;
 use utoipa_actix_web::AppExt;
 
 /// `bearer`: an access token of this server (RFC 6750), named by `security(("bearer" = []))`.
@@ -50,12 +54,12 @@ impl utoipa::Modify for BearerScheme {
 struct ExtractorAnswers;
 
 impl ExtractorAnswers {
-    fn problem(description: &str) -> utoipa::openapi::RefOr<utoipa::openapi::Response> {
-        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+    fn problem(description: &str) -> RefOr<utoipa::openapi::Response> {
+        use utoipa::openapi::{ContentBuilder, ResponseBuilder};
         ResponseBuilder::new()
             .description(description)
             .content(
-                crate::problem::PROBLEM_JSON,
+                problem::PROBLEM_JSON,
                 ContentBuilder::new()
                     .schema(Some(Ref::from_schema_name("Problem")))
                     .build(),
@@ -66,8 +70,7 @@ impl ExtractorAnswers {
 
     /// Documents `code` under `status`: a new response, or one more code named in the
     /// description of the one already there.
-    fn add(operation: &mut utoipa::openapi::path::Operation, status: &str, code: &str) {
-        use utoipa::openapi::RefOr;
+    fn add(operation: &mut Operation, status: &str, code: &str) {
         let named = format!("`{code}`");
         match operation.responses.responses.get_mut(status) {
             None => {
@@ -88,22 +91,30 @@ impl ExtractorAnswers {
     }
 }
 
+/// Every operation of a path.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.options,
+        &mut item.head,
+        &mut item.patch,
+        &mut item.trace,
+    ]
+    .into_iter()
+    .flatten()
+}
+
 impl utoipa::Modify for ExtractorAnswers {
     fn modify(&self, doc: &mut Document) {
-        use utoipa::openapi::RefOr;
         use utoipa::openapi::path::ParameterIn;
         for (path, item) in doc.paths.paths.iter_mut() {
             if !path.starts_with("/api/") {
                 continue;
             }
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
+            for operation in operations(item) {
                 let json_body = matches!(
                     &operation.request_body,
                     Some(RefOr::T(body)) if body.content.contains_key("application/json")
@@ -118,6 +129,70 @@ impl utoipa::Modify for ExtractorAnswers {
                 );
                 if query {
                     Self::add(operation, "400", "invalid_query");
+                }
+            }
+        }
+    }
+}
+
+/// Each problem answer's `code` as an enum of the registered codes
+/// ([`problem::codes`]) its description names in backticks, so that a generated
+/// client can match on them: the answer's schema becomes `allOf: [Problem, {code:
+/// enum}]`. An answer that names none keeps plain `Problem` (a conformance test
+/// fails on it, and on a backticked word that looks like a code but is not one).
+struct ProblemCodes;
+
+/// The words of `text` between backticks: how a problem answer's description names
+/// its codes.
+pub fn backticked(text: &str) -> impl Iterator<Item = &str> {
+    text.split('`').skip(1).step_by(2)
+}
+
+impl ProblemCodes {
+    /// The registered codes `description` names, sorted, without repeats.
+    fn named(description: &str) -> Vec<&str> {
+        let mut codes: Vec<&str> = backticked(description)
+            .filter(|word| problem::codes::is_registered(word))
+            .collect();
+        codes.sort_unstable();
+        codes.dedup();
+        codes
+    }
+
+    fn schema(codes: &[&str]) -> RefOr<Schema> {
+        use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Type};
+        AllOfBuilder::new()
+            .item(Ref::from_schema_name("Problem"))
+            .item(
+                ObjectBuilder::new().property(
+                    "code",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .enum_values(Some(codes.iter().copied())),
+                ),
+            )
+            .into()
+    }
+}
+
+impl utoipa::Modify for ProblemCodes {
+    fn modify(&self, doc: &mut Document) {
+        let problem = Ref::from_schema_name("Problem");
+        for item in doc.paths.paths.values_mut() {
+            for operation in operations(item) {
+                for response in operation.responses.responses.values_mut() {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let codes = Self::named(&response.description);
+                    if codes.is_empty() {
+                        continue;
+                    }
+                    if let Some(RefOr::T(content)) = response.content.get_mut(problem::PROBLEM_JSON)
+                        && matches!(&content.schema, Some(RefOr::Ref(r)) if *r == problem)
+                    {
+                        content.schema = Some(Self::schema(&codes));
+                    }
                 }
             }
         }
@@ -156,6 +231,7 @@ pub fn document() -> Document {
     let mut doc = ApiDoc::openapi();
     doc.merge(paths);
     utoipa::Modify::modify(&ExtractorAnswers, &mut doc);
+    utoipa::Modify::modify(&ProblemCodes, &mut doc);
     doc.info.version = env!("CARGO_PKG_VERSION").to_owned();
     doc
 }

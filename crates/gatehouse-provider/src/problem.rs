@@ -1,5 +1,7 @@
 //! RFC 9457 problem details: every REST API error, with a stable machine-readable `code`.
 
+pub mod codes;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
@@ -24,21 +26,79 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong this time, for a human.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub detail: Option<String>,
-    /// Stable machine-readable code, e.g. `password_policy`, `factor_retired`, `not_found`.
+    /// Stable machine-readable code, e.g. `password_policy`, `factor_retired`, `not_found`;
+    /// each answer lists the ones it gives.
+    // One of `codes::ALL`.
     pub code: String,
     /// Problem-specific members (RFC 9457 §3.2), e.g. `attempts_left`.
-    /// Boxed: most problems have none, and errors travel by value.
+    // Boxed: most problems have none, and errors travel by value. The document shows
+    // the members `with_extension` sets as `ProblemMembers`.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Object)]
+    #[schema(value_type = ProblemMembers)]
     pub extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
+}
+
+/// The problem-specific members (RFC 9457 §3.2) the server sets, each only on the
+/// problems named. A client ignores a member it does not know.
+#[derive(Debug, ToSchema)]
+pub struct ProblemMembers {
+    /// `otp_invalid`, `current_password_invalid`, `push_number_mismatch`: wrong
+    /// answers left before the code, the factor or the login is refused.
+    #[schema(nullable = false)]
+    pub attempts_left: Option<u32>,
+    /// `rate_limited`, `otp_send_limit`, `push_send_limit`, `database_unavailable`:
+    /// seconds to wait before trying again (also in `Retry-After`).
+    #[schema(nullable = false)]
+    pub retry_after: Option<i64>,
+    /// `invalid_fields`: every refused field of the request.
+    #[schema(nullable = false)]
+    pub fields: Option<Vec<InvalidField>>,
+    /// `password_policy`: the codes of every rule the password breaks (`too_short`,
+    /// `too_long`, `needs_uppercase`, `needs_lowercase`, `needs_digit`,
+    /// `needs_special`, `forbidden_character`, `mismatch`).
+    #[schema(nullable = false)]
+    pub violations: Option<Vec<String>>,
+    /// `factor_not_available`: the second-factor kinds that can be chosen (and `later`).
+    #[schema(nullable = false)]
+    pub choices: Option<Vec<String>>,
+    /// `reauthentication_required`: how recent (seconds) the login behind the token
+    /// must be; authorize again with this `max_age`.
+    #[schema(nullable = false)]
+    pub max_age: Option<i64>,
+    /// `insufficient_scope`: the scope the token lacks.
+    #[schema(nullable = false)]
+    pub scope: Option<String>,
+    /// `payload_too_large` of an import: the largest body taken, in bytes.
+    #[schema(nullable = false)]
+    pub limit: Option<u64>,
+    /// `factor_not_enrollable`: why this kind cannot be added.
+    #[schema(nullable = false)]
+    pub reason: Option<String>,
+}
+
+/// A refused member of a request body.
+#[derive(Debug, ToSchema)]
+pub struct InvalidField {
+    /// The member, e.g. `given_name`, `email`.
+    pub field: String,
+    /// Why: `name_invalid`, `locale_invalid`, `zoneinfo_invalid`, `type_invalid`,
+    /// `read_only`, `unknown_field`, `email_invalid`, `email_missing`, `email_unchanged`.
+    pub code: String,
 }
 
 /// When to try again after the database did not answer.
 pub const RETRY_UNAVAILABLE_SECONDS: u64 = 2;
 
 impl Problem {
+    /// A problem with a registered `code` (a debug build fails on another: add it to
+    /// [`codes::ALL`], and name it on the answers of the document that give it).
     pub fn new(status: StatusCode, code: &str, title: &str) -> Self {
+        debug_assert!(
+            codes::is_registered(code),
+            "unregistered problem code {code:?}"
+        );
         Self {
             kind: format!("urn:gatehouse:problem:{code}"),
             title: title.to_owned(),

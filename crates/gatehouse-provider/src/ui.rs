@@ -6,9 +6,16 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use gatehouse_core::client::{
+    Client, ClientError, ClientId, GrantType, SigningAlg, TokenEndpointAuthMethod, TokenLifetimes,
+};
+use gatehouse_core::ports::{ClientRepository, RepositoryError};
+use gatehouse_store::Store;
 use std::borrow::Cow;
 use std::path::{Component, Path};
 
+use crate::config::Config;
 use crate::state::AppState;
 
 /// Scripts, styles and API calls from this origin only; images also as `data:` URLs
@@ -84,4 +91,75 @@ async fn from_dir(dir: &Path, name: &str) -> Option<(Cow<'static, [u8]>, &'stati
     let path = dir.join(&relative);
     let bytes = web::block(move || std::fs::read(path)).await.ok()?.ok()?;
     Some((Cow::Owned(bytes), gatehouse_ui::content_type(&relative)))
+}
+
+/// The account settings page signs in as this client: public (PKCE, no secret),
+/// first-party (the account API takes only first-party tokens), registered by the
+/// server itself while the reference UI is on.
+pub const SETTINGS_CLIENT_ID: &str = "gatehouse-ui";
+
+/// The registration of [`SETTINGS_CLIENT_ID`] for this configuration: its redirect URI
+/// is the settings page on the issuer's origin.
+pub fn settings_client(config: &Config, now: DateTime<Utc>) -> Result<Client, ClientError> {
+    let base = config.server.issuer.trim_end_matches('/');
+    let client = Client {
+        id: ClientId::parse(SETTINGS_CLIENT_ID)?,
+        name: format!("{} account", config.mail.product_name),
+        secret_hash: None,
+        redirect_uris: vec![format!("{base}/ui/settings")],
+        post_logout_redirect_uris: vec![format!("{base}/ui/")],
+        grant_types: vec![GrantType::AuthorizationCode],
+        scopes: vec![
+            "openid".to_owned(),
+            "email".to_owned(),
+            config.account_api.scope.clone(),
+        ],
+        auth_method: TokenEndpointAuthMethod::None,
+        jwks: None,
+        id_token_alg: SigningAlg::Es256,
+        first_party: true,
+        lifetimes: TokenLifetimes::default(),
+        created_at: now,
+        updated_at: now,
+    };
+    client.validate()?;
+    Ok(client)
+}
+
+/// Registers the settings client, or brings its registration in line with the
+/// configuration (a new issuer, scope or product name). Instances starting together
+/// may race to insert it: the loser finds it there.
+pub fn register_settings_client(
+    store: &Store,
+    config: &Config,
+    now: DateTime<Utc>,
+) -> Result<(), String> {
+    let wanted = settings_client(config, now).map_err(|e| e.to_string())?;
+    let register = || {
+        store.transaction(|tx| match tx.client_by_id(&wanted.id)? {
+            None => tx.insert_client(&wanted),
+            Some(found) => {
+                let same = found.redirect_uris == wanted.redirect_uris
+                    && found.post_logout_redirect_uris == wanted.post_logout_redirect_uris
+                    && found.scopes == wanted.scopes
+                    && found.name == wanted.name
+                    && found.first_party
+                    && found.is_public()
+                    && found.grant_types == wanted.grant_types;
+                if same {
+                    return Ok(());
+                }
+                tx.update_client(&Client {
+                    created_at: found.created_at,
+                    lifetimes: found.lifetimes,
+                    ..wanted.clone()
+                })
+            }
+        })
+    };
+    match register() {
+        Err(RepositoryError::Conflict(_)) => register(),
+        done => done,
+    }
+    .map_err(|e| e.to_string())
 }

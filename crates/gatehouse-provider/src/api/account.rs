@@ -700,8 +700,8 @@ pub struct EventView {
     pub at: DateTime<Utc>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
-    /// Non-sensitive facts: the client, the factor kind, `amr`, …
-    #[schema(value_type = Object)]
+    /// Non-sensitive facts, free-form by nature: which ones depends on the event kind
+    /// (the client, the factor kind, `amr`, …), each a string.
     pub detail: std::collections::BTreeMap<String, String>,
 }
 

@@ -95,7 +95,7 @@ fn unavailable<E: std::fmt::Display>(e: E) -> RepositoryError {
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`, `reauthentication_required` (with `max_age`)", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`invalid_fields` (`email`: `email_invalid`, `email_missing`, `email_unchanged`)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`invalid_fields`, with `fields` naming `email`: its code is email_invalid, email_missing or email_unchanged", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited` (with `retry_after`)", body = Problem, content_type = "application/problem+json"),
     )
 )]

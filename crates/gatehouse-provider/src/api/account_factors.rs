@@ -35,15 +35,14 @@ const MAX_NAME_CHARS: usize = 64;
 pub struct FactorView {
     /// The factor's id; `email` for the e-mail code every account with an address has.
     pub id: String,
-    /// `email_otp`, `totp`, `security_key`, `passkey`, `platform` (biometric key),
-    /// `push`, `recovery_code`, `sms`.
-    #[schema(value_type = String, example = "totp")]
+    /// `platform` is the biometric key; `sms` is retired.
+    #[schema(value_type = FactorKindName, example = "totp")]
     pub kind: FactorKind,
     /// The name the user gave it, or a description.
     pub label: String,
     /// `pending` (not confirmed yet), `active`, `disabled` (by this server) or
     /// `retired` (the kind is no longer supported; never offered at login).
-    #[schema(value_type = String, example = "active")]
+    #[schema(value_type = FactorStatusName, example = "active")]
     pub status: EffectiveStatus,
     pub created_at: DateTime<Utc>,
     pub last_used_at: Option<DateTime<Utc>>,
@@ -54,7 +53,7 @@ pub struct FactorView {
 /// A kind of sign-in method, and whether the user may add one.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KindView {
-    #[schema(value_type = String, example = "totp")]
+    #[schema(value_type = FactorKindName, example = "totp")]
     pub kind: FactorKind,
     pub enrollable: bool,
     /// Why not: `retired`, `disabled`, `automatic` (the e-mail code), `unavailable`
@@ -68,6 +67,16 @@ pub struct KindView {
 pub struct FactorList {
     pub factors: Vec<FactorView>,
     pub kinds: Vec<KindView>,
+}
+
+/// A sign-in method's state, as the document lists them.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum FactorStatusName {
+    Pending,
+    Active,
+    Disabled,
+    Retired,
 }
 
 /// The kinds of sign-in method, as the document lists them.
@@ -276,6 +285,7 @@ fn owned_factor(tx: &Tx<'_>, account: &Account, raw: &str) -> Result<Factor, Fac
 
 /// The account's sign-in methods, and the kinds it may add.
 #[utoipa::path(
+    operation_id = "list_factors",
     tag = "account",
     security(("bearer" = [])),
     responses(
@@ -481,7 +491,7 @@ pub fn name_of(name: Option<&str>) -> Result<Option<String>, Problem> {
         (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`, `reauthentication_required`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`factor_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`factor_not_pending`, `factor_retired`, `factor_disabled`, `push_device_pending`, `webauthn_credential_exists` (this authenticator's credential is registered already)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`factor_not_pending`, `factor_not_removable` (the e-mail code is never pending), `factor_retired`, `factor_disabled`, `push_device_pending`, `webauthn_credential_exists` (this authenticator's credential is registered already)", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`enrolment_expired`: start again; `webauthn_ceremony_expired`: the WebAuthn challenge expired or was used, start again", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`, `webauthn_invalid` (the attestation does not verify: challenge, origin, user verification…), `webauthn_not_platform` (a roaming key answered a `platform` enrolment), `factor_kind_mismatch` (the body's `kind` is not the factor's)", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited` (with `retry_after` seconds)", body = Problem, content_type = "application/problem+json"),
@@ -577,6 +587,7 @@ pub fn confirm(
 /// Removes a sign-in method. Any may go, the last one included: the e-mail code
 /// remains (and cannot be removed).
 #[utoipa::path(
+    operation_id = "remove_factor",
     tag = "account",
     security(("bearer" = [])),
     params(("factor" = String, Path, description = "A factor id from the list")),

@@ -33,12 +33,12 @@ pub struct ImportQuery {
 pub struct ImportResult {
     pub rows: u64,
     pub dry_run: bool,
-    /// Rows per outcome (`created`, `unchanged`, `changed`, `updated`, `email_shared`, …).
-    #[schema(value_type = Object)]
+    /// Rows per outcome (`created`, `unchanged`, `changed`, `updated`, `email_shared`, …,
+    /// as a row's `outcome`); outcomes no row had are left out.
+    #[schema(value_type = std::collections::BTreeMap<String, u64>)]
     pub outcomes: std::collections::BTreeMap<&'static str, u64>,
     /// Every row not `created`, `unchanged` or `updated`, in input order: the ones that
     /// need a look (at most 10,000).
-    #[schema(value_type = Vec<Object>)]
     pub problems: Vec<RowReport>,
     pub problems_truncated: bool,
 }
@@ -64,7 +64,7 @@ pub(crate) fn audit_admin(
     request_body(content = Option<String>, content_type = "application/x-ndjson", description = "One JSON object per line (none: nothing to import): legacy_subject, email, username, given_name, family_name, locale, zoneinfo, email_verified, created_at, password_hash, sms_phone, totp_secret"),
     responses(
         (status = 200, body = ImportResult),
-        (status = 401, description = "`invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
     ),
@@ -169,7 +169,7 @@ pub async fn import_accounts(
     tag = "admin",
     responses(
         (status = 200, body = MigrationStatus),
-        (status = 401, description = "`invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -199,7 +199,7 @@ pub struct LinkSent {
     params(("account_id" = String, Path)),
     responses(
         (status = 202, body = LinkSent),
-        (status = 401, description = "`invalid_token`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthorized`, `invalid_token`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`insufficient_scope`", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`account_not_pending`: registration is already complete", body = Problem, content_type = "application/problem+json"),

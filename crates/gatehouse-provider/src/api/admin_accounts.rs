@@ -192,6 +192,7 @@ pub async fn search(
 
 /// One account, with its factors and how many sessions are live.
 #[utoipa::path(
+    operation_id = "show_account",
     tag = "admin",
     params(("account_id" = String, Path)),
     responses(

@@ -32,15 +32,22 @@ pub enum AuthMethodName {
     None,
 }
 
-/// `id_token_signed_response_alg` values, as the document lists them.
+/// A client's public keys (RFC 7517 §5 JSON Web Key Set), kept as given: its client
+/// assertions are verified with them.
 #[derive(Debug, ToSchema)]
-pub enum SigningAlgName {
-    #[schema(rename = "RS256")]
-    Rs256,
-    #[schema(rename = "ES256")]
-    Es256,
-    #[schema(rename = "EdDSA")]
-    EdDsa,
+pub struct ClientJwkSet {
+    pub keys: Vec<ClientJwk>,
+}
+
+/// One public key of a client (RFC 7517 §4), free-form by nature: besides `kty`, its
+/// members depend on the key type (RFC 7518 §6: `n` and `e`, `crv`, `x` and `y`, …)
+/// and may include any other JWK parameter (`kid`, `use`, `alg`, `x5c`, …).
+#[derive(Debug, ToSchema)]
+pub struct ClientJwk {
+    /// The key type: `RSA`, `EC`, `OKP`, …
+    pub kty: String,
+    #[serde(flatten)]
+    pub members: std::collections::BTreeMap<String, Value>,
 }
 
 /// A new client. Left out: a generated id, `authorization_code` + `refresh_token`,
@@ -65,10 +72,10 @@ pub struct NewClient {
     pub scopes: Vec<String>,
     #[schema(value_type = Option<AuthMethodName>)]
     pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
-    /// A JSON Web Key Set, for `private_key_jwt`.
-    #[schema(value_type = Option<Object>)]
+    /// The client's public keys, for `private_key_jwt`.
+    #[schema(value_type = Option<ClientJwkSet>)]
     pub jwks: Option<Value>,
-    #[schema(value_type = Option<SigningAlgName>)]
+    #[schema(value_type = Option<crate::jwks::SigningAlgName>)]
     pub id_token_signed_response_alg: Option<SigningAlg>,
     #[serde(default)]
     pub first_party: bool,
@@ -95,7 +102,7 @@ pub struct ClientPatch {
     #[schema(value_type = Option<Vec<crate::oidc::forms::GrantTypeName>>, min_items = 1)]
     pub grant_types: Option<Vec<GrantType>>,
     pub scopes: Option<Vec<String>>,
-    #[schema(value_type = Option<SigningAlgName>)]
+    #[schema(value_type = Option<crate::jwks::SigningAlgName>)]
     pub id_token_signed_response_alg: Option<SigningAlg>,
     pub first_party: Option<bool>,
     /// Seconds (an unsigned 32-bit number).
@@ -151,6 +158,7 @@ fn record(
 
 /// Every registered client (without secrets).
 #[utoipa::path(
+    operation_id = "list_clients",
     tag = "admin",
     responses(
         (status = 200, body = Vec<ClientView>),
@@ -177,6 +185,7 @@ pub async fn list(
 
 /// One client (without its secret).
 #[utoipa::path(
+    operation_id = "show_client",
     tag = "admin",
     params(("client_id" = String, Path)),
     responses(
@@ -366,6 +375,7 @@ pub async fn rotate(
 
 /// Deletes a client: its logins in progress, codes and refresh tokens go with it.
 #[utoipa::path(
+    operation_id = "remove_client",
     tag = "admin",
     params(("client_id" = String, Path)),
     responses(

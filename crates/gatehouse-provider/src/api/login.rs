@@ -303,7 +303,7 @@ fn find_account(
         (status = 404, description = "`login_request_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`login_request_completed`", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`login_request_expired`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`identifier_invalid`, `username_login_disabled`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`identifier_invalid`, `identifier_missing`, `email_invalid`, `username_login_disabled`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`: ten passwords in a row were wrong for this account (or this identifier, when it names none); retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`busy`: retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json"),
     )

@@ -49,6 +49,7 @@ fn offered_login(
 /// `mediation: "conditional"` so the UI can show them in the identifier field's
 /// autofill. Starting again replaces the previous challenge of this login.
 #[utoipa::path(
+    operation_id = "passkey_challenge",
     tag = "login",
     params(("login_challenge" = String, Path)),
     responses(
@@ -102,6 +103,7 @@ pub async fn challenge(
 /// an active `passkey` or `platform` factor of the account its user handle names, and
 /// the authenticator must have verified the user. Then the login is done.
 #[utoipa::path(
+    operation_id = "passkey_verify",
     tag = "login",
     params(("login_challenge" = String, Path)),
     request_body = PasskeySignIn,

@@ -51,11 +51,15 @@ pub struct RegisterDevice {
     /// The device's public key: a P-256 JWK `{"kty":"EC","crv":"P-256","x":…,"y":…}`.
     #[schema(value_type = P256Jwk)]
     pub public_key: Value,
-    /// What the push gateway needs to reach the phone (APNs/FCM token), if anything.
+    /// What the push gateway needs to reach the phone (APNs/FCM token), if anything:
+    /// at most 4096 characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 4096, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub push_token: Option<String>,
-    /// The name shown in the account's list of methods, e.g. `Pixel 8`.
+    /// The name shown in the account's list of methods, e.g. `Pixel 8`: at most 64
+    /// characters, no control characters.
     #[serde(default)]
+    #[schema(max_length = 64, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: Option<String>,
 }
 

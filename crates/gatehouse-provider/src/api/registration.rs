@@ -503,7 +503,7 @@ pub async fn start_factor(
     responses(
         (status = 200, description = "Active: finish with `POST …/complete`", body = FactorView),
         (status = 404, description = "`registration_link_unknown`, `factor_not_found`", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`registration_link_used`, `password_required`, `factor_not_pending`, `factor_retired`, `factor_disabled`, `push_device_pending`, `webauthn_credential_exists`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`registration_link_used`, `password_required`, `factor_not_pending`, `factor_not_removable`, `factor_retired`, `factor_disabled`, `push_device_pending`, `webauthn_credential_exists`", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`registration_link_expired`, `enrolment_expired`, `webauthn_ceremony_expired`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "`otp_invalid` (with `attempts_left`), `otp_replayed`, `invalid_name`, `webauthn_invalid`, `webauthn_not_platform`, `factor_kind_mismatch`", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "`rate_limited`", body = Problem, content_type = "application/problem+json"),

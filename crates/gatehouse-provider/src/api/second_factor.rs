@@ -126,6 +126,7 @@ fn resolve(
 
 /// Sends (or shows) the challenge of one factor.
 #[utoipa::path(
+    operation_id = "factor_challenge",
     tag = "login",
     params(("login_challenge" = String, Path), ("factor" = String, Path, description = "A factor id from the password step, or `email`")),
     responses(
@@ -218,6 +219,7 @@ fn run<T>(
 
 /// Checks the proof; when it is right, finishes the login.
 #[utoipa::path(
+    operation_id = "factor_verify",
     tag = "login",
     params(("login_challenge" = String, Path), ("factor" = String, Path)),
     request_body(content = FactorProof, description = "The proof, with the factor's `kind`: a `code` (`123456` for `email_otp` and `totp`, `xxxxx-xxxxx` for `recovery_code`); nothing for `push` (a poll); for `security_key`, `passkey`, `platform`, the `credential`: `credential.toJSON()` of the answer of `navigator.credentials.get`"),

@@ -8,12 +8,12 @@ use gatehouse_core::SigningAlg;
 use gatehouse_core::ports::{RepositoryError, SigningKeyRepository};
 use gatehouse_core::signing_key::{KeyStatus, SigningKeyRecord, plan_keys};
 use gatehouse_store::{Store, Tx};
-use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::{CryptoError, Sealer, SigningKey};
+use crate::jwks::{Jwk, JwkSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum KeyRingError {
@@ -96,19 +96,20 @@ impl KeyRing {
                 Arc::new(SigningKey::from_pkcs8(record.alg, &pkcs8)?),
             );
         }
-        let keys: Vec<Value> = records
-            .iter()
-            .filter_map(|r| serde_json::from_str(&r.public_jwk).ok())
-            .collect();
+        let mut keys = Vec::with_capacity(records.len());
         let mut verifiers = BTreeMap::new();
         for record in &records {
-            let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_str(&record.public_jwk)
-                .map_err(|e| CryptoError::Key(format!("published JWK {}: {e}", record.kid)))?;
-            let key = jsonwebtoken::DecodingKey::from_jwk(&jwk)
-                .map_err(|e| CryptoError::Key(format!("published JWK {}: {e}", record.kid)))?;
+            let unusable = |e: &dyn std::fmt::Display| {
+                CryptoError::Key(format!("published JWK {}: {e}", record.kid))
+            };
+            keys.push(serde_json::from_str::<Jwk>(&record.public_jwk).map_err(|e| unusable(&e))?);
+            let jwk: jsonwebtoken::jwk::Jwk =
+                serde_json::from_str(&record.public_jwk).map_err(|e| unusable(&e))?;
+            let key = jsonwebtoken::DecodingKey::from_jwk(&jwk).map_err(|e| unusable(&e))?;
             verifiers.insert(record.kid.clone(), (key, verifier_alg(record.alg)));
         }
-        let jwks = json!({ "keys": keys }).to_string();
+        let jwks = serde_json::to_string(&JwkSet { keys })
+            .map_err(|e| CryptoError::Key(format!("JWKS: {e}")))?;
         let mut loaded = self.loaded.write().unwrap_or_else(PoisonError::into_inner);
         *loaded = Loaded {
             active,

@@ -26,15 +26,22 @@ pub struct PublicKeyCredentialCreationOptionsJson {
     pub challenge: String,
     pub pub_key_cred_params: Vec<CredentialParameters>,
     /// Milliseconds.
+    #[schema(nullable = false)]
     pub timeout: Option<u32>,
     /// The account's credentials, so one authenticator is not registered twice.
+    #[schema(nullable = false)]
     pub exclude_credentials: Option<Vec<CredentialDescriptorJson>>,
+    #[schema(nullable = false)]
     pub authenticator_selection: Option<AuthenticatorSelection>,
     /// `client-device` for a biometric key of this device.
+    #[schema(nullable = false)]
     pub hints: Option<Vec<String>>,
     /// `none`, `indirect`, `direct` or `enterprise`.
+    #[schema(nullable = false)]
     pub attestation: Option<String>,
+    #[schema(nullable = false)]
     pub attestation_formats: Option<Vec<String>>,
+    #[schema(nullable = false)]
     pub extensions: Option<RegistrationExtensionsJson>,
 }
 
@@ -74,6 +81,7 @@ pub struct CredentialDescriptorJson {
     /// base64url.
     pub id: String,
     /// `usb`, `nfc`, `ble`, `hybrid`, `internal`.
+    #[schema(nullable = false)]
     pub transports: Option<Vec<String>>,
 }
 
@@ -82,11 +90,15 @@ pub struct CredentialDescriptorJson {
 #[serde(rename_all = "camelCase")]
 pub struct AuthenticatorSelection {
     /// `platform` (this device) or `cross-platform` (a roaming key).
+    #[schema(nullable = false)]
     pub authenticator_attachment: Option<String>,
     /// `discouraged`, `preferred` or `required`.
+    #[schema(nullable = false)]
     pub resident_key: Option<String>,
+    #[schema(nullable = false)]
     pub require_resident_key: Option<bool>,
     /// `discouraged`, `preferred` or `required`.
+    #[schema(nullable = false)]
     pub user_verification: Option<String>,
 }
 
@@ -94,9 +106,13 @@ pub struct AuthenticatorSelection {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistrationExtensionsJson {
+    #[schema(nullable = false)]
     pub cred_props: Option<bool>,
+    #[schema(nullable = false)]
     pub uvm: Option<bool>,
+    #[schema(nullable = false)]
     pub min_pin_length: Option<bool>,
+    #[schema(nullable = false)]
     pub hmac_create_secret: Option<bool>,
 }
 
@@ -108,6 +124,7 @@ pub struct RegistrationExtensionsJson {
 pub struct CredentialRequestOptionsJson {
     pub public_key: PublicKeyCredentialRequestOptionsJson,
     /// `conditional` for passkey autofill.
+    #[schema(nullable = false)]
     pub mediation: Option<String>,
 }
 
@@ -118,20 +135,25 @@ pub struct PublicKeyCredentialRequestOptionsJson {
     /// base64url.
     pub challenge: String,
     /// Milliseconds.
+    #[schema(nullable = false)]
     pub timeout: Option<u32>,
     pub rp_id: String,
     /// The credentials that may answer; empty for a discoverable (password-less) sign-in.
     pub allow_credentials: Vec<CredentialDescriptorJson>,
     /// `discouraged`, `preferred` or `required`.
     pub user_verification: String,
+    #[schema(nullable = false)]
     pub hints: Option<Vec<String>>,
+    #[schema(nullable = false)]
     pub extensions: Option<AuthenticationExtensionsJson>,
 }
 
 /// The extensions an assertion asks for.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuthenticationExtensionsJson {
+    #[schema(nullable = false)]
     pub appid: Option<String>,
+    #[schema(nullable = false)]
     pub uvm: Option<bool>,
 }
 
@@ -148,7 +170,9 @@ pub struct RegistrationResponseJson {
     pub kind: String,
     pub response: AttestationResponseJson,
     /// `platform` or `cross-platform`: a biometric key must be `platform`.
+    #[schema(nullable = false)]
     pub authenticator_attachment: Option<String>,
+    #[schema(nullable = false)]
     pub client_extension_results: Option<ClientExtensionResultsJson>,
 }
 
@@ -162,6 +186,7 @@ pub struct AttestationResponseJson {
     pub client_data_json: String,
     /// base64url.
     pub attestation_object: String,
+    #[schema(nullable = false)]
     pub transports: Option<Vec<String>>,
 }
 
@@ -177,7 +202,9 @@ pub struct AuthenticationResponseJson {
     #[serde(rename = "type")]
     pub kind: String,
     pub response: AssertionResponseJson,
+    #[schema(nullable = false)]
     pub authenticator_attachment: Option<String>,
+    #[schema(nullable = false)]
     pub client_extension_results: Option<ClientExtensionResultsJson>,
 }
 
@@ -193,6 +220,7 @@ pub struct AssertionResponseJson {
     /// base64url.
     pub signature: String,
     /// base64url; the account's user handle, from a discoverable credential.
+    #[schema(nullable = false)]
     pub user_handle: Option<String>,
 }
 
@@ -200,8 +228,11 @@ pub struct AssertionResponseJson {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientExtensionResultsJson {
+    #[schema(nullable = false)]
     pub appid: Option<bool>,
+    #[schema(nullable = false)]
     pub cred_props: Option<CredentialPropertiesJson>,
+    #[schema(nullable = false)]
     pub hmac_create_secret: Option<bool>,
 }
 
@@ -209,5 +240,6 @@ pub struct ClientExtensionResultsJson {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CredentialPropertiesJson {
     /// Whether the credential is discoverable.
+    #[schema(nullable = false)]
     pub rk: Option<bool>,
 }

@@ -17,6 +17,7 @@ use gatehouse_store::{Store, Tx};
 use serde::Serialize;
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
+use utoipa::ToSchema;
 
 use super::reader::{ImportFormat, rows};
 use crate::crypto::Sealer;
@@ -37,17 +38,27 @@ pub struct ImportOptions<'a> {
     pub batch_size: usize,
 }
 
-/// One row's fate, as written to the report.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+/// One row's fate, as written to the report (and in the admin API's import result).
+#[derive(Clone, Debug, Serialize, PartialEq, Eq, ToSchema)]
 pub struct RowReport {
+    /// The row's line in the input, from 1.
     pub line: u64,
+    /// The row's subject; absent when the row could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub legacy_subject: Option<String>,
+    /// `created`, `unchanged`, `changed`, `updated`; or why the row was skipped:
+    /// `row_invalid`, `email_missing`, `email_invalid`, `email_shared`, `email_taken`,
+    /// `duplicate_subject`, `subject_invalid`, `subject_taken`, `username_invalid`,
+    /// `username_shared`, `username_taken`, `locale_invalid`, `zoneinfo_invalid`,
+    /// `password_hash_invalid`, `totp_secret_invalid`.
     pub outcome: &'static str,
     /// The other records or accounts involved in a conflict.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub with: Vec<String>,
+    /// `row_invalid`: why the row could not be read.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error: Option<String>,
     /// `changed` and `updated` rows: the account fields the row differs in (`email`,
     /// `username`, `email_verified`, `given_name`, `family_name`, `locale`,

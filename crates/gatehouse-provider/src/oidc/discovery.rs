@@ -1,135 +1,130 @@
 //! `GET /.well-known/openid-configuration` (OIDC Discovery 1.0): exactly what this
-//! server implements, built from openidconnect's provider-metadata types.
+//! server implements.
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, get, web};
-use openidconnect::core::{
-    CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClientAuthMethod, CoreGrantType,
-    CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm,
-    CoreJwsSigningAlgorithm, CoreResponseMode, CoreResponseType, CoreSubjectIdentifierType,
-};
-use openidconnect::{
-    AdditionalProviderMetadata, AuthUrl, AuthenticationContextClass, IssuerUrl, JsonWebKeySetUrl,
-    ProviderMetadata, ResponseTypes, Scope, TokenUrl, UserInfoUrl,
-};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::state::AppState;
 
-/// Discovery fields openidconnect's `ProviderMetadata` has no slot for.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct ExtraMetadata {
+/// The OpenID Provider Metadata this server publishes (OIDC Discovery 1.0 §3, with
+/// the members of RFC 8414, RFC 7009, RFC 7662, RFC 9207 and RP-Initiated Logout it
+/// implements). Every member is always present.
+#[derive(Clone, Debug, Serialize, ToSchema)]
+pub struct ProviderMetadata {
+    /// The issuer identifier: the `iss` of every token.
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub userinfo_endpoint: String,
+    /// Where the token-signing keys are published.
+    pub jwks_uri: String,
+    pub scopes_supported: Vec<String>,
+    /// `code`: the authorization-code flow only.
+    pub response_types_supported: Vec<String>,
+    /// `query`.
+    pub response_modes_supported: Vec<String>,
+    pub grant_types_supported: Vec<String>,
+    /// The `acr` values a login here can establish.
+    pub acr_values_supported: Vec<String>,
+    /// `public`: a `sub` is the same for every client.
+    pub subject_types_supported: Vec<String>,
+    pub id_token_signing_alg_values_supported: Vec<String>,
+    pub token_endpoint_auth_methods_supported: Vec<String>,
+    /// For `private_key_jwt` client assertions.
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    pub claims_supported: Vec<String>,
+    /// `false`: no `claims` request parameter.
+    pub claims_parameter_supported: bool,
+    /// `false`: no request objects.
+    pub request_parameter_supported: bool,
+    /// `false`: no request objects by reference.
+    pub request_uri_parameter_supported: bool,
+    /// RFC 7009.
     pub revocation_endpoint: String,
     /// RP-Initiated Logout 1.0.
     pub end_session_endpoint: String,
+    /// RFC 7662.
     pub introspection_endpoint: String,
+    /// RFC 7636: `S256` only.
     pub code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: authorization responses carry `iss`.
     pub authorization_response_iss_parameter_supported: bool,
 }
 
-impl AdditionalProviderMetadata for ExtraMetadata {}
+/// The signing algorithms of ID tokens and of client assertions alike.
+const SIGNING_ALGS: [&str; 3] = ["RS256", "ES256", "EdDSA"];
 
-type Metadata = ProviderMetadata<
-    ExtraMetadata,
-    CoreAuthDisplay,
-    CoreClientAuthMethod,
-    CoreClaimName,
-    CoreClaimType,
-    CoreGrantType,
-    CoreJweContentEncryptionAlgorithm,
-    CoreJweKeyManagementAlgorithm,
-    CoreJsonWebKey,
-    CoreResponseMode,
-    CoreResponseType,
-    CoreSubjectIdentifierType,
->;
+fn strings(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| (*v).to_owned()).collect()
+}
 
-/// The discovery document for `issuer`.
-/// `acr_values` lists the `acr` values this server can establish.
-pub fn document(issuer: &str, acr_values: &[&str]) -> Result<String, String> {
-    let at = |path: &str| format!("{issuer}{path}");
-    let fail = |e: openidconnect::url::ParseError| e.to_string();
-    let metadata = Metadata::new(
-        IssuerUrl::new(issuer.to_owned()).map_err(fail)?,
-        AuthUrl::new(at("/authorize")).map_err(fail)?,
-        JsonWebKeySetUrl::new(at("/jwks.json")).map_err(fail)?,
-        vec![ResponseTypes::new(vec![CoreResponseType::Code])],
-        vec![CoreSubjectIdentifierType::Public],
-        vec![
-            CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-            CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-            CoreJwsSigningAlgorithm::EdDsa,
-        ],
-        ExtraMetadata {
+impl ProviderMetadata {
+    /// What this server implements, for `issuer` (validated with the configuration).
+    /// `acr_values` lists the `acr` values this server can establish.
+    pub fn new(issuer: &str, acr_values: &[&str]) -> Self {
+        let at = |path: &str| format!("{issuer}{path}");
+        Self {
+            issuer: issuer.to_owned(),
+            authorization_endpoint: at("/authorize"),
+            token_endpoint: at("/token"),
+            userinfo_endpoint: at("/userinfo"),
+            jwks_uri: at("/jwks.json"),
+            scopes_supported: strings(&["openid", "email"]),
+            response_types_supported: strings(&["code"]),
+            response_modes_supported: strings(&["query"]),
+            grant_types_supported: strings(&[
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+            ]),
+            acr_values_supported: strings(acr_values),
+            subject_types_supported: strings(&["public"]),
+            id_token_signing_alg_values_supported: strings(&SIGNING_ALGS),
+            token_endpoint_auth_methods_supported: strings(&[
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt",
+                "none",
+            ]),
+            token_endpoint_auth_signing_alg_values_supported: strings(&SIGNING_ALGS),
+            claims_supported: strings(&[
+                "iss",
+                "sub",
+                "aud",
+                "exp",
+                "iat",
+                "auth_time",
+                "nonce",
+                "acr",
+                "amr",
+                "at_hash",
+                "sid",
+                "email",
+                "email_verified",
+            ]),
+            claims_parameter_supported: false,
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
             revocation_endpoint: at("/revoke"),
             end_session_endpoint: at("/end_session"),
             introspection_endpoint: at("/introspect"),
-            code_challenge_methods_supported: vec!["S256".to_owned()],
+            code_challenge_methods_supported: strings(&["S256"]),
             authorization_response_iss_parameter_supported: true,
-        },
-    )
-    .set_token_endpoint(Some(TokenUrl::new(at("/token")).map_err(fail)?))
-    .set_userinfo_endpoint(Some(UserInfoUrl::new(at("/userinfo")).map_err(fail)?))
-    .set_response_modes_supported(Some(vec![CoreResponseMode::Query]))
-    .set_grant_types_supported(Some(vec![
-        CoreGrantType::AuthorizationCode,
-        CoreGrantType::RefreshToken,
-        CoreGrantType::ClientCredentials,
-    ]))
-    .set_token_endpoint_auth_methods_supported(Some(vec![
-        CoreClientAuthMethod::ClientSecretBasic,
-        CoreClientAuthMethod::ClientSecretPost,
-        CoreClientAuthMethod::PrivateKeyJwt,
-        CoreClientAuthMethod::None,
-    ]))
-    .set_token_endpoint_auth_signing_alg_values_supported(Some(vec![
-        CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256,
-        CoreJwsSigningAlgorithm::EcdsaP256Sha256,
-        CoreJwsSigningAlgorithm::EdDsa,
-    ]))
-    .set_scopes_supported(Some(
-        ["openid", "email"]
-            .iter()
-            .map(|s| Scope::new((*s).to_owned()))
-            .collect(),
-    ))
-    .set_claims_supported(Some(
-        [
-            "iss",
-            "sub",
-            "aud",
-            "exp",
-            "iat",
-            "auth_time",
-            "nonce",
-            "acr",
-            "amr",
-            "at_hash",
-            "sid",
-            "email",
-            "email_verified",
-        ]
-        .iter()
-        .map(|c| CoreClaimName::new((*c).to_owned()))
-        .collect(),
-    ))
-    .set_acr_values_supported(Some(
-        acr_values
-            .iter()
-            .map(|v| AuthenticationContextClass::new((*v).to_owned()))
-            .collect(),
-    ))
-    .set_claims_parameter_supported(Some(false))
-    .set_request_parameter_supported(Some(false))
-    .set_request_uri_parameter_supported(Some(false));
-    serde_json::to_string(&metadata).map_err(|e| e.to_string())
+        }
+    }
+}
+
+/// The discovery document for `issuer`, serialised once at start.
+pub fn document(issuer: &str, acr_values: &[&str]) -> Result<String, String> {
+    serde_json::to_string(&ProviderMetadata::new(issuer, acr_values)).map_err(|e| e.to_string())
 }
 
 /// The OpenID Provider metadata.
 #[utoipa::path(
     tag = "oidc",
-    responses((status = 200, description = "OpenID Provider Metadata", content_type = "application/json", body = Object))
+    responses((status = 200, description = "OpenID Provider Metadata", content_type = "application/json", body = ProviderMetadata))
 )]
 #[get("/.well-known/openid-configuration")]
 pub async fn openid_configuration(state: web::Data<AppState>) -> HttpResponse {

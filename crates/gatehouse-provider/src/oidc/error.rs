@@ -6,19 +6,38 @@ use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use utoipa::ToSchema;
 
-/// An OAuth 2.0 error (RFC 6749 §5.2).
+/// An OAuth 2.0 error (RFC 6749 §5.2, RFC 6750 §3.1 for bearer tokens).
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct OAuthError {
-    /// `invalid_request`, `invalid_client`, `invalid_grant`, `unauthorized_client`,
-    /// `unsupported_grant_type`, `invalid_scope`, `server_error`, …
+    #[schema(value_type = OAuthErrorCode)]
     pub error: String,
+    /// What went wrong, for the developer.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub error_description: Option<String>,
     #[serde(skip)]
     status: u16,
     /// `WWW-Authenticate` for 401 answers.
     #[serde(skip)]
     challenge: Option<&'static str>,
+}
+
+/// The `error` codes this server answers: RFC 6749 §5.2 at the token endpoint (and
+/// the others that authenticate clients), RFC 6750 §3.1 at `/userinfo`, and
+/// `server_error` / `temporarily_unavailable` (RFC 6749 §4.1.2.1) anywhere.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum OAuthErrorCode {
+    InvalidRequest,
+    InvalidClient,
+    InvalidGrant,
+    UnauthorizedClient,
+    UnsupportedGrantType,
+    InvalidScope,
+    InvalidToken,
+    InsufficientScope,
+    ServerError,
+    TemporarilyUnavailable,
 }
 
 impl OAuthError {

@@ -4,12 +4,14 @@
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::DateTime;
+use gatehouse_core::grant::RefreshToken;
 use gatehouse_core::ports::{
     AccessTokenRevocations, AccountRepository, RefreshTokenRepository, SessionRepository,
 };
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
-use super::access;
+use super::access::{self, AccessClaims};
 use super::client_auth::authenticate;
 use super::error::OAuthError;
 use super::token::form;
@@ -81,10 +83,122 @@ async fn client_and_token(
     Ok((client, token))
 }
 
-fn inactive() -> HttpResponse {
-    HttpResponse::Ok()
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(json!({"active": false}))
+/// What a token introspection answers (RFC 7662 §2.2): `active`, and for a live
+/// token of the asking client what it says. An inactive token (unknown, expired,
+/// revoked, or another client's) gets `active: false` and nothing else.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Introspection {
+    /// Whether the token is live: issued here, to the asking client, not expired, not
+    /// revoked, its session not ended.
+    pub active: bool,
+    /// `Bearer` for an access token, `refresh_token` for a refresh token.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub token_type: Option<IntrospectedTokenType>,
+    /// The client the token was issued to (the asking client).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub client_id: Option<String>,
+    /// The user's subject, or for a `client_credentials` token the client id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub sub: Option<String>,
+    /// The granted scopes, space-separated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub scope: Option<String>,
+    /// Issued at (seconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub iat: Option<i64>,
+    /// Expires at (seconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub exp: Option<i64>,
+    /// The session the token belongs to, when it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub sid: Option<String>,
+    /// Access tokens: the issuer.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub iss: Option<String>,
+    /// Access tokens: the audience (this issuer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub aud: Option<String>,
+    /// Access tokens: the token's unique id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub jti: Option<String>,
+    /// Access tokens of a user: when the user authenticated (seconds since the epoch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub auth_time: Option<i64>,
+    /// Access tokens of a user: the authentication context class reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub acr: Option<String>,
+    /// Access tokens of a user: the authentication methods used (RFC 8176).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub amr: Option<Vec<String>>,
+}
+
+/// The `token_type` of a live token.
+#[derive(Clone, Copy, Debug, Serialize, ToSchema)]
+pub enum IntrospectedTokenType {
+    #[serde(rename = "Bearer")]
+    Bearer,
+    #[serde(rename = "refresh_token")]
+    RefreshToken,
+}
+
+impl Introspection {
+    fn inactive() -> Self {
+        Self::default()
+    }
+
+    /// A live access token: its claims (RFC 9068 §2.2).
+    fn access(claims: AccessClaims) -> Self {
+        Self {
+            active: true,
+            token_type: Some(IntrospectedTokenType::Bearer),
+            client_id: Some(claims.client_id),
+            sub: Some(claims.sub),
+            scope: Some(claims.scope),
+            iat: Some(claims.iat),
+            exp: Some(claims.exp),
+            sid: claims.sid,
+            iss: Some(claims.iss),
+            aud: Some(claims.aud),
+            jti: Some(claims.jti),
+            auth_time: claims.auth_time,
+            acr: claims.acr,
+            amr: claims.amr,
+        }
+    }
+
+    /// A live refresh token of the user with `subject`.
+    fn refresh(refresh: RefreshToken, subject: &str) -> Self {
+        Self {
+            active: true,
+            token_type: Some(IntrospectedTokenType::RefreshToken),
+            sub: Some(subject.to_owned()),
+            scope: Some(refresh.scopes.join(" ")),
+            iat: Some(refresh.created_at.timestamp()),
+            exp: Some(refresh.expires_at.timestamp()),
+            sid: Some(refresh.session_id),
+            client_id: Some(refresh.client_id),
+            ..Self::default()
+        }
+    }
+
+    fn answer(&self) -> HttpResponse {
+        HttpResponse::Ok()
+            .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+            .json(self)
+    }
 }
 
 /// Is this token live, and what does it say? Only about the asking client's tokens.
@@ -92,7 +206,7 @@ fn inactive() -> HttpResponse {
     tag = "oidc",
     request_body(content_type = "application/x-www-form-urlencoded", content = super::forms::TokenAboutForm),
     responses(
-        (status = 200, description = "RFC 7662 introspection response (`active` and, when active, the token's claims)", body = Object),
+        (status = 200, description = "RFC 7662 introspection response (`active` and, when active, the token's claims)", body = Introspection),
         (status = 400, description = "`invalid_request`: not a form, no `token`, a parameter given twice", body = OAuthError),
         (status = 401, description = "`invalid_client`", body = OAuthError),
     )
@@ -112,23 +226,16 @@ pub async fn introspect(
             .map_err(|access::Unknown| OAuthError::temporarily_unavailable())?;
         return Ok(match live {
             Some(claims) if claims.client_id == client.id.as_str() => {
-                let mut body = serde_json::to_value(&claims).unwrap_or_else(|_| json!({}));
-                if let Some(map) = body.as_object_mut() {
-                    map.insert("active".to_owned(), true.into());
-                    map.insert("token_type".to_owned(), "Bearer".into());
-                }
-                HttpResponse::Ok()
-                    .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-                    .json(body)
+                Introspection::access(claims).answer()
             }
-            _ => inactive(),
+            _ => Introspection::inactive().answer(),
         });
     }
     let hash = state.secrets.hasher.hash(&token);
     let store = state.store.clone();
     let now = state.clock.now();
     let found = web::block(
-        move || -> Result<Option<serde_json::Value>, gatehouse_core::ports::RepositoryError> {
+        move || -> Result<Option<Introspection>, gatehouse_core::ports::RepositoryError> {
             let Some(refresh) = store.refresh_token_by_hash(&hash)? else {
                 return Ok(None);
             };
@@ -144,25 +251,17 @@ pub async fn introspect(
             let Some(account) = store.account_by_id(refresh.account_id)? else {
                 return Ok(None);
             };
-            Ok(Some(json!({
-                "active": true,
-                "token_type": "refresh_token",
-                "client_id": refresh.client_id,
-                "sub": account.subject.as_str(),
-                "scope": refresh.scopes.join(" "),
-                "iat": refresh.created_at.timestamp(),
-                "exp": refresh.expires_at.timestamp(),
-                "sid": refresh.session_id,
-            })))
+            Ok(Some(Introspection::refresh(
+                refresh,
+                account.subject.as_str(),
+            )))
         },
     )
     .await
     .map_err(|_| OAuthError::server_error())?
     .map_err(|_| OAuthError::temporarily_unavailable())?;
     Ok(match found {
-        Some(body) if body["client_id"] == client.id.as_str() => HttpResponse::Ok()
-            .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-            .json(body),
-        _ => inactive(),
+        Some(live) if live.client_id.as_deref() == Some(client.id.as_str()) => live.answer(),
+        _ => Introspection::inactive().answer(),
     })
 }

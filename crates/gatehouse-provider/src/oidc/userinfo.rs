@@ -5,10 +5,42 @@ use actix_web::http::header::{CacheControl, CacheDirective, WWW_AUTHENTICATE};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use gatehouse_core::Subject;
 use gatehouse_core::ports::AccountRepository;
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
 
 use super::access;
+use super::error::OAuthError;
 use crate::state::AppState;
+
+/// The claims about the user a token's scopes grant (OIDC Core §5.1, §5.3.2): `sub`
+/// always, each other claim with its scope and only when the account has it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserInfo {
+    /// The subject: the same `sub` as in the user's ID tokens.
+    pub sub: String,
+    /// With the `email` scope, when the account has an address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = Email)]
+    pub email: Option<String>,
+    /// With `email`: whether the address was proven to belong to the user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub email_verified: Option<bool>,
+}
+
+impl UserInfo {
+    /// What `account` discloses to a token with `claims`' scopes. A new claim (the
+    /// `profile` scope's, say) is one more optional member and one more line here.
+    fn of(account: &gatehouse_core::Account, claims: &access::AccessClaims) -> Self {
+        let email = account.email.as_ref().filter(|_| claims.has_scope("email"));
+        Self {
+            sub: account.subject.to_string(),
+            email: email.map(|e| e.as_str().to_owned()),
+            email_verified: email.map(|_| account.email_verified),
+        }
+    }
+}
 
 fn unauthorized(error: &str) -> HttpResponse {
     HttpResponse::build(StatusCode::UNAUTHORIZED)
@@ -19,7 +51,7 @@ fn unauthorized(error: &str) -> HttpResponse {
 
 /// The database did not answer: the token may well be live, so never 401.
 fn unavailable() -> HttpResponse {
-    actix_web::ResponseError::error_response(&super::error::OAuthError::temporarily_unavailable())
+    actix_web::ResponseError::error_response(&OAuthError::temporarily_unavailable())
 }
 
 async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
@@ -50,20 +82,9 @@ async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         Ok(Ok(_)) => return unauthorized("invalid_token"),
         _ => return unavailable(),
     };
-    let mut body = Map::new();
-    body.insert("sub".to_owned(), Value::String(account.subject.to_string()));
-    if claims.has_scope("email")
-        && let Some(email) = &account.email
-    {
-        body.insert("email".to_owned(), Value::String(email.as_str().to_owned()));
-        body.insert(
-            "email_verified".to_owned(),
-            Value::Bool(account.email_verified),
-        );
-    }
     HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(Value::Object(body))
+        .json(UserInfo::of(&account, &claims))
 }
 
 /// The UserInfo endpoint: `sub`, and `email` / `email_verified` with the `email` scope.
@@ -71,9 +92,9 @@ async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     tag = "oidc",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "UserInfo claims", body = Object),
-        (status = 401, description = "Missing, invalid, expired or revoked token (`WWW-Authenticate: Bearer`)"),
-        (status = 403, description = "`insufficient_scope`: the token lacks `openid`"),
+        (status = 200, description = "UserInfo claims", body = UserInfo),
+        (status = 401, description = "`invalid_request`: no bearer token; `invalid_token`: invalid, expired or revoked (`WWW-Authenticate: Bearer`)", body = OAuthError),
+        (status = 403, description = "`insufficient_scope`: the token lacks `openid`", body = OAuthError),
     )
 )]
 #[get("/userinfo")]
@@ -85,7 +106,11 @@ pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> HttpR
 #[utoipa::path(
     tag = "oidc",
     security(("bearer" = [])),
-    responses((status = 200, description = "UserInfo claims", body = Object), (status = 401, description = "As for GET"))
+    responses(
+        (status = 200, description = "UserInfo claims", body = UserInfo),
+        (status = 401, description = "As for GET", body = OAuthError),
+        (status = 403, description = "As for GET", body = OAuthError),
+    )
 )]
 #[post("/userinfo")]
 pub async fn userinfo_post(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
