@@ -145,6 +145,15 @@ passwordForm.addEventListener('submit', async (event) => {
   }
 });
 
+/** Refusals of the identifier itself, shown at its field.
+ * @type {Partial<Record<LoginProblem, Key>>} */
+const IDENTIFIER_PROBLEMS = {
+  identifier_missing: 'login.identifier_required',
+  identifier_invalid: 'login.identifier_invalid',
+  email_invalid: 'login.identifier_invalid',
+  username_login_disabled: 'login.username_login_disabled',
+};
+
 /** @param {unknown} error */
 function passwordProblem(error) {
   if (loginProblem(error)) return;
@@ -153,8 +162,8 @@ function passwordProblem(error) {
     fieldError(passwordInput, 'login.invalid_credentials');
     passwordInput.select();
     passwordInput.focus();
-  } else if (code === 'identifier_invalid' || code === 'username_login_disabled') {
-    fieldError(identifierInput, code === 'identifier_invalid' ? 'login.identifier_invalid' : 'login.username_login_disabled');
+  } else if (code && code in IDENTIFIER_PROBLEMS) {
+    fieldError(identifierInput, IDENTIFIER_PROBLEMS[code] ?? 'login.identifier_invalid');
     identifierInput.focus();
   } else if (code === 'account_locked' || code === 'account_disabled') {
     alertMessage(code === 'account_locked' ? 'login.account_locked' : 'login.account_disabled');
