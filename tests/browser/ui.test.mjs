@@ -314,6 +314,9 @@ for (const backend of backends()) {
         await password(ui, email);
         // The first time, the chooser shows the one method: "Email on r***@example.com".
         await ui.step('step-factors', text.chooser);
+        // A reload keeps the second step (the list is remembered by the tab).
+        await page.reload();
+        await ui.step('step-factors', text.chooser, { focused: false });
         const offered = page.locator('#factor-list button');
         assert.equal(await offered.count(), 1);
         assert.equal((await offered.textContent()).trim(), text.emailOn(masked(email)));

@@ -39,6 +39,27 @@ const base = `/api/v1/login/${seg(loginChallenge)}`;
 // which factors): only masked labels and ids, for this tab only.
 const remembered = `gatehouse.login.${loginChallenge}`;
 
+/** The tab's memory of the factor list; storage may be off (then a reload asks for
+ * the password again). @param {SecondFactorStep | null} step */
+function remember(step) {
+  try {
+    if (step) sessionStorage.setItem(remembered, JSON.stringify(step));
+    else sessionStorage.removeItem(remembered);
+  } catch {
+    // Nothing to keep it in.
+  }
+}
+
+/** @returns {SecondFactorStep | null} */
+function recall() {
+  try {
+    const saved = sessionStorage.getItem(remembered);
+    return saved ? /** @type {SecondFactorStep} */ (JSON.parse(saved)) : null;
+  } catch {
+    return null;
+  }
+}
+
 const passwordForm = byId('password-form', HTMLFormElement);
 const identifierInput = byId('identifier', HTMLInputElement);
 const passwordInput = byId('password', HTMLInputElement);
@@ -74,7 +95,7 @@ const ENDED = {
 function ended(key) {
   stopCurrent.abort();
   passkeyAutofill.abort();
-  sessionStorage.removeItem(remembered);
+  remember(null);
   el('nudge').hidden = true;
   text(el('ended-text'), key, { client: clientName() });
   // Back leads to the page that started the sign-in (the /authorize redirect left
@@ -180,7 +201,7 @@ function afterPassword(step) {
     location.assign(step.redirect_to);
     return;
   }
-  sessionStorage.setItem(remembered, JSON.stringify(step));
+  remember(step);
   el('nudge').hidden = !step.identifier_deprecated;
   factors = step.factors;
   // One method: the chooser shows it ("Email on r***@example.com") and nothing is
@@ -541,7 +562,7 @@ byId('webauthn-retry', HTMLButtonElement).addEventListener('click', () => {
 async function finish(done) {
   stopCurrent.abort();
   passkeyAutofill.abort();
-  sessionStorage.removeItem(remembered);
+  remember(null);
   // The biometric key is offered only where this device has one to add.
   if (done.offer_platform_enrolment && (await webauthn.platformAvailable())) {
     const link = byId('done-continue', HTMLAnchorElement);
@@ -565,17 +586,13 @@ async function main() {
   try {
     view = /** @type {LoginView} */ (await api('GET', base));
   } catch (error) {
-    if (!loginProblem(error)) {
-      showStep('step-ended', { focus: false });
-      showProblem(error);
-    }
+    if (!loginProblem(error)) showProblem(error);
     return;
   }
   chooseLocale(view.ui_locales);
   if (view.login_hint) identifierInput.value = view.login_hint;
-  const saved = sessionStorage.getItem(remembered);
-  if (view.next === 'second_factor' && saved) {
-    const step = /** @type {SecondFactorStep} */ (JSON.parse(saved));
+  const step = view.next === 'second_factor' ? recall() : null;
+  if (step) {
     factors = step.factors;
     el('nudge').hidden = !step.identifier_deprecated;
     showFactors();
