@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Every WebAuthn ceremony in headless Chromium: installs what the browser tests need
-# (the npm packages of package-lock.json into a temp dir, Debian's chromium when
-# /usr/bin/chromium is missing; never a browser download), builds `gatehouse`, and
-# runs tests/browser/*.test.mjs with Node's test runner on SQLite and, when
+# Every WebAuthn ceremony and the reference UI in headless Chromium: installs what the
+# browser tests need (the npm packages of package-lock.json into a temp dir, Debian's
+# chromium when /usr/bin/chromium is missing; never a browser download), builds
+# `gatehouse` (unless GATEHOUSE_TEST_BIN names a binary already built), and runs
+# tests/browser/*.test.mjs with Node's test runner on SQLite and, when
 # GATEHOUSE_TEST_POSTGRES_URL is set (required when CI is set), on PostgreSQL.
 # Ends with "N passed, N failed"; exits non-zero on any failure.
 set -euo pipefail
@@ -24,6 +25,8 @@ need() {
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 [ -x "$CHROMIUM" ] || need chromium
 command -v node >/dev/null && command -v npm >/dev/null || need nodejs npm
+# The UI tests age a registration link in the database, as the Rust tests do.
+command -v sqlite3 >/dev/null || need sqlite3
 "$CHROMIUM" --version
 node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
   { echo "the browser tests need Node.js 20 or later (found $(node --version))" >&2; exit 1; }
@@ -42,11 +45,17 @@ fi
 rm -rf "$here/node_modules"
 ln -s "$modules/node_modules" "$here/node_modules"
 
-# The server under test: the real binary.
-$CARGO build -p gatehouse --bin gatehouse
-target="${CARGO_TARGET_DIR:-$($CARGO metadata --format-version 1 --no-deps |
-  node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')}"
-export GATEHOUSE_TEST_BIN="$target/debug/gatehouse"
+# The server under test: the real binary. GATEHOUSE_TEST_BIN names one already built
+# (nothing is compiled then); otherwise the debug build of this checkout.
+if [ -n "${GATEHOUSE_TEST_BIN:-}" ]; then
+  [ -x "$GATEHOUSE_TEST_BIN" ] || { echo "GATEHOUSE_TEST_BIN=$GATEHOUSE_TEST_BIN is not an executable" >&2; exit 1; }
+  echo "browser tests: gatehouse from GATEHOUSE_TEST_BIN=$GATEHOUSE_TEST_BIN (not built)"
+else
+  $CARGO build -p gatehouse --bin gatehouse
+  target="${CARGO_TARGET_DIR:-$($CARGO metadata --format-version 1 --no-deps |
+    node -e 'let s = ""; process.stdin.on("data", (d) => (s += d)).on("end", () => console.log(JSON.parse(s).target_directory))')}"
+  export GATEHOUSE_TEST_BIN="$target/debug/gatehouse"
+fi
 
 log="$(mktemp "${TMPDIR:-/tmp}/gatehouse-browser-tap.XXXXXX")"
 trap 'rm -f "$log"' EXIT

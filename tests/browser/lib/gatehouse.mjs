@@ -115,9 +115,15 @@ function parseEml(text) {
   return { to: header('To') ?? '', subject: header('Subject') ?? '', body };
 }
 
+/** The reference UI's files in this checkout (served from disk with `[ui] assets_dir`). */
+export const UI_ASSETS = resolve(import.meta.dirname, '../../../crates/gatehouse-ui/assets');
+
 export class Site {
-  /** Starts `gatehouse serve` on `backend` with `tweak` applied to the TOML sections. */
-  static async start(backend, tweak = {}) {
+  /** Starts `gatehouse serve` on `backend` with `tweak` applied to the TOML sections.
+   * With `{ ui: true }`, the UI URLs keep their defaults (the reference UI at /ui/ on
+   * the issuer's origin) and the UI is read from this checkout's files, so the tests
+   * exercise the pages as they are now, not as the binary embedded them. */
+  static async start(backend, tweak = {}, { ui = false } = {}) {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-browser-'));
     const db = await database(backend, dir);
     const port = await freePort();
@@ -132,8 +138,9 @@ export class Site {
       logging: { format: 'json', level: 'info' },
       secrets: { key },
       password_hashing: { memory_kib: 64, iterations: 1, parallelism: 1 },
-      login: { ui_url: page },
-      migration: { registration_ui_url: page },
+      login: ui ? {} : { ui_url: page },
+      migration: ui ? {} : { registration_ui_url: page },
+      ui: ui ? { assets_dir: UI_ASSETS } : {},
       mail: { transport: 'file', file_dir: join(dir, 'mail'), poll_interval_seconds: 1, linger_ms: 0 },
       // The RP ID and origin follow the issuer: rp_id = "localhost", origin = the
       // issuer's, and no other port of localhost is accepted.
@@ -221,9 +228,24 @@ export class Site {
     await this.cli('accounts', 'import', file);
     await this.cli('invitations', 'send', '--all-pending');
     const mail = await this.waitForMail(email, (m) => m.subject.includes('SSO Registration'));
-    const link = mail.body.split(/\s+/).find((w) => w.startsWith(`${this.origin}/healthz?token=`));
+    return new URL(this.registrationLink(mail)).searchParams.get('token');
+  }
+
+  /** The "Complete Registration" link of a mail (on this server's origin). */
+  registrationLink(mail) {
+    const link = mail.body.split(/\s+/).find((w) => w.startsWith(this.origin) && w.includes('?token='));
     if (!link) throw new Error(`no registration link in ${mail.body}`);
-    return new URL(link).searchParams.get('token');
+    return link;
+  }
+
+  /** Runs one SQL statement on the server's database (sqlite3 or psql), as the Rust
+   * tests do to age a row. */
+  async sql(statement) {
+    if (this.db.url.startsWith('sqlite://')) {
+      await run('sqlite3', [this.db.url.slice('sqlite://'.length), statement]);
+    } else {
+      await psql(this.db.url, statement);
+    }
   }
 
   /** The mails to `to` so far, oldest first. */
@@ -320,6 +342,7 @@ export function pkce() {
 function toml(sections) {
   const value = (v) => (typeof v === 'string' ? JSON.stringify(v) : String(v));
   return Object.entries(sections)
+    .filter(([, values]) => Object.keys(values).length > 0)
     .map(([name, values]) => `[${name}]\n${Object.entries(values).map(([k, v]) => `${k} = ${value(v)}`).join('\n')}\n`)
     .join('\n');
 }
