@@ -121,8 +121,9 @@ export const UI_ASSETS = resolve(import.meta.dirname, '../../../crates/gatehouse
 export class Site {
   /** Starts `gatehouse serve` on `backend` with `tweak` applied to the TOML sections.
    * With `{ ui: true }`, the UI URLs keep their defaults (the reference UI at /ui/ on
-   * the issuer's origin) and the UI is read from this checkout's files, so the tests
-   * exercise the pages as they are now, not as the binary embedded them. */
+   * the issuer's origin), served as the binary embedded it (run.sh builds it from this
+   * checkout); with GATEHOUSE_UI_ASSETS=disk, from this checkout's files instead
+   * (`[ui] assets_dir`), for working on the pages with a binary built earlier. */
   static async start(backend, tweak = {}, { ui = false } = {}) {
     const dir = await mkdtemp(join(tmpdir(), 'gatehouse-browser-'));
     const db = await database(backend, dir);
@@ -140,7 +141,7 @@ export class Site {
       password_hashing: { memory_kib: 64, iterations: 1, parallelism: 1 },
       login: ui ? {} : { ui_url: page },
       migration: ui ? {} : { registration_ui_url: page },
-      ui: ui ? { assets_dir: UI_ASSETS } : {},
+      ui: ui && process.env.GATEHOUSE_UI_ASSETS === 'disk' ? { assets_dir: UI_ASSETS } : {},
       mail: { transport: 'file', file_dir: join(dir, 'mail'), poll_interval_seconds: 1, linger_ms: 0 },
       // The RP ID and origin follow the issuer: rp_id = "localhost", origin = the
       // issuer's, and no other port of localhost is accepted.

@@ -315,7 +315,8 @@ impl FactorConfirmation {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CodeConfirmation {
     pub code: String,
-    /// A name for the factor (at most 64 characters).
+    /// A name for the factor: 1 to 64 characters, not only spaces, no control characters.
+    #[schema(max_length = 64, pattern = r"^\s*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: Option<String>,
 }
 
@@ -323,6 +324,7 @@ pub struct CodeConfirmation {
 /// answers 409 `push_device_pending` until it has.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PushConfirmation {
+    #[schema(max_length = 64, pattern = r"^\s*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: Option<String>,
 }
 
@@ -332,7 +334,8 @@ pub struct AttestationConfirmation {
     /// `credential.toJSON()`.
     #[schema(value_type = RegistrationResponseJson)]
     pub credential: Value,
-    /// A name for the factor (at most 64 characters).
+    /// A name for the factor: 1 to 64 characters, not only spaces, no control characters.
+    #[schema(max_length = 64, pattern = r"^\s*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
     pub name: Option<String>,
 }
 
