@@ -11,14 +11,14 @@ use gatehouse_store::Tx;
 
 use super::login::{load_bound, passkey_sign_in};
 use super::origin::Origin;
-use super::second_factor::{LoginDone, done, finish};
+use super::second_factor::{Issued, LoginDone, done, finish};
 use crate::crypto::random;
+use crate::factors::FactorContext;
 use crate::factors::bodies::{PasskeySignIn, WebauthnChallenge};
 use crate::factors::webauthn::{finish_passwordless, start_passwordless};
-use crate::factors::{FactorContext, FactorError};
 use crate::oidc::browser;
 use crate::oidc::codes::established_acr;
-use crate::problem::Problem;
+use crate::problem::{Failure, Problem};
 use crate::state::AppState;
 
 fn not_offered() -> Problem {
@@ -116,34 +116,26 @@ pub async fn verify(
     let (browser, login_challenge) = (browser::presented(&req), path.into_inner());
     let session_token = random::token().map_err(|_| Problem::internal())?;
     let code = random::token().map_err(|_| Problem::internal())?;
-    let Origin { ip, user_agent } = Origin::of(&req, &state);
+    let origin = Origin::of(&req, &state);
     let shared = state.clone();
-    let (token, code_value) = (session_token.clone(), code.clone());
+    let token = session_token.clone();
     let outcome = web::block(move || {
         let state = shared.as_ref();
         let now = state.clock.now();
         let ctx = FactorContext { state, now };
-        let mut refusal = None;
-        let done = state.store.transaction(|tx| {
-            let mut login = match offered_login(tx, state, browser.as_deref(), &login_challenge) {
-                Ok(login) => login,
-                Err(p) => {
-                    refusal = Some(p);
-                    return Ok(None);
-                }
-            };
+        let issued = Issued {
+            session_token: &token,
+            code: &code,
+            origin: &origin,
+        };
+        state.store.transaction_with(|tx| {
+            let mut login = offered_login(tx, state, browser.as_deref(), &login_challenge)?;
             let signed_in = match finish_passwordless(&ctx, tx, &login, &credential) {
                 Ok(Ok(signed_in)) => signed_in,
                 // Refusals commit: the challenge is used up either way.
-                Ok(Err(p)) => {
-                    refusal = Some(p);
-                    return Ok(None);
-                }
-                Err(FactorError::Refused(p)) => {
-                    refusal = Some(*p);
-                    return Ok(None);
-                }
-                Err(FactorError::Repository(e)) => return Err(e),
+                Ok(Err(p)) => return Ok(Err(p)),
+                Err(Failure::Refused(p)) => return Ok(Err(*p)),
+                Err(failed) => return Err(failed),
             };
             let mut used = signed_in.factor.clone();
             used.last_used_at = Some(now);
@@ -159,28 +151,20 @@ pub async fn verify(
                 &login.request,
                 &state.config.webauthn.phishing_resistant_acr,
             );
-            finish(
+            let finished = finish(
                 tx,
                 state,
                 login,
                 &signed_in.account,
                 &signed_in.amr,
                 &acr,
-                &token,
-                &code_value,
-                user_agent.clone(),
-                ip.clone(),
-            )
-            .map(Some)
-        });
-        (done, refusal)
+                &issued,
+            )?;
+            Ok::<_, Failure>(Ok(finished))
+        })
     })
     .await
     .map_err(|_| Problem::internal())?;
-    let finished = match outcome {
-        (_, Some(problem)) => return Err(problem),
-        (Ok(Some(finished)), None) => finished,
-        _ => return Err(Problem::database_unavailable()),
-    };
+    let finished = outcome.map_err(Problem::from)??;
     Ok(done(&state, session_token, finished))
 }

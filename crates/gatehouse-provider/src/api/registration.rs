@@ -28,7 +28,7 @@ use super::origin::{Origin, client_address, throttle_bucket};
 use crate::factors::bodies::FactorConfirmation;
 use crate::migration::invitations::LinkMailer;
 use crate::password_pool::PoolError;
-use crate::problem::Problem;
+use crate::problem::{Failure, Problem};
 use crate::state::AppState;
 
 /// What the "Set your password" screen needs.
@@ -147,16 +147,26 @@ fn status_name(status: LinkStatus) -> &'static str {
     }
 }
 
-async fn blocking<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, RepositoryError> + Send + 'static,
-) -> Result<T, Problem> {
+/// Runs store work on the blocking pool: a refusal is answered as it is, a store
+/// failure as 503 with its cause logged.
+async fn blocking<T: Send + 'static, E: Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, Problem>
+where
+    Problem: From<E>,
+{
     web::block(work)
         .await
         .map_err(|_| Problem::internal())?
-        .map_err(|e| match e {
-            RepositoryError::NotFound => link_unknown(),
-            _ => Problem::database_unavailable(),
-        })
+        .map_err(Problem::from)
+}
+
+/// The account vanished under the link (erased meanwhile): the link names nothing.
+fn gone(e: RepositoryError) -> Failure {
+    match e {
+        RepositoryError::NotFound => link_unknown().into(),
+        other => other.into(),
+    }
 }
 
 /// The link and its account, whatever the link's status.
@@ -170,13 +180,11 @@ async fn load(
     let hash = state.secrets.hasher.hash(token);
     let store = state.store.clone();
     blocking(move || {
-        let link = store
-            .registration_token(&hash)?
-            .ok_or(RepositoryError::NotFound)?;
+        let link = store.registration_token(&hash)?.ok_or_else(link_unknown)?;
         let account = store
             .account_by_id(link.account_id)?
-            .ok_or(RepositoryError::NotFound)?;
-        Ok((link, account))
+            .ok_or_else(link_unknown)?;
+        Ok::<_, Failure>((link, account))
     })
     .await
 }
@@ -298,7 +306,7 @@ pub async fn set_password(
     account.password_hash = Some(hash);
     account.updated_at = state.clock.now();
     let store = state.store.clone();
-    blocking(move || store.update_account(&account)).await?;
+    blocking(move || store.update_account(&account).map_err(gone)).await?;
     Ok(HttpResponse::Ok().json(SecondFactorChoice {
         next: "second_factor".to_owned(),
         choices: second_factor_choices(&state),
@@ -355,29 +363,31 @@ pub async fn complete(
     account.email_verified = true;
     let store = state.store.clone();
     let won = blocking(move || {
-        store.transaction(|tx| {
-            if chosen != FactorKind::EmailOtp
-                && !tx
-                    .factors_of(account.id)?
-                    .iter()
-                    .any(|f| f.kind == chosen && f.status == FactorStatus::Active)
-            {
-                return Ok(Completion::FactorNotConfirmed);
-            }
-            if !tx.use_registration_token(&link.token_hash, now)? {
-                return Ok(Completion::LinkUsed);
-            }
-            tx.update_account(&account)?;
-            if let Some(mut migration) = tx.migration_of(account.id)? {
-                migration.registered(now);
-                tx.update_migration(&migration)?;
-            }
-            tx.record(
-                &NewAuditEvent::new(AuditKind::RegistrationCompleted, Some(account.id), now)
-                    .with_detail("second_factor", chosen.as_str()),
-            )?;
-            Ok(Completion::Done)
-        })
+        store
+            .transaction(|tx| {
+                if chosen != FactorKind::EmailOtp
+                    && !tx
+                        .factors_of(account.id)?
+                        .iter()
+                        .any(|f| f.kind == chosen && f.status == FactorStatus::Active)
+                {
+                    return Ok(Completion::FactorNotConfirmed);
+                }
+                if !tx.use_registration_token(&link.token_hash, now)? {
+                    return Ok(Completion::LinkUsed);
+                }
+                tx.update_account(&account)?;
+                if let Some(mut migration) = tx.migration_of(account.id)? {
+                    migration.registered(now);
+                    tx.update_migration(&migration)?;
+                }
+                tx.record(
+                    &NewAuditEvent::new(AuditKind::RegistrationCompleted, Some(account.id), now)
+                        .with_detail("second_factor", chosen.as_str()),
+                )?;
+                Ok(Completion::Done)
+            })
+            .map_err(gone)
     })
     .await?;
     match won {

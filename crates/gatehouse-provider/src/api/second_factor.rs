@@ -26,7 +26,7 @@ use crate::factors::bodies::{FactorChallenge, FactorProof, LoginPending};
 use crate::factors::{FactorContext, FactorError, Verdict};
 use crate::oidc::browser::{self, SESSION_COOKIE};
 use crate::oidc::codes::{established_acr, issue_code, requires_phishing_resistance};
-use crate::problem::Problem;
+use crate::problem::{Failure, Problem};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -224,126 +224,126 @@ pub async fn verify(
     let browser = browser::presented(&req);
     let session_token = random::token().map_err(|_| Problem::internal())?;
     let code = random::token().map_err(|_| Problem::internal())?;
-    let Origin { ip, user_agent } = Origin::of(&req, &state);
+    let origin = Origin::of(&req, &state);
     let shared = state.clone();
-    let (token, code_value) = (session_token.clone(), code.clone());
+    let token = session_token.clone();
     let outcome = web::block(move || {
         let state = shared.as_ref();
-        let now = state.clock.now();
-        let ctx = FactorContext { state, now };
-        let mut refusal = None;
-        let mut pending = None;
-        let mut tried = None;
-        let done = state.store.transaction(|tx| {
-            let login = match load_bound(tx, state, browser.as_deref(), &login_challenge) {
-                Ok(login) => login,
-                Err(p) => {
-                    refusal = Some(p);
-                    return Ok(None);
-                }
-            };
-            let (account, factor, kind) = match resolve(tx, state, &login, &factor_id) {
-                Ok(found) => found,
-                Err(FactorError::Refused(p)) => {
-                    refusal = Some(*p);
-                    return Ok(None);
-                }
-                Err(FactorError::Repository(e)) => return Err(e),
-            };
-            tried = Some(kind);
-            if proof.kind() != kind {
-                refusal = Some(kind_mismatch(kind));
-                return Ok(None);
-            }
-            let Some(module) = state.login_factors.module(kind) else {
-                refusal = Some(Problem::new(
-                    StatusCode::CONFLICT,
-                    "factor_disabled",
-                    "Not available at login",
-                ));
-                return Ok(None);
-            };
-            let methods = match module.verify(&ctx, tx, &account, factor.as_ref(), &login, &proof) {
-                Ok(Verdict::Accepted(methods)) => methods,
-                // Refusals commit: the attempt counts, and the owner sees it in
-                // their security events.
-                Ok(Verdict::Refused(p)) => {
-                    let mut failed =
-                        NewAuditEvent::new(AuditKind::LoginFailed, Some(account.id), now)
-                            .with_detail("client_id", login.request.client_id.clone())
-                            .with_detail("reason", "second_factor")
-                            .with_detail("factor_kind", kind.as_str())
-                            .with_detail("code", p.code.clone());
-                    failed.user_agent.clone_from(&user_agent);
-                    failed.ip.clone_from(&ip);
-                    tx.record(&failed)?;
-                    refusal = Some(p);
-                    return Ok(None);
-                }
-                Ok(Verdict::Pending(waiting)) => {
-                    pending = Some(waiting);
-                    return Ok(None);
-                }
-                Err(FactorError::Refused(p)) => {
-                    refusal = Some(*p);
-                    return Ok(None);
-                }
-                Err(FactorError::Repository(e)) => return Err(e),
-            };
-            if let Some(mut used) = factor.clone() {
-                used.last_used_at = Some(now);
-                tx.update_factor(&used)?;
-            }
-            let acr = established_acr(
-                kind.is_phishing_resistant(),
-                &login.request,
-                &state.config.webauthn.phishing_resistant_acr,
-            );
-            finish(
-                tx,
-                state,
-                login,
-                &account,
-                &methods,
-                &acr,
-                &token,
-                &code_value,
-                user_agent.clone(),
-                ip.clone(),
-            )
-            .map(Some)
-        });
-        (done, refusal, pending, tried)
+        let issued = Issued {
+            session_token: &token,
+            code: &code,
+            origin: &origin,
+        };
+        state.store.transaction_with(|tx| {
+            let login = load_bound(tx, state, browser.as_deref(), &login_challenge)?;
+            let (account, factor, kind) = resolve(tx, state, &login, &factor_id)?;
+            let verified = prove(tx, state, login, &account, factor, kind, &proof, &issued)?;
+            Ok::<_, Failure>((kind, verified))
+        })
     })
     .await
     .map_err(|_| Problem::internal())?;
-    let (committed, refusal, pending, tried) = outcome;
-    let kind = tried.map_or("-", FactorKind::as_str);
-    let verdict = match (&committed, &refusal, &pending) {
-        (_, Some(p), _) if p.status == StatusCode::TOO_MANY_REQUESTS.as_u16() => {
-            state.metrics.throttle("factor_proofs");
-            "throttled"
-        }
-        (_, Some(_), _) => "refused",
-        (Ok(None), None, Some(_)) => "pending",
-        (Ok(Some(_)), None, _) => "ok",
-        _ => "failed",
+    let (kind, verdict) = match &outcome {
+        Ok((kind, Verified::Done(_))) => (kind.as_str(), "ok"),
+        Ok((kind, Verified::Pending(_))) => (kind.as_str(), "pending"),
+        Ok((kind, Verified::Refused(p))) => (kind.as_str(), refusal_outcome(&state, p)),
+        Err(Failure::Refused(p)) => ("-", refusal_outcome(&state, p)),
+        Err(Failure::Repository(_)) => ("-", "failed"),
     };
     state.metrics.login("verify", kind, verdict);
-    if verdict == "ok" {
-        state.metrics.login("completed", "-", "ok");
-    }
-    let finished = match (committed, refusal, pending) {
-        (_, Some(problem), _) => return Err(problem),
-        (Ok(None), None, Some(waiting)) => {
-            return Ok(HttpResponse::Accepted()
-                .insert_header(no_store())
-                .json(waiting));
+    match outcome.map_err(Problem::from)?.1 {
+        Verified::Done(finished) => {
+            state.metrics.login("completed", "-", "ok");
+            Ok(done(&state, session_token, finished))
         }
-        (Ok(Some(finished)), None, _) => finished,
-        _ => return Err(Problem::database_unavailable()),
+        Verified::Pending(waiting) => Ok(HttpResponse::Accepted()
+            .insert_header(no_store())
+            .json(waiting)),
+        Verified::Refused(problem) => Err(problem),
+    }
+}
+
+/// The metrics outcome of a refused proof (a throttle is counted as one).
+fn refusal_outcome(state: &AppState, problem: &Problem) -> &'static str {
+    if problem.status == StatusCode::TOO_MANY_REQUESTS.as_u16() {
+        state.metrics.throttle("factor_proofs");
+        "throttled"
+    } else {
+        "refused"
+    }
+}
+
+/// What a verify commits: the login finished, the phone has not answered yet, or a
+/// refusal (a counted attempt, audited).
+enum Verified {
+    Done(Finished),
+    Pending(LoginPending),
+    Refused(Problem),
+}
+
+/// Checks `proof` with the factor's module and, when it holds, finishes the login.
+#[allow(clippy::too_many_arguments)]
+fn prove(
+    tx: &Tx<'_>,
+    state: &AppState,
+    login: LoginRequest,
+    account: &Account,
+    factor: Option<Factor>,
+    kind: FactorKind,
+    proof: &FactorProof,
+    issued: &Issued<'_>,
+) -> Result<Verified, Failure> {
+    if proof.kind() != kind {
+        return Ok(Verified::Refused(kind_mismatch(kind)));
+    }
+    let Some(module) = state.login_factors.module(kind) else {
+        return Ok(Verified::Refused(Problem::new(
+            StatusCode::CONFLICT,
+            "factor_disabled",
+            "Not available at login",
+        )));
     };
-    Ok(done(&state, session_token, finished))
+    let now = state.clock.now();
+    let ctx = FactorContext { state, now };
+    let methods = match module.verify(&ctx, tx, account, factor.as_ref(), &login, proof) {
+        Ok(Verdict::Accepted(methods)) => methods,
+        // Refusals commit: the attempt counts, and the owner sees it in their
+        // security events.
+        Ok(Verdict::Refused(p)) => {
+            let mut failed = NewAuditEvent::new(AuditKind::LoginFailed, Some(account.id), now)
+                .with_detail("client_id", login.request.client_id.clone())
+                .with_detail("reason", "second_factor")
+                .with_detail("factor_kind", kind.as_str())
+                .with_detail("code", p.code.clone());
+            failed.user_agent.clone_from(&issued.origin.user_agent);
+            failed.ip.clone_from(&issued.origin.ip);
+            tx.record(&failed)?;
+            return Ok(Verified::Refused(p));
+        }
+        Ok(Verdict::Pending(waiting)) => return Ok(Verified::Pending(waiting)),
+        Err(Failure::Refused(p)) => return Ok(Verified::Refused(*p)),
+        Err(failed) => return Err(failed),
+    };
+    if let Some(mut used) = factor {
+        used.last_used_at = Some(now);
+        tx.update_factor(&used)?;
+    }
+    let acr = established_acr(
+        kind.is_phishing_resistant(),
+        &login.request,
+        &state.config.webauthn.phishing_resistant_acr,
+    );
+    Ok(Verified::Done(finish(
+        tx, state, login, account, &methods, &acr, issued,
+    )?))
+}
+
+/// What a finished login hands out, and where its request came from.
+#[derive(Debug)]
+pub(crate) struct Issued<'a> {
+    pub session_token: &'a str,
+    pub code: &'a str,
+    pub origin: &'a Origin,
 }
 
 /// The answer to a finished login: the session cookie and where to go.
@@ -388,7 +388,6 @@ fn offer_platform(
 
 /// Records the finished login: session, code, audit event. `acr` is what the login
 /// established (multi-factor, or phishing-resistant with a WebAuthn credential).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn finish(
     tx: &Tx<'_>,
     state: &AppState,
@@ -396,10 +395,7 @@ pub(crate) fn finish(
     account: &Account,
     methods: &[&str],
     acr: &str,
-    session_token: &str,
-    code: &str,
-    user_agent: Option<String>,
-    ip: Option<String>,
+    issued: &Issued<'_>,
 ) -> Result<Finished, RepositoryError> {
     let now = state.clock.now();
     let mut proven = login.amr.clone();
@@ -408,7 +404,7 @@ pub(crate) fn finish(
     let session = Session {
         id: random::token().map_err(|e| RepositoryError::Unavailable(e.to_string()))?,
         account_id: account.id,
-        token_hash: state.secrets.hasher.hash(session_token),
+        token_hash: state.secrets.hasher.hash(issued.session_token),
         amr: amr.clone(),
         acr: acr.to_owned(),
         auth_time: now,
@@ -416,11 +412,11 @@ pub(crate) fn finish(
         last_seen_at: now,
         expires_at: now + TimeDelta::seconds(state.config.login.session_ttl_seconds.into()),
         revoked_at: None,
-        user_agent: user_agent.clone(),
-        ip: ip.clone(),
+        user_agent: issued.origin.user_agent.clone(),
+        ip: issued.origin.ip.clone(),
     };
     tx.insert_session(&session)?;
-    let redirect_to = issue_code(tx, state, &login.request, &session, code)?;
+    let redirect_to = issue_code(tx, state, &login.request, &session, issued.code)?;
     login.amr = amr.clone();
     login.completed_at = Some(now);
     tx.update_login_request(&login)?;
@@ -428,8 +424,8 @@ pub(crate) fn finish(
         .with_detail("client_id", login.request.client_id.clone())
         .with_detail("amr", amr.join(" "))
         .with_detail("acr", acr);
-    event.user_agent = user_agent;
-    event.ip = ip;
+    event.user_agent.clone_from(&issued.origin.user_agent);
+    event.ip.clone_from(&issued.origin.ip);
     tx.record(&event)?;
     Ok(Finished {
         redirect_to,

@@ -316,7 +316,10 @@ impl FactorConfirmation {
 pub struct CodeConfirmation {
     pub code: String,
     /// A name for the factor: 1 to 64 characters, not only spaces, no control characters.
-    #[schema(max_length = 64, pattern = r"^\s*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(
+        max_length = 64,
+        pattern = r"^\s*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
 }
 
@@ -324,7 +327,10 @@ pub struct CodeConfirmation {
 /// answers 409 `push_device_pending` until it has.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PushConfirmation {
-    #[schema(max_length = 64, pattern = r"^\s*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(
+        max_length = 64,
+        pattern = r"^\s*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
 }
 
@@ -335,7 +341,10 @@ pub struct AttestationConfirmation {
     #[schema(value_type = RegistrationResponseJson)]
     pub credential: Value,
     /// A name for the factor: 1 to 64 characters, not only spaces, no control characters.
-    #[schema(max_length = 64, pattern = r"^\s*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$")]
+    #[schema(
+        max_length = 64,
+        pattern = r"^\s*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub name: Option<String>,
 }
 
