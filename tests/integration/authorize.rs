@@ -128,6 +128,7 @@ async fn a_valid_request_goes_to_the_login_ui_bound_to_the_browser() {
     assert_eq!(view["scopes"], serde_json::json!(["openid", "email"]));
     assert_eq!(view["login_hint"], "rie@example.com");
     assert_eq!(view["next"], "password");
+    assert!(view.get("factors").is_none(), "no second step yet: {view}");
 
     // The same challenge from another browser (no cookie) is refused.
     let stranger = server.browser();

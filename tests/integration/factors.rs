@@ -685,6 +685,19 @@ async fn totp_from_enrolment_to_login(db: TestDatabase) {
         Some(factor.as_str())
     );
     assert_eq!(login.offered_kinds(), vec!["totp", "email_otp"]);
+    // A page reloaded now finds the same second step in the login view.
+    let view: Value = login
+        .browser
+        .get(w.server.url(&format!("/api/v1/login/{}", login.challenge)))
+        .send()
+        .await
+        .expect("view")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(view["next"], "second_factor");
+    assert_eq!(view["factors"], login.offered["factors"]);
+    assert_eq!(view["default_factor"], login.offered["default_factor"]);
     let shown = login.challenge(&w, &factor).await;
     assert_eq!(
         (shown["kind"].as_str(), shown["code_length"].as_u64()),

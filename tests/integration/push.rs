@@ -177,6 +177,14 @@ pub(crate) async fn enrol(api: &Api<'_>, phone: &Phone, name: &str) -> String {
         registered["audience"],
         api.w.server.config.server.issuer.as_str()
     );
+    // Confirming now tells the page the phone has registered.
+    let res = api.confirm(&id, json!({"kind": "push"})).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let confirmed: Value = res.json().await.expect("json");
+    assert_eq!(
+        (confirmed["id"].as_str(), confirmed["status"].as_str()),
+        (Some(id.as_str()), Some("active"))
+    );
     let key = std::fs::read_to_string(&phone.key).expect("key file");
     assert!(key.starts_with("-----BEGIN PRIVATE KEY-----"), "PKCS#8 PEM");
 

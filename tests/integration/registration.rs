@@ -350,6 +350,8 @@ async fn scenario_a(db: TestDatabase) {
     .await;
     assert_eq!(view["status"], "valid");
     assert_eq!(view["email"], "R***@example.com");
+    // The page can speak the language the mails were written in.
+    assert_eq!(view["locale"], "ja");
     assert_eq!(view["next"], "password");
     let rules: Vec<&str> = view["password_policy"]
         .as_array()

@@ -462,7 +462,7 @@ pub fn name_of(name: Option<&str>) -> Result<Option<String>, Problem> {
     tag = "account",
     security(("bearer" = [])),
     params(("factor" = String, Path, description = "The id of the pending factor")),
-    request_body(content = FactorConfirmation, description = "The proof, with the factor's `kind`, and an optional `name` (1–64 characters): `totp`, a `code` from the app; `security_key`, `passkey`, `platform`, the `credential`: `credential.toJSON()` of the answer of `navigator.credentials.create` (stored with its AAGUID, transports and backup flags); `push` needs none: the phone's registration activates it, and a pending one answers 409 `push_device_pending`"),
+    request_body(content = FactorConfirmation, description = "The proof, with the factor's `kind`, and an optional `name` (1–64 characters): `totp`, a `code` from the app; `security_key`, `passkey`, `platform`, the `credential`: `credential.toJSON()` of the answer of `navigator.credentials.create` (stored with its AAGUID, transports and backup flags); `push` needs none: the phone's registration activates it; confirming asks whether that happened: 409 `push_device_pending` until it has, then 200 with the active factor"),
     responses(
         (status = 200, description = "Active", body = FactorView),
         (status = 400, description = "`invalid_json`", body = Problem, content_type = "application/problem+json"),
@@ -508,6 +508,12 @@ pub fn confirm(
     let account = actor.account;
     in_tx(state, |tx| {
         let mut factor = owned_factor(tx, account, raw_id)?;
+        // A push factor turns active when its phone registers: asking to confirm it
+        // then is asking whether that happened, and the answer is its view.
+        let registered = factor.kind == FactorKind::Push && factor.status == FactorStatus::Active;
+        if registered && proof.kind() == FactorKind::Push {
+            return Ok(Ok(view(&factor, account, state)));
+        }
         if factor.status != FactorStatus::Pending {
             return Err(FactorError::refused(
                 StatusCode::CONFLICT,

@@ -12,7 +12,7 @@ use gatehouse_core::{
     Account, AccountStatus, AuditKind, FactorKind, IdentifierPolicy, LegacyUsername,
     LoginIdentifier, NewAuditEvent,
 };
-use gatehouse_core::{AccountId, ClientId};
+use gatehouse_core::{AccountId, ClientId, Factor};
 use serde::Deserialize;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -48,6 +48,13 @@ pub struct LoginView {
     /// key, passkey or biometric key will be offered as the second step.
     pub phishing_resistant: bool,
     pub expires_at: DateTime<Utc>,
+    /// With `next: second_factor` (a page reloaded after the password step): the ways
+    /// to finish, as the password step answered them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub factors: Option<Vec<FactorOfferView>>,
+    /// With `next: second_factor`: the factor to start with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub default_factor: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -152,6 +159,29 @@ pub async fn get_login(
         &login.request,
         &state.config.webauthn.phishing_resistant_acr,
     );
+    let second_step = match login.account_id {
+        None => None,
+        Some(account_id) => {
+            let shared = state.clone();
+            web::block(move || -> Result<_, RepositoryError> {
+                let account = shared
+                    .store
+                    .account_by_id(account_id)?
+                    .ok_or(RepositoryError::NotFound)?;
+                let factors = shared.store.factors_of(account_id)?;
+                Ok(offers(&account, &factors, &shared, phishing_resistant))
+            })
+            .await
+            .map_err(|_| Problem::internal())??
+            .into()
+        }
+    };
+    let (factors, default_factor) = second_step.map_or((None, None), |(offers, first)| {
+        (
+            Some(offers.into_iter().map(FactorOfferView::from).collect()),
+            first,
+        )
+    });
     Ok(HttpResponse::Ok().json(LoginView {
         login_challenge: login.id,
         client: ClientSummary {
@@ -169,7 +199,24 @@ pub async fn get_login(
         passkey_sign_in: passkey_sign_in(&state),
         phishing_resistant,
         expires_at: login.expires_at,
+        factors,
+        default_factor,
     }))
+}
+
+/// The factors that can finish a login of `account` (only WebAuthn ones when the
+/// client asked for phishing resistance), and the one to start with.
+fn offers(
+    account: &Account,
+    factors: &[Factor],
+    state: &AppState,
+    phishing_resistant: bool,
+) -> (Vec<FactorOffer>, Option<String>) {
+    if phishing_resistant {
+        phishing_resistant_offers(factors, &state.config.factors)
+    } else {
+        login_offers(account.email.as_ref(), factors, &state.config.factors)
+    }
 }
 
 /// Whether a discoverable passkey may sign in alone on this server.
@@ -503,11 +550,7 @@ pub async fn password(
             login.amr = vec!["pwd".to_owned()];
             guard.succeeded(tx, &shared)?;
             let factors = tx.factors_of(account_id)?;
-            let offers = if phishing_resistant {
-                phishing_resistant_offers(&factors, &config.factors)
-            } else {
-                login_offers(account.email.as_ref(), &factors, &config.factors)
-            };
+            let offers = offers(&account, &factors, &shared, phishing_resistant);
             let mut redirect_to = None;
             if phishing_resistant && offers.0.is_empty() {
                 // The client asked for phishing resistance only, and the account has

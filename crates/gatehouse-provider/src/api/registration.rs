@@ -38,6 +38,9 @@ pub struct RegistrationView {
     pub status: String,
     /// The address the link was sent to, masked: `r***@example.com`.
     pub email: Option<String>,
+    /// The account's language (BCP 47, e.g. `ja`), as imported or set: the mails were
+    /// written in it, and the pages should be too.
+    pub locale: Option<String>,
     /// The next step when valid: `password`, then `second_factor`.
     pub next: Option<String>,
     pub expires_at: DateTime<Utc>,
@@ -244,6 +247,7 @@ pub async fn get_registration(
     Ok(HttpResponse::Ok().json(RegistrationView {
         status: status_name(status).to_owned(),
         email: account.email.as_ref().map(Email::masked),
+        locale: account.locale.clone(),
         next,
         expires_at: link.expires_at,
         password_policy: state
