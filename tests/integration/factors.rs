@@ -11,7 +11,9 @@ use gatehouse_core::ports::{
     AccountRepository, AuditLog, FactorGuardRepository, FactorRepository, RecoveryCodeRepository,
 };
 use gatehouse_core::recovery_code::RecoveryCode;
-use gatehouse_core::{AccountStatus, AuditKind, Factor, FactorId, FactorKind, FactorStatus};
+use gatehouse_core::{
+    AccountStatus, AuditKind, Factor, FactorId, FactorKind, FactorStatus, ShiftedClock,
+};
 use gatehouse_provider::Config;
 use gatehouse_provider::clients::ClientRequest;
 use gatehouse_provider::config::MailTransportKind;
@@ -20,6 +22,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::{TestDatabase, TestServer, tally, test_config};
@@ -31,6 +34,8 @@ pub(crate) const ACCOUNT_SCOPE: &str = "openid email gatehouse:account";
 
 pub(crate) struct World {
     pub(crate) server: TestServer,
+    /// The server's clock: the wall clock, until a test moves it ahead.
+    pub(crate) clock: Arc<ShiftedClock>,
     pub(crate) mail_dir: tempfile::TempDir,
     /// First-party client "app": may ask for the account scope.
     pub(crate) app_secret: String,
@@ -45,7 +50,8 @@ pub(crate) async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)
     config.mail.transport = MailTransportKind::File;
     config.mail.file_dir = mail_dir.path().display().to_string();
     tweak(&mut config);
-    let server = TestServer::start_with(config, Some(db)).await;
+    let clock = Arc::new(ShiftedClock::default());
+    let server = TestServer::start_on(config, Some(db), clock.clone()).await;
     let register = |id: &str, first_party: bool| {
         server
             .register_client(ClientRequest {
@@ -65,6 +71,7 @@ pub(crate) async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)
     let partner_secret = register("partner", false);
     let account = server.create_account(EMAIL, Some(PASSWORD), AccountStatus::Active);
     World {
+        clock,
         server,
         mail_dir,
         app_secret,
@@ -1558,8 +1565,8 @@ async fn changes_need_a_recent_login() {
     };
     w.server.store().insert_factor(&pending).expect("insert");
     let factor = pending.id.to_string();
-    // auth_time is in whole seconds: two seconds later it is surely over one old.
-    tokio::time::sleep(Duration::from_millis(2200)).await;
+    // auth_time is in whole seconds: three seconds later it is surely over one old.
+    w.clock.advance(TimeDelta::seconds(3));
     // Listing still works; changes do not.
     api.list().await;
     let body = problem(

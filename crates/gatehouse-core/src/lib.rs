@@ -31,7 +31,7 @@ pub mod webauthn;
 pub use account::{Account, AccountId, AccountStatus, IllegalTransition, Subject};
 pub use audit::{AuditEvent, AuditKind, NewAuditEvent};
 pub use client::{Client, ClientError, ClientId, GrantType, SigningAlg, TokenEndpointAuthMethod};
-pub use clock::{Clock, FixedClock, SystemClock};
+pub use clock::{Clock, FixedClock, ShiftedClock, SystemClock};
 pub use email::{Email, EmailError};
 pub use factor::{Factor, FactorId, FactorKind, FactorRegistry, FactorStatus, KindState};
 pub use identifier::{IdentifierError, IdentifierPolicy, LoginIdentifier};

@@ -187,6 +187,12 @@ impl Application {
     /// Opens (and by default migrates) the database, then binds `server.bind`.
     /// With port 0 the OS picks a port: read it back with [`Application::port`].
     pub fn build(config: Config) -> Result<Self, StartError> {
+        Self::build_with(config, Arc::new(SystemClock))
+    }
+
+    /// [`Application::build`] on `clock`: every rule that expires, throttles or counts
+    /// asks it, so tests move time instead of waiting for it.
+    pub fn build_with(config: Config, clock: Arc<dyn Clock>) -> Result<Self, StartError> {
         let config = config.with_ui_defaults();
         config.validate()?;
         let url = config.database.parsed_url()?;
@@ -205,7 +211,6 @@ impl Application {
             bind: config.server.bind.clone(),
             reason: e.to_string(),
         })?;
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         if config.ui.enabled {
             crate::ui::register_settings_client(&store, &config, clock.now()).map_err(
                 |reason| StartError::Spawn {

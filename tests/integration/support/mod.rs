@@ -7,12 +7,13 @@ pub mod smtp;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use gatehouse_core::password::HashingParams;
+use gatehouse_core::{Clock, SystemClock};
 use gatehouse_provider::{Application, Config};
 use gatehouse_store::{DatabaseUrl, PoolOptions, Store};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::OnceLock;
 use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tempfile::TempDir;
 
@@ -126,6 +127,11 @@ impl TestServer {
     /// The server runs on a thread and runtime of its own, as `gatehouse serve` does,
     /// so stopping it can wait for it whatever the test's runtime is doing.
     pub async fn start_with(config: Config, db: Option<TestDatabase>) -> Self {
+        Self::start_on(config, db, Arc::new(SystemClock)).await
+    }
+
+    /// As [`TestServer::start_with`], on `clock` (a `ShiftedClock` the test moves).
+    pub async fn start_on(config: Config, db: Option<TestDatabase>, clock: Arc<dyn Clock>) -> Self {
         // As the server sees it: UI URLs left empty point at the reference UI.
         let config = config.with_ui_defaults();
         let (ready, started) = tokio::sync::oneshot::channel();
@@ -139,7 +145,7 @@ impl TestServer {
                     .build()
                     .expect("server runtime");
                 runtime.block_on(async move {
-                    match Application::build(server_config) {
+                    match Application::build_with(server_config, clock) {
                         Ok(app) => {
                             let _ = ready.send(Ok((app.port(), app.handle())));
                             let _ = done.send(app.run_until_stopped().await);
