@@ -251,6 +251,18 @@ impl Login {
         }
     }
 
+    /// The login view (`GET /api/v1/login/{login_challenge}`), in this browser.
+    pub(crate) async fn view(&self, w: &World) -> Value {
+        self.browser
+            .get(w.server.url(&format!("/api/v1/login/{}", self.challenge)))
+            .send()
+            .await
+            .expect("view")
+            .json()
+            .await
+            .expect("json")
+    }
+
     pub(crate) async fn post(&self, w: &World, step: &str, body: Value) -> reqwest::Response {
         self.browser
             .post(
@@ -693,15 +705,7 @@ async fn totp_from_enrolment_to_login(db: TestDatabase) {
     );
     assert_eq!(login.offered_kinds(), vec!["totp", "email_otp"]);
     // A page reloaded now finds the same second step in the login view.
-    let view: Value = login
-        .browser
-        .get(w.server.url(&format!("/api/v1/login/{}", login.challenge)))
-        .send()
-        .await
-        .expect("view")
-        .json()
-        .await
-        .expect("json");
+    let view = login.view(&w).await;
     assert_eq!(view["next"], "second_factor");
     assert_eq!(view["factors"], login.offered["factors"]);
     assert_eq!(view["default_factor"], login.offered["default_factor"]);

@@ -453,15 +453,7 @@ async fn a_passkey_signs_in_without_a_password(db: TestDatabase) {
         .expect("json");
     // Another browser cannot see it; ours must send its cookie.
     assert_eq!(view["code"], "browser_mismatch");
-    let view: Value = login
-        .browser
-        .get(w.server.url(&format!("/api/v1/login/{}", login.challenge)))
-        .send()
-        .await
-        .expect("view")
-        .json()
-        .await
-        .expect("json");
+    let view = login.view(&w).await;
     assert_eq!(view["next"], "password");
     assert_eq!(view["passkey_sign_in"], true);
 
