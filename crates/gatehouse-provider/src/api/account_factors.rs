@@ -20,8 +20,8 @@ use utoipa::ToSchema;
 
 use super::account::{blocking, in_tx, no_store};
 use super::account_auth::AccountCaller;
-use super::second_factor::kind_mismatch;
-use crate::factors::bodies::{EnrolmentSetup, FactorConfirmation};
+use crate::factors::bodies::{EnrolmentSetup, FactorConfirmation, FactorKindName};
+use crate::factors::kind_mismatch;
 use crate::factors::{FactorContext, FactorError, Verdict};
 use crate::problem::Problem;
 use crate::state::AppState;
@@ -77,20 +77,6 @@ pub enum FactorStatusName {
     Active,
     Disabled,
     Retired,
-}
-
-/// The kinds of sign-in method, as the document lists them.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum FactorKindName {
-    EmailOtp,
-    Totp,
-    SecurityKey,
-    Passkey,
-    Platform,
-    Push,
-    RecoveryCode,
-    Sms,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -18,12 +18,12 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::api::account::rate_limited;
-use crate::api::account_factors::FactorKindName;
 use crate::api::brute_force::{PasswordGuard, Refusal};
 use crate::api::origin::{Origin, client_address, throttle_bucket};
-use crate::oidc::authorize::redirect_location;
+use crate::factors::bodies::FactorKindName;
 use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
+use crate::oidc::redirect::redirect_location;
 use crate::password_pool::PoolError;
 use crate::problem::{Failure, Problem};
 use crate::state::AppState;

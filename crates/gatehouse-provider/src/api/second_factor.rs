@@ -23,7 +23,7 @@ use super::login::load_bound;
 use super::origin::Origin;
 use crate::crypto::random;
 use crate::factors::bodies::{FactorChallenge, FactorProof, LoginPending};
-use crate::factors::{FactorContext, FactorError, Verdict};
+use crate::factors::{FactorContext, FactorError, Verdict, kind_mismatch};
 use crate::oidc::browser::{self, SESSION_COOKIE};
 use crate::oidc::codes::{established_acr, issue_code, requires_phishing_resistance};
 use crate::problem::{Failure, Problem};
@@ -182,16 +182,6 @@ pub async fn challenge(
     // Committed: the code can go out now rather than at the worker's next poll.
     state.outbox.wake();
     Ok(HttpResponse::Ok().json(answer))
-}
-
-/// 422 `factor_kind_mismatch`: the body is the proof of another kind of factor.
-pub(crate) fn kind_mismatch(kind: FactorKind) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "factor_kind_mismatch",
-        "This proof is for another kind of sign-in method",
-    )
-    .with_detail(format!("This factor is `{}`", kind.as_str()))
 }
 
 /// Checks the proof; when it is right, finishes the login.

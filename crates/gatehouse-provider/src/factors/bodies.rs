@@ -22,6 +22,20 @@ pub enum BinaryEncoding {
     Base64url,
 }
 
+/// The kinds of sign-in method, as the document lists them.
+#[derive(Debug, ToSchema)]
+#[schema(rename_all = "snake_case")]
+pub enum FactorKindName {
+    EmailOtp,
+    Totp,
+    SecurityKey,
+    Passkey,
+    Platform,
+    Push,
+    RecoveryCode,
+    Sms,
+}
+
 // ----- challenges (POST …/factors/{factor}/challenge) -----
 
 /// What the UI shows for the chosen factor.

@@ -188,3 +188,13 @@ pub fn code_of(code: Option<&str>) -> Result<&str, FactorError> {
         )
     })
 }
+
+/// 422 `factor_kind_mismatch`: the body is the proof of another kind of factor.
+pub fn kind_mismatch(kind: FactorKind) -> Problem {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "factor_kind_mismatch",
+        "This proof is for another kind of sign-in method",
+    )
+    .with_detail(format!("This factor is `{}`", kind.as_str()))
+}

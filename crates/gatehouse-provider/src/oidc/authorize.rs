@@ -13,6 +13,7 @@ use gatehouse_core::ports::{AccountRepository, LoginRequestRepository, SessionRe
 use super::browser;
 use super::codes::{issue_code, session_satisfies};
 use super::error::OAuthError;
+use super::redirect::redirect_location;
 use crate::crypto::random;
 use crate::state::AppState;
 
@@ -90,25 +91,6 @@ fn found(location: &str) -> HttpResponse {
         .insert_header((LOCATION, location))
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .finish()
-}
-
-/// `redirect_uri` with the given parameters appended (RFC 6749 §4.1.2), plus `iss` (RFC 9207).
-pub fn redirect_location(
-    redirect_uri: &str,
-    params: &[(&str, Option<&str>)],
-    issuer: &str,
-) -> Option<String> {
-    let mut url = url::Url::parse(redirect_uri).ok()?;
-    {
-        let mut query = url.query_pairs_mut();
-        for (name, value) in params {
-            if let Some(value) = value {
-                query.append_pair(name, value);
-            }
-        }
-        query.append_pair("iss", issuer);
-    }
-    Some(url.into())
 }
 
 /// A redirect to the client with the given parameters.

@@ -6,7 +6,7 @@ use gatehouse_core::grant::{self, AuthorizationCode, Session};
 use gatehouse_core::ports::{AuthorizationCodeRepository, RepositoryError};
 use gatehouse_store::Tx;
 
-use super::authorize::redirect_location;
+use super::redirect::redirect_location;
 use super::tokens::ACR_MFA;
 use crate::state::AppState;
 

@@ -12,6 +12,7 @@ pub mod end_session;
 pub mod error;
 pub mod forms;
 pub mod pkce;
+pub mod redirect;
 pub mod revoke;
 pub mod token;
 pub mod tokens;
