@@ -391,6 +391,17 @@ async fn the_profile_is_read_and_changed_field_by_field() {
     assert_eq!(me["analytics_consent"], false);
     assert_eq!(me["mfa"]["methods"], json!(["email_otp"]));
     assert_eq!(me["mfa"]["enabled_beyond_email"], false);
+    // The password change form ticks the same checklist as registration.
+    let rules: Vec<&str> = me["password_policy"]
+        .as_array()
+        .expect("checklist")
+        .iter()
+        .filter_map(|r| r["code"].as_str())
+        .collect();
+    assert!(
+        rules.starts_with(&["too_short", "too_long"]) && rules.contains(&"needs_special"),
+        "{rules:?}"
+    );
 
     let patch = json!({
         "given_name": "Rie", "family_name": "Tanaka", "locale": "ja",

@@ -21,6 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::account_auth::AccountCaller;
 use super::brute_force::PASSWORD_ALERT;
+use super::password_rules::{PasswordRuleView, checklist};
 use crate::password_pool::PoolError;
 use crate::problem::{Failure, Problem};
 use crate::state::AppState;
@@ -71,6 +72,8 @@ pub struct ProfileView {
     pub zoneinfo: Option<String>,
     pub analytics_consent: bool,
     pub mfa: MfaSummary,
+    /// The password policy as a checklist, for the password change form.
+    pub password_policy: Vec<PasswordRuleView>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -273,6 +276,7 @@ pub(crate) fn profile_view(state: &AppState, account: &Account) -> Result<Profil
                 .any(|m| m == FactorKind::RecoveryCode.as_str()),
             methods,
         },
+        password_policy: checklist(&state.config.password_policy),
         created_at: account.created_at,
         updated_at: account.updated_at,
     })

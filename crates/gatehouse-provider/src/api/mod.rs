@@ -12,6 +12,7 @@ pub mod brute_force;
 pub mod login;
 pub mod logout;
 pub mod origin;
+pub mod password_rules;
 pub mod passwordless;
 pub mod push_device;
 pub mod registration;

@@ -6,7 +6,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::factor_guard::window_start;
-use gatehouse_core::password::{PasswordRule, RuleDescription};
 use gatehouse_core::ports::{
     AccountRepository, AuditLog, FactorRepository, MigrationRepository, RateLimits,
     RegistrationTokenRepository, RepositoryError,
@@ -25,6 +24,7 @@ use super::account_factors::{
     parse_kind,
 };
 use super::origin::{Origin, client_address, throttle_bucket};
+use super::password_rules::{PasswordRuleView, checklist};
 use crate::factors::bodies::FactorConfirmation;
 use crate::migration::invitations::LinkMailer;
 use crate::password_pool::PoolError;
@@ -46,42 +46,6 @@ pub struct RegistrationView {
     pub expires_at: DateTime<Utc>,
     /// The password policy as a checklist, in the order violations are reported.
     pub password_policy: Vec<PasswordRuleView>,
-}
-
-/// One line of the password checklist: "At least 12 characters".
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PasswordRuleView {
-    /// The rule; the checklist keys its lines on it, and `violations` names the same codes.
-    #[schema(value_type = PasswordRuleName)]
-    pub code: PasswordRule,
-    /// The number in the rule, where it has one (12 for `too_short`).
-    pub value: Option<usize>,
-    /// An English fallback text; a UI localises on `code`.
-    pub text: String,
-}
-
-impl From<RuleDescription> for PasswordRuleView {
-    fn from(rule: RuleDescription) -> Self {
-        Self {
-            code: rule.code,
-            value: rule.value,
-            text: rule.text,
-        }
-    }
-}
-
-/// The password rules, as the document lists them.
-#[derive(Debug, ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum PasswordRuleName {
-    TooShort,
-    TooLong,
-    NeedsUppercase,
-    NeedsLowercase,
-    NeedsDigit,
-    NeedsSpecial,
-    ForbiddenCharacter,
-    Mismatch,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -250,13 +214,7 @@ pub async fn get_registration(
         locale: account.locale.clone(),
         next,
         expires_at: link.expires_at,
-        password_policy: state
-            .config
-            .password_policy
-            .describe()
-            .into_iter()
-            .map(PasswordRuleView::from)
-            .collect(),
+        password_policy: checklist(&state.config.password_policy),
     }))
 }
 
