@@ -268,7 +268,7 @@ pub async fn list(
         let stored = state
             .store
             .factors_of(account.id)
-            .map_err(|_| Problem::database_unavailable())?;
+            .map_err(Problem::from)?;
         let mut factors = Vec::with_capacity(stored.len() + 1);
         let has_email_factor = stored.iter().any(|f| f.kind == FactorKind::EmailOtp);
         if let Some(email) = &account.email

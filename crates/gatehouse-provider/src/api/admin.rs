@@ -183,7 +183,7 @@ pub async fn get_migration_status(
     let status = web::block(move || migration_status(&shared.store, shared.clock.now()))
         .await
         .map_err(|_| Problem::internal())?
-        .map_err(|_| Problem::database_unavailable())?;
+        .map_err(Problem::from)?;
     Ok(HttpResponse::Ok().json(status))
 }
 

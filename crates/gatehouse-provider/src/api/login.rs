@@ -88,7 +88,7 @@ pub fn load_bound(
 ) -> Result<LoginRequest, Problem> {
     let login = requests
         .login_request_for_update(challenge)
-        .map_err(|_| Problem::database_unavailable())?
+        .map_err(Problem::from)?
         .ok_or_else(|| {
             Problem::new(
                 StatusCode::NOT_FOUND,
@@ -393,7 +393,7 @@ pub async fn password(
             .with_detail(e.to_string())
         })?;
         let account = find_account(&shared.store, &identifier, &lookup, policy)
-            .map_err(|_| Problem::database_unavailable())?;
+            .map_err(Problem::from)?;
         let subject = password_throttle_subject(account.as_ref(), &lookup);
         let guard = PasswordGuard::new(
             &shared,
@@ -420,7 +420,7 @@ pub async fn password(
                 }
                 Ok(refused)
             })
-            .map_err(|_| Problem::database_unavailable())?;
+            .map_err(Problem::from)?;
         Ok::<_, Problem>((login, account, guard, refused))
     })
     .await
@@ -472,7 +472,7 @@ pub async fn password(
             .await
             .map_err(|_| Problem::internal())?
             // A failure that cannot be recorded is not answered as a mere wrong password.
-            .map_err(|_| Problem::database_unavailable())?;
+            .map_err(Problem::from)?;
             if alerted {
                 state.outbox.wake();
             }
@@ -500,7 +500,7 @@ pub async fn password(
         web::block(move || store.record(&event))
             .await
             .map_err(|_| Problem::internal())?
-            .map_err(|_| Problem::database_unavailable())?;
+            .map_err(Problem::from)?;
     }
     if account.status != AccountStatus::Active {
         state.metrics.login("password", "-", "refused");

@@ -86,7 +86,7 @@ pub async fn get_logout(
             .clients
             .load(&state.store, id)
             .await
-            .map_err(|_| Problem::database_unavailable())?
+            .map_err(Problem::from)?
             .map(|c| ClientSummary {
                 client_id: c.id.to_string(),
                 client_name: c.name,
@@ -104,7 +104,7 @@ pub async fn get_logout(
             web::block(move || store.session_by_token_hash(&hash))
                 .await
                 .map_err(|_| Problem::internal())?
-                .map_err(|_| Problem::database_unavailable())?
+                .map_err(Problem::from)?
                 .is_some_and(|s| s.revoked_at.is_none() && s.expires_at > now)
         }
     };
@@ -146,7 +146,7 @@ pub async fn answer_logout(
     }
     end_browser_session(&req, &state)
         .await
-        .map_err(|_| Problem::database_unavailable())?;
+        .map_err(Problem::from)?;
     Ok(HttpResponse::Ok()
         .cookie(session_cookie_removal())
         .json(done))
