@@ -26,7 +26,8 @@ schemathesis:
 
 ## The OpenAPI document proves itself: TypeScript types generated from it (openapi-typescript,
 ## pinned) and the typed login/registration/enrolment client of tests/contract compiled
-## against them with tsc --strict. Needs Node 20+ and npm; no cargo, no server.
+## against them with tsc --strict; the reference UI's JavaScript type-checked against them
+## too (checkJs). Needs Node 20+ and npm; no cargo, no server.
 contract:
 	bash tests/contract/run.sh
 

@@ -70,9 +70,9 @@ const timeStep = () => Math.floor(Date.now() / 30_000);
 
 /** Imports one account of the old system (its `sub` is `legacy_subject`) and mails it
  * its registration link, as an operator does. */
-async function importAndInvite(site, email, legacySubject) {
-  const file = join(site.dir, `${legacySubject}.jsonl`);
-  await writeFile(file, `${JSON.stringify({ legacy_subject: legacySubject, email, given_name: 'Rie' })}\n`);
+async function importAndInvite(site, email, legacySubject, extra = {}) {
+  const file = join(site.dir, `${legacySubject.replace(/\W/g, '_')}.jsonl`);
+  await writeFile(file, `${JSON.stringify({ legacy_subject: legacySubject, email, given_name: 'Rie', ...extra })}\n`);
   await site.cli('accounts', 'import', file);
   await site.cli('invitations', 'send', '--account', email);
 }
@@ -230,6 +230,9 @@ for (const backend of backends()) {
         await password(ui, email);
         // The first time, the chooser shows the one method: "Email on r***@example.com".
         await ui.step('step-factors', text.chooser);
+        // A reload keeps the second step (the list is remembered by the tab).
+        await page.reload();
+        await ui.step('step-factors', text.chooser, { focused: false });
         const offered = page.locator('#factor-list button');
         assert.equal(await offered.count(), 1);
         assert.equal((await offered.textContent()).trim(), text.emailOn(masked(email)));
@@ -294,10 +297,11 @@ for (const backend of backends()) {
       await ui.step('step-link', text.expired, { focused: false });
     });
 
-    it('a login switches between the authenticator app and the e-mail code with "Try another method"; wrong codes show the attempts left', { timeout: TIMEOUT }, async () => {
+    it('a login switches between the authenticator app and the e-mail code with "Try another method"; wrong codes show the attempts left, then the wait', { timeout: TIMEOUT }, async () => {
       const email = newEmail('app');
       const legacy = `old-portal|app-${accounts}`;
-      await importAndInvite(site, email, legacy);
+      const username = `app.user.${accounts}`;
+      await importAndInvite(site, email, legacy, { username });
       const ui = await open('en');
       const { page, text } = ui;
 
@@ -316,10 +320,13 @@ for (const backend of backends()) {
       await ui.step('step-done', text.completed);
       assert.match(await page.textContent('#done-text'), /Authenticator app/);
 
+      // Signing in with the old username still works, with a nudge towards the address.
       const verifier = await authorize(ui);
-      await password(ui, email);
+      await password(ui, username);
       // Two methods: the last used (the app) starts at once.
       await ui.step('step-code', text.app);
+      assert.equal(await page.isVisible('#nudge'), true);
+      assert.match(await page.textContent('#nudge'), /Usernames are being retired/);
       const wrong = (code) => String((Number(code) + 1) % 1_000_000).padStart(6, '0');
       await page.fill('#code', wrong(totp(secret, timeStep())));
       await page.click('#code-form button[type=submit]');
@@ -356,6 +363,35 @@ for (const backend of backends()) {
       const id = await redeemed(ui, verifier);
       assert.equal(id.sub, legacy);
       assert.deepEqual(id.amr, ['pwd', 'otp', 'mfa']);
+
+      // The next login: wrong app codes until the factor is throttled; the page says how
+      // long to wait and the e-mail code still finishes the login.
+      const again = await authorize(ui);
+      await password(ui, email);
+      await ui.step('step-code', text.app);
+      assert.equal(await page.isVisible('#nudge'), false, 'signed in with the address: no nudge');
+      let lefts = [];
+      for (let i = 0; i < 6; i++) {
+        await page.fill('#code', wrong(totp(secret, timeStep())));
+        await page.click('#code-form button[type=submit]');
+        await page.waitForFunction(() => !document.getElementById('code-error').hidden || document.getElementById('alert').textContent);
+        const alert = (await page.textContent('#alert')).trim();
+        if (alert) {
+          assert.match(alert, /^Too many wrong codes\. Try again in \d+ (minutes|seconds), or use another method\.$/);
+          break;
+        }
+        lefts.push(Number(/(\d+) attempts? left/.exec(await page.textContent('#code-error'))?.[1]));
+      }
+      assert.ok(lefts.length >= 1 && lefts.every((n, i) => i === 0 || n === lefts[i - 1] - 1), `attempts left ${lefts}`);
+      await ui.axe('a throttled factor (en)');
+      await page.click('#step-code button.another');
+      await ui.step('step-factors', text.chooser);
+      const sent = (await site.codes(email)).length;
+      await page.click('#factor-list button[data-factor="email"]');
+      await ui.step('step-code', text.checkMail);
+      await page.fill('#code', await site.waitForCode(email, sent));
+      await page.click('#code-form button[type=submit]');
+      assert.equal((await redeemed(ui, again)).sub, legacy);
     });
 
     for (const lang of ['en', 'ja']) {
@@ -390,6 +426,15 @@ for (const backend of backends()) {
         await ui.step('step-confirm', undefined, { focused: false });
         await page.click('#restore');
         await ui.step('step-invalid');
+
+        // A login started in another browser cannot be finished in this one.
+        const elsewhere = await open(lang);
+        await elsewhere.page.goto(authorizeUrl().url);
+        const started = elsewhere.page.url();
+        assert.match(started, /\/ui\/login\?login_challenge=/);
+        await page.goto(started);
+        await ui.step('step-ended');
+        assert.match(await page.textContent('#ended-text'), lang === 'en' ? /started in another browser/ : /別のブラウザー/);
 
         // A login page whose request is unknown: the login cannot continue.
         await page.goto(site.url('/ui/login?login_challenge=unknown'));

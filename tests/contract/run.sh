@@ -5,6 +5,9 @@
 # push polling, passkey sign-in, registration, enrolment) against them with
 # `tsc -p tests/contract` (strict, noEmit). A change to a body, a kind or a problem
 # code the client relies on fails the compilation; so do duplicate operationIds.
+# Then the reference UI's modules (crates/gatehouse-ui/assets/**/*.js, JavaScript with
+# JSDoc types importing `gatehouse-api`) are type-checked against the same generated
+# types with checkJs and the same strict options (tsconfig.ui.json).
 #
 # Usage: bash tests/contract/run.sh [DOCUMENT]   (default: openapi/gatehouse.json)
 # The npm packages of package-lock.json are installed with `npm ci` into a temp dir
@@ -86,5 +89,14 @@ if "$here/node_modules/.bin/tsc" -p "$here" --pretty false; then
 else
   echo "contract: FAILED: the typed client does not compile against the document;" \
     "a body, kind or problem code it relies on has changed ($(( SECONDS - started )) s)" >&2
+  exit 1
+fi
+# The reference UI (crates/gatehouse-ui/assets), JavaScript with JSDoc types from the
+# same generated file, checked with checkJs under the same strict options.
+if "$here/node_modules/.bin/tsc" -p "$here/tsconfig.ui.json" --pretty false; then
+  echo "contract: the reference UI's modules type-check against the document ($(( SECONDS - started )) s)"
+else
+  echo "contract: FAILED: the reference UI's modules (crates/gatehouse-ui/assets) do not" \
+    "type-check against the document ($(( SECONDS - started )) s)" >&2
   exit 1
 fi

@@ -1,4 +1,5 @@
-//! The two migration sets must stay twins: same names, same order.
+//! The two migration sets must stay twins: same names, same order, same content but for
+//! the dialects' spellings of a column type.
 
 use crate::support::workspace_root;
 
@@ -45,4 +46,87 @@ fn every_migration_can_be_reverted() {
             }
         }
     }
+}
+
+/// What may differ between a SQLite migration and its PostgreSQL twin: each dialect's
+/// spelling of the same column type. Anything else is a drift.
+const DIALECT: [(&str, &str); 2] = [
+    // Binary data.
+    ("BLOB", "BYTEA"),
+    // An append-only sequence number the database assigns.
+    (
+        "INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT",
+        "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+    ),
+];
+
+/// A statement list as compared: SQL comments dropped, whitespace collapsed (and gone
+/// beside brackets and commas), so layout never counts.
+fn normalized(sql: &str) -> String {
+    sql.lines()
+        .map(|line| line.split("--").next().unwrap_or_default())
+        .flat_map(str::split_whitespace)
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace("( ", "(")
+        .replace(" )", ")")
+        .replace(" ,", ",")
+}
+
+/// The same schema, whichever backend: a twin that says something else fails here,
+/// naming the first place they part.
+#[test]
+fn sqlite_and_postgres_migrations_match_in_content() {
+    for name in folder_names("migrations/sqlite") {
+        for file in ["up.sql", "down.sql"] {
+            let read = |dialect: &str| {
+                let path = workspace_root()
+                    .join("migrations")
+                    .join(dialect)
+                    .join(&name)
+                    .join(file);
+                normalized(&std::fs::read_to_string(&path).expect("migration"))
+            };
+            let mut sqlite = read("sqlite");
+            for (ours, theirs) in DIALECT {
+                sqlite = sqlite.replace(ours, theirs);
+            }
+            let postgres = read("postgres");
+            let parted = sqlite
+                .char_indices()
+                .zip(postgres.chars())
+                .find(|((_, a), b)| a != b)
+                .map_or(sqlite.len().min(postgres.len()), |((i, _), _)| i);
+            assert!(
+                sqlite == postgres,
+                "{name}/{file} differs beyond the dialect at: {:?} / {:?}",
+                sqlite
+                    .get(parted..)
+                    .unwrap_or_default()
+                    .chars()
+                    .take(80)
+                    .collect::<String>(),
+                postgres
+                    .get(parted..)
+                    .unwrap_or_default()
+                    .chars()
+                    .take(80)
+                    .collect::<String>(),
+            );
+        }
+    }
+}
+
+/// The comparison bites: a column added on one side only is a drift.
+#[test]
+fn a_drifted_twin_is_told_apart() {
+    let sqlite = "CREATE TABLE t (\n  id TEXT PRIMARY KEY, -- the id\n  data BLOB\n);";
+    let postgres = "CREATE TABLE t (id TEXT PRIMARY KEY, data BYTEA);";
+    let mut spelled = normalized(sqlite);
+    for (ours, theirs) in DIALECT {
+        spelled = spelled.replace(ours, theirs);
+    }
+    assert_eq!(spelled, normalized(postgres));
+    let drifted = "CREATE TABLE t (id TEXT PRIMARY KEY, data BYTEA, extra TEXT);";
+    assert_ne!(spelled, normalized(drifted));
 }

@@ -2,6 +2,17 @@
 // browser binding and the session are cookies), and every refusal as an ApiError
 // carrying the problem's stable `code`, so screens switch on codes, never on titles.
 
+/** @typedef {import('gatehouse-api').operations} Operations */
+
+/**
+ * The problem codes the document lists for the refusals of the operations `Op` (by
+ * operationId). Pages type the codes they handle with it (see `codeOf` in each page),
+ * so tsc (tests/contract) refuses a code the document does not list for them: a
+ * renamed or dropped code fails the check, not the user.
+ * @template {keyof Operations} Op
+ * @typedef {Op extends keyof Operations ? { [S in keyof Operations[Op]['responses']]: Operations[Op]['responses'][S] extends { content: { 'application/problem+json': { code?: infer C } } } ? Exclude<C, undefined> : never }[keyof Operations[Op]['responses']] : never} ProblemCode
+ */
+
 /** A refused request: an RFC 9457 problem (or a network failure, code `network`). */
 export class ApiError extends Error {
   /**

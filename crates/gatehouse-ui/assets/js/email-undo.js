@@ -12,7 +12,9 @@ import { chooseLocale } from './i18n.js';
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
 
-/** @type {Record<string, import('./i18n.js').Key>} */
+/** @typedef {import('./api.js').ProblemCode<'undo_change'>} UndoProblem */
+
+/** @type {Partial<Record<UndoProblem, import('./i18n.js').Key>>} */
 const REFUSED = {
   undo_link_unknown: 'undo.unknown',
   undo_link_used: 'undo.used',
@@ -34,7 +36,7 @@ byId('restore', HTMLButtonElement).addEventListener('click', async () => {
     text(el('done-text'), 'undo.done', { email: done.email });
     showStep('step-done');
   } catch (error) {
-    const key = error instanceof ApiError ? REFUSED[error.code] : undefined;
+    const key = error instanceof ApiError ? REFUSED[/** @type {UndoProblem} */ (error.code)] : undefined;
     if (key) return invalid(key);
     if (!(error instanceof ApiError)) console.error(error);
     alertMessage(...commonMessage(error));

@@ -26,12 +26,39 @@ import * as webauthn from './webauthn.js';
 /** @typedef {S['PasskeySignIn']} PasskeySignIn */
 /** @typedef {S['PasswordStep']} PasswordStep */
 /** @typedef {import('./dom.js').Message} Message */
+/** @typedef {import('./i18n.js').Key} Key */
+/** @typedef {import('./api.js').ProblemCode<'get_login' | 'password' | 'factor_challenge' | 'factor_verify' | 'passkey_challenge' | 'passkey_verify'>} LoginProblem */
+
+/** The code of a refusal, as one the document lists for the login's operations.
+ * @param {unknown} error @returns {LoginProblem | null} */
+const codeOf = (error) => (error instanceof ApiError ? /** @type {LoginProblem} */ (error.code) : null);
 
 const loginChallenge = new URLSearchParams(location.search).get('login_challenge') ?? '';
 const base = `/api/v1/login/${seg(loginChallenge)}`;
 // The factor list survives a reload of the page (GET says `second_factor` but not
 // which factors): only masked labels and ids, for this tab only.
 const remembered = `gatehouse.login.${loginChallenge}`;
+
+/** The tab's memory of the factor list; storage may be off (then a reload asks for
+ * the password again). @param {SecondFactorStep | null} step */
+function remember(step) {
+  try {
+    if (step) sessionStorage.setItem(remembered, JSON.stringify(step));
+    else sessionStorage.removeItem(remembered);
+  } catch {
+    // Nothing to keep it in.
+  }
+}
+
+/** @returns {SecondFactorStep | null} */
+function recall() {
+  try {
+    const saved = sessionStorage.getItem(remembered);
+    return saved ? /** @type {SecondFactorStep} */ (JSON.parse(saved)) : null;
+  } catch {
+    return null;
+  }
+}
 
 const passwordForm = byId('password-form', HTMLFormElement);
 const identifierInput = byId('identifier', HTMLInputElement);
@@ -56,18 +83,19 @@ let passkeyAutofill = new AbortController();
 const clientName = () => view?.client.client_name ?? { key: 'common.the_application' };
 
 // Ending states: the login request is over, whatever the screen.
-const ENDED = /** @type {Record<string, import('./i18n.js').Key>} */ ({
+/** @type {Partial<Record<LoginProblem, Key>>} */
+const ENDED = {
   login_request_expired: 'ended.expired',
   login_request_completed: 'ended.completed',
   login_request_not_found: 'ended.not_found',
   browser_mismatch: 'ended.browser_mismatch',
-});
+};
 
-/** @param {import('./i18n.js').Key} key */
+/** @param {Key} key */
 function ended(key) {
   stopCurrent.abort();
   passkeyAutofill.abort();
-  sessionStorage.removeItem(remembered);
+  remember(null);
   el('nudge').hidden = true;
   text(el('ended-text'), key, { client: clientName() });
   // Back leads to the page that started the sign-in (the /authorize redirect left
@@ -82,13 +110,14 @@ function ended(key) {
  * @returns {boolean} handled
  */
 function loginProblem(error) {
-  if (!(error instanceof ApiError)) return false;
-  const key = ENDED[error.code];
+  const code = codeOf(error);
+  if (!code) return false;
+  const key = ENDED[code];
   if (key) {
     ended(key);
     return true;
   }
-  if (error.code === 'password_required') {
+  if (code === 'password_required') {
     showPassword();
     return true;
   }
@@ -137,16 +166,25 @@ passwordForm.addEventListener('submit', async (event) => {
   }
 });
 
+/** Refusals of the identifier itself, shown at its field.
+ * @type {Partial<Record<LoginProblem, Key>>} */
+const IDENTIFIER_PROBLEMS = {
+  identifier_missing: 'login.identifier_required',
+  identifier_invalid: 'login.identifier_invalid',
+  email_invalid: 'login.identifier_invalid',
+  username_login_disabled: 'login.username_login_disabled',
+};
+
 /** @param {unknown} error */
 function passwordProblem(error) {
   if (loginProblem(error)) return;
-  const code = error instanceof ApiError ? error.code : '';
+  const code = codeOf(error);
   if (code === 'invalid_credentials') {
     fieldError(passwordInput, 'login.invalid_credentials');
     passwordInput.select();
     passwordInput.focus();
-  } else if (code === 'identifier_invalid' || code === 'username_login_disabled') {
-    fieldError(identifierInput, code === 'identifier_invalid' ? 'login.identifier_invalid' : 'login.username_login_disabled');
+  } else if (code && code in IDENTIFIER_PROBLEMS) {
+    fieldError(identifierInput, IDENTIFIER_PROBLEMS[code] ?? 'login.identifier_invalid');
     identifierInput.focus();
   } else if (code === 'account_locked' || code === 'account_disabled') {
     alertMessage(code === 'account_locked' ? 'login.account_locked' : 'login.account_disabled');
@@ -163,7 +201,7 @@ function afterPassword(step) {
     location.assign(step.redirect_to);
     return;
   }
-  sessionStorage.setItem(remembered, JSON.stringify(step));
+  remember(step);
   el('nudge').hidden = !step.identifier_deprecated;
   factors = step.factors;
   // One method: the chooser shows it ("Email on r***@example.com") and nothing is
@@ -206,14 +244,15 @@ async function signInWithPasskey(signal, conditional) {
     finish(/** @type {LoginDone} */ (await api('POST', `${base}/passkey/verify`, body)));
   } catch (error) {
     if (signal.aborted || loginProblem(error)) return;
-    if (error instanceof ApiError) {
-      if (error.code === 'passkey_sign_in_disabled') return;
-      if (error.code === 'webauthn_ceremony_expired') {
+    const code = codeOf(error);
+    if (code) {
+      if (code === 'passkey_sign_in_disabled') return;
+      if (code === 'webauthn_ceremony_expired') {
         if (conditional) void startPasskeyAutofill();
         return;
       }
-      if (error.code === 'webauthn_invalid') alertMessage('webauthn.invalid');
-      else if (error.code === 'webauthn_counter_regression') alertMessage('webauthn.counter_regression');
+      if (code === 'webauthn_invalid') alertMessage('webauthn.invalid');
+      else if (code === 'webauthn_counter_regression') alertMessage('webauthn.counter_regression');
       else showProblem(error);
     } else if (webauthn.failure(error) === 'cancelled') {
       // The autofill request timed out (or the dialog was closed): offer it again.
@@ -314,7 +353,7 @@ function factorProblem(error) {
   if (loginProblem(error)) return;
   if (!(error instanceof ApiError)) return showProblem(error);
   const when = { seconds: error.retryAfter ?? 60 };
-  /** @type {Record<string, Message>} */
+  /** @type {Partial<Record<LoginProblem, Message>>} */
   const messages = {
     factor_not_allowed: ['factor.not_allowed', { client: clientName() }],
     factor_retired: ['factor.retired'],
@@ -326,7 +365,7 @@ function factorProblem(error) {
     push_send_limit: ['push.send_limit', { when }],
     rate_limited: ['code.throttled', { when }],
   };
-  showProblem(error, messages[error.code]);
+  showProblem(error, messages[/** @type {LoginProblem} */ (error.code)]);
 }
 
 // ---- Codes: e-mail, authenticator app, recovery code --------------------------
@@ -383,7 +422,7 @@ codeForm.addEventListener('submit', async (event) => {
 
 /** @param {unknown} error */
 function codeProblem(error) {
-  const code = error instanceof ApiError ? error.code : '';
+  const code = codeOf(error);
   if (error instanceof ApiError && code === 'otp_invalid') {
     const left = error.attemptsLeft;
     if (left === null) fieldError(codeInput, 'code.invalid_plain');
@@ -439,8 +478,8 @@ async function showPush(challenge, signal) {
   } catch (error) {
     if (signal.aborted) return;
     status(null);
-    const code = error instanceof ApiError ? error.code : '';
-    /** @type {Record<string, import('./i18n.js').Key>} */
+    const code = codeOf(error);
+    /** @type {Partial<Record<LoginProblem, Key>>} */
     const messages = {
       push_denied: 'push.denied',
       push_number_mismatch: 'push.mismatch',
@@ -448,7 +487,7 @@ async function showPush(challenge, signal) {
       push_used: 'push.expired',
       push_not_sent: 'push.expired',
     };
-    const key = messages[code];
+    const key = code && messages[code];
     if (key) {
       alertMessage(key);
       el('push-retry').hidden = false;
@@ -499,10 +538,11 @@ async function showWebauthn(challenge, signal) {
   } catch (error) {
     if (signal.aborted) return;
     retry.hidden = false;
-    if (error instanceof ApiError) {
-      if (error.code === 'webauthn_invalid') alertMessage('webauthn.invalid');
-      else if (error.code === 'webauthn_counter_regression') alertMessage('webauthn.counter_regression');
-      else if (error.code === 'webauthn_ceremony_expired') alertMessage('webauthn.expired');
+    const code = codeOf(error);
+    if (code) {
+      if (code === 'webauthn_invalid') alertMessage('webauthn.invalid');
+      else if (code === 'webauthn_counter_regression') alertMessage('webauthn.counter_regression');
+      else if (code === 'webauthn_ceremony_expired') alertMessage('webauthn.expired');
       else factorProblem(error);
     } else if (webauthn.failure(error) === 'cancelled') {
       alertMessage('webauthn.cancelled');
@@ -522,7 +562,7 @@ byId('webauthn-retry', HTMLButtonElement).addEventListener('click', () => {
 async function finish(done) {
   stopCurrent.abort();
   passkeyAutofill.abort();
-  sessionStorage.removeItem(remembered);
+  remember(null);
   // The biometric key is offered only where this device has one to add.
   if (done.offer_platform_enrolment && (await webauthn.platformAvailable())) {
     const link = byId('done-continue', HTMLAnchorElement);
@@ -546,17 +586,13 @@ async function main() {
   try {
     view = /** @type {LoginView} */ (await api('GET', base));
   } catch (error) {
-    if (!loginProblem(error)) {
-      showStep('step-ended', { focus: false });
-      showProblem(error);
-    }
+    if (!loginProblem(error)) showProblem(error);
     return;
   }
   chooseLocale(view.ui_locales);
   if (view.login_hint) identifierInput.value = view.login_hint;
-  const saved = sessionStorage.getItem(remembered);
-  if (view.next === 'second_factor' && saved) {
-    const step = /** @type {SecondFactorStep} */ (JSON.parse(saved));
+  const step = view.next === 'second_factor' ? recall() : null;
+  if (step) {
     factors = step.factors;
     el('nudge').hidden = !step.identifier_deprecated;
     showFactors();

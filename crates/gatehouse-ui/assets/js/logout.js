@@ -10,6 +10,7 @@ import { chooseLocale } from './i18n.js';
 /** @typedef {S['LogoutView']} LogoutView */
 /** @typedef {S['LogoutDecision']} LogoutDecision */
 /** @typedef {S['LogoutDone']} LogoutDone */
+/** @template {keyof import('./api.js').Operations} Op @typedef {import('./api.js').ProblemCode<Op>} ProblemCode */
 
 const challenge = new URLSearchParams(location.search).get('logout_challenge') ?? '';
 const base = `/api/v1/logout/${seg(challenge)}`;
@@ -21,7 +22,8 @@ const clientName = () => view?.client?.client_name ?? { key: 'common.the_applica
 
 /** @param {unknown} error */
 function problem(error) {
-  if (error instanceof ApiError && (error.code === 'logout_request_not_found' || error.code === 'logout_request_expired')) {
+  const code = error instanceof ApiError ? /** @type {ProblemCode<'get_logout' | 'answer_logout'>} */ (error.code) : null;
+  if (code === 'logout_request_not_found' || code === 'logout_request_expired') {
     showStep('step-invalid');
     return;
   }

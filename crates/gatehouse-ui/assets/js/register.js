@@ -25,6 +25,11 @@ import * as webauthn from './webauthn.js';
 /** @typedef {S['RegistrationCompleted']} RegistrationCompleted */
 /** @typedef {S['FactorKindName']} FactorKindName */
 /** @typedef {import('./i18n.js').Key} Key */
+/** @typedef {import('./api.js').ProblemCode<'get_registration' | 'set_password' | 'start_factor' | 'confirm_factor' | 'complete'>} RegistrationProblem */
+
+/** The code of a refusal, as one the document lists for the registration's operations.
+ * @param {unknown} error @returns {RegistrationProblem | null} */
+const codeOf = (error) => (error instanceof ApiError ? /** @type {RegistrationProblem} */ (error.code) : null);
 
 const token = new URLSearchParams(location.search).get('token') ?? '';
 const base = `/api/v1/registration/${seg(token)}`;
@@ -66,11 +71,11 @@ function showLinkState(state) {
 /** Problems of any step about the link itself.
  * @param {unknown} error @returns {boolean} handled */
 function linkProblem(error) {
-  if (!(error instanceof ApiError)) return false;
-  if (error.code === 'registration_link_unknown') showLinkState('unknown');
-  else if (error.code === 'registration_link_expired') showLinkState('expired');
-  else if (error.code === 'registration_link_used') showLinkState('used');
-  else if (error.code === 'password_required') showStep('step-password');
+  const code = codeOf(error);
+  if (code === 'registration_link_unknown') showLinkState('unknown');
+  else if (code === 'registration_link_expired') showLinkState('expired');
+  else if (code === 'registration_link_used') showLinkState('used');
+  else if (code === 'password_required') showStep('step-password');
   else return false;
   return true;
 }
@@ -113,7 +118,7 @@ passwordForm.addEventListener('submit', async (event) => {
     passwordForm.reset();
     showChoices(choice);
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'password_policy') {
+    if (error instanceof ApiError && codeOf(error) === 'password_policy') {
       // The server's verdict wins over the page's: mark every rule it named.
       markViolations(el('checklist'), error.problem['violations']);
       fieldError(passwordInput, 'register.policy_error');
@@ -192,8 +197,9 @@ async function setUp(kind, scope) {
 
 /** @param {unknown} error */
 function enrolProblem(error) {
-  if (error instanceof ApiError) {
-    /** @type {Record<string, Key>} */
+  const code = codeOf(error);
+  if (code) {
+    /** @type {Partial<Record<RegistrationProblem, Key>>} */
     const messages = {
       factor_not_available: 'factor.unavailable',
       factor_kind_unknown: 'factor.unavailable',
@@ -207,7 +213,7 @@ function enrolProblem(error) {
       webauthn_credential_exists: 'webauthn.exists',
       factor_not_confirmed: 'enrol.expired',
     };
-    const key = messages[error.code];
+    const key = messages[code];
     if (key) return alertMessage(key);
   }
   showProblem(error);
@@ -244,14 +250,15 @@ totpForm.addEventListener('submit', async (event) => {
     await busy(totpForm, () => api('POST', path, body));
     await complete('totp', totpForm);
   } catch (error) {
-    if (error instanceof ApiError && (error.code === 'otp_invalid' || error.code === 'otp_replayed')) {
+    const code = codeOf(error);
+    if (error instanceof ApiError && (code === 'otp_invalid' || code === 'otp_replayed')) {
       const left = error.attemptsLeft;
-      if (error.code === 'otp_replayed') fieldError(totpInput, 'code.replayed');
+      if (code === 'otp_replayed') fieldError(totpInput, 'code.replayed');
       else if (left === null) fieldError(totpInput, 'code.invalid_plain');
       else fieldError(totpInput, 'code.invalid', { n: left });
       totpInput.select();
       totpInput.focus();
-    } else if (error instanceof ApiError && error.code === 'rate_limited') {
+    } else if (error instanceof ApiError && code === 'rate_limited') {
       alertMessage('code.throttled', { when: { seconds: error.retryAfter ?? 60 } });
     } else {
       enrolProblem(error);
@@ -298,7 +305,7 @@ webauthnForm.addEventListener('submit', async (event) => {
     });
     await complete(kind, webauthnForm);
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'invalid_name') {
+    if (codeOf(error) === 'invalid_name') {
       fieldError(nameInput, 'enrol.invalid_name');
       nameInput.focus();
     } else if (!(error instanceof ApiError) && webauthn.failure(error) !== 'failed') {
@@ -337,10 +344,11 @@ async function showPush(setup) {
       const body = { kind: 'push' };
       await api('POST', path, body);
     } catch (error) {
-      if (error instanceof ApiError && error.code === 'push_device_pending' && Date.now() < deadline) continue;
-      if (!(error instanceof ApiError && error.code === 'factor_not_pending')) {
+      const code = codeOf(error);
+      if (code === 'push_device_pending' && Date.now() < deadline) continue;
+      if (code !== 'factor_not_pending') {
         status(null);
-        if (error instanceof ApiError && error.code === 'push_device_pending') alertMessage('enrol.expired');
+        if (code === 'push_device_pending') alertMessage('enrol.expired');
         else enrolProblem(error);
         return;
       }
