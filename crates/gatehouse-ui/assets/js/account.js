@@ -17,6 +17,8 @@ import { forget, signIn, tokens } from './oidc.js';
  *   | { do: 'email-code' }} Resume
  */
 
+/** @typedef {import('./api.js').ProblemCode<'start_enrolment' | 'confirm_enrolment' | 'remove_factor' | 'regenerate_recovery_codes' | 'request_change' | 'confirm_change'>} AccountProblem */
+
 /** The browser is on its way to /authorize: the caller has nothing more to do. */
 export class Redirected extends Error {
   constructor() {
@@ -82,7 +84,7 @@ export async function account(method, path, body, resume = null) {
       forget();
       return again({ resume });
     }
-    if (error.code === 'reauthentication_required') {
+    if (/** @type {AccountProblem} */ (error.code) === 'reauthentication_required') {
       // Asked again right after a login that was asked for this: do not loop.
       if (current.fresh && Date.now() - current.signedInAt < 30_000) throw new ReauthenticationLoop();
       const maxAge = error.problem['max_age'];

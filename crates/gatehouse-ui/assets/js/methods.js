@@ -27,6 +27,11 @@ import * as webauthn from './webauthn.js';
 /** @typedef {import('./i18n.js').Key} Key */
 /** @typedef {import('./dom.js').Message} Message */
 /** @typedef {'security_key' | 'passkey' | 'platform'} WebauthnKind */
+/** @typedef {import('./api.js').ProblemCode<'list_factors' | 'start_enrolment' | 'confirm_enrolment' | 'remove_factor' | 'regenerate_recovery_codes'>} MethodProblem */
+
+/** The code of a refusal, as one the document lists for the methods' operations.
+ * @param {unknown} error @returns {MethodProblem | null} */
+const codeOf = (error) => (error instanceof ApiError ? /** @type {MethodProblem} */ (error.code) : null);
 
 const FACTORS = '/api/v1/account/factors';
 
@@ -272,8 +277,9 @@ async function add(kind, scope, renew = false) {
  * @param {unknown} error @param {(key: Key) => void} say @param {(error: unknown) => void} otherwise
  */
 function enrolProblem(error, say, otherwise) {
-  if (error instanceof ApiError) {
-    /** @type {Record<string, Key>} */
+  const code = codeOf(error);
+  if (code) {
+    /** @type {Partial<Record<MethodProblem, Key>>} */
     const messages = {
       factor_retired: 'enrol.retired',
       factor_disabled: 'factor.unavailable',
@@ -288,7 +294,7 @@ function enrolProblem(error, say, otherwise) {
       webauthn_not_platform: 'webauthn.not_platform',
       webauthn_credential_exists: 'webauthn.exists',
     };
-    const key = messages[error.code];
+    const key = messages[code];
     if (key) return say(key);
   }
   return otherwise(error);
@@ -339,17 +345,18 @@ totpForm.addEventListener('submit', async (event) => {
     await busy(totpForm, () => account('POST', path, body, { do: 'add', kind: 'totp' }));
     await done(['mfa.added', { kind: { key: 'kind.totp' } }]);
   } catch (error) {
-    if (error instanceof ApiError && (error.code === 'otp_invalid' || error.code === 'otp_replayed')) {
+    const code = codeOf(error);
+    if (error instanceof ApiError && (code === 'otp_invalid' || code === 'otp_replayed')) {
       const left = error.attemptsLeft;
-      if (error.code === 'otp_replayed') fieldError(totpCode, 'code.replayed');
+      if (code === 'otp_replayed') fieldError(totpCode, 'code.replayed');
       else if (left === null) fieldError(totpCode, 'code.invalid_plain');
       else fieldError(totpCode, 'code.invalid', { n: left });
       totpCode.select();
       totpCode.focus();
-    } else if (error instanceof ApiError && error.code === 'invalid_name') {
+    } else if (code === 'invalid_name') {
       fieldError(totpName, 'enrol.invalid_name');
       totpName.focus();
-    } else if (error instanceof ApiError && error.code === 'rate_limited') {
+    } else if (error instanceof ApiError && code === 'rate_limited') {
       alertMessage('code.throttled', { when: { seconds: error.retryAfter ?? 60 } });
     } else {
       screenProblem(error);
@@ -397,7 +404,7 @@ webauthnForm.addEventListener('submit', async (event) => {
     });
     await done(['mfa.added', { kind: { key: /** @type {Key} */ (`kind.${kind}`) } }]);
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'invalid_name') {
+    if (codeOf(error) === 'invalid_name') {
       fieldError(webauthnName, 'enrol.invalid_name');
       webauthnName.focus();
     } else if (!(error instanceof ApiError) && !(error instanceof Redirected) && webauthn.failure(error) !== 'failed') {
@@ -488,7 +495,7 @@ async function remove(factor, scope) {
     removing = null;
     await done(['mfa.removed']);
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'factor_not_found') {
+    if (codeOf(error) === 'factor_not_found') {
       await done(['mfa.removed']);
     } else if (el('step-remove').hidden) {
       panelProblem('mfa', error);

@@ -37,6 +37,11 @@ import {
 /** @typedef {S['EventView']} EventView */
 /** @typedef {import('./account.js').Resume} Resume */
 /** @typedef {import('./i18n.js').Key} Key */
+/** @typedef {import('./api.js').ProblemCode<'get_profile' | 'patch_profile' | 'request_change' | 'confirm_change' | 'change_password' | 'list_sessions' | 'revoke_session' | 'revoke_other_sessions' | 'list_events'>} SettingsProblem */
+
+/** The code of a refusal, as one the document lists for the settings page's operations.
+ * @param {unknown} error @returns {SettingsProblem | null} */
+const codeOf = (error) => (error instanceof ApiError ? /** @type {SettingsProblem} */ (error.code) : null);
 
 const ACCOUNT = '/api/v1/account';
 
@@ -177,7 +182,7 @@ profileForm.addEventListener('submit', async (event) => {
     relocalise();
     renderLists();
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'invalid_fields' && Array.isArray(error.problem['fields'])) {
+    if (error instanceof ApiError && codeOf(error) === 'invalid_fields' && Array.isArray(error.problem['fields'])) {
       /** @type {(HTMLInputElement | HTMLSelectElement)[]} */
       const marked = [];
       for (const entry of error.problem['fields']) {
@@ -243,7 +248,7 @@ async function requestEmailChange(email) {
     text(el('email-code-intro'), 'email.code_intro', { digits: started.code_length, to: started.sent_to });
     showCodeForm(true);
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'invalid_fields') {
+    if (error instanceof ApiError && codeOf(error) === 'invalid_fields') {
       const fields = Array.isArray(error.problem['fields']) ? error.problem['fields'] : [];
       const first = fields[0] && typeof fields[0] === 'object' ? /** @type {Record<string, unknown>} */ (fields[0]) : {};
       const code = String(first['code'] ?? '');
@@ -285,7 +290,7 @@ emailCodeForm.addEventListener('submit', async (event) => {
     text(el('email-changed-text'), 'email.changed_text', { email: changed.email });
     showStep('step-email-changed');
   } catch (error) {
-    const code = error instanceof ApiError ? error.code : '';
+    const code = codeOf(error);
     if (error instanceof ApiError && code === 'otp_invalid') {
       const left = error.attemptsLeft;
       if (left === null) fieldError(emailCode, 'code.invalid_plain');
@@ -359,11 +364,11 @@ passwordForm.addEventListener('submit', async (event) => {
     void loadSessions();
     void loadEvents();
   } catch (error) {
-    if (error instanceof ApiError && error.code === 'password_policy') {
+    if (error instanceof ApiError && codeOf(error) === 'password_policy') {
       markViolations(el('password-checklist'), error.problem['violations']);
       fieldError(newPassword, 'register.policy_error');
       newPassword.focus();
-    } else if (error instanceof ApiError && error.code === 'current_password_invalid') {
+    } else if (error instanceof ApiError && codeOf(error) === 'current_password_invalid') {
       const left = error.attemptsLeft;
       fieldError(currentPassword, left === null ? 'password.current_invalid_plain' : 'password.current_invalid', { n: left ?? 0 });
       currentPassword.select();
@@ -443,7 +448,7 @@ async function revokeSession(session, scope) {
   try {
     await busy(scope, () => account('DELETE', `${ACCOUNT}/sessions/${seg(session.id)}`));
   } catch (error) {
-    if (!(error instanceof ApiError && error.code === 'session_not_found')) {
+    if (codeOf(error) !== 'session_not_found') {
       panelProblem('sessions', error);
       return;
     }
