@@ -65,10 +65,14 @@ async function movedAccount(site, ui, name, { screenshot = false } = {}) {
   const { page } = ui;
   await page.goto(site.registrationLink(mail));
   await page.locator('#step-password').waitFor({ state: 'visible' });
+  if (screenshot) {
+    // Half typed: some rules ticked, some not yet.
+    await page.fill('#new-password', PASSWORD.slice(0, 10));
+    await ui.screenshot('register-checklist');
+  }
   await page.fill('#new-password', PASSWORD);
   await page.fill('#confirm-password', PASSWORD);
   assert.equal(await page.isDisabled('#password-continue'), false, 'every rule ticked');
-  if (screenshot) await ui.screenshot('register-checklist');
   await page.click('#password-continue');
   await page.locator('#step-second-factor').waitFor({ state: 'visible' });
   await page.click('#later');
@@ -270,6 +274,9 @@ for (const backend of backends()) {
       await page.locator('#event-list li').first().waitFor();
       await ui.axeBoth('the settings page');
       await ui.screenshot('settings');
+      await page.click('#languages button[lang="ja"]');
+      await ui.screenshot('settings-ja');
+      await page.click('#languages button[lang="en"]');
       // "Enable" leads to the first + Add.
       await page.click('#mfa-enable');
       assert.equal(await page.evaluate(() => document.activeElement?.dataset.kind), 'totp');
@@ -360,11 +367,11 @@ for (const backend of backends()) {
       assert.match(secret, /^[A-Z2-7]{16,}$/);
       const enrolled = timeStep();
       const code = totp(secret, enrolled);
+      await ui.screenshot('settings-authenticator-app');
       await page.fill('#totp-code', String((Number(code) + 1) % 1_000_000).padStart(6, '0'));
       await page.click('#totp-form button[type=submit]');
       await page.locator('#totp-code-error').waitFor({ state: 'visible' });
       assert.equal((await page.textContent('#totp-code-error')).trim(), 'That code is not right. 4 attempts left.');
-      await ui.screenshot('settings-authenticator-app');
       await page.fill('#totp-code', code);
       await page.fill('#totp-name', 'Phone');
       await page.click('#totp-form button[type=submit]');

@@ -140,11 +140,16 @@ export async function openUi(browser, lang = 'en', {
     async screenshot(name, { selector = null, fullPage = false } = {}) {
       if (!screenshots) return;
       await mkdir(SCREENSHOTS, { recursive: true });
-      // No caret blinking, no focus ring halfway through an animation.
-      await page.evaluate(() => document.activeElement instanceof HTMLElement && document.activeElement.blur());
+      // No focus ring in the picture; the focus comes back afterwards.
+      await page.evaluate((top) => {
+        window.__focused = document.activeElement;
+        if (window.__focused instanceof HTMLElement) window.__focused.blur();
+        if (top) window.scrollTo(0, 0);
+      }, !selector);
       const path = join(SCREENSHOTS, `${name}.png`);
       if (selector) await page.locator(selector).screenshot({ path, animations: 'disabled', caret: 'hide' });
       else await page.screenshot({ path, fullPage, animations: 'disabled', caret: 'hide' });
+      await page.evaluate(() => window.__focused instanceof HTMLElement && window.__focused.focus());
     },
   };
   if (authenticator) await ui.addAuthenticator(authenticator);

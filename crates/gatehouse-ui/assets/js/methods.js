@@ -143,10 +143,11 @@ function factorRow(factor) {
   const retired = factor.status === 'retired' || factor.kind === 'sms';
   const name = title(factor);
   const details = h('span', { class: 'row-detail' });
-  const statusKey = /** @type {Key} */ (factor.kind === 'email_otp' ? 'mfa.email_always' : `mfa.status_${factor.status}`);
-  details.append(text(h('span', { class: retired ? 'badge retired' : 'badge' }), statusKey));
-  if (factor.kind !== 'email_otp') {
-    details.append(' ', text(h('span'), 'mfa.added_on'), ' ', time(factor.created_at));
+  if (factor.kind === 'email_otp') {
+    details.append(text(h('span'), 'mfa.email_always'));
+  } else {
+    const state = text(h('span', { class: retired ? 'badge retired' : 'badge' }), /** @type {Key} */ (`mfa.status_${factor.status}`));
+    details.append(state, ' ', text(h('span'), 'mfa.added_on'), ' ', time(factor.created_at));
   }
   if (factor.last_used_at) details.append(' · ', text(h('span'), 'mfa.last_used'), ' ', time(factor.last_used_at));
   const main = h('div', { class: 'row-main' }, [retired ? h('s', {}, [name]) : name, details]);
