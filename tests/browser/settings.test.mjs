@@ -180,9 +180,10 @@ for (const backend of backends()) {
     let site;
     let browser;
     let checked = 0;
-    const started = Date.now();
+    let started = Date.now();
 
     before(async () => {
+      started = Date.now();
       site = await Site.start(backend, {}, { ui: true });
       browser = await Browser.launch();
     });
@@ -383,7 +384,8 @@ for (const backend of backends()) {
 
       // Security key: the browser's prompt, answered by the virtual key.
       await page.click('#kind-list button[data-kind="security_key"]');
-      await ui.step('step-webauthn', 'Add your security key');
+      await ui.step('step-webauthn', 'Add your security key', { axe: false });
+      await ui.axeBoth('the security key set-up');
       await page.fill('#factor-name', 'YubiKey 5C');
       await page.click('#webauthn-form button[type=submit]');
       await page.locator('#mfa-status', { hasText: 'Security key added.' }).waitFor();
@@ -433,7 +435,9 @@ for (const backend of backends()) {
 
       // The retired SMS factor goes, after a confirmation.
       await page.click('#factor-list li[data-kind="sms"] button[data-remove]');
-      await ui.step('step-remove', 'Remove this sign-in method?');
+      await ui.step('step-remove', 'Remove this sign-in method?', { axe: false });
+      await ui.axeBoth('the remove confirmation');
+      assert.match(await page.textContent('#remove-text'), /Phone number \(SMS\): phone ending 78/);
       await page.click('#remove-confirm');
       await page.locator('#mfa-status', { hasText: 'The sign-in method was removed.' }).waitFor();
       await page.locator('#factor-list li[data-kind="sms"]').waitFor({ state: 'detached' });
@@ -552,6 +556,26 @@ for (const backend of backends()) {
       await settings(ui, newAddress);
       assert.equal((await page.textContent('#profile-email')).trim(), newAddress);
       await page.locator('#event-list li[data-event="email_changed"]').first().waitFor();
+    });
+
+    it('a way back from /authorize this tab did not start is refused (state), and Sign in starts afresh', { timeout: TIMEOUT }, async () => {
+      const ui = await open();
+      const { page } = ui;
+      await page.goto(site.url('/ui/settings?code=forged-code&state=forged-state'));
+      await ui.step('step-signed-out', 'Sign in to your account', { focused: false, axe: false });
+      assert.equal(new URL(page.url()).search, '', 'the forged query leaves the address bar');
+      assert.match(await page.textContent('#signed-out-text'), /not started here/);
+      await ui.axeBoth('a refused sign-in');
+      await page.click('#sign-in');
+      await page.waitForURL((u) => u.pathname === '/ui/login');
+      // A sign-in the user cancels comes back with an error: said so, nothing stored.
+      const back = new URL(site.url('/ui/settings'));
+      const state = await page.evaluate(() => JSON.parse(sessionStorage.getItem('gatehouse.settings.request')).state);
+      back.search = new URLSearchParams({ error: 'access_denied', state }).toString();
+      await page.goto(back.href);
+      await ui.step('step-signed-out', 'Sign in to your account', { focused: false });
+      assert.equal((await page.textContent('#signed-out-text')).trim(), 'The sign-in was cancelled.');
+      assert.equal(await page.evaluate(() => sessionStorage.getItem('gatehouse.settings.tokens')), null);
     });
 
     it('the password change ticks the registration\'s live checklist from the policy, Save held until every rule holds', { timeout: TIMEOUT }, async (t) => {

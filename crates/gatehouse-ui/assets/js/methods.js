@@ -202,7 +202,8 @@ function kindRow(kind, factors, here) {
     text(h('span'), label),
     h('span', { class: 'visually-hidden' }, [' ', text(h('span'), /** @type {Key} */ (`kind.${kind.kind}`))]),
   ]);
-  button.addEventListener('click', () => void add(kind.kind, button, hasCodes));
+  // The row is busy while it starts (busy() disables the buttons inside its scope).
+  button.addEventListener('click', () => void add(kind.kind, row, hasCodes));
   row.append(button);
   return row;
 }

@@ -433,7 +433,7 @@ function renderSessions() {
           text(h('span'), 'sessions.sign_out'),
           h('span', { class: 'visually-hidden' }, [' ', device(session.user_agent)]),
         ]);
-        button.addEventListener('click', () => void revokeSession(session, button));
+        button.addEventListener('click', () => void revokeSession(session, row));
         row.append(button);
       }
       return row;
@@ -461,9 +461,9 @@ async function revokeSession(session, scope) {
 
 byId('sessions-others', HTMLButtonElement).addEventListener('click', async (event) => {
   clearPanel('sessions');
-  const button = /** @type {HTMLElement} */ (event.currentTarget);
+  const scope = /** @type {HTMLElement} */ (event.currentTarget).parentElement ?? el('sessions');
   try {
-    const done = /** @type {SessionsRevoked} */ (await busy(button, () => account('DELETE', `${ACCOUNT}/sessions`)));
+    const done = /** @type {SessionsRevoked} */ (await busy(scope, () => account('DELETE', `${ACCOUNT}/sessions`)));
     await loadSessions();
     panelStatus('sessions', 'sessions.revoked_many', { n: done.revoked });
     focusHeading('sessions-title');
@@ -530,9 +530,9 @@ function renderEvents() {
 }
 
 byId('events-more', HTMLButtonElement).addEventListener('click', async (event) => {
-  const button = /** @type {HTMLElement} */ (event.currentTarget);
+  const scope = /** @type {HTMLElement} */ (event.currentTarget).parentElement ?? el('events');
   const before = events.length;
-  await busy(button, () => loadEvents(true));
+  await busy(scope, () => loadEvents(true));
   // The first of the older events takes the focus, so the list reads on from there.
   const first = el('event-list').children[before];
   if (first instanceof HTMLElement) {
