@@ -43,6 +43,24 @@ const sleep = (ms) => new Promise((ok) => setTimeout(ok, ms));
 
 let accounts = 0;
 
+/** What the pages say, where a test reads it in either language. */
+const TEXT = {
+  en: {
+    signIn: 'Sign in',
+    checkMail: 'Check your e-mail',
+    signedInAs: (email) => `Signed in as ${email}`,
+    totp: 'Set up your authenticator app',
+    added: 'Authenticator app added.',
+  },
+  ja: {
+    signIn: 'サインイン',
+    checkMail: 'メールを確認してください',
+    signedInAs: (email) => `${email} でサインイン中`,
+    totp: '認証アプリの設定',
+    added: '認証アプリを追加しました。',
+  },
+};
+
 /**
  * Scenario B's account: moved from the old system with its username and an SMS
  * factor, then registered (a password, e-mail codes) through the registration page.
@@ -84,7 +102,7 @@ async function movedAccount(site, ui, name, { screenshot = false } = {}) {
 async function password(ui, email, { hinted = false, secret = PASSWORD } = {}) {
   const { page } = ui;
   await page.waitForURL((u) => u.pathname === '/ui/login');
-  await ui.step('step-password', 'Sign in', { focused: false });
+  await ui.step('step-password', TEXT[ui.lang].signIn, { focused: false });
   assert.match(await page.textContent('#client-line'), /account/, 'the settings page names itself');
   if (hinted) assert.equal(await page.inputValue('#identifier'), email, 'login_hint fills the address');
   else await page.fill('#identifier', email);
@@ -95,7 +113,7 @@ async function password(ui, email, { hinted = false, secret = PASSWORD } = {}) {
 /** The mailed code on the code screen, sent. */
 async function mailedCode(site, ui, email, before) {
   const { page } = ui;
-  await ui.step('step-code', 'Check your e-mail');
+  await ui.step('step-code', TEXT[ui.lang].checkMail);
   await page.fill('#code', await site.waitForCode(email, before));
   await page.click('#code-form button[type=submit]');
 }
@@ -106,7 +124,7 @@ async function settings(ui, email) {
   await page.waitForURL((u) => u.pathname === '/ui/settings', { timeout: 20_000 });
   await page.locator('#step-settings').waitFor({ state: 'visible' });
   assert.equal(new URL(page.url()).search, '', 'the code and state leave the address bar');
-  assert.equal((await page.textContent('#signed-in-as')).trim(), `Signed in as ${email}`);
+  assert.equal((await page.textContent('#signed-in-as')).trim(), TEXT[ui.lang].signedInAs(email));
   // The tokens are this tab's: sessionStorage, never localStorage.
   const stored = await page.evaluate(() => ({
     session: Object.keys(sessionStorage),
@@ -201,7 +219,8 @@ for (const backend of backends()) {
       await site?.stop();
     });
 
-    const open = (options = {}) => openUi(browser, 'en', { viewport: PHONE_SCREEN, ...options, onChecked: () => { checked += 1; } });
+    const open = ({ lang = 'en', ...options } = {}) =>
+      openUi(browser, lang, { viewport: PHONE_SCREEN, ...options, onChecked: () => { checked += 1; } });
 
     it('scenario B end to end: profile, every kind of method added, sessions, events, sign-in with each method, passkey autofill, e-mail change', { timeout: TIMEOUT }, async () => {
       const ui = await open();
@@ -625,12 +644,13 @@ for (const backend of backends()) {
       await page.locator('#password-status', { hasText: 'Your password is changed.' }).waitFor();
     });
 
-    it('adding a method after the login aged past the reauthentication window signs in again (max_age) and comes back to it', { timeout: TIMEOUT }, async () => {
+    it('adding a method after the login aged past the reauthentication window signs in again (max_age) and comes back to it (Japanese, a phone in dark mode, Enable and + Add from the keyboard)', { timeout: TIMEOUT }, async () => {
       const reauth = 6;
       const aged = await Site.start(backend, { account_api: { reauthentication_window_seconds: reauth } }, { ui: true });
       try {
-        const ui = await open();
+        const ui = await open({ lang: 'ja', phone: true });
         const { page } = ui;
+        const text = TEXT.ja;
         const email = await movedAccount(aged, ui, 'aged');
         await page.goto(aged.url('/ui/settings'));
         await password(ui, email);
@@ -639,24 +659,33 @@ for (const backend of backends()) {
         await page.click('#factor-list button');
         await mailedCode(aged, ui, email, before);
         await settings(ui, email);
+        await ui.axeBoth('the settings page on a phone in dark mode');
         await sleep((reauth + 1) * 1000);
 
-        // + Add: 403 reauthentication_required → /authorize?max_age=6 → the login page,
-        // with the address filled in → back to the authenticator app's set-up.
+        // "Enable", then "+ Add" on the authenticator app, from the keyboard: 403
+        // reauthentication_required → /authorize?max_age=6 → the login page, with the
+        // address filled in → back to the authenticator app's set-up.
+        await page.focus('#mfa-enable');
+        await page.keyboard.press('Enter');
+        assert.equal(await page.evaluate(() => document.activeElement?.dataset.kind), 'totp');
         const authorize = page.waitForRequest((r) => new URL(r.url()).pathname === '/authorize');
         before = (await aged.codes(email)).length;
-        await page.click('#kind-list button[data-kind="totp"]');
-        assert.equal(new URL((await authorize).url()).searchParams.get('max_age'), String(reauth));
+        await page.keyboard.press('Enter');
+        const query = new URL((await authorize).url()).searchParams;
+        assert.equal(query.get('max_age'), String(reauth));
+        assert.equal(query.get('ui_locales'), 'ja', 'the login page speaks the same language');
         await password(ui, email, { hinted: true });
         await page.locator('#step-factors').waitFor({ state: 'visible' });
         await page.click('#factor-list button');
         await mailedCode(aged, ui, email, before);
-        await ui.step('step-totp', 'Set up your authenticator app', { axe: false });
+        await ui.step('step-totp', text.totp, { axe: false });
         await ui.axeBoth('the authenticator app set-up after a new sign-in');
         const secret = (await page.textContent('#totp-secret')).replace(/\s+/g, '');
         await page.fill('#totp-code', totp(secret, timeStep()));
-        await page.click('#totp-form button[type=submit]');
-        await page.locator('#mfa-status', { hasText: 'Authenticator app added.' }).waitFor();
+        await page.focus('#totp-code');
+        await page.keyboard.press('Enter');
+        await page.locator('#mfa-status', { hasText: text.added }).waitFor();
+        assert.equal(await page.evaluate(() => document.activeElement?.id), 'mfa-title');
       } finally {
         await aged.stop();
       }
