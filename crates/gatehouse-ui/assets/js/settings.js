@@ -105,8 +105,9 @@ function fillSelect(select, options, value) {
   select.value = value ?? '';
 }
 
-/** @param {ProfileView} view */
-function showProfile(view) {
+/** @param {ProfileView} view @param {boolean} [initial] the page's first look (the
+ * e-mail and password forms are set up once; later, they keep what is typed) */
+function showProfile(view, initial = false) {
   profile = view;
   setLoginHint(view.email);
   setTimeZone(view.zoneinfo);
@@ -121,6 +122,7 @@ function showProfile(view) {
   fillSelect(localeSelect, LANGUAGES.map(([v, l]) => [v, l]), view.locale);
   fillSelect(zoneSelect, zones().map((z) => [z, z]), view.zoneinfo);
   analytics.checked = view.analytics_consent;
+  if (!initial) return;
   showEmail(view);
   // The password policy, where the server tells it (see the README: the profile's
   // `password_policy`); without it, the server's verdict on submit is all there is.
@@ -559,11 +561,15 @@ onChange(() => {
   void loadEvents();
 });
 
+/** After a method was added or removed: the summary follows (the forms keep what
+ * the user may be typing). */
 async function reloadProfile() {
   try {
-    showProfile(/** @type {ProfileView} */ (await account('GET', ACCOUNT)));
+    const view = /** @type {ProfileView} */ (await account('GET', ACCOUNT));
+    if (profile) profile = { ...profile, mfa: view.mfa };
+    setProfile(view);
   } catch (error) {
-    panelProblem('profile', error);
+    panelProblem('mfa', error);
   }
 }
 
@@ -643,7 +649,7 @@ async function main() {
   }
   try {
     const view = /** @type {ProfileView} */ (await account('GET', ACCOUNT));
-    showProfile(view);
+    showProfile(view, true);
     chooseLocale(view.locale);
     await loadMethods();
   } catch (error) {
