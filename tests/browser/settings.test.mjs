@@ -61,6 +61,9 @@ const TEXT = {
   },
 };
 
+/** The server's password rules, as the registration link's view lists them. */
+let registrationPolicy = null;
+
 /**
  * Scenario B's account: moved from the old system with its username and an SMS
  * factor, then registered (a password, e-mail codes) through the registration page.
@@ -81,8 +84,11 @@ async function movedAccount(site, ui, name, { screenshot = false } = {}) {
   await site.cli('invitations', 'send', '--account', email);
   const mail = await site.waitForMail(email, (m) => m.subject.includes('SSO Registration'));
   const { page } = ui;
-  await page.goto(site.registrationLink(mail));
+  const link = site.registrationLink(mail);
+  await page.goto(link);
   await page.locator('#step-password').waitFor({ state: 'visible' });
+  registrationPolicy ??= await page.evaluate(async (token) =>
+    (await (await fetch(`/api/v1/registration/${token}`)).json()).password_policy, new URL(link).searchParams.get('token'));
   if (screenshot) {
     // Half typed: some rules ticked, some not yet.
     await page.fill('#new-password', PASSWORD.slice(0, 10));
@@ -199,6 +205,8 @@ for (const backend of backends()) {
     let browser;
     let checked = 0;
     let started = Date.now();
+    /** Whether the profile came with the password rules (the checklist test says). */
+    let policySent = null;
 
     before(async () => {
       started = Date.now();
@@ -597,10 +605,22 @@ for (const backend of backends()) {
       assert.equal(await page.evaluate(() => sessionStorage.getItem('gatehouse.settings.tokens')), null);
     });
 
-    it('the password change ticks the registration\'s live checklist from the policy, Save held until every rule holds', { timeout: TIMEOUT }, async (t) => {
+    it('the password change ticks the registration\'s live checklist from the profile\'s password_policy, Save held until every rule holds', { timeout: TIMEOUT }, async () => {
       const ui = await open();
       const { page } = ui;
       const email = await movedAccount(site, ui, 'checklist');
+      // The profile lists the rules (a server change not in every build yet: where
+      // they are missing, the registration link's rules, the same policy, are put in
+      // the answer, so the page is tested either way and the server's part says TODO).
+      let sent = null;
+      await page.route('**/api/v1/account', async (route) => {
+        if (route.request().method() !== 'GET') return route.continue();
+        const res = await route.fetch();
+        const body = await res.json();
+        sent ??= 'password_policy' in body;
+        if (!('password_policy' in body)) body.password_policy = registrationPolicy;
+        return route.fulfill({ response: res, json: body });
+      });
       await page.goto(site.url('/ui/settings'));
       await password(ui, email);
       const before = (await site.codes(email)).length;
@@ -608,16 +628,8 @@ for (const backend of backends()) {
       await page.click('#factor-list button');
       await mailedCode(site, ui, email, before);
       await settings(ui, email);
-      const policy = await page.evaluate(async () => {
-        const { accessToken } = JSON.parse(sessionStorage.getItem('gatehouse.settings.tokens'));
-        const res = await fetch('/api/v1/account', { headers: { authorization: `Bearer ${accessToken}` } });
-        return (await res.json()).password_policy ?? null;
-      });
-      if (!policy) {
-        // The page reads the rules from the profile; a server that does not send them
-        // leaves the checklist out (the server still judges on submit).
-        t.todo('GET /api/v1/account has no password_policy (server change pending): no live checklist');
-      }
+      policySent = sent;
+
       assert.equal(await page.isVisible('#password-rules'), true, 'the checklist is shown');
       const rules = await page.$$eval('#password-checklist li', (lis) => lis.map((li) => li.dataset.rule));
       assert.deepEqual(rules, [
@@ -637,11 +649,21 @@ for (const backend of backends()) {
       assert.equal(await page.isDisabled('#password-save'), true, 'the confirmation does not match yet');
       await page.fill('#confirm-password', 'Tanaka-Rie#2');
       assert.equal((await ticked()).length, 8);
+      assert.deepEqual(
+        await page.$$eval('#password-checklist li.met .visually-hidden', (s) => [...new Set(s.map((x) => x.textContent))]),
+        ['(done)'],
+        'each ticked rule says so to screen readers',
+      );
       assert.equal(await page.isDisabled('#password-save'), false);
       await ui.axeBoth('the password checklist, all ticked');
-      await ui.screenshot('settings-password', { selector: '#password' });
       await page.click('#password-save');
       await page.locator('#password-status', { hasText: 'Your password is changed.' }).waitFor();
+      assert.deepEqual(await ticked(), [], 'the form is emptied');
+    });
+
+    it('GET /api/v1/account lists the password_policy the checklist is drawn from', (t) => {
+      if (policySent === false) t.todo('server change pending: ProfileView.password_policy, as RegistrationView has it');
+      assert.equal(policySent, true);
     });
 
     it('adding a method after the login aged past the reauthentication window signs in again (max_age) and comes back to it (Japanese, a phone in dark mode, Enable and + Add from the keyboard)', { timeout: TIMEOUT }, async () => {
