@@ -614,7 +614,7 @@ function parseResume(value) {
 }
 
 /** Back from a new sign-in: on with what the user was doing. @param {Resume} resume */
-async function resume(resume) {
+async function pickUp(resume) {
   if (resume.do === 'email') {
     newEmail.value = resume.email;
     showAddressForm(false);
@@ -661,7 +661,7 @@ async function main() {
   showStep('step-settings', { focus: false });
   void loadSessions();
   void loadEvents();
-  if (resumed) await resume(resumed);
+  if (resumed) await pickUp(resumed);
 }
 
 void main().catch((error) => {
