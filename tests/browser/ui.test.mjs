@@ -8,15 +8,14 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHmac } from 'node:crypto';
-import { readFile, writeFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { AUTHENTICATORS, Browser } from './lib/browser.mjs';
 import { PASSWORD, REDIRECT, Site, backends, claims, pkce } from './lib/gatehouse.mjs';
+import { openUi } from './lib/ui.mjs';
 
 const TIMEOUT = 120_000;
-const AXE = await readFile(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 const SIGNED_OUT = 'https://app.example.com/signed-out';
 
 /** What the pages say, where a test reads it. */
@@ -50,7 +49,6 @@ const TEXT = {
     sent: 'メールを確認してください',
   },
 };
-const BROWSER_LOCALE = { en: 'en-US', ja: 'ja-JP' };
 
 let accounts = 0;
 const newEmail = (name) => `${name}-${++accounts}@example.com`;
@@ -110,93 +108,11 @@ for (const backend of backends()) {
       await site?.stop();
     });
 
-    /** A fresh browser profile in `lang`, with axe-core and a CSP-violation recorder
-     * in every page (both injected through DevTools, which the page's CSP does not
-     * govern), and the relying party's redirect URI answered by a stub page. `phone`:
-     * a small touch screen in dark mode; `keyboard`: buttons are reached with Tab and
-     * pressed with Enter, forms sent with Enter; `authenticator`: a virtual WebAuthn
-     * authenticator of lib/browser.mjs's AUTHENTICATORS in the tab. */
-    async function open(lang = 'en', { phone = false, keyboard = false, authenticator = null } = {}) {
-      const context = await browser.browser.newContext({
-        locale: BROWSER_LOCALE[lang],
-        ...(phone ? { viewport: { width: 360, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'dark' } : {}),
-      });
-      browser.contexts.push(context);
-      await context.addInitScript({ content: AXE });
-      await context.addInitScript(() => {
-        window.__cspViolations = [];
-        document.addEventListener('securitypolicyviolation', (e) => {
-          window.__cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
-        });
-      });
-      await context.route(`${new URL(REDIRECT).origin}/**`, (route) =>
-        route.fulfill({
-          contentType: 'text/html; charset=utf-8',
-          body: '<!doctype html><html lang="en"><title>Portal</title><main><h1>Portal</h1></main></html>',
-        }));
-      const page = await context.newPage();
-      if (authenticator) {
-        const cdp = await context.newCDPSession(page);
-        await cdp.send('WebAuthn.enable', { enableUI: false });
-        await cdp.send('WebAuthn.addVirtualAuthenticator', {
-          options: { automaticPresenceSimulation: true, ...authenticator },
-        });
-      }
-      const errors = [];
-      page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
-      page.on('console', (m) => {
-        // API refusals show as "Failed to load resource" (the page handles them).
-        if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());
-      });
-      const ui = {
-        page,
-        lang,
-        text: TEXT[lang],
-        /** Waits for a step, checks its heading (and that it holds the focus when
-         * `focused`), then runs axe on the page. */
-        async step(id, heading, { focused = true } = {}) {
-          const section = page.locator(`#${id}`);
-          await section.waitFor({ state: 'visible' });
-          const h1 = section.locator('h1');
-          if (heading !== undefined) assert.equal((await h1.textContent()).trim(), heading, `#${id}'s heading`);
-          if (focused) {
-            assert.equal(await h1.evaluate((h) => document.activeElement === h), true, `focus on #${id}'s heading`);
-          }
-          await ui.axe(`${id} (${lang})`);
-        },
-        /** Presses a button or link: reached with Tab from where the focus is, or clicked. */
-        async press(selector) {
-          if (!keyboard) return page.click(selector);
-          for (let i = 0; i < 20; i++) {
-            await page.keyboard.press('Tab');
-            if (await page.evaluate((sel) => document.activeElement?.matches(sel), selector)) {
-              return page.keyboard.press('Enter');
-            }
-          }
-          throw new Error(`${selector} cannot be reached with Tab`);
-        },
-        /** Sends a form: Enter in its field, or a click on its button. */
-        async submit(field, button) {
-          if (!keyboard) return page.click(button);
-          await page.focus(field);
-          return page.keyboard.press('Enter');
-        },
-        /** axe-core on the page as it is: no serious or critical violation, no CSP
-         * violation, no script error, and the page in the test's language. */
-        async axe(where) {
-          assert.equal(await page.getAttribute('html', 'lang'), lang, `<html lang> on ${where}`);
-          const { violations } = await page.evaluate(() => window.axe.run(document, { resultTypes: ['violations'] }));
-          const serious = violations
-            .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-            .map((v) => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
-          assert.deepEqual(serious, [], `axe-core on ${where}`);
-          assert.deepEqual(await page.evaluate(() => window.__cspViolations), [], `CSP violations on ${where}`);
-          assert.deepEqual(errors, [], `script errors on ${where}`);
-          const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-          assert.ok(overflow <= 0, `${where} scrolls sideways by ${overflow}px`);
-          checked += 1;
-        },
-      };
+    /** A fresh browser profile in `lang` (lib/ui.mjs `openUi`: axe-core, the CSP
+     * recorder, the relying party's stub page), with the texts this test reads. */
+    async function open(lang = 'en', options = {}) {
+      const ui = await openUi(browser, lang, { ...options, onChecked: () => { checked += 1; } });
+      ui.text = TEXT[lang];
       return ui;
     }
 

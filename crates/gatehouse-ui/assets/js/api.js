@@ -50,11 +50,13 @@ function integer(value) {
  * @param {'GET' | 'POST' | 'PATCH' | 'DELETE'} method
  * @param {string} path e.g. `/api/v1/login/…`
  * @param {unknown} [body] sent as JSON when given
+ * @param {{ token?: string }} [auth] a bearer access token (the account API)
  * @returns {Promise<unknown>}
  */
-export async function api(method, path, body) {
+export async function api(method, path, body, auth = {}) {
   /** @type {Record<string, string>} */
   const headers = { accept: 'application/json, application/problem+json' };
+  if (auth.token) headers['authorization'] = `Bearer ${auth.token}`;
   /** @type {RequestInit} */
   const init = { method, headers, credentials: 'same-origin', cache: 'no-store' };
   if (body !== undefined) {

@@ -90,7 +90,7 @@ export function showStep(id, { focus = true } = {}) {
 /**
  * Marks a field wrong: the message goes to its `#<id>-error` element, which the field
  * names in `aria-describedby` while the error stands.
- * @param {HTMLInputElement} input
+ * @param {HTMLInputElement | HTMLSelectElement} input
  * @param {Key} key
  * @param {Record<string, Param>} [params]
  */
@@ -104,7 +104,7 @@ export function fieldError(input, key, params) {
   input.setAttribute('aria-describedby', [...ids].join(' '));
 }
 
-/** @param {HTMLInputElement} input */
+/** @param {HTMLInputElement | HTMLSelectElement} input */
 export function clearFieldError(input) {
   const error = document.getElementById(`${input.id}-error`);
   if (error) {
@@ -122,7 +122,9 @@ export function clearFieldError(input) {
 
 /** @param {HTMLFormElement} form */
 export function clearErrors(form) {
-  for (const input of form.querySelectorAll('input')) clearFieldError(input);
+  for (const input of form.querySelectorAll('input, select')) {
+    if (input instanceof HTMLInputElement || input instanceof HTMLSelectElement) clearFieldError(input);
+  }
 }
 
 /**

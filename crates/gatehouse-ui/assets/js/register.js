@@ -4,6 +4,7 @@
 // then "Registration completed". An expired link leads to the resend page.
 
 import { ApiError, api, commonMessage, seg } from './api.js';
+import { markViolations, renderChecklist as renderPolicy, updateChecklist as tick } from './checklist.js';
 import {
   alertMessage, busy, byId, clearAlert, clearErrors, clearFieldError, el, fieldError, h,
   languageSwitcher, showStep, status, text,
@@ -88,83 +89,14 @@ function showProblem(error) {
 
 // ---- Set your password: the live checklist -------------------------------------
 
-/** The rules this page can judge as the user types (and has texts for). */
-const RULES = /** @type {const} */ ([
-  'too_short', 'too_long', 'needs_uppercase', 'needs_lowercase', 'needs_digit', 'needs_special',
-  'forbidden_character', 'mismatch',
-]);
-
-
-/**
- * How a password measures, as the server counts (crates/gatehouse-core password
- * policy): NFKC first; length in code points; Unicode upper/lowercase; digits 0–9;
- * special is anything else that is neither a letter nor a number nor a control.
- * @param {string} password
- */
-function measure(password) {
-  const counts = { length: 0, uppercase: 0, lowercase: 0, digits: 0, special: 0, control: 0 };
-  for (const ch of password.normalize('NFKC')) {
-    counts.length += 1;
-    if (/\p{Cc}/u.test(ch)) counts.control += 1;
-    else if (/[0-9]/.test(ch)) counts.digits += 1;
-    else if (/\p{Uppercase}/u.test(ch)) counts.uppercase += 1;
-    else if (/\p{Lowercase}/u.test(ch)) counts.lowercase += 1;
-    else if (!/[\p{Alphabetic}\p{N}]/u.test(ch)) counts.special += 1;
-  }
-  return counts;
-}
-
-/**
- * Whether the typed passwords meet one rule; null for a rule this page does not know
- * (a newer server's): the server judges it on Continue.
- * @param {PasswordRuleView} rule @param {string} password @param {string} confirmation
- * @returns {boolean | null}
- */
-function meets(rule, password, confirmation) {
-  if (!password) return false; // Nothing typed yet: nothing is ticked.
-  const c = measure(password);
-  const n = rule.value ?? 0;
-  switch (rule.code) {
-    case 'too_short': return c.length >= n;
-    case 'too_long': return c.length <= n;
-    case 'needs_uppercase': return c.uppercase >= n;
-    case 'needs_lowercase': return c.lowercase >= n;
-    case 'needs_digit': return c.digits >= n;
-    case 'needs_special': return c.special >= n;
-    case 'forbidden_character': return c.control === 0;
-    case 'mismatch': return confirmation !== '' && password.normalize('NFKC') === confirmation.normalize('NFKC');
-    default: return null;
-  }
-}
-
 function renderChecklist() {
-  el('checklist').replaceChildren(
-    ...policy.map((rule) => {
-      const label = h('span');
-      const known = /** @type {readonly string[]} */ (RULES).includes(rule.code);
-      // Localised on the code; a rule unknown to this page shows the server's text.
-      if (known) text(label, /** @type {Key} */ (`rule.${rule.code}`), { n: rule.value ?? 0 });
-      else label.textContent = rule.text;
-      return h('li', { 'data-rule': rule.code }, [label, text(h('span', { class: 'visually-hidden' }), 'rule.unmet')]);
-    }),
-  );
+  renderPolicy(el('checklist'), policy);
   updateChecklist();
 }
 
 /** Ticks each rule as the user types; Continue waits until every rule holds. */
 function updateChecklist() {
-  let all = true;
-  for (const item of el('checklist').children) {
-    const rule = policy.find((r) => r.code === item.getAttribute('data-rule'));
-    if (!rule) continue;
-    const met = meets(rule, passwordInput.value, confirmInput.value);
-    if (met === false) all = false;
-    item.classList.toggle('met', met === true);
-    item.classList.remove('unmet-after-submit');
-    const state = item.querySelector('.visually-hidden');
-    if (state && met !== null) text(state, met ? 'rule.met' : 'rule.unmet');
-  }
-  continueButton.disabled = !all;
+  continueButton.disabled = !tick(el('checklist'), policy, passwordInput.value, confirmInput.value);
 }
 
 for (const input of [passwordInput, confirmInput]) {
@@ -188,10 +120,7 @@ passwordForm.addEventListener('submit', async (event) => {
   } catch (error) {
     if (error instanceof ApiError && codeOf(error) === 'password_policy') {
       // The server's verdict wins over the page's: mark every rule it named.
-      const violations = Array.isArray(error.problem['violations']) ? error.problem['violations'] : [];
-      for (const item of el('checklist').children) {
-        item.classList.toggle('unmet-after-submit', violations.includes(item.getAttribute('data-rule')));
-      }
+      markViolations(el('checklist'), error.problem['violations']);
       fieldError(passwordInput, 'register.policy_error');
       passwordInput.focus();
     } else {
