@@ -824,13 +824,14 @@ async fn sessions_are_listed_and_signed_out_one_or_all_others() {
 async fn wrong_current_passwords_are_throttled() {
     let w = world(TestDatabase::sqlite()).await;
     let token = login(&w, "Laptop").await.access;
-    for _ in 0..5 {
-        problem(
+    for left in (0..5).rev() {
+        let body = problem(
             wrong_password(&w, &token).await,
             StatusCode::UNPROCESSABLE_ENTITY,
             "current_password_invalid",
         )
         .await;
+        assert_eq!(body["attempts_left"], left, "{body}");
     }
     let res = wrong_password(&w, &token).await;
     assert!(res.headers().contains_key("retry-after"));

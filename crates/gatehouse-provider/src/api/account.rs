@@ -219,7 +219,7 @@ pub(crate) fn throttle_keys(state: &AppState, account: AccountId) -> Vec<String>
     .collect()
 }
 
-/// Counts one hit on the `what` throttle of `subject`; `Some(retry_after)` beyond `limit`.
+/// Counts one hit on the `what` throttle of `subject`, and says whether it is over `limit`.
 pub(crate) fn hit_throttle(
     tx: &Tx<'_>,
     state: &AppState,
@@ -228,10 +228,25 @@ pub(crate) fn hit_throttle(
     limit: u32,
     window: TimeDelta,
     now: DateTime<Utc>,
-) -> Result<Option<i64>, RepositoryError> {
+) -> Result<Throttle, RepositoryError> {
     let start = window_start(now, window);
     let hits = tx.hit(&throttle_key(state, what, subject), start)?;
-    Ok((hits > limit).then(|| (start + window - now).num_seconds()))
+    Ok(if hits > limit {
+        Throttle::Refused {
+            retry_after: (start + window - now).num_seconds(),
+        }
+    } else {
+        Throttle::Admitted { left: limit - hits }
+    })
+}
+
+/// What a counted attempt learnt from its throttle.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Throttle {
+    /// Within the limit: `left` more attempts in this window after this one.
+    Admitted { left: u32 },
+    /// Over it: wait `retry_after` seconds.
+    Refused { retry_after: i64 },
 }
 
 pub(crate) fn profile_view(state: &AppState, account: &Account) -> Result<ProfileView, Problem> {
@@ -443,9 +458,15 @@ pub async fn change_password(
             .map_err(Problem::from)
     })
     .await?;
-    if let Some(retry) = throttled {
-        return Ok(answer(rate_limited("Too many wrong passwords", retry)));
-    }
+    let left = match throttled {
+        Throttle::Refused { retry_after } => {
+            return Ok(answer(rate_limited(
+                "Too many wrong passwords",
+                retry_after,
+            )));
+        }
+        Throttle::Admitted { left } => left,
+    };
     let busy = |e: PoolError| match e {
         PoolError::Busy => Problem::unavailable("busy", "Too many requests at once")
             .with_detail("Try again in a moment"),
@@ -474,7 +495,8 @@ pub async fn change_password(
             StatusCode::UNPROCESSABLE_ENTITY,
             "current_password_invalid",
             "The current password is wrong",
-        ));
+        )
+        .with_extension("attempts_left", left.into()));
     }
     let hash = state.passwords.hash(new_password).await.map_err(busy)?;
     let answer = blocking(&state, move |state| {

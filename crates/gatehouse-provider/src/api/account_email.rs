@@ -18,8 +18,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::account::{
-    EMAIL_CHANGE_REQUESTS, EMAIL_CHANGE_WINDOW, answer, blocking, body_as, event, hit_throttle,
-    in_tx, no_store, rate_limited,
+    EMAIL_CHANGE_REQUESTS, EMAIL_CHANGE_WINDOW, Throttle, answer, blocking, body_as, event,
+    hit_throttle, in_tx, no_store, rate_limited,
 };
 use super::account_auth::AccountCaller;
 use crate::crypto::random;
@@ -127,7 +127,7 @@ pub async fn request_change(
         let templates = state.outbox.templates();
         let account = &caller.account;
         in_tx(state, |tx| {
-            if let Some(retry) = hit_throttle(
+            if let Throttle::Refused { retry_after } = hit_throttle(
                 tx,
                 state,
                 "email_change",
@@ -136,7 +136,7 @@ pub async fn request_change(
                 EMAIL_CHANGE_WINDOW,
                 now,
             )? {
-                return Ok(Err(rate_limited("Too many address changes", retry)));
+                return Ok(Err(rate_limited("Too many address changes", retry_after)));
             }
             tx.close_email_changes(account.id, now)?;
             let id = random::token().map_err(unavailable)?;

@@ -265,10 +265,7 @@ pub async fn list(
 ) -> Result<HttpResponse, Problem> {
     let account = caller.account;
     let list = blocking(&state, move |state| {
-        let stored = state
-            .store
-            .factors_of(account.id)
-            .map_err(Problem::from)?;
+        let stored = state.store.factors_of(account.id).map_err(Problem::from)?;
         let mut factors = Vec::with_capacity(stored.len() + 1);
         let has_email_factor = stored.iter().any(|f| f.kind == FactorKind::EmailOtp);
         if let Some(email) = &account.email

@@ -392,8 +392,8 @@ pub async fn password(
             )
             .with_detail(e.to_string())
         })?;
-        let account = find_account(&shared.store, &identifier, &lookup, policy)
-            .map_err(Problem::from)?;
+        let account =
+            find_account(&shared.store, &identifier, &lookup, policy).map_err(Problem::from)?;
         let subject = password_throttle_subject(account.as_ref(), &lookup);
         let guard = PasswordGuard::new(
             &shared,

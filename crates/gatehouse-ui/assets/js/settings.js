@@ -124,10 +124,8 @@ function showProfile(view, initial = false) {
   analytics.checked = view.analytics_consent;
   if (!initial) return;
   showEmail(view);
-  // The password policy, where the server tells it (see the README: the profile's
-  // `password_policy`); without it, the server's verdict on submit is all there is.
-  const rules = /** @type {{ password_policy?: PasswordRuleView[] }} */ (view).password_policy;
-  policy = Array.isArray(rules) ? rules : [];
+  // The password policy as the profile tells it (`password_policy`).
+  policy = view.password_policy;
   el('password-rules').hidden = policy.length === 0;
   renderChecklist(el('password-checklist'), policy);
   checkPasswords();
