@@ -317,9 +317,8 @@ webauthnForm.addEventListener('submit', async (event) => {
 });
 
 // Push: the phone scans the QR code and registers itself; confirm answers 409
-// push_device_pending until it has, so the page polls it. Once the phone has
-// registered, the factor is active and confirm answers 409 factor_not_pending (the
-// registration API has no way to read the factor's status), which means: done.
+// push_device_pending until it has, then 200 with the active factor, so the page
+// polls it.
 
 /** @param {S['PushSetup']} setup */
 async function showPush(setup) {
@@ -346,12 +345,10 @@ async function showPush(setup) {
     } catch (error) {
       const code = codeOf(error);
       if (code === 'push_device_pending' && Date.now() < deadline) continue;
-      if (code !== 'factor_not_pending') {
-        status(null);
-        if (code === 'push_device_pending') alertMessage('enrol.expired');
-        else enrolProblem(error);
-        return;
-      }
+      status(null);
+      if (code === 'push_device_pending') alertMessage('enrol.expired');
+      else enrolProblem(error);
+      return;
     }
     status(null);
     await complete('push', el('step-push'));
