@@ -89,6 +89,11 @@ export async function openUi(browser, lang = 'en', {
       const h1 = section.locator('h1');
       if (heading !== undefined) assert.equal((await h1.textContent()).trim(), heading, `#${id}'s heading`);
       if (focused) {
+        // A step shown again (a retry) is visible before the page's answer moves the
+        // focus: give it the moment it needs, then insist.
+        await page
+          .waitForFunction((selector) => document.activeElement === document.querySelector(selector), `#${id} h1`, { timeout: 5000 })
+          .catch(() => {});
         assert.equal(await h1.evaluate((h) => document.activeElement === h), true, `focus on #${id}'s heading`);
       }
       if (axe) await ui.axe(`${id} (${ui.lang})`);
