@@ -70,18 +70,7 @@ async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
 /// The same lookup as the embedded files, in `dir` (`[ui] assets_dir`), for working on
 /// the UI: a path that leaves `dir` finds nothing.
 async fn from_dir(dir: &Path, name: &str) -> Option<(Cow<'static, [u8]>, &'static str)> {
-    let name = name.trim_matches('/');
-    let relative = if name.is_empty() {
-        "index.html".to_owned()
-    } else if name
-        .rsplit('/')
-        .next()
-        .is_some_and(|last| last.contains('.'))
-    {
-        name.to_owned()
-    } else {
-        format!("{name}.html")
-    };
+    let relative = gatehouse_ui::file_of(name);
     let safe = Path::new(&relative)
         .components()
         .all(|c| matches!(c, Component::Normal(_)));

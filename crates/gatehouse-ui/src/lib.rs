@@ -41,21 +41,27 @@ pub fn asset(path: &str) -> Option<&'static Asset> {
         .and_then(|i| ASSETS.get(i))
 }
 
-/// The page a `/ui/{name}` path shows: `login` is `login.html`, the bare `/ui/` the
-/// index page; anything with an extension is a file as named.
-pub fn page(name: &str) -> Option<&'static Asset> {
+/// The file a `/ui/{name}` path shows, relative to `assets/`: `login` is
+/// `login.html`, the bare `/ui/` the index page; anything with an extension is a file
+/// as named.
+pub fn file_of(name: &str) -> String {
     let name = name.trim_matches('/');
     if name.is_empty() {
-        return asset("index.html");
-    }
-    if name
+        "index.html".to_owned()
+    } else if name
         .rsplit('/')
         .next()
         .is_some_and(|last| last.contains('.'))
     {
-        return asset(name);
+        name.to_owned()
+    } else {
+        format!("{name}.html")
     }
-    asset(&format!("{name}.html"))
+}
+
+/// The embedded file a `/ui/{name}` path shows ([`file_of`]), if there is one.
+pub fn page(name: &str) -> Option<&'static Asset> {
+    asset(&file_of(name))
 }
 
 #[cfg(test)]
