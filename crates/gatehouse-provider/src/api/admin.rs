@@ -1,7 +1,6 @@
 //! `/api/v1/admin/…`: operating Gatehouse without touching the database. Every call
 //! needs a `client_credentials` token with the `gatehouse:admin` scope and is audited.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use futures_util::StreamExt as _;
 use gatehouse_core::ports::{AccountRepository, AuditLog, RepositoryError};
@@ -14,7 +13,7 @@ use super::bearer::AdminCaller;
 use crate::migration::invitations::LinkMailer;
 use crate::migration::status::{MigrationStatus, migration_status};
 use crate::migration::{ImportFormat, ImportOptions, RowReport, import};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -81,21 +80,14 @@ pub async fn import_accounts(
     let mut spool = tempfile::NamedTempFile::new().map_err(|_| Problem::internal())?;
     let mut size = 0u64;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|_| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "The body could not be read",
-            )
-        })?;
+        let chunk = chunk
+            .map_err(|_| Problem::new(ProblemCode::InvalidRequest, "The body could not be read"))?;
         size += chunk.len() as u64;
         if size > limit {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "Request body too large",
-            )
-            .with_extension("limit", serde_json::json!(limit)));
+            return Err(
+                Problem::new(ProblemCode::PayloadTooLarge, "Request body too large")
+                    .with_extension("limit", serde_json::json!(limit)),
+            );
         }
         // Small synchronous writes to a local temporary file.
         spool.write_all(&chunk).map_err(|_| Problem::internal())?;
@@ -153,12 +145,10 @@ pub async fn import_accounts(
     .await
     .map_err(|_| Problem::internal())?
     .map_err(|e| match e {
-        crate::migration::ImportError::Input(e) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "import_invalid",
-            "The import cannot be read",
-        )
-        .with_detail(e.to_string()),
+        crate::migration::ImportError::Input(e) => {
+            Problem::new(ProblemCode::ImportInvalid, "The import cannot be read")
+                .with_detail(e.to_string())
+        }
         crate::migration::ImportError::Database(_) => Problem::database_unavailable(),
     })?;
     Ok(HttpResponse::Ok().json(result))
@@ -247,8 +237,7 @@ pub async fn resend_registration_link(
     })?;
     if !sent {
         return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "account_not_pending",
+            ProblemCode::AccountNotPending,
             "This account has completed registration",
         ));
     }

@@ -1,6 +1,5 @@
 //! `/api/v1/login/{login_challenge}`: the login the UI is driving.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use gatehouse_core::factor::{FactorOffer, login_offers, phishing_resistant_offers};
@@ -25,7 +24,7 @@ use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
 use crate::oidc::redirect::redirect_location;
 use crate::password_pool::PoolError;
-use crate::problem::{Failure, Problem};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 /// What the login screen needs to know.
@@ -89,34 +88,25 @@ pub fn load_bound(
     let login = requests
         .login_request_for_update(challenge)
         .map_err(Problem::from)?
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "login_request_not_found",
-                "No such login request",
-            )
-        })?;
+        .ok_or_else(|| Problem::new(ProblemCode::LoginRequestNotFound, "No such login request"))?;
     // Checked before expiry, so another browser learns nothing about the request.
     let bound = browser.is_some_and(|id| state.secrets.hasher.verify(id, &login.browser_hash));
     if !bound {
         return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "browser_mismatch",
+            ProblemCode::BrowserMismatch,
             "This login was started in another browser",
         ));
     }
     if login.is_expired(state.clock.now()) {
         return Err(Problem::new(
-            StatusCode::GONE,
-            "login_request_expired",
+            ProblemCode::LoginRequestExpired,
             "This login request has expired",
         )
         .with_detail("Start again from the application"));
     }
     if login.completed_at.is_some() {
         return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "login_request_completed",
+            ProblemCode::LoginRequestCompleted,
             "This login is already complete",
         ));
     }
@@ -148,13 +138,7 @@ pub async fn get_login(
         .await
         .map_err(|_| Problem::internal())?
         .map_err(|_| Problem::internal())?
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "login_request_not_found",
-                "No such login request",
-            )
-        })?;
+        .ok_or_else(|| Problem::new(ProblemCode::LoginRequestNotFound, "No such login request"))?;
     let phishing_resistant = requires_phishing_resistance(
         &login.request,
         &state.config.webauthn.phishing_resistant_acr,
@@ -298,15 +282,14 @@ impl From<FactorOffer> for FactorOfferView {
 
 fn invalid_credentials() -> Problem {
     Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
+        ProblemCode::InvalidCredentials,
         "The e-mail address or password is wrong",
     )
 }
 
 fn busy() -> HttpResponse {
     let mut res = actix_web::ResponseError::error_response(
-        &Problem::unavailable("busy", "Too many logins at once")
+        &Problem::new(ProblemCode::Busy, "Too many logins at once")
             .with_detail("Try again in a moment"),
     );
     res.headers_mut().insert(
@@ -385,12 +368,8 @@ pub async fn password(
             &login_challenge,
         )?;
         let lookup = lookup.map_err(|e| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                e.code(),
-                "The identifier is not accepted",
-            )
-            .with_detail(e.to_string())
+            Problem::new(ProblemCode::from(&e), "The identifier is not accepted")
+                .with_detail(e.to_string())
         })?;
         let account =
             find_account(&shared.store, &identifier, &lookup, policy).map_err(Problem::from)?;
@@ -509,15 +488,13 @@ pub async fn password(
         AccountStatus::Active => {}
         AccountStatus::Locked => {
             return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "account_locked",
+                ProblemCode::AccountLocked,
                 "This account is locked",
             ));
         }
         AccountStatus::Disabled => {
             return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "account_disabled",
+                ProblemCode::AccountDisabled,
                 "This account is disabled",
             ));
         }

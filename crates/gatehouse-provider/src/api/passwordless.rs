@@ -3,7 +3,6 @@
 //! (its user handle). A passkey assertion with user verification finishes the login
 //! alone (`amr` `hwk` or `swk`, `user`, `mfa`), exactly like a finished second step.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::FactorRepository;
@@ -18,13 +17,12 @@ use crate::factors::bodies::{PasskeySignIn, WebauthnChallenge};
 use crate::factors::webauthn::{finish_passwordless, start_passwordless};
 use crate::oidc::browser;
 use crate::oidc::codes::established_acr;
-use crate::problem::{Failure, Problem};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 fn not_offered() -> Problem {
     Problem::new(
-        StatusCode::CONFLICT,
-        "passkey_sign_in_disabled",
+        ProblemCode::PasskeySignInDisabled,
         "Passkeys cannot sign in on this server",
     )
 }

@@ -2,7 +2,6 @@
 //! password under the policy, picks a second factor (or "later" = e-mail codes), and
 //! the account becomes active with the `sub` it always had.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::factor_guard::window_start;
@@ -28,7 +27,7 @@ use super::password_rules::{PasswordRuleView, checklist};
 use crate::factors::bodies::FactorConfirmation;
 use crate::migration::invitations::LinkMailer;
 use crate::password_pool::PoolError;
-use crate::problem::{Failure, Problem};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 /// What the "Set your password" screen needs.
@@ -99,8 +98,7 @@ pub struct ResendAccepted {
 
 fn link_unknown() -> Problem {
     Problem::new(
-        StatusCode::NOT_FOUND,
-        "registration_link_unknown",
+        ProblemCode::RegistrationLinkUnknown,
         "This registration link is not valid",
     )
     .with_detail("Ask for a new link")
@@ -167,14 +165,12 @@ async fn load_valid(
             Ok((link, account))
         }
         LinkStatus::Valid | LinkStatus::Used => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "registration_link_used",
+            ProblemCode::RegistrationLinkUsed,
             "Registration is already complete",
         )
         .with_detail("Sign in with your e-mail address and password")),
         LinkStatus::Expired => Err(Problem::new(
-            StatusCode::GONE,
-            "registration_link_expired",
+            ProblemCode::RegistrationLinkExpired,
             "This registration link has expired",
         )
         .with_detail("Ask for a new link")),
@@ -251,8 +247,7 @@ pub async fn set_password(
     if !broken.is_empty() {
         let codes: Vec<&str> = broken.iter().map(|r| r.code()).collect();
         return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "password_policy",
+            ProblemCode::PasswordPolicy,
             "The password does not meet the policy",
         )
         .with_extension("violations", json!(codes)));
@@ -260,7 +255,7 @@ pub async fn set_password(
     let hash = match state.passwords.hash(password).await {
         Ok(hash) => hash,
         Err(PoolError::Busy) => {
-            return Err(Problem::unavailable("busy", "Too many requests at once")
+            return Err(Problem::new(ProblemCode::Busy, "Too many requests at once")
                 .with_detail("Try again in a moment"));
         }
         Err(_) => return Err(Problem::internal()),
@@ -358,13 +353,11 @@ pub async fn complete(
             second_factor: chosen.as_str().to_owned(),
         })),
         Completion::LinkUsed => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "registration_link_used",
+            ProblemCode::RegistrationLinkUsed,
             "Registration is already complete",
         )),
         Completion::FactorNotConfirmed => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "factor_not_confirmed",
+            ProblemCode::FactorNotConfirmed,
             "Set up and confirm that second factor first",
         )
         .with_detail("Start it with POST …/factors, confirm it, then complete")),
@@ -387,19 +380,14 @@ fn second_factor_choices(state: &AppState) -> Vec<String> {
 
 fn factor_not_available(state: &AppState) -> Problem {
     Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "factor_not_available",
+        ProblemCode::FactorNotAvailable,
         "That second factor cannot be chosen here",
     )
     .with_extension("choices", json!(second_factor_choices(state)))
 }
 
 fn password_required() -> Problem {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "password_required",
-        "Set a password first",
-    )
+    Problem::new(ProblemCode::PasswordRequired, "Set a password first")
 }
 
 /// A registering account's link, refusing it until the password is set.

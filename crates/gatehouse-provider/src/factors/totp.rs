@@ -19,7 +19,7 @@ use super::{
     stored,
 };
 use crate::crypto::random;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 
 pub const DIGITS: usize = 6;
 pub const PERIOD_SECONDS: i64 = 30;
@@ -111,13 +111,9 @@ fn check(
     };
     if !tx.advance_step(factor.id, step)? {
         return Ok(Verdict::Refused(
-            Problem::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "otp_replayed",
-                "This code was already used",
-            )
-            .with_detail("Wait for the app to show the next code")
-            .with_extension("attempts_left", left.into()),
+            Problem::new(ProblemCode::OtpReplayed, "This code was already used")
+                .with_detail("Wait for the app to show the next code")
+                .with_extension("attempts_left", left.into()),
         ));
     }
     guard::clear(tx, factor.id, factor.account_id)?;
