@@ -51,7 +51,7 @@ pub struct ProblemMembers {
     /// answers left before the code, the factor or the login is refused.
     #[schema(nullable = false)]
     pub attempts_left: Option<u32>,
-    /// `rate_limited`, `otp_send_limit`, `push_send_limit`, `database_unavailable`:
+    /// `rate_limited`, `otp_send_limit`, `push_send_limit`, `database_unavailable`, `busy`:
     /// seconds to wait before trying again (also in `Retry-After`).
     #[schema(nullable = false)]
     pub retry_after: Option<i64>,
@@ -227,6 +227,49 @@ impl From<RepositoryError> for Problem {
     fn from(e: RepositoryError) -> Self {
         tracing::warn!(error = %e, "the database failed a request");
         Self::database_unavailable()
+    }
+}
+
+/// The blocking pool dropped the work (it panicked, or the server is stopping): the
+/// cause goes to the log, the client hears 500.
+impl From<actix_web::error::BlockingError> for Problem {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        tracing::error!(error = %e, "blocking work did not finish");
+        Self::internal()
+    }
+}
+
+/// The password threads: too busy (503 `busy`, retry in a second), or failed (logged,
+/// 500).
+impl From<crate::password_pool::PoolError> for Problem {
+    fn from(e: crate::password_pool::PoolError) -> Self {
+        match e {
+            crate::password_pool::PoolError::Busy => {
+                Self::new(ProblemCode::Busy, "Too many requests at once")
+                    .with_detail("Try again in a moment")
+                    .with_extension("retry_after", 1.into())
+            }
+            e => {
+                tracing::error!(error = %e, "password hashing failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// The crypto backend failed (no randomness, a key that does not load): logged here,
+/// answered 500.
+impl From<crate::crypto::CryptoError> for Problem {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        tracing::error!(error = %e, "a cryptographic operation failed");
+        Self::internal()
+    }
+}
+
+/// The same for work that ends as a [`Failure`].
+impl From<crate::crypto::CryptoError> for Failure {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        Self::Refused(Box::new(e.into()))
     }
 }
 

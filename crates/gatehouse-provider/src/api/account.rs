@@ -21,7 +21,6 @@ use utoipa::{IntoParams, ToSchema};
 use super::account_auth::AccountCaller;
 use super::brute_force::PASSWORD_ALERT;
 use super::password_rules::{PasswordRuleView, checklist};
-use crate::password_pool::PoolError;
 use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 use gatehouse_core::factor_guard::window_start;
@@ -112,9 +111,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
     let shared = state.clone();
-    web::block(move || work(shared.as_ref()))
-        .await
-        .map_err(|_| Problem::internal())?
+    web::block(move || work(shared.as_ref())).await?
 }
 
 /// A JSON body read as `T` once the caller is known (a body extractor would answer
@@ -456,16 +453,10 @@ pub async fn change_password(
         }
         Throttle::Admitted { left } => left,
     };
-    let busy = |e: PoolError| match e {
-        PoolError::Busy => Problem::new(ProblemCode::Busy, "Too many requests at once")
-            .with_detail("Try again in a moment"),
-        _ => Problem::internal(),
-    };
     let verdict = state
         .passwords
         .verify(current_password, caller.account.password_hash.clone())
-        .await
-        .map_err(busy)?;
+        .await?;
     if !matches!(
         verdict,
         gatehouse_core::password::Verification::Match { .. }
@@ -486,7 +477,7 @@ pub async fn change_password(
         )
         .with_extension("attempts_left", left.into()));
     }
-    let hash = state.passwords.hash(new_password).await.map_err(busy)?;
+    let hash = state.passwords.hash(new_password).await?;
     let answer = blocking(&state, move |state| {
         let now = state.clock.now();
         let mut account = caller.account.clone();

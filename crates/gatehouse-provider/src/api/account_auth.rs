@@ -47,8 +47,14 @@ async fn authenticate(req: HttpRequest) -> Result<AccountCaller, BearerRefused> 
         ))
     })
     .await
-    .map_err(|_| unavailable())?
-    .map_err(|_| unavailable())?;
+    .map_err(|e| {
+        tracing::error!(error = %e, "blocking work did not finish");
+        unavailable()
+    })?
+    .map_err(|e| {
+        tracing::warn!(error = %e, "the database failed a request");
+        unavailable()
+    })?;
     // The account API acts with the user's full authority: only the product's own
     // applications may hold such a token, whatever scopes a client was registered with.
     match client {

@@ -219,7 +219,7 @@ pub async fn confirm_change(
 ) -> Result<HttpResponse, Problem> {
     let EmailChangeConfirmation { code } = body_as(body.into_inner())?;
     caller.require_recent_auth(&state)?;
-    let undo_token = random::token().map_err(|_| Problem::internal())?;
+    let undo_token = random::token()?;
     let changed = blocking(&state, move |state| {
         let now = state.clock.now();
         let templates = state.outbox.templates();

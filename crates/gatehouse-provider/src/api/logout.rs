@@ -96,8 +96,7 @@ pub async fn get_logout(
             );
             let now = state.clock.now();
             web::block(move || store.session_by_token_hash(&hash))
-                .await
-                .map_err(|_| Problem::internal())?
+                .await?
                 .map_err(Problem::from)?
                 .is_some_and(|s| s.revoked_at.is_none() && s.expires_at > now)
         }

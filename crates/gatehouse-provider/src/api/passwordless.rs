@@ -80,8 +80,7 @@ pub async fn challenge(
             })
             .map_err(Problem::from)
     })
-    .await
-    .map_err(|_| Problem::internal())??;
+    .await??;
     Ok(HttpResponse::Ok().json(answer))
 }
 
@@ -112,8 +111,8 @@ pub async fn verify(
 ) -> Result<HttpResponse, Problem> {
     let PasskeySignIn { credential } = body.into_inner();
     let (browser, login_challenge) = (browser::presented(&req), path.into_inner());
-    let session_token = random::token().map_err(|_| Problem::internal())?;
-    let code = random::token().map_err(|_| Problem::internal())?;
+    let session_token = random::token()?;
+    let code = random::token()?;
     let origin = Origin::of(&req, &state);
     let shared = state.clone();
     let token = session_token.clone();
@@ -161,8 +160,7 @@ pub async fn verify(
             Ok::<_, Failure>(Ok(finished))
         })
     })
-    .await
-    .map_err(|_| Problem::internal())?;
+    .await?;
     let finished = outcome.map_err(Problem::from)??;
     Ok(done(&state, session_token, finished))
 }

@@ -26,7 +26,6 @@ use super::origin::{Origin, client_address, throttle_bucket};
 use super::password_rules::{PasswordRuleView, checklist};
 use crate::factors::bodies::FactorConfirmation;
 use crate::migration::invitations::LinkMailer;
-use crate::password_pool::PoolError;
 use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
@@ -120,10 +119,7 @@ async fn blocking<T: Send + 'static, E: Send + 'static>(
 where
     Problem: From<E>,
 {
-    web::block(work)
-        .await
-        .map_err(|_| Problem::internal())?
-        .map_err(Problem::from)
+    web::block(work).await?.map_err(Problem::from)
 }
 
 /// The account vanished under the link (erased meanwhile): the link names nothing.
@@ -252,14 +248,7 @@ pub async fn set_password(
         )
         .with_extension("violations", json!(codes)));
     }
-    let hash = match state.passwords.hash(password).await {
-        Ok(hash) => hash,
-        Err(PoolError::Busy) => {
-            return Err(Problem::new(ProblemCode::Busy, "Too many requests at once")
-                .with_detail("Try again in a moment"));
-        }
-        Err(_) => return Err(Problem::internal()),
-    };
+    let hash = state.passwords.hash(password).await?;
     account.password_hash = Some(hash);
     account.updated_at = state.clock.now();
     let store = state.store.clone();
@@ -315,7 +304,11 @@ pub async fn complete(
     let now = state.clock.now();
     account
         .apply(now, AccountStatus::complete_registration)
-        .map_err(|_| Problem::internal())?;
+        .map_err(|e| {
+            // A pending account was just read: this is a bug, not the caller's doing.
+            tracing::error!(error = %e, "completing a registration");
+            Problem::internal()
+        })?;
     // The link reached this address, so the address is proven.
     account.email_verified = true;
     let store = state.store.clone();
@@ -446,8 +439,7 @@ pub async fn start_factor(
     let shared = state.clone();
     let started =
         web::block(move || account_factors::start(&shared, registrant(&account, &origin), kind))
-            .await
-            .map_err(|_| Problem::internal())??;
+            .await??;
     state.outbox.wake();
     Ok(HttpResponse::Created()
         .insert_header(no_store())
@@ -486,8 +478,7 @@ pub async fn confirm_factor(
         let actor = registrant(&account, &origin);
         account_factors::confirm(&shared, actor, &factor_id, &proof, name)
     })
-    .await
-    .map_err(|_| Problem::internal())??;
+    .await??;
     state.outbox.wake();
     Ok(HttpResponse::Ok().insert_header(no_store()).json(confirmed))
 }

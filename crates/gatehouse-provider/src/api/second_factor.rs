@@ -159,8 +159,7 @@ pub async fn challenge(
                 .map(|answer| (kind, answer))
         })
     })
-    .await
-    .map_err(|_| Problem::internal())?;
+    .await?;
     let (kind, answer) = answer.map_err(Problem::from).inspect_err(|problem| {
         let throttled = problem.status == StatusCode::TOO_MANY_REQUESTS.as_u16();
         if throttled {
@@ -203,8 +202,8 @@ pub async fn verify(
     let proof = proof.into_inner();
     let (login_challenge, factor_id) = path.into_inner();
     let browser = browser::presented(&req);
-    let session_token = random::token().map_err(|_| Problem::internal())?;
-    let code = random::token().map_err(|_| Problem::internal())?;
+    let session_token = random::token()?;
+    let code = random::token()?;
     let origin = Origin::of(&req, &state);
     let shared = state.clone();
     let token = session_token.clone();
@@ -222,8 +221,7 @@ pub async fn verify(
             Ok::<_, Failure>((kind, verified))
         })
     })
-    .await
-    .map_err(|_| Problem::internal())?;
+    .await?;
     let (kind, verdict) = match &outcome {
         Ok((kind, Verified::Done(_))) => (kind.as_str(), "ok"),
         Ok((kind, Verified::Pending(_))) => (kind.as_str(), "pending"),

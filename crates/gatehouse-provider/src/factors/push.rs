@@ -98,12 +98,12 @@ impl LoginFactor for Push {
                 ctx.now,
             )?;
         }
-        let seed = random::bytes::<8>().map_err(|_| unavailable("random"))?;
+        let seed = random::bytes::<8>()?;
         let (number, candidates) = numbers(seed);
         let ttl = TimeDelta::seconds(ctx.state.config.push.challenge_ttl_seconds.into());
         let challenge = PushChallenge {
             // A prefix keeps ids from starting with `-` (they go on command lines).
-            id: format!("pc_{}", random::token().map_err(|_| unavailable("random"))?),
+            id: format!("pc_{}", random::token()?),
             factor_id: factor.id,
             account_id: account.id,
             login_request_id: login.id.clone(),
@@ -199,7 +199,7 @@ impl EnrolFactor for Push {
         tx: &Tx<'_>,
         account: &Account,
     ) -> Result<Enrolment, FactorError> {
-        let ticket = random::token().map_err(|_| unavailable("random"))?;
+        let ticket = random::token()?;
         let ttl = TimeDelta::seconds(ctx.state.config.push.ticket_ttl_seconds.into());
         let id = FactorId::new();
         let factor = Factor {

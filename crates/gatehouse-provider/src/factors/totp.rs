@@ -164,7 +164,7 @@ impl EnrolFactor for Totp {
         account: &Account,
     ) -> Result<Enrolment, FactorError> {
         // 160 bits, the size RFC 4226 §4 recommends.
-        let secret = random::bytes::<20>().map_err(|_| unavailable("random"))?;
+        let secret = random::bytes::<20>()?;
         let account_name = account
             .email
             .as_ref()
@@ -180,12 +180,7 @@ impl EnrolFactor for Totp {
         let png = qr::png_base64(&uri).ok_or_else(|| unavailable("qr code"))?;
         let svg = qr::svg(&uri).ok_or_else(|| unavailable("qr code"))?;
         let id = FactorId::new();
-        let sealed = ctx
-            .state
-            .secrets
-            .sealer
-            .seal(&secret, &seal_context(id))
-            .map_err(|_| unavailable("sealing"))?;
+        let sealed = ctx.state.secrets.sealer.seal(&secret, &seal_context(id))?;
         let factor = Factor {
             id,
             account_id: account.id,
