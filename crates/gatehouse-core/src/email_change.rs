@@ -30,9 +30,74 @@ pub struct EmailChange {
     pub closed_at: Option<DateTime<Utc>>,
 }
 
+/// Why a change takes no more codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CodeRefusal {
+    /// Confirmed, replaced or given up.
+    Closed,
+    Expired,
+    /// `MAX_TRIES` wrong codes.
+    Exhausted,
+}
+
 impl EmailChange {
     pub fn is_open(&self, now: DateTime<Utc>) -> bool {
-        self.closed_at.is_none() && now < self.expires_at && self.attempts < MAX_TRIES
+        self.takes_code(now).is_ok()
+    }
+
+    /// Whether a code may still be checked against this change at `now`.
+    pub fn takes_code(&self, now: DateTime<Utc>) -> Result<(), CodeRefusal> {
+        if self.closed_at.is_some() {
+            Err(CodeRefusal::Closed)
+        } else if now >= self.expires_at {
+            Err(CodeRefusal::Expired)
+        } else if self.attempts >= MAX_TRIES {
+            Err(CodeRefusal::Exhausted)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Counts a wrong code; the tries left.
+    pub fn wrong_code(&mut self) -> u32 {
+        self.attempts += 1;
+        MAX_TRIES.saturating_sub(self.attempts)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn change(at: DateTime<Utc>) -> EmailChange {
+        EmailChange {
+            id: "c".to_owned(),
+            account_id: AccountId::new(),
+            new_email: "new@example.com".to_owned(),
+            code_hash: "h".to_owned(),
+            attempts: 0,
+            created_at: at,
+            expires_at: at + CODE_TTL,
+            closed_at: None,
+        }
+    }
+
+    #[test]
+    fn a_change_takes_codes_until_it_expires_closes_or_runs_out_of_tries() {
+        let at = DateTime::UNIX_EPOCH;
+        let mut open = change(at);
+        assert_eq!(
+            open.takes_code(at + CODE_TTL - TimeDelta::seconds(1)),
+            Ok(())
+        );
+        assert_eq!(open.takes_code(at + CODE_TTL), Err(CodeRefusal::Expired));
+        let left: Vec<u32> = (0..MAX_TRIES).map(|_| open.wrong_code()).collect();
+        assert_eq!(left, [4, 3, 2, 1, 0]);
+        assert_eq!(open.takes_code(at), Err(CodeRefusal::Exhausted));
+        let mut closed = change(at);
+        closed.closed_at = Some(at);
+        assert_eq!(closed.takes_code(at), Err(CodeRefusal::Closed));
+        assert!(!closed.is_open(at));
     }
 }
 

@@ -7,11 +7,12 @@
 
 use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Utc};
-use gatehouse_core::email_change::{self, EmailChange, EmailUndo};
+use gatehouse_core::email_change::{self, CodeRefusal, EmailChange, EmailUndo};
 use gatehouse_core::ports::{
     AccountRepository, AuditLog, EmailChangeRepository, RepositoryError, SessionRepository,
 };
 use gatehouse_core::{AuditKind, Email, NewAuditEvent, otp};
+use gatehouse_store::Tx;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -22,7 +23,7 @@ use super::account::{
 };
 use super::account_auth::AccountCaller;
 use crate::crypto::random;
-use crate::problem::{Problem, ProblemCode};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -222,54 +223,18 @@ pub async fn confirm_change(
     let undo_token = random::token()?;
     let changed = blocking(&state, move |state| {
         let now = state.clock.now();
-        let templates = state.outbox.templates();
-        let hasher = &state.secrets.hasher;
         in_tx(state, |tx| {
-            let refused = |code, title: &str| {
-                Ok(Err(
-                    Problem::new(code, title).with_detail("Ask for a new code")
-                ))
+            let mut change = match redeem(tx, state, &caller, code.trim(), now)? {
+                Ok(change) => change,
+                Err(problem) => return Ok(Err(problem)),
             };
-            // Codes sent at once take turns: each counts against the tries the one
-            // before left (a read, then a write, let nine of ten be checked).
-            tx.account_row_for_update(caller.account.id)?;
-            let Some(mut change) = tx
-                .latest_email_change(caller.account.id)?
-                .filter(|c| c.closed_at.is_none())
-            else {
-                return refused(
-                    ProblemCode::EmailChangeNotPending,
-                    "No address change is waiting for a code",
-                );
-            };
-            if now >= change.expires_at {
-                return refused(ProblemCode::OtpExpired, "The code has expired");
-            }
-            if change.attempts >= email_change::MAX_TRIES {
-                return refused(ProblemCode::OtpExhausted, "Too many wrong codes");
-            }
-            let typed = code.trim();
-            if !hasher.verify(&bound(&change.id, typed), &change.code_hash) {
-                change.attempts += 1;
-                tx.update_email_change(&change)?;
-                return Ok(Err(Problem::new(
-                    ProblemCode::OtpInvalid,
-                    "The code was not accepted",
-                )
-                .with_extension(
-                    "attempts_left",
-                    email_change::MAX_TRIES
-                        .saturating_sub(change.attempts)
-                        .into(),
-                )));
-            }
+            change.closed_at = Some(now);
             let new = Email::parse(&change.new_email)
                 .map_err(|e| RepositoryError::Corrupt(e.to_string()))?;
             let mut account = tx
                 .account_by_id(caller.account.id)?
                 .ok_or(RepositoryError::NotFound)?;
-            let old = account.email.clone();
-            let old_verified = account.email_verified;
+            let old = (account.email.clone(), account.email_verified);
             account.email = Some(new.clone());
             account.email_verified = true;
             account.updated_at = now;
@@ -277,7 +242,6 @@ pub async fn confirm_change(
                 Ok(()) => {}
                 // Taken since the code was sent.
                 Err(RepositoryError::Conflict(_)) => {
-                    change.closed_at = Some(now);
                     tx.update_email_change(&change)?;
                     return Ok(Err(Problem::new(
                         ProblemCode::EmailChangeNotPending,
@@ -286,36 +250,14 @@ pub async fn confirm_change(
                 }
                 Err(e) => return Err(e.into()),
             }
-            change.closed_at = Some(now);
             tx.update_email_change(&change)?;
-            let locale = account.locale.as_deref();
-            if let Some(old) = &old {
-                tx.insert_email_undo(&EmailUndo {
-                    token_hash: hasher.hash(&undo_token),
-                    account_id: account.id,
-                    old_email: old.as_str().to_owned(),
-                    old_email_verified: old_verified,
-                    new_email: new.as_str().to_owned(),
-                    created_at: now,
-                    expires_at: now + email_change::UNDO_TTL,
-                    used_at: None,
-                })?;
-                let notice = templates.email_changed_old_address(
-                    old,
-                    locale,
-                    &new.masked(),
-                    &undo_link(state, &undo_token)?,
-                    email_change::UNDO_TTL,
-                    now,
-                );
-                state.outbox.enqueue_in(tx, &notice, now)?;
-            }
-            let instructions = templates.email_changed_new_address(
-                &new,
-                locale,
-                &state.config.account_api.sign_in_url,
-            );
-            state.outbox.enqueue_in(tx, &instructions, now)?;
+            let changed = Switched {
+                account: &account,
+                old,
+                new: &new,
+                now,
+            };
+            changed.notify(tx, state, &undo_token)?;
             let revoked = tx.end_sessions_of(account.id, caller.claims.sid.as_deref(), now)?;
             tx.record(
                 &event(&caller, AuditKind::EmailChanged, now)
@@ -331,6 +273,104 @@ pub async fn confirm_change(
     .await?;
     state.outbox.wake();
     Ok(HttpResponse::Ok().insert_header(no_store()).json(changed))
+}
+
+/// The caller's open change, if `code` is its code; a wrong code counts.
+fn redeem(
+    tx: &Tx<'_>,
+    state: &AppState,
+    caller: &AccountCaller,
+    code: &str,
+    now: DateTime<Utc>,
+) -> Result<Result<EmailChange, Problem>, RepositoryError> {
+    let refused = |code, title: &str| {
+        Ok(Err(
+            Problem::new(code, title).with_detail("Ask for a new code")
+        ))
+    };
+    // Codes sent at once take turns: each counts against the tries the one before
+    // left (a read, then a write, let nine of ten be checked).
+    tx.account_row_for_update(caller.account.id)?;
+    let Some(mut change) = tx.latest_email_change(caller.account.id)? else {
+        return refused(
+            ProblemCode::EmailChangeNotPending,
+            "No address change is waiting for a code",
+        );
+    };
+    match change.takes_code(now) {
+        Ok(()) => {}
+        Err(CodeRefusal::Closed) => {
+            return refused(
+                ProblemCode::EmailChangeNotPending,
+                "No address change is waiting for a code",
+            );
+        }
+        Err(CodeRefusal::Expired) => {
+            return refused(ProblemCode::OtpExpired, "The code has expired");
+        }
+        Err(CodeRefusal::Exhausted) => {
+            return refused(ProblemCode::OtpExhausted, "Too many wrong codes");
+        }
+    }
+    if !state
+        .secrets
+        .hasher
+        .verify(&bound(&change.id, code), &change.code_hash)
+    {
+        let left = change.wrong_code();
+        tx.update_email_change(&change)?;
+        return Ok(Err(Problem::new(
+            ProblemCode::OtpInvalid,
+            "The code was not accepted",
+        )
+        .with_extension("attempts_left", left.into())));
+    }
+    Ok(Ok(change))
+}
+
+/// An account whose address was just switched.
+struct Switched<'a> {
+    account: &'a gatehouse_core::Account,
+    /// The address before, and whether it was verified.
+    old: (Option<Email>, bool),
+    new: &'a Email,
+    now: DateTime<Utc>,
+}
+
+impl Switched<'_> {
+    /// The old address gets the undo link, the new one its instructions.
+    fn notify(&self, tx: &Tx<'_>, state: &AppState, undo_token: &str) -> Result<(), Failure> {
+        let (templates, now) = (state.outbox.templates(), self.now);
+        let locale = self.account.locale.as_deref();
+        if let (Some(old), old_verified) = &self.old {
+            tx.insert_email_undo(&EmailUndo {
+                token_hash: state.secrets.hasher.hash(undo_token),
+                account_id: self.account.id,
+                old_email: old.as_str().to_owned(),
+                old_email_verified: *old_verified,
+                new_email: self.new.as_str().to_owned(),
+                created_at: now,
+                expires_at: now + email_change::UNDO_TTL,
+                used_at: None,
+            })?;
+            let notice = templates.email_changed_old_address(
+                old,
+                locale,
+                &self.new.masked(),
+                &undo_link(state, undo_token)?,
+                email_change::UNDO_TTL,
+                now,
+            );
+            state.outbox.enqueue_in(tx, &notice, now)?;
+        }
+        let instructions = templates.email_changed_new_address(
+            self.new,
+            locale,
+            &state.config.account_api.sign_in_url,
+        );
+        state.outbox.enqueue_in(tx, &instructions, now)?;
+        Ok(())
+    }
 }
 
 /// Undoes an e-mail change with the link mailed to the old address (no sign-in

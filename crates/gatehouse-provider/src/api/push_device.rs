@@ -33,7 +33,7 @@ use super::account_factors::{Actor, Change, Via, record_change};
 use super::origin::Origin;
 use crate::factors::guard;
 use crate::factors::push::ticket_hash;
-use crate::problem::{Problem, ProblemCode};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 const MAX_NAME_CHARS: usize = 64;
@@ -418,23 +418,6 @@ pub async fn pending(
     Ok(HttpResponse::Ok().insert_header(no_store()).json(list))
 }
 
-fn audit_answer(
-    tx: &Tx<'_>,
-    challenge: &PushChallenge,
-    kind: AuditKind,
-    now: DateTime<Utc>,
-    ip: Option<&String>,
-    agent: Option<&String>,
-) -> Result<(), RepositoryError> {
-    let mut event = NewAuditEvent::new(kind, Some(challenge.account_id), now)
-        .with_detail("factor_id", challenge.factor_id.to_string())
-        .with_detail("client_id", challenge.client_id.clone())
-        .with_detail("challenge_id", challenge.id.clone());
-    event.ip = ip.cloned();
-    event.user_agent = agent.cloned();
-    tx.record(&event).map(|_| ())
-}
-
 /// Approves (with the number the login screen shows) or denies one challenge. The
 /// request is a device-signed JWT whose `action`, `challenge` and `number` claims are
 /// the answer. A wrong number fails the challenge and counts against the factor's
@@ -462,10 +445,7 @@ pub async fn answer(
 ) -> Result<HttpResponse, Problem> {
     let token = bearer_of(&req)?;
     let challenge_id = path.into_inner();
-    let Origin {
-        ip,
-        user_agent: agent,
-    } = Origin::of(&req, &state);
+    let origin = Origin::of(&req, &state);
     let answered = blocking(&state, move |state| {
         let now = state.clock.now();
         in_tx(state, |tx| {
@@ -473,122 +453,156 @@ pub async fn answer(
                 Ok(found) => found,
                 Err(problem) => return Ok(Err(problem)),
             };
-            let bad_answer = |detail: &str| {
-                Problem::new(
-                    ProblemCode::InvalidAnswer,
-                    "The signed answer does not fit this challenge",
-                )
-                .with_detail(detail.to_owned())
+            let action = match Action::of(&claims, &challenge_id) {
+                Ok(action) => action,
+                Err(problem) => return Ok(Err(problem)),
             };
-            if claims.challenge.as_deref() != Some(challenge_id.as_str()) {
-                return Ok(Err(bad_answer(
-                    "the challenge claim must be the id in the path",
-                )));
-            }
-            let approve = match claims.action.as_deref() {
-                Some("approve") => true,
-                Some("deny") => false,
-                _ => return Ok(Err(bad_answer("action must be approve or deny"))),
+            let challenge = match pending_challenge(tx, &challenge_id, device.factor_id, now)? {
+                Ok(challenge) => challenge,
+                Err(problem) => return Ok(Err(problem)),
             };
-            let Some(challenge) = tx
-                .push_challenge(&challenge_id)?
-                .filter(|c| c.factor_id == device.factor_id)
-            else {
-                return Ok(Err(Problem::new(
-                    ProblemCode::PushChallengeNotFound,
-                    "No such challenge for this device",
-                )));
-            };
-            if challenge.status != PushStatus::Pending {
-                return Ok(Err(Problem::new(
-                    ProblemCode::PushChallengeAnswered,
-                    "This challenge was already answered or replaced",
-                )));
-            }
-            if challenge.is_expired(now) {
-                return Ok(Err(Problem::new(
-                    ProblemCode::PushChallengeExpired,
-                    "This challenge has expired",
-                )));
-            }
-            if !approve {
-                if !tx.settle_push_challenge(
-                    &challenge.id,
-                    PushStatus::Pending,
-                    PushStatus::Denied,
-                    now,
-                )? {
-                    return Ok(Err(Problem::new(
-                        ProblemCode::PushChallengeAnswered,
-                        "This challenge was already answered",
-                    )));
-                }
-                audit_answer(
-                    tx,
-                    &challenge,
-                    AuditKind::PushDenied,
-                    now,
-                    ip.as_ref(),
-                    agent.as_ref(),
-                )?;
-                return Ok(Ok(ChallengeAnswered {
-                    status: "denied".to_owned(),
-                }));
-            }
-            let Some(number) = claims.number else {
-                return Ok(Err(bad_answer("number is required to approve")));
-            };
-            // Counted before checking, per factor and per account.
-            let left =
-                match guard::take_attempt(tx, challenge.factor_id, challenge.account_id, now)? {
-                    Ok(left) => left,
-                    Err(throttled) => return Ok(Err(throttled)),
-                };
-            if number != challenge.number {
-                guard::count_wrong(tx, challenge.account_id, now)?;
-                tx.settle_push_challenge(
-                    &challenge.id,
-                    PushStatus::Pending,
-                    PushStatus::Failed,
-                    now,
-                )?;
-                let mut event =
-                    NewAuditEvent::new(AuditKind::LoginFailed, Some(challenge.account_id), now)
-                        .with_detail("reason", "push_number_mismatch")
-                        .with_detail("client_id", challenge.client_id.clone());
-                event.ip.clone_from(&ip);
-                tx.record(&event)?;
-                return Ok(Err(Problem::new(
-                    ProblemCode::PushNumberMismatch,
-                    "That is not the number the sign-in screen shows; the sign-in failed",
-                )
-                .with_extension("attempts_left", left.into())));
-            }
-            if !tx.settle_push_challenge(
-                &challenge.id,
-                PushStatus::Pending,
-                PushStatus::Approved,
+            let answered = Answered {
+                challenge: &challenge,
+                origin: &origin,
                 now,
-            )? {
-                return Ok(Err(Problem::new(
-                    ProblemCode::PushChallengeAnswered,
-                    "This challenge was already answered",
-                )));
+            };
+            match action {
+                Action::Deny => answered.deny(tx),
+                Action::Approve(number) => answered.approve(tx, number),
             }
-            guard::clear(tx, challenge.factor_id, challenge.account_id)?;
-            audit_answer(
-                tx,
-                &challenge,
-                AuditKind::PushApproved,
-                now,
-                ip.as_ref(),
-                agent.as_ref(),
-            )?;
-            Ok(Ok(ChallengeAnswered {
-                status: "approved".to_owned(),
-            }))
         })
     })
     .await?;
     Ok(HttpResponse::Ok().insert_header(no_store()).json(answered))
+}
+
+/// What the device's signed request says to do.
+enum Action {
+    Deny,
+    /// With the number the user picked.
+    Approve(u8),
+}
+
+impl Action {
+    fn of(claims: &DeviceClaims, challenge_id: &str) -> Result<Self, Problem> {
+        let bad_answer = |detail: &str| {
+            Problem::new(
+                ProblemCode::InvalidAnswer,
+                "The signed answer does not fit this challenge",
+            )
+            .with_detail(detail.to_owned())
+        };
+        if claims.challenge.as_deref() != Some(challenge_id) {
+            return Err(bad_answer("the challenge claim must be the id in the path"));
+        }
+        match (claims.action.as_deref(), claims.number) {
+            (Some("deny"), _) => Ok(Self::Deny),
+            (Some("approve"), Some(number)) => Ok(Self::Approve(number)),
+            (Some("approve"), None) => Err(bad_answer("number is required to approve")),
+            _ => Err(bad_answer("action must be approve or deny")),
+        }
+    }
+}
+
+/// The device's challenge `id`, if it still waits for an answer at `now`.
+fn pending_challenge(
+    tx: &Tx<'_>,
+    id: &str,
+    factor: FactorId,
+    now: DateTime<Utc>,
+) -> Result<Result<PushChallenge, Problem>, RepositoryError> {
+    let Some(challenge) = tx.push_challenge(id)?.filter(|c| c.factor_id == factor) else {
+        return Ok(Err(Problem::new(
+            ProblemCode::PushChallengeNotFound,
+            "No such challenge for this device",
+        )));
+    };
+    if challenge.status != PushStatus::Pending {
+        return Ok(Err(already_answered()));
+    }
+    if challenge.is_expired(now) {
+        return Ok(Err(Problem::new(
+            ProblemCode::PushChallengeExpired,
+            "This challenge has expired",
+        )));
+    }
+    Ok(Ok(challenge))
+}
+
+fn already_answered() -> Problem {
+    Problem::new(
+        ProblemCode::PushChallengeAnswered,
+        "This challenge was already answered or replaced",
+    )
+}
+
+/// A pending challenge being answered.
+struct Answered<'a> {
+    challenge: &'a PushChallenge,
+    origin: &'a Origin,
+    now: DateTime<Utc>,
+}
+
+type AnswerResult = Result<Result<ChallengeAnswered, Problem>, Failure>;
+
+impl Answered<'_> {
+    /// Settles the challenge `to`, unless another answer settled it first.
+    fn settle(&self, tx: &Tx<'_>, to: PushStatus) -> Result<bool, RepositoryError> {
+        let challenge = self.challenge;
+        tx.settle_push_challenge(&challenge.id, PushStatus::Pending, to, self.now)
+    }
+
+    fn audit(&self, tx: &Tx<'_>, kind: AuditKind) -> Result<(), RepositoryError> {
+        let challenge = self.challenge;
+        let mut event = NewAuditEvent::new(kind, Some(challenge.account_id), self.now)
+            .with_detail("factor_id", challenge.factor_id.to_string())
+            .with_detail("client_id", challenge.client_id.clone())
+            .with_detail("challenge_id", challenge.id.clone());
+        event.ip.clone_from(&self.origin.ip);
+        event.user_agent.clone_from(&self.origin.user_agent);
+        tx.record(&event).map(|_| ())
+    }
+
+    fn deny(&self, tx: &Tx<'_>) -> AnswerResult {
+        if !self.settle(tx, PushStatus::Denied)? {
+            return Ok(Err(already_answered()));
+        }
+        self.audit(tx, AuditKind::PushDenied)?;
+        Ok(Ok(ChallengeAnswered {
+            status: "denied".to_owned(),
+        }))
+    }
+
+    /// The right number approves; a wrong one fails the challenge (and the login),
+    /// counted before checking, per factor and per account.
+    fn approve(&self, tx: &Tx<'_>, number: u8) -> AnswerResult {
+        let challenge = self.challenge;
+        let (factor, account) = (challenge.factor_id, challenge.account_id);
+        let left = match guard::take_attempt(tx, factor, account, self.now)? {
+            Ok(left) => left,
+            Err(throttled) => return Ok(Err(throttled)),
+        };
+        if number != challenge.number {
+            guard::count_wrong(tx, account, self.now)?;
+            self.settle(tx, PushStatus::Failed)?;
+            let mut event = NewAuditEvent::new(AuditKind::LoginFailed, Some(account), self.now)
+                .with_detail("reason", "push_number_mismatch")
+                .with_detail("client_id", challenge.client_id.clone());
+            event.ip.clone_from(&self.origin.ip);
+            tx.record(&event)?;
+            return Ok(Err(Problem::new(
+                ProblemCode::PushNumberMismatch,
+                "That is not the number the sign-in screen shows; the sign-in failed",
+            )
+            .with_extension("attempts_left", left.into())));
+        }
+        if !self.settle(tx, PushStatus::Approved)? {
+            return Ok(Err(already_answered()));
+        }
+        guard::clear(tx, factor, account)?;
+        self.audit(tx, AuditKind::PushApproved)?;
+        Ok(Ok(ChallengeAnswered {
+            status: "approved".to_owned(),
+        }))
+    }
 }
