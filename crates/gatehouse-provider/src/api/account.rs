@@ -3,8 +3,8 @@
 //! Bearer tokens as for the factor API ([`AccountCaller`]). Changes are audited, and
 //! the ones the owner must hear about are mailed, in the same transaction.
 
-use actix_web::http::header::{CacheControl, CacheDirective, HeaderValue, RETRY_AFTER};
-use actix_web::{HttpResponse, ResponseError, delete, get, patch, post, web};
+use actix_web::http::header::{CacheControl, CacheDirective};
+use actix_web::{HttpResponse, delete, get, patch, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::factor::EffectiveStatus;
 use gatehouse_core::ports::{
@@ -20,7 +20,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::account_auth::AccountCaller;
 use super::brute_force::PASSWORD_ALERT;
-use super::password_rules::{PasswordRuleView, checklist};
+use super::password_rules::{self, PasswordRuleView, checklist};
 use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 use gatehouse_core::factor_guard::window_start;
@@ -170,22 +170,6 @@ pub(crate) fn rate_limited(title: &str, retry_after: i64) -> Problem {
     Problem::new(ProblemCode::RateLimited, title)
         .with_detail("Wait before trying again")
         .with_extension("retry_after", retry_after.max(1).into())
-}
-
-/// A problem answer, with `Retry-After` when it says when to retry.
-pub(crate) fn answer(problem: Problem) -> HttpResponse {
-    let retry = problem
-        .extensions
-        .as_ref()
-        .and_then(|e| e.get("retry_after"))
-        .and_then(Value::as_i64);
-    let mut res = problem.error_response();
-    if let Some(seconds) = retry
-        && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
-    {
-        res.headers_mut().insert(RETRY_AFTER, value);
-    }
-    res
 }
 
 /// The throttle on login passwords (see `api::brute_force`).
@@ -412,47 +396,13 @@ pub async fn change_password(
         new_password,
         new_password_confirmation,
     } = body_as(body.into_inner())?;
-    let broken = state
-        .config
-        .password_policy
-        .check(&new_password, &new_password_confirmation);
-    if !broken.is_empty() {
-        let codes: Vec<&str> = broken.iter().map(|r| r.code()).collect();
-        return Err(Problem::new(
-            ProblemCode::PasswordPolicy,
-            "The new password does not meet the policy",
-        )
-        .with_extension("violations", json!(codes)));
-    }
-    let account_id = caller.account.id;
-    // Count the attempt before checking it, so parallel guesses are counted too.
-    let throttled = blocking(&state, move |state| {
-        let now = state.clock.now();
-        state
-            .store
-            .transaction(|tx| {
-                hit_throttle(
-                    tx,
-                    state,
-                    "password_change",
-                    account_id,
-                    PASSWORD_ATTEMPTS,
-                    PASSWORD_WINDOW,
-                    now,
-                )
-            })
-            .map_err(Problem::from)
-    })
-    .await?;
-    let left = match throttled {
-        Throttle::Refused { retry_after } => {
-            return Ok(answer(rate_limited(
-                "Too many wrong passwords",
-                retry_after,
-            )));
-        }
-        Throttle::Admitted { left } => left,
-    };
+    password_rules::check(
+        &state.config.password_policy,
+        &new_password,
+        &new_password_confirmation,
+        "The new password does not meet the policy",
+    )?;
+    let left = admit_password_attempt(&state, caller.account.id).await?;
     let verdict = state
         .passwords
         .verify(current_password, caller.account.password_hash.clone())
@@ -461,8 +411,7 @@ pub async fn change_password(
         verdict,
         gatehouse_core::password::Verification::Match { .. }
     ) {
-        let now = state.clock.now();
-        let failed = event(&caller, AuditKind::PasswordChangeFailed, now);
+        let failed = event(&caller, AuditKind::PasswordChangeFailed, state.clock.now());
         blocking(&state, move |state| {
             state
                 .store
@@ -478,39 +427,68 @@ pub async fn change_password(
         .with_extension("attempts_left", left.into()));
     }
     let hash = state.passwords.hash(new_password).await?;
-    let answer = blocking(&state, move |state| {
-        let now = state.clock.now();
-        let mut account = caller.account.clone();
-        account.password_hash = Some(hash);
-        account.updated_at = now;
-        let keys = throttle_keys(state, account.id);
-        in_tx(state, |tx| {
-            tx.update_account(&account)?;
-            let revoked = tx.end_sessions_of(account.id, caller.claims.sid.as_deref(), now)?;
-            tx.record(
-                &event(&caller, AuditKind::PasswordChanged, now)
-                    .with_detail("sessions_revoked", revoked.to_string()),
-            )?;
-            if let Some(email) = &account.email {
-                let message = state.outbox.templates().password_changed(
-                    email,
-                    account.locale.as_deref(),
-                    now,
-                );
-                state.outbox.enqueue_in(tx, &message, now)?;
-            }
-            if let Some(key) = keys.first() {
-                tx.clear_hits(key)?;
-            }
-            Ok(Ok(PasswordChanged {
-                status: "changed".to_owned(),
-                sessions_revoked: revoked,
-            }))
-        })
-    })
-    .await?;
+    let answer = blocking(&state, move |state| store_password(state, &caller, hash)).await?;
     state.outbox.wake();
     Ok(HttpResponse::Ok().json(answer))
+}
+
+/// Counts a try of the current password before it is checked (so parallel guesses
+/// count too); the tries left, or 429 `rate_limited`.
+async fn admit_password_attempt(
+    state: &web::Data<AppState>,
+    account_id: AccountId,
+) -> Result<u32, Problem> {
+    let throttled = blocking(state, move |state| {
+        let now = state.clock.now();
+        let (limit, window) = (PASSWORD_ATTEMPTS, PASSWORD_WINDOW);
+        let what = "password_change";
+        let hit = |tx: &Tx<'_>| hit_throttle(tx, state, what, account_id, limit, window, now);
+        state.store.transaction(hit).map_err(Problem::from)
+    })
+    .await?;
+    match throttled {
+        Throttle::Refused { retry_after } => {
+            Err(rate_limited("Too many wrong passwords", retry_after))
+        }
+        Throttle::Admitted { left } => Ok(left),
+    }
+}
+
+/// Stores the new hash: every other session ends, the owner is told, the throttle
+/// starts over.
+fn store_password(
+    state: &AppState,
+    caller: &AccountCaller,
+    hash: String,
+) -> Result<PasswordChanged, Problem> {
+    let now = state.clock.now();
+    let mut account = caller.account.clone();
+    account.password_hash = Some(hash);
+    account.updated_at = now;
+    let keys = throttle_keys(state, account.id);
+    in_tx(state, |tx| {
+        tx.update_account(&account)?;
+        let revoked = tx.end_sessions_of(account.id, caller.claims.sid.as_deref(), now)?;
+        tx.record(
+            &event(caller, AuditKind::PasswordChanged, now)
+                .with_detail("sessions_revoked", revoked.to_string()),
+        )?;
+        if let Some(email) = &account.email {
+            let message =
+                state
+                    .outbox
+                    .templates()
+                    .password_changed(email, account.locale.as_deref(), now);
+            state.outbox.enqueue_in(tx, &message, now)?;
+        }
+        if let Some(key) = keys.first() {
+            tx.clear_hits(key)?;
+        }
+        Ok(Ok(PasswordChanged {
+            status: "changed".to_owned(),
+            sessions_revoked: revoked,
+        }))
+    })
 }
 
 /// A signed-in browser of the account.

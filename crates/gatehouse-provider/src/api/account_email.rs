@@ -18,8 +18,8 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::account::{
-    EMAIL_CHANGE_REQUESTS, EMAIL_CHANGE_WINDOW, Throttle, answer, blocking, body_as, event,
-    hit_throttle, in_tx, no_store, rate_limited,
+    EMAIL_CHANGE_REQUESTS, EMAIL_CHANGE_WINDOW, Throttle, blocking, body_as, event, hit_throttle,
+    in_tx, no_store, rate_limited,
 };
 use super::account_auth::AccountCaller;
 use crate::crypto::random;
@@ -79,10 +79,6 @@ fn bound(id: &str, code: &str) -> String {
     format!("email-change:{id}:{code}")
 }
 
-fn unavailable<E: std::fmt::Display>(e: E) -> RepositoryError {
-    RepositoryError::Unavailable(e.to_string())
-}
-
 /// Starts a change: mails a code to the new address (or, when another account holds
 /// it, a notice to that account instead; the answer is the same). A new request
 /// replaces an older one. Needs a recent login; five requests per 15 minutes.
@@ -117,76 +113,77 @@ pub async fn request_change(
     if caller.account.email.as_ref() == Some(&new) {
         return Err(field("email_unchanged"));
     }
-    let outcome = blocking(&state, move |state| {
+    let started = blocking(&state, move |state| {
         let now = state.clock.now();
-        let templates = state.outbox.templates();
-        let account = &caller.account;
+        let account_id = caller.account.id;
         in_tx(state, |tx| {
-            if let Throttle::Refused { retry_after } = hit_throttle(
-                tx,
-                state,
-                "email_change",
-                account.id,
-                EMAIL_CHANGE_REQUESTS,
-                EMAIL_CHANGE_WINDOW,
-                now,
-            )? {
+            let (limit, window) = (EMAIL_CHANGE_REQUESTS, EMAIL_CHANGE_WINDOW);
+            let throttle = hit_throttle(tx, state, "email_change", account_id, limit, window, now)?;
+            if let Throttle::Refused { retry_after } = throttle {
                 return Ok(Err(rate_limited("Too many address changes", retry_after)));
             }
-            tx.close_email_changes(account.id, now)?;
-            let id = random::token().map_err(unavailable)?;
-            let code = random::one_time_code().map_err(unavailable)?;
-            let holder = tx.account_by_email(&new)?.filter(|a| a.id != account.id);
-            let code_hash = match &holder {
-                // Nothing typed can match: the change can never complete.
-                Some(_) => state
-                    .secrets
-                    .hasher
-                    .hash(&bound(&id, &random::token().map_err(unavailable)?)),
-                None => state.secrets.hasher.hash(&bound(&id, &code)),
-            };
-            let change = EmailChange {
-                id,
-                account_id: account.id,
-                new_email: new.as_str().to_owned(),
-                code_hash,
-                attempts: 0,
-                created_at: now,
-                expires_at: now + email_change::CODE_TTL,
-                closed_at: None,
-            };
-            tx.insert_email_change(&change)?;
-            let message = match &holder {
-                Some(other) => other.email.as_ref().map(|to| {
-                    templates.email_change_address_taken(to, other.locale.as_deref(), now)
-                }),
-                None => Some(templates.email_change_code(
-                    &new,
-                    account.locale.as_deref(),
-                    &code,
-                    email_change::CODE_TTL,
-                )),
-            };
-            if let Some(message) = message {
-                state.outbox.enqueue_in(tx, &message, now)?;
-            }
-            tx.record(&event(&caller, AuditKind::EmailChangeRequested, now))?;
-            Ok(Ok(EmailChangeStarted {
-                status: "code_sent".to_owned(),
-                sent_to: new.masked(),
-                expires_at: change.expires_at,
-                code_length: otp::CODE_DIGITS,
-            }))
+            start_change(tx, state, &caller, &new, now).map(Ok)
         })
     })
-    .await;
-    match outcome {
-        Ok(started) => {
-            state.outbox.wake();
-            Ok(HttpResponse::Accepted().json(started))
-        }
-        Err(problem) => Ok(answer(problem)),
+    .await?;
+    state.outbox.wake();
+    Ok(HttpResponse::Accepted().json(started))
+}
+
+/// Opens a change to `new` (closing any other) and mails its code, or, when `new` is
+/// another account's address, tells that account instead and opens a change no code
+/// completes: the caller cannot tell the two apart.
+fn start_change(
+    tx: &Tx<'_>,
+    state: &AppState,
+    caller: &AccountCaller,
+    new: &Email,
+    now: DateTime<Utc>,
+) -> Result<EmailChangeStarted, Failure> {
+    let (templates, account) = (state.outbox.templates(), &caller.account);
+    tx.close_email_changes(account.id, now)?;
+    let id = random::token()?;
+    let code = random::one_time_code()?;
+    let holder = tx.account_by_email(new)?.filter(|a| a.id != account.id);
+    // With a holder, nothing typed can match.
+    let secret = if holder.is_some() {
+        random::token()?
+    } else {
+        code.clone()
+    };
+    let change = EmailChange {
+        code_hash: state.secrets.hasher.hash(&bound(&id, &secret)),
+        id,
+        account_id: account.id,
+        new_email: new.as_str().to_owned(),
+        attempts: 0,
+        created_at: now,
+        expires_at: now + email_change::CODE_TTL,
+        closed_at: None,
+    };
+    tx.insert_email_change(&change)?;
+    let message = match &holder {
+        Some(other) => other
+            .email
+            .as_ref()
+            .map(|to| templates.email_change_address_taken(to, other.locale.as_deref(), now)),
+        None => Some(templates.email_change_code(
+            new,
+            account.locale.as_deref(),
+            &code,
+            email_change::CODE_TTL,
+        )),
+    };
+    if let Some(message) = message {
+        state.outbox.enqueue_in(tx, &message, now)?;
     }
+    tx.record(&event(caller, AuditKind::EmailChangeRequested, now))?;
+    Ok(EmailChangeStarted {
+        status: "code_sent".to_owned(),
+        sent_to: new.masked(),
+        expires_at: change.expires_at,
+        code_length: otp::CODE_DIGITS,
+    })
 }
 
 /// The "undo" URL for a token.

@@ -5,6 +5,24 @@ use gatehouse_core::password::{PasswordPolicy, PasswordRule, RuleDescription};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::problem::{Problem, ProblemCode};
+
+/// 422 `password_policy` naming every rule `password` (and its confirmation) breaks.
+pub(crate) fn check(
+    policy: &PasswordPolicy,
+    password: &str,
+    confirmation: &str,
+    title: &str,
+) -> Result<(), Problem> {
+    let broken = policy.check(password, confirmation);
+    if broken.is_empty() {
+        return Ok(());
+    }
+    let codes: Vec<&str> = broken.iter().map(|r| r.code()).collect();
+    Err(Problem::new(ProblemCode::PasswordPolicy, title)
+        .with_extension("violations", serde_json::json!(codes)))
+}
+
 /// One line of the password checklist: "At least 12 characters".
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PasswordRuleView {

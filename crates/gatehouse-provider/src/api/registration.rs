@@ -23,7 +23,7 @@ use super::account_factors::{
     parse_kind,
 };
 use super::origin::{Origin, client_address, throttle_bucket};
-use super::password_rules::{PasswordRuleView, checklist};
+use super::password_rules::{self, PasswordRuleView, checklist};
 use crate::factors::bodies::FactorConfirmation;
 use crate::migration::invitations::LinkMailer;
 use crate::problem::{Failure, Problem, ProblemCode};
@@ -236,18 +236,12 @@ pub async fn set_password(
         password,
         password_confirmation,
     } = body.into_inner();
-    let broken = state
-        .config
-        .password_policy
-        .check(&password, &password_confirmation);
-    if !broken.is_empty() {
-        let codes: Vec<&str> = broken.iter().map(|r| r.code()).collect();
-        return Err(Problem::new(
-            ProblemCode::PasswordPolicy,
-            "The password does not meet the policy",
-        )
-        .with_extension("violations", json!(codes)));
-    }
+    password_rules::check(
+        &state.config.password_policy,
+        &password,
+        &password_confirmation,
+        "The password does not meet the policy",
+    )?;
     let hash = state.passwords.hash(password).await?;
     account.password_hash = Some(hash);
     account.updated_at = state.clock.now();
