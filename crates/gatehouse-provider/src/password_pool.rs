@@ -14,6 +14,7 @@ use std::time::Instant;
 use tokio::sync::oneshot;
 
 use crate::metrics::Metrics;
+use crate::problem::{Problem, ProblemCode};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PoolError {
@@ -110,5 +111,21 @@ impl PasswordPool {
         self.run(move |hasher| hasher.hash(&password))
             .await?
             .map_err(PoolError::from)
+    }
+}
+
+/// The password threads: too busy (503 `busy`, retry in a second), or failed (logged,
+/// 500).
+impl From<PoolError> for Problem {
+    fn from(e: PoolError) -> Problem {
+        match e {
+            PoolError::Busy => Problem::new(ProblemCode::Busy, "Too many requests at once")
+                .with_detail("Try again in a moment")
+                .with_extension("retry_after", 1.into()),
+            e => {
+                tracing::error!(error = %e, "password hashing failed");
+                Problem::internal()
+            }
+        }
     }
 }

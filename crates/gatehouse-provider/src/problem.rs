@@ -239,40 +239,6 @@ impl From<actix_web::error::BlockingError> for Problem {
     }
 }
 
-/// The password threads: too busy (503 `busy`, retry in a second), or failed (logged,
-/// 500).
-impl From<crate::password_pool::PoolError> for Problem {
-    fn from(e: crate::password_pool::PoolError) -> Self {
-        match e {
-            crate::password_pool::PoolError::Busy => {
-                Self::new(ProblemCode::Busy, "Too many requests at once")
-                    .with_detail("Try again in a moment")
-                    .with_extension("retry_after", 1.into())
-            }
-            e => {
-                tracing::error!(error = %e, "password hashing failed");
-                Self::internal()
-            }
-        }
-    }
-}
-
-/// The crypto backend failed (no randomness, a key that does not load): logged here,
-/// answered 500.
-impl From<crate::crypto::CryptoError> for Problem {
-    fn from(e: crate::crypto::CryptoError) -> Self {
-        tracing::error!(error = %e, "a cryptographic operation failed");
-        Self::internal()
-    }
-}
-
-/// The same for work that ends as a [`Failure`].
-impl From<crate::crypto::CryptoError> for Failure {
-    fn from(e: crate::crypto::CryptoError) -> Self {
-        Self::Refused(Box::new(e.into()))
-    }
-}
-
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} ({})", self.title, self.code)

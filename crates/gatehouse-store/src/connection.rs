@@ -9,7 +9,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use crate::error::{StoreError, one_line};
-use crate::migrations::Migrations;
 use crate::url::{Backend, DatabaseUrl};
 
 /// A connection to either backend; queries written once run on both.
@@ -150,7 +149,7 @@ impl Default for PoolOptions {
 /// The store: a pool of connections to one database. Cheap to clone.
 #[derive(Clone)]
 pub struct Store {
-    pool: Pool<Manager>,
+    pub(crate) pool: Pool<Manager>,
     /// Shared with the pool's manager: failures seen by queries make it check.
     health: Arc<Health>,
     /// Checkouts and the time they waited, for `/metrics`.
@@ -228,15 +227,6 @@ impl Store {
 
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    /// Applies pending migrations; returns the names applied.
-    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
-        let mut conn = self
-            .pool
-            .get()
-            .map_err(|e| StoreError::Migration(one_line(&e.to_string())))?;
-        Migrations::run(&mut conn)
     }
 
     /// A round trip to the database.

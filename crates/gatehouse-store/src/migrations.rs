@@ -4,7 +4,7 @@ use diesel::RunQueryDsl;
 use diesel::migration::MigrationSource;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use crate::connection::DbConnection;
+use crate::connection::{DbConnection, Store};
 use crate::error::{StoreError, one_line};
 
 const SQLITE: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
@@ -56,5 +56,16 @@ impl Migrations {
                 applied
             }
         }
+    }
+}
+
+impl Store {
+    /// Applies pending migrations; returns the names applied.
+    pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
+        let mut conn = self
+            .pool
+            .get()
+            .map_err(|e| StoreError::Migration(one_line(&e.to_string())))?;
+        Migrations::run(&mut conn)
     }
 }

@@ -19,7 +19,6 @@ use serde_json::{Value, json};
 use utoipa::{IntoParams, ToSchema};
 
 use super::account_auth::AccountCaller;
-use super::brute_force::PASSWORD_ALERT;
 use super::password_rules::{self, PasswordRuleView, checklist};
 use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
@@ -174,6 +173,8 @@ pub(crate) fn rate_limited(title: &str, retry_after: i64) -> Problem {
 
 /// The throttle on login passwords (see `api::brute_force`).
 pub(crate) const PASSWORD_LOGIN: &str = "password_login";
+/// The account-wide count of wrong login passwords (its alert).
+pub(crate) const PASSWORD_ALERT: &str = "password_alert";
 
 /// The key of the `what` throttle of `subject` (an account id, or for login passwords
 /// an identifier that names no account): a keyed hash, so none is stored in the clear.

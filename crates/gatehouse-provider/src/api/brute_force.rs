@@ -16,11 +16,9 @@ use gatehouse_core::factor_guard::window_start;
 use gatehouse_core::ports::{RateLimits, RepositoryError};
 use gatehouse_store::Tx;
 
-use super::account::{PASSWORD_LOGIN, throttle_key};
+use super::account::{PASSWORD_ALERT, PASSWORD_LOGIN, throttle_key};
 use crate::state::AppState;
 
-/// The account-wide count of wrong passwords (its alert).
-pub(crate) const PASSWORD_ALERT: &str = "password_alert";
 /// The count of wrong passwords from one client address.
 const PASSWORD_ADDRESS: &str = "password_address";
 

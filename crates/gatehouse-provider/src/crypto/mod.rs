@@ -14,6 +14,8 @@ pub use master_key::MasterKey;
 pub use sealing::Sealer;
 pub use signing::SigningKey;
 
+use crate::problem::{Failure, Problem};
+
 /// Everything derived from the master key, built once at start-up.
 #[derive(Clone, Debug)]
 pub struct Secrets {
@@ -39,4 +41,20 @@ pub enum CryptoError {
     Unseal,
     #[error("the crypto backend failed: {0}")]
     Backend(&'static str),
+}
+
+/// The crypto backend failed (no randomness, a key that does not load): logged here,
+/// answered 500.
+impl From<CryptoError> for Problem {
+    fn from(e: CryptoError) -> Self {
+        tracing::error!(error = %e, "a cryptographic operation failed");
+        Self::internal()
+    }
+}
+
+/// The same for work that ends as a [`Failure`].
+impl From<CryptoError> for Failure {
+    fn from(e: CryptoError) -> Self {
+        Self::Refused(Box::new(e.into()))
+    }
 }

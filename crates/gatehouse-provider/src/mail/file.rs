@@ -5,7 +5,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::transport::{Outgoing, SendError};
+use super::outgoing::{Outgoing, SendError};
 
 #[derive(Debug)]
 pub struct FileTransport {

@@ -1,7 +1,7 @@
 //! The `log` transport: logs that a mail was sent, naming only the recipient's domain,
 //! and drops it. Never the body (it holds codes and links), never the whole address.
 
-use super::transport::Outgoing;
+use super::outgoing::Outgoing;
 
 #[derive(Debug)]
 pub struct LogTransport;

@@ -10,6 +10,7 @@
 
 pub mod file;
 pub mod log;
+pub mod outgoing;
 pub mod smtp;
 pub mod transport;
 pub mod worker;

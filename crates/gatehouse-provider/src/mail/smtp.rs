@@ -8,7 +8,7 @@ use lettre::{AsyncSmtpTransport, Tokio1Executor};
 use std::time::Duration;
 
 use super::MailError;
-use super::transport::{Outgoing, SendError};
+use super::outgoing::{Outgoing, SendError};
 use crate::config::{MailConfig, SmtpTls};
 
 /// SMTP steps one send may wait on: connect, greeting, EHLO, STARTTLS, EHLO, AUTH,
