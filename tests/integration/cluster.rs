@@ -231,6 +231,63 @@ async fn a_database_outage_is_503_never_a_revoked_token() {
     );
 }
 
+/// While the database is away, whether a client's assertion was used before is
+/// unknown: `/token` answers 503 `temporarily_unavailable`, never `invalid_client` (a
+/// client told its key is wrong throws it away). It used to answer 401 when the client
+/// itself came from the cache and only the replay ledger was out of reach.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_outage_during_client_authentication_is_503_never_invalid_client() {
+    use gatehouse_core::{GrantType, SigningAlg, TokenEndpointAuthMethod};
+    use gatehouse_provider::crypto::SigningKey;
+    let Some(db) = TestDatabase::postgres() else {
+        return;
+    };
+    let (w, proxy) = proxied_world(db).await;
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).expect("client key");
+    w.server
+        .register_client(gatehouse_provider::clients::ClientRequest {
+            id: Some("signer".to_owned()),
+            name: "Signer".to_owned(),
+            grant_types: vec![GrantType::ClientCredentials],
+            scopes: vec!["gatehouse:read".to_owned()],
+            auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+            jwks: Some(serde_json::json!({"keys": [key.public_jwk()]}).to_string()),
+            ..gatehouse_provider::clients::ClientRequest::default()
+        });
+    let audience = format!("{}/token", w.server.config.server.issuer);
+    let token = || {
+        let now = chrono::Utc::now().timestamp();
+        let claims = serde_json::json!({
+            "iss": "signer", "sub": "signer", "aud": audience,
+            "iat": now, "exp": now + 60, "jti": uuid::Uuid::new_v4().to_string(),
+        });
+        let assertion = key.sign_jwt("JWT", &claims).expect("signed");
+        w.http
+            .post(w.server.url("/token"))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                ("client_assertion", assertion.as_str()),
+            ])
+            .send()
+    };
+    // The client is loaded (and cached for a few seconds) and its assertion recorded.
+    assert_eq!(token().await.expect("token").status(), StatusCode::OK);
+
+    proxy.go_down();
+    let res = token().await.expect("token");
+    assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(retry_after(&res).is_some());
+    let body: Value = res.json().await.expect("json");
+    assert_eq!(body["error"], "temporarily_unavailable", "{body}");
+
+    proxy.restore();
+    assert_eq!(token().await.expect("token").status(), StatusCode::OK);
+}
+
 /// The start of a login (authorize, then the password step): whether it succeeded.
 async fn login_starts(w: &World) -> bool {
     let browser = w.server.browser();

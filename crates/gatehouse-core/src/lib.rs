@@ -19,6 +19,7 @@ pub mod mail;
 pub mod migration;
 pub mod otp;
 pub mod password;
+pub mod pkce;
 pub mod ports;
 pub mod profile;
 pub mod push;

@@ -27,7 +27,7 @@ use crate::password_pool::PasswordPool;
 use crate::periodic::{self, FirstRun};
 use crate::problem::{Problem, ProblemCode, rewrite_error_response};
 use crate::state::AppState;
-use crate::{api, cors, health, jwks, metrics, oidc, openapi, request_id};
+use crate::{api, cors, health, jwks, oidc, openapi, request_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -321,7 +321,7 @@ impl Application {
             let server = HttpServer::new(move || {
                 App::new()
                     .app_data(metrics_state.clone())
-                    .route("/metrics", web::get().to(metrics::endpoint))
+                    .route("/metrics", web::get().to(health::metrics))
             })
             .workers(1)
             .bind(&metrics_bind)
@@ -358,7 +358,7 @@ impl Application {
                 app
             };
             let app = if public_metrics {
-                app.route("/metrics", web::get().to(metrics::endpoint))
+                app.route("/metrics", web::get().to(health::metrics))
             } else {
                 app
             };

@@ -1,4 +1,4 @@
-//! Liveness and readiness, for orchestrators and load balancers.
+//! Liveness, readiness and metrics, for orchestrators, load balancers and monitoring.
 
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
@@ -59,6 +59,24 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, Problem>
         Err(_) => {
             tracing::warn!(within = ?READY_WITHIN, "readiness check timed out");
             Err(Problem::database_unavailable())
+        }
+    }
+}
+
+/// `GET /metrics`: the Prometheus text format (OpenMetrics), from `state.metrics`.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let shared = state.clone();
+    match web::block(move || shared.metrics.render(&shared.store)).await {
+        Ok(Ok(text)) => HttpResponse::Ok()
+            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            .body(text),
+        Ok(Err(e)) => {
+            tracing::warn!(error = %e, "rendering the metrics failed");
+            HttpResponse::InternalServerError().finish()
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the blocking pool lost the metrics");
+            HttpResponse::InternalServerError().finish()
         }
     }
 }

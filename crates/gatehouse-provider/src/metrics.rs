@@ -256,16 +256,3 @@ impl Metrics {
         Ok(text)
     }
 }
-
-/// `GET /metrics`: the Prometheus text format (OpenMetrics).
-pub async fn endpoint(
-    state: actix_web::web::Data<crate::state::AppState>,
-) -> actix_web::HttpResponse {
-    let shared = state.clone();
-    match actix_web::web::block(move || shared.metrics.render(&shared.store)).await {
-        Ok(Ok(text)) => actix_web::HttpResponse::Ok()
-            .content_type("application/openmetrics-text; version=1.0.0; charset=utf-8")
-            .body(text),
-        _ => actix_web::HttpResponse::InternalServerError().finish(),
-    }
-}

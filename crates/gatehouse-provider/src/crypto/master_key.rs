@@ -20,6 +20,8 @@ impl std::fmt::Debug for MasterKey {
     }
 }
 
+/// The causes are dropped on purpose: a decode error names the offending byte, and the
+/// failed conversion holds the bytes, both of a secret.
 fn decode(text: &str, origin: &str) -> Result<MasterKey, CryptoError> {
     let bytes = URL_SAFE_NO_PAD
         .decode(text.trim().trim_end_matches('='))

@@ -10,6 +10,7 @@ pub fn bytes<const N: usize>() -> Result<[u8; N], CryptoError> {
     let mut out = [0u8; N];
     SystemRandom::new()
         .fill(&mut out)
+        // `Unspecified`: nothing more to carry.
         .map_err(|_| CryptoError::Backend("random"))?;
     Ok(out)
 }

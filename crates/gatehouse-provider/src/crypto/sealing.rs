@@ -21,6 +21,7 @@ impl std::fmt::Debug for Sealer {
 
 impl Sealer {
     pub fn new(master: &MasterKey) -> Result<Self, CryptoError> {
+        // aws-lc's `Unspecified` says nothing more than the variant does.
         let key = RandomizedNonceKey::new(&AES_256_GCM, &master.derive("seal/v1"))
             .map_err(|_| CryptoError::Backend("aead key"))?;
         Ok(Self(Arc::new(key)))
@@ -31,6 +32,7 @@ impl Sealer {
         let nonce = self
             .0
             .seal_in_place_append_tag(Aad::from(context.as_bytes()), &mut buffer)
+            // `Unspecified`: nothing more to carry.
             .map_err(|_| CryptoError::Backend("seal"))?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + buffer.len());
         out.push(VERSION);
@@ -47,6 +49,7 @@ impl Sealer {
             return Err(CryptoError::Unseal);
         }
         let (nonce, ciphertext) = rest.split_at(NONCE_LEN);
+        // Why a value does not open is deliberately not told (and aws-lc does not know).
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Unseal)?;
         let mut buffer = ciphertext.to_vec();
         let plaintext = self

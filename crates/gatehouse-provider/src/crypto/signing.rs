@@ -194,8 +194,11 @@ impl PrivateSigningKey for SigningKey {
         if *alg != jws_alg(self.alg) {
             return Err(SigningError::UnsupportedAlg(format!("{alg:?}")));
         }
-        self.sign_bytes(message)
-            .map_err(|_| SigningError::CryptoError)
+        // openidconnect's error has no room for the cause: it is logged here.
+        self.sign_bytes(message).map_err(|e| {
+            tracing::error!(error = %e, "signing an ID token failed");
+            SigningError::CryptoError
+        })
     }
 
     fn as_verification_key(&self) -> CoreJsonWebKey {

@@ -6,36 +6,9 @@ use actix_web::HttpRequest;
 use actix_web::http::header::AUTHORIZATION;
 use actix_web::web;
 use gatehouse_core::ports::{AccessTokenRevocations, SessionRepository};
-use serde::{Deserialize, Serialize};
 
+pub use super::access_claims::AccessClaims;
 use crate::state::AppState;
-
-/// The claims of an access token (RFC 9068 §2.2).
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct AccessClaims {
-    pub iss: String,
-    pub sub: String,
-    pub aud: String,
-    pub client_id: String,
-    pub iat: i64,
-    pub exp: i64,
-    pub jti: String,
-    pub scope: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auth_time: Option<i64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub acr: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub amr: Option<Vec<String>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sid: Option<String>,
-}
-
-impl AccessClaims {
-    pub fn has_scope(&self, scope: &str) -> bool {
-        self.scope.split(' ').any(|s| s == scope)
-    }
-}
 
 /// The database did not answer: whether a token is live is unknown (never "no": an
 /// RP that hears "revoked" throws its tokens away).
@@ -62,9 +35,16 @@ pub async fn decode(state: &AppState, token: &str) -> Option<AccessClaims> {
                 return None;
             }
             let keys = state.keys.clone();
-            if let Err(e) = web::block(move || keys.reload()).await.ok()? {
-                tracing::warn!(error = %e, "reloading signing keys for an unknown kid failed");
-                return None;
+            match web::block(move || keys.reload()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "reloading signing keys for an unknown kid failed");
+                    return None;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "the blocking pool lost a signing key reload");
+                    return None;
+                }
             }
             match verify_signature(state, token, now) {
                 Verified::Valid(kid, claims) => (kid, claims),
@@ -146,7 +126,10 @@ pub async fn live(
         },
     )
     .await
-    .map_err(|_| Unknown)?
+    .map_err(|e| {
+        tracing::error!(error = %e, "the blocking pool lost a revocation check");
+        Unknown
+    })?
     .map_err(|e| {
         tracing::warn!(error = %e, "checking an access token's revocation failed");
         Unknown

@@ -1,9 +1,8 @@
 //! `GET|POST /authorize` (RFC 6749 §4.1.1, OIDC Core §3.1.2): validate, remember the
 //! request bound to this browser, and send the browser to the login UI.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CacheControl, CacheDirective, LOCATION};
-use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use chrono::TimeDelta;
 use gatehouse_core::ClientId;
 use gatehouse_core::authorization::{self, AuthorizationParams, AuthorizationRequest, Rejection};
@@ -12,7 +11,7 @@ use gatehouse_core::ports::{AccountRepository, LoginRequestRepository, SessionRe
 
 use super::browser;
 use super::codes::{issue_code, session_satisfies};
-use super::error::OAuthError;
+use super::error::{OAuthError, OAuthErrorCode, blocking};
 use super::redirect::redirect_location;
 use crate::crypto::random;
 use crate::state::AppState;
@@ -41,7 +40,10 @@ use crate::state::AppState;
     )
 )]
 #[get("/authorize")]
-pub async fn authorize_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn authorize_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(req.query_string().as_bytes())
         .into_owned()
         .collect();
@@ -62,28 +64,24 @@ pub async fn authorize_post(
     req: HttpRequest,
     body: web::Bytes,
     state: web::Data<AppState>,
-) -> HttpResponse {
+) -> Result<HttpResponse, OAuthError> {
     let form = req
         .headers()
         .get(actix_web::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !form {
-        return shown(
-            "invalid_request",
+        return Err(shown(
             "send the parameters as application/x-www-form-urlencoded",
-        );
+        ));
     }
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body).into_owned().collect();
     authorize(&req, &state, &pairs).await
 }
 
-fn shown(error: &'static str, description: &str) -> HttpResponse {
-    actix_web::ResponseError::error_response(&OAuthError::new(
-        StatusCode::BAD_REQUEST,
-        error,
-        description,
-    ))
+/// An error shown to the user, never redirected (RFC 6749 §4.1.2.1).
+fn shown(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(OAuthErrorCode::InvalidRequest, description)
 }
 
 fn found(location: &str) -> HttpResponse {
@@ -101,7 +99,7 @@ pub fn redirect_back(
 ) -> HttpResponse {
     match redirect_location(redirect_uri, params, issuer) {
         Some(location) => found(&location),
-        None => shown("invalid_request", "redirect_uri is not a URL"),
+        None => shown("redirect_uri is not a URL").error_response(),
     }
 }
 
@@ -109,35 +107,25 @@ async fn authorize(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     pairs: &[(String, String)],
-) -> HttpResponse {
-    let params = match AuthorizationParams::from_pairs(
-        pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-    ) {
-        Ok(params) => params,
-        Err(name) => {
-            return shown(
-                "invalid_request",
-                &format!("{name} was given more than once"),
-            );
-        }
-    };
+) -> Result<HttpResponse, OAuthError> {
+    let params =
+        AuthorizationParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+            .map_err(|name| shown(format!("{name} was given more than once")))?;
     let issuer = state.config.server.issuer.clone();
     let client = match params.client_id.as_deref().map(ClientId::parse) {
-        Some(Ok(id)) => match state.clients.load(&state.store, id).await {
-            Ok(client) => client,
-            Err(_) => {
-                return actix_web::ResponseError::error_response(
-                    &OAuthError::temporarily_unavailable(),
-                );
-            }
-        },
+        Some(Ok(id)) => state.clients.load(&state.store, id).await?,
         _ => None,
     };
     let request = match authorization::validate(&params, client.as_ref()) {
         Ok(request) => request,
-        Err(Rejection::Show(e)) => return shown(e.error, &e.description),
+        Err(Rejection::Show(e)) => {
+            // Core shows `invalid_request` only; a code this enum lacks would be a bug
+            // there, answered as the closest one rather than not at all.
+            let code = OAuthErrorCode::parse(e.error).unwrap_or(OAuthErrorCode::InvalidRequest);
+            return Err(OAuthError::new(code, e.description));
+        }
         Err(Rejection::Redirect(e)) => {
-            return redirect_back(
+            return Ok(redirect_back(
                 &e.redirect_uri,
                 &[
                     ("error", Some(e.error)),
@@ -145,16 +133,16 @@ async fn authorize(
                     ("state", e.state.as_deref()),
                 ],
                 &issuer,
-            );
+            ));
         }
     };
     // A browser already signed in, and good enough for this request, gets its code now.
     if let Some(redirect_to) = reuse_session(req, state, &request).await {
-        return found(&redirect_to);
+        return Ok(found(&redirect_to));
     }
     if request.prompt.none {
         // No session can satisfy the request without the user: say so (OIDC Core §3.1.2.6).
-        return redirect_back(
+        return Ok(redirect_back(
             &request.redirect_uri,
             &[
                 ("error", Some("login_required")),
@@ -162,15 +150,20 @@ async fn authorize(
                 ("state", request.state.as_deref()),
             ],
             &issuer,
-        );
+        ));
     }
-    let secure = issuer.starts_with("https://");
-    let Ok((browser_id, new_cookie)) = browser::identify(req, secure) else {
-        return actix_web::ResponseError::error_response(&OAuthError::server_error());
-    };
-    let Ok(id) = random::token() else {
-        return actix_web::ResponseError::error_response(&OAuthError::server_error());
-    };
+    start_login(req, state, request).await
+}
+
+/// Remembers the request, bound to this browser, and sends the browser to the login UI.
+async fn start_login(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    request: AuthorizationRequest,
+) -> Result<HttpResponse, OAuthError> {
+    let secure = state.config.server.issuer.starts_with("https://");
+    let (browser_id, new_cookie) = browser::identify(req, secure)?;
+    let id = random::token()?;
     let now = state.clock.now();
     let login = LoginRequest {
         id: id.clone(),
@@ -183,22 +176,17 @@ async fn authorize(
         completed_at: None,
     };
     let store = state.store.clone();
-    if !matches!(
-        web::block(move || store.insert_login_request(&login)).await,
-        Ok(Ok(()))
-    ) {
-        return actix_web::ResponseError::error_response(&OAuthError::temporarily_unavailable());
-    }
-    let mut ui = match url::Url::parse(&state.config.login.ui_url) {
-        Ok(ui) => ui,
-        Err(_) => return actix_web::ResponseError::error_response(&OAuthError::server_error()),
-    };
+    blocking(move || store.insert_login_request(&login)).await?;
+    let mut ui = url::Url::parse(&state.config.login.ui_url).map_err(|e| {
+        tracing::error!(error = %e, "login.ui_url is not a URL");
+        OAuthError::server_error()
+    })?;
     ui.query_pairs_mut().append_pair("login_challenge", &id);
     let mut res = found(ui.as_str());
     if let Some(cookie) = new_cookie {
         let _ = res.add_cookie(&cookie);
     }
-    res
+    Ok(res)
 }
 
 /// The code for a request the browser's live session satisfies, if it does.
@@ -209,40 +197,39 @@ async fn reuse_session(
 ) -> Option<String> {
     let cookie = req.cookie(browser::SESSION_COOKIE)?;
     let token_hash = state.secrets.hasher.hash(cookie.value());
-    let code = random::token().ok()?;
+    let code = random::token().map_err(OAuthError::from).ok()?;
     let shared = state.clone();
     let request = request.clone();
     web::block(move || {
         let state = shared.as_ref();
         let now = state.clock.now();
-        state
-            .store
-            .transaction(|tx| {
-                let Some(mut session) = tx.session_by_token_hash(&token_hash)? else {
-                    return Ok(None);
-                };
-                if !session_satisfies(
-                    &session,
-                    &request,
-                    now,
-                    &state.config.webauthn.phishing_resistant_acr,
-                ) {
-                    return Ok(None);
-                }
-                let active = tx
-                    .account_by_id(session.account_id)?
-                    .is_some_and(|a| a.status.can_log_in());
-                if !active {
-                    return Ok(None);
-                }
-                session.last_seen_at = now;
-                tx.update_session(&session)?;
-                issue_code(tx, state, &request, &session, &code).map(Some)
-            })
-            .ok()
-            .flatten()
+        state.store.transaction(|tx| {
+            let Some(mut session) = tx.session_by_token_hash(&token_hash)? else {
+                return Ok(None);
+            };
+            if !session_satisfies(
+                &session,
+                &request,
+                now,
+                &state.config.webauthn.phishing_resistant_acr,
+            ) {
+                return Ok(None);
+            }
+            let active = tx
+                .account_by_id(session.account_id)?
+                .is_some_and(|a| a.status.can_log_in());
+            if !active {
+                return Ok(None);
+            }
+            session.last_seen_at = now;
+            tx.update_session(&session)?;
+            issue_code(tx, state, &request, &session, &code).map(Some)
+        })
     })
     .await
+    // Whatever failed, the user can still log in: the session is not reused.
+    .map_err(OAuthError::from)
+    .and_then(|found| found.map_err(OAuthError::from))
     .ok()
     .flatten()
 }

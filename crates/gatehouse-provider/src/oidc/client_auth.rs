@@ -4,7 +4,6 @@
 //! accepted only when it is the method the client registered.
 
 use actix_web::HttpRequest;
-use actix_web::http::StatusCode;
 use actix_web::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -12,7 +11,7 @@ use gatehouse_core::ports::ClientAssertionLedger;
 use gatehouse_core::{Client, ClientId, TokenEndpointAuthMethod};
 use std::collections::HashMap;
 
-use super::error::OAuthError;
+use super::error::{OAuthError, OAuthErrorCode, blocking};
 use crate::state::AppState;
 
 /// The credentials a request presents.
@@ -54,24 +53,37 @@ fn assertion_subject(assertion: &str) -> Option<String> {
 
 /// RFC 7523 §3: signed by one of the client's keys, `iss` = `sub` = client id, our
 /// token endpoint (or issuer) in `aud`, not expired, issued (`iat`) at most
-/// `MAX_ASSERTION_LIFETIME` before its `exp`, and never seen before.
-async fn verify_assertion(client: &Client, assertion: &str, state: &AppState) -> bool {
-    let Some(jwks) = client.jwks.as_deref() else {
-        return false;
+/// `MAX_ASSERTION_LIFETIME` before its `exp`, and never seen before. `Err` when the
+/// replay ledger did not answer: whether the assertion was seen is unknown, and a
+/// client told `invalid_client` would think its key is wrong.
+async fn verify_assertion(
+    client: &Client,
+    assertion: &str,
+    state: &AppState,
+) -> Result<bool, OAuthError> {
+    let Some(claims) = verified_claims(client, assertion, state) else {
+        return Ok(false);
     };
-    let Ok(set) = serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(jwks) else {
-        return false;
+    // Kept in the ledger as long as the assertion could still be accepted.
+    let Some(expires) = chrono::DateTime::from_timestamp(claims.exp + LEEWAY, 0) else {
+        return Ok(false);
     };
-    let Ok(header) = jsonwebtoken::decode_header(assertion) else {
-        return false;
-    };
+    let store = state.store.clone();
+    blocking(move || store.use_client_assertion(&claims.jti, expires)).await
+}
+
+/// The claims of an assertion signed by one of the client's keys and valid now (all of
+/// RFC 7523 §3 but the replay check).
+fn verified_claims(client: &Client, assertion: &str, state: &AppState) -> Option<AssertionClaims> {
+    let set = serde_json::from_str::<jsonwebtoken::jwk::JwkSet>(client.jwks.as_deref()?).ok()?;
+    let header = jsonwebtoken::decode_header(assertion).ok()?;
     // Public-key algorithms only: a shared-secret MAC has no place in a client's JWKS.
     use jsonwebtoken::Algorithm::{ES256, ES384, EdDSA, PS256, PS384, PS512, RS256, RS384, RS512};
     if !matches!(
         header.alg,
         RS256 | RS384 | RS512 | PS256 | PS384 | PS512 | ES256 | ES384 | EdDSA
     ) {
-        return false;
+        return None;
     }
     let candidates: Vec<&jsonwebtoken::jwk::Jwk> = match header.kid.as_deref() {
         Some(kid) => set.find(kid).into_iter().collect(),
@@ -89,32 +101,23 @@ async fn verify_assertion(client: &Client, assertion: &str, state: &AppState) ->
         jsonwebtoken::decode::<AssertionClaims>(assertion, &key, &validation)
             .ok()
             .map(|data| data.claims)
-    });
-    let Some(claims) = claims else {
-        return false;
-    };
+    })?;
     if claims.sub != client.id.as_str() || claims.iss != claims.sub || claims.jti.is_empty() {
-        return false;
+        return None;
     }
     let lifetime = claims.exp.saturating_sub(claims.iat);
     let now = state.clock.now().timestamp();
     if lifetime <= 0 || lifetime > MAX_ASSERTION_LIFETIME || claims.iat > now + LEEWAY {
-        return false;
+        return None;
     }
-    // Kept in the ledger as long as the assertion could still be accepted.
-    let Some(expires) = chrono::DateTime::from_timestamp(claims.exp + LEEWAY, 0) else {
-        return false;
-    };
-    let store = state.store.clone();
-    matches!(
-        actix_web::web::block(move || store.use_client_assertion(&claims.jti, expires)).await,
-        Ok(Ok(true))
-    )
+    Some(claims)
 }
 
 fn invalid_client(basic: bool) -> OAuthError {
-    let status = StatusCode::UNAUTHORIZED;
-    let mut error = OAuthError::new(status, "invalid_client", "client authentication failed");
+    let mut error = OAuthError::new(
+        OAuthErrorCode::InvalidClient,
+        "client authentication failed",
+    );
     if basic {
         error = error.with_challenge("Basic realm=\"gatehouse\"");
     }
@@ -128,8 +131,8 @@ fn presented(req: &HttpRequest, form: &HashMap<String, String>) -> Result<Presen
         .and_then(|v| v.to_str().ok());
     if let Some(encoded) = header.and_then(|h| h.strip_prefix("Basic ")) {
         if form.contains_key("client_secret") {
-            return Err(OAuthError::bad_request(
-                "invalid_request",
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
                 "use one client authentication method",
             ));
         }
@@ -163,8 +166,8 @@ fn presented(req: &HttpRequest, form: &HashMap<String, String>) -> Result<Presen
         if form.get("client_assertion_type").map(String::as_str) != Some(JWT_BEARER)
             || form.contains_key("client_secret")
         {
-            return Err(OAuthError::bad_request(
-                "invalid_request",
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
                 "client_assertion_type must be jwt-bearer",
             ));
         }
@@ -181,8 +184,7 @@ fn presented(req: &HttpRequest, form: &HashMap<String, String>) -> Result<Presen
     }
     let client_id = form.get("client_id").cloned().ok_or_else(|| {
         OAuthError::new(
-            StatusCode::UNAUTHORIZED,
-            "invalid_client",
+            OAuthErrorCode::InvalidClient,
             "client authentication is required",
         )
     })?;
@@ -214,11 +216,7 @@ pub async fn authenticate(
     let Ok(id) = ClientId::parse(&presented.client_id) else {
         return Err(invalid_client(basic));
     };
-    let client = state
-        .clients
-        .load(&state.store, id)
-        .await
-        .map_err(|_| OAuthError::temporarily_unavailable())?;
+    let client = state.clients.load(&state.store, id).await?;
     let Some(client) = client else {
         return Err(invalid_client(basic));
     };
@@ -226,7 +224,7 @@ pub async fn authenticate(
         return Err(invalid_client(basic));
     }
     if let Some(assertion) = &presented.assertion
-        && !verify_assertion(&client, assertion, state).await
+        && !verify_assertion(&client, assertion, state).await?
     {
         return Err(invalid_client(false));
     }

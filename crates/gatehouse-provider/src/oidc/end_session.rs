@@ -22,7 +22,7 @@ use serde_json::json;
 use std::collections::HashMap;
 
 use super::browser::SESSION_COOKIE;
-use super::error::OAuthError;
+use super::error::{OAuthError, OAuthErrorCode, blocking};
 use crate::state::AppState;
 
 /// How long the user has to confirm a logout.
@@ -43,12 +43,11 @@ pub struct LogoutRequest {
 
 impl LogoutRequest {
     fn seal(&self, state: &AppState) -> Result<String, OAuthError> {
-        let json = serde_json::to_vec(self).map_err(|_| OAuthError::server_error())?;
-        let sealed = state
-            .secrets
-            .sealer
-            .seal(&json, SEALED_FOR)
-            .map_err(|_| OAuthError::server_error())?;
+        let json = serde_json::to_vec(self).map_err(|e| {
+            tracing::error!(error = %e, "a logout request would not serialize");
+            OAuthError::server_error()
+        })?;
+        let sealed = state.secrets.sealer.seal(&json, SEALED_FOR)?;
         Ok(URL_SAFE_NO_PAD.encode(sealed))
     }
 
@@ -100,7 +99,7 @@ pub async fn end_browser_session(
         })
     })
     .await
-    .map_err(|_| RepositoryError::Unavailable("blocking pool".to_owned()))?
+    .map_err(|e| RepositoryError::Unavailable(format!("blocking pool: {e}")))?
 }
 
 /// The cookie that drops the browser's session cookie.
@@ -143,6 +142,45 @@ fn hinted_client(state: &AppState, id_token: &str) -> Option<(String, String)> {
     Some((client, claims.sub))
 }
 
+/// A `post_logout_redirect_uri` registered for the client named; never an unregistered
+/// URI (shown, like /authorize's errors).
+async fn registered_redirect(
+    state: &AppState,
+    client_id: Option<&str>,
+    uri: &str,
+) -> Result<String, OAuthError> {
+    let id = client_id
+        .and_then(|id| ClientId::parse(id).ok())
+        .ok_or_else(|| {
+            OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                "post_logout_redirect_uri needs id_token_hint or client_id",
+            )
+        })?;
+    let store = state.store.clone();
+    match blocking(move || store.client_by_id(&id)).await? {
+        Some(client) if client.allows_post_logout_redirect(uri) => Ok(uri.to_owned()),
+        _ => Err(OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "post_logout_redirect_uri is not registered",
+        )),
+    }
+}
+
+/// The browser goes to the UI's logout confirmation, the request sealed in the challenge.
+fn to_confirmation(state: &AppState, request: &LogoutRequest) -> Result<HttpResponse, OAuthError> {
+    let mut ui = url::Url::parse(&state.config.login.logout_ui_url).map_err(|e| {
+        tracing::error!(error = %e, "login.logout_ui_url is not a URL");
+        OAuthError::server_error()
+    })?;
+    ui.query_pairs_mut()
+        .append_pair("logout_challenge", &request.seal(state)?);
+    Ok(HttpResponse::Found()
+        .insert_header((LOCATION, ui.as_str()))
+        .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
+        .finish())
+}
+
 async fn end_session(
     req: HttpRequest,
     params: HashMap<String, String>,
@@ -150,8 +188,8 @@ async fn end_session(
 ) -> Result<HttpResponse, OAuthError> {
     let hinted = match params.get("id_token_hint") {
         Some(hint) => Some(hinted_client(&state, hint).ok_or_else(|| {
-            OAuthError::bad_request(
-                "invalid_request",
+            OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
                 "id_token_hint is not an ID token issued here",
             )
         })?),
@@ -159,8 +197,8 @@ async fn end_session(
     };
     let client_id = match (&hinted, params.get("client_id")) {
         (Some((aud, _)), Some(named)) if aud != named => {
-            return Err(OAuthError::bad_request(
-                "invalid_request",
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
                 "client_id does not match id_token_hint",
             ));
         }
@@ -169,32 +207,7 @@ async fn end_session(
     };
     let redirect = match params.get("post_logout_redirect_uri") {
         None => None,
-        Some(uri) => {
-            let id = client_id
-                .as_deref()
-                .and_then(|id| ClientId::parse(id).ok())
-                .ok_or_else(|| {
-                    OAuthError::bad_request(
-                        "invalid_request",
-                        "post_logout_redirect_uri needs id_token_hint or client_id",
-                    )
-                })?;
-            let store = state.store.clone();
-            let client = web::block(move || store.client_by_id(&id))
-                .await
-                .map_err(|_| OAuthError::server_error())?
-                .map_err(|_| OAuthError::temporarily_unavailable())?;
-            // Never redirect to an unregistered URI: shown, like /authorize's errors.
-            match client {
-                Some(client) if client.allows_post_logout_redirect(uri) => Some(uri.clone()),
-                _ => {
-                    return Err(OAuthError::bad_request(
-                        "invalid_request",
-                        "post_logout_redirect_uri is not registered",
-                    ));
-                }
-            }
-        }
+        Some(uri) => Some(registered_redirect(&state, client_id.as_deref(), uri).await?),
     };
     if hinted.is_none() {
         // Nobody proved which login this is: the user is asked first.
@@ -204,18 +217,9 @@ async fn end_session(
             state: params.get("state").cloned(),
             expires_at: state.clock.now() + LOGOUT_REQUEST_TTL,
         };
-        let mut ui = url::Url::parse(&state.config.login.logout_ui_url)
-            .map_err(|_| OAuthError::server_error())?;
-        ui.query_pairs_mut()
-            .append_pair("logout_challenge", &request.seal(&state)?);
-        return Ok(HttpResponse::Found()
-            .insert_header((LOCATION, ui.as_str()))
-            .insert_header((CACHE_CONTROL, HeaderValue::from_static("no-store")))
-            .finish());
+        return to_confirmation(&state, &request);
     }
-    end_browser_session(&req, &state)
-        .await
-        .map_err(|_| OAuthError::temporarily_unavailable())?;
+    end_browser_session(&req, &state).await?;
     let mut res = match redirect {
         Some(uri) => {
             let location = post_logout_location(&uri, params.get("state").map(String::as_str))
@@ -277,6 +281,6 @@ pub async fn end_session_post(
     body: web::Bytes,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let params = super::token::form(&req, &body)?;
+    let params = super::forms::form(&req, &body)?;
     end_session(req, params, state).await
 }

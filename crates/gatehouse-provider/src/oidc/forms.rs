@@ -1,9 +1,60 @@
-//! The form bodies (`application/x-www-form-urlencoded`) of the OAuth endpoints, as
-//! the OpenAPI document shows them. The handlers read the form themselves
-//! (`token::form`: a parameter given twice is `invalid_request`); these types only
-//! describe it. A form has no `null`: a parameter is there or not.
+//! The form bodies (`application/x-www-form-urlencoded`) of the OAuth endpoints: how
+//! the handlers read one ([`form`]: a parameter given twice is `invalid_request`), and
+//! the types that show it in the OpenAPI document (they only describe it). A form has
+//! no `null`: a parameter is there or not.
 
+use actix_web::HttpRequest;
+use actix_web::http::header::CONTENT_TYPE;
+use std::collections::HashMap;
 use utoipa::ToSchema;
+
+use super::error::{OAuthError, OAuthErrorCode};
+
+/// The parameters of a form body; `invalid_request` when the body is not a form or
+/// names a parameter twice (RFC 6749 §3.1, §3.2).
+pub fn form(req: &HttpRequest, body: &[u8]) -> Result<HashMap<String, String>, OAuthError> {
+    let is_form = req
+        .headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(OAuthError::new(
+            OAuthErrorCode::InvalidRequest,
+            "send application/x-www-form-urlencoded",
+        ));
+    }
+    let mut params = HashMap::new();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        if params
+            .insert(name.to_string(), value.into_owned())
+            .is_some()
+        {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                format!("{name} was given more than once"),
+            ));
+        }
+    }
+    Ok(params)
+}
+
+/// A parameter that must be there and not empty, else `invalid_request`.
+pub fn required<'a>(
+    params: &'a HashMap<String, String>,
+    name: &str,
+) -> Result<&'a str, OAuthError> {
+    params
+        .get(name)
+        .map(String::as_str)
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| {
+            OAuthError::new(
+                OAuthErrorCode::InvalidRequest,
+                format!("{name} is required"),
+            )
+        })
+}
 
 /// `grant_type` values `/token` serves.
 #[derive(Debug, ToSchema)]

@@ -2,6 +2,7 @@
 //! (or redirects carrying it), never problem+json.
 
 pub mod access;
+pub mod access_claims;
 pub mod authorize;
 pub mod browser;
 pub mod client_auth;
@@ -11,7 +12,6 @@ pub mod discovery;
 pub mod end_session;
 pub mod error;
 pub mod forms;
-pub mod pkce;
 pub mod redirect;
 pub mod revoke;
 pub mod token;

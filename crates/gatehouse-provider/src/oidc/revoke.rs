@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use super::access::{self, AccessClaims};
 use super::client_auth::authenticate;
-use super::error::OAuthError;
-use super::token::form;
+use super::error::{OAuthError, OAuthErrorCode, blocking};
+use super::forms::form;
 use crate::state::AppState;
 
 /// Revokes an access or refresh token the client holds. Always 200, also for tokens
@@ -40,16 +40,13 @@ pub async fn revoke(
         if claims.client_id == client.id.as_str() {
             let expires = DateTime::from_timestamp(claims.exp, 0).unwrap_or(now);
             let store = state.store.clone();
-            web::block(move || store.revoke_access_token(&claims.jti, expires))
-                .await
-                .map_err(|_| OAuthError::server_error())?
-                .map_err(|_| OAuthError::temporarily_unavailable())?;
+            blocking(move || store.revoke_access_token(&claims.jti, expires)).await?;
         }
     } else {
         let hash = state.secrets.hasher.hash(&token);
         let store = state.store.clone();
         let client_id = client.id.to_string();
-        web::block(
+        blocking(
             move || -> Result<(), gatehouse_core::ports::RepositoryError> {
                 if let Some(refresh) = store.refresh_token_by_hash(&hash)?
                     && refresh.client_id == client_id
@@ -59,9 +56,7 @@ pub async fn revoke(
                 Ok(())
             },
         )
-        .await
-        .map_err(|_| OAuthError::server_error())?
-        .map_err(|_| OAuthError::temporarily_unavailable())?;
+        .await?;
     }
     Ok(HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
@@ -79,7 +74,7 @@ async fn client_and_token(
     let token = params
         .get("token")
         .cloned()
-        .ok_or_else(|| OAuthError::bad_request("invalid_request", "token is required"))?;
+        .ok_or_else(|| OAuthError::new(OAuthErrorCode::InvalidRequest, "token is required"))?;
     Ok((client, token))
 }
 
@@ -234,7 +229,7 @@ pub async fn introspect(
     let hash = state.secrets.hasher.hash(&token);
     let store = state.store.clone();
     let now = state.clock.now();
-    let found = web::block(
+    let found = blocking(
         move || -> Result<Option<Introspection>, gatehouse_core::ports::RepositoryError> {
             let Some(refresh) = store.refresh_token_by_hash(&hash)? else {
                 return Ok(None);
@@ -257,9 +252,7 @@ pub async fn introspect(
             )))
         },
     )
-    .await
-    .map_err(|_| OAuthError::server_error())?
-    .map_err(|_| OAuthError::temporarily_unavailable())?;
+    .await?;
     Ok(match found {
         Some(live) if live.client_id.as_deref() == Some(client.id.as_str()) => live.answer(),
         _ => Introspection::inactive().answer(),

@@ -1,6 +1,8 @@
 //! Minting tokens: RFC 9068 JWT access tokens and OpenID Connect ID tokens, signed by
 //! the key ring's active keys.
 
+use actix_web::HttpResponse;
+use actix_web::http::header::{CacheControl, CacheDirective, PRAGMA};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::{Account, Client, SigningAlg};
 use openidconnect::core::{
@@ -159,4 +161,43 @@ pub fn id_token(
     )
     .map_err(signing_failed)?;
     Ok(token.to_string())
+}
+
+impl TokenResponse {
+    /// The token endpoint's answer (RFC 6749 §5.1): never cached.
+    pub fn answer(&self) -> HttpResponse {
+        HttpResponse::Ok()
+            .insert_header(CacheControl(vec![CacheDirective::NoStore]))
+            .insert_header((PRAGMA, "no-cache"))
+            .json(self)
+    }
+}
+
+/// Access and ID token (and the refresh token, if any) for a user's login.
+pub fn user_tokens(
+    state: &AppState,
+    client: &Client,
+    account: &Account,
+    authentication: &Authentication,
+    refresh_token: Option<String>,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, OAuthError> {
+    let subject = account.subject.to_string();
+    let access_token = access_token(
+        state,
+        client,
+        &subject,
+        &authentication.scopes,
+        Some(authentication),
+        now,
+    )?;
+    let id_token = id_token(state, client, account, authentication, &access_token, now)?;
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: client.lifetimes.access_token,
+        scope: authentication.scopes.join(" "),
+        id_token: Some(id_token),
+        refresh_token,
+    })
 }

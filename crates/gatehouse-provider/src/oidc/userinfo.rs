@@ -1,16 +1,14 @@
 //! `GET|POST /userinfo` (OIDC Core §5.3): claims about the user, for a bearer token.
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{CacheControl, CacheDirective, WWW_AUTHENTICATE};
+use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use gatehouse_core::Subject;
 use gatehouse_core::ports::AccountRepository;
 use serde::Serialize;
-use serde_json::json;
 use utoipa::ToSchema;
 
 use super::access;
-use super::error::OAuthError;
+use super::error::{OAuthError, OAuthErrorCode, blocking};
 use crate::state::AppState;
 
 /// The claims about the user a token's scopes grant (OIDC Core §5.1, §5.3.2): `sub`
@@ -42,49 +40,42 @@ impl UserInfo {
     }
 }
 
-fn unauthorized(error: &str) -> HttpResponse {
-    HttpResponse::build(StatusCode::UNAUTHORIZED)
-        .insert_header((WWW_AUTHENTICATE, format!("Bearer error=\"{error}\"")))
-        .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(json!({"error": error}))
+/// RFC 6750 §3.1: the token is not (or no longer) good; the challenge names why.
+fn invalid_token() -> OAuthError {
+    OAuthError::bare(OAuthErrorCode::InvalidToken).with_challenge("Bearer error=\"invalid_token\"")
 }
 
-/// The database did not answer: the token may well be live, so never 401.
-fn unavailable() -> HttpResponse {
-    actix_web::ResponseError::error_response(&OAuthError::temporarily_unavailable())
-}
-
-async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn userinfo(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
     let Some(token) = access::bearer(&req) else {
-        return HttpResponse::build(StatusCode::UNAUTHORIZED)
-            .insert_header((WWW_AUTHENTICATE, "Bearer"))
-            .json(json!({"error": "invalid_request", "error_description": "a bearer token is required"}));
+        // RFC 6750 §3.1: no credentials at all is 401 with a bare challenge.
+        return Err(
+            OAuthError::new(OAuthErrorCode::InvalidRequest, "a bearer token is required")
+                .unauthenticated()
+                .with_challenge("Bearer"),
+        );
     };
-    let claims = match access::verify(&state, &token).await {
-        Ok(Some(claims)) => claims,
-        Ok(None) => return unauthorized("invalid_token"),
-        Err(access::Unknown) => return unavailable(),
-    };
+    // The database did not answer: the token may well be live, so never 401.
+    let claims = access::verify(&state, &token)
+        .await
+        .map_err(|access::Unknown| OAuthError::temporarily_unavailable())?
+        .ok_or_else(invalid_token)?;
     if !claims.has_scope("openid") {
-        return HttpResponse::build(StatusCode::FORBIDDEN)
-            .insert_header((
-                WWW_AUTHENTICATE,
-                "Bearer error=\"insufficient_scope\", scope=\"openid\"",
-            ))
-            .json(json!({"error": "insufficient_scope"}));
+        return Err(OAuthError::bare(OAuthErrorCode::InsufficientScope)
+            .with_challenge("Bearer error=\"insufficient_scope\", scope=\"openid\""));
     }
-    let Ok(subject) = Subject::parse(&claims.sub) else {
-        return unauthorized("invalid_token");
-    };
+    // A signed token whose `sub` is no subject of ours names nobody: nothing to log.
+    let subject = Subject::parse(&claims.sub).map_err(|_| invalid_token())?;
     let store = state.store.clone();
-    let account = match web::block(move || store.account_by_subject(&subject)).await {
-        Ok(Ok(Some(account))) if account.status.can_log_in() => account,
-        Ok(Ok(_)) => return unauthorized("invalid_token"),
-        _ => return unavailable(),
-    };
-    HttpResponse::Ok()
+    let account = blocking(move || store.account_by_subject(&subject))
+        .await?
+        .filter(|account| account.status.can_log_in())
+        .ok_or_else(invalid_token)?;
+    Ok(HttpResponse::Ok()
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
-        .json(UserInfo::of(&account, &claims))
+        .json(UserInfo::of(&account, &claims)))
 }
 
 /// The UserInfo endpoint: `sub`, and `email` / `email_verified` with the `email` scope.
@@ -98,7 +89,10 @@ async fn userinfo(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
     )
 )]
 #[get("/userinfo")]
-pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn userinfo_get(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
     userinfo(req, state).await
 }
 
@@ -113,6 +107,9 @@ pub async fn userinfo_get(req: HttpRequest, state: web::Data<AppState>) -> HttpR
     )
 )]
 #[post("/userinfo")]
-pub async fn userinfo_post(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+pub async fn userinfo_post(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, OAuthError> {
     userinfo(req, state).await
 }

@@ -9,7 +9,7 @@ use aws_lc_rs::digest;
 use std::collections::HashMap;
 use std::sync::{Arc, PoisonError, RwLock};
 
-use super::access::AccessClaims;
+use super::access_claims::AccessClaims;
 
 /// Enough for the tokens in use at once; beyond, expired ones go, and if none have,
 /// all (a bound on memory, at the price of checking signatures again).

@@ -17,3 +17,26 @@ pub fn verify_s256(verifier: &str, challenge: &str) -> bool {
     let computed = URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, verifier.as_bytes()));
     constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes()).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// RFC 7636 Appendix B.
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    #[test]
+    fn the_rfc_example_verifies() {
+        assert!(verify_s256(VERIFIER, CHALLENGE));
+    }
+
+    #[test]
+    fn another_verifier_or_a_malformed_one_does_not() {
+        assert!(!verify_s256(&VERIFIER.replace('d', "e"), CHALLENGE));
+        // The challenge itself is 43 characters but not its own transform.
+        assert!(!verify_s256(CHALLENGE, CHALLENGE));
+        assert!(!verify_s256("short", CHALLENGE));
+        assert!(!verify_s256(&format!("{VERIFIER}!"), CHALLENGE));
+    }
+}
