@@ -49,6 +49,8 @@ pub struct AuthorizationCode {
     pub redirect_uri: String,
     pub scopes: Vec<String>,
     pub nonce: Option<String>,
+    /// The `claims` parameter of the request, for the ID token the code gives.
+    pub claims: Option<crate::claims::ClaimsRequest>,
     pub code_challenge: String,
     pub auth_time: DateTime<Utc>,
     pub amr: Vec<String>,

@@ -129,6 +129,7 @@ async fn exchange_code(
     let refresh = new_refresh_token(&client)?;
     let refresh_hash = refresh.as_ref().map(|t| state.secrets.hasher.hash(t));
     let refresh_ttl = TimeDelta::seconds(client.lifetimes.refresh_token.into());
+    let rules = client.clone();
     let outcome = web::block(move || {
         store.transaction(|tx| {
             let Some(code) = tx.code_by_hash(&code_hash)? else {
@@ -166,7 +167,11 @@ async fn exchange_code(
             else {
                 return Ok(Exchange::Invalid("the account can no longer sign in"));
             };
-            if let Some(token_hash) = &refresh_hash {
+            // Only with offline_access granted, unless the client is set to do without.
+            let refresh_hash = refresh_hash
+                .as_ref()
+                .filter(|_| rules.issues_refresh_token(&code.scopes));
+            if let Some(token_hash) = refresh_hash {
                 tx.insert_refresh_token(&RefreshToken {
                     token_hash: token_hash.clone(),
                     // One family per login: the code's own hash names it.
@@ -195,8 +200,10 @@ async fn exchange_code(
         Exchange::Replayed => return Err(invalid_grant("the code was already used")),
         Exchange::Invalid(why) => return Err(invalid_grant(why)),
     };
+    let refresh = refresh.filter(|_| client.issues_refresh_token(&code.scopes));
     let authentication = Authentication {
         scopes: code.scopes.clone(),
+        claims: code.claims.clone(),
         nonce: code.nonce.clone(),
         auth_time: code.auth_time,
         amr: code.amr.clone(),
@@ -367,6 +374,7 @@ async fn refresh(
     };
     let authentication = Authentication {
         scopes,
+        claims: None,
         nonce: None,
         auth_time: stored.auth_time,
         amr: stored.amr.clone(),
