@@ -212,7 +212,7 @@ fn invalid(detail: impl Into<String>) -> Problem {
         (status = 404, description = "`login_request_not_found`", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`login_request_completed`; `consent_not_pending`: the sign-in steps are not done (or its session has ended)", body = Problem, content_type = "application/problem+json"),
         (status = 410, description = "`login_request_expired`", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "`consent_invalid`: a scope that was not asked for, or `deny` that is not `true`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "`consent_invalid`: a scope that was not asked for, or a denial other than {\"deny\": true}", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[post("/api/v1/login/{login_challenge}/consent")]
