@@ -620,12 +620,15 @@ pub(crate) fn audit_kinds(w: &World) -> Vec<(AuditKind, String)> {
     events.reverse();
     events
         .into_iter()
-        // Changes to the factors only: logins (and their failures and recovery codes
-        // spent) are login events.
+        // Changes to the factors only: logins (and their failures, recovery codes spent
+        // and consent given to a third-party client) are login events.
         .filter(|e| {
             !matches!(
                 e.event.kind,
-                AuditKind::LoginSucceeded | AuditKind::LoginFailed | AuditKind::RecoveryCodeUsed
+                AuditKind::LoginSucceeded
+                    | AuditKind::LoginFailed
+                    | AuditKind::RecoveryCodeUsed
+                    | AuditKind::ConsentGranted
             )
         })
         .map(|e| {
