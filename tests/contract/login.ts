@@ -12,6 +12,8 @@ export type FactorChallenge = Schemas["FactorChallenge"];
 export type FactorProof = Schemas["FactorProof"];
 export type LoginDone = Schemas["LoginDone"];
 export type LoginPending = Schemas["LoginPending"];
+export type ConsentView = Schemas["ConsentView"];
+export type ConsentDone = Schemas["ConsentDone"];
 
 export type LoginViewProblem = ProblemOf<"/api/v1/login/{login_challenge}", "get">;
 export type PasswordProblem = ProblemOf<"/api/v1/login/{login_challenge}/password", "post">;
@@ -19,6 +21,7 @@ export type ChallengeProblem = ProblemOf<"/api/v1/login/{login_challenge}/factor
 export type VerifyProblem = ProblemOf<"/api/v1/login/{login_challenge}/factors/{factor}/verify", "post">;
 export type PasskeyChallengeProblem = ProblemOf<"/api/v1/login/{login_challenge}/passkey/challenge", "post">;
 export type PasskeyVerifyProblem = ProblemOf<"/api/v1/login/{login_challenge}/passkey/verify", "post">;
+export type ConsentProblem = ProblemOf<"/api/v1/login/{login_challenge}/consent", "post">;
 
 // ----- the calls -----
 
@@ -70,7 +73,8 @@ export async function verify(
   });
   switch (answer.status) {
     case 200:
-      return ok({ next: answer.body.next, done: answer.body });
+      // `done` or `consent`: the second step is over either way.
+      return ok({ next: "done", done: answer.body });
     case 202:
       return ok({ next: answer.body.next, pending: answer.body });
     default:
@@ -305,6 +309,51 @@ function minutes(seconds: number): string {
   return seconds < 90 ? `${seconds} seconds` : `${Math.round(seconds / 60)} minutes`;
 }
 
+// ----- consent (a client that is not first-party) -----
+
+/** The consent step again (a page reloaded while `next` is `consent`). */
+export async function getConsent(
+  loginChallenge: string,
+): Promise<Outcome<ConsentView, ProblemOf<"/api/v1/login/{login_challenge}/consent", "get">>> {
+  const answer = await request("get", "/api/v1/login/{login_challenge}/consent", {
+    path: { login_challenge: loginChallenge },
+  });
+  return answer.status === 200 ? ok(answer.body) : failed(answer);
+}
+
+/** Allow with the scopes the user kept (`openid` is kept anyway), or deny. */
+export async function answerConsent(
+  loginChallenge: string,
+  answer: { grant: string[] } | { deny: true },
+): Promise<Outcome<ConsentDone, ConsentProblem>> {
+  const res = await request("post", "/api/v1/login/{login_challenge}/consent", {
+    path: { login_challenge: loginChallenge },
+    body: answer,
+  });
+  return res.status === 200 ? ok(res.body) : failed(res);
+}
+
+/** Where a finished second step goes: the client, or the consent step first. */
+async function afterSignIn(loginChallenge: string, done: LoginDone, screens: LoginScreens): Promise<void> {
+  switch (done.next) {
+    case "done":
+      if (done.redirect_to !== undefined) window.location.assign(done.redirect_to);
+      return;
+    case "consent": {
+      if (done.consent === undefined) return screens.showEnded("This sign-in has ended: start again from the application.");
+      const kept = await screens.askConsent(done.consent);
+      const answered = await answerConsent(loginChallenge, kept === "deny" ? { deny: true } : { grant: kept });
+      if (!answered.ok) return screens.showEnded(answered.problem.detail ?? answered.problem.title);
+      // `done`: the code; `return_to_client`: `error=access_denied`.
+      return window.location.assign(answered.value.redirect_to);
+    }
+    default: {
+      const _: never = done.next;
+      throw new Error(`unknown step ${JSON.stringify(_)}`);
+    }
+  }
+}
+
 // ----- the walk: password, then one factor, "try another method" -----
 
 /** What the login UI shows; each method resolves when the user acts. */
@@ -319,6 +368,8 @@ export interface LoginScreens {
   showEnded(message: string): void;
   /** Ask to use the e-mail address next time (`identifier_deprecated`: a legacy username signed in). */
   noteUseEmail(): void;
+  /** The consent screen: the scopes the user keeps, or `"deny"`. */
+  askConsent(consent: ConsentView): Promise<string[] | "deny">;
 }
 
 /** The whole login, from `?login_challenge=` to `redirect_to`. */
@@ -330,7 +381,7 @@ export async function runLogin(loginChallenge: string, screens: LoginScreens): P
   const autofill = new AbortController();
   if (view.value.passkey_sign_in && (await conditionalMediationAvailable())) {
     void passkeySignIn(loginChallenge, autofill.signal)
-      .then((signedIn) => (signedIn.ok ? window.location.assign(signedIn.value.redirect_to) : undefined))
+      .then((signedIn) => (signedIn.ok ? afterSignIn(loginChallenge, signedIn.value, screens) : undefined))
       .catch((e: unknown) => {
         if (!(e instanceof WebAuthnCancelled)) throw e;
       });
@@ -373,7 +424,7 @@ export async function runLogin(loginChallenge: string, screens: LoginScreens): P
     switch (result.then) {
       case "done":
         // `offer_platform_enrolment`: the settings UI may offer a biometric key first.
-        return window.location.assign(result.done.redirect_to);
+        return afterSignIn(loginChallenge, result.done, screens);
       case "ended":
         return screens.showEnded(result.message);
       case "another_method":

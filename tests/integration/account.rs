@@ -1585,6 +1585,8 @@ async fn admin_clients_are_created_changed_rotated_and_deleted() {
         StatusCode::CREATED,
     )
     .await;
+    // Not first-party: refresh tokens only with offline_access, unless set otherwise.
+    assert_eq!(created["refresh_without_offline_access"], false);
     let secret = created["client_secret"]
         .as_str()
         .expect("secret shown once")
@@ -1634,7 +1636,10 @@ async fn admin_clients_are_created_changed_rotated_and_deleted() {
             Method::PATCH,
             "/api/v1/admin/clients/batch",
             a,
-            Some(json!({"client_name": "Nightly batch", "access_token_lifetime": 120})),
+            Some(json!({
+                "client_name": "Nightly batch", "access_token_lifetime": 120,
+                "refresh_without_offline_access": true
+            })),
         )
         .await,
         StatusCode::OK,
@@ -1642,6 +1647,7 @@ async fn admin_clients_are_created_changed_rotated_and_deleted() {
     .await;
     assert_eq!(changed["client_name"], "Nightly batch");
     assert_eq!(changed["access_token_lifetime"], 120);
+    assert_eq!(changed["refresh_without_offline_access"], true);
     let rotated = ok(
         call(
             &w,

@@ -15,6 +15,7 @@ fn portal() -> ClientRequest {
         id: Some("portal".to_owned()),
         name: "Support Portal".to_owned(),
         redirect_uris: vec![REDIRECT.to_owned()],
+        first_party: true,
         ..ClientRequest::default()
     }
 }

@@ -92,6 +92,8 @@ fn a_confidential_client_gets_a_secret_once_stored_only_as_a_keyed_hash() {
         serde_json::json!(["authorization_code", "refresh_token"])
     );
     assert_eq!(added["first_party"], true);
+    // A first-party client keeps refresh tokens without offline_access by default.
+    assert_eq!(added["refresh_without_offline_access"], true);
     let secret = added["client_secret"]
         .as_str()
         .expect("secret shown once")
@@ -130,12 +132,27 @@ fn public_and_machine_clients() {
         "http://localhost:5173/cb",
     ]);
     assert_eq!(spa["token_endpoint_auth_method"], "none");
+    assert_eq!(spa["refresh_without_offline_access"], false);
     assert!(spa.get("client_secret").is_none());
     assert_eq!(
         spa["client_id"].as_str().map(str::len),
         Some(22),
         "generated id"
     );
+
+    let native = op.json(&[
+        "clients",
+        "add",
+        "--name",
+        "Partner app",
+        "--public",
+        "--redirect-uri",
+        "http://localhost:5174/cb",
+        "--refresh-without-offline-access",
+        "true",
+    ]);
+    assert_eq!(native["first_party"], false);
+    assert_eq!(native["refresh_without_offline_access"], true);
 
     let machine = op.json(&[
         "clients",
@@ -159,7 +176,7 @@ fn public_and_machine_clients() {
         .iter()
         .map(|c| c["client_id"].clone())
         .collect();
-    assert_eq!(ids.len(), 2);
+    assert_eq!(ids.len(), 3);
     assert!(ids.contains(&Value::from("importer")));
     assert!(
         listed

@@ -58,9 +58,15 @@ pub(crate) async fn world_with(db: TestDatabase, tweak: impl FnOnce(&mut Config)
                 id: Some(id.to_owned()),
                 name: id.to_owned(),
                 redirect_uris: vec![REDIRECT.to_owned()],
-                scopes: ["openid", "email", "gatehouse:account"]
-                    .map(str::to_owned)
-                    .to_vec(),
+                scopes: [
+                    "openid",
+                    "email",
+                    "profile",
+                    "offline_access",
+                    "gatehouse:account",
+                ]
+                .map(str::to_owned)
+                .to_vec(),
                 first_party,
                 ..ClientRequest::default()
             })
@@ -318,8 +324,18 @@ impl Login {
         self.tokens_from(w, &done).await
     }
 
-    /// Finishes with the JSON answer of a finished login: the code goes to /token.
+    /// Finishes with the JSON answer of a finished login: the code goes to /token. A
+    /// third-party client's login that stops at the consent step is granted all it
+    /// asks for first (tests/integration/consent.rs tests the step itself).
     pub(crate) async fn tokens_from(self, w: &World, done: &Value) -> Value {
+        if done["next"] == "consent" {
+            let res = self
+                .post(w, "consent", json!({"grant": done["consent"]["scopes"]}))
+                .await;
+            assert_eq!(res.status(), StatusCode::OK);
+            let granted: Value = res.json().await.expect("json");
+            return Box::pin(self.tokens_from(w, &granted)).await;
+        }
         let secret = if self.client == "app" {
             &w.app_secret
         } else {
@@ -604,12 +620,15 @@ pub(crate) fn audit_kinds(w: &World) -> Vec<(AuditKind, String)> {
     events.reverse();
     events
         .into_iter()
-        // Changes to the factors only: logins (and their failures and recovery codes
-        // spent) are login events.
+        // Changes to the factors only: logins (and their failures, recovery codes spent
+        // and consent given to a third-party client) are login events.
         .filter(|e| {
             !matches!(
                 e.event.kind,
-                AuditKind::LoginSucceeded | AuditKind::LoginFailed | AuditKind::RecoveryCodeUsed
+                AuditKind::LoginSucceeded
+                    | AuditKind::LoginFailed
+                    | AuditKind::RecoveryCodeUsed
+                    | AuditKind::ConsentGranted
             )
         })
         .map(|e| {

@@ -56,6 +56,8 @@ async fn world_with(
         redirect_uris: vec![REDIRECT.to_owned()],
         post_logout_redirect_uris: vec!["https://rp.example.com/bye".to_owned()],
         id_token_alg: Some(alg),
+        // The company's own portal: no consent step (tests/integration/consent.rs has it).
+        first_party: true,
         ..ClientRequest::default()
     });
     server.create_account("Rie@example.com", Some(PASSWORD), AccountStatus::Active);

@@ -257,7 +257,7 @@ async fn postgres_import() {
 }
 
 /// bcrypt of "old secret" at cost 4, made by glibc's crypt(3) as an old system would.
-const OLD_BCRYPT: &str = "$2b$04$abcdefghijklmnopqrstuuYBeWYOyKCtRowAxBan3M4MFY8ThdJNy";
+pub(crate) const OLD_BCRYPT: &str = "$2b$04$abcdefghijklmnopqrstuuYBeWYOyKCtRowAxBan3M4MFY8ThdJNy";
 
 async fn kept_passwords(db: TestDatabase) {
     let site = site(db, |c| c.migration.keep_passwords = true).await;

@@ -75,6 +75,7 @@ async fn server_with(config: impl FnOnce(&mut Config)) -> TestServer {
         id: Some("portal".to_owned()),
         name: "Portal".to_owned(),
         redirect_uris: vec!["https://rp.example.com/cb".to_owned()],
+        first_party: true,
         ..ClientRequest::default()
     });
     server

@@ -53,6 +53,7 @@ async fn no_token_challenge_code_or_jwt_reaches_the_log() {
         "Portal",
         "--redirect-uri",
         REDIRECT,
+        "--first-party",
     ]))
     .expect("client json");
     let client_secret = client["client_secret"].as_str().expect("secret").to_owned();

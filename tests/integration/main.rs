@@ -7,11 +7,13 @@
 mod account;
 mod authorize;
 mod brute_force;
+mod claims;
 mod cli;
 mod clients;
 mod cluster;
 mod config;
 mod conformance;
+mod consent;
 mod crypto;
 mod factors;
 mod flow;

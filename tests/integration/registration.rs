@@ -45,6 +45,7 @@ pub(crate) async fn site(db: TestDatabase, tweak: impl FnOnce(&mut Config)) -> S
         id: Some("portal".to_owned()),
         name: "Support Portal".to_owned(),
         redirect_uris: vec![REDIRECT.to_owned()],
+        first_party: true,
         ..ClientRequest::default()
     });
     Site {
@@ -117,18 +118,40 @@ impl Site {
         password: &str,
         second: SecondStep<'_>,
     ) -> Value {
+        let tokens = self
+            .tokens_for(identifier, password, second, &[("scope", "openid email")])
+            .await;
+        let id_token = tokens["id_token"].as_str().expect("id_token");
+        let payload = id_token.split('.').nth(1).expect("payload");
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .expect("base64"),
+        )
+        .expect("claims")
+    }
+
+    /// As [`Site::login_with`], with the authorization request's `params` (`scope` among
+    /// them): the token answer.
+    pub async fn tokens_for(
+        &self,
+        identifier: &str,
+        password: &str,
+        second: SecondStep<'_>,
+        params: &[(&str, &str)],
+    ) -> Value {
         let (challenge, verifier) = PkceCodeChallenge::new_random_sha256();
         let query = url::form_urlencoded::Serializer::new(String::new())
             .extend_pairs([
                 ("response_type", "code"),
                 ("client_id", "portal"),
                 ("redirect_uri", REDIRECT),
-                ("scope", "openid email"),
                 ("state", "s1"),
                 ("nonce", "n1"),
                 ("code_challenge", challenge.as_str()),
                 ("code_challenge_method", "S256"),
             ])
+            .extend_pairs(params.iter().copied())
             .finish();
         let browser = Browser::open(
             &self.server,
@@ -185,18 +208,9 @@ impl Site {
             .await;
         assert_eq!(res.status(), StatusCode::OK);
         let done: Value = res.json().await.expect("json");
-        let tokens = self
-            .server
+        self.server
             .redeem_login(&done, ("portal", &self.secret), REDIRECT, verifier.secret())
-            .await;
-        let id_token = tokens["id_token"].as_str().expect("id_token");
-        let payload = id_token.split('.').nth(1).expect("payload");
-        serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(payload)
-                .expect("base64"),
-        )
-        .expect("claims")
+            .await
     }
 }
 

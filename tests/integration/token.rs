@@ -36,6 +36,8 @@ async fn setup(alg: SigningAlg) -> Rp {
         redirect_uris: vec![REDIRECT.to_owned()],
         post_logout_redirect_uris: vec!["https://rp.example.com/bye".to_owned()],
         id_token_alg: Some(alg),
+        // The company's own portal: no consent step, refresh tokens without offline_access.
+        first_party: true,
         ..ClientRequest::default()
     });
     server.register_client(ClientRequest {
@@ -43,6 +45,7 @@ async fn setup(alg: SigningAlg) -> Rp {
         name: "SPA".to_owned(),
         redirect_uris: vec![REDIRECT.to_owned()],
         auth_method: Some(TokenEndpointAuthMethod::None),
+        first_party: true,
         ..ClientRequest::default()
     });
     let account = server.create_account(
@@ -92,6 +95,7 @@ impl Rp {
                 redirect_uri: REDIRECT.to_owned(),
                 scopes: vec!["openid".into(), "email".into()],
                 nonce: Some("n-0S6_WzA2Mj".into()),
+                claims: None,
                 code_challenge: CHALLENGE.to_owned(),
                 auth_time: now,
                 amr: vec!["pwd".into(), "otp".into(), "mfa".into()],
@@ -442,7 +446,7 @@ async fn discovery_advertises_what_is_implemented() {
             "token_endpoint": format!("{issuer}/token"),
             "userinfo_endpoint": format!("{issuer}/userinfo"),
             "jwks_uri": format!("{issuer}/jwks.json"),
-            "scopes_supported": ["openid", "email"],
+            "scopes_supported": ["openid", "email", "profile", "offline_access"],
             "response_types_supported": ["code"],
             "response_modes_supported": ["query"],
             "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
@@ -455,9 +459,10 @@ async fn discovery_advertises_what_is_implemented() {
             "token_endpoint_auth_signing_alg_values_supported": ["RS256", "ES256", "EdDSA"],
             "claims_supported": [
                 "iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr",
-                "at_hash", "sid", "email", "email_verified"
+                "at_hash", "sid", "email", "email_verified", "name", "given_name",
+                "family_name", "preferred_username", "locale", "zoneinfo", "updated_at"
             ],
-            "claims_parameter_supported": false,
+            "claims_parameter_supported": true,
             "request_parameter_supported": false,
             "request_uri_parameter_supported": false,
             "revocation_endpoint": format!("{issuer}/revoke"),

@@ -46,6 +46,9 @@ DOCUMENTED_REFUSALS = [
     # A phone registers with a ticket the server showed as a QR code, and a key that
     # must be a point on P-256.
     (r"^POST /api/v1/push/devices$", {"push_ticket_invalid", "invalid_public_key"}),
+    # A consent keeps only scopes the client asked for (known from the stored request,
+    # not from any schema), and a denial says `"deny": true`.
+    (r"^POST /api/v1/login/\{login_challenge\}/consent$", {"consent_invalid"}),
 ]
 
 

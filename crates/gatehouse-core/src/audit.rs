@@ -47,10 +47,16 @@ pub enum AuditKind {
     FailedLoginsAlert,
     /// A mail carrying a code or a link was not sent: it had expired first.
     MailExpired,
+    /// The user granted a third-party client scopes (detail: client_id, scopes).
+    ConsentGranted,
+    /// The user denied a third-party client at the consent step.
+    ConsentDenied,
+    /// The user (or an operator) revoked a client's grant.
+    ConsentRevoked,
 }
 
 impl AuditKind {
-    const ALL: [Self; 32] = [
+    const ALL: [Self; 35] = [
         Self::AccountCreated,
         Self::AccountImported,
         Self::AccountUpdated,
@@ -83,6 +89,9 @@ impl AuditKind {
         Self::ClientDeleted,
         Self::FailedLoginsAlert,
         Self::MailExpired,
+        Self::ConsentGranted,
+        Self::ConsentDenied,
+        Self::ConsentRevoked,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -119,6 +128,9 @@ impl AuditKind {
             Self::ClientDeleted => "client_deleted",
             Self::FailedLoginsAlert => "failed_logins_alert",
             Self::MailExpired => "mail_expired",
+            Self::ConsentGranted => "consent_granted",
+            Self::ConsentDenied => "consent_denied",
+            Self::ConsentRevoked => "consent_revoked",
         }
     }
 }

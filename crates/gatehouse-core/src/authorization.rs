@@ -6,6 +6,7 @@
 //! provider an open redirector): the error is shown. Every other failure goes back
 //! to the client's redirect URI with `error`, `state` and `iss`.
 
+use crate::claims::ClaimsRequest;
 use crate::client::{Client, GrantType};
 
 /// The raw parameters, as received (query string or form body).
@@ -27,6 +28,7 @@ pub struct AuthorizationParams {
     pub response_mode: Option<String>,
     pub request: Option<String>,
     pub request_uri: Option<String>,
+    pub claims: Option<String>,
 }
 
 impl AuthorizationParams {
@@ -54,6 +56,7 @@ impl AuthorizationParams {
                 "response_mode" => &mut params.response_mode,
                 "request" => &mut params.request,
                 "request_uri" => &mut params.request_uri,
+                "claims" => &mut params.claims,
                 _ => continue,
             };
             if slot.is_some() {
@@ -87,13 +90,14 @@ pub enum Rejection {
     Redirect(RedirectedError),
 }
 
-/// `prompt` (OIDC Core §3.1.2.1). `consent` and `select_account` are accepted and
-/// have no effect: first-party clients have no consent screen, and a browser has
-/// one account session at a time.
+/// `prompt` (OIDC Core §3.1.2.1). `consent` asks a third-party client's user again
+/// (first-party clients have no consent screen); `select_account` is accepted and has
+/// no effect: a browser has one account session at a time.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Prompt {
     pub none: bool,
     pub login: bool,
+    pub consent: bool,
 }
 
 /// A request that passed every check.
@@ -111,6 +115,8 @@ pub struct AuthorizationRequest {
     pub acr_values: Vec<String>,
     pub login_hint: Option<String>,
     pub ui_locales: Option<String>,
+    /// The `claims` parameter (OIDC Core §5.5), when given.
+    pub claims: Option<ClaimsRequest>,
 }
 
 /// Longest accepted value of a free-text parameter: requests are stored, so they are bounded.
@@ -165,6 +171,7 @@ pub fn validate(
         &params.ui_locales,
         &params.acr_values,
         &params.prompt,
+        &params.claims,
     ]
     .iter()
     .any(|v| v.as_ref().is_some_and(|v| v.len() > MAX_VALUE));
@@ -248,7 +255,8 @@ pub fn validate(
         match value {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
-            "consent" | "select_account" => {}
+            "consent" => prompt.consent = true,
+            "select_account" => {}
             _ => return Err(redirect("invalid_request", "unsupported prompt value")),
         }
     }
@@ -270,6 +278,11 @@ pub fn validate(
             }
         },
     };
+    let claims = match params.claims.as_deref().map(ClaimsRequest::parse) {
+        None => None,
+        Some(Ok(claims)) => Some(claims).filter(|c| !c.is_empty()),
+        Some(Err(e)) => return Err(redirect("invalid_request", &e.to_string())),
+    };
     Ok(AuthorizationRequest {
         client_id: client.id.to_string(),
         redirect_uri: redirect_uri.to_owned(),
@@ -289,6 +302,7 @@ pub fn validate(
             .collect(),
         login_hint: params.login_hint.clone(),
         ui_locales: params.ui_locales.clone(),
+        claims,
     })
 }
 
@@ -313,6 +327,7 @@ mod tests {
             jwks: None,
             id_token_alg: SigningAlg::Rs256,
             first_party: true,
+            refresh_without_offline_access: true,
             lifetimes: TokenLifetimes::default(),
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,
@@ -409,6 +424,10 @@ mod tests {
         assert_eq!(redirected(&[("prompt", "whatever")]), "invalid_request");
         assert_eq!(redirected(&[("max_age", "-1")]), "invalid_request");
         assert_eq!(
+            redirected(&[("claims", "{\"id_token\":[]}")]),
+            "invalid_request"
+        );
+        assert_eq!(
             redirected(&[("response_mode", "fragment")]),
             "invalid_request"
         );
@@ -442,6 +461,22 @@ mod tests {
         assert_eq!(twice, Err("state".to_owned()));
         let unknown = AuthorizationParams::from_pairs([("foo", "bar"), ("state", "a")]).unwrap();
         assert_eq!(unknown.state.as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn prompt_consent_and_the_claims_parameter_are_kept() {
+        let request = validate(
+            &params(&[
+                ("prompt", "consent"),
+                ("claims", r#"{"id_token":{"name":null}}"#),
+            ]),
+            Some(&client()),
+        )
+        .unwrap();
+        assert!(request.prompt.consent && !request.prompt.none);
+        assert_eq!(request.claims.unwrap().id_token, vec!["name"]);
+        let empty = validate(&params(&[("claims", "{}")]), Some(&client())).unwrap();
+        assert_eq!(empty.claims, None);
     }
 
     #[test]

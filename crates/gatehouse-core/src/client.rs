@@ -176,6 +176,10 @@ pub struct Client {
     pub id_token_alg: SigningAlg,
     /// First-party clients skip the consent screen.
     pub first_party: bool,
+    /// Issue refresh tokens without the `offline_access` scope (today's behaviour for
+    /// first-party clients, and their default); otherwise a refresh token needs
+    /// `offline_access` asked for and granted.
+    pub refresh_without_offline_access: bool,
     pub lifetimes: TokenLifetimes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -294,6 +298,13 @@ impl Client {
     pub fn allows_scope(&self, scope: &str) -> bool {
         self.scopes.iter().any(|s| s == scope)
     }
+
+    /// Whether a login granted `scopes` gets a refresh token: the client uses the
+    /// grant, and `offline_access` was granted or the client is set to do without.
+    pub fn issues_refresh_token(&self, scopes: &[String]) -> bool {
+        self.allows_grant(GrantType::RefreshToken)
+            && (self.refresh_without_offline_access || scopes.iter().any(|s| s == "offline_access"))
+    }
 }
 
 #[cfg(test)]
@@ -313,6 +324,7 @@ mod tests {
             jwks: None,
             id_token_alg: SigningAlg::Rs256,
             first_party: false,
+            refresh_without_offline_access: false,
             lifetimes: TokenLifetimes::default(),
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,
@@ -395,6 +407,25 @@ mod tests {
             bad_scope.validate(),
             Err(ClientError::InvalidScope("has\"quote".to_owned()))
         );
+    }
+
+    #[test]
+    fn refresh_tokens_need_offline_access_unless_the_client_does_without() {
+        let scopes = |v: &[&str]| v.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let third_party = web_app();
+        assert!(!third_party.issues_refresh_token(&scopes(&["openid", "email"])));
+        assert!(third_party.issues_refresh_token(&scopes(&["openid", "offline_access"])));
+        let first_party = Client {
+            first_party: true,
+            refresh_without_offline_access: true,
+            ..web_app()
+        };
+        assert!(first_party.issues_refresh_token(&scopes(&["openid"])));
+        let no_grant = Client {
+            grant_types: vec![GrantType::AuthorizationCode],
+            ..first_party
+        };
+        assert!(!no_grant.issues_refresh_token(&scopes(&["openid", "offline_access"])));
     }
 
     #[test]

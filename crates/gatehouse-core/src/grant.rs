@@ -49,6 +49,8 @@ pub struct AuthorizationCode {
     pub redirect_uri: String,
     pub scopes: Vec<String>,
     pub nonce: Option<String>,
+    /// The `claims` parameter of the request, for the ID token the code gives.
+    pub claims: Option<crate::claims::ClaimsRequest>,
     pub code_challenge: String,
     pub auth_time: DateTime<Utc>,
     pub amr: Vec<String>,
@@ -250,6 +252,7 @@ mod tests {
             redirect_uri: "https://rp.example/cb".to_owned(),
             scopes: vec!["openid".to_owned()],
             nonce: None,
+            claims: None,
             code_challenge: CHALLENGE.to_owned(),
             auth_time: t0(),
             amr: vec!["pwd".to_owned()],

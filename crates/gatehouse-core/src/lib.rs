@@ -6,8 +6,10 @@
 pub mod account;
 pub mod audit;
 pub mod authorization;
+pub mod claims;
 pub mod client;
 pub mod clock;
+pub mod consent;
 pub mod email;
 pub mod email_change;
 pub mod factor;

@@ -18,6 +18,9 @@ pub struct LoginRequest {
     pub account_id: Option<AccountId>,
     /// RFC 8176 methods proven so far (`pwd`, `otp`, …).
     pub amr: Vec<String>,
+    /// Set once the user is signed in and only consent is missing: the session the
+    /// code will be issued for.
+    pub session_id: Option<String>,
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,

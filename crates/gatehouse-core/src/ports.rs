@@ -6,6 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::account::{Account, AccountId, Subject};
 use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::client::{Client, ClientId};
+use crate::consent::ConsentGrant;
 use crate::email::Email;
 use crate::email_change::{EmailChange, EmailUndo};
 use crate::factor::{Factor, FactorId};
@@ -382,6 +383,27 @@ pub trait RefreshTokenRepository {
         session_id: &str,
         at: DateTime<Utc>,
     ) -> RepositoryResult<u64>;
+}
+
+/// What users granted third-party clients (one row per account and client).
+pub trait ConsentRepository {
+    fn consent_grant(
+        &self,
+        account: AccountId,
+        client_id: &str,
+    ) -> RepositoryResult<Option<ConsentGrant>>;
+    /// Stores the grant, replacing the account's earlier grant to the same client.
+    fn put_consent_grant(&self, grant: &ConsentGrant) -> RepositoryResult<()>;
+    /// The account's grants, most recently changed first.
+    fn consent_grants_of(&self, account: AccountId) -> RepositoryResult<Vec<ConsentGrant>>;
+    /// Forgets the grant and revokes the refresh tokens the client holds for the
+    /// account; false when there was no grant.
+    fn revoke_consent_grant(
+        &self,
+        account: AccountId,
+        client_id: &str,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<bool>;
 }
 
 pub trait AccessTokenRevocations {

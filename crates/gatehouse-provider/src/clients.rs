@@ -24,6 +24,8 @@ pub struct ClientRequest {
     pub jwks: Option<String>,
     pub id_token_alg: Option<SigningAlg>,
     pub first_party: bool,
+    /// Refresh tokens without `offline_access`; left out: on for first-party clients.
+    pub refresh_without_offline_access: Option<bool>,
     pub lifetimes: Option<TokenLifetimes>,
 }
 
@@ -93,6 +95,9 @@ pub fn register(
         jwks: request.jwks,
         id_token_alg: request.id_token_alg.unwrap_or(SigningAlg::Rs256),
         first_party: request.first_party,
+        refresh_without_offline_access: request
+            .refresh_without_offline_access
+            .unwrap_or(request.first_party),
         lifetimes: request.lifetimes.unwrap_or_default(),
         created_at: now,
         updated_at: now,
@@ -115,6 +120,7 @@ pub struct ClientChange {
     pub scopes: Option<Vec<String>>,
     pub id_token_alg: Option<SigningAlg>,
     pub first_party: Option<bool>,
+    pub refresh_without_offline_access: Option<bool>,
     pub lifetimes: Option<TokenLifetimes>,
 }
 
@@ -168,6 +174,9 @@ pub fn update(
     if let Some(v) = change.first_party {
         client.first_party = v;
     }
+    if let Some(v) = change.refresh_without_offline_access {
+        client.refresh_without_offline_access = v;
+    }
     if let Some(v) = change.lifetimes {
         client.lifetimes = v;
     }
@@ -215,6 +224,8 @@ pub struct ClientView {
     pub token_endpoint_auth_method: String,
     pub id_token_signed_response_alg: String,
     pub first_party: bool,
+    /// Refresh tokens are issued without the `offline_access` scope.
+    pub refresh_without_offline_access: bool,
     pub access_token_lifetime: u32,
     pub id_token_lifetime: u32,
     pub refresh_token_lifetime: u32,
@@ -238,6 +249,7 @@ impl ClientView {
             token_endpoint_auth_method: client.auth_method.as_str().to_owned(),
             id_token_signed_response_alg: client.id_token_alg.as_str().to_owned(),
             first_party: client.first_party,
+            refresh_without_offline_access: client.refresh_without_offline_access,
             access_token_lifetime: client.lifetimes.access_token,
             id_token_lifetime: client.lifetimes.id_token,
             refresh_token_lifetime: client.lifetimes.refresh_token,

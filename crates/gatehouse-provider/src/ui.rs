@@ -107,6 +107,8 @@ pub fn settings_client(config: &Config, now: DateTime<Utc>) -> Result<Client, Cl
         jwks: None,
         id_token_alg: SigningAlg::Es256,
         first_party: true,
+        // The settings page has no refresh grant; its sign-in stays as it was.
+        refresh_without_offline_access: true,
         lifetimes: TokenLifetimes::default(),
         created_at: now,
         updated_at: now,

@@ -33,6 +33,7 @@ struct ClientRow {
     refresh_token_ttl: i64,
     created_at: i64,
     updated_at: i64,
+    refresh_without_offline_access: bool,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RepositoryError {
@@ -62,6 +63,7 @@ impl From<&Client> for ClientRow {
             refresh_token_ttl: i64::from(c.lifetimes.refresh_token),
             created_at: to_millis(c.created_at),
             updated_at: to_millis(c.updated_at),
+            refresh_without_offline_access: c.refresh_without_offline_access,
         }
     }
 }
@@ -90,6 +92,7 @@ impl TryFrom<ClientRow> for Client {
                 .parse()
                 .map_err(|e| corrupt("id_token_alg", e))?,
             first_party: row.first_party,
+            refresh_without_offline_access: row.refresh_without_offline_access,
             lifetimes: TokenLifetimes {
                 access_token: ttl("access_token_ttl", row.access_token_ttl)?,
                 id_token: ttl("id_token_ttl", row.id_token_ttl)?,

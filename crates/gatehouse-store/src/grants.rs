@@ -3,6 +3,7 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use gatehouse_core::AccountId;
+use gatehouse_core::claims::ClaimsRequest;
 use gatehouse_core::grant::{AuthorizationCode, RefreshToken, Session};
 use gatehouse_core::ports::{
     AccessTokenRevocations, AuthorizationCodeRepository, ClientAssertionLedger,
@@ -94,6 +95,7 @@ struct CodeRow {
     created_at: i64,
     expires_at: i64,
     used_at: Option<i64>,
+    claims: Option<String>,
 }
 
 impl From<&AuthorizationCode> for CodeRow {
@@ -113,6 +115,7 @@ impl From<&AuthorizationCode> for CodeRow {
             created_at: to_millis(c.created_at),
             expires_at: to_millis(c.expires_at),
             used_at: c.used_at.map(to_millis),
+            claims: c.claims.as_ref().map(ClaimsRequest::to_json),
         }
     }
 }
@@ -128,6 +131,11 @@ impl TryFrom<CodeRow> for AuthorizationCode {
             redirect_uri: row.redirect_uri,
             scopes: from_json("scopes", &row.scopes)?,
             nonce: row.nonce,
+            claims: row
+                .claims
+                .as_deref()
+                .map(|raw| from_json("code claims", raw))
+                .transpose()?,
             code_challenge: row.code_challenge,
             auth_time: from_millis(row.auth_time)?,
             amr: from_json("amr", &row.amr)?,

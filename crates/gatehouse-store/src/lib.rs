@@ -11,6 +11,7 @@ mod at_most_one;
 mod audit;
 mod clients;
 mod connection;
+mod consent;
 mod email_changes;
 mod error;
 mod factor_guards;

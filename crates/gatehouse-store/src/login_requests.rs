@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use gatehouse_core::AccountId;
 use gatehouse_core::authorization::{AuthorizationRequest, Prompt};
+use gatehouse_core::claims::ClaimsRequest;
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{LoginRequestRepository, RepositoryError, RepositoryResult};
 
@@ -38,6 +39,9 @@ struct LoginRequestRow {
     created_at: i64,
     expires_at: i64,
     completed_at: Option<i64>,
+    session_id: Option<String>,
+    prompt_consent: bool,
+    claims: Option<String>,
 }
 
 impl From<&LoginRequest> for LoginRequestRow {
@@ -63,6 +67,9 @@ impl From<&LoginRequest> for LoginRequestRow {
             created_at: to_millis(l.created_at),
             expires_at: to_millis(l.expires_at),
             completed_at: l.completed_at.map(to_millis),
+            session_id: l.session_id.clone(),
+            prompt_consent: r.prompt.consent,
+            claims: r.claims.as_ref().map(ClaimsRequest::to_json),
         }
     }
 }
@@ -86,11 +93,17 @@ impl TryFrom<LoginRequestRow> for LoginRequest {
                 prompt: Prompt {
                     none: row.prompt_none,
                     login: row.prompt_login,
+                    consent: row.prompt_consent,
                 },
                 max_age,
                 acr_values: from_json("login request acr_values", &row.acr_values)?,
                 login_hint: row.login_hint,
                 ui_locales: row.ui_locales,
+                claims: row
+                    .claims
+                    .as_deref()
+                    .map(|raw| from_json("login request claims", raw))
+                    .transpose()?,
             },
             id: row.id,
             browser_hash: row.browser_hash,
@@ -101,6 +114,7 @@ impl TryFrom<LoginRequestRow> for LoginRequest {
                 .transpose()?
                 .map(AccountId),
             amr: from_json("login request amr", &row.amr)?,
+            session_id: row.session_id,
             created_at: from_millis(row.created_at)?,
             expires_at: from_millis(row.expires_at)?,
             completed_at: row.completed_at.map(from_millis).transpose()?,
@@ -124,6 +138,7 @@ impl LoginRequestRepository {
                     login_requests::account_id.eq(row.account_id),
                     login_requests::amr.eq(row.amr),
                     login_requests::completed_at.eq(row.completed_at),
+                    login_requests::session_id.eq(row.session_id),
                 ))
                 .execute(c))
         })

@@ -69,6 +69,7 @@ diesel::table! {
         refresh_token_ttl -> BigInt,
         created_at -> BigInt,
         updated_at -> BigInt,
+        refresh_without_offline_access -> Bool,
     }
 }
 
@@ -106,6 +107,9 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         completed_at -> Nullable<BigInt>,
+        session_id -> Nullable<Text>,
+        prompt_consent -> Bool,
+        claims -> Nullable<Text>,
     }
 }
 
@@ -155,6 +159,7 @@ diesel::table! {
         created_at -> BigInt,
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
+        claims -> Nullable<Text>,
     }
 }
 
@@ -342,5 +347,15 @@ diesel::table! {
         state -> Text,
         created_at -> BigInt,
         expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    consent_grants (account_id, client_id) {
+        account_id -> Text,
+        client_id -> Text,
+        scopes -> Text,
+        granted_at -> BigInt,
+        updated_at -> BigInt,
     }
 }

@@ -55,6 +55,10 @@ pub struct AddClient {
     /// A first-party client: no consent screen.
     #[arg(long)]
     first_party: bool,
+    /// Issue refresh tokens without the offline_access scope: true or false
+    /// (default: true for a first-party client, false otherwise).
+    #[arg(long, value_name = "BOOL")]
+    refresh_without_offline_access: Option<bool>,
     #[arg(long, value_name = "SECONDS")]
     access_token_ttl: Option<u32>,
     #[arg(long, value_name = "SECONDS")]
@@ -97,6 +101,7 @@ pub fn run(command: ClientsCommand, context: &Context) -> Result<(), Failure> {
                 jwks,
                 id_token_alg: add.id_token_alg,
                 first_party: add.first_party,
+                refresh_without_offline_access: add.refresh_without_offline_access,
                 lifetimes: Some(TokenLifetimes {
                     access_token: add.access_token_ttl.unwrap_or(defaults.access_token),
                     id_token: add.id_token_ttl.unwrap_or(defaults.id_token),

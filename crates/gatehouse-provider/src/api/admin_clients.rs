@@ -78,6 +78,9 @@ pub struct NewClient {
     pub id_token_signed_response_alg: Option<SigningAlg>,
     #[serde(default)]
     pub first_party: bool,
+    /// Issue refresh tokens without the `offline_access` scope. Default: the value of
+    /// `first_party` (third-party clients need `offline_access` asked for and granted).
+    pub refresh_without_offline_access: Option<bool>,
     /// Seconds (an unsigned 32-bit number).
     #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
@@ -104,6 +107,8 @@ pub struct ClientPatch {
     #[schema(value_type = Option<crate::jwks::SigningAlgName>)]
     pub id_token_signed_response_alg: Option<SigningAlg>,
     pub first_party: Option<bool>,
+    /// Issue refresh tokens without the `offline_access` scope.
+    pub refresh_without_offline_access: Option<bool>,
     /// Seconds (an unsigned 32-bit number).
     #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
@@ -246,6 +251,7 @@ pub async fn create(
         jwks: new.jwks.map(|v| v.to_string()),
         id_token_alg: new.id_token_signed_response_alg,
         first_party: new.first_party,
+        refresh_without_offline_access: new.refresh_without_offline_access,
         lifetimes: Some(TokenLifetimes {
             access_token: new.access_token_lifetime.unwrap_or(defaults.access_token),
             id_token: new.id_token_lifetime.unwrap_or(defaults.id_token),
@@ -325,6 +331,7 @@ pub async fn change(
             scopes: patch.scopes,
             id_token_alg: patch.id_token_signed_response_alg,
             first_party: patch.first_party,
+            refresh_without_offline_access: patch.refresh_without_offline_access,
             lifetimes,
         };
         let client = update(&state.store, &id, change, now).map_err(change_error)?;

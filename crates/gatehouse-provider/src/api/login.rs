@@ -37,7 +37,8 @@ pub struct LoginView {
     pub login_hint: Option<String>,
     /// The user's preferred languages, if the client sent them (BCP 47, space-separated).
     pub ui_locales: Option<String>,
-    /// The next step: `password`, then `second_factor`.
+    /// The next step: `password`, then `second_factor`; `consent` when the user is
+    /// signed in and only their consent is missing (`GET …/consent` shows it).
     pub next: LoginStep,
     /// A passkey can sign in instead of the password: start it with
     /// `POST /api/v1/login/{login_challenge}/passkey/challenge`.
@@ -170,7 +171,9 @@ pub async fn get_login(
         scopes: login.request.scopes,
         login_hint: login.request.login_hint,
         ui_locales: login.request.ui_locales,
-        next: if login.account_id.is_some() {
+        next: if login.session_id.is_some() {
+            LoginStep::Consent
+        } else if login.account_id.is_some() {
             LoginStep::SecondFactor
         } else {
             LoginStep::Password
@@ -243,6 +246,7 @@ pub struct SecondFactorStep {
 pub enum LoginStep {
     Password,
     SecondFactor,
+    Consent,
 }
 
 /// What follows a correct password.

@@ -6,6 +6,7 @@ use actix_web::cookie::{Cookie, SameSite};
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::TimeDelta;
+use gatehouse_core::consent::ConsentDecision;
 use gatehouse_core::factor::IMPLICIT_EMAIL_FACTOR;
 use gatehouse_core::grant::{Session, amr_with_mfa};
 use gatehouse_core::login::LoginRequest;
@@ -19,38 +20,52 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::account::no_store;
+use super::consent::{ConsentView, consent_view};
 use super::login::load_bound;
 use super::origin::Origin;
 use crate::crypto::random;
 use crate::factors::bodies::{FactorChallenge, FactorProof, LoginPending};
 use crate::factors::{FactorContext, FactorError, Verdict, kind_mismatch};
 use crate::oidc::browser::{self, SESSION_COOKIE};
-use crate::oidc::codes::{established_acr, issue_code, requires_phishing_resistance};
+use crate::oidc::codes::{consent_for, established_acr, issue_code, requires_phishing_resistance};
 use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LoginDone {
+    /// `done`; or `consent` when the client is not first-party and the user has not
+    /// granted it what it asks for: show `consent`, then answer
+    /// `POST /api/v1/login/{login_challenge}/consent`. The session cookie is set
+    /// either way.
     pub next: DoneStep,
-    /// Where to send the browser: the client's redirect URI with `code`, `state` and `iss`.
-    pub redirect_to: String,
+    /// With `next: done`: where to send the browser, the client's redirect URI with
+    /// `code`, `state` and `iss`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub redirect_to: Option<String>,
+    /// With `next: consent`: what to ask the user.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub consent: Option<ConsentView>,
     /// The account has no platform ("biometric") key and the server's policy suggests
     /// one: the UI may offer to register it now (`POST /api/v1/account/factors`
     /// `{"kind": "platform"}`) before following `redirect_to`.
     pub offer_platform_enrolment: bool,
 }
 
-/// The one value of a finished login's `next`.
+/// What follows a proven second factor.
 #[derive(Clone, Copy, Debug, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DoneStep {
     Done,
+    Consent,
 }
 
-/// What a finished login produced.
+/// What a finished login produced: the code's redirect, or the consent to ask for.
 #[derive(Debug)]
 pub(crate) struct Finished {
-    pub redirect_to: String,
+    pub redirect_to: Option<String>,
+    pub consent: Option<ConsentView>,
     pub offer_platform_enrolment: bool,
 }
 
@@ -337,8 +352,13 @@ pub(crate) fn done(state: &AppState, session_token: String, finished: Finished) 
         ))
         .finish();
     HttpResponse::Ok().cookie(cookie).json(LoginDone {
-        next: DoneStep::Done,
+        next: if finished.consent.is_some() {
+            DoneStep::Consent
+        } else {
+            DoneStep::Done
+        },
         redirect_to: finished.redirect_to,
+        consent: finished.consent,
         offer_platform_enrolment: finished.offer_platform_enrolment,
     })
 }
@@ -365,7 +385,9 @@ fn offer_platform(
 }
 
 /// Records the finished login: session, code, audit event. `acr` is what the login
-/// established (multi-factor, or phishing-resistant with a WebAuthn credential).
+/// established (multi-factor, or phishing-resistant with a WebAuthn credential). A
+/// client that needs the user's consent gets no code yet: the login waits, with its
+/// session, for the consent step.
 pub(crate) fn finish(
     tx: &Tx<'_>,
     state: &AppState,
@@ -394,9 +416,20 @@ pub(crate) fn finish(
         ip: issued.origin.ip.clone(),
     };
     tx.insert_session(&session)?;
-    let redirect_to = issue_code(tx, state, &login.request, &session, issued.code)?;
+    let (client, grant, decision) = consent_for(tx, &login.request, account.id)?;
     login.amr = amr.clone();
-    login.completed_at = Some(now);
+    let (redirect_to, consent) = match decision {
+        ConsentDecision::Covered => {
+            login.completed_at = Some(now);
+            let to = issue_code(tx, state, &login.request, &session, issued.code)?;
+            (Some(to), None)
+        }
+        // `Required` (prompt=none) never reaches a login step: asked like any other.
+        ConsentDecision::Ask { .. } | ConsentDecision::Required => {
+            login.session_id = Some(session.id.clone());
+            (None, Some(consent_view(&login, &client, grant.as_ref())))
+        }
+    };
     tx.update_login_request(&login)?;
     let mut event = NewAuditEvent::new(AuditKind::LoginSucceeded, Some(account.id), now)
         .with_detail("client_id", login.request.client_id.clone())
@@ -407,6 +440,7 @@ pub(crate) fn finish(
     tx.record(&event)?;
     Ok(Finished {
         redirect_to,
+        consent,
         offer_platform_enrolment: offer_platform(tx, state, account)?,
     })
 }

@@ -6,11 +6,13 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, get, post, web};
 use chrono::TimeDelta;
 use gatehouse_core::ClientId;
 use gatehouse_core::authorization::{self, AuthorizationParams, AuthorizationRequest, Rejection};
+use gatehouse_core::consent::ConsentDecision;
+use gatehouse_core::grant::Session;
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{AccountRepository, LoginRequestRepository, SessionRepository};
 
 use super::browser;
-use super::codes::{issue_code, session_satisfies};
+use super::codes::{consent_for, issue_code, session_satisfies};
 use super::error::{OAuthError, OAuthErrorCode, blocking};
 use super::redirect::redirect_location;
 use crate::crypto::random;
@@ -28,7 +30,8 @@ use crate::state::AppState;
         ("nonce" = Option<String>, Query),
         ("code_challenge" = String, Query, description = "RFC 7636, S256"),
         ("code_challenge_method" = String, Query, description = "`S256`"),
-        ("prompt" = Option<String>, Query, description = "`none` or `login`"),
+        ("prompt" = Option<String>, Query, description = "`none`, `login` or `consent` (ask a third-party client's user again); `select_account` is accepted"),
+        ("claims" = Option<String>, Query, description = "OIDC Core §5.5: JSON naming claims for the `id_token` and `userinfo`; a claim is released only with its scope"),
         ("max_age" = Option<u32>, Query),
         ("acr_values" = Option<String>, Query),
         ("login_hint" = Option<String>, Query),
@@ -136,11 +139,26 @@ async fn authorize(
             ));
         }
     };
-    // A browser already signed in, and good enough for this request, gets its code now.
-    if let Some(redirect_to) = reuse_session(req, state, &request).await {
-        return Ok(found(&redirect_to));
+    // A browser already signed in, and good enough for this request, gets its code now
+    // (or, for a client the user has not granted this yet, goes to the consent step).
+    let mut signed_in = None;
+    match reuse_session(req, state, &request).await {
+        Reuse::Code(redirect_to) => return Ok(found(&redirect_to)),
+        Reuse::Consent(session) => signed_in = Some(*session),
+        Reuse::ConsentRequired => {
+            return Ok(redirect_back(
+                &request.redirect_uri,
+                &[
+                    ("error", Some("consent_required")),
+                    ("error_description", Some("the user must consent")),
+                    ("state", request.state.as_deref()),
+                ],
+                &issuer,
+            ));
+        }
+        Reuse::No => {}
     }
-    if request.prompt.none {
+    if request.prompt.none && signed_in.is_none() {
         // No session can satisfy the request without the user: say so (OIDC Core §3.1.2.6).
         return Ok(redirect_back(
             &request.redirect_uri,
@@ -152,14 +170,16 @@ async fn authorize(
             &issuer,
         ));
     }
-    start_login(req, state, request).await
+    start_login(req, state, request, signed_in).await
 }
 
-/// Remembers the request, bound to this browser, and sends the browser to the login UI.
+/// Remembers the request, bound to this browser, and sends the browser to the login UI
+/// (with the browser's session, when it only lacks the user's consent).
 async fn start_login(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     request: AuthorizationRequest,
+    signed_in: Option<Session>,
 ) -> Result<HttpResponse, OAuthError> {
     let secure = state.config.server.issuer.starts_with("https://");
     let (browser_id, new_cookie) = browser::identify(req, secure)?;
@@ -169,8 +189,12 @@ async fn start_login(
         id: id.clone(),
         request,
         browser_hash: state.secrets.hasher.hash(&browser_id),
-        account_id: None,
-        amr: vec![],
+        account_id: signed_in.as_ref().map(|s| s.account_id),
+        amr: signed_in
+            .as_ref()
+            .map(|s| s.amr.clone())
+            .unwrap_or_default(),
+        session_id: signed_in.map(|s| s.id),
         created_at: now,
         expires_at: now + TimeDelta::seconds(state.config.login.request_ttl_seconds.into()),
         completed_at: None,
@@ -189,15 +213,32 @@ async fn start_login(
     Ok(res)
 }
 
-/// The code for a request the browser's live session satisfies, if it does.
+/// What the browser's session can do for a request.
+enum Reuse {
+    /// Nothing: the user signs in.
+    No,
+    /// The code, at once.
+    Code(String),
+    /// Signed in well enough, but the client needs the user's consent first.
+    Consent(Box<Session>),
+    /// Consent is needed and `prompt=none` forbids asking.
+    ConsentRequired,
+}
+
+/// The code for a request the browser's live session satisfies, if it does and the
+/// user has granted the client what it asks for.
 async fn reuse_session(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     request: &AuthorizationRequest,
-) -> Option<String> {
-    let cookie = req.cookie(browser::SESSION_COOKIE)?;
+) -> Reuse {
+    let Some(cookie) = req.cookie(browser::SESSION_COOKIE) else {
+        return Reuse::No;
+    };
     let token_hash = state.secrets.hasher.hash(cookie.value());
-    let code = random::token().map_err(OAuthError::from).ok()?;
+    let Ok(code) = random::token() else {
+        return Reuse::No;
+    };
     let shared = state.clone();
     let request = request.clone();
     web::block(move || {
@@ -205,7 +246,7 @@ async fn reuse_session(
         let now = state.clock.now();
         state.store.transaction(|tx| {
             let Some(mut session) = tx.session_by_token_hash(&token_hash)? else {
-                return Ok(None);
+                return Ok(Reuse::No);
             };
             if !session_satisfies(
                 &session,
@@ -213,23 +254,28 @@ async fn reuse_session(
                 now,
                 &state.config.webauthn.phishing_resistant_acr,
             ) {
-                return Ok(None);
+                return Ok(Reuse::No);
             }
             let active = tx
                 .account_by_id(session.account_id)?
                 .is_some_and(|a| a.status.can_log_in());
             if !active {
-                return Ok(None);
+                return Ok(Reuse::No);
             }
             session.last_seen_at = now;
             tx.update_session(&session)?;
-            issue_code(tx, state, &request, &session, &code).map(Some)
+            match consent_for(tx, &request, session.account_id)?.2 {
+                ConsentDecision::Covered => {
+                    issue_code(tx, state, &request, &session, &code).map(Reuse::Code)
+                }
+                ConsentDecision::Ask { .. } => Ok(Reuse::Consent(Box::new(session))),
+                ConsentDecision::Required => Ok(Reuse::ConsentRequired),
+            }
         })
     })
     .await
     // Whatever failed, the user can still log in: the session is not reused.
     .map_err(OAuthError::from)
     .and_then(|found| found.map_err(OAuthError::from))
-    .ok()
-    .flatten()
+    .unwrap_or(Reuse::No)
 }

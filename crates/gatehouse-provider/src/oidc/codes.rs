@@ -2,8 +2,12 @@
 //! once for a browser whose session already satisfies the request.
 
 use gatehouse_core::authorization::AuthorizationRequest;
+use gatehouse_core::consent::{self, ConsentDecision, ConsentGrant};
 use gatehouse_core::grant::{self, AuthorizationCode, Session};
-use gatehouse_core::ports::{AuthorizationCodeRepository, RepositoryError};
+use gatehouse_core::ports::{
+    AuthorizationCodeRepository, ClientRepository, ConsentRepository, RepositoryError,
+};
+use gatehouse_core::{AccountId, Client, ClientId};
 use gatehouse_store::Tx;
 
 use super::redirect::redirect_location;
@@ -28,6 +32,7 @@ pub fn issue_code(
         redirect_uri: request.redirect_uri.clone(),
         scopes: request.scopes.clone(),
         nonce: request.nonce.clone(),
+        claims: request.claims.clone(),
         code_challenge: request.code_challenge.clone(),
         auth_time: session.auth_time,
         amr: session.amr.clone(),
@@ -86,4 +91,22 @@ pub fn established_acr(
 /// ordinary multi-factor login: then only WebAuthn factors may finish it.
 pub fn requires_phishing_resistance(request: &AuthorizationRequest, phr: &str) -> bool {
     request.acr_values.iter().any(|v| v == phr) && !request.acr_values.iter().any(|v| v == ACR_MFA)
+}
+
+/// The client a stored request names, and what to do about consent for `account`:
+/// read in the caller's transaction, so the grant cannot change before the code is
+/// issued.
+pub fn consent_for(
+    tx: &Tx<'_>,
+    request: &AuthorizationRequest,
+    account: AccountId,
+) -> Result<(Client, Option<ConsentGrant>, ConsentDecision), RepositoryError> {
+    let client_id = ClientId::parse(&request.client_id)
+        .map_err(|e| RepositoryError::Corrupt(format!("login request client_id: {e}")))?;
+    let client = tx
+        .client_by_id(&client_id)?
+        .ok_or(RepositoryError::NotFound)?;
+    let grant = tx.consent_grant(account, client_id.as_str())?;
+    let decision = consent::decide(&client, &request.scopes, request.prompt, grant.as_ref());
+    Ok((client, grant, decision))
 }

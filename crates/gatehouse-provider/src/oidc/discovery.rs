@@ -3,6 +3,7 @@
 
 use actix_web::http::header::{CacheControl, CacheDirective};
 use actix_web::{HttpResponse, get, web};
+use gatehouse_core::claims;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -35,7 +36,8 @@ pub struct ProviderMetadata {
     /// For `private_key_jwt` client assertions.
     pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
     pub claims_supported: Vec<String>,
-    /// `false`: no `claims` request parameter.
+    /// `true`: the `claims` request parameter names claims for the ID token and
+    /// `/userinfo` (OIDC Core §5.5), within the scopes granted.
     pub claims_parameter_supported: bool,
     /// `false`: no request objects.
     pub request_parameter_supported: bool,
@@ -71,7 +73,7 @@ impl ProviderMetadata {
             token_endpoint: at("/token"),
             userinfo_endpoint: at("/userinfo"),
             jwks_uri: at("/jwks.json"),
-            scopes_supported: strings(&["openid", "email"]),
+            scopes_supported: strings(&claims::SCOPES_SUPPORTED),
             response_types_supported: strings(&["code"]),
             response_modes_supported: strings(&["query"]),
             grant_types_supported: strings(&[
@@ -103,8 +105,15 @@ impl ProviderMetadata {
                 "sid",
                 "email",
                 "email_verified",
+                "name",
+                "given_name",
+                "family_name",
+                "preferred_username",
+                "locale",
+                "zoneinfo",
+                "updated_at",
             ]),
-            claims_parameter_supported: false,
+            claims_parameter_supported: true,
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
             revocation_endpoint: at("/revoke"),

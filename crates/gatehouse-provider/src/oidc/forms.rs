@@ -139,7 +139,7 @@ pub struct AuthorizeForm {
     pub code_challenge: String,
     /// `S256`.
     pub code_challenge_method: String,
-    /// `none` or `login`.
+    /// `none`, `login` or `consent`.
     #[schema(nullable = false)]
     pub prompt: Option<String>,
     #[schema(nullable = false)]
@@ -150,6 +150,9 @@ pub struct AuthorizeForm {
     pub login_hint: Option<String>,
     #[schema(nullable = false)]
     pub ui_locales: Option<String>,
+    /// OIDC Core §5.5: JSON naming claims for the `id_token` and `userinfo`.
+    #[schema(nullable = false)]
+    pub claims: Option<String>,
 }
 
 /// `POST /end_session`: the parameters of `GET /end_session`, form-encoded.

@@ -4,14 +4,16 @@
 use actix_web::HttpResponse;
 use actix_web::http::header::{CacheControl, CacheDirective, PRAGMA};
 use chrono::{DateTime, TimeDelta, Utc};
+use gatehouse_core::claims::{self, ClaimsRequest};
 use gatehouse_core::{Account, Client, SigningAlg};
 use openidconnect::core::{
     CoreGenderClaim, CoreJweContentEncryptionAlgorithm, CoreJwsSigningAlgorithm,
 };
 use openidconnect::{
     AccessToken, AdditionalClaims, Audience, AuthenticationContextClass,
-    AuthenticationMethodReference, AuthorizationCode, EndUserEmail, IdToken, IdTokenClaims,
-    IssuerUrl, Nonce, StandardClaims, SubjectIdentifier,
+    AuthenticationMethodReference, AuthorizationCode, EndUserEmail, EndUserFamilyName,
+    EndUserGivenName, EndUserName, EndUserTimezone, EndUserUsername, IdToken, IdTokenClaims,
+    IssuerUrl, LanguageTag, LocalizedClaim, Nonce, StandardClaims, SubjectIdentifier,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -48,6 +50,8 @@ type GatehouseIdToken = IdToken<
 #[derive(Clone, Debug)]
 pub struct Authentication {
     pub scopes: Vec<String>,
+    /// The `claims` parameter of the login (OIDC Core §5.5), for the ID token.
+    pub claims: Option<ClaimsRequest>,
     pub nonce: Option<String>,
     pub auth_time: DateTime<Utc>,
     pub amr: Vec<String>,
@@ -129,6 +133,41 @@ pub fn id_token(
             .set_email(Some(EndUserEmail::new(email.as_str().to_owned())))
             .set_email_verified(Some(account.email_verified));
     }
+    // An access token is always issued: profile claims go to /userinfo, and into the ID
+    // token only when the `claims` parameter names them (OIDC Core §5.4, §5.5).
+    let asked = authentication
+        .claims
+        .as_ref()
+        .map(|c| c.id_token.as_slice())
+        .unwrap_or_default();
+    let profile = claims::released(account, &authentication.scopes, Some(asked));
+    let text = |name: &str| {
+        profile
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    if let Some(name) = text("name") {
+        standard = standard.set_name(Some(localized(EndUserName::new(name))));
+    }
+    if let Some(name) = text("given_name") {
+        standard = standard.set_given_name(Some(localized(EndUserGivenName::new(name))));
+    }
+    if let Some(name) = text("family_name") {
+        standard = standard.set_family_name(Some(localized(EndUserFamilyName::new(name))));
+    }
+    if let Some(name) = text("preferred_username") {
+        standard = standard.set_preferred_username(Some(EndUserUsername::new(name)));
+    }
+    if let Some(locale) = text("locale") {
+        standard = standard.set_locale(Some(LanguageTag::new(locale)));
+    }
+    if let Some(zone) = text("zoneinfo") {
+        standard = standard.set_zoneinfo(Some(EndUserTimezone::new(zone)));
+    }
+    if let Some(at) = profile.get("updated_at").and_then(|v| v.as_i64()) {
+        standard = standard.set_updated_at(DateTime::from_timestamp(at, 0));
+    }
     let claims = IdTokenClaims::new(
         issuer,
         vec![Audience::new(client.id.to_string())],
@@ -200,4 +239,11 @@ pub fn user_tokens(
         id_token: Some(id_token),
         refresh_token,
     })
+}
+
+/// A claim without a language tag.
+fn localized<T>(value: T) -> LocalizedClaim<T> {
+    let mut claim = LocalizedClaim::new();
+    claim.insert(None, value);
+    claim
 }

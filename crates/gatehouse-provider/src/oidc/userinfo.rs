@@ -25,17 +25,59 @@ pub struct UserInfo {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub email_verified: Option<bool>,
+    /// With `profile`: the given and family names together.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub name: Option<String>,
+    /// With `profile`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub given_name: Option<String>,
+    /// With `profile`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub family_name: Option<String>,
+    /// With `profile`, only while the account still has a legacy username.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub preferred_username: Option<String>,
+    /// With `profile`: a BCP 47 language tag.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub locale: Option<String>,
+    /// With `profile`: an IANA time zone name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub zoneinfo: Option<String>,
+    /// With `profile`: when the account was last updated, in seconds since the epoch.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub updated_at: Option<i64>,
 }
 
 impl UserInfo {
-    /// What `account` discloses to a token with `claims`' scopes. A new claim (the
-    /// `profile` scope's, say) is one more optional member and one more line here.
+    /// What `account` discloses to a token with `claims`' scopes: every claim of each
+    /// granted scope the account has (OIDC Core §5.4).
     fn of(account: &gatehouse_core::Account, claims: &access::AccessClaims) -> Self {
-        let email = account.email.as_ref().filter(|_| claims.has_scope("email"));
+        let scopes: Vec<String> = claims.scope.split(' ').map(str::to_owned).collect();
+        let released = gatehouse_core::claims::released(account, &scopes, None);
+        let text = |name: &str| {
+            released
+                .get(name)
+                .and_then(|v| v.as_str())
+                .map(str::to_owned)
+        };
         Self {
             sub: account.subject.to_string(),
-            email: email.map(|e| e.as_str().to_owned()),
-            email_verified: email.map(|_| account.email_verified),
+            email: text("email"),
+            email_verified: released.get("email_verified").and_then(|v| v.as_bool()),
+            name: text("name"),
+            given_name: text("given_name"),
+            family_name: text("family_name"),
+            preferred_username: text("preferred_username"),
+            locale: text("locale"),
+            zoneinfo: text("zoneinfo"),
+            updated_at: released.get("updated_at").and_then(|v| v.as_i64()),
         }
     }
 }
@@ -78,7 +120,9 @@ async fn userinfo(
         .json(UserInfo::of(&account, &claims)))
 }
 
-/// The UserInfo endpoint: `sub`, and `email` / `email_verified` with the `email` scope.
+/// The UserInfo endpoint: `sub`; `email` / `email_verified` with the `email` scope;
+/// `name`, `given_name`, `family_name`, `locale`, `zoneinfo`, `updated_at` (and
+/// `preferred_username` while a legacy username is kept) with `profile`.
 #[utoipa::path(
     tag = "oidc",
     security(("bearer" = [])),

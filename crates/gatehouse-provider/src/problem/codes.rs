@@ -56,6 +56,8 @@ problem_codes! {
     ClientExists = "client_exists", CONFLICT;
     ClientHasNoSecret = "client_has_no_secret", CONFLICT;
     ClientInvalid = "client_invalid", UNPROCESSABLE_ENTITY;
+    ConsentInvalid = "consent_invalid", UNPROCESSABLE_ENTITY;
+    ConsentNotPending = "consent_not_pending", CONFLICT;
     CurrentPasswordInvalid = "current_password_invalid", UNPROCESSABLE_ENTITY;
     DatabaseUnavailable = "database_unavailable", SERVICE_UNAVAILABLE;
     DeviceTokenReplayed = "device_token_replayed", UNAUTHORIZED;
@@ -77,6 +79,7 @@ problem_codes! {
     FactorNotRemovable = "factor_not_removable", CONFLICT;
     FactorRetired = "factor_retired", CONFLICT;
     FactorUnavailable = "factor_unavailable", CONFLICT;
+    GrantNotFound = "grant_not_found", NOT_FOUND;
     IdentifierInvalid = "identifier_invalid", UNPROCESSABLE_ENTITY;
     IdentifierMissing = "identifier_missing", UNPROCESSABLE_ENTITY;
     IllegalTransition = "illegal_transition", CONFLICT;

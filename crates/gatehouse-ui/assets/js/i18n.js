@@ -113,6 +113,7 @@ const EN = {
   'ended.browser_mismatch':
     'This sign-in was started in another browser. Go back to the application in this browser and sign in again.',
   'ended.no_challenge': 'Open this page from the application you want to sign in to.',
+  'ended.consent': '{client} asks for your consent, which this page cannot ask for yet. Ask the operator to add the application as a first-party one.',
   'ended.back': 'Go back',
 
   'done.title': 'You are signed in',
@@ -517,6 +518,7 @@ const JA = {
   'ended.browser_mismatch':
     'このサインインは別のブラウザーで開始されました。このブラウザーでアプリケーションに戻り、もう一度サインインしてください。',
   'ended.no_challenge': 'サインインしたいアプリケーションからこのページを開いてください。',
+  'ended.consent': '{client} はあなたの同意を求めていますが、このページではまだ同意を確認できません。運用担当者にお問い合わせください。',
   'ended.back': '戻る',
 
   'done.title': 'サインインしました',

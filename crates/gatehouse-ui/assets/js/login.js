@@ -563,16 +563,23 @@ async function finish(done) {
   stopCurrent.abort();
   passkeyAutofill.abort();
   remember(null);
+  // A client that is not first-party waits for the consent step (`next: consent`),
+  // which this page does not show yet.
+  if (done.redirect_to === undefined) {
+    ended('ended.consent');
+    return;
+  }
+  const redirectTo = done.redirect_to;
   // The biometric key is offered only where this device has one to add.
   if (done.offer_platform_enrolment && (await webauthn.platformAvailable())) {
     const link = byId('done-continue', HTMLAnchorElement);
-    link.href = done.redirect_to;
+    link.href = redirectTo;
     text(link, 'done.continue', { client: clientName() });
     showStep('step-done');
     return;
   }
   status('done.redirecting', { client: clientName() });
-  location.assign(done.redirect_to);
+  location.assign(redirectTo);
 }
 
 byId('ended-back', HTMLButtonElement).addEventListener('click', () => history.back());

@@ -54,11 +54,14 @@ pub(super) async fn exchange(
             .map(|t| (state.secrets.hasher.hash(t), refresh_ttl)),
     };
     let now = state.clock.now();
-    let store = state.store.clone();
+    let (store, rules) = (state.store.clone(), client.clone());
     let (account, code) =
-        blocking(move || store.transaction(|tx| redeem(tx, &presented, now))).await??;
+        blocking(move || store.transaction(|tx| redeem(tx, &presented, &rules, now))).await??;
+    // Only with offline_access granted, unless the client is set to do without.
+    let refresh = refresh.filter(|_| client.issues_refresh_token(&code.scopes));
     let authentication = Authentication {
         scopes: code.scopes.clone(),
+        claims: code.claims.clone(),
         nonce: code.nonce.clone(),
         auth_time: code.auth_time,
         amr: code.amr.clone(),
@@ -73,6 +76,7 @@ pub(super) async fn exchange(
 fn redeem(
     tx: &Tx<'_>,
     presented: &Presented,
+    client: &Client,
     now: DateTime<Utc>,
 ) -> RepositoryResult<Result<(Account, AuthorizationCode), CodeRefusal>> {
     let Some(code) = tx.code_by_hash(&presented.code_hash)? else {
@@ -104,7 +108,9 @@ fn redeem(
     else {
         return Ok(Err(CodeRefusal::AccountCannotSignIn));
     };
-    if let Some((token_hash, ttl)) = &presented.refresh {
+    let refresh =
+        (presented.refresh.as_ref()).filter(|_| client.issues_refresh_token(&code.scopes));
+    if let Some((token_hash, ttl)) = refresh {
         tx.insert_refresh_token(&RefreshToken {
             token_hash: token_hash.clone(),
             // One family per login: the code's own hash names it.

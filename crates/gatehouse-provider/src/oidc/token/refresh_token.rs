@@ -53,6 +53,7 @@ pub(super) async fn refresh(
         blocking(move || store.transaction(|tx| rotate(tx, &presented, now, &metrics))).await??;
     let authentication = Authentication {
         scopes,
+        claims: None,
         nonce: None,
         auth_time: stored.auth_time,
         amr: stored.amr.clone(),
