@@ -68,6 +68,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(api::passwordless::verify)
         .service(api::second_factor::challenge)
         .service(api::second_factor::verify)
+        .service(api::login_enrolment::start)
+        .service(api::login_enrolment::confirm)
         .service(api::logout::get_logout)
         .service(api::logout::answer_logout)
         .service(api::registration::resend)

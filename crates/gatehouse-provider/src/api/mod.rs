@@ -10,6 +10,7 @@ pub mod admin_clients;
 pub mod bearer;
 pub mod brute_force;
 pub mod login;
+pub mod login_enrolment;
 pub mod logout;
 pub mod origin;
 pub mod password_rules;
