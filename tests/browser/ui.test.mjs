@@ -595,7 +595,6 @@ for (const backend of backends()) {
         const { page } = ui;
         const verifier = await signInWithMailedCode(ui, email);
         await ui.step('step-done', lang === 'en' ? 'Add a biometric key?' : '生体認証キーを追加しますか?');
-        if (lang === 'en') await ui.screenshot('login-offer');
         await page.click('#done-add');
         const id = await redeemed(ui, verifier);
         assert.deepEqual(id.amr, ['pwd', 'otp', 'mfa']);

@@ -1151,7 +1151,7 @@ async fn email_change_needs_a_recent_login() {
     })
     .await;
     let t = login(&w, "Laptop").await.access;
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    w.server.advance(3);
     for res in [
         change_email(&w, &t, NEW_EMAIL).await,
         confirm_email(&w, &t, "123456").await,

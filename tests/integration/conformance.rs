@@ -559,39 +559,24 @@ fn problem_answers(doc: &Value) -> Vec<(String, &Value)> {
 }
 
 #[test]
-fn the_problem_code_registry_is_sorted_and_holds_the_cores_refusals() {
-    use gatehouse_core::factor::FactorUnavailable;
-    use gatehouse_core::identifier::IdentifierError;
-    use gatehouse_core::otp::OtpRefusal;
-    use gatehouse_provider::problem::codes;
+fn the_problem_codes_are_sorted_and_named_as_on_the_wire() {
+    use gatehouse_provider::problem::codes::{self, ProblemCode};
 
+    // `ProblemCode::parse` searches `ALL` by name.
     assert!(
-        codes::ALL.windows(2).all(|w| w[0] < w[1]),
-        "sort problem::codes::ALL"
+        codes::ALL.windows(2).all(|w| w[0].as_str() < w[1].as_str()),
+        "sort the rows of problem::codes by name"
     );
-    // The core's refusals whose `code()` the API answers as a problem's code.
-    let core = [
-        IdentifierError::Empty.code(),
-        IdentifierError::InvalidEmail.code(),
-        IdentifierError::UsernameNotAccepted.code(),
-        IdentifierError::InvalidUsername.code(),
-        OtpRefusal::NotSent.code(),
-        OtpRefusal::Expired.code(),
-        OtpRefusal::Exhausted.code(),
-        OtpRefusal::Wrong { attempts_left: 1 }.code(),
-        OtpRefusal::SendLimit {
-            retry_after_seconds: 1,
-        }
-        .code(),
-        FactorUnavailable::Retired(gatehouse_core::FactorKind::Sms).code(),
-        FactorUnavailable::Disabled(gatehouse_core::FactorKind::Totp).code(),
-    ];
-    for code in core {
-        assert!(
-            codes::is_registered(code),
-            "{code} is not in problem::codes::ALL"
+    for &code in codes::ALL {
+        assert_eq!(
+            serde_json::to_value(code).expect("code"),
+            Value::from(code.as_str()),
+            "{code:?}"
         );
+        assert_eq!(ProblemCode::parse(code.as_str()), Some(code));
+        assert_eq!(code.to_string(), code.as_str());
     }
+    assert_eq!(ProblemCode::parse("no_such_code"), None);
 }
 
 /// Every problem answer's `code` is the enum of the registered codes its description
@@ -619,10 +604,17 @@ fn every_problem_answer_lists_its_codes() {
             response["description"]
         );
         assert!(codes.windows(2).all(|w| w[0] < w[1]), "{label}: {codes:?}");
+        // A code answers with one status, the one `problem::codes` gives it.
+        let status = label.rsplit(' ').next().unwrap_or_default();
         for code in codes {
-            assert!(
-                gatehouse_provider::problem::codes::is_registered(code),
-                "{label}: {code}"
+            let registered = gatehouse_provider::problem::ProblemCode::parse(code);
+            assert!(registered.is_some(), "{label}: {code}");
+            assert_eq!(
+                registered
+                    .map(|c| c.status().as_u16().to_string())
+                    .as_deref(),
+                Some(status),
+                "{label}: {code} is answered with another status"
             );
         }
     }

@@ -717,7 +717,7 @@ async fn a_signed_in_browser_gets_its_code_at_once_unless_asked_to_log_in() {
             "{extra:?}: {to}"
         );
     }
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    w.server.advance(2);
     for extra in [vec![("prompt", "login")], vec![("max_age", "0")]] {
         let res = browser
             .http

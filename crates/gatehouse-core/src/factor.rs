@@ -108,15 +108,6 @@ pub enum FactorUnavailable {
     Disabled(FactorKind),
 }
 
-impl FactorUnavailable {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Retired(_) => "factor_retired",
-            Self::Disabled(_) => "factor_disabled",
-        }
-    }
-}
-
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("factors.email_otp must stay available: it is every account's fallback second factor")]
 pub struct FallbackUnavailable;
@@ -467,10 +458,8 @@ mod tests {
             Err(FactorUnavailable::Retired(FactorKind::Sms))
         );
         assert_eq!(
-            registry
-                .check_accepted(FactorKind::Sms)
-                .map_err(FactorUnavailable::code),
-            Err("factor_retired")
+            registry.check_accepted(FactorKind::Sms),
+            Err(FactorUnavailable::Retired(FactorKind::Sms))
         );
         assert_eq!(registry.check_enrollable(FactorKind::Totp), Ok(()));
     }
@@ -492,13 +481,13 @@ mod tests {
     }
 
     #[test]
-    fn a_kind_disabled_by_config_is_refused_with_its_own_code() {
+    fn a_kind_disabled_by_config_is_refused_as_disabled() {
         let registry = FactorRegistry {
             push: KindState::Disabled,
             ..FactorRegistry::default()
         };
         let err = registry.check_enrollable(FactorKind::Push);
-        assert_eq!(err.map_err(FactorUnavailable::code), Err("factor_disabled"));
+        assert_eq!(err, Err(FactorUnavailable::Disabled(FactorKind::Push)));
         let push = factor(FactorKind::Push, FactorStatus::Active);
         assert_eq!(registry.effective_status(&push), EffectiveStatus::Disabled);
     }

@@ -30,17 +30,6 @@ pub enum IdentifierError {
     InvalidUsername,
 }
 
-impl IdentifierError {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Empty => "identifier_missing",
-            Self::InvalidEmail => "email_invalid",
-            Self::UsernameNotAccepted => "username_login_disabled",
-            Self::InvalidUsername => "identifier_invalid",
-        }
-    }
-}
-
 /// A parsed login identifier.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoginIdentifier {

@@ -60,18 +60,6 @@ pub enum OtpRefusal {
     SendLimit { retry_after_seconds: i64 },
 }
 
-impl OtpRefusal {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::NotSent => "otp_not_sent",
-            Self::Expired => "otp_expired",
-            Self::Exhausted => "otp_exhausted",
-            Self::Wrong { .. } => "otp_invalid",
-            Self::SendLimit { .. } => "otp_send_limit",
-        }
-    }
-}
-
 /// A code of `CODE_DIGITS` uniformly random digits. `next_u32` is a CSPRNG.
 pub fn generate_code(mut next_u32: impl FnMut() -> u32) -> String {
     // Rejection sampling: 4_294_000_000 is the largest multiple of 10^6 below 2^32.

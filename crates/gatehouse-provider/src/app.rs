@@ -25,7 +25,7 @@ use crate::oidc::client_cache::ClientCache;
 use crate::oidc::verified_tokens::VerifiedTokens;
 use crate::password_pool::PasswordPool;
 use crate::periodic::{self, FirstRun};
-use crate::problem::{Problem, rewrite_error_response};
+use crate::problem::{Problem, ProblemCode, rewrite_error_response};
 use crate::state::AppState;
 use crate::{api, cors, health, jwks, metrics, oidc, openapi, request_id};
 
@@ -126,19 +126,14 @@ fn json_config() -> web::JsonConfig {
         .error_handler(|err, _| {
             let problem = match &err {
                 actix_web::error::JsonPayloadError::OverflowKnownLength { .. }
-                | actix_web::error::JsonPayloadError::Overflow { .. } => Problem::new(
-                    actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-                    "payload_too_large",
-                    "Request body too large",
-                ),
-                actix_web::error::JsonPayloadError::ContentType => Problem::new(
-                    actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "Send application/json",
-                ),
+                | actix_web::error::JsonPayloadError::Overflow { .. } => {
+                    Problem::new(ProblemCode::PayloadTooLarge, "Request body too large")
+                }
+                actix_web::error::JsonPayloadError::ContentType => {
+                    Problem::new(ProblemCode::UnsupportedMediaType, "Send application/json")
+                }
                 other => Problem::new(
-                    actix_web::http::StatusCode::BAD_REQUEST,
-                    "invalid_json",
+                    ProblemCode::InvalidJson,
                     "The request body is not valid JSON for this endpoint",
                 )
                 .with_detail(other.to_string()),
@@ -152,8 +147,7 @@ fn json_config() -> web::JsonConfig {
 fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _| {
         Problem::new(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "invalid_query",
+            ProblemCode::InvalidQuery,
             "The query parameters are not valid for this endpoint",
         )
         .with_detail(err.to_string())

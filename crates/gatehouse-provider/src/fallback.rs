@@ -2,12 +2,11 @@
 //! with another method (RFC 9110 §15.5.6), 404 for anything else.
 
 use actix_web::dev::ResourceDef;
-use actix_web::http::StatusCode;
 use actix_web::http::header::{ALLOW, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use utoipa::openapi::OpenApi;
 
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 
 /// Each documented path with the methods it answers, from the OpenAPI document.
 #[derive(Debug)]
@@ -49,16 +48,12 @@ impl AllowedMethods {
 pub async fn fallback(req: HttpRequest, routes: web::Data<AllowedMethods>) -> HttpResponse {
     match routes.allowed(req.path()) {
         Some(allow) => {
-            let problem = Problem::new(
-                StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "Method not allowed",
-            )
-            .with_detail(format!(
-                "{} is not one of: {}",
-                req.method(),
-                allow.to_str().unwrap_or("")
-            ));
+            let problem = Problem::new(ProblemCode::MethodNotAllowed, "Method not allowed")
+                .with_detail(format!(
+                    "{} is not one of: {}",
+                    req.method(),
+                    allow.to_str().unwrap_or("")
+                ));
             let mut res = problem.error_response();
             res.headers_mut().insert(ALLOW, allow.clone());
             res

@@ -2,6 +2,8 @@
 
 pub mod codes;
 
+pub use codes::ProblemCode;
+
 use actix_web::body::MessageBody;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::StatusCode;
@@ -32,8 +34,7 @@ pub struct Problem {
     pub detail: Option<String>,
     /// Stable machine-readable code, e.g. `password_policy`, `factor_retired`, `not_found`;
     /// each answer lists the ones it gives.
-    // One of `codes::ALL`.
-    pub code: String,
+    pub code: ProblemCode,
     /// Problem-specific members (RFC 9457 §3.2), e.g. `attempts_left`.
     // Boxed: most problems have none, and errors travel by value. The document shows
     // the members `with_extension` sets as `ProblemMembers`.
@@ -50,7 +51,7 @@ pub struct ProblemMembers {
     /// answers left before the code, the factor or the login is refused.
     #[schema(nullable = false)]
     pub attempts_left: Option<u32>,
-    /// `rate_limited`, `otp_send_limit`, `push_send_limit`, `database_unavailable`:
+    /// `rate_limited`, `otp_send_limit`, `push_send_limit`, `database_unavailable`, `busy`:
     /// seconds to wait before trying again (also in `Retry-After`).
     #[schema(nullable = false)]
     pub retry_after: Option<i64>,
@@ -100,19 +101,14 @@ pub struct InvalidField {
 pub const RETRY_UNAVAILABLE_SECONDS: u64 = 2;
 
 impl Problem {
-    /// A problem with a registered `code` (a debug build fails on another: add it to
-    /// [`codes::ALL`], and name it on the answers of the document that give it).
-    pub fn new(status: StatusCode, code: &str, title: &str) -> Self {
-        debug_assert!(
-            codes::is_registered(code),
-            "unregistered problem code {code:?}"
-        );
+    /// A problem with its code's status.
+    pub fn new(code: ProblemCode, title: &str) -> Self {
         Self {
             kind: format!("urn:gatehouse:problem:{code}"),
             title: title.to_owned(),
-            status: status.as_u16(),
+            status: code.status().as_u16(),
             detail: None,
-            code: code.to_owned(),
+            code,
             extensions: None,
         }
     }
@@ -130,26 +126,21 @@ impl Problem {
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", "Not found")
+        Self::new(ProblemCode::NotFound, "Not found")
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal_error",
-            "Internal server error",
-        )
-    }
-
-    pub fn unavailable(code: &str, title: &str) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, code, title)
+        Self::new(ProblemCode::InternalError, "Internal server error")
     }
 
     /// 503 `database_unavailable`: the store did not answer. The answer is unknown,
     /// never "no": retry after `Retry-After` seconds.
     pub fn database_unavailable() -> Self {
-        Self::unavailable("database_unavailable", "The database cannot be reached")
-            .with_extension("retry_after", RETRY_UNAVAILABLE_SECONDS.into())
+        Self::new(
+            ProblemCode::DatabaseUnavailable,
+            "The database cannot be reached",
+        )
+        .with_extension("retry_after", RETRY_UNAVAILABLE_SECONDS.into())
     }
 
     /// The problem a bare framework error response stands for.
@@ -157,20 +148,24 @@ impl Problem {
         match status {
             StatusCode::NOT_FOUND => Self::not_found(),
             StatusCode::METHOD_NOT_ALLOWED => {
-                Self::new(status, "method_not_allowed", "Method not allowed")
+                Self::new(ProblemCode::MethodNotAllowed, "Method not allowed")
             }
             StatusCode::PAYLOAD_TOO_LARGE => {
-                Self::new(status, "payload_too_large", "Request body too large")
+                Self::new(ProblemCode::PayloadTooLarge, "Request body too large")
             }
             StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                Self::new(status, "unsupported_media_type", "Unsupported media type")
+                Self::new(ProblemCode::UnsupportedMediaType, "Unsupported media type")
             }
             s if s.is_server_error() => Self::internal(),
-            s => Self::new(
-                s,
-                "invalid_request",
-                s.canonical_reason().unwrap_or("Bad request"),
-            ),
+            // The one code whose status is not its own: a rarer 4xx of the framework
+            // (408, 414, 431, …) keeps its status and reads as a bad request.
+            s => Self {
+                status: s.as_u16(),
+                ..Self::new(
+                    ProblemCode::InvalidRequest,
+                    s.canonical_reason().unwrap_or("Bad request"),
+                )
+            },
         }
     }
 
@@ -203,8 +198,8 @@ pub enum Failure {
 }
 
 impl Failure {
-    pub fn refused(status: StatusCode, code: &str, title: &str) -> Self {
-        Self::Refused(Box::new(Problem::new(status, code, title)))
+    pub fn refused(code: ProblemCode, title: &str) -> Self {
+        Self::Refused(Box::new(Problem::new(code, title)))
     }
 }
 
@@ -238,6 +233,49 @@ impl From<RepositoryError> for Problem {
     fn from(e: RepositoryError) -> Self {
         tracing::warn!(error = %e, "the database failed a request");
         Self::database_unavailable()
+    }
+}
+
+/// The blocking pool dropped the work (it panicked, or the server is stopping): the
+/// cause goes to the log, the client hears 500.
+impl From<actix_web::error::BlockingError> for Problem {
+    fn from(e: actix_web::error::BlockingError) -> Self {
+        tracing::error!(error = %e, "blocking work did not finish");
+        Self::internal()
+    }
+}
+
+/// The password threads: too busy (503 `busy`, retry in a second), or failed (logged,
+/// 500).
+impl From<crate::password_pool::PoolError> for Problem {
+    fn from(e: crate::password_pool::PoolError) -> Self {
+        match e {
+            crate::password_pool::PoolError::Busy => {
+                Self::new(ProblemCode::Busy, "Too many requests at once")
+                    .with_detail("Try again in a moment")
+                    .with_extension("retry_after", 1.into())
+            }
+            e => {
+                tracing::error!(error = %e, "password hashing failed");
+                Self::internal()
+            }
+        }
+    }
+}
+
+/// The crypto backend failed (no randomness, a key that does not load): logged here,
+/// answered 500.
+impl From<crate::crypto::CryptoError> for Problem {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        tracing::error!(error = %e, "a cryptographic operation failed");
+        Self::internal()
+    }
+}
+
+/// The same for work that ends as a [`Failure`].
+impl From<crate::crypto::CryptoError> for Failure {
+    fn from(e: crate::crypto::CryptoError) -> Self {
+        Self::Refused(Box::new(e.into()))
     }
 }
 

@@ -7,7 +7,7 @@ pub mod smtp;
 
 use diesel::{Connection, PgConnection, RunQueryDsl};
 use gatehouse_core::password::HashingParams;
-use gatehouse_core::{Clock, SystemClock};
+use gatehouse_core::{Clock, ShiftedClock};
 use gatehouse_provider::{Application, Config};
 use gatehouse_store::{DatabaseUrl, PoolOptions, Store};
 use std::path::{Path, PathBuf};
@@ -112,6 +112,9 @@ pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub config: Config,
+    /// The server's clock: the wall clock until the test moves it (`advance`), so a
+    /// test waits for nothing that the server measures itself.
+    pub clock: Arc<ShiftedClock>,
     handle: actix_web::dev::ServerHandle,
     /// Ends (with the server's result) once the server has stopped completely.
     stopped: Option<std::sync::mpsc::Receiver<std::io::Result<()>>>,
@@ -127,16 +130,21 @@ impl TestServer {
     /// The server runs on a thread and runtime of its own, as `gatehouse serve` does,
     /// so stopping it can wait for it whatever the test's runtime is doing.
     pub async fn start_with(config: Config, db: Option<TestDatabase>) -> Self {
-        Self::start_on(config, db, Arc::new(SystemClock)).await
+        Self::start_on(config, db, Arc::new(ShiftedClock::default())).await
     }
 
-    /// As [`TestServer::start_with`], on `clock` (a `ShiftedClock` the test moves).
-    pub async fn start_on(config: Config, db: Option<TestDatabase>, clock: Arc<dyn Clock>) -> Self {
+    /// As [`TestServer::start_with`], on `clock` (shared with the test, which moves it).
+    pub async fn start_on(
+        config: Config,
+        db: Option<TestDatabase>,
+        clock: Arc<ShiftedClock>,
+    ) -> Self {
         // As the server sees it: UI URLs left empty point at the reference UI.
         let config = config.with_ui_defaults();
         let (ready, started) = tokio::sync::oneshot::channel();
         let (done, stopped) = std::sync::mpsc::channel();
         let server_config = config.clone();
+        let server_clock: Arc<dyn Clock> = clock.clone();
         std::thread::Builder::new()
             .name("test-server".to_owned())
             .spawn(move || {
@@ -145,7 +153,7 @@ impl TestServer {
                     .build()
                     .expect("server runtime");
                 runtime.block_on(async move {
-                    match Application::build_with(server_config, clock) {
+                    match Application::build_with(server_config, server_clock) {
                         Ok(app) => {
                             let _ = ready.send(Ok((app.port(), app.handle())));
                             let _ = done.send(app.run_until_stopped().await);
@@ -172,10 +180,17 @@ impl TestServer {
             base,
             client,
             config,
+            clock,
             handle,
             stopped: Some(stopped),
             _db: db,
         }
+    }
+
+    /// Moves the server's clock `seconds` ahead (or back, when negative): what a test
+    /// that needs time to pass does instead of sleeping.
+    pub fn advance(&self, seconds: i64) {
+        self.clock.advance(chrono::TimeDelta::seconds(seconds));
     }
 
     /// Stops the server at once (open keep-alive connections are not waited for) and

@@ -3,7 +3,6 @@
 //! Bearer tokens as for the factor API ([`AccountCaller`]). Changes are audited, and
 //! the ones the owner must hear about are mailed, in the same transaction.
 
-use actix_web::http::StatusCode;
 use actix_web::http::header::{CacheControl, CacheDirective, HeaderValue, RETRY_AFTER};
 use actix_web::{HttpResponse, ResponseError, delete, get, patch, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -22,8 +21,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::account_auth::AccountCaller;
 use super::brute_force::PASSWORD_ALERT;
 use super::password_rules::{PasswordRuleView, checklist};
-use crate::password_pool::PoolError;
-use crate::problem::{Failure, Problem};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 use gatehouse_core::factor_guard::window_start;
 
@@ -113,9 +111,7 @@ pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce(&AppState) -> Result<T, Problem> + Send + 'static,
 ) -> Result<T, Problem> {
     let shared = state.clone();
-    web::block(move || work(shared.as_ref()))
-        .await
-        .map_err(|_| Problem::internal())?
+    web::block(move || work(shared.as_ref())).await?
 }
 
 /// A JSON body read as `T` once the caller is known (a body extractor would answer
@@ -124,8 +120,7 @@ pub(crate) fn body_as<T: serde::de::DeserializeOwned>(mut body: Value) -> Result
     integral_floats_as_integers(&mut body);
     serde_json::from_value(body).map_err(|e| {
         Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+            ProblemCode::InvalidJson,
             "The request body is not valid JSON for this endpoint",
         )
         .with_detail(e.to_string())
@@ -172,7 +167,7 @@ pub(crate) fn event(caller: &AccountCaller, kind: AuditKind, now: DateTime<Utc>)
 
 /// 429 `rate_limited` with `retry_after` and `Retry-After`.
 pub(crate) fn rate_limited(title: &str, retry_after: i64) -> Problem {
-    Problem::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", title)
+    Problem::new(ProblemCode::RateLimited, title)
         .with_detail("Wait before trying again")
         .with_extension("retry_after", retry_after.max(1).into())
 }
@@ -321,12 +316,8 @@ fn invalid_fields(errors: Vec<FieldError>) -> Problem {
         .into_iter()
         .map(|e| json!({"field": e.field, "code": e.code}))
         .collect();
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_fields",
-        "Some fields are not valid",
-    )
-    .with_extension("fields", Value::Array(fields))
+    Problem::new(ProblemCode::InvalidFields, "Some fields are not valid")
+        .with_extension("fields", Value::Array(fields))
 }
 
 /// Changes profile fields. Every refused field is reported at once: 422
@@ -351,11 +342,7 @@ pub async fn patch_profile(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let Value::Object(patch) = body.into_inner() else {
-        return Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
-            "Send a JSON object",
-        ));
+        return Err(Problem::new(ProblemCode::InvalidJson, "Send a JSON object"));
     };
     let changes = profile::parse_patch(&patch).map_err(invalid_fields)?;
     let view = blocking(&state, move |state| {
@@ -432,8 +419,7 @@ pub async fn change_password(
     if !broken.is_empty() {
         let codes: Vec<&str> = broken.iter().map(|r| r.code()).collect();
         return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "password_policy",
+            ProblemCode::PasswordPolicy,
             "The new password does not meet the policy",
         )
         .with_extension("violations", json!(codes)));
@@ -467,16 +453,10 @@ pub async fn change_password(
         }
         Throttle::Admitted { left } => left,
     };
-    let busy = |e: PoolError| match e {
-        PoolError::Busy => Problem::unavailable("busy", "Too many requests at once")
-            .with_detail("Try again in a moment"),
-        _ => Problem::internal(),
-    };
     let verdict = state
         .passwords
         .verify(current_password, caller.account.password_hash.clone())
-        .await
-        .map_err(busy)?;
+        .await?;
     if !matches!(
         verdict,
         gatehouse_core::password::Verification::Match { .. }
@@ -492,13 +472,12 @@ pub async fn change_password(
         })
         .await?;
         return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "current_password_invalid",
+            ProblemCode::CurrentPasswordInvalid,
             "The current password is wrong",
         )
         .with_extension("attempts_left", left.into()));
     }
-    let hash = state.passwords.hash(new_password).await.map_err(busy)?;
+    let hash = state.passwords.hash(new_password).await?;
     let answer = blocking(&state, move |state| {
         let now = state.clock.now();
         let mut account = caller.account.clone();
@@ -625,8 +604,7 @@ pub async fn revoke_session(
                 .filter(|s| s.account_id == caller.account.id && s.is_live(now));
             let Some(mut session) = session else {
                 return Ok(Err(Problem::new(
-                    StatusCode::NOT_FOUND,
-                    "session_not_found",
+                    ProblemCode::SessionNotFound,
                     "No such session",
                 )));
             };
@@ -700,8 +678,7 @@ pub(crate) fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u
         None => Ok(default),
         Some(n) if (1..=max).contains(&n) => Ok(n),
         Some(n) => Err(Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_query",
+            ProblemCode::InvalidQuery,
             "The query parameters are not valid for this endpoint",
         )
         .with_detail(format!("limit must be between 1 and {max}, not {n}"))),
@@ -711,8 +688,7 @@ pub(crate) fn page_limit(asked: Option<u32>, default: u32, max: u32) -> Result<u
 /// 400 `invalid_cursor`: not a `next_cursor` this API gave.
 pub(crate) fn invalid_cursor() -> Problem {
     Problem::new(
-        StatusCode::BAD_REQUEST,
-        "invalid_cursor",
+        ProblemCode::InvalidCursor,
         "The cursor is not one this API gave",
     )
 }

@@ -4,7 +4,6 @@
 //! [`AccountCaller::require_recent_auth`].
 
 use actix_web::dev::Payload;
-use actix_web::http::StatusCode;
 use actix_web::{FromRequest, HttpRequest, web};
 use gatehouse_core::ports::{AccountRepository, ClientRepository};
 use gatehouse_core::{Account, ClientId, Subject};
@@ -15,7 +14,7 @@ pub use super::bearer::BearerRefused;
 use super::bearer::{insufficient_scope, invalid_token, require_scope, state_of, unavailable};
 use super::origin::Origin;
 use crate::oidc::access::AccessClaims;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 /// The signed-in user behind an account API request.
@@ -48,8 +47,14 @@ async fn authenticate(req: HttpRequest) -> Result<AccountCaller, BearerRefused> 
         ))
     })
     .await
-    .map_err(|_| unavailable())?
-    .map_err(|_| unavailable())?;
+    .map_err(|e| {
+        tracing::error!(error = %e, "blocking work did not finish");
+        unavailable()
+    })?
+    .map_err(|e| {
+        tracing::warn!(error = %e, "the database failed a request");
+        unavailable()
+    })?;
     // The account API acts with the user's full authority: only the product's own
     // applications may hold such a token, whatever scopes a client was registered with.
     match client {
@@ -93,8 +98,7 @@ impl AccountCaller {
         match self.claims.auth_time {
             Some(at) if now - at <= window => Ok(()),
             _ => Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "reauthentication_required",
+                ProblemCode::ReauthenticationRequired,
                 "Sign in again to make this change",
             )
             .with_detail("Log in again (authorize with max_age) and retry with the new token")

@@ -5,7 +5,6 @@
 //! the login instructions, and every other session ends. An address that belongs to
 //! another account gets the same answer as a free one, and its owner a notice.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, post, web};
 use chrono::{DateTime, Utc};
 use gatehouse_core::email_change::{self, EmailChange, EmailUndo};
@@ -23,7 +22,7 @@ use super::account::{
 };
 use super::account_auth::AccountCaller;
 use crate::crypto::random;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -108,12 +107,7 @@ pub async fn request_change(
     let request: EmailChangeRequest = body_as(body.into_inner())?;
     caller.require_recent_auth(&state)?;
     let field = |code: &str| {
-        Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_fields",
-            "Some fields are not valid",
-        )
-        .with_extension(
+        Problem::new(ProblemCode::InvalidFields, "Some fields are not valid").with_extension(
             "fields",
             serde_json::json!([{"field": "email", "code": code}]),
         )
@@ -225,15 +219,15 @@ pub async fn confirm_change(
 ) -> Result<HttpResponse, Problem> {
     let EmailChangeConfirmation { code } = body_as(body.into_inner())?;
     caller.require_recent_auth(&state)?;
-    let undo_token = random::token().map_err(|_| Problem::internal())?;
+    let undo_token = random::token()?;
     let changed = blocking(&state, move |state| {
         let now = state.clock.now();
         let templates = state.outbox.templates();
         let hasher = &state.secrets.hasher;
         in_tx(state, |tx| {
-            let refused = |status, code: &str, title: &str| {
+            let refused = |code, title: &str| {
                 Ok(Err(
-                    Problem::new(status, code, title).with_detail("Ask for a new code")
+                    Problem::new(code, title).with_detail("Ask for a new code")
                 ))
             };
             // Codes sent at once take turns: each counts against the tries the one
@@ -244,28 +238,22 @@ pub async fn confirm_change(
                 .filter(|c| c.closed_at.is_none())
             else {
                 return refused(
-                    StatusCode::CONFLICT,
-                    "email_change_not_pending",
+                    ProblemCode::EmailChangeNotPending,
                     "No address change is waiting for a code",
                 );
             };
             if now >= change.expires_at {
-                return refused(StatusCode::CONFLICT, "otp_expired", "The code has expired");
+                return refused(ProblemCode::OtpExpired, "The code has expired");
             }
             if change.attempts >= email_change::MAX_TRIES {
-                return refused(
-                    StatusCode::CONFLICT,
-                    "otp_exhausted",
-                    "Too many wrong codes",
-                );
+                return refused(ProblemCode::OtpExhausted, "Too many wrong codes");
             }
             let typed = code.trim();
             if !hasher.verify(&bound(&change.id, typed), &change.code_hash) {
                 change.attempts += 1;
                 tx.update_email_change(&change)?;
                 return Ok(Err(Problem::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "otp_invalid",
+                    ProblemCode::OtpInvalid,
                     "The code was not accepted",
                 )
                 .with_extension(
@@ -292,8 +280,7 @@ pub async fn confirm_change(
                     change.closed_at = Some(now);
                     tx.update_email_change(&change)?;
                     return Ok(Err(Problem::new(
-                        StatusCode::CONFLICT,
-                        "email_change_not_pending",
+                        ProblemCode::EmailChangeNotPending,
                         "This address can no longer be used",
                     )));
                 }
@@ -346,10 +333,6 @@ pub async fn confirm_change(
     Ok(HttpResponse::Ok().insert_header(no_store()).json(changed))
 }
 
-fn undo_refused(status: StatusCode, code: &str, title: &str) -> Problem {
-    Problem::new(status, code, title)
-}
-
 /// Undoes an e-mail change with the link mailed to the old address (no sign-in
 /// needed: whoever changed the address may hold the account). The old address signs
 /// in again, and every session of the account ends. Single use, 72 hours.
@@ -370,9 +353,8 @@ pub async fn undo_change(
 ) -> Result<HttpResponse, Problem> {
     let EmailUndoRequest { token } = body_as(body.into_inner())?;
     if token.len() > 128 {
-        return Err(undo_refused(
-            StatusCode::NOT_FOUND,
-            "undo_link_unknown",
+        return Err(Problem::new(
+            ProblemCode::UndoLinkUnknown,
             "This link is not valid",
         ));
     }
@@ -381,23 +363,20 @@ pub async fn undo_change(
         let hash = state.secrets.hasher.hash(&token);
         in_tx(state, |tx| {
             let Some(undo) = tx.email_undo(&hash)? else {
-                return Ok(Err(undo_refused(
-                    StatusCode::NOT_FOUND,
-                    "undo_link_unknown",
+                return Ok(Err(Problem::new(
+                    ProblemCode::UndoLinkUnknown,
                     "This link is not valid",
                 )));
             };
             if undo.used_at.is_some() {
-                return Ok(Err(undo_refused(
-                    StatusCode::CONFLICT,
-                    "undo_link_used",
+                return Ok(Err(Problem::new(
+                    ProblemCode::UndoLinkUsed,
                     "This link was already used",
                 )));
             }
             if now >= undo.expires_at {
-                return Ok(Err(undo_refused(
-                    StatusCode::GONE,
-                    "undo_link_expired",
+                return Ok(Err(Problem::new(
+                    ProblemCode::UndoLinkExpired,
                     "This link has expired",
                 )));
             }
@@ -407,9 +386,8 @@ pub async fn undo_change(
                 .account_by_id(undo.account_id)?
                 .filter(|a| a.deleted_at.is_none())
             else {
-                return Ok(Err(undo_refused(
-                    StatusCode::NOT_FOUND,
-                    "undo_link_unknown",
+                return Ok(Err(Problem::new(
+                    ProblemCode::UndoLinkUnknown,
                     "This link is not valid",
                 )));
             };
@@ -417,16 +395,14 @@ pub async fn undo_change(
                 .account_by_email(&old)?
                 .is_some_and(|other| other.id != account.id)
             {
-                return Ok(Err(undo_refused(
-                    StatusCode::CONFLICT,
-                    "email_taken",
+                return Ok(Err(Problem::new(
+                    ProblemCode::EmailTaken,
                     "The old address belongs to another account now",
                 )));
             }
             if !tx.use_email_undo(&hash, now)? {
-                return Ok(Err(undo_refused(
-                    StatusCode::CONFLICT,
-                    "undo_link_used",
+                return Ok(Err(Problem::new(
+                    ProblemCode::UndoLinkUsed,
                     "This link was already used",
                 )));
             }

@@ -4,7 +4,6 @@
 //! the account, all in one transaction. Handlers never branch on a kind: the module of
 //! the kind (`crate::factors`) does the kind-specific part.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::factor::{
@@ -24,7 +23,7 @@ use super::login::{FactorOfferView, LabelParts};
 use crate::factors::bodies::{EnrolmentSetup, FactorConfirmation, FactorKindName};
 use crate::factors::kind_mismatch;
 use crate::factors::{FactorContext, FactorError, Verdict};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 /// A pending enrolment must be confirmed within this time.
@@ -238,8 +237,7 @@ pub fn record_change(
 
 fn not_found() -> Problem {
     Problem::new(
-        StatusCode::NOT_FOUND,
-        "factor_not_found",
+        ProblemCode::FactorNotFound,
         "No such factor for this account",
     )
 }
@@ -248,8 +246,7 @@ fn not_found() -> Problem {
 fn owned_factor(tx: &Tx<'_>, account: &Account, raw: &str) -> Result<Factor, FactorError> {
     if raw == IMPLICIT_EMAIL_FACTOR {
         return Err(FactorError::refused(
-            StatusCode::CONFLICT,
-            "factor_not_removable",
+            ProblemCode::FactorNotRemovable,
             "The e-mail code is every account's fallback and cannot be changed",
         ));
     }
@@ -310,8 +307,7 @@ pub fn parse_kind(raw: &str) -> Result<FactorKind, Problem> {
     raw.parse()
         .map_err(|e: gatehouse_core::factor::UnknownFactorKind| {
             Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "factor_kind_unknown",
+                ProblemCode::FactorKindUnknown,
                 "No such kind of sign-in method",
             )
             .with_detail(e.to_string())
@@ -326,8 +322,7 @@ pub fn start(
 ) -> Result<EnrolmentStarted, Problem> {
     state.config.factors.check_enrollable(kind).map_err(|e| {
         Problem::new(
-            StatusCode::CONFLICT,
-            e.code(),
+            ProblemCode::from(&e),
             "This kind of sign-in method cannot be added",
         )
         .with_detail(e.to_string())
@@ -335,8 +330,7 @@ pub fn start(
     // The e-mail code has no enrolment module: it comes with the account's address.
     let module = state.enrol_factors.module(kind).ok_or_else(|| {
         Problem::new(
-            StatusCode::CONFLICT,
-            "factor_not_enrollable",
+            ProblemCode::FactorNotEnrollable,
             "This kind of sign-in method cannot be added here",
         )
         .with_extension(
@@ -434,8 +428,7 @@ pub async fn regenerate_recovery_codes(
 pub fn name_of(name: Option<&str>) -> Result<Option<String>, Problem> {
     let invalid = || {
         Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_name",
+            ProblemCode::InvalidName,
             "The name must be 1 to 64 characters without control characters",
         )
     };
@@ -513,8 +506,7 @@ pub fn confirm(
         }
         if factor.status != FactorStatus::Pending {
             return Err(FactorError::refused(
-                StatusCode::CONFLICT,
-                "factor_not_pending",
+                ProblemCode::FactorNotPending,
                 "This sign-in method is already set up",
             ));
         }
@@ -524,23 +516,20 @@ pub fn confirm(
             .check_enrollable(factor.kind)
             .map_err(|e| {
                 FactorError::refused(
-                    StatusCode::CONFLICT,
-                    e.code(),
+                    ProblemCode::from(&e),
                     "This kind of sign-in method cannot be added",
                 )
             })?;
         if now - factor.created_at > ENROLMENT_TTL {
             tx.delete_factor(factor.id)?;
             return Ok(Err(Problem::new(
-                StatusCode::GONE,
-                "enrolment_expired",
+                ProblemCode::EnrolmentExpired,
                 "This enrolment has expired; start again",
             )));
         }
         let module = state.enrol_factors.module(factor.kind).ok_or_else(|| {
             FactorError::refused(
-                StatusCode::CONFLICT,
-                "factor_not_enrollable",
+                ProblemCode::FactorNotEnrollable,
                 "This kind of sign-in method cannot be added here",
             )
         })?;
@@ -550,8 +539,7 @@ pub fn confirm(
         match module.confirm(&ctx, tx, account, &factor, proof)? {
             Verdict::Refused(problem) => Ok(Err(problem)),
             Verdict::Pending(_) => Ok(Err(Problem::new(
-                StatusCode::CONFLICT,
-                "enrolment_pending",
+                ProblemCode::EnrolmentPending,
                 "This sign-in method is not ready to confirm yet",
             ))),
             Verdict::Accepted(_) => {
@@ -594,8 +582,7 @@ pub async fn remove(
             let factor = owned_factor(tx, &caller.account, &raw_id)?;
             if factor.kind == FactorKind::EmailOtp {
                 return Err(FactorError::refused(
-                    StatusCode::CONFLICT,
-                    "factor_not_removable",
+                    ProblemCode::FactorNotRemovable,
                     "The e-mail code is every account's fallback and cannot be removed",
                 ));
             }

@@ -1,7 +1,6 @@
 //! `/api/v1/admin/…`: operating Gatehouse without touching the database. Every call
 //! needs a `client_credentials` token with the `gatehouse:admin` scope and is audited.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use futures_util::StreamExt as _;
 use gatehouse_core::ports::{AccountRepository, AuditLog, RepositoryError};
@@ -14,7 +13,7 @@ use super::bearer::AdminCaller;
 use crate::migration::invitations::LinkMailer;
 use crate::migration::status::{MigrationStatus, migration_status};
 use crate::migration::{ImportFormat, ImportOptions, RowReport, import};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -55,6 +54,12 @@ pub(crate) fn audit_admin(
         .with_detail("admin_client", client.to_owned())
 }
 
+/// The import's spool file could not be made or written: logged, answered 500.
+fn spool_failed(e: std::io::Error) -> Problem {
+    tracing::error!(error = %e, "spooling an import body failed");
+    Problem::internal()
+}
+
 /// Imports accounts from a JSON Lines body (one record per line, fields as the CLI's
 /// import). The body is spooled to a temporary file, so it may be large
 /// (`migration.max_import_bytes`), and the same streaming importer as the CLI runs.
@@ -78,27 +83,22 @@ pub async fn import_accounts(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
     let limit = state.config.migration.max_import_bytes;
-    let mut spool = tempfile::NamedTempFile::new().map_err(|_| Problem::internal())?;
+    let mut spool = tempfile::NamedTempFile::new().map_err(spool_failed)?;
     let mut size = 0u64;
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|_| {
-            Problem::new(
-                StatusCode::BAD_REQUEST,
-                "invalid_request",
-                "The body could not be read",
-            )
+        let chunk = chunk.map_err(|e| {
+            Problem::new(ProblemCode::InvalidRequest, "The body could not be read")
+                .with_detail(e.to_string())
         })?;
         size += chunk.len() as u64;
         if size > limit {
-            return Err(Problem::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "payload_too_large",
-                "Request body too large",
-            )
-            .with_extension("limit", serde_json::json!(limit)));
+            return Err(
+                Problem::new(ProblemCode::PayloadTooLarge, "Request body too large")
+                    .with_extension("limit", serde_json::json!(limit)),
+            );
         }
         // Small synchronous writes to a local temporary file.
-        spool.write_all(&chunk).map_err(|_| Problem::internal())?;
+        spool.write_all(&chunk).map_err(spool_failed)?;
     }
     let (dry_run, update) = (query.dry_run, query.update);
     let shared = state.clone();
@@ -150,15 +150,12 @@ pub async fn import_accounts(
             problems_truncated: truncated,
         })
     })
-    .await
-    .map_err(|_| Problem::internal())?
+    .await?
     .map_err(|e| match e {
-        crate::migration::ImportError::Input(e) => Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "import_invalid",
-            "The import cannot be read",
-        )
-        .with_detail(e.to_string()),
+        crate::migration::ImportError::Input(e) => {
+            Problem::new(ProblemCode::ImportInvalid, "The import cannot be read")
+                .with_detail(e.to_string())
+        }
         crate::migration::ImportError::Database(_) => Problem::database_unavailable(),
     })?;
     Ok(HttpResponse::Ok().json(result))
@@ -181,8 +178,7 @@ pub async fn get_migration_status(
 ) -> Result<HttpResponse, Problem> {
     let shared = state.clone();
     let status = web::block(move || migration_status(&shared.store, shared.clock.now()))
-        .await
-        .map_err(|_| Problem::internal())?
+        .await?
         .map_err(Problem::from)?;
     Ok(HttpResponse::Ok().json(status))
 }
@@ -239,16 +235,14 @@ pub async fn resend_registration_link(
             Ok(true)
         })
     })
-    .await
-    .map_err(|_| Problem::internal())?
+    .await?
     .map_err(|e| match e {
         RepositoryError::NotFound => Problem::not_found(),
         _ => Problem::database_unavailable(),
     })?;
     if !sent {
         return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "account_not_pending",
+            ProblemCode::AccountNotPending,
             "This account has completed registration",
         ));
     }

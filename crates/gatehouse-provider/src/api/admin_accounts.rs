@@ -2,7 +2,6 @@
 //! out and erase accounts without touching the database. Every action is an audit
 //! event of the account, naming the admin client (`admin_client`) that acted.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
 use gatehouse_core::ports::{
@@ -20,7 +19,7 @@ use super::account::{
 };
 use super::bearer::AdminCaller;
 use crate::factors::guard;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 /// An account as operators see it.
@@ -130,11 +129,7 @@ fn admin_event(
 }
 
 fn deleted() -> Problem {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "account_deleted",
-        "This account was erased",
-    )
+    Problem::new(ProblemCode::AccountDeleted, "This account was erased")
 }
 
 /// The live (not erased) account `id` inside `tx`, or the problem to answer.
@@ -316,8 +311,7 @@ fn act(
         };
         if let Err(e) = moved {
             return Ok(Err(Problem::new(
-                StatusCode::CONFLICT,
-                "illegal_transition",
+                ProblemCode::IllegalTransition,
                 "The account's status does not allow this",
             )
             .with_extension("status", e.from.as_str().into())));

@@ -3,7 +3,6 @@
 //! [`crate::clients`]). A secret is shown once: when the client is created or its
 //! secret rotated. Every change is an audit event naming the admin client.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, web};
 use gatehouse_core::client::TokenLifetimes;
 use gatehouse_core::ports::{AuditLog, ClientRepository, RepositoryError};
@@ -19,7 +18,7 @@ use crate::clients::{
     ChangeError, ClientChange, ClientRequest, ClientView, RegistrationError, register,
     rotate_secret, update,
 };
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 /// `token_endpoint_auth_method` values, as the document lists them.
@@ -117,12 +116,8 @@ pub struct ClientPatch {
 }
 
 fn invalid(detail: impl ToString) -> Problem {
-    Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "client_invalid",
-        "The client is not valid",
-    )
-    .with_detail(detail.to_string())
+    Problem::new(ProblemCode::ClientInvalid, "The client is not valid")
+        .with_detail(detail.to_string())
 }
 
 fn client_id(raw: &str) -> Result<ClientId, Problem> {
@@ -134,8 +129,7 @@ fn change_error(e: ChangeError) -> Problem {
         ChangeError::Invalid(e) => invalid(e),
         ChangeError::NotFound(_) => Problem::not_found(),
         ChangeError::NoSecret => Problem::new(
-            StatusCode::CONFLICT,
-            "client_has_no_secret",
+            ProblemCode::ClientHasNoSecret,
             "This client authenticates without a secret",
         ),
         ChangeError::Repository(e) => e.into(),
@@ -262,12 +256,10 @@ pub async fn create(
         let now = state.clock.now();
         let (client, secret) = register(&state.store, &state.secrets.hasher, request, now)
             .map_err(|e| match e {
-                RegistrationError::Taken(id) => Problem::new(
-                    StatusCode::CONFLICT,
-                    "client_exists",
-                    "A client with this id exists",
-                )
-                .with_detail(id),
+                RegistrationError::Taken(id) => {
+                    Problem::new(ProblemCode::ClientExists, "A client with this id exists")
+                        .with_detail(id)
+                }
                 RegistrationError::Invalid(e) => invalid(e),
                 RegistrationError::Jwks(e) => invalid(e),
                 RegistrationError::Repository(e) => e.into(),

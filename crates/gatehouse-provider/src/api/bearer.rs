@@ -14,7 +14,7 @@ use std::pin::Pin;
 
 use super::origin::Origin;
 use crate::oidc::access::{self, AccessClaims};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 /// The admin API's scope, granted to `client_credentials` clients registered with it.
@@ -48,21 +48,21 @@ impl ResponseError for BearerRefused {
     }
 }
 
-pub(crate) fn unauthorized(code: &str, title: &str) -> BearerRefused {
-    let challenge = if code == "invalid_token" {
+pub(crate) fn unauthorized(code: ProblemCode, title: &str) -> BearerRefused {
+    let challenge = if code == ProblemCode::InvalidToken {
         "Bearer error=\"invalid_token\"".to_owned()
     } else {
         "Bearer".to_owned()
     };
     BearerRefused {
-        problem: Box::new(Problem::new(StatusCode::UNAUTHORIZED, code, title)),
+        problem: Box::new(Problem::new(code, title)),
         challenge,
     }
 }
 
 pub(crate) fn invalid_token() -> BearerRefused {
     unauthorized(
-        "invalid_token",
+        ProblemCode::InvalidToken,
         "The access token is invalid, expired or revoked",
     )
 }
@@ -71,8 +71,7 @@ pub(crate) fn insufficient_scope(scope: &str, detail: &str) -> BearerRefused {
     BearerRefused {
         problem: Box::new(
             Problem::new(
-                StatusCode::FORBIDDEN,
-                "insufficient_scope",
+                ProblemCode::InsufficientScope,
                 "The access token does not allow this",
             )
             .with_detail(detail)
@@ -102,8 +101,12 @@ pub async fn require_scope(
     state: &web::Data<AppState>,
     scope: &str,
 ) -> Result<AccessClaims, BearerRefused> {
-    let token = access::bearer(req)
-        .ok_or_else(|| unauthorized("unauthorized", "A bearer access token is required"))?;
+    let token = access::bearer(req).ok_or_else(|| {
+        unauthorized(
+            ProblemCode::Unauthorized,
+            "A bearer access token is required",
+        )
+    })?;
     let claims = access::verify(state, &token)
         .await
         .map_err(|access::Unknown| unavailable())?

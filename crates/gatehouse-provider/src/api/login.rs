@@ -1,16 +1,14 @@
 //! `/api/v1/login/{login_challenge}`: the login the UI is driving.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use gatehouse_core::factor::{FactorOffer, login_offers, phishing_resistant_offers};
-use gatehouse_core::login::LoginRequest;
-use gatehouse_core::password::Verification;
+use gatehouse_core::login::{LoginRequest, PasswordOutcome};
 use gatehouse_core::ports::{AccountRepository, AuditLog, FactorRepository, RepositoryError};
 use gatehouse_core::ports::{ClientRepository, LoginRequestRepository};
 use gatehouse_core::{
-    Account, AccountStatus, AuditKind, FactorKind, IdentifierPolicy, LegacyUsername,
-    LoginIdentifier, NewAuditEvent,
+    Account, AccountStatus, AuditKind, FactorKind, IdentifierError, IdentifierPolicy,
+    LegacyUsername, LoginIdentifier, NewAuditEvent,
 };
 use gatehouse_core::{AccountId, ClientId, Factor};
 use serde::Deserialize;
@@ -25,7 +23,7 @@ use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
 use crate::oidc::redirect::redirect_location;
 use crate::password_pool::PoolError;
-use crate::problem::{Failure, Problem};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 /// What the login screen needs to know.
@@ -71,9 +69,7 @@ pub async fn bound_request(
 ) -> Result<LoginRequest, Problem> {
     let shared = state.clone();
     let browser = browser::presented(req);
-    web::block(move || load_bound(&shared.store, &shared, browser.as_deref(), &challenge))
-        .await
-        .map_err(|_| Problem::database_unavailable())?
+    web::block(move || load_bound(&shared.store, &shared, browser.as_deref(), &challenge)).await?
 }
 
 /// The same, on a connection the caller already holds: inside the transaction of the
@@ -90,8 +86,7 @@ pub fn load_bound(
     let login = load_for_browser(requests, state, browser, challenge)?;
     if login.is_expired(state.clock.now()) {
         let problem = Problem::new(
-            StatusCode::GONE,
-            "login_request_expired",
+            ProblemCode::LoginRequestExpired,
             "This login request has expired",
         )
         .with_detail("Start again from the application");
@@ -99,8 +94,7 @@ pub fn load_bound(
     }
     if login.completed_at.is_some() {
         let problem = Problem::new(
-            StatusCode::CONFLICT,
-            "login_request_completed",
+            ProblemCode::LoginRequestCompleted,
             "This login is already complete",
         );
         return Err(with_way_back(problem, requests, state, &login, "completed"));
@@ -119,19 +113,12 @@ pub fn load_for_browser(
     let login = requests
         .login_request_for_update(challenge)
         .map_err(Problem::from)?
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "login_request_not_found",
-                "No such login request",
-            )
-        })?;
+        .ok_or_else(|| Problem::new(ProblemCode::LoginRequestNotFound, "No such login request"))?;
     // Checked before anything else, so another browser learns nothing about the request.
     let bound = browser.is_some_and(|id| state.secrets.hasher.verify(id, &login.browser_hash));
     if !bound {
         return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "browser_mismatch",
+            ProblemCode::BrowserMismatch,
             "This login was started in another browser",
         ));
     }
@@ -196,18 +183,11 @@ pub async fn get_login(
 ) -> Result<HttpResponse, Problem> {
     let login = bound_request(&req, &state, path.into_inner()).await?;
     let store = state.store.clone();
-    let client_id = ClientId::parse(&login.request.client_id).map_err(|_| Problem::internal())?;
+    let client_id = ClientId::parse(&login.request.client_id)
+        .map_err(|e| Problem::from(RepositoryError::Corrupt(format!("login client: {e}"))))?;
     let client = web::block(move || store.client_by_id(&client_id))
-        .await
-        .map_err(|_| Problem::internal())?
-        .map_err(|_| Problem::internal())?
-        .ok_or_else(|| {
-            Problem::new(
-                StatusCode::NOT_FOUND,
-                "login_request_not_found",
-                "No such login request",
-            )
-        })?;
+        .await??
+        .ok_or_else(|| Problem::new(ProblemCode::LoginRequestNotFound, "No such login request"))?;
     let phishing_resistant = requires_phishing_resistance(
         &login.request,
         &state.config.webauthn.phishing_resistant_acr,
@@ -224,8 +204,7 @@ pub async fn get_login(
                 let factors = shared.store.factors_of(account_id)?;
                 Ok(offers(&account, &factors, &shared, phishing_resistant))
             })
-            .await
-            .map_err(|_| Problem::internal())??
+            .await??
             .into()
         }
     };
@@ -377,22 +356,9 @@ impl From<FactorOffer> for FactorOfferView {
 
 fn invalid_credentials() -> Problem {
     Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "invalid_credentials",
+        ProblemCode::InvalidCredentials,
         "The e-mail address or password is wrong",
     )
-}
-
-fn busy() -> HttpResponse {
-    let mut res = actix_web::ResponseError::error_response(
-        &Problem::unavailable("busy", "Too many logins at once")
-            .with_detail("Try again in a moment"),
-    );
-    res.headers_mut().insert(
-        actix_web::http::header::RETRY_AFTER,
-        actix_web::http::header::HeaderValue::from_static("1"),
-    );
-    res
 }
 
 /// Finds the account an identifier names, trying a legacy username where the policy
@@ -445,222 +411,37 @@ pub async fn password(
         identifier,
         password,
     } = body.into_inner();
-    let policy = state.config.identifiers.username_login;
-    let parsed = LoginIdentifier::parse(&identifier, policy);
-    // The login request and the account in one trip to the database.
-    let (browser, challenge) = (browser::presented(&req), path.into_inner());
-    let (shared, lookup) = (state.clone(), parsed.clone());
-    let (shown_to, login_challenge) = (browser.clone(), challenge.clone());
-    let origin = Origin::of(&req, &state);
-    let client = client_address(&req, &state.trusted_proxies)
-        .map_or_else(|| "unknown".to_owned(), throttle_bucket);
-    let now = state.clock.now();
-    let failure_origin = origin.clone();
-    let (login, account, guard, refused) = web::block(move || {
-        let login = load_bound(
-            &shared.store,
-            &shared,
-            shown_to.as_deref(),
-            &login_challenge,
-        )?;
-        let lookup = lookup.map_err(|e| {
-            Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                e.code(),
-                "The identifier is not accepted",
-            )
-            .with_detail(e.to_string())
-        })?;
-        let account =
-            find_account(&shared.store, &identifier, &lookup, policy).map_err(Problem::from)?;
-        let subject = password_throttle_subject(account.as_ref(), &lookup);
-        let guard = PasswordGuard::new(
-            &shared,
-            &subject,
-            account.as_ref().map(|a| a.id),
-            &client,
-            now,
-        );
-        // A transaction of its own: on SQLite, writers take turns (Store::transaction).
-        let refused = shared
-            .store
-            .transaction(|tx| {
-                let refused = guard.admit(tx, &shared)?;
-                if let Some(refusal) = refused {
-                    // Recorded for an identifier that names no account too: a refusal
-                    // costs the same either way.
-                    tx.record(&failed_login(
-                        account.as_ref().map(|a| a.id),
-                        &login,
-                        refusal.reason(),
-                        &failure_origin,
-                        now,
-                    ))?;
-                }
-                Ok(refused)
-            })
-            .map_err(Problem::from)?;
-        Ok::<_, Problem>((login, account, guard, refused))
-    })
-    .await
-    .map_err(|_| Problem::internal())??;
-    if let Some(refusal) = refused {
-        state.metrics.login("password", "-", "throttled");
-        state.metrics.throttle(match refusal {
-            Refusal::AccountAddress { .. } => "password_account_address",
-            Refusal::Address { .. } => "password_address",
-        });
-        let title = match refusal {
-            Refusal::AccountAddress { .. } => "Too many attempts for this account",
-            Refusal::Address { .. } => "Too many attempts from this address",
-        };
-        return Err(rate_limited(title, refusal.retry_after()));
-    }
+    let parsed = LoginIdentifier::parse(&identifier, state.config.identifiers.username_login);
+    let attempt = Attempt {
+        browser: browser::presented(&req),
+        challenge: path.into_inner(),
+        origin: Origin::of(&req, &state),
+        client: client_address(&req, &state.trusted_proxies)
+            .map_or_else(|| "unknown".to_owned(), throttle_bucket),
+    };
+    let (login, account, guard) = admit(&state, &attempt, identifier, parsed.clone()).await?;
     // Only an account that has set a password can match; all others spend the same time.
     let stored = account.as_ref().and_then(|a| a.password_hash.clone());
-    let verdict = match state.passwords.verify(password.clone(), stored).await {
-        Ok(verdict) => verdict,
-        Err(PoolError::Busy) => {
-            state.metrics.login("password", "-", "busy");
-            return Ok(busy());
+    let verification = match state.passwords.verify(password.clone(), stored).await {
+        Ok(verification) => verification,
+        Err(e) => {
+            if matches!(e, PoolError::Busy) {
+                state.metrics.login("password", "-", "busy");
+            }
+            return Err(e.into());
         }
-        Err(_) => return Err(Problem::internal()),
     };
     // The hash may have waited in the pool's queue: what follows happens now.
     let now = state.clock.now();
-    let (mut account, needs_rehash) = match (account, verdict) {
-        (Some(account), Verification::Match { needs_rehash }) => (account, needs_rehash),
-        (Some(account), Verification::Mismatch) => {
-            let shared = state.clone();
-            let alerted = web::block(move || {
-                shared.store.transaction(|tx| {
-                    tx.record(&failed_login(
-                        Some(account.id),
-                        &login,
-                        "password",
-                        &origin,
-                        now,
-                    ))?;
-                    let alerted = guard.failed(tx, &shared, now)?;
-                    if alerted {
-                        alert_owner(tx, &shared, &account, &origin, now)?;
-                    }
-                    Ok(alerted)
-                })
-            })
-            .await
-            .map_err(|_| Problem::internal())?
-            // A failure that cannot be recorded is not answered as a mere wrong password.
-            .map_err(Problem::from)?;
-            if alerted {
-                state.outbox.wake();
-            }
-            state.metrics.login("password", "-", "failed");
-            return Err(invalid_credentials());
-        }
-        (None, _) => {
-            state.metrics.login("password", "-", "failed");
-            return Err(invalid_credentials());
-        }
+    let (account, needs_rehash) = match PasswordOutcome::of(account, verification) {
+        PasswordOutcome::Accepted {
+            account,
+            needs_rehash,
+        } => (*account, needs_rehash),
+        refused => return Err(refuse(&state, refused, login, guard, attempt.origin, now).await),
     };
-    if matches!(
-        account.status,
-        AccountStatus::Locked | AccountStatus::Disabled
-    ) {
-        // The owner (and operators) see refused logins of a blocked account too.
-        let store = state.store.clone();
-        let event = failed_login(
-            Some(account.id),
-            &login,
-            account.status.as_str(),
-            &origin,
-            now,
-        );
-        web::block(move || store.record(&event))
-            .await
-            .map_err(|_| Problem::internal())?
-            .map_err(Problem::from)?;
-    }
-    if account.status != AccountStatus::Active {
-        state.metrics.login("password", "-", "refused");
-    }
-    match account.status {
-        AccountStatus::Active => {}
-        AccountStatus::Locked => {
-            return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "account_locked",
-                "This account is locked",
-            ));
-        }
-        AccountStatus::Disabled => {
-            return Err(Problem::new(
-                StatusCode::FORBIDDEN,
-                "account_disabled",
-                "This account is disabled",
-            ));
-        }
-        AccountStatus::PendingRegistration => return Err(invalid_credentials()),
-    }
-    if needs_rehash {
-        match state.passwords.hash(password).await {
-            Ok(fresh) => {
-                account.password_hash = Some(fresh);
-                account.updated_at = now;
-            }
-            Err(e) => tracing::warn!(error = %e, "rehashing a password failed"),
-        }
-    }
-    let phishing_resistant = requires_phishing_resistance(
-        &login.request,
-        &state.config.webauthn.phishing_resistant_acr,
-    );
-    let shared = state.clone();
-    let account_id = account.id;
-    let (offers, redirect_to) = web::block(move || {
-        let config = &shared.config;
-        let next = shared.store.transaction_with(|tx| {
-            // Read again, locked: the request may have moved on while the hash ran.
-            let mut login = load_bound(tx, &shared, browser.as_deref(), &challenge)?;
-            if needs_rehash {
-                tx.update_account(&account)?;
-            }
-            login.account_id = Some(account_id);
-            login.amr = vec!["pwd".to_owned()];
-            guard.succeeded(tx, &shared)?;
-            let factors = tx.factors_of(account_id)?;
-            let offers = offers(&account, &factors, &shared, phishing_resistant);
-            let mut redirect_to = None;
-            if phishing_resistant && offers.0.is_empty() {
-                // The client asked for phishing resistance only, and the account has
-                // no such factor: the login ends, and the client hears why (OpenID
-                // Connect Core Error Code unmet_authentication_requirements).
-                login.completed_at = Some(now);
-                tx.record(
-                    &NewAuditEvent::new(AuditKind::LoginFailed, Some(account_id), now)
-                        .with_detail("client_id", login.request.client_id.clone())
-                        .with_detail("reason", UNMET),
-                )?;
-                redirect_to = redirect_location(
-                    &login.request.redirect_uri,
-                    &[
-                        ("error", Some(UNMET)),
-                        (
-                            "error_description",
-                            Some("the account has no phishing-resistant sign-in method"),
-                        ),
-                        ("state", login.request.state.as_deref()),
-                    ],
-                    &config.server.issuer,
-                );
-            }
-            tx.update_login_request(&login)?;
-            Ok::<_, Failure>((offers, redirect_to))
-        });
-        next.map_err(Problem::from)
-    })
-    .await
-    .map_err(|_| Problem::internal())??;
+    let account = rehashed(&state, account, needs_rehash, password, now).await;
+    let (offers, redirect_to) = accept(&state, attempt, account, needs_rehash, guard, now).await?;
     let (factors, default_factor) = offers;
     state.metrics.login("password", "-", "ok");
     Ok(HttpResponse::Ok().json(SecondFactorStep {
@@ -674,6 +455,220 @@ pub async fn password(
         redirect_to,
         identifier_deprecated: parsed.is_ok_and(|p| p.is_deprecated()),
     }))
+}
+
+/// Where a password attempt comes from.
+struct Attempt {
+    browser: Option<String>,
+    challenge: String,
+    origin: Origin,
+    /// The throttling bucket of the client's address.
+    client: String,
+}
+
+/// The login request, the account the identifier names and the attempt's throttle,
+/// once the throttle let the attempt through (a refusal is recorded and answered).
+async fn admit(
+    state: &web::Data<AppState>,
+    attempt: &Attempt,
+    identifier: String,
+    parsed: Result<LoginIdentifier, IdentifierError>,
+) -> Result<(LoginRequest, Option<Account>, PasswordGuard), Problem> {
+    let shared = state.clone();
+    let (browser, challenge) = (attempt.browser.clone(), attempt.challenge.clone());
+    let (origin, client) = (attempt.origin.clone(), attempt.client.clone());
+    let policy = state.config.identifiers.username_login;
+    let now = state.clock.now();
+    // The login request and the account in one trip to the database.
+    let (login, account, guard, refused) = web::block(move || {
+        let login = load_bound(&shared.store, &shared, browser.as_deref(), &challenge)?;
+        let lookup = parsed.map_err(|e| {
+            Problem::new(ProblemCode::from(&e), "The identifier is not accepted")
+                .with_detail(e.to_string())
+        })?;
+        let account = find_account(&shared.store, &identifier, &lookup, policy)?;
+        let subject = password_throttle_subject(account.as_ref(), &lookup);
+        let account_id = account.as_ref().map(|a| a.id);
+        let guard = PasswordGuard::new(&shared, &subject, account_id, &client, now);
+        // A transaction of its own: on SQLite, writers take turns (Store::transaction).
+        let refused = shared.store.transaction(|tx| {
+            let refused = guard.admit(tx, &shared)?;
+            if let Some(refusal) = refused {
+                // Recorded for an identifier that names no account too: a refusal
+                // costs the same either way.
+                let event = failed_login(account_id, &login, refusal.reason(), &origin, now);
+                tx.record(&event)?;
+            }
+            Ok(refused)
+        })?;
+        Ok::<_, Problem>((login, account, guard, refused))
+    })
+    .await??;
+    let Some(refusal) = refused else {
+        return Ok((login, account, guard));
+    };
+    state.metrics.login("password", "-", "throttled");
+    let (counter, title) = match refusal {
+        Refusal::AccountAddress { .. } => (
+            "password_account_address",
+            "Too many attempts for this account",
+        ),
+        Refusal::Address { .. } => ("password_address", "Too many attempts from this address"),
+    };
+    state.metrics.throttle(counter);
+    Err(rate_limited(title, refusal.retry_after()))
+}
+
+/// Records and answers a password step that does not go on: a wrong password counts
+/// against the account (and may alert its owner), a blocked account's refusal shows in
+/// its security events; whatever else happened reads as a wrong password.
+async fn refuse(
+    state: &web::Data<AppState>,
+    outcome: PasswordOutcome,
+    login: LoginRequest,
+    guard: PasswordGuard,
+    origin: Origin,
+    now: DateTime<Utc>,
+) -> Problem {
+    let shared = state.clone();
+    let (problem, metric) = match outcome {
+        PasswordOutcome::Wrong(account) => {
+            let recorded = web::block(move || {
+                shared.store.transaction(|tx| {
+                    let event = failed_login(Some(account.id), &login, "password", &origin, now);
+                    tx.record(&event)?;
+                    let alerted = guard.failed(tx, &shared, now)?;
+                    if alerted {
+                        alert_owner(tx, &shared, &account, &origin, now)?;
+                    }
+                    Ok(alerted)
+                })
+            })
+            .await;
+            match recorded {
+                Ok(Ok(alerted)) => {
+                    if alerted {
+                        state.outbox.wake();
+                    }
+                }
+                // A failure that cannot be recorded is not answered as a mere wrong
+                // password.
+                Ok(Err(e)) => return e.into(),
+                Err(e) => return e.into(),
+            }
+            (invalid_credentials(), "failed")
+        }
+        PasswordOutcome::Blocked(account) => {
+            let reason = account.status.as_str();
+            let event = failed_login(Some(account.id), &login, reason, &origin, now);
+            match web::block(move || shared.store.record(&event)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return e.into(),
+                Err(e) => return e.into(),
+            }
+            let problem = if account.status == AccountStatus::Locked {
+                Problem::new(ProblemCode::AccountLocked, "This account is locked")
+            } else {
+                Problem::new(ProblemCode::AccountDisabled, "This account is disabled")
+            };
+            (problem, "refused")
+        }
+        PasswordOutcome::NotRegistered => (invalid_credentials(), "refused"),
+        PasswordOutcome::Unknown | PasswordOutcome::Accepted { .. } => {
+            (invalid_credentials(), "failed")
+        }
+    };
+    state.metrics.login("password", "-", metric);
+    problem
+}
+
+/// The account with a hash of today's parameters when its stored one is outdated
+/// (stored with the step's other writes; a failure keeps the old hash).
+async fn rehashed(
+    state: &AppState,
+    mut account: Account,
+    needs_rehash: bool,
+    typed: String,
+    now: DateTime<Utc>,
+) -> Account {
+    if needs_rehash {
+        match state.passwords.hash(typed).await {
+            Ok(fresh) => {
+                account.password_hash = Some(fresh);
+                account.updated_at = now;
+            }
+            Err(e) => tracing::warn!(error = %e, "rehashing a password failed"),
+        }
+    }
+    account
+}
+
+/// Moves the login past its password: the second factors it may use, or, when the
+/// client asked for phishing resistance the account cannot give, the way back to it.
+async fn accept(
+    state: &web::Data<AppState>,
+    attempt: Attempt,
+    account: Account,
+    needs_rehash: bool,
+    guard: PasswordGuard,
+    now: DateTime<Utc>,
+) -> Result<((Vec<FactorOffer>, Option<String>), Option<String>), Problem> {
+    let shared = state.clone();
+    let phishing_resistant = state.config.webauthn.phishing_resistant_acr.clone();
+    let next = web::block(move || {
+        shared.store.transaction_with(|tx| {
+            // Read again, locked: the request may have moved on while the hash ran.
+            let mut login =
+                load_bound(tx, &shared, attempt.browser.as_deref(), &attempt.challenge)?;
+            if needs_rehash {
+                tx.update_account(&account)?;
+            }
+            login.account_id = Some(account.id);
+            login.amr = vec!["pwd".to_owned()];
+            guard.succeeded(tx, &shared)?;
+            let factors = tx.factors_of(account.id)?;
+            let resistant = requires_phishing_resistance(&login.request, &phishing_resistant);
+            let offers = offers(&account, &factors, &shared, resistant);
+            let redirect_to = if resistant && offers.0.is_empty() {
+                unmet(tx, &shared, &mut login, now)?
+            } else {
+                None
+            };
+            tx.update_login_request(&login)?;
+            Ok::<_, Failure>((offers, redirect_to))
+        })
+    })
+    .await?;
+    Ok(next?)
+}
+
+/// The client asked for phishing resistance only, and the account has no such factor:
+/// the login ends, and the client hears why (OpenID Connect Core Error Code
+/// `unmet_authentication_requirements`).
+fn unmet(
+    tx: &gatehouse_store::Tx<'_>,
+    state: &AppState,
+    login: &mut LoginRequest,
+    now: DateTime<Utc>,
+) -> Result<Option<String>, RepositoryError> {
+    login.completed_at = Some(now);
+    tx.record(
+        &NewAuditEvent::new(AuditKind::LoginFailed, login.account_id, now)
+            .with_detail("client_id", login.request.client_id.clone())
+            .with_detail("reason", UNMET),
+    )?;
+    Ok(redirect_location(
+        &login.request.redirect_uri,
+        &[
+            ("error", Some(UNMET)),
+            (
+                "error_description",
+                Some("the account has no phishing-resistant sign-in method"),
+            ),
+            ("state", login.request.state.as_deref()),
+        ],
+        &state.config.server.issuer,
+    ))
 }
 
 /// A `login_failed` audit event of the password step, with where the request came from.

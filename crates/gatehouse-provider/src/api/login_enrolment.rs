@@ -4,7 +4,6 @@
 //! and for one `platform` factor: the same enrolment as the account API's
 //! (`account_factors::start` / `confirm`), audited with the client and `via: login`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::TimeDelta;
 use gatehouse_core::login::LoginRequest;
@@ -19,7 +18,7 @@ use super::origin::Origin;
 use super::second_factor::offer_platform;
 use crate::factors::bodies::FactorConfirmation;
 use crate::oidc::browser;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 /// How long after a login finished its browser may still add the biometric key.
@@ -38,15 +37,13 @@ fn offered(
     let now = state.clock.now();
     let Some(completed_at) = login.completed_at else {
         return Err(Problem::new(
-            StatusCode::CONFLICT,
-            "login_not_finished",
+            ProblemCode::LoginNotFinished,
             "This login is not finished yet",
         ));
     };
     if login.is_expired(now) || now >= completed_at + ENROLMENT_WINDOW {
         return Err(Problem::new(
-            StatusCode::GONE,
-            "login_request_expired",
+            ProblemCode::LoginRequestExpired,
             "This login request has expired",
         )
         .with_detail("Add a biometric key from the account settings"));
@@ -69,8 +66,7 @@ fn offered(
 
 fn not_offered() -> Problem {
     Problem::new(
-        StatusCode::CONFLICT,
-        "platform_enrolment_not_offered",
+        ProblemCode::PlatformEnrolmentNotOffered,
         "This login does not offer a biometric key",
     )
 }
@@ -168,8 +164,7 @@ pub async fn confirm(
                 .map(|factor| (login, account, factor.id.to_string()))
                 .ok_or_else(|| {
                     Problem::new(
-                        StatusCode::NOT_FOUND,
-                        "factor_not_found",
+                        ProblemCode::FactorNotFound,
                         "No biometric key is being added: start again",
                     )
                 }))

@@ -2,7 +2,6 @@
 //! `/end_session` came without a valid `id_token_hint` (RP-Initiated Logout 1.0 §2:
 //! the provider asks the user). The UI reads who asks, then posts the user's answer.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
 use gatehouse_core::ClientId;
@@ -13,7 +12,7 @@ use utoipa::ToSchema;
 use super::login::ClientSummary;
 use crate::oidc::browser::SESSION_COOKIE;
 use crate::oidc::end_session::{LogoutRequest, end_browser_session, session_cookie_removal};
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 /// What the logout confirmation shows.
@@ -45,16 +44,11 @@ pub struct LogoutDone {
 
 fn open(state: &AppState, challenge: &str) -> Result<LogoutRequest, Problem> {
     let request = LogoutRequest::open(state, challenge).ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "logout_request_not_found",
-            "No such logout request",
-        )
+        Problem::new(ProblemCode::LogoutRequestNotFound, "No such logout request")
     })?;
     if state.clock.now() >= request.expires_at {
         return Err(Problem::new(
-            StatusCode::GONE,
-            "logout_request_expired",
+            ProblemCode::LogoutRequestExpired,
             "This logout request has expired",
         )
         .with_detail("Start again from the application"));
@@ -102,8 +96,7 @@ pub async fn get_logout(
             );
             let now = state.clock.now();
             web::block(move || store.session_by_token_hash(&hash))
-                .await
-                .map_err(|_| Problem::internal())?
+                .await?
                 .map_err(Problem::from)?
                 .is_some_and(|s| s.revoked_at.is_none() && s.expires_at > now)
         }

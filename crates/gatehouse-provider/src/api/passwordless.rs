@@ -3,7 +3,6 @@
 //! (its user handle). A passkey assertion with user verification finishes the login
 //! alone (`amr` `hwk` or `swk`, `user`, `mfa`), exactly like a finished second step.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::FactorRepository;
@@ -18,13 +17,12 @@ use crate::factors::bodies::{PasskeySignIn, WebauthnChallenge};
 use crate::factors::webauthn::{finish_passwordless, start_passwordless};
 use crate::oidc::browser;
 use crate::oidc::codes::established_acr;
-use crate::problem::{Failure, Problem};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 fn not_offered() -> Problem {
     Problem::new(
-        StatusCode::CONFLICT,
-        "passkey_sign_in_disabled",
+        ProblemCode::PasskeySignInDisabled,
         "Passkeys cannot sign in on this server",
     )
 }
@@ -82,8 +80,7 @@ pub async fn challenge(
             })
             .map_err(Problem::from)
     })
-    .await
-    .map_err(|_| Problem::internal())??;
+    .await??;
     Ok(HttpResponse::Ok().json(answer))
 }
 
@@ -114,8 +111,8 @@ pub async fn verify(
 ) -> Result<HttpResponse, Problem> {
     let PasskeySignIn { credential } = body.into_inner();
     let (browser, login_challenge) = (browser::presented(&req), path.into_inner());
-    let session_token = random::token().map_err(|_| Problem::internal())?;
-    let code = random::token().map_err(|_| Problem::internal())?;
+    let session_token = random::token()?;
+    let code = random::token()?;
     let origin = Origin::of(&req, &state);
     let shared = state.clone();
     let token = session_token.clone();
@@ -163,8 +160,7 @@ pub async fn verify(
             Ok::<_, Failure>(Ok(finished))
         })
     })
-    .await
-    .map_err(|_| Problem::internal())?;
+    .await?;
     let finished = outcome.map_err(Problem::from)??;
     Ok(done(&state, session_token, finished))
 }

@@ -12,7 +12,6 @@
 //!
 //! Sent as `Authorization: Bearer <jwt>`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -34,7 +33,7 @@ use super::account_factors::{Actor, Change, Via, record_change};
 use super::origin::Origin;
 use crate::factors::guard;
 use crate::factors::push::ticket_hash;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
 const MAX_NAME_CHARS: usize = 64;
@@ -122,22 +121,16 @@ pub struct ChallengeAnswered {
     pub status: String,
 }
 
-fn problem(status: StatusCode, code: &str, title: &str) -> Problem {
-    Problem::new(status, code, title)
-}
-
 fn ticket_invalid() -> Problem {
-    problem(
-        StatusCode::GONE,
-        "push_ticket_invalid",
+    Problem::new(
+        ProblemCode::PushTicketInvalid,
         "This enrolment code is unknown, used or expired; start again",
     )
 }
 
 fn invalid_key(why: &str) -> Problem {
-    problem(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "invalid_public_key",
+    Problem::new(
+        ProblemCode::InvalidPublicKey,
         "The public key must be a P-256 JWK",
     )
     .with_detail(why.to_owned())
@@ -173,15 +166,17 @@ fn public_jwk(value: &Value) -> Result<String, Problem> {
     Ok(serde_json::json!({ "kty": "EC", "crv": "P-256", "x": x, "y": y }).to_string())
 }
 
-fn clean_text(text: Option<String>, max: usize, code: &str) -> Result<Option<String>, Problem> {
+fn clean_text(
+    text: Option<String>,
+    max: usize,
+    code: ProblemCode,
+) -> Result<Option<String>, Problem> {
     match text.map(|t| t.trim().to_owned()) {
         None => Ok(None),
         Some(t) if t.is_empty() => Ok(None),
-        Some(t) if t.chars().count() > max || t.chars().any(char::is_control) => Err(problem(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            code,
-            "Too long, or holds control characters",
-        )),
+        Some(t) if t.chars().count() > max || t.chars().any(char::is_control) => {
+            Err(Problem::new(code, "Too long, or holds control characters"))
+        }
         Some(t) => Ok(Some(t)),
     }
 }
@@ -216,15 +211,18 @@ pub async fn register(
         .factors
         .check_enrollable(FactorKind::Push)
         .map_err(|e| {
-            problem(
-                StatusCode::CONFLICT,
-                e.code(),
+            Problem::new(
+                ProblemCode::from(&e),
                 "Push approval cannot be added on this server",
             )
         })?;
     let jwk = public_jwk(&public_key)?;
-    let name = clean_text(name, MAX_NAME_CHARS, "invalid_name")?;
-    let push_token = clean_text(push_token, MAX_PUSH_TOKEN_CHARS, "invalid_push_token")?;
+    let name = clean_text(name, MAX_NAME_CHARS, ProblemCode::InvalidName)?;
+    let push_token = clean_text(
+        push_token,
+        MAX_PUSH_TOKEN_CHARS,
+        ProblemCode::InvalidPushToken,
+    )?;
     let origin = Origin::of(&req, &state);
     let registered = blocking(&state, move |state| {
         let now = state.clock.now();
@@ -296,9 +294,8 @@ struct DeviceClaims {
 }
 
 fn unauthorized(detail: &str) -> Problem {
-    problem(
-        StatusCode::UNAUTHORIZED,
-        "invalid_device_token",
+    Problem::new(
+        ProblemCode::InvalidDeviceToken,
         "A valid request signed by the device is required",
     )
     .with_detail(detail.to_owned())
@@ -369,9 +366,8 @@ fn authenticate(
         return Ok(Err(unauthorized("jti must be 1 to 128 characters")));
     }
     if !tx.use_client_assertion(&format!("push:{id}:{}", claims.jti), expires_at + leeway)? {
-        return Ok(Err(problem(
-            StatusCode::UNAUTHORIZED,
-            "device_token_replayed",
+        return Ok(Err(Problem::new(
+            ProblemCode::DeviceTokenReplayed,
             "This signed request was already used",
         )));
     }
@@ -478,9 +474,8 @@ pub async fn answer(
                 Err(problem) => return Ok(Err(problem)),
             };
             let bad_answer = |detail: &str| {
-                problem(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_answer",
+                Problem::new(
+                    ProblemCode::InvalidAnswer,
                     "The signed answer does not fit this challenge",
                 )
                 .with_detail(detail.to_owned())
@@ -499,23 +494,20 @@ pub async fn answer(
                 .push_challenge(&challenge_id)?
                 .filter(|c| c.factor_id == device.factor_id)
             else {
-                return Ok(Err(problem(
-                    StatusCode::NOT_FOUND,
-                    "push_challenge_not_found",
+                return Ok(Err(Problem::new(
+                    ProblemCode::PushChallengeNotFound,
                     "No such challenge for this device",
                 )));
             };
             if challenge.status != PushStatus::Pending {
-                return Ok(Err(problem(
-                    StatusCode::CONFLICT,
-                    "push_challenge_answered",
+                return Ok(Err(Problem::new(
+                    ProblemCode::PushChallengeAnswered,
                     "This challenge was already answered or replaced",
                 )));
             }
             if challenge.is_expired(now) {
-                return Ok(Err(problem(
-                    StatusCode::GONE,
-                    "push_challenge_expired",
+                return Ok(Err(Problem::new(
+                    ProblemCode::PushChallengeExpired,
                     "This challenge has expired",
                 )));
             }
@@ -526,9 +518,8 @@ pub async fn answer(
                     PushStatus::Denied,
                     now,
                 )? {
-                    return Ok(Err(problem(
-                        StatusCode::CONFLICT,
-                        "push_challenge_answered",
+                    return Ok(Err(Problem::new(
+                        ProblemCode::PushChallengeAnswered,
                         "This challenge was already answered",
                     )));
                 }
@@ -567,9 +558,8 @@ pub async fn answer(
                         .with_detail("client_id", challenge.client_id.clone());
                 event.ip.clone_from(&ip);
                 tx.record(&event)?;
-                return Ok(Err(problem(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "push_number_mismatch",
+                return Ok(Err(Problem::new(
+                    ProblemCode::PushNumberMismatch,
                     "That is not the number the sign-in screen shows; the sign-in failed",
                 )
                 .with_extension("attempts_left", left.into())));
@@ -580,9 +570,8 @@ pub async fn answer(
                 PushStatus::Approved,
                 now,
             )? {
-                return Ok(Err(problem(
-                    StatusCode::CONFLICT,
-                    "push_challenge_answered",
+                return Ok(Err(Problem::new(
+                    ProblemCode::PushChallengeAnswered,
                     "This challenge was already answered",
                 )));
             }

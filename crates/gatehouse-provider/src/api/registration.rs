@@ -2,7 +2,6 @@
 //! password under the policy, picks a second factor (or "later" = e-mail codes), and
 //! the account becomes active with the `sub` it always had.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::factor_guard::window_start;
@@ -27,8 +26,7 @@ use super::origin::{Origin, client_address, throttle_bucket};
 use super::password_rules::{PasswordRuleView, checklist};
 use crate::factors::bodies::FactorConfirmation;
 use crate::migration::invitations::LinkMailer;
-use crate::password_pool::PoolError;
-use crate::problem::{Failure, Problem};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 /// What the "Set your password" screen needs.
@@ -99,8 +97,7 @@ pub struct ResendAccepted {
 
 fn link_unknown() -> Problem {
     Problem::new(
-        StatusCode::NOT_FOUND,
-        "registration_link_unknown",
+        ProblemCode::RegistrationLinkUnknown,
         "This registration link is not valid",
     )
     .with_detail("Ask for a new link")
@@ -122,10 +119,7 @@ async fn blocking<T: Send + 'static, E: Send + 'static>(
 where
     Problem: From<E>,
 {
-    web::block(work)
-        .await
-        .map_err(|_| Problem::internal())?
-        .map_err(Problem::from)
+    web::block(work).await?.map_err(Problem::from)
 }
 
 /// The account vanished under the link (erased meanwhile): the link names nothing.
@@ -167,14 +161,12 @@ async fn load_valid(
             Ok((link, account))
         }
         LinkStatus::Valid | LinkStatus::Used => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "registration_link_used",
+            ProblemCode::RegistrationLinkUsed,
             "Registration is already complete",
         )
         .with_detail("Sign in with your e-mail address and password")),
         LinkStatus::Expired => Err(Problem::new(
-            StatusCode::GONE,
-            "registration_link_expired",
+            ProblemCode::RegistrationLinkExpired,
             "This registration link has expired",
         )
         .with_detail("Ask for a new link")),
@@ -251,20 +243,12 @@ pub async fn set_password(
     if !broken.is_empty() {
         let codes: Vec<&str> = broken.iter().map(|r| r.code()).collect();
         return Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "password_policy",
+            ProblemCode::PasswordPolicy,
             "The password does not meet the policy",
         )
         .with_extension("violations", json!(codes)));
     }
-    let hash = match state.passwords.hash(password).await {
-        Ok(hash) => hash,
-        Err(PoolError::Busy) => {
-            return Err(Problem::unavailable("busy", "Too many requests at once")
-                .with_detail("Try again in a moment"));
-        }
-        Err(_) => return Err(Problem::internal()),
-    };
+    let hash = state.passwords.hash(password).await?;
     account.password_hash = Some(hash);
     account.updated_at = state.clock.now();
     let store = state.store.clone();
@@ -320,7 +304,11 @@ pub async fn complete(
     let now = state.clock.now();
     account
         .apply(now, AccountStatus::complete_registration)
-        .map_err(|_| Problem::internal())?;
+        .map_err(|e| {
+            // A pending account was just read: this is a bug, not the caller's doing.
+            tracing::error!(error = %e, "completing a registration");
+            Problem::internal()
+        })?;
     // The link reached this address, so the address is proven.
     account.email_verified = true;
     let store = state.store.clone();
@@ -358,13 +346,11 @@ pub async fn complete(
             second_factor: chosen.as_str().to_owned(),
         })),
         Completion::LinkUsed => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "registration_link_used",
+            ProblemCode::RegistrationLinkUsed,
             "Registration is already complete",
         )),
         Completion::FactorNotConfirmed => Err(Problem::new(
-            StatusCode::CONFLICT,
-            "factor_not_confirmed",
+            ProblemCode::FactorNotConfirmed,
             "Set up and confirm that second factor first",
         )
         .with_detail("Start it with POST …/factors, confirm it, then complete")),
@@ -387,19 +373,14 @@ fn second_factor_choices(state: &AppState) -> Vec<String> {
 
 fn factor_not_available(state: &AppState) -> Problem {
     Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "factor_not_available",
+        ProblemCode::FactorNotAvailable,
         "That second factor cannot be chosen here",
     )
     .with_extension("choices", json!(second_factor_choices(state)))
 }
 
 fn password_required() -> Problem {
-    Problem::new(
-        StatusCode::CONFLICT,
-        "password_required",
-        "Set a password first",
-    )
+    Problem::new(ProblemCode::PasswordRequired, "Set a password first")
 }
 
 /// A registering account's link, refusing it until the password is set.
@@ -458,8 +439,7 @@ pub async fn start_factor(
     let shared = state.clone();
     let started =
         web::block(move || account_factors::start(&shared, registrant(&account, &origin), kind))
-            .await
-            .map_err(|_| Problem::internal())??;
+            .await??;
     state.outbox.wake();
     Ok(HttpResponse::Created()
         .insert_header(no_store())
@@ -498,8 +478,7 @@ pub async fn confirm_factor(
         let actor = registrant(&account, &origin);
         account_factors::confirm(&shared, actor, &factor_id, &proof, name)
     })
-    .await
-    .map_err(|_| Problem::internal())??;
+    .await??;
     state.outbox.wake();
     Ok(HttpResponse::Ok().insert_header(no_store()).json(confirmed))
 }

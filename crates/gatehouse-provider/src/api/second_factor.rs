@@ -26,7 +26,7 @@ use crate::factors::bodies::{FactorChallenge, FactorProof, LoginPending};
 use crate::factors::{FactorContext, FactorError, Verdict, kind_mismatch};
 use crate::oidc::browser::{self, SESSION_COOKIE};
 use crate::oidc::codes::{established_acr, issue_code, requires_phishing_resistance};
-use crate::problem::{Failure, Problem};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,8 +64,7 @@ fn resolve(
 ) -> Result<(Account, Option<Factor>, FactorKind), FactorError> {
     let Some(account_id) = login.account_id else {
         return Err(FactorError::refused(
-            StatusCode::CONFLICT,
-            "password_required",
+            ProblemCode::PasswordRequired,
             "Enter the password first",
         ));
     };
@@ -74,8 +73,7 @@ fn resolve(
         .ok_or(RepositoryError::NotFound)?;
     let unknown = || {
         FactorError::refused(
-            StatusCode::NOT_FOUND,
-            "factor_not_found",
+            ProblemCode::FactorNotFound,
             "No such factor for this account",
         )
     };
@@ -91,11 +89,7 @@ fn resolve(
         (Some(factor), kind)
     };
     state.config.factors.check_accepted(kind).map_err(|e| {
-        FactorError::refused(
-            StatusCode::CONFLICT,
-            e.code(),
-            "This factor can no longer be used",
-        )
+        FactorError::refused(ProblemCode::from(&e), "This factor can no longer be used")
     })?;
     if requires_phishing_resistance(
         &login.request,
@@ -104,8 +98,7 @@ fn resolve(
     {
         return Err(FactorError::Refused(Box::new(
             Problem::new(
-                StatusCode::CONFLICT,
-                "factor_not_allowed",
+                ProblemCode::FactorNotAllowed,
                 "This sign-in asks for a phishing-resistant method",
             )
             .with_detail("Use a security key, passkey or biometric key"),
@@ -117,8 +110,7 @@ fn resolve(
         .is_some_and(|f| f.status != gatehouse_core::FactorStatus::Active)
     {
         return Err(FactorError::refused(
-            StatusCode::CONFLICT,
-            "factor_not_active",
+            ProblemCode::FactorNotActive,
             "This factor is not set up yet",
         ));
     }
@@ -159,8 +151,7 @@ pub async fn challenge(
             let (account, factor, kind) = resolve(tx, state, &login, &factor_id)?;
             let module = state.login_factors.module(kind).ok_or_else(|| {
                 FactorError::refused(
-                    StatusCode::CONFLICT,
-                    "factor_disabled",
+                    ProblemCode::FactorDisabled,
                     "This factor is not available at login",
                 )
             })?;
@@ -169,8 +160,7 @@ pub async fn challenge(
                 .map(|answer| (kind, answer))
         })
     })
-    .await
-    .map_err(|_| Problem::internal())?;
+    .await?;
     let (kind, answer) = answer.map_err(Problem::from).inspect_err(|problem| {
         let throttled = problem.status == StatusCode::TOO_MANY_REQUESTS.as_u16();
         if throttled {
@@ -213,8 +203,8 @@ pub async fn verify(
     let proof = proof.into_inner();
     let (login_challenge, factor_id) = path.into_inner();
     let browser = browser::presented(&req);
-    let session_token = random::token().map_err(|_| Problem::internal())?;
-    let code = random::token().map_err(|_| Problem::internal())?;
+    let session_token = random::token()?;
+    let code = random::token()?;
     let origin = Origin::of(&req, &state);
     let shared = state.clone();
     let token = session_token.clone();
@@ -232,8 +222,7 @@ pub async fn verify(
             Ok::<_, Failure>((kind, verified))
         })
     })
-    .await
-    .map_err(|_| Problem::internal())?;
+    .await?;
     let (kind, verdict) = match &outcome {
         Ok((kind, Verified::Done(_))) => (kind.as_str(), "ok"),
         Ok((kind, Verified::Pending(_))) => (kind.as_str(), "pending"),
@@ -289,8 +278,7 @@ fn prove(
     }
     let Some(module) = state.login_factors.module(kind) else {
         return Ok(Verified::Refused(Problem::new(
-            StatusCode::CONFLICT,
-            "factor_disabled",
+            ProblemCode::FactorDisabled,
             "Not available at login",
         )));
     };
@@ -305,7 +293,7 @@ fn prove(
                 .with_detail("client_id", login.request.client_id.clone())
                 .with_detail("reason", "second_factor")
                 .with_detail("factor_kind", kind.as_str())
-                .with_detail("code", p.code.clone());
+                .with_detail("code", p.code.as_str());
             failed.user_agent.clone_from(&issued.origin.user_agent);
             failed.ip.clone_from(&issued.origin.ip);
             tx.record(&failed)?;

@@ -4,8 +4,7 @@
 use super::bodies::{EmailOtpChallenge, FactorChallenge, FactorProof};
 use super::{FactorContext, FactorError, LoginFactor, Verdict, code_of};
 use crate::crypto::random;
-use crate::problem::Problem;
-use actix_web::http::StatusCode;
+use crate::problem::{Problem, ProblemCode};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::otp::{self, OtpChallenge, OtpRefusal};
 use gatehouse_core::ports::{AccountRepository, OtpRepository, RepositoryError};
@@ -22,16 +21,11 @@ fn bound(challenge_id: &str, code: &str) -> String {
 }
 
 fn refusal(r: OtpRefusal) -> Problem {
-    let status = match r {
-        OtpRefusal::SendLimit { .. } => StatusCode::TOO_MANY_REQUESTS,
-        OtpRefusal::NotSent | OtpRefusal::Expired | OtpRefusal::Exhausted => StatusCode::CONFLICT,
-        OtpRefusal::Wrong { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-    };
     let title = match r {
         OtpRefusal::SendLimit { .. } => "Too many codes were sent",
         _ => "The code was not accepted",
     };
-    let problem = Problem::new(status, r.code(), title).with_detail(r.to_string());
+    let problem = Problem::new(ProblemCode::from(&r), title).with_detail(r.to_string());
     match r {
         OtpRefusal::Wrong { attempts_left } => {
             problem.with_extension("attempts_left", attempts_left.into())
@@ -59,8 +53,7 @@ impl LoginFactor for EmailOtp {
     ) -> Result<FactorChallenge, FactorError> {
         let Some(email) = &account.email else {
             return Err(FactorError::refused(
-                StatusCode::CONFLICT,
-                "factor_unavailable",
+                ProblemCode::FactorUnavailable,
                 "This account has no e-mail address",
             ));
         };

@@ -1,7 +1,6 @@
 //! The throttle on wrong proofs (rules in `gatehouse_core::factor_guard`), as the
 //! factor modules use it: per factor, and per account over all its factors.
 
-use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use gatehouse_core::factor_guard::{
     ACCOUNT_WINDOW, ATTEMPT_WINDOW, AttemptVerdict, MAX_ACCOUNT_WRONG_PROOFS, judge, window_start,
@@ -12,7 +11,7 @@ use gatehouse_core::ports::{
 use gatehouse_core::{AccountId, FactorId};
 use gatehouse_store::Tx;
 
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 
 fn account_key(account: AccountId) -> String {
     format!("wrong-proofs:{account}")
@@ -37,8 +36,7 @@ pub fn take_attempt(
     if tx.hits(&account_key(account), start)? >= MAX_ACCOUNT_WRONG_PROOFS {
         let retry_after = (start + ACCOUNT_WINDOW - now).num_seconds().max(1);
         return Ok(Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ProblemCode::RateLimited,
             "Too many wrong answers for this account",
         )
         .with_detail("Too many wrong answers for this account: wait before trying again")
@@ -48,8 +46,7 @@ pub fn take_attempt(
     Ok(match judge(attempts, now) {
         AttemptVerdict::Check { left_if_wrong } => Ok(left_if_wrong),
         AttemptVerdict::Throttled { retry_after } => Err(Problem::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "rate_limited",
+            ProblemCode::RateLimited,
             "Too many wrong codes for this method",
         )
         .with_detail("Wait before trying again, or try another method")
@@ -87,10 +84,8 @@ pub fn wrong_code(
     attempts_left: u32,
 ) -> Result<Problem, RepositoryError> {
     count_wrong(tx, account, now)?;
-    Ok(Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "otp_invalid",
-        "The code was not accepted",
+    Ok(
+        Problem::new(ProblemCode::OtpInvalid, "The code was not accepted")
+            .with_extension("attempts_left", attempts_left.into()),
     )
-    .with_extension("attempts_left", attempts_left.into()))
 }

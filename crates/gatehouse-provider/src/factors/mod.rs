@@ -13,7 +13,6 @@ pub mod totp;
 pub mod webauthn;
 pub mod webauthn_json;
 
-use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::RepositoryError;
@@ -23,7 +22,7 @@ use std::sync::Arc;
 
 use bodies::{EnrolmentSetup, FactorChallenge, FactorConfirmation, FactorProof, LoginPending};
 
-use crate::problem::{Failure, Problem};
+use crate::problem::{Failure, Problem, ProblemCode};
 use crate::state::AppState;
 
 /// What a factor module may use.
@@ -182,8 +181,7 @@ pub fn stored(factor: Option<&Factor>) -> Result<&Factor, FactorError> {
 pub fn code_of(code: Option<&str>) -> Result<&str, FactorError> {
     code.ok_or_else(|| {
         FactorError::refused(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+            ProblemCode::InvalidJson,
             "Send {\"kind\": …, \"code\": \"123456\"}",
         )
     })
@@ -192,8 +190,7 @@ pub fn code_of(code: Option<&str>) -> Result<&str, FactorError> {
 /// 422 `factor_kind_mismatch`: the body is the proof of another kind of factor.
 pub fn kind_mismatch(kind: FactorKind) -> Problem {
     Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "factor_kind_mismatch",
+        ProblemCode::FactorKindMismatch,
         "This proof is for another kind of sign-in method",
     )
     .with_detail(format!("This factor is `{}`", kind.as_str()))

@@ -20,8 +20,7 @@ use super::bodies::{
 };
 use super::{EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict, qr, stored};
 use crate::crypto::random;
-use crate::problem::Problem;
-use actix_web::http::StatusCode;
+use crate::problem::{Problem, ProblemCode};
 use chrono::TimeDelta;
 use gatehouse_core::factor_guard::window_start;
 use gatehouse_core::login::LoginRequest;
@@ -71,11 +70,7 @@ impl LoginFactor for Push {
             .push_device(factor.id)?
             .filter(|d| d.public_jwk.is_some())
             .ok_or_else(|| {
-                FactorError::refused(
-                    StatusCode::CONFLICT,
-                    "factor_not_active",
-                    "This phone is not set up yet",
-                )
+                FactorError::refused(ProblemCode::FactorNotActive, "This phone is not set up yet")
             })?;
         let window = gatehouse_core::push::ACCOUNT_WINDOW;
         let start = window_start(ctx.now, window);
@@ -87,13 +82,9 @@ impl LoginFactor for Push {
         if tx.hit(&key, start)? > MAX_PUSHES {
             let retry = (start + window - ctx.now).num_seconds().max(1);
             return Err(FactorError::Refused(Box::new(
-                Problem::new(
-                    StatusCode::TOO_MANY_REQUESTS,
-                    "push_send_limit",
-                    "Too many pushes to this phone",
-                )
-                .with_detail("Wait before sending another, or try another method")
-                .with_extension("retry_after", retry.into()),
+                Problem::new(ProblemCode::PushSendLimit, "Too many pushes to this phone")
+                    .with_detail("Wait before sending another, or try another method")
+                    .with_extension("retry_after", retry.into()),
             )));
         }
         // A new challenge for this login replaces the one still waiting, if any.
@@ -107,12 +98,12 @@ impl LoginFactor for Push {
                 ctx.now,
             )?;
         }
-        let seed = random::bytes::<8>().map_err(|_| unavailable("random"))?;
+        let seed = random::bytes::<8>()?;
         let (number, candidates) = numbers(seed);
         let ttl = TimeDelta::seconds(ctx.state.config.push.challenge_ttl_seconds.into());
         let challenge = PushChallenge {
             // A prefix keeps ids from starting with `-` (they go on command lines).
-            id: format!("pc_{}", random::token().map_err(|_| unavailable("random"))?),
+            id: format!("pc_{}", random::token()?),
             factor_id: factor.id,
             account_id: account.id,
             login_request_id: login.id.clone(),
@@ -154,18 +145,14 @@ impl LoginFactor for Push {
         let factor = stored(factor)?;
         let Some(challenge) = tx.latest_push_challenge(&login.id, factor.id)? else {
             return Ok(Verdict::Refused(Problem::new(
-                StatusCode::CONFLICT,
-                "push_not_sent",
+                ProblemCode::PushNotSent,
                 "Send a push first (challenge this factor)",
             )));
         };
-        let refused = |status, code: &str, title: &str| {
-            Ok(Verdict::Refused(Problem::new(status, code, title)))
-        };
+        let refused = |code, title: &str| Ok(Verdict::Refused(Problem::new(code, title)));
         match challenge.status {
             PushStatus::Pending if challenge.is_expired(ctx.now) => refused(
-                StatusCode::GONE,
-                "push_expired",
+                ProblemCode::PushExpired,
                 "The phone did not answer in time; send a new push",
             ),
             PushStatus::Pending => Ok(Verdict::Pending(LoginPending {
@@ -185,28 +172,18 @@ impl LoginFactor for Push {
                 )? {
                     Ok(Verdict::Accepted(vec!["swk"]))
                 } else {
-                    refused(
-                        StatusCode::CONFLICT,
-                        "push_used",
-                        "This approval was already used",
-                    )
+                    refused(ProblemCode::PushUsed, "This approval was already used")
                 }
             }
             PushStatus::Denied => refused(
-                StatusCode::FORBIDDEN,
-                "push_denied",
+                ProblemCode::PushDenied,
                 "The sign-in was denied on the phone",
             ),
             PushStatus::Failed => refused(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "push_number_mismatch",
+                ProblemCode::PushNumberMismatch,
                 "The phone picked another number; send a new push",
             ),
-            PushStatus::Used => refused(
-                StatusCode::CONFLICT,
-                "push_used",
-                "This approval was already used",
-            ),
+            PushStatus::Used => refused(ProblemCode::PushUsed, "This approval was already used"),
         }
     }
 }
@@ -222,7 +199,7 @@ impl EnrolFactor for Push {
         tx: &Tx<'_>,
         account: &Account,
     ) -> Result<Enrolment, FactorError> {
-        let ticket = random::token().map_err(|_| unavailable("random"))?;
+        let ticket = random::token()?;
         let ttl = TimeDelta::seconds(ctx.state.config.push.ticket_ttl_seconds.into());
         let id = FactorId::new();
         let factor = Factor {
@@ -284,8 +261,7 @@ impl EnrolFactor for Push {
         // The phone's registration activates the factor; a pending one has no phone yet.
         Ok(Verdict::Refused(
             Problem::new(
-                StatusCode::CONFLICT,
-                "push_device_pending",
+                ProblemCode::PushDevicePending,
                 "The phone has not registered yet",
             )
             .with_detail("Scan the QR code with the app; the method is active once it registers"),

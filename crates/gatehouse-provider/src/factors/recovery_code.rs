@@ -6,7 +6,6 @@ use super::bodies::{
     EnrolmentSetup, FactorChallenge, FactorConfirmation, FactorProof, RecoveryCodeChallenge,
     RecoveryCodeSetup,
 };
-use actix_web::http::StatusCode;
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{AuditLog, FactorRepository, RecoveryCodeRepository, RepositoryError};
 use gatehouse_core::recovery_code::{self, CODES_PER_SET, RecoveryCode};
@@ -20,6 +19,7 @@ use super::{
     stored,
 };
 use crate::crypto::random;
+use crate::problem::ProblemCode;
 
 #[derive(Debug)]
 pub struct RecoveryCodes;
@@ -161,8 +161,7 @@ impl EnrolFactor for RecoveryCodes {
         _proof: &FactorConfirmation,
     ) -> Result<Verdict, FactorError> {
         Err(FactorError::refused(
-            StatusCode::CONFLICT,
-            "factor_not_pending",
+            ProblemCode::FactorNotPending,
             "Recovery codes need no confirmation",
         ))
     }

@@ -19,7 +19,7 @@ use super::{
     stored,
 };
 use crate::crypto::random;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 
 pub const DIGITS: usize = 6;
 pub const PERIOD_SECONDS: i64 = 30;
@@ -111,13 +111,9 @@ fn check(
     };
     if !tx.advance_step(factor.id, step)? {
         return Ok(Verdict::Refused(
-            Problem::new(
-                actix_web::http::StatusCode::UNPROCESSABLE_ENTITY,
-                "otp_replayed",
-                "This code was already used",
-            )
-            .with_detail("Wait for the app to show the next code")
-            .with_extension("attempts_left", left.into()),
+            Problem::new(ProblemCode::OtpReplayed, "This code was already used")
+                .with_detail("Wait for the app to show the next code")
+                .with_extension("attempts_left", left.into()),
         ));
     }
     guard::clear(tx, factor.id, factor.account_id)?;
@@ -168,7 +164,7 @@ impl EnrolFactor for Totp {
         account: &Account,
     ) -> Result<Enrolment, FactorError> {
         // 160 bits, the size RFC 4226 §4 recommends.
-        let secret = random::bytes::<20>().map_err(|_| unavailable("random"))?;
+        let secret = random::bytes::<20>()?;
         let account_name = account
             .email
             .as_ref()
@@ -184,12 +180,7 @@ impl EnrolFactor for Totp {
         let png = qr::png_base64(&uri).ok_or_else(|| unavailable("qr code"))?;
         let svg = qr::svg(&uri).ok_or_else(|| unavailable("qr code"))?;
         let id = FactorId::new();
-        let sealed = ctx
-            .state
-            .secrets
-            .sealer
-            .seal(&secret, &seal_context(id))
-            .map_err(|_| unavailable("sealing"))?;
+        let sealed = ctx.state.secrets.sealer.seal(&secret, &seal_context(id))?;
         let factor = Factor {
             id,
             account_id: account.id,

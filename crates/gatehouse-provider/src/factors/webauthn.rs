@@ -8,7 +8,6 @@
 //! `ArrayBuffer`s before `navigator.credentials.create` / `get`, and encodes the
 //! answer's binary fields (`rawId`, `response.*`) back to base64url.
 
-use actix_web::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::TimeDelta;
@@ -37,7 +36,7 @@ use super::bodies::{
 use super::{EnrolFactor, Enrolment, FactorContext, FactorError, LoginFactor, Verdict};
 use crate::config::Config;
 use crate::crypto::random;
-use crate::problem::Problem;
+use crate::problem::{Problem, ProblemCode};
 
 /// The relying party this server is, from `[webauthn]` (defaults from the issuer).
 /// `None` when there is no relying party id (an issuer on a non-loopback IP address and
@@ -74,8 +73,7 @@ pub fn relying_party(config: &Config) -> Result<Option<Webauthn>, String> {
 fn rp<'a>(ctx: &FactorContext<'a>) -> Result<&'a Webauthn, FactorError> {
     ctx.state.webauthn.as_deref().ok_or_else(|| {
         FactorError::refused(
-            StatusCode::CONFLICT,
-            "webauthn_unavailable",
+            ProblemCode::WebauthnUnavailable,
             "Security keys and passkeys are not set up on this server",
         )
     })
@@ -205,8 +203,7 @@ fn unavailable(what: impl std::fmt::Display) -> FactorError {
 fn bad_request(detail: impl Into<String>) -> FactorError {
     FactorError::Refused(Box::new(
         Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_json",
+            ProblemCode::InvalidJson,
             "Send {\"credential\": …} with the browser's answer, binary fields base64url",
         )
         .with_detail(detail),
@@ -216,8 +213,7 @@ fn bad_request(detail: impl Into<String>) -> FactorError {
 /// 410: the ceremony is unknown, already used or expired; start again.
 fn ceremony_expired() -> Problem {
     Problem::new(
-        StatusCode::GONE,
-        "webauthn_ceremony_expired",
+        ProblemCode::WebauthnCeremonyExpired,
         "This security key prompt has expired or was already used",
     )
     .with_detail("Start again to get a new challenge")
@@ -227,8 +223,7 @@ fn ceremony_expired() -> Problem {
 /// safe to show (it names a check, never a secret).
 fn invalid(error: &WebauthnError) -> Problem {
     Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "webauthn_invalid",
+        ProblemCode::WebauthnInvalid,
         "The security key's answer was not accepted",
     )
     .with_detail(error.to_string())
@@ -506,8 +501,7 @@ pub fn confirm_enrolment(
     {
         return Ok(Verdict::Refused(
             Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "webauthn_not_platform",
+                ProblemCode::WebauthnNotPlatform,
                 "This is a security key, not this device's own authenticator",
             )
             .with_detail("Add it as a security key instead"),
@@ -541,8 +535,7 @@ pub fn confirm_enrolment(
             .is_some();
     if taken {
         return Ok(Verdict::Refused(Problem::new(
-            StatusCode::CONFLICT,
-            "webauthn_credential_exists",
+            ProblemCode::WebauthnCredentialExists,
             "This security key is already registered",
         )));
     }
@@ -649,8 +642,7 @@ fn counter_regression(
         "a WebAuthn signature counter went backwards: the authenticator may be cloned"
     );
     Ok(Problem::new(
-        StatusCode::UNPROCESSABLE_ENTITY,
-        "webauthn_counter_regression",
+        ProblemCode::WebauthnCounterRegression,
         "This security key's answer was refused",
     )
     .with_detail("Its signature counter went backwards; it may have been copied"))
@@ -699,8 +691,7 @@ fn check_assertion(
     if changed.is_none() {
         // The library answered for another credential than the one stored here.
         return Ok(Verdict::Refused(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "webauthn_invalid",
+            ProblemCode::WebauthnInvalid,
             "The security key's answer was not accepted",
         )));
     }
@@ -773,8 +764,7 @@ pub fn finish_passwordless(
     };
     let refused = || {
         Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "webauthn_invalid",
+            ProblemCode::WebauthnInvalid,
             "This passkey cannot sign in here",
         )
     };
