@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Every WebAuthn ceremony and the reference UI in headless Chromium: installs what the
 # browser tests need (the npm packages of package-lock.json into a temp dir, Debian's
-# chromium when /usr/bin/chromium is missing; never a browser download), builds
+# chromium when /usr/bin/chromium is missing, never a browser download; Debian's
+# fonts-ipafont-gothic for the Japanese pages), builds
 # `gatehouse` (unless GATEHOUSE_TEST_BIN names a binary already built), and runs
 # tests/browser/*.test.mjs with Node's test runner on SQLite and, when
 # GATEHOUSE_TEST_POSTGRES_URL is set (required when CI is set), on PostgreSQL.
@@ -24,6 +25,9 @@ need() {
 # Debian's Chromium (the tests never download one).
 export CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 [ -x "$CHROMIUM" ] || need chromium
+# A Japanese font: without one, headless Chromium draws the Japanese pages (and their
+# screenshots) as empty boxes.
+dpkg -s fonts-ipafont-gothic >/dev/null 2>&1 || need fonts-ipafont-gothic
 command -v node >/dev/null && command -v npm >/dev/null || need nodejs npm
 # The UI tests age a registration link in the database, as the Rust tests do.
 command -v sqlite3 >/dev/null || need sqlite3

@@ -551,16 +551,14 @@ for (const backend of backends()) {
       assert.deepEqual(id.amr, ['pwd', 'swk', 'mfa']);
     });
 
-    it('on a device with a biometric authenticator, a login without a biometric key offers one before going back', { timeout: TIMEOUT }, async () => {
-      const email = newEmail('offer');
-      await importAndInvite(site, email, `old-portal|offer-${accounts}`);
-      const ui = await open('en', { authenticator: AUTHENTICATORS.platform });
+    /** A registered account ("I'll do this later") signed in with the mailed code,
+     * up to the answer of the last step. */
+    async function signInWithMailedCode(ui, email, { atChoices = async () => {} } = {}) {
       const { page, text } = ui;
       await setPassword(ui, await registrationMailLink(site, email), email);
-      assert.equal(await page.locator('#choice-list button[data-kind="platform"]').count(), 1, 'this device has one');
+      await atChoices();
       await page.click('#later');
       await ui.step('step-done', text.completed);
-
       const verifier = await authorize(ui);
       await password(ui, email);
       await ui.step('step-factors', text.chooser);
@@ -569,11 +567,72 @@ for (const backend of backends()) {
       await ui.step('step-code', text.checkMail);
       await page.fill('#code', await site.waitForCode(email, before));
       await page.click('#code-form button[type=submit]');
-      await ui.step('step-done', 'You are signed in');
-      assert.equal((await page.textContent('#done-continue')).trim(), 'Continue to app');
+      return verifier;
+    }
+
+    it('on a device with a biometric authenticator, a login without a biometric key offers one: Not now goes back to the application', { timeout: TIMEOUT }, async () => {
+      const email = newEmail('offer');
+      await importAndInvite(site, email, `old-portal|offer-${accounts}`);
+      const ui = await open('en', { authenticator: AUTHENTICATORS.platform });
+      const { page } = ui;
+      const verifier = await signInWithMailedCode(ui, email, {
+        atChoices: async () => {
+          assert.equal(await page.locator('#choice-list button[data-kind="platform"]').count(), 1, 'this device has one');
+        },
+      });
+      await ui.step('step-done', 'Add a biometric key?');
+      assert.equal((await page.textContent('#done-add')).trim(), 'Add');
       await page.click('#done-continue');
       const id = await redeemed(ui, verifier);
       assert.deepEqual(id.amr, ['pwd', 'otp', 'mfa']);
+    });
+
+    for (const lang of ['en', 'ja']) {
+      it(`the offer after a login adds the biometric key (${lang}): Add, the device's prompt, back to the application; the next login signs in with it alone`, { timeout: TIMEOUT }, async () => {
+        const email = newEmail(`add-${lang}`);
+        await importAndInvite(site, email, `old-portal|add-${lang}-${accounts}`);
+        const ui = await open(lang, { authenticator: AUTHENTICATORS.platform, phone: lang === 'ja' });
+        const { page } = ui;
+        const verifier = await signInWithMailedCode(ui, email);
+        await ui.step('step-done', lang === 'en' ? 'Add a biometric key?' : '生体認証キーを追加しますか?');
+        await page.click('#done-add');
+        const id = await redeemed(ui, verifier);
+        assert.deepEqual(id.amr, ['pwd', 'otp', 'mfa']);
+        // The owner is told, as for any method added.
+        await site.waitForMail(email, (m) => /sign-in method was added|サインイン方法が追加されました/.test(m.subject));
+
+        // The next login signs in with the biometric key from the identifier field's
+        // autofill (a discoverable credential; the virtual authenticator verifies the
+        // user and picks at once), no password, and, the key being there, offers nothing.
+        const next = authorizeUrl();
+        await page.goto(next.url);
+        const back = await redeemed(ui, next.verifier);
+        assert.ok(back.amr.includes('user') && back.amr.includes('mfa'), back.amr.join(' '));
+        assert.ok(!back.amr.includes('pwd') && !back.amr.includes('otp'), back.amr.join(' '));
+      });
+    }
+
+    it('an expired login leads back to the application: the client hears access_denied with its state', { timeout: TIMEOUT }, async () => {
+      const ui = await open('en');
+      const { page } = ui;
+      await page.goto(authorizeUrl().url);
+      await ui.step('step-password', ui.text.signIn, { focused: false });
+      const challenge = new URL(page.url()).searchParams.get('login_challenge');
+      // Aged in the database, as the Rust tests move the clock.
+      await site.sql(`UPDATE login_requests SET expires_at = 1000 WHERE id = '${challenge.replace(/'/g, "''")}'`);
+      await page.fill('#identifier', 'nobody@example.com');
+      await page.fill('#password', PASSWORD);
+      await page.click('#password-form button[type=submit]');
+      await ui.step('step-ended', 'This sign-in cannot continue');
+      assert.match(await page.textContent('#ended-text'), /expired/);
+      assert.equal((await page.textContent('#ended-return')).trim(), 'Back to the application');
+      await page.click('#ended-return');
+      await page.waitForURL((u) => u.href.startsWith(REDIRECT));
+      const back = new URL(page.url());
+      assert.equal(back.searchParams.get('error'), 'access_denied');
+      assert.equal(back.searchParams.get('state'), 'rp-state-1');
+      assert.equal(back.searchParams.get('iss'), site.url('').replace(/\/$/, ''));
+      assert.equal(back.searchParams.get('code'), null);
     });
 
     it('the login page follows the application\'s ui_locales over the browser\'s languages', { timeout: TIMEOUT }, async () => {

@@ -105,7 +105,12 @@ async fn a_correct_password_leads_to_the_second_factor() {
     assert_eq!(step["next"], "second_factor");
     assert_eq!(
         step["factors"],
-        json!([{"id": "email", "kind": "email_otp", "label": "Email on R***@example.com"}])
+        json!([{
+            "id": "email",
+            "kind": "email_otp",
+            "label": "Email on R***@example.com",
+            "masked_email": "R***@example.com"
+        }])
     );
     assert_eq!(step["default_factor"], "email");
     assert_eq!(step["identifier_deprecated"], false);

@@ -21,6 +21,7 @@ mod http;
 mod import;
 mod keys;
 mod login;
+mod login_enrolment;
 mod logs;
 mod mail;
 mod migrations;

@@ -36,6 +36,26 @@ async fn the_reference_ui_is_served_with_a_strict_policy() {
     let page = res.text().await.expect("html");
     assert!(page.contains("/ui/style.css"), "{page}");
 
+    // The icon every page names, also where browsers look on their own, under the
+    // same policy (an SVG: no inline script or style in it).
+    let assets = crate::support::workspace_root().join("crates/gatehouse-ui/assets");
+    for entry in std::fs::read_dir(assets).expect("assets") {
+        let path = entry.expect("entry").path();
+        if path.extension().is_some_and(|e| e == "html") {
+            let html = std::fs::read_to_string(&path).expect("page");
+            let icon = r#"<link rel="icon" href="/ui/favicon.svg" type="image/svg+xml">"#;
+            assert!(html.contains(icon), "{}", path.display());
+        }
+    }
+    for icon in ["/favicon.ico", "/ui/favicon.svg"] {
+        let res = client.get(server.url(icon)).send().await.expect("icon");
+        assert_eq!(res.status(), StatusCode::OK, "{icon}");
+        assert_eq!(res.headers()["content-type"], "image/svg+xml", "{icon}");
+        assert!(res.headers().contains_key("content-security-policy"));
+        let svg = res.text().await.expect("svg");
+        assert!(svg.starts_with("<svg") && !svg.contains("<script") && !svg.contains("style="));
+    }
+
     let res = client
         .get(server.url("/ui/style.css"))
         .send()

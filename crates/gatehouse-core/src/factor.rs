@@ -292,12 +292,61 @@ pub struct FactorOffer {
     /// The factor's id, or `email` for the implicit e-mail code.
     pub id: String,
     pub kind: FactorKind,
-    /// Safe to show before the second step: `Email on r***@example.com`.
+    /// Safe to show before the second step: `Email on r***@example.com` (English).
     pub label: String,
+    /// The parts of `label`, for a UI that names the factor in its own language: the
+    /// masked address of an e-mail code (`r***@example.com`)…
+    pub masked_email: Option<String>,
+    /// …the name the user (or an import) gave the factor…
+    pub name: Option<String>,
+    /// …and the last digits of an imported SMS factor's phone.
+    pub phone_ending: Option<String>,
 }
 
 /// The id of the e-mail code every account with an address has, enrolled or not.
 pub const IMPLICIT_EMAIL_FACTOR: &str = "email";
+
+/// How an import labels an SMS factor: this, then the phone's last digits.
+pub const PHONE_ENDING_LABEL: &str = "Phone ending ";
+
+/// The offer of `factor`: its label and the label's parts.
+pub fn offer_of(factor: &Factor, email: Option<&Email>) -> FactorOffer {
+    let stored = factor.label.clone();
+    let (mut name, mut masked_email, mut phone_ending) = (None, None, None);
+    match factor.kind {
+        FactorKind::EmailOtp => masked_email = email.map(Email::masked),
+        FactorKind::RecoveryCode => {}
+        FactorKind::Sms => match stored
+            .as_deref()
+            .and_then(|l| l.strip_prefix(PHONE_ENDING_LABEL))
+        {
+            Some(digits) => phone_ending = Some(digits.to_owned()),
+            None => name = stored,
+        },
+        // An import's English default ("Authenticator app") is no name of the user's.
+        _ => name = stored.filter(|n| Some(n.as_str()) != unnamed_label(factor.kind)),
+    }
+    FactorOffer {
+        id: factor.id.to_string(),
+        kind: factor.kind,
+        label: offer_label(factor, email),
+        masked_email,
+        name,
+        phone_ending,
+    }
+}
+
+/// The offer of the e-mail code that comes with the account's address.
+pub fn implicit_email_offer(email: &Email) -> FactorOffer {
+    FactorOffer {
+        id: IMPLICIT_EMAIL_FACTOR.to_owned(),
+        kind: FactorKind::EmailOtp,
+        label: format!("Email on {}", email.masked()),
+        masked_email: Some(email.masked()),
+        name: None,
+        phone_ending: None,
+    }
+}
 
 /// How a factor is named to its owner: the name they gave it, else its kind's.
 pub fn offer_label(factor: &Factor, email: Option<&Email>) -> String {
@@ -307,13 +356,21 @@ pub fn offer_label(factor: &Factor, email: Option<&Email>) -> String {
             || "Email".to_owned(),
             |e| format!("Email on {}", e.masked()),
         ),
-        FactorKind::Totp => named("Authenticator app"),
-        FactorKind::SecurityKey => named("Security key"),
-        FactorKind::Passkey => named("Passkey"),
-        FactorKind::Platform => named("Biometric key"),
         FactorKind::Push => format!("Push notification to {}", named("your phone")),
         FactorKind::RecoveryCode => "Recovery code".to_owned(),
-        FactorKind::Sms => named("Phone (SMS)"),
+        kind => named(unnamed_label(kind).unwrap_or_default()),
+    }
+}
+
+/// The English name of a factor of `kind` its owner did not name.
+fn unnamed_label(kind: FactorKind) -> Option<&'static str> {
+    match kind {
+        FactorKind::Totp => Some("Authenticator app"),
+        FactorKind::SecurityKey => Some("Security key"),
+        FactorKind::Passkey => Some("Passkey"),
+        FactorKind::Platform => Some("Biometric key"),
+        FactorKind::Sms => Some("Phone (SMS)"),
+        FactorKind::EmailOtp | FactorKind::Push | FactorKind::RecoveryCode => None,
     }
 }
 
@@ -352,24 +409,13 @@ fn offers_where(
         .filter(|f| !phishing_resistant || f.kind.is_phishing_resistant())
         .collect();
     usable.sort_by_key(|f| std::cmp::Reverse((f.last_used_at, f.created_at)));
-    let mut offers: Vec<FactorOffer> = usable
-        .iter()
-        .map(|f| FactorOffer {
-            id: f.id.to_string(),
-            kind: f.kind,
-            label: offer_label(f, email),
-        })
-        .collect();
+    let mut offers: Vec<FactorOffer> = usable.iter().map(|f| offer_of(f, email)).collect();
     let has_email_factor = usable.iter().any(|f| f.kind == FactorKind::EmailOtp);
     if let Some(address) = email
         && !has_email_factor
         && registry.check_accepted(FactorKind::EmailOtp).is_ok()
     {
-        offers.push(FactorOffer {
-            id: IMPLICIT_EMAIL_FACTOR.to_owned(),
-            kind: FactorKind::EmailOtp,
-            label: format!("Email on {}", address.masked()),
-        });
+        offers.push(implicit_email_offer(address));
     }
     let default = offers
         .iter()
@@ -492,6 +538,30 @@ mod tests {
         assert_eq!(offers[0].label, "Pixel");
         assert_eq!(offers[3].label, "Email on r***@example.com");
         assert_eq!(offers[3].id, IMPLICIT_EMAIL_FACTOR);
+        // The label's parts, for a UI in another language.
+        assert_eq!(offers[0].name.as_deref(), Some("Pixel"));
+        assert_eq!(offers[1].name, None);
+        assert_eq!(offers[3].masked_email.as_deref(), Some("r***@example.com"));
+        assert_eq!(offers[3].name, None);
+    }
+
+    #[test]
+    fn an_offer_gives_the_parts_of_its_label_apart() {
+        let email = Email::parse("rie@example.com").unwrap();
+        let mut sms = factor(FactorKind::Sms, FactorStatus::Active);
+        sms.label = Some(format!("{PHONE_ENDING_LABEL}1234"));
+        let offer = offer_of(&sms, Some(&email));
+        assert_eq!(offer.label, "Phone ending 1234");
+        assert_eq!(offer.phone_ending.as_deref(), Some("1234"));
+        assert_eq!((offer.name, offer.masked_email), (None, None));
+        let mut imported = factor(FactorKind::Totp, FactorStatus::Active);
+        imported.label = Some("Authenticator app".to_owned());
+        assert_eq!(offer_of(&imported, Some(&email)).name, None);
+        let mut enrolled = factor(FactorKind::EmailOtp, FactorStatus::Active);
+        enrolled.label = Some("ignored".to_owned());
+        let offer = offer_of(&enrolled, Some(&email));
+        assert_eq!(offer.masked_email.as_deref(), Some("r***@example.com"));
+        assert_eq!(offer.name, None);
     }
 
     #[test]

@@ -70,6 +70,8 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(api::second_factor::verify)
         .service(api::consent::get_consent)
         .service(api::consent::post_consent)
+        .service(api::login_enrolment::start)
+        .service(api::login_enrolment::confirm)
         .service(api::logout::get_logout)
         .service(api::logout::answer_logout)
         .service(api::registration::resend)

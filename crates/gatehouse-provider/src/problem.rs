@@ -79,6 +79,12 @@ pub struct ProblemMembers {
     /// `factor_not_enrollable`: why this kind cannot be added.
     #[schema(nullable = false)]
     pub reason: Option<String>,
+    /// `login_request_expired`, `login_request_completed`: the way back to the
+    /// application, the client's redirect URI with `error=access_denied`,
+    /// `error_description`, the request's `state` and `iss` (RFC 9207). Absent when
+    /// the client or its redirect URI is no longer registered.
+    #[schema(nullable = false, format = "uri")]
+    pub return_to: Option<String>,
 }
 
 /// A refused member of a request body.

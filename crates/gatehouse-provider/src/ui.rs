@@ -24,21 +24,34 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
      form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
+/// The UI's icon, which every page names; also at `/favicon.ico`, where browsers look
+/// for one on their own (an SVG there too: browsers go by the media type).
+const ICON: &str = "favicon.svg";
+
 /// `/ui/` and everything under it; `/` leads there.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ui/{path:.*}", web::get().to(serve)).route(
-        "/",
-        web::get().to(|| async {
-            HttpResponse::Found()
-                .insert_header((header::LOCATION, "/ui/"))
-                .finish()
-        }),
-    );
+    cfg.route("/ui/{path:.*}", web::get().to(serve))
+        .route(
+            "/favicon.ico",
+            web::get().to(|state: web::Data<AppState>| async move { file(&state, ICON).await }),
+        )
+        .route(
+            "/",
+            web::get().to(|| async {
+                HttpResponse::Found()
+                    .insert_header((header::LOCATION, "/ui/"))
+                    .finish()
+            }),
+        );
 }
 
 /// A file of the UI: a page by its name (`/ui/login`), anything else by its path.
 async fn serve(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
-    let name = req.match_info().get("path").unwrap_or_default();
+    file(&state, req.match_info().get("path").unwrap_or_default()).await
+}
+
+/// The answer for `/ui/{name}`.
+async fn file(state: &AppState, name: &str) -> HttpResponse {
     let dir = state.config.ui.assets_dir.trim();
     let found = if dir.is_empty() {
         gatehouse_ui::page(name).map(|a| (Cow::Borrowed(a.body), a.content_type()))

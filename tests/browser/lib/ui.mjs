@@ -55,6 +55,11 @@ export async function openUi(browser, lang = 'en', {
   const cdp = await context.newCDPSession(page);
   const errors = [];
   page.on('pageerror', (e) => errors.push(`uncaught: ${e.message}`));
+  // Anything the pages load that is not there (a favicon included) is an error; the
+  // API's refusals are answers.
+  page.on('response', (r) => {
+    if (r.status() === 404 && !new URL(r.url()).pathname.startsWith('/api/')) errors.push(`404: ${r.url()}`);
+  });
   page.on('console', (m) => {
     // API refusals show as "Failed to load resource" (the page handles them).
     if (m.type() === 'error' && !m.text().startsWith('Failed to load resource')) errors.push(m.text());

@@ -7,7 +7,7 @@
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use gatehouse_core::factor::{
-    EffectiveStatus, FactorUnavailable, IMPLICIT_EMAIL_FACTOR, offer_label,
+    EffectiveStatus, FactorUnavailable, IMPLICIT_EMAIL_FACTOR, implicit_email_offer, offer_of,
 };
 use gatehouse_core::ports::{AuditLog, FactorGuardRepository, FactorRepository, RepositoryError};
 use gatehouse_core::{
@@ -19,6 +19,7 @@ use utoipa::ToSchema;
 
 use super::account::{blocking, in_tx, no_store};
 use super::account_auth::AccountCaller;
+use super::login::{FactorOfferView, LabelParts};
 use crate::factors::bodies::{EnrolmentSetup, FactorConfirmation, FactorKindName};
 use crate::factors::kind_mismatch;
 use crate::factors::{FactorContext, FactorError, Verdict};
@@ -37,8 +38,11 @@ pub struct FactorView {
     /// `platform` is the biometric key; `sms` is retired.
     #[schema(value_type = FactorKindName, example = "totp")]
     pub kind: FactorKind,
-    /// The name the user gave it, or a description.
+    /// The name the user gave it, or a description (English: a UI in another language
+    /// builds its own from `kind` and the label's parts).
     pub label: String,
+    #[serde(flatten)]
+    pub parts: LabelParts,
     /// `pending` (not confirmed yet), `active`, `disabled` (by this server) or
     /// `retired` (the kind is no longer supported; never offered at login).
     #[schema(value_type = FactorStatusName, example = "active")]
@@ -105,10 +109,12 @@ pub struct EnrolmentStarted {
 }
 
 fn view(factor: &Factor, account: &Account, state: &AppState) -> FactorView {
+    let offer = FactorOfferView::from(offer_of(factor, account.email.as_ref()));
     FactorView {
-        id: factor.id.to_string(),
+        id: offer.id,
         kind: factor.kind,
-        label: offer_label(factor, account.email.as_ref()),
+        label: offer.label,
+        parts: offer.parts,
         status: state.config.factors.effective_status(factor),
         created_at: factor.created_at,
         last_used_at: factor.last_used_at,
@@ -162,6 +168,9 @@ pub enum Via<'a> {
     Registration,
     /// A phone registering itself with its enrolment ticket.
     PushDevice,
+    /// The owner's browser right after a login through this client (the biometric key
+    /// a finished login offers).
+    Login(&'a str),
 }
 
 impl<'a> From<&'a AccountCaller> for Actor<'a> {
@@ -205,6 +214,9 @@ pub fn record_change(
         Via::Client(client_id) => event.with_detail("client_id", client_id),
         Via::Registration => event.with_detail("via", "registration"),
         Via::PushDevice => event.with_detail("via", "push_device"),
+        Via::Login(client_id) => event
+            .with_detail("client_id", client_id)
+            .with_detail("via", "login"),
     };
     event.ip = actor.ip.map(str::to_owned);
     event.user_agent = actor.user_agent.map(str::to_owned);
@@ -268,10 +280,12 @@ pub async fn list(
         if let Some(email) = &account.email
             && !has_email_factor
         {
+            let offer = FactorOfferView::from(implicit_email_offer(email));
             factors.push(FactorView {
-                id: IMPLICIT_EMAIL_FACTOR.to_owned(),
+                id: offer.id,
                 kind: FactorKind::EmailOtp,
-                label: format!("Email on {}", email.masked()),
+                label: offer.label,
+                parts: offer.parts,
                 status: EffectiveStatus::Active,
                 created_at: account.created_at,
                 last_used_at: None,

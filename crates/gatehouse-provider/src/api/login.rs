@@ -76,8 +76,36 @@ pub async fn bound_request(
 /// The same, on a connection the caller already holds: inside the transaction of the
 /// step, the request is read once and, locked, cannot change until the step commits
 /// (two proofs racing finish a login once). `browser` is the id the browser presents
-/// (`browser::presented`).
+/// (`browser::presented`). An expired or finished login is refused with `return_to`:
+/// the way back to the client.
 pub fn load_bound(
+    requests: &(impl LoginRequestRepository + ClientRepository),
+    state: &AppState,
+    browser: Option<&str>,
+    challenge: &str,
+) -> Result<LoginRequest, Problem> {
+    let login = load_for_browser(requests, state, browser, challenge)?;
+    if login.is_expired(state.clock.now()) {
+        let problem = Problem::new(
+            ProblemCode::LoginRequestExpired,
+            "This login request has expired",
+        )
+        .with_detail("Start again from the application");
+        return Err(with_way_back(problem, requests, state, &login, "expired"));
+    }
+    if login.completed_at.is_some() {
+        let problem = Problem::new(
+            ProblemCode::LoginRequestCompleted,
+            "This login is already complete",
+        );
+        return Err(with_way_back(problem, requests, state, &login, "completed"));
+    }
+    Ok(login)
+}
+
+/// The login request `challenge`, locked, if `browser` is the one that started it,
+/// whatever its state.
+pub fn load_for_browser(
     requests: &impl LoginRequestRepository,
     state: &AppState,
     browser: Option<&str>,
@@ -87,7 +115,7 @@ pub fn load_bound(
         .login_request_for_update(challenge)
         .map_err(Problem::from)?
         .ok_or_else(|| Problem::new(ProblemCode::LoginRequestNotFound, "No such login request"))?;
-    // Checked before expiry, so another browser learns nothing about the request.
+    // Checked before anything else, so another browser learns nothing about the request.
     let bound = browser.is_some_and(|id| state.secrets.hasher.verify(id, &login.browser_hash));
     if !bound {
         return Err(Problem::new(
@@ -95,20 +123,45 @@ pub fn load_bound(
             "This login was started in another browser",
         ));
     }
-    if login.is_expired(state.clock.now()) {
-        return Err(Problem::new(
-            ProblemCode::LoginRequestExpired,
-            "This login request has expired",
-        )
-        .with_detail("Start again from the application"));
-    }
-    if login.completed_at.is_some() {
-        return Err(Problem::new(
-            ProblemCode::LoginRequestCompleted,
-            "This login is already complete",
-        ));
-    }
     Ok(login)
+}
+
+/// Adds `return_to` to the problem of a login that is over: the client's redirect URI
+/// with `error=access_denied`, a description, the request's `state` and `iss`
+/// (RFC 9207), so the page can send the user back to the application, as Ory does.
+/// `access_denied` (RFC 6749 §4.1.2.1, kept by OpenID Connect Core §3.1.2.6): the
+/// request ended without an authorization; `login_required` and
+/// `interaction_required` are answers to `prompt=none`, which this was not. Only while
+/// the client is still registered with that redirect URI; otherwise there is no way back.
+fn with_way_back(
+    problem: Problem,
+    clients: &impl ClientRepository,
+    state: &AppState,
+    login: &LoginRequest,
+    why: &str,
+) -> Problem {
+    let request = &login.request;
+    let registered = ClientId::parse(&request.client_id)
+        .ok()
+        .and_then(|id| clients.client_by_id(&id).ok().flatten())
+        .is_some_and(|client| client.redirect_uris.contains(&request.redirect_uri));
+    if !registered {
+        return problem;
+    }
+    let description = format!("the login request {why}");
+    let location = redirect_location(
+        &request.redirect_uri,
+        &[
+            ("error", Some("access_denied")),
+            ("error_description", Some(&description)),
+            ("state", request.state.as_deref()),
+        ],
+        &state.config.server.issuer,
+    );
+    match location {
+        Some(url) => problem.with_extension("return_to", url.into()),
+        None => problem,
+    }
 }
 
 /// The login request: which application asks, for what, and the next step.
@@ -119,8 +172,8 @@ pub fn load_bound(
         (status = 200, body = LoginView),
         (status = 403, description = "Started in another browser (`browser_mismatch`)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Unknown (`login_request_not_found`)", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Already complete (`login_request_completed`)", body = Problem, content_type = "application/problem+json"),
-        (status = 410, description = "Expired (`login_request_expired`)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Already complete (`login_request_completed`, with `return_to`)", body = Problem, content_type = "application/problem+json"),
+        (status = 410, description = "Expired (`login_request_expired`, with `return_to`: send the browser there to go back to the application)", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/api/v1/login/{login_challenge}")]
@@ -265,8 +318,29 @@ pub struct FactorOfferView {
     pub id: String,
     #[schema(value_type = FactorKindName)]
     pub kind: FactorKind,
-    /// Safe to show before the second step: `Email on r***@example.com`.
+    /// Safe to show before the second step: `Email on r***@example.com`. English: a
+    /// UI in another language builds its own from `kind` and the members below.
     pub label: String,
+    #[serde(flatten)]
+    pub parts: LabelParts,
+}
+
+/// What a factor's English `label` is made of, for a UI that names the factor in its
+/// own language: each member only where the factor has it.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct LabelParts {
+    /// An e-mail code's address, masked: `r***@example.com`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub masked_email: Option<String>,
+    /// The name the user gave the factor (`Pixel 8`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub name: Option<String>,
+    /// An imported SMS factor: the last digits of its phone number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub phone_ending: Option<String>,
 }
 
 impl From<FactorOffer> for FactorOfferView {
@@ -275,6 +349,11 @@ impl From<FactorOffer> for FactorOfferView {
             id: offer.id,
             kind: offer.kind,
             label: offer.label,
+            parts: LabelParts {
+                masked_email: offer.masked_email,
+                name: offer.name,
+                phone_ending: offer.phone_ending,
+            },
         }
     }
 }

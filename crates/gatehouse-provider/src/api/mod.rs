@@ -12,6 +12,7 @@ pub mod bearer;
 pub mod brute_force;
 pub mod consent;
 pub mod login;
+pub mod login_enrolment;
 pub mod logout;
 pub mod origin;
 pub mod password_rules;

@@ -48,8 +48,9 @@ pub struct LoginDone {
     #[schema(nullable = false)]
     pub consent: Option<ConsentView>,
     /// The account has no platform ("biometric") key and the server's policy suggests
-    /// one: the UI may offer to register it now (`POST /api/v1/account/factors`
-    /// `{"kind": "platform"}`) before following `redirect_to`.
+    /// one: the UI may offer to register it now, from this browser, within five minutes
+    /// (`POST /api/v1/login/{login_challenge}/enrolment`, then `…/enrolment/confirm`),
+    /// before following `redirect_to`.
     pub offer_platform_enrolment: bool,
 }
 
@@ -365,7 +366,7 @@ pub(crate) fn done(state: &AppState, session_token: String, finished: Finished) 
 
 /// Whether to suggest a platform ("biometric") key after this login: the policy says
 /// so, the kind can be enrolled here, and the account has none yet.
-fn offer_platform(
+pub(crate) fn offer_platform(
     tx: &Tx<'_>,
     state: &AppState,
     account: &Account,

@@ -7,6 +7,7 @@
 //! Conflicts and invalid rows are reported and skipped, never merged, never fatal.
 
 use chrono::{DateTime, Utc};
+use gatehouse_core::factor::PHONE_ENDING_LABEL;
 use gatehouse_core::migration::{LegacyRecord, MigrationPlanner, PlannedIdentity, non_blank};
 use gatehouse_core::ports::{
     AccountImport, AccountRepository as _, MigrationRepository as _, RepositoryError, UniqueField,
@@ -426,7 +427,7 @@ fn new_account(
     };
     let mut factors = Vec::new();
     if let Some(phone) = text(&record.sms_phone) {
-        let label = format!("Phone ending {}", last_digits(&phone));
+        let label = format!("{PHONE_ENDING_LABEL}{}", last_digits(&phone));
         factors.push(factor(FactorKind::Sms, label));
     }
     if let (Some(sealer), Some(encoded)) = (options.totp_sealer, text(&record.totp_secret)) {

@@ -98,6 +98,7 @@ problem_codes! {
     InvalidQuery = "invalid_query", BAD_REQUEST;
     InvalidRequest = "invalid_request", BAD_REQUEST;
     InvalidToken = "invalid_token", UNAUTHORIZED;
+    LoginNotFinished = "login_not_finished", CONFLICT;
     LoginRequestCompleted = "login_request_completed", CONFLICT;
     LoginRequestExpired = "login_request_expired", GONE;
     LoginRequestNotFound = "login_request_not_found", NOT_FOUND;
@@ -115,6 +116,7 @@ problem_codes! {
     PasswordPolicy = "password_policy", UNPROCESSABLE_ENTITY;
     PasswordRequired = "password_required", CONFLICT;
     PayloadTooLarge = "payload_too_large", PAYLOAD_TOO_LARGE;
+    PlatformEnrolmentNotOffered = "platform_enrolment_not_offered", CONFLICT;
     PushChallengeAnswered = "push_challenge_answered", CONFLICT;
     PushChallengeExpired = "push_challenge_expired", GONE;
     PushChallengeNotFound = "push_challenge_not_found", NOT_FOUND;

@@ -115,13 +115,15 @@ const EN = {
   'ended.no_challenge': 'Open this page from the application you want to sign in to.',
   'ended.consent': '{client} asks for your consent, which this page cannot ask for yet. Ask the operator to add the application as a first-party one.',
   'ended.back': 'Go back',
+  'ended.return': 'Back to the application',
 
   'done.title': 'You are signed in',
   'done.redirecting': 'Returning to {client}…',
-  'done.offer':
-    'Sign in faster next time with this device’s fingerprint, face or screen lock: add a biometric key in your account settings.',
-  'done.add_platform': 'Add a biometric key',
-  'done.continue': 'Continue to {client}',
+  'done.offer_title': 'Add a biometric key?',
+  'done.offer': 'Sign in faster next time with this device’s fingerprint, face or screen lock.',
+  'done.add': 'Add',
+  'done.not_now': 'Not now',
+  'done.platform_added': 'Biometric key added. Returning to {client}…',
 
   // Registration
   'register.title': 'Set your password',
@@ -520,13 +522,15 @@ const JA = {
   'ended.no_challenge': 'サインインしたいアプリケーションからこのページを開いてください。',
   'ended.consent': '{client} はあなたの同意を求めていますが、このページではまだ同意を確認できません。運用担当者にお問い合わせください。',
   'ended.back': '戻る',
+  'ended.return': 'アプリケーションに戻る',
 
   'done.title': 'サインインしました',
   'done.redirecting': '{client} に戻っています…',
-  'done.offer':
-    '次回から、このデバイスの指紋・顔認証・画面ロックですばやくサインインできます。アカウント設定で生体認証キーを追加してください。',
-  'done.add_platform': '生体認証キーを追加',
-  'done.continue': '{client} に進む',
+  'done.offer_title': '生体認証キーを追加しますか?',
+  'done.offer': '次回から、このデバイスの指紋・顔認証・画面ロックですばやくサインインできます。',
+  'done.add': '追加する',
+  'done.not_now': '今はしない',
+  'done.platform_added': '生体認証キーを追加しました。{client} に戻っています…',
 
   'register.title': 'パスワードを設定',
   'register.intro':

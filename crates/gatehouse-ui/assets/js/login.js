@@ -8,7 +8,9 @@ import {
   alertMessage, busy, byId, clearAlert, clearErrors, clearFieldError, el, fieldError, h,
   languageSwitcher, showStep, status, text,
 } from './dom.js';
+import { createCredential, enrolMessage } from './enrol.js';
 import { chooseLocale } from './i18n.js';
+import { describe } from './names.js';
 import * as webauthn from './webauthn.js';
 
 /** @typedef {import('gatehouse-api').components['schemas']} S */
@@ -27,7 +29,7 @@ import * as webauthn from './webauthn.js';
 /** @typedef {S['PasswordStep']} PasswordStep */
 /** @typedef {import('./dom.js').Message} Message */
 /** @typedef {import('./i18n.js').Key} Key */
-/** @typedef {import('./api.js').ProblemCode<'get_login' | 'password' | 'factor_challenge' | 'factor_verify' | 'passkey_challenge' | 'passkey_verify'>} LoginProblem */
+/** @typedef {import('./api.js').ProblemCode<'get_login' | 'password' | 'factor_challenge' | 'factor_verify' | 'passkey_challenge' | 'passkey_verify' | 'login_enrolment_start' | 'login_enrolment_confirm'>} LoginProblem */
 
 /** The code of a refusal, as one the document lists for the login's operations.
  * @param {unknown} error @returns {LoginProblem | null} */
@@ -91,16 +93,22 @@ const ENDED = {
   browser_mismatch: 'ended.browser_mismatch',
 };
 
-/** @param {Key} key */
-function ended(key) {
+/** @param {Key} key @param {unknown} [returnTo] the problem's way back to the application */
+function ended(key, returnTo) {
   stopCurrent.abort();
   passkeyAutofill.abort();
   remember(null);
   el('nudge').hidden = true;
   text(el('ended-text'), key, { client: clientName() });
-  // Back leads to the page that started the sign-in (the /authorize redirect left
-  // no entry of its own), where the user can start again.
-  el('ended-back').hidden = history.length < 2;
+  // The server's way back (the client's redirect URI with an error), where it still
+  // knows the client: never a script URL, whatever the answer holds.
+  const back = byId('ended-return', HTMLAnchorElement);
+  const url = typeof returnTo === 'string' && URL.canParse(returnTo) ? new URL(returnTo) : null;
+  back.hidden = !url || ['javascript:', 'data:', 'vbscript:', 'blob:', 'file:'].includes(url.protocol);
+  back.href = back.hidden || !url ? '#' : url.href;
+  // Otherwise Back leads to the page that started the sign-in (the /authorize
+  // redirect left no entry of its own), where the user can start again.
+  el('ended-back').hidden = !back.hidden || history.length < 2;
   showStep('step-ended');
 }
 
@@ -114,7 +122,7 @@ function loginProblem(error) {
   if (!code) return false;
   const key = ENDED[code];
   if (key) {
-    ended(key);
+    ended(key, error instanceof ApiError ? error.problem['return_to'] : null);
     return true;
   }
   if (code === 'password_required') {
@@ -268,34 +276,18 @@ async function signInWithPasskey(signal, conditional) {
 
 // ---- Second step: the list and "Try another method" ----------------------------
 
-/** How a method is named: by its kind, in the page's language, plus the name the
- * user gave it. The server's `label` is English ("Email on r***@example.com",
- * "Authenticator app", or the user's name), so the masked address and a user-given
- * name are taken out of it.
- * @param {FactorOfferView} offer
- * @returns {{ kind: Message, name: string | null }} */
-function describeOffer(offer) {
-  if (offer.kind === 'email_otp') {
-    const to = /\S+@\S+$/.exec(offer.label)?.[0];
-    return { kind: to ? ['kind.email_otp', { to }] : ['kind.email_otp_plain'], name: null };
-  }
-  const defaults = ['Authenticator app', 'Security key', 'Passkey', 'Biometric key', 'Recovery code', 'Phone (SMS)'];
-  let name = offer.label;
-  if (offer.kind === 'push') name = name.replace(/^Push notification to /, '').replace(/^your phone$/, '');
-  return { kind: [`kind.${offer.kind}`], name: name && !defaults.includes(name) ? name : null };
-}
-
 function showFactors() {
   stopCurrent.abort();
   status(null);
   const list = el('factor-list');
   list.replaceChildren(
     ...factors.map((offer) => {
-      const { kind, name } = describeOffer(offer);
+      const { kind, name } = describe(offer);
       const button = h('button', { type: 'button', class: 'choice', 'data-factor': offer.id }, [
         text(h('span', { class: 'choice-title' }), ...kind),
       ]);
-      if (name) button.append(h('span', { class: 'choice-detail' }, [name]));
+      if (typeof name === 'string') button.append(h('span', { class: 'choice-detail' }, [name]));
+      else if (name) button.append(text(h('span', { class: 'choice-detail' }), ...name));
       button.addEventListener('click', () => void start(offer, list));
       return h('li', {}, [button]);
     }),
@@ -571,16 +563,48 @@ async function finish(done) {
   }
   const redirectTo = done.redirect_to;
   // The biometric key is offered only where this device has one to add.
-  if (done.offer_platform_enrolment && (await webauthn.platformAvailable())) {
-    const link = byId('done-continue', HTMLAnchorElement);
-    link.href = redirectTo;
-    text(link, 'done.continue', { client: clientName() });
+  if (done.offer_platform_enrolment && webauthn.supported() && (await webauthn.platformAvailable())) {
+    leaving = redirectTo;
     showStep('step-done');
     return;
   }
-  status('done.redirecting', { client: clientName() });
+  backToClient(redirectTo);
+}
+
+/** Where the finished login sends the browser, once the offer is answered. */
+let leaving = '';
+
+/** @param {string} redirectTo @param {boolean} [say] announce it */
+function backToClient(redirectTo, say = true) {
+  if (say) status('done.redirecting', { client: clientName() });
   location.assign(redirectTo);
 }
+
+// "Add a biometric key?": Add runs the browser's prompt at once (the shared
+// enrolment, authorised by the finished login for a few minutes), then on to the
+// application; so does Not now, and a refusal that ends the offer.
+/** @type {Pick<import('./enrol.js').Enroller, 'start' | 'confirm'>} */
+const afterLogin = {
+  start: () => api('POST', `${base}/enrolment`),
+  confirm: (_factor, body) => api('POST', `${base}/enrolment/confirm`, body),
+};
+
+byId('done-add', HTMLButtonElement).addEventListener('click', async () => {
+  clearAlert();
+  try {
+    await busy(el('step-done'), () => createCredential(afterLogin, 'platform', ''));
+  } catch (error) {
+    const code = codeOf(error);
+    if (code === 'platform_enrolment_not_offered' || code === 'login_request_expired') return backToClient(leaving);
+    const key = enrolMessage(error);
+    if (key) alertMessage(key);
+    else showProblem(error);
+    return;
+  }
+  status('done.platform_added', { client: clientName() });
+  backToClient(leaving, false);
+});
+byId('done-continue', HTMLButtonElement).addEventListener('click', () => backToClient(leaving));
 
 byId('ended-back', HTMLButtonElement).addEventListener('click', () => history.back());
 

@@ -7,8 +7,9 @@ import { ApiError, api, commonMessage, seg } from './api.js';
 import { markViolations, renderChecklist as renderPolicy, updateChecklist as tick } from './checklist.js';
 import {
   alertMessage, busy, byId, clearAlert, clearErrors, clearFieldError, el, fieldError, h,
-  languageSwitcher, showStep, status, text,
+  languageSwitcher, showStep, text,
 } from './dom.js';
+import { enrolment, isWebauthn } from './enrol.js';
 import { chooseLocale } from './i18n.js';
 import * as webauthn from './webauthn.js';
 
@@ -18,9 +19,6 @@ import * as webauthn from './webauthn.js';
 /** @typedef {S['SetPassword']} SetPassword */
 /** @typedef {S['SecondFactorChoice']} SecondFactorChoice */
 /** @typedef {S['StartEnrolment']} StartEnrolment */
-/** @typedef {S['EnrolmentStarted']} EnrolmentStarted */
-/** @typedef {S['FactorConfirmation']} FactorConfirmation */
-/** @typedef {S['FactorView']} FactorView */
 /** @typedef {S['CompleteRegistration']} CompleteRegistration */
 /** @typedef {S['RegistrationCompleted']} RegistrationCompleted */
 /** @typedef {S['FactorKindName']} FactorKindName */
@@ -38,23 +36,29 @@ const passwordForm = byId('password-form', HTMLFormElement);
 const passwordInput = byId('new-password', HTMLInputElement);
 const confirmInput = byId('confirm-password', HTMLInputElement);
 const continueButton = byId('password-continue', HTMLButtonElement);
-const totpForm = byId('totp-form', HTMLFormElement);
-const totpInput = byId('totp-code', HTMLInputElement);
-const webauthnForm = byId('webauthn-form', HTMLFormElement);
-const nameInput = byId('factor-name', HTMLInputElement);
 
 /** @type {PasswordRuleView[]} */
 let policy = [];
-/** The factor being set up. @type {FactorView | null} */
-let pending = null;
-/** Stops polling for a phone's registration when the user leaves the push set-up. */
-let stopPolling = new AbortController();
+
+// The set-up of a second factor: the shared enrolment screens, authorised by the link.
+const enrol = enrolment({
+  start: (kind) => {
+    /** @type {StartEnrolment} */
+    const body = { kind };
+    return api('POST', `${base}/factors`, body);
+  },
+  confirm: (factor, body) => api('POST', `${base}/factors/${seg(factor.id)}/confirm`, body),
+  done: (kind) => complete(/** @type {typeof CHOICES[number]} */ (kind), document.body),
+  problem: showProblem,
+  back: () => showStep('step-second-factor'),
+  backLabel: 'register.choose_other',
+});
 
 // ---- The link's state ----------------------------------------------------------
 
 /** @param {'expired' | 'used' | 'unknown'} state */
 function showLinkState(state) {
-  stopPolling.abort();
+  enrol.stop();
   const texts = /** @type {const} */ ({
     expired: ['register.expired_title', 'register.expired_text'],
     used: ['register.used_title', 'register.used_text'],
@@ -141,8 +145,7 @@ async function showChoices(choice) {
   const offered = [];
   for (const kind of CHOICES) {
     if (!choice.choices.includes(kind)) continue;
-    const isWebauthn = kind === 'security_key' || kind === 'passkey' || kind === 'platform';
-    if (isWebauthn && !webauthn.supported()) continue;
+    if (isWebauthn(kind) && !webauthn.supported()) continue;
     // A biometric key only where this device has one.
     if (kind === 'platform' && !(await webauthn.platformAvailable())) continue;
     offered.push(kind);
@@ -154,7 +157,7 @@ async function showChoices(choice) {
         text(h('span', { class: 'choice-title' }), `kind.${kind}`),
         text(h('span', { class: 'choice-detail' }), `choice.${kind}`),
       ]);
-      button.addEventListener('click', () => void setUp(kind, button));
+      button.addEventListener('click', () => void enrol.begin(kind, button));
       return h('li', {}, [button]);
     }),
   );
@@ -162,199 +165,6 @@ async function showChoices(choice) {
 }
 
 byId('later', HTMLButtonElement).addEventListener('click', () => void complete('later', el('step-second-factor')));
-
-for (const button of document.querySelectorAll('button.choose-other')) {
-  button.addEventListener('click', () => {
-    stopPolling.abort();
-    status(null);
-    showStep('step-second-factor');
-  });
-}
-
-/** Starts setting up `kind` and shows its screen.
- * @param {typeof CHOICES[number]} kind @param {HTMLElement} scope */
-async function setUp(kind, scope) {
-  clearAlert();
-  if (kind === 'security_key' || kind === 'passkey' || kind === 'platform') {
-    // The ceremony starts on the next screen's button: a fresh challenge, and the
-    // browser's prompt right after the user's click.
-    showWebauthnStep(kind);
-    return;
-  }
-  try {
-    /** @type {StartEnrolment} */
-    const body = { kind };
-    const started = /** @type {EnrolmentStarted} */ (await busy(scope, () => api('POST', `${base}/factors`, body)));
-    pending = started.factor;
-    const setup = started.setup;
-    if (setup.kind === 'totp') showTotp(setup);
-    else if (setup.kind === 'push') void showPush(setup);
-    else alertMessage('factor.unavailable');
-  } catch (error) {
-    enrolProblem(error);
-  }
-}
-
-/** @param {unknown} error */
-function enrolProblem(error) {
-  const code = codeOf(error);
-  if (code) {
-    /** @type {Partial<Record<RegistrationProblem, Key>>} */
-    const messages = {
-      factor_not_available: 'factor.unavailable',
-      factor_kind_unknown: 'factor.unavailable',
-      factor_disabled: 'factor.unavailable',
-      factor_retired: 'enrol.retired',
-      enrolment_expired: 'enrol.expired',
-      factor_not_pending: 'enrol.expired',
-      webauthn_ceremony_expired: 'webauthn.expired',
-      webauthn_invalid: 'webauthn.invalid',
-      webauthn_not_platform: 'webauthn.not_platform',
-      webauthn_credential_exists: 'webauthn.exists',
-      factor_not_confirmed: 'enrol.expired',
-    };
-    const key = messages[code];
-    if (key) return alertMessage(key);
-  }
-  showProblem(error);
-}
-
-// Authenticator app: the QR code (an <img> of a data: URL, which the page's CSP
-// allows), the secret as text, and a code to prove the app has it.
-
-/** @param {S['TotpSetup']} setup */
-function showTotp(setup) {
-  byId('totp-qr', HTMLImageElement).src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(setup.qr_svg)}`;
-  // Groups of four are easier to copy by hand.
-  el('totp-secret').textContent = setup.secret.replace(/(.{4})(?=.)/g, '$1 ');
-  totpForm.reset();
-  clearErrors(totpForm);
-  showStep('step-totp');
-}
-
-totpForm.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  clearErrors(totpForm);
-  clearAlert();
-  const code = totpInput.value.replace(/\s+/g, '');
-  if (!code) {
-    fieldError(totpInput, 'code.required');
-    totpInput.focus();
-    return;
-  }
-  if (!pending) return;
-  /** @type {FactorConfirmation} */
-  const body = { kind: 'totp', code };
-  const path = `${base}/factors/${seg(pending.id)}/confirm`;
-  try {
-    await busy(totpForm, () => api('POST', path, body));
-    await complete('totp', totpForm);
-  } catch (error) {
-    const code = codeOf(error);
-    if (error instanceof ApiError && (code === 'otp_invalid' || code === 'otp_replayed')) {
-      const left = error.attemptsLeft;
-      if (code === 'otp_replayed') fieldError(totpInput, 'code.replayed');
-      else if (left === null) fieldError(totpInput, 'code.invalid_plain');
-      else fieldError(totpInput, 'code.invalid', { n: left });
-      totpInput.select();
-      totpInput.focus();
-    } else if (error instanceof ApiError && code === 'rate_limited') {
-      alertMessage('code.throttled', { when: { seconds: error.retryAfter ?? 60 } });
-    } else {
-      enrolProblem(error);
-    }
-  }
-});
-
-// Security key, passkey, biometric key: navigator.credentials.create on the user's click.
-
-/** @type {'security_key' | 'passkey' | 'platform'} */
-let webauthnKind = 'security_key';
-
-/** @param {'security_key' | 'passkey' | 'platform'} kind */
-function showWebauthnStep(kind) {
-  webauthnKind = kind;
-  const titles = /** @type {const} */ ({
-    security_key: 'enrol.security_key_title',
-    passkey: 'enrol.passkey_title',
-    platform: 'enrol.platform_title',
-  });
-  text(el('webauthn-title'), titles[kind]);
-  webauthnForm.reset();
-  clearErrors(webauthnForm);
-  showStep('step-webauthn');
-}
-
-webauthnForm.addEventListener('submit', async (event) => {
-  event.preventDefault();
-  clearErrors(webauthnForm);
-  clearAlert();
-  const kind = webauthnKind;
-  const name = nameInput.value.trim();
-  try {
-    await busy(webauthnForm, async () => {
-      /** @type {StartEnrolment} */
-      const start = { kind };
-      const started = /** @type {EnrolmentStarted} */ (await api('POST', `${base}/factors`, start));
-      const setup = started.setup;
-      if (setup.kind !== kind || !('public_key' in setup)) throw new Error(`unexpected set-up ${setup.kind}`);
-      const credential = await webauthn.create(setup.public_key);
-      /** @type {FactorConfirmation} */
-      const body = name ? { kind, credential, name } : { kind, credential };
-      await api('POST', `${base}/factors/${seg(started.factor.id)}/confirm`, body);
-    });
-    await complete(kind, webauthnForm);
-  } catch (error) {
-    if (codeOf(error) === 'invalid_name') {
-      fieldError(nameInput, 'enrol.invalid_name');
-      nameInput.focus();
-    } else if (!(error instanceof ApiError) && webauthn.failure(error) !== 'failed') {
-      alertMessage(webauthn.failure(error) === 'exists' ? 'webauthn.exists' : 'webauthn.cancelled');
-    } else {
-      enrolProblem(error);
-    }
-  }
-});
-
-// Push: the phone scans the QR code and registers itself; confirm answers 409
-// push_device_pending until it has, then 200 with the active factor, so the page
-// polls it.
-
-/** @param {S['PushSetup']} setup */
-async function showPush(setup) {
-  stopPolling.abort();
-  const controller = new AbortController();
-  stopPolling = controller;
-  byId('push-qr', HTMLImageElement).src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(setup.qr_svg)}`;
-  // On the phone itself there is nothing to scan: the same URI as a link opens the
-  // app (only this scheme: never a javascript: URL, whatever the answer holds).
-  const link = byId('push-link', HTMLAnchorElement);
-  link.hidden = !setup.enrolment_uri.startsWith('gatehouse-push:');
-  link.href = link.hidden ? '#' : setup.enrolment_uri;
-  showStep('step-push');
-  status('enrol.push_waiting');
-  const deadline = Date.now() + setup.expires_in * 1000;
-  const path = `${base}/factors/${seg(pending?.id ?? '')}/confirm`;
-  while (!controller.signal.aborted) {
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    if (controller.signal.aborted) return;
-    try {
-      /** @type {FactorConfirmation} */
-      const body = { kind: 'push' };
-      await api('POST', path, body);
-    } catch (error) {
-      const code = codeOf(error);
-      if (code === 'push_device_pending' && Date.now() < deadline) continue;
-      status(null);
-      if (code === 'push_device_pending') alertMessage('enrol.expired');
-      else enrolProblem(error);
-      return;
-    }
-    status(null);
-    await complete('push', el('step-push'));
-    return;
-  }
-}
 
 // ---- Finish --------------------------------------------------------------------
 
@@ -370,7 +180,9 @@ async function complete(secondFactor, scope) {
     else text(el('done-text'), 'register.done_factor', { factor: { key: /** @type {Key} */ (`kind.${kind}`) } });
     showStep('step-done');
   } catch (error) {
-    enrolProblem(error);
+    if (codeOf(error) === 'factor_not_confirmed') alertMessage('enrol.expired');
+    else if (codeOf(error) === 'factor_not_available') alertMessage('factor.unavailable');
+    else showProblem(error);
   }
 }
 
