@@ -612,6 +612,57 @@ for (const backend of backends()) {
       });
     }
 
+    it('a third-party application asks for consent: the scopes ticked, one cleared, Allow; the next login denies, and the application hears access_denied', { timeout: TIMEOUT }, async () => {
+      await site.addThirdPartyClient('partner', ['openid', 'email', 'profile']);
+      const email = newEmail('consent');
+      await importAndInvite(site, email, `old-portal|consent-${accounts}`);
+      const ui = await open('en');
+      const { page } = ui;
+      await setPassword(ui, await registrationMailLink(site, email), email);
+      await page.click('#later');
+      await ui.step('step-done', ui.text.completed);
+      const consentLogin = async () => {
+        const { url, verifier } = authorizeUrl({ client_id: 'partner', scope: 'openid email profile' });
+        await page.goto(url);
+        await ui.step('step-password', ui.text.signIn, { focused: false });
+        await password(ui, email);
+        await ui.step('step-factors', ui.text.chooser);
+        const before = (await site.codes(email)).length;
+        await page.click('#factor-list button');
+        await ui.step('step-code', ui.text.checkMail);
+        await page.fill('#code', await site.waitForCode(email, before));
+        await page.click('#code-form button[type=submit]');
+        await ui.step('step-consent', 'Allow access?');
+        return verifier;
+      };
+
+      const verifier = await consentLogin();
+      assert.match(await page.textContent('#consent-text'), /partner asks to use your account/);
+      const boxes = page.locator('#consent-scopes input[type=checkbox]');
+      assert.deepEqual(await boxes.evaluateAll((all) => all.map((b) => [b.value, b.checked, b.disabled])), [
+        ['openid', true, true],
+        ['email', true, false],
+        ['profile', true, false],
+      ]);
+      assert.equal((await page.textContent('label[for="consent-profile"]')).trim(), 'Your name, language and time zone');
+      await ui.axe('the consent step (en)');
+      await page.uncheck('#consent-profile');
+      await page.click('#consent-form button[type=submit]');
+      await page.waitForURL((u) => u.href.startsWith(REDIRECT));
+      const tokens = await site.redeem(page.url(), verifier, 'partner');
+      assert.deepEqual(tokens.scope.split(' ').sort(), ['email', 'openid']);
+      assert.equal(tokens.refresh_token, undefined, 'no offline_access, no refresh token');
+
+      // Profile was not granted: the next login asks for it again; Deny.
+      await consentLogin();
+      await page.click('#consent-deny');
+      await page.waitForURL((u) => u.href.startsWith(REDIRECT));
+      const back = new URL(page.url());
+      assert.equal(back.searchParams.get('error'), 'access_denied');
+      assert.equal(back.searchParams.get('state'), 'rp-state-1');
+      assert.equal(back.searchParams.get('code'), null);
+    });
+
     it('an expired login leads back to the application: the client hears access_denied with its state', { timeout: TIMEOUT }, async () => {
       const ui = await open('en');
       const { page } = ui;

@@ -222,6 +222,18 @@ export class Site {
     return client.client_secret;
   }
 
+  /** Registers a third-party client (its users are asked for consent) allowed
+   * `scopes`; its secret. */
+  async addThirdPartyClient(id, scopes) {
+    const out = await this.cli(
+      'clients', 'add', '--id', id, '--name', id, '--redirect-uri', REDIRECT,
+      ...scopes.flatMap((scope) => ['--scope', scope]),
+    );
+    const client = JSON.parse(out);
+    this.clients = { ...(this.clients ?? {}), [id]: client.client_secret };
+    return client.client_secret;
+  }
+
   /** Imports a pending account for `email` and mails it its registration link; the token. */
   async invite(email) {
     const file = join(this.dir, `${createHash('sha256').update(email).digest('hex').slice(0, 12)}.jsonl`);

@@ -23,13 +23,15 @@ import * as webauthn from './webauthn.js';
 /** @typedef {S['SecurityKeyChallenge'] | S['PasskeyChallenge'] | S['PlatformChallenge']} WebauthnFactorChallenge */
 /** @typedef {S['FactorProof']} FactorProof */
 /** @typedef {S['LoginDone']} LoginDone */
+/** @typedef {S['ConsentView']} ConsentView */
+/** @typedef {S['ConsentDone']} ConsentDone */
 /** @typedef {S['LoginPending']} LoginPending */
 /** @typedef {S['WebauthnChallenge']} WebauthnChallenge */
 /** @typedef {S['PasskeySignIn']} PasskeySignIn */
 /** @typedef {S['PasswordStep']} PasswordStep */
 /** @typedef {import('./dom.js').Message} Message */
 /** @typedef {import('./i18n.js').Key} Key */
-/** @typedef {import('./api.js').ProblemCode<'get_login' | 'password' | 'factor_challenge' | 'factor_verify' | 'passkey_challenge' | 'passkey_verify' | 'login_enrolment_start' | 'login_enrolment_confirm'>} LoginProblem */
+/** @typedef {import('./api.js').ProblemCode<'get_login' | 'password' | 'factor_challenge' | 'factor_verify' | 'passkey_challenge' | 'passkey_verify' | 'login_enrolment_start' | 'login_enrolment_confirm' | 'get_consent' | 'post_consent'>} LoginProblem */
 
 /** The code of a refusal, as one the document lists for the login's operations.
  * @param {unknown} error @returns {LoginProblem | null} */
@@ -465,7 +467,7 @@ async function showPush(challenge, signal) {
       await sleep(interval, signal);
       const answer = /** @type {LoginDone | LoginPending} */ (await api('POST', path, { kind: 'push' }));
       if (signal.aborted) return;
-      if (answer.next === 'done') return finish(answer);
+      if (answer.next !== 'pending') return finish(answer);
     }
   } catch (error) {
     if (signal.aborted) return;
@@ -555,13 +557,10 @@ async function finish(done) {
   stopCurrent.abort();
   passkeyAutofill.abort();
   remember(null);
-  // A client that is not first-party waits for the consent step (`next: consent`),
-  // which this page does not show yet.
-  if (done.redirect_to === undefined) {
-    ended('ended.consent');
-    return;
-  }
+  // A client that is not first-party asks the user first.
+  if (done.next === 'consent' && done.consent) return showConsent(done.consent);
   const redirectTo = done.redirect_to;
+  if (redirectTo === undefined) return ended('ended.not_found');
   // The biometric key is offered only where this device has one to add.
   if (done.offer_platform_enrolment && webauthn.supported() && (await webauthn.platformAvailable())) {
     leaving = redirectTo;
@@ -608,6 +607,57 @@ byId('done-continue', HTMLButtonElement).addEventListener('click', () => backToC
 
 byId('ended-back', HTMLButtonElement).addEventListener('click', () => history.back());
 
+// ---- Consent ---------------------------------------------------------------------
+
+/** What a scope lets the client see, in the page's language, or the scope itself.
+ * @param {string} scope @returns {Message} */
+function scopeText(scope) {
+  const known = /** @type {Record<string, Key>} */ ({
+    openid: 'consent.scope.openid',
+    email: 'consent.scope.email',
+    profile: 'consent.scope.profile',
+    offline_access: 'consent.scope.offline_access',
+  });
+  const key = known[scope];
+  return key ? [key] : ['consent.scope.other', { scope }];
+}
+
+/** The client's request: each scope a box the user may clear (`openid`, which only
+ * says who they are, stays), ticked. @param {ConsentView} consent */
+function showConsent(consent) {
+  text(el('consent-text'), 'consent.asks', { client: consent.client.client_name });
+  const list = el('consent-scopes');
+  list.replaceChildren();
+  for (const scope of consent.scopes) {
+    const id = `consent-${scope}`;
+    const box = h('input', { type: 'checkbox', id, name: 'scope', value: scope, checked: true, disabled: scope === 'openid' });
+    const label = h('label', { for: id });
+    const [key, params] = scopeText(scope);
+    text(label, key, params);
+    list.append(h('li', {}, [box, label]));
+  }
+  showStep('step-consent');
+}
+
+/** @param {{ grant: string[] } | { deny: true }} answer */
+async function answerConsent(answer) {
+  const form = byId('consent-form', HTMLFormElement);
+  try {
+    const done = /** @type {ConsentDone} */ (await busy(form, () => api('POST', `${base}/consent`, answer)));
+    backToClient(done.redirect_to, answer && 'grant' in answer);
+  } catch (error) {
+    if (!loginProblem(error)) showProblem(error);
+  }
+}
+
+byId('consent-form', HTMLFormElement).addEventListener('submit', (event) => {
+  event.preventDefault();
+  const boxes = el('consent-scopes').querySelectorAll('input[name="scope"]');
+  const grant = [...boxes].flatMap((box) => (box instanceof HTMLInputElement && box.checked ? [box.value] : []));
+  void answerConsent({ grant });
+});
+byId('consent-deny', HTMLButtonElement).addEventListener('click', () => void answerConsent({ deny: true }));
+
 // ---- Start -----------------------------------------------------------------------
 
 async function main() {
@@ -622,6 +672,14 @@ async function main() {
   }
   chooseLocale(view.ui_locales);
   if (view.login_hint) identifierInput.value = view.login_hint;
+  if (view.next === 'consent') {
+    try {
+      return showConsent(/** @type {ConsentView} */ (await api('GET', `${base}/consent`)));
+    } catch (error) {
+      if (!loginProblem(error)) showProblem(error);
+      return;
+    }
+  }
   const step = view.next === 'second_factor' ? recall() : null;
   if (step) {
     factors = step.factors;
