@@ -10,7 +10,6 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 use utoipa_actix_web::AppExt;
-use utoipa_actix_web::service_config::ServiceConfig;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::background::Background;
@@ -27,7 +26,7 @@ use crate::password_pool::PasswordPool;
 use crate::periodic::{self, FirstRun};
 use crate::problem::{Problem, ProblemCode, rewrite_error_response};
 use crate::state::AppState;
-use crate::{api, cors, health, jwks, oidc, openapi, request_id};
+use crate::{cors, health, oidc, openapi, request_id};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
@@ -45,79 +44,6 @@ pub enum StartError {
     Spawn { what: &'static str, reason: String },
     #[error("cannot listen on {bind}: {reason}")]
     Bind { bind: String, reason: String },
-}
-
-/// Every documented route. Used by the server and by the OpenAPI generator alike.
-pub fn routes(cfg: &mut ServiceConfig) {
-    cfg.service(health::healthz)
-        .service(health::readyz)
-        .service(jwks::jwks)
-        .service(oidc::discovery::openid_configuration)
-        .service(oidc::authorize::authorize_get)
-        .service(oidc::authorize::authorize_post)
-        .service(oidc::token::token)
-        .service(oidc::userinfo::userinfo_get)
-        .service(oidc::userinfo::userinfo_post)
-        .service(oidc::revoke::revoke)
-        .service(oidc::revoke::introspect)
-        .service(oidc::end_session::end_session_get)
-        .service(oidc::end_session::end_session_post)
-        .service(api::login::get_login)
-        .service(api::login::password)
-        .service(api::passwordless::challenge)
-        .service(api::passwordless::verify)
-        .service(api::second_factor::challenge)
-        .service(api::second_factor::verify)
-        .service(api::consent::get_consent)
-        .service(api::consent::post_consent)
-        .service(api::login_enrolment::start)
-        .service(api::login_enrolment::confirm)
-        .service(api::logout::get_logout)
-        .service(api::logout::answer_logout)
-        .service(api::registration::resend)
-        .service(api::registration::get_registration)
-        .service(api::registration::set_password)
-        .service(api::registration::start_factor)
-        .service(api::registration::confirm_factor)
-        .service(api::registration::complete)
-        .service(api::admin::import_accounts)
-        .service(api::admin::get_migration_status)
-        .service(api::admin::resend_registration_link)
-        .service(api::admin_accounts::search)
-        .service(api::admin_accounts::show)
-        .service(api::admin_accounts::events)
-        .service(api::account_grants::admin_grants)
-        .service(api::admin_accounts::disable)
-        .service(api::admin_accounts::enable)
-        .service(api::admin_accounts::unlock)
-        .service(api::admin_accounts::logout)
-        .service(api::admin_accounts::erase)
-        .service(api::admin_clients::list)
-        .service(api::admin_clients::create)
-        .service(api::admin_clients::show)
-        .service(api::admin_clients::change)
-        .service(api::admin_clients::rotate)
-        .service(api::admin_clients::remove)
-        .service(api::account::get_profile)
-        .service(api::account::patch_profile)
-        .service(api::account::change_password)
-        .service(api::account::list_sessions)
-        .service(api::account::revoke_other_sessions)
-        .service(api::account::revoke_session)
-        .service(api::account::list_events)
-        .service(api::account_grants::list_grants)
-        .service(api::account_grants::revoke_grant)
-        .service(api::account_email::request_change)
-        .service(api::account_email::confirm_change)
-        .service(api::account_email::undo_change)
-        .service(api::account_factors::list)
-        .service(api::account_factors::start_enrolment)
-        .service(api::account_factors::regenerate_recovery_codes)
-        .service(api::account_factors::confirm_enrolment)
-        .service(api::account_factors::remove)
-        .service(api::push_device::register)
-        .service(api::push_device::pending)
-        .service(api::push_device::answer);
 }
 
 /// Largest JSON body any endpoint accepts.
@@ -347,7 +273,7 @@ impl Application {
                 .app_data(allowed.clone())
                 .app_data(json_config())
                 .app_data(query_config())
-                .configure(routes)
+                .configure(crate::routes::routes)
                 .into_app()
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
                 .route(

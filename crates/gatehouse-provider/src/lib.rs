@@ -22,6 +22,7 @@ pub mod periodic;
 pub mod problem;
 pub mod push_notifier;
 pub mod request_id;
+pub mod routes;
 pub mod state;
 pub mod tagged_union;
 pub mod telemetry;

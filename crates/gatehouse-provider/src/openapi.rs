@@ -226,7 +226,7 @@ struct ApiDoc;
 pub fn document() -> Document {
     let (_, paths) = actix_web::App::new()
         .into_utoipa_app()
-        .configure(crate::app::routes)
+        .configure(crate::routes::routes)
         .split_for_parts();
     let mut doc = ApiDoc::openapi();
     doc.merge(paths);

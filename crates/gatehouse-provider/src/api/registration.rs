@@ -111,17 +111,6 @@ fn status_name(status: LinkStatus) -> &'static str {
     }
 }
 
-/// Runs store work on the blocking pool: a refusal is answered as it is, a store
-/// failure as 503 with its cause logged.
-async fn blocking<T: Send + 'static, E: Send + 'static>(
-    work: impl FnOnce() -> Result<T, E> + Send + 'static,
-) -> Result<T, Problem>
-where
-    Problem: From<E>,
-{
-    web::block(work).await?.map_err(Problem::from)
-}
-
 /// The account vanished under the link (erased meanwhile): the link names nothing.
 fn gone(e: RepositoryError) -> Failure {
     match e {
@@ -140,14 +129,15 @@ async fn load(
     }
     let hash = state.secrets.hasher.hash(token);
     let store = state.store.clone();
-    blocking(move || {
+    web::block(move || {
         let link = store.registration_token(&hash)?.ok_or_else(link_unknown)?;
         let account = store
             .account_by_id(link.account_id)?
             .ok_or_else(link_unknown)?;
         Ok::<_, Failure>((link, account))
     })
-    .await
+    .await?
+    .map_err(Problem::from)
 }
 
 /// The link and its account, refusing a link that is not valid.
@@ -246,7 +236,7 @@ pub async fn set_password(
     account.password_hash = Some(hash);
     account.updated_at = state.clock.now();
     let store = state.store.clone();
-    blocking(move || store.update_account(&account).map_err(gone)).await?;
+    web::block(move || store.update_account(&account).map_err(gone)).await??;
     Ok(HttpResponse::Ok().json(SecondFactorChoice {
         next: "second_factor".to_owned(),
         choices: second_factor_choices(&state),
@@ -306,7 +296,7 @@ pub async fn complete(
     // The link reached this address, so the address is proven.
     account.email_verified = true;
     let store = state.store.clone();
-    let won = blocking(move || {
+    let won = web::block(move || {
         store
             .transaction(|tx| {
                 if chosen != FactorKind::EmailOtp
@@ -333,7 +323,7 @@ pub async fn complete(
             })
             .map_err(gone)
     })
-    .await?;
+    .await??;
     match won {
         Completion::Done => Ok(HttpResponse::Ok().json(RegistrationCompleted {
             status: "registered".to_owned(),
@@ -504,7 +494,7 @@ pub async fn resend(
         .map_or_else(|| "unknown".to_owned(), throttle_bucket);
     let ip_key = state.secrets.hasher.hash(&format!("resend:ip:{ip}"));
     let store = state.store.clone();
-    let hits = blocking(move || store.transaction(|tx| tx.hit(&ip_key, start))).await?;
+    let hits = web::block(move || store.transaction(|tx| tx.hit(&ip_key, start))).await??;
     if hits > config.resend_per_ip {
         state.metrics.throttle("registration_resend");
         // The problem answer carries it as `Retry-After` too.
