@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use gatehouse_core::consent::{self, ConsentGrant};
 use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::{
-    AuditLog, ConsentRepository, LoginRequestRepository, SessionRepository,
+    AuditLog, ConsentRepository, LoginRequestRepository, RepositoryError, SessionRepository,
 };
-use gatehouse_core::{AuditKind, Client, NewAuditEvent};
+use gatehouse_core::{AccountId, AuditKind, Client, NewAuditEvent};
 use gatehouse_store::Tx;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -141,9 +141,7 @@ pub async fn get_consent(
             Ok::<_, Failure>(consent_view(&login, &client, grant.as_ref()))
         })
     })
-    .await
-    .map_err(|_| Problem::internal())?
-    .map_err(Problem::from)?;
+    .await??;
     Ok(HttpResponse::Ok().insert_header(no_store()).json(view))
 }
 
@@ -225,7 +223,7 @@ pub async fn post_consent(
     }
     let browser = browser::presented(&req);
     let origin = Origin::of(&req, &state);
-    let code = random::token().map_err(|_| Problem::internal())?;
+    let code = random::token()?;
     let shared = state.clone();
     let challenge = path.into_inner();
     let done = web::block(move || {
@@ -243,23 +241,12 @@ pub async fn post_consent(
             };
             let done = match &answer {
                 ConsentAnswer::Grant(ConsentGranted { grant }) => {
-                    let kept = consent::kept_scopes(&login.request.scopes, grant)
-                        .map_err(|e| Failure::from(invalid(e.to_string())))?;
-                    let (_, previous, _) = consent_for(tx, &login.request, account)?;
-                    let scopes =
-                        consent::merged(previous.as_ref().map(|g| g.scopes.as_slice()), &kept);
-                    tx.put_consent_grant(&ConsentGrant {
-                        account_id: account,
-                        client_id: login.request.client_id.clone(),
-                        scopes,
-                        granted_at: previous.as_ref().map_or(now, |g| g.granted_at),
-                        updated_at: now,
-                    })?;
+                    let scopes = granted(tx, &login, account, grant, now)?;
                     tx.record(
-                        &event(AuditKind::ConsentGranted).with_detail("scopes", kept.join(" ")),
+                        &event(AuditKind::ConsentGranted).with_detail("scopes", scopes.join(" ")),
                     )?;
                     let mut request = login.request.clone();
-                    request.scopes = kept;
+                    request.scopes = scopes;
                     ConsentDone {
                         next: AfterConsent::Done,
                         redirect_to: issue_code(tx, state, &request, &session, &code)?,
@@ -267,23 +254,9 @@ pub async fn post_consent(
                 }
                 ConsentAnswer::Deny(_) => {
                     tx.record(&event(AuditKind::ConsentDenied))?;
-                    let redirect_to = redirect_location(
-                        &login.request.redirect_uri,
-                        &[
-                            ("error", Some("access_denied")),
-                            ("error_description", Some("the user denied the request")),
-                            ("state", login.request.state.as_deref()),
-                        ],
-                        &state.config.server.issuer,
-                    )
-                    .ok_or_else(|| {
-                        gatehouse_core::ports::RepositoryError::Corrupt(
-                            "stored redirect_uri is not a URL".to_owned(),
-                        )
-                    })?;
                     ConsentDone {
                         next: AfterConsent::ReturnToClient,
-                        redirect_to,
+                        redirect_to: denied(state, &login)?,
                     }
                 }
             };
@@ -292,8 +265,43 @@ pub async fn post_consent(
             Ok::<_, Failure>(done)
         })
     })
-    .await
-    .map_err(|_| Problem::internal())?
-    .map_err(Problem::from)?;
+    .await??;
     Ok(HttpResponse::Ok().insert_header(no_store()).json(done))
+}
+
+/// Remembers what the user kept (with what they granted before); the scopes the
+/// code carries.
+fn granted(
+    tx: &Tx<'_>,
+    login: &LoginRequest,
+    account: AccountId,
+    grant: &[String],
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, Failure> {
+    let kept = consent::kept_scopes(&login.request.scopes, grant)
+        .map_err(|e| Failure::from(invalid(e.to_string())))?;
+    let (_, previous, _) = consent_for(tx, &login.request, account)?;
+    let scopes = consent::merged(previous.as_ref().map(|g| g.scopes.as_slice()), &kept);
+    tx.put_consent_grant(&ConsentGrant {
+        account_id: account,
+        client_id: login.request.client_id.clone(),
+        scopes,
+        granted_at: previous.as_ref().map_or(now, |g| g.granted_at),
+        updated_at: now,
+    })?;
+    Ok(kept)
+}
+
+/// The way back to the client after a denial: `access_denied` (RFC 6749 §4.1.2.1).
+fn denied(state: &AppState, login: &LoginRequest) -> Result<String, RepositoryError> {
+    redirect_location(
+        &login.request.redirect_uri,
+        &[
+            ("error", Some("access_denied")),
+            ("error_description", Some("the user denied the request")),
+            ("state", login.request.state.as_deref()),
+        ],
+        &state.config.server.issuer,
+    )
+    .ok_or_else(|| RepositoryError::Corrupt("stored redirect_uri is not a URL".to_owned()))
 }

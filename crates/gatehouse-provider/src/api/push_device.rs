@@ -21,7 +21,9 @@ use gatehouse_core::ports::{
     RepositoryError,
 };
 use gatehouse_core::push::{MAX_REQUEST_LIFETIME, PushChallenge, PushDevice, PushStatus};
-use gatehouse_core::{AuditKind, FactorId, FactorKind, FactorStatus, NewAuditEvent};
+use gatehouse_core::{
+    Account, AuditKind, Factor, FactorId, FactorKind, FactorStatus, NewAuditEvent,
+};
 use gatehouse_store::Tx;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
@@ -228,19 +230,7 @@ pub async fn register(
         let now = state.clock.now();
         let hash = ticket_hash(&state.secrets, ticket.trim());
         in_tx(state, |tx| {
-            let Some(mut device) = tx.push_device_by_ticket(&hash)? else {
-                return Ok(Err(ticket_invalid()));
-            };
-            if device.registered_at.is_some() || now >= device.ticket_expires_at {
-                return Ok(Err(ticket_invalid()));
-            }
-            let Some(mut factor) = tx
-                .factor_by_id(device.factor_id)?
-                .filter(|f| f.status == FactorStatus::Pending && f.kind == FactorKind::Push)
-            else {
-                return Ok(Err(ticket_invalid()));
-            };
-            let Some(account) = tx.account_by_id(device.account_id)? else {
+            let Some((mut device, mut factor, account)) = ticketed(tx, &hash, now)? else {
                 return Ok(Err(ticket_invalid()));
             };
             device.public_jwk = Some(jwk.clone());
@@ -277,6 +267,27 @@ pub async fn register(
     Ok(HttpResponse::Created()
         .insert_header(no_store())
         .json(registered))
+}
+
+/// The pending device a live, unused ticket names, with its factor and account.
+fn ticketed(
+    tx: &Tx<'_>,
+    hash: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<(PushDevice, Factor, Account)>, RepositoryError> {
+    let Some(device) = tx.push_device_by_ticket(hash)? else {
+        return Ok(None);
+    };
+    if device.registered_at.is_some() || now >= device.ticket_expires_at {
+        return Ok(None);
+    }
+    let factor = tx
+        .factor_by_id(device.factor_id)?
+        .filter(|f| f.status == FactorStatus::Pending && f.kind == FactorKind::Push);
+    let account = tx.account_by_id(device.account_id)?;
+    Ok(factor
+        .zip(account)
+        .map(|(factor, account)| (device, factor, account)))
 }
 
 /// The claims of a device-signed request.
