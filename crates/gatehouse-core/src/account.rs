@@ -231,6 +231,15 @@ pub struct Account {
 }
 
 impl Account {
+    /// Given and family name, as one would write them ("" when neither is known).
+    pub fn full_name(&self) -> String {
+        [self.given_name.as_deref(), self.family_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
     /// A new account with nothing but its identity; the caller fills in the rest.
     pub fn new(
         subject: Subject,

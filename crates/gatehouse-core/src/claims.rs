@@ -102,15 +102,7 @@ pub fn profile_claims(account: &Account) -> Map<String, Value> {
             claims.insert(name.to_owned(), Value::String(value.to_owned()));
         }
     };
-    let full = [
-        account.given_name.as_deref(),
-        account.family_name.as_deref(),
-    ]
-    .into_iter()
-    .flatten()
-    .collect::<Vec<_>>()
-    .join(" ");
-    put("name", Some(full.as_str()));
+    put("name", Some(account.full_name().as_str()));
     put("given_name", account.given_name.as_deref());
     put("family_name", account.family_name.as_deref());
     put(

@@ -56,14 +56,7 @@ struct Found {
 
 impl Found {
     fn of(account: &Account) -> Self {
-        let name = [
-            account.given_name.as_deref(),
-            account.family_name.as_deref(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(" ");
+        let name = account.full_name();
         Self {
             id: account.id.to_string(),
             subject: account.subject.to_string(),

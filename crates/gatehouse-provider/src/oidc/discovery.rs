@@ -91,7 +91,8 @@ impl ProviderMetadata {
                 "none",
             ]),
             token_endpoint_auth_signing_alg_values_supported: strings(&SIGNING_ALGS),
-            claims_supported: strings(&[
+            // The ID token's own claims, then those the scopes release.
+            claims_supported: [
                 "iss",
                 "sub",
                 "aud",
@@ -103,16 +104,12 @@ impl ProviderMetadata {
                 "amr",
                 "at_hash",
                 "sid",
-                "email",
-                "email_verified",
-                "name",
-                "given_name",
-                "family_name",
-                "preferred_username",
-                "locale",
-                "zoneinfo",
-                "updated_at",
-            ]),
+            ]
+            .iter()
+            .chain(&claims::EMAIL_CLAIMS)
+            .chain(&claims::PROFILE_CLAIMS)
+            .map(|claim| (*claim).to_owned())
+            .collect(),
             claims_parameter_supported: true,
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
