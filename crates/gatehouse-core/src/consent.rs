@@ -123,6 +123,8 @@ mod tests {
             id_token_alg: SigningAlg::Rs256,
             first_party,
             refresh_without_offline_access: first_party,
+            require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
             lifetimes: TokenLifetimes::default(),
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,

@@ -184,6 +184,9 @@ impl Application {
                 oidc::tokens::ACR_MFA,
                 config.webauthn.phishing_resistant_acr.as_str(),
             ],
+            oidc::discovery::Features {
+                par_required: config.par.required,
+            },
         )
         .map_err(|reason| ConfigError::Invalid {
             key: "server.issuer".to_owned(),

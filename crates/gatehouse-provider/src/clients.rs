@@ -26,6 +26,10 @@ pub struct ClientRequest {
     pub first_party: bool,
     /// Refresh tokens without `offline_access`; left out: on for first-party clients.
     pub refresh_without_offline_access: Option<bool>,
+    /// RFC 9126 §6: `/authorize` takes only pushed requests from this client.
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: tokens only with a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
     pub lifetimes: Option<TokenLifetimes>,
 }
 
@@ -98,6 +102,8 @@ pub fn register(
         refresh_without_offline_access: request
             .refresh_without_offline_access
             .unwrap_or(request.first_party),
+        require_pushed_authorization_requests: request.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: request.dpop_bound_access_tokens,
         lifetimes: request.lifetimes.unwrap_or_default(),
         created_at: now,
         updated_at: now,
@@ -121,6 +127,8 @@ pub struct ClientChange {
     pub id_token_alg: Option<SigningAlg>,
     pub first_party: Option<bool>,
     pub refresh_without_offline_access: Option<bool>,
+    pub require_pushed_authorization_requests: Option<bool>,
+    pub dpop_bound_access_tokens: Option<bool>,
     pub lifetimes: Option<TokenLifetimes>,
 }
 
@@ -177,6 +185,12 @@ pub fn update(
     if let Some(v) = change.refresh_without_offline_access {
         client.refresh_without_offline_access = v;
     }
+    if let Some(v) = change.require_pushed_authorization_requests {
+        client.require_pushed_authorization_requests = v;
+    }
+    if let Some(v) = change.dpop_bound_access_tokens {
+        client.dpop_bound_access_tokens = v;
+    }
     if let Some(v) = change.lifetimes {
         client.lifetimes = v;
     }
@@ -226,6 +240,10 @@ pub struct ClientView {
     pub first_party: bool,
     /// Refresh tokens are issued without the `offline_access` scope.
     pub refresh_without_offline_access: bool,
+    /// RFC 9126 §6: `/authorize` takes only pushed requests (`POST /par`) from it.
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: `/token` answers it only with a DPoP proof (bound tokens).
+    pub dpop_bound_access_tokens: bool,
     pub access_token_lifetime: u32,
     pub id_token_lifetime: u32,
     pub refresh_token_lifetime: u32,
@@ -250,6 +268,8 @@ impl ClientView {
             id_token_signed_response_alg: client.id_token_alg.as_str().to_owned(),
             first_party: client.first_party,
             refresh_without_offline_access: client.refresh_without_offline_access,
+            require_pushed_authorization_requests: client.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: client.dpop_bound_access_tokens,
             access_token_lifetime: client.lifetimes.access_token,
             id_token_lifetime: client.lifetimes.id_token,
             refresh_token_lifetime: client.lifetimes.refresh_token,

@@ -282,6 +282,7 @@ struct RefreshRow {
     expires_at: i64,
     used_at: Option<i64>,
     revoked_at: Option<i64>,
+    dpop_jkt: Option<String>,
 }
 
 impl From<&RefreshToken> for RefreshRow {
@@ -300,6 +301,7 @@ impl From<&RefreshToken> for RefreshRow {
             expires_at: to_millis(t.expires_at),
             used_at: t.used_at.map(to_millis),
             revoked_at: t.revoked_at.map(to_millis),
+            dpop_jkt: t.dpop_jkt.clone(),
         }
     }
 }
@@ -321,6 +323,7 @@ impl TryFrom<RefreshRow> for RefreshToken {
             expires_at: from_millis(row.expires_at)?,
             used_at: row.used_at.map(from_millis).transpose()?,
             revoked_at: row.revoked_at.map(from_millis).transpose()?,
+            dpop_jkt: row.dpop_jkt,
         })
     }
 }

@@ -13,8 +13,8 @@ use serde::Serialize;
 
 use crate::connection::Store;
 use crate::schema::{
-    authorization_codes, login_requests, push_challenges, revoked_access_tokens,
-    used_client_assertions,
+    authorization_codes, login_requests, push_challenges, pushed_authorization_requests,
+    revoked_access_tokens, used_client_assertions,
 };
 use crate::time::to_millis;
 use crate::transaction::Connected;
@@ -27,6 +27,7 @@ pub struct Purged {
     pub push_challenges: usize,
     pub access_token_revocations: usize,
     pub client_assertions: usize,
+    pub pushed_requests: usize,
 }
 
 impl Purged {
@@ -36,6 +37,7 @@ impl Purged {
             + self.push_challenges
             + self.access_token_revocations
             + self.client_assertions
+            + self.pushed_requests
     }
 }
 
@@ -78,6 +80,14 @@ impl Store {
                 diesel::delete(
                     used_client_assertions::table
                         .filter(used_client_assertions::expires_at.lt(now)),
+                )
+                .execute(c)
+            })?,
+            // Past its expiry a pushed request is refused before it is looked up.
+            pushed_requests: self.run(|c| {
+                diesel::delete(
+                    pushed_authorization_requests::table
+                        .filter(pushed_authorization_requests::expires_at.lt(now)),
                 )
                 .execute(c)
             })?,

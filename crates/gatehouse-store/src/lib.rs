@@ -24,6 +24,7 @@ mod migrations;
 mod otp;
 mod outbox;
 mod push;
+mod pushed_requests;
 mod recovery_codes;
 mod registration_tokens;
 mod schema;

@@ -59,6 +59,12 @@ pub struct AddClient {
     /// (default: true for a first-party client, false otherwise).
     #[arg(long, value_name = "BOOL")]
     refresh_without_offline_access: Option<bool>,
+    /// Take authorization requests from this client only pushed (PAR, RFC 9126).
+    #[arg(long)]
+    require_pushed_authorization_requests: bool,
+    /// Issue tokens to this client only with a DPoP proof (RFC 9449).
+    #[arg(long)]
+    dpop_bound_access_tokens: bool,
     #[arg(long, value_name = "SECONDS")]
     access_token_ttl: Option<u32>,
     #[arg(long, value_name = "SECONDS")]
@@ -102,6 +108,8 @@ pub fn run(command: ClientsCommand, context: &Context) -> Result<(), Failure> {
                 id_token_alg: add.id_token_alg,
                 first_party: add.first_party,
                 refresh_without_offline_access: add.refresh_without_offline_access,
+                require_pushed_authorization_requests: add.require_pushed_authorization_requests,
+                dpop_bound_access_tokens: add.dpop_bound_access_tokens,
                 lifetimes: Some(TokenLifetimes {
                     access_token: add.access_token_ttl.unwrap_or(defaults.access_token),
                     id_token: add.id_token_ttl.unwrap_or(defaults.id_token),

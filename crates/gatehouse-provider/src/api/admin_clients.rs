@@ -81,6 +81,12 @@ pub struct NewClient {
     /// Issue refresh tokens without the `offline_access` scope. Default: the value of
     /// `first_party` (third-party clients need `offline_access` asked for and granted).
     pub refresh_without_offline_access: Option<bool>,
+    /// RFC 9126 §6: `/authorize` takes only pushed requests (`POST /par`) from it.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: `/token` answers it only with a DPoP proof.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// Seconds (an unsigned 32-bit number).
     #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
@@ -109,6 +115,10 @@ pub struct ClientPatch {
     pub first_party: Option<bool>,
     /// Issue refresh tokens without the `offline_access` scope.
     pub refresh_without_offline_access: Option<bool>,
+    /// RFC 9126 §6: `/authorize` takes only pushed requests from it.
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.2: `/token` answers it only with a DPoP proof.
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Seconds (an unsigned 32-bit number).
     #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
@@ -252,6 +262,8 @@ pub async fn create(
         id_token_alg: new.id_token_signed_response_alg,
         first_party: new.first_party,
         refresh_without_offline_access: new.refresh_without_offline_access,
+        require_pushed_authorization_requests: new.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: new.dpop_bound_access_tokens,
         lifetimes: Some(TokenLifetimes {
             access_token: new.access_token_lifetime.unwrap_or(defaults.access_token),
             id_token: new.id_token_lifetime.unwrap_or(defaults.id_token),
@@ -332,6 +344,8 @@ pub async fn change(
             id_token_alg: patch.id_token_signed_response_alg,
             first_party: patch.first_party,
             refresh_without_offline_access: patch.refresh_without_offline_access,
+            require_pushed_authorization_requests: patch.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: patch.dpop_bound_access_tokens,
             lifetimes,
         };
         let client = update(&state.store, &id, change, now).map_err(change_error)?;

@@ -62,7 +62,7 @@ pub struct Authentication {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
-    /// `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to the request's DPoP key.
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u32,
@@ -85,6 +85,7 @@ pub fn access_token(
     subject: &str,
     scopes: &[String],
     authentication: Option<&Authentication>,
+    jkt: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<String, OAuthError> {
     let key = state
@@ -102,6 +103,9 @@ pub fn access_token(
         "jti": random::token().map_err(signing_failed)?,
         "scope": scopes.join(" "),
     });
+    if let (Some(jkt), Some(map)) = (jkt, claims.as_object_mut()) {
+        map.insert("cnf".to_owned(), json!({ "jkt": jkt }));
+    }
     if let (Some(a), Some(map)) = (authentication, claims.as_object_mut()) {
         map.insert("auth_time".to_owned(), a.auth_time.timestamp().into());
         map.insert("acr".to_owned(), a.acr.clone().into());
@@ -219,6 +223,7 @@ pub fn user_tokens(
     account: &Account,
     authentication: &Authentication,
     refresh_token: Option<String>,
+    jkt: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<TokenResponse, OAuthError> {
     let subject = account.subject.to_string();
@@ -228,17 +233,23 @@ pub fn user_tokens(
         &subject,
         &authentication.scopes,
         Some(authentication),
+        jkt,
         now,
     )?;
     let id_token = id_token(state, client, account, authentication, &access_token, now)?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: token_type(jkt),
         expires_in: client.lifetimes.access_token,
         scope: authentication.scopes.join(" "),
         id_token: Some(id_token),
         refresh_token,
     })
+}
+
+/// `DPoP` for a token bound to a key (RFC 9449 §5), else `Bearer`.
+pub fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() { "DPoP" } else { "Bearer" }
 }
 
 /// A claim without a language tag.
