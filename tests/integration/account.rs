@@ -1654,6 +1654,22 @@ async fn admin_clients_are_created_changed_rotated_and_deleted() {
     assert_eq!(changed["refresh_without_offline_access"], true);
     assert_eq!(changed["require_pushed_authorization_requests"], true);
     assert_eq!(changed["dpop_bound_access_tokens"], true);
+    // Its tokens now need a DPoP proof (tests/integration/dpop.rs makes them).
+    assert_eq!(token(secret.clone()).await, StatusCode::BAD_REQUEST);
+    let unchanged = ok(
+        call(
+            &w,
+            Method::PATCH,
+            "/api/v1/admin/clients/batch",
+            a,
+            Some(json!({"dpop_bound_access_tokens": false})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(unchanged["dpop_bound_access_tokens"], false);
+    assert_eq!(unchanged["require_pushed_authorization_requests"], true);
     let rotated = ok(
         call(
             &w,
