@@ -1,7 +1,8 @@
 //! Deleting rows that expired and can never be used again, so the short-lived tables
 //! do not grow with every login for ever: login requests (their e-mail codes go with
 //! them), authorization codes, push challenges, access-token revocations and spent
-//! client assertions (both are only needed until the token they name expires).
+//! client assertions (both are only needed until the token they name expires), and
+//! pushed authorization requests once expired.
 //! Sessions, refresh tokens and audit events stay: the account API lists them, and
 //! a used refresh token is how a replay is recognised. WebAuthn ceremonies are swept
 //! whenever one is stored.
