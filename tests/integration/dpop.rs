@@ -284,10 +284,15 @@ async fn bound_tokens(db: TestDatabase) {
     let plain = crate::factors::token_via_email(&w, "app", ACCOUNT_SCOPE).await;
     let proof = key.proof(&w, "GET", &userinfo, Some(&plain), None);
     let res = get(&w, "/userinfo", "DPoP", &plain, Some(&proof)).await;
+    assert!(challenge(&res).starts_with("DPoP error=\"invalid_token\""));
     assert_eq!(
         error_of(res, StatusCode::UNAUTHORIZED).await,
         "invalid_token"
     );
+    let proof = key.proof(&w, "GET", &account, Some(&plain), None);
+    let res = get(&w, "/api/v1/account", "DPoP", &plain, Some(&proof)).await;
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(challenge(&res).starts_with("DPoP error=\"invalid_token\""));
     assert_eq!(
         get(&w, "/userinfo", "Bearer", &plain, None).await.status(),
         StatusCode::OK

@@ -132,6 +132,11 @@ fn refused(refusal: Refused) -> BearerRefused {
             "The token is DPoP-bound: send it as DPoP with a proof",
             None,
         ),
+        Refused::InvalidDpopToken => dpop(
+            "invalid_token",
+            "The token is invalid, expired, revoked or not DPoP-bound",
+            None,
+        ),
         Refused::Proof(Refusal::Invalid(why)) => dpop("invalid_dpop_proof", why, None),
         Refused::Proof(Refusal::UseNonce(nonce)) => dpop(
             "use_dpop_nonce",

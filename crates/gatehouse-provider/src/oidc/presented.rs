@@ -16,8 +16,10 @@ use crate::state::AppState;
 pub enum Refused {
     /// No token at all.
     Missing,
-    /// Invalid, expired, revoked, or an unbound token sent with `DPoP`.
+    /// Invalid, expired or revoked, sent as `Bearer`.
     InvalidToken,
+    /// Invalid, expired or revoked, or unbound, sent as `DPoP` (the challenge is DPoP's).
+    InvalidDpopToken,
     /// A DPoP-bound token sent as `Bearer`.
     BoundAsBearer,
     /// The proof is missing, invalid, used before, or lacks the server's nonce.
@@ -51,11 +53,15 @@ pub async fn verify(
     let claims = access::verify(state, &token)
         .await
         .map_err(|access::Unknown| Refused::Unknown)?
-        .ok_or(Refused::InvalidToken)?;
+        .ok_or(if with_dpop {
+            Refused::InvalidDpopToken
+        } else {
+            Refused::InvalidToken
+        })?;
     let bound = claims.cnf.as_ref().map(|c| c.jkt.clone());
     let Some(bound) = bound else {
         return if with_dpop {
-            Err(Refused::InvalidToken)
+            Err(Refused::InvalidDpopToken)
         } else {
             Ok(claims)
         };

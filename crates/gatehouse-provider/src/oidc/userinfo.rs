@@ -108,6 +108,10 @@ fn refused(refusal: Refused) -> OAuthError {
             OAuthErrorCode::InvalidToken,
             "the token is DPoP-bound: send it as DPoP with a proof",
         ),
+        Refused::InvalidDpopToken => dpop_error(
+            OAuthErrorCode::InvalidToken,
+            "the token is invalid, expired, revoked or not DPoP-bound",
+        ),
         Refused::Proof(Refusal::Invalid(why)) => dpop_error(OAuthErrorCode::InvalidDpopProof, why),
         Refused::Proof(Refusal::UseNonce(nonce)) => dpop_error(
             OAuthErrorCode::UseDpopNonce,
