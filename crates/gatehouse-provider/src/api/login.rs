@@ -19,6 +19,7 @@ use crate::api::account::rate_limited;
 use crate::api::brute_force::{PasswordGuard, Refusal};
 use crate::api::origin::{Origin, client_address, throttle_bucket};
 use crate::factors::bodies::FactorKindName;
+use crate::factors::login_module;
 use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
 use crate::oidc::redirect::redirect_location;
@@ -259,10 +260,7 @@ pub fn passkey_sign_in(state: &AppState) -> bool {
     state.webauthn.is_some()
         && [FactorKind::Passkey, FactorKind::Platform]
             .into_iter()
-            .any(|k| {
-                state.config.factors.check_accepted(k).is_ok()
-                    && state.login_factors.module(k).is_some()
-            })
+            .any(|k| state.config.factors.check_accepted(k).is_ok() && login_module(k).is_some())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
