@@ -104,6 +104,25 @@ pub fn load_bound(
     Ok(login)
 }
 
+/// [`load_bound`] for a sign-in step (password, factor, passkey): a login that only
+/// waits for consent has signed its browser in already, and takes no second sign-in.
+pub fn load_signing_in(
+    requests: &(impl LoginRequestRepository + ClientRepository),
+    state: &AppState,
+    browser: Option<&str>,
+    challenge: &str,
+) -> Result<LoginRequest, Problem> {
+    let login = load_bound(requests, state, browser, challenge)?;
+    if login.session_id.is_some() {
+        return Err(Problem::new(
+            ProblemCode::LoginRequestCompleted,
+            "This login is signed in already",
+        )
+        .with_detail("Only the consent step is left"));
+    }
+    Ok(login)
+}
+
 /// The login request `challenge`, locked, if `browser` is the one that started it,
 /// whatever its state.
 pub fn load_for_browser(
@@ -483,7 +502,7 @@ async fn admit(
     let now = state.clock.now();
     // The login request and the account in one trip to the database.
     let (login, account, guard, refused) = web::block(move || {
-        let login = load_bound(&shared.store, &shared, browser.as_deref(), &challenge)?;
+        let login = load_signing_in(&shared.store, &shared, browser.as_deref(), &challenge)?;
         let lookup = parsed.map_err(|e| {
             Problem::new(ProblemCode::from(&e), "The identifier is not accepted")
                 .with_detail(e.to_string())
@@ -621,7 +640,7 @@ async fn accept(
         shared.store.transaction_with(|tx| {
             // Read again, locked: the request may have moved on while the hash ran.
             let mut login =
-                load_bound(tx, &shared, attempt.browser.as_deref(), &attempt.challenge)?;
+                load_signing_in(tx, &shared, attempt.browser.as_deref(), &attempt.challenge)?;
             if needs_rehash {
                 tx.update_account(&account)?;
             }

@@ -20,7 +20,7 @@ use utoipa::ToSchema;
 
 use super::account::no_store;
 use super::consent::{ConsentView, consent_view};
-use super::login::load_bound;
+use super::login::load_signing_in;
 use super::origin::Origin;
 use crate::crypto::random;
 use crate::factors::bodies::{FactorChallenge, FactorProof, LoginPending};
@@ -163,7 +163,7 @@ pub async fn challenge(
             now: state.clock.now(),
         };
         state.store.transaction_with(|tx| {
-            let login = load_bound(tx, state, browser.as_deref(), &login_challenge)?;
+            let login = load_signing_in(tx, state, browser.as_deref(), &login_challenge)?;
             let (account, factor, kind) = resolve(tx, state, &login, &factor_id)?;
             let module = login_module(kind).ok_or_else(|| {
                 FactorError::refused(
@@ -232,7 +232,7 @@ pub async fn verify(
             origin: &origin,
         };
         state.store.transaction_with(|tx| {
-            let login = load_bound(tx, state, browser.as_deref(), &login_challenge)?;
+            let login = load_signing_in(tx, state, browser.as_deref(), &login_challenge)?;
             let (account, factor, kind) = resolve(tx, state, &login, &factor_id)?;
             let verified = prove(tx, state, login, &account, factor, kind, &proof, &issued)?;
             Ok::<_, Failure>((kind, verified))
