@@ -16,7 +16,6 @@ use crate::background::Background;
 use crate::config::{Config, ConfigError};
 use crate::crypto::keyring::KeyRingError;
 use crate::crypto::{CryptoError, KeyRing, Secrets};
-use crate::factors::{EnrolFactors, LoginFactors};
 use crate::fallback::{AllowedMethods, fallback};
 use crate::mail::{MailError, Outbox, Wake, Worker};
 use crate::metrics::Metrics;
@@ -236,8 +235,6 @@ impl Application {
             metrics,
             discovery: discovery.into(),
             outbox,
-            login_factors: LoginFactors::new(),
-            enrol_factors: EnrolFactors::new(),
             clients: ClientCache::default(),
             verified_tokens: VerifiedTokens::default(),
             webauthn: webauthn.map(Arc::new),

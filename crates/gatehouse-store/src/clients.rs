@@ -6,11 +6,13 @@ use gatehouse_core::ports::{ClientRepository, RepositoryError, RepositoryResult}
 use gatehouse_core::{Client, ClientId};
 
 use crate::at_most_one::AtMostOne;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
 use crate::schema::clients;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = clients)]
@@ -110,35 +112,50 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-repository! {
-impl ClientRepository {
+impl<C> ClientRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_client(&self, client: &Client) -> RepositoryResult<()> {
         let row = ClientRow::from(client);
-        self.run(|c| diesel::insert_into(clients::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| diesel::insert_into(clients::table)
+                .values(row)
+                .execute(c))
+        })
+        .map(|_| ())
     }
 
     fn update_client(&self, client: &Client) -> RepositoryResult<()> {
         let row = ClientRow::from(client);
         self.run(|c| {
-            diesel::update(clients::table.find(client.id.as_str().to_owned()))
-                .set(row)
-                .execute(c)
+            natively!(c, |c| {
+                diesel::update(clients::table.find(client.id.as_str().to_owned()))
+                    .set(row)
+                    .execute(c)
+            })
         })
         .and_then(one_row)
     }
 
     fn delete_client(&self, id: &ClientId) -> RepositoryResult<()> {
-        self.run(|c| diesel::delete(clients::table.find(id.as_str().to_owned())).execute(c))
-            .and_then(one_row)
+        self.run(|c| {
+            natively!(c, |c| diesel::delete(
+                clients::table.find(id.as_str().to_owned())
+            )
+            .execute(c))
+        })
+        .and_then(one_row)
     }
 
     fn client_by_id(&self, id: &ClientId) -> RepositoryResult<Option<Client>> {
         self.run(|c| {
-            clients::table
-                .find(id.as_str().to_owned())
-                .select(ClientRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                clients::table
+                    .find(id.as_str().to_owned())
+                    .select(ClientRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(Client::try_from)
         .transpose()
@@ -146,14 +163,15 @@ impl ClientRepository {
 
     fn list_clients(&self) -> RepositoryResult<Vec<Client>> {
         self.run(|c| {
-            clients::table
-                .order(clients::id.asc())
-                .select(ClientRow::as_select())
-                .load(c)
+            natively!(c, |c| {
+                clients::table
+                    .order(clients::id.asc())
+                    .select(ClientRow::as_select())
+                    .load(c)
+            })
         })?
         .into_iter()
         .map(Client::try_from)
         .collect()
     }
-}
 }

@@ -13,6 +13,7 @@ use gatehouse_core::ports::RepositoryResult;
 use serde::Serialize;
 
 use crate::connection::Store;
+use crate::connection::natively;
 use crate::schema::{
     authorization_codes, login_requests, push_challenges, pushed_authorization_requests,
     revoked_access_tokens, used_client_assertions,
@@ -55,34 +56,47 @@ impl Store {
         let (before, now) = (to_millis(before), to_millis(now));
         Ok(Purged {
             login_requests: self.run(|c| {
-                diesel::delete(login_requests::table.filter(login_requests::expires_at.lt(before)))
+                natively!(c, |c| {
+                    diesel::delete(
+                        login_requests::table.filter(login_requests::expires_at.lt(before)),
+                    )
                     .execute(c)
+                })
             })?,
             authorization_codes: self.run(|c| {
-                diesel::delete(
-                    authorization_codes::table.filter(authorization_codes::expires_at.lt(before)),
-                )
-                .execute(c)
+                natively!(c, |c| {
+                    diesel::delete(
+                        authorization_codes::table
+                            .filter(authorization_codes::expires_at.lt(before)),
+                    )
+                    .execute(c)
+                })
             })?,
             push_challenges: self.run(|c| {
-                diesel::delete(
-                    push_challenges::table.filter(push_challenges::expires_at.lt(before)),
-                )
-                .execute(c)
+                natively!(c, |c| {
+                    diesel::delete(
+                        push_challenges::table.filter(push_challenges::expires_at.lt(before)),
+                    )
+                    .execute(c)
+                })
             })?,
             access_token_revocations: self.run(|c| {
-                diesel::delete(
-                    revoked_access_tokens::table
-                        .filter(revoked_access_tokens::expires_at.lt(before)),
-                )
-                .execute(c)
+                natively!(c, |c| {
+                    diesel::delete(
+                        revoked_access_tokens::table
+                            .filter(revoked_access_tokens::expires_at.lt(before)),
+                    )
+                    .execute(c)
+                })
             })?,
             client_assertions: self.run(|c| {
-                diesel::delete(
-                    used_client_assertions::table
-                        .filter(used_client_assertions::expires_at.lt(now)),
-                )
-                .execute(c)
+                natively!(c, |c| {
+                    diesel::delete(
+                        used_client_assertions::table
+                            .filter(used_client_assertions::expires_at.lt(now)),
+                    )
+                    .execute(c)
+                })
             })?,
             // Past its expiry a pushed request is refused before it is looked up.
             pushed_requests: self.run(|c| {

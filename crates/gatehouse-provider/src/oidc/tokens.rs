@@ -129,6 +129,48 @@ pub fn id_token(
         .active(client.id_token_alg)
         .map_err(signing_failed)?;
     let issuer = IssuerUrl::new(state.config.server.issuer.clone()).map_err(signing_failed)?;
+    let standard = standard_claims(account, authentication);
+    let claims = IdTokenClaims::new(
+        issuer,
+        vec![Audience::new(client.id.to_string())],
+        now + TimeDelta::seconds(client.lifetimes.id_token.into()),
+        now,
+        standard,
+        ExtraIdClaims {
+            sid: Some(authentication.sid.clone()),
+        },
+    )
+    .set_auth_time(Some(authentication.auth_time))
+    .set_nonce(authentication.nonce.clone().map(Nonce::new))
+    .set_auth_context_ref(Some(AuthenticationContextClass::new(
+        authentication.acr.clone(),
+    )))
+    .set_auth_method_refs(Some(
+        authentication
+            .amr
+            .iter()
+            .cloned()
+            .map(AuthenticationMethodReference::new)
+            .collect(),
+    ));
+    let token = GatehouseIdToken::new(
+        claims,
+        key.as_ref(),
+        jws_alg(client.id_token_alg),
+        Some(&AccessToken::new(access_token.to_owned())),
+        None::<&AuthorizationCode>,
+    )
+    .map_err(signing_failed)?;
+    Ok(token.to_string())
+}
+
+/// The ID token's standard claims: `sub`; `email` with the `email` scope; profile
+/// claims only as the `claims` parameter names them (an access token is always
+/// issued, so they go to /userinfo otherwise: OIDC Core §5.4, §5.5).
+fn standard_claims(
+    account: &Account,
+    authentication: &Authentication,
+) -> StandardClaims<CoreGenderClaim> {
     let mut standard = StandardClaims::new(SubjectIdentifier::new(account.subject.to_string()));
     if authentication.scopes.iter().any(|s| s == "email")
         && let Some(email) = &account.email
@@ -137,8 +179,6 @@ pub fn id_token(
             .set_email(Some(EndUserEmail::new(email.as_str().to_owned())))
             .set_email_verified(Some(account.email_verified));
     }
-    // An access token is always issued: profile claims go to /userinfo, and into the ID
-    // token only when the `claims` parameter names them (OIDC Core §5.4, §5.5).
     let asked = authentication
         .claims
         .as_ref()
@@ -172,38 +212,7 @@ pub fn id_token(
     if let Some(at) = profile.get("updated_at").and_then(|v| v.as_i64()) {
         standard = standard.set_updated_at(DateTime::from_timestamp(at, 0));
     }
-    let claims = IdTokenClaims::new(
-        issuer,
-        vec![Audience::new(client.id.to_string())],
-        now + TimeDelta::seconds(client.lifetimes.id_token.into()),
-        now,
-        standard,
-        ExtraIdClaims {
-            sid: Some(authentication.sid.clone()),
-        },
-    )
-    .set_auth_time(Some(authentication.auth_time))
-    .set_nonce(authentication.nonce.clone().map(Nonce::new))
-    .set_auth_context_ref(Some(AuthenticationContextClass::new(
-        authentication.acr.clone(),
-    )))
-    .set_auth_method_refs(Some(
-        authentication
-            .amr
-            .iter()
-            .cloned()
-            .map(AuthenticationMethodReference::new)
-            .collect(),
-    ));
-    let token = GatehouseIdToken::new(
-        claims,
-        key.as_ref(),
-        jws_alg(client.id_token_alg),
-        Some(&AccessToken::new(access_token.to_owned())),
-        None::<&AuthorizationCode>,
-    )
-    .map_err(signing_failed)?;
-    Ok(token.to_string())
+    standard
 }
 
 impl TokenResponse {
