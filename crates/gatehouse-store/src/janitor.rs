@@ -100,11 +100,13 @@ impl Store {
             })?,
             // Past its expiry a pushed request is refused before it is looked up.
             pushed_requests: self.run(|c| {
-                diesel::delete(
-                    pushed_authorization_requests::table
-                        .filter(pushed_authorization_requests::expires_at.lt(now)),
-                )
-                .execute(c)
+                natively!(c, |c| {
+                    diesel::delete(
+                        pushed_authorization_requests::table
+                            .filter(pushed_authorization_requests::expires_at.lt(now)),
+                    )
+                    .execute(c)
+                })
             })?,
         })
     }
