@@ -745,6 +745,31 @@ async fn userinfo_answers_for_live_tokens_only() {
         .await
         .expect("post");
     assert_eq!(posted.status(), StatusCode::OK);
+    // The scheme's case does not matter (RFC 9110 §11.1), at resources and at /token.
+    for scheme in ["bearer", "BEARER"] {
+        let res = rp
+            .server
+            .client
+            .get(rp.server.url("/userinfo"))
+            .header("authorization", format!("{scheme} {access}"))
+            .send()
+            .await
+            .expect("userinfo");
+        assert_eq!(res.status(), StatusCode::OK, "{scheme}");
+    }
+    let lower_basic = rp
+        .server
+        .client
+        .post(rp.server.url("/introspect"))
+        .header(
+            "authorization",
+            format!("basic {}", STANDARD.encode(format!("portal:{}", rp.secret))),
+        )
+        .form(&[("token", access.as_str())])
+        .send()
+        .await
+        .expect("introspect");
+    assert_eq!(lower_basic.status(), StatusCode::OK);
 
     let missing = userinfo(&rp, None).await;
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);

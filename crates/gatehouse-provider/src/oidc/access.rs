@@ -139,9 +139,13 @@ pub async fn live(
 
 /// The bearer token of a request (RFC 6750 §2.1 header, or §2.2 form body).
 pub fn bearer(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(|t| t.trim().to_owned())
+    credentials(req, "Bearer").map(str::to_owned)
+}
+
+/// What `req`'s `Authorization` header carries under `scheme`, whatever the scheme's
+/// case (RFC 9110 §11.1: `bearer`, `BASIC` and `Bearer` are one scheme).
+pub fn credentials<'r>(req: &'r HttpRequest, scheme: &str) -> Option<&'r str> {
+    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
+    let (given, rest) = value.split_once(' ')?;
+    given.eq_ignore_ascii_case(scheme).then(|| rest.trim())
 }

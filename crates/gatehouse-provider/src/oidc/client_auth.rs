@@ -5,7 +5,6 @@
 //! accepted only when it is the method the client registered.
 
 use actix_web::HttpRequest;
-use actix_web::http::header::AUTHORIZATION;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use gatehouse_core::ports::ClientAssertionLedger;
@@ -126,11 +125,7 @@ fn invalid_client(basic: bool) -> OAuthError {
 }
 
 fn presented(req: &HttpRequest, form: &HashMap<String, String>) -> Result<Presented, OAuthError> {
-    let header = req
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    if let Some(encoded) = header.and_then(|h| h.strip_prefix("Basic ")) {
+    if let Some(encoded) = super::access::credentials(req, "Basic") {
         if form.contains_key("client_secret") {
             return Err(OAuthError::new(
                 OAuthErrorCode::InvalidRequest,

@@ -4,7 +4,6 @@
 //! bearer token, nor an unbound one as a DPoP token.
 
 use actix_web::HttpRequest;
-use actix_web::http::header::AUTHORIZATION;
 use actix_web::web;
 
 use super::access::{self, AccessClaims};
@@ -35,13 +34,10 @@ pub fn dpop_challenge(error: &str) -> String {
 
 /// The token and whether it came with the `DPoP` scheme.
 fn token(req: &HttpRequest) -> Option<(String, bool)> {
-    let value = req.headers().get(AUTHORIZATION)?.to_str().ok()?;
-    if let Some(token) = value.strip_prefix("Bearer ") {
-        return Some((token.trim().to_owned(), false));
+    if let Some(token) = access::credentials(req, "Bearer") {
+        return Some((token.to_owned(), false));
     }
-    value
-        .strip_prefix("DPoP ")
-        .map(|token| (token.trim().to_owned(), true))
+    access::credentials(req, "DPoP").map(|token| (token.to_owned(), true))
 }
 
 /// The live access token of `req`, checked with its DPoP proof when it is bound.
