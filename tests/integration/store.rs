@@ -279,6 +279,8 @@ pub(crate) fn client(id: &str) -> Client {
         id_token_alg: SigningAlg::Es256,
         first_party: true,
         refresh_without_offline_access: true,
+        backchannel_logout_uri: Some("https://portal.example.com/backchannel".to_owned()),
+        backchannel_logout_session_required: true,
         lifetimes: TokenLifetimes {
             access_token: 300,
             id_token: 600,
@@ -681,6 +683,7 @@ fn expired_rows_are_purged_and_the_rest_kept(store: &Store) {
             push_challenges: 0,
             access_token_revocations: 1,
             client_assertions: 1,
+            logout_notices: 0,
         }
     );
     assert_eq!(store.login_request("old").expect("read"), None);

@@ -328,6 +328,8 @@ mod tests {
             id_token_alg: SigningAlg::Rs256,
             first_party: true,
             refresh_without_offline_access: true,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
             lifetimes: TokenLifetimes::default(),
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,

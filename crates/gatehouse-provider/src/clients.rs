@@ -26,6 +26,8 @@ pub struct ClientRequest {
     pub first_party: bool,
     /// Refresh tokens without `offline_access`; left out: on for first-party clients.
     pub refresh_without_offline_access: Option<bool>,
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
     pub lifetimes: Option<TokenLifetimes>,
 }
 
@@ -98,6 +100,8 @@ pub fn register(
         refresh_without_offline_access: request
             .refresh_without_offline_access
             .unwrap_or(request.first_party),
+        backchannel_logout_uri: request.backchannel_logout_uri,
+        backchannel_logout_session_required: request.backchannel_logout_session_required,
         lifetimes: request.lifetimes.unwrap_or_default(),
         created_at: now,
         updated_at: now,
@@ -121,6 +125,9 @@ pub struct ClientChange {
     pub id_token_alg: Option<SigningAlg>,
     pub first_party: Option<bool>,
     pub refresh_without_offline_access: Option<bool>,
+    /// `Some(None)` removes the URI.
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub backchannel_logout_session_required: Option<bool>,
     pub lifetimes: Option<TokenLifetimes>,
 }
 
@@ -177,6 +184,12 @@ pub fn update(
     if let Some(v) = change.refresh_without_offline_access {
         client.refresh_without_offline_access = v;
     }
+    if let Some(v) = change.backchannel_logout_uri {
+        client.backchannel_logout_uri = v;
+    }
+    if let Some(v) = change.backchannel_logout_session_required {
+        client.backchannel_logout_session_required = v;
+    }
     if let Some(v) = change.lifetimes {
         client.lifetimes = v;
     }
@@ -226,6 +239,10 @@ pub struct ClientView {
     pub first_party: bool,
     /// Refresh tokens are issued without the `offline_access` scope.
     pub refresh_without_offline_access: bool,
+    /// Where logout tokens are POSTed (Back-Channel Logout 1.0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
     pub access_token_lifetime: u32,
     pub id_token_lifetime: u32,
     pub refresh_token_lifetime: u32,
@@ -250,6 +267,8 @@ impl ClientView {
             id_token_signed_response_alg: client.id_token_alg.as_str().to_owned(),
             first_party: client.first_party,
             refresh_without_offline_access: client.refresh_without_offline_access,
+            backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: client.backchannel_logout_session_required,
             access_token_lifetime: client.lifetimes.access_token,
             id_token_lifetime: client.lifetimes.id_token,
             refresh_token_lifetime: client.lifetimes.refresh_token,

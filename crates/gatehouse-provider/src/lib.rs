@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backchannel_logout;
 pub mod background;
 pub mod clients;
 pub mod config;

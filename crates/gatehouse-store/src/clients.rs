@@ -34,6 +34,8 @@ struct ClientRow {
     created_at: i64,
     updated_at: i64,
     refresh_without_offline_access: bool,
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: bool,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RepositoryError {
@@ -64,6 +66,8 @@ impl From<&Client> for ClientRow {
             created_at: to_millis(c.created_at),
             updated_at: to_millis(c.updated_at),
             refresh_without_offline_access: c.refresh_without_offline_access,
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
         }
     }
 }
@@ -93,6 +97,8 @@ impl TryFrom<ClientRow> for Client {
                 .map_err(|e| corrupt("id_token_alg", e))?,
             first_party: row.first_party,
             refresh_without_offline_access: row.refresh_without_offline_access,
+            backchannel_logout_uri: row.backchannel_logout_uri,
+            backchannel_logout_session_required: row.backchannel_logout_session_required,
             lifetimes: TokenLifetimes {
                 access_token: ttl("access_token_ttl", row.access_token_ttl)?,
                 id_token: ttl("id_token_ttl", row.id_token_ttl)?,

@@ -14,6 +14,7 @@ use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
+use crate::logout_notices::{queue_for_sessions, record_session_client};
 use crate::schema::{
     authorization_codes, refresh_tokens, revoked_access_tokens, sessions, used_client_assertions,
 };
@@ -156,6 +157,25 @@ impl SessionRepository {
     }
 
     fn update_session(&self, session: &Session) -> RepositoryResult<()> {
+        // Revoked by this call (not before): its clients hear of it.
+        let ended = match session.revoked_at {
+            Some(at) => {
+                let changed = self.run(|c| {
+                    diesel::update(
+                        sessions::table
+                            .find(session.id.clone())
+                            .filter(sessions::revoked_at.is_null()),
+                    )
+                    .set(sessions::revoked_at.eq(Some(to_millis(at))))
+                    .execute(c)
+                })?;
+                (changed > 0).then_some(at)
+            }
+            None => None,
+        };
+        if let Some(at) = ended {
+            queue_for_sessions(self, std::slice::from_ref(&session.id), at)?;
+        }
         self.run(|c| {
             diesel::update(sessions::table.find(session.id.clone()))
                 .set((
@@ -206,6 +226,15 @@ impl SessionRepository {
         at: DateTime<Utc>,
     ) -> RepositoryResult<u64> {
         let keep = except.unwrap_or_default().to_owned();
+        let ending: Vec<String> = self.run(|c| {
+            sessions::table
+                .filter(sessions::account_id.eq(account.to_string()))
+                .filter(sessions::id.ne(keep.clone()))
+                .filter(sessions::revoked_at.is_null())
+                .select(sessions::id)
+                .load(c)
+        })?;
+        queue_for_sessions(self, &ending, at)?;
         let at = to_millis(at);
         self.run(|c| {
             diesel::update(
@@ -234,8 +263,8 @@ repository! {
 impl AuthorizationCodeRepository {
     fn insert_code(&self, code: &AuthorizationCode) -> RepositoryResult<()> {
         let row = CodeRow::from(code);
-        self.run(|c| natively!(c, |c| diesel::insert_into(authorization_codes::table).values(row).execute(c)))
-            .map(|_| ())
+        self.run(|c| natively!(c, |c| diesel::insert_into(authorization_codes::table).values(row).execute(c)))?;
+        record_session_client(self, &code.session_id, &code.client_id, code.created_at)
     }
 
     fn code_by_hash(&self, code_hash: &str) -> RepositoryResult<Option<AuthorizationCode>> {

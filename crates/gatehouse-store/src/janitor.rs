@@ -1,14 +1,15 @@
 //! Deleting rows that expired and can never be used again, so the short-lived tables
 //! do not grow with every login for ever: login requests (their e-mail codes go with
 //! them), authorization codes, push challenges, access-token revocations and spent
-//! client assertions (both are only needed until the token they name expires).
+//! client assertions (both are only needed until the token they name expires), and
+//! back-channel logout notices delivered or given up.
 //! Sessions, refresh tokens and audit events stay: the account API lists them, and
 //! a used refresh token is how a replay is recognised. WebAuthn ceremonies are swept
 //! whenever one is stored.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use gatehouse_core::ports::RepositoryResult;
+use gatehouse_core::ports::{LogoutNoticeQueue, RepositoryResult};
 use serde::Serialize;
 
 use crate::connection::Store;
@@ -16,7 +17,7 @@ use crate::schema::{
     authorization_codes, login_requests, push_challenges, revoked_access_tokens,
     used_client_assertions,
 };
-use crate::time::to_millis;
+use crate::time::{from_millis, to_millis};
 use crate::transaction::Connected;
 
 /// How many rows of each kind one purge deleted.
@@ -27,6 +28,7 @@ pub struct Purged {
     pub push_challenges: usize,
     pub access_token_revocations: usize,
     pub client_assertions: usize,
+    pub logout_notices: usize,
 }
 
 impl Purged {
@@ -36,6 +38,7 @@ impl Purged {
             + self.push_challenges
             + self.access_token_revocations
             + self.client_assertions
+            + self.logout_notices
     }
 }
 
@@ -81,6 +84,8 @@ impl Store {
                 )
                 .execute(c)
             })?,
+            logout_notices: usize::try_from(self.purge_logout_notices(from_millis(before)?)?)
+                .unwrap_or(usize::MAX),
         })
     }
 }

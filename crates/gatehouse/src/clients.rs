@@ -59,6 +59,13 @@ pub struct AddClient {
     /// (default: true for a first-party client, false otherwise).
     #[arg(long, value_name = "BOOL")]
     refresh_without_offline_access: Option<bool>,
+    /// Where logout tokens are POSTed when a session ends (Back-Channel Logout 1.0):
+    /// https, or http on loopback.
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in its logout tokens (they always carry it).
+    #[arg(long)]
+    backchannel_logout_session_required: bool,
     #[arg(long, value_name = "SECONDS")]
     access_token_ttl: Option<u32>,
     #[arg(long, value_name = "SECONDS")]
@@ -102,6 +109,8 @@ pub fn run(command: ClientsCommand, context: &Context) -> Result<(), Failure> {
                 id_token_alg: add.id_token_alg,
                 first_party: add.first_party,
                 refresh_without_offline_access: add.refresh_without_offline_access,
+                backchannel_logout_uri: add.backchannel_logout_uri,
+                backchannel_logout_session_required: add.backchannel_logout_session_required,
                 lifetimes: Some(TokenLifetimes {
                     access_token: add.access_token_ttl.unwrap_or(defaults.access_token),
                     id_token: add.id_token_ttl.unwrap_or(defaults.id_token),

@@ -81,6 +81,12 @@ pub struct NewClient {
     /// Issue refresh tokens without the `offline_access` scope. Default: the value of
     /// `first_party` (third-party clients need `offline_access` asked for and granted).
     pub refresh_without_offline_access: Option<bool>,
+    /// Where logout tokens are POSTed (Back-Channel Logout 1.0): https, or http on
+    /// loopback; no fragment.
+    pub backchannel_logout_uri: Option<String>,
+    /// Logout tokens must carry `sid` (they always do). Default `false`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
     /// Seconds (an unsigned 32-bit number).
     #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
@@ -109,6 +115,9 @@ pub struct ClientPatch {
     pub first_party: Option<bool>,
     /// Issue refresh tokens without the `offline_access` scope.
     pub refresh_without_offline_access: Option<bool>,
+    /// Where logout tokens are POSTed; `""` removes it (no more notices).
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: Option<bool>,
     /// Seconds (an unsigned 32-bit number).
     #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
@@ -252,6 +261,8 @@ pub async fn create(
         id_token_alg: new.id_token_signed_response_alg,
         first_party: new.first_party,
         refresh_without_offline_access: new.refresh_without_offline_access,
+        backchannel_logout_uri: new.backchannel_logout_uri,
+        backchannel_logout_session_required: new.backchannel_logout_session_required,
         lifetimes: Some(TokenLifetimes {
             access_token: new.access_token_lifetime.unwrap_or(defaults.access_token),
             id_token: new.id_token_lifetime.unwrap_or(defaults.id_token),
@@ -332,6 +343,10 @@ pub async fn change(
             id_token_alg: patch.id_token_signed_response_alg,
             first_party: patch.first_party,
             refresh_without_offline_access: patch.refresh_without_offline_access,
+            backchannel_logout_uri: patch
+                .backchannel_logout_uri
+                .map(|uri| Some(uri).filter(|u| !u.is_empty())),
+            backchannel_logout_session_required: patch.backchannel_logout_session_required,
             lifetimes,
         };
         let client = update(&state.store, &id, change, now).map_err(change_error)?;
