@@ -16,7 +16,7 @@ use openidconnect::{JsonWebKey, JsonWebKeyId};
 use reqwest::StatusCode;
 use serde_json::Value;
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -31,15 +31,38 @@ const EVENT: &str = "http://schemas.openid.net/event/backchannel-logout";
 const RETRY_BASE: i64 = 10;
 
 /// A relying party's back-channel endpoint: records each `logout_token` POSTed to it
-/// and answers with `status`.
+/// and answers with `status`; on https with `support/tls/rp.pem`, issued by the test
+/// CA `support/tls/ca.pem` (made once with openssl: P-256, 100 years, SAN 127.0.0.1).
 struct RpServer {
     port: u16,
+    tls: bool,
     status: Arc<AtomicU16>,
     received: Arc<Mutex<Vec<String>>>,
 }
 
-fn handle(mut stream: TcpStream, status: u16, received: &Mutex<Vec<String>>) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+const TEST_CA: &str = "integration/support/tls/ca.pem";
+
+fn tls_config() -> Arc<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("integration/support/tls");
+    let certs = CertificateDer::pem_file_iter(dir.join("rp.pem"))
+        .expect("rp.pem")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("certificates");
+    let key = PrivateKeyDer::from_pem_file(dir.join("rp.key")).expect("rp.key");
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("versions")
+    .with_no_client_auth()
+    .with_single_cert(certs, key)
+    .expect("server certificate");
+    Arc::new(config)
+}
+
+fn handle(mut stream: impl Read + Write, status: u16, received: &Mutex<Vec<String>>) {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     let body = loop {
@@ -85,22 +108,38 @@ fn handle(mut stream: TcpStream, status: u16, received: &Mutex<Vec<String>>) {
 }
 
 impl RpServer {
-    fn start_on(port: u16) -> Self {
+    fn listen(port: u16, tls: bool) -> Self {
         let listener = TcpListener::bind(("127.0.0.1", port)).expect("RP listens");
         let port = listener.local_addr().expect("addr").port();
         let status = Arc::new(AtomicU16::new(200));
         let received = Arc::new(Mutex::new(Vec::new()));
         let (s, r) = (status.clone(), received.clone());
+        let config = tls.then(tls_config);
         std::thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                handle(stream, s.load(Ordering::SeqCst), &r);
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let status = s.load(Ordering::SeqCst);
+                match &config {
+                    Some(config) => {
+                        let Ok(session) = rustls::ServerConnection::new(config.clone()) else {
+                            continue;
+                        };
+                        handle(rustls::StreamOwned::new(session, stream), status, &r);
+                    }
+                    None => handle(stream, status, &r),
+                }
             }
         });
         Self {
             port,
+            tls,
             status,
             received,
         }
+    }
+
+    fn start_on(port: u16) -> Self {
+        Self::listen(port, false)
     }
 
     fn start() -> Self {
@@ -108,7 +147,8 @@ impl RpServer {
     }
 
     fn uri(&self) -> String {
-        format!("http://127.0.0.1:{}/backchannel", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/backchannel", self.port)
     }
 
     fn tokens(&self) -> Vec<String> {
@@ -717,4 +757,115 @@ async fn postgres_two_instances_deliver_each_notice_once() {
     assert_eq!(audiences(&w.server, &tokens, alg_of).await, want);
     second.stop().expect("second stops");
     w.server.stop().expect("first stops");
+}
+
+/// The admin API sets, changes and removes both settings, refusing a bad URI.
+async fn the_admin_api_sets_the_back_channel(db: TestDatabase) {
+    let server = TestServer::start_with(config(&db), Some(db)).await;
+    let (_, admin) = server.machine_client("ops", &["gatehouse:admin"]).await;
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        server
+            .client
+            .request(method, server.url(path))
+            .bearer_auth(&admin)
+            .json(&body)
+            .send()
+    };
+    let res = call(
+        reqwest::Method::POST,
+        "/api/v1/admin/clients",
+        serde_json::json!({
+            "client_id": "shop", "client_name": "Shop",
+            "redirect_uris": [REDIRECT],
+            "backchannel_logout_uri": "https://shop.example.com/bc",
+            "backchannel_logout_session_required": true
+        }),
+    )
+    .await
+    .expect("create");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let created: Value = res.json().await.expect("json");
+    assert_eq!(
+        created["backchannel_logout_uri"],
+        "https://shop.example.com/bc"
+    );
+    assert_eq!(created["backchannel_logout_session_required"], true);
+    let patch = |body: Value| call(reqwest::Method::PATCH, "/api/v1/admin/clients/shop", body);
+    let res = patch(serde_json::json!({"backchannel_logout_uri": "http://shop.example.com/bc"}))
+        .await
+        .expect("patch");
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let refused: Value = res.json().await.expect("problem");
+    assert_eq!(refused["code"], "client_invalid");
+    let res = patch(serde_json::json!({
+        "backchannel_logout_uri": "http://127.0.0.1:9/bc",
+        "backchannel_logout_session_required": false
+    }))
+    .await
+    .expect("patch");
+    assert_eq!(res.status(), StatusCode::OK);
+    let changed: Value = res.json().await.expect("json");
+    assert_eq!(changed["backchannel_logout_uri"], "http://127.0.0.1:9/bc");
+    assert_eq!(changed["backchannel_logout_session_required"], false);
+    let res = patch(serde_json::json!({"backchannel_logout_uri": ""}))
+        .await
+        .expect("patch");
+    assert_eq!(res.status(), StatusCode::OK);
+    let removed: Value = res.json().await.expect("json");
+    assert!(removed.get("backchannel_logout_uri").is_none(), "{removed}");
+    server.stop().expect("stops");
+}
+
+#[tokio::test]
+async fn sqlite_the_admin_api_sets_the_back_channel() {
+    the_admin_api_sets_the_back_channel(TestDatabase::sqlite()).await;
+}
+
+#[tokio::test]
+async fn postgres_the_admin_api_sets_the_back_channel() {
+    if let Some(db) = TestDatabase::postgres() {
+        the_admin_api_sets_the_back_channel(db).await;
+    }
+}
+
+/// An RP on https, its certificate from a private CA the server is configured to
+/// trust (`ca_file`): delivered over TLS. Without that CA the RP cannot be verified:
+/// nothing is delivered, and the notice waits for a retry.
+#[tokio::test]
+async fn an_https_rp_on_a_private_ca_gets_its_token() {
+    let rp = RpServer::listen(0, true);
+    let db = TestDatabase::sqlite();
+    let mut trusting = config(&db);
+    trusting.backchannel_logout.ca_file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(TEST_CA)
+        .display()
+        .to_string();
+    let server = TestServer::start_with(trusting, Some(db)).await;
+    let w = world_on(server, &[("portal", Some(rp.uri()), SigningAlg::Rs256)]).await;
+    let sid = w.session();
+    w.code("portal", &sid);
+    w.server
+        .store()
+        .end_sessions_of(w.account.id, None, w.server.clock_now())
+        .expect("logout");
+    let got = audiences(&w.server, &rp.expect(1).await, alg_of).await;
+    assert_eq!(
+        got,
+        vec![("portal".to_owned(), sid, w.account.subject.to_string())]
+    );
+    w.server.stop().expect("stops");
+
+    let rp = RpServer::listen(0, true);
+    let db = TestDatabase::sqlite();
+    let server = TestServer::start_with(config(&db), Some(db)).await;
+    let w = world_on(server, &[("portal", Some(rp.uri()), SigningAlg::Rs256)]).await;
+    let sid = w.session();
+    w.code("portal", &sid);
+    w.server
+        .store()
+        .end_sessions_of(w.account.id, None, w.server.clock_now())
+        .expect("logout");
+    attempts_reach(&w, 1).await;
+    assert!(rp.tokens().is_empty(), "an unverified RP gets nothing");
+    w.server.stop().expect("stops");
 }

@@ -219,7 +219,11 @@ impl Application {
             clock.clone(),
             config.server.issuer.clone(),
             config.backchannel_logout.clone(),
-        );
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            key: "backchannel_logout.ca_file".to_owned(),
+            reason,
+        })?;
         let wake = Wake::default();
         let mail = mail.with_wake(wake.clone()).with_metrics(metrics.clone());
         let outbox = Outbox::new(secrets.sealer.clone(), &config.mail).with_wake(wake);

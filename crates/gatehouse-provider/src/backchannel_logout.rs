@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use crate::config::BackchannelLogoutConfig;
 use crate::crypto::{KeyRing, random};
+use crate::form_post::FormPoster;
 use crate::periodic::{self, FirstRun, Periodic};
 
 /// Longest error text kept in the row.
@@ -43,6 +44,7 @@ pub struct Notifier {
     issuer: String,
     owner: String,
     config: BackchannelLogoutConfig,
+    http: FormPoster,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -65,25 +67,28 @@ fn truncated(reason: &str) -> String {
 }
 
 impl Notifier {
+    /// Fails when `ca_file` cannot be read or holds no valid certificate.
     pub fn new(
         store: Store,
         keys: KeyRing,
         clock: Arc<dyn Clock>,
         issuer: String,
         config: BackchannelLogoutConfig,
-    ) -> Self {
-        Self {
+    ) -> Result<Self, String> {
+        let ca = match config.ca_file.trim() {
+            "" => Vec::new(),
+            path => std::fs::read(path).map_err(|e| format!("cannot read {path}: {e}"))?,
+        };
+        let timeout = Duration::from_secs(config.timeout_seconds.max(1).into());
+        Ok(Self {
             store,
             keys,
             clock,
             issuer,
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            http: FormPoster::new(&ca, timeout)?,
             config,
-        }
-    }
-
-    fn timeout(&self) -> Duration {
-        Duration::from_secs(self.config.timeout_seconds.max(1).into())
+        })
     }
 
     /// Longer than a round: its sends run side by side, each within the timeout.
@@ -124,7 +129,7 @@ impl Notifier {
             .map_err(|e| format!("signing failed: {e}"))
     }
 
-    async fn attempt(&self, http: &reqwest::Client, notice: &LogoutNotice) -> Outcome {
+    async fn attempt(&self, notice: &LogoutNotice) -> Outcome {
         let now = self.clock.now();
         if !notice.retry_allowed(self.policy(), now) {
             return Outcome::GiveUp("undelivered for too long".to_owned());
@@ -146,26 +151,18 @@ impl Notifier {
             Ok(token) => token,
             Err(reason) => return Outcome::Retry(reason),
         };
-        let sent = http
-            .post(&uri)
-            .form(&[("logout_token", token)])
-            .send()
-            .await;
-        match sent {
-            Ok(answer) if answer.status().is_success() => Outcome::Delivered,
-            Ok(answer) if answer.status().is_server_error() => {
-                Outcome::Retry(format!("the client answered {}", answer.status().as_u16()))
+        match self.http.post(&uri, &[("logout_token", &token)]).await {
+            Ok(200..=299) => Outcome::Delivered,
+            Ok(status @ 500..=599) => Outcome::Retry(format!("the client answered {status}")),
+            Ok(status) => {
+                Outcome::GiveUp(format!("the client refused the logout token ({status})"))
             }
-            Ok(answer) => Outcome::GiveUp(format!(
-                "the client refused the logout token ({})",
-                answer.status().as_u16()
-            )),
-            Err(e) => Outcome::Retry(format!("unreachable: {}", e.without_url())),
+            Err(e) => Outcome::Retry(format!("unreachable: {e}")),
         }
     }
 
     /// Leases one batch of due notices and tries each once, side by side.
-    async fn drain_once(&self, http: &reqwest::Client) -> Result<usize, RepositoryError> {
+    async fn drain_once(&self) -> Result<usize, RepositoryError> {
         let now = self.clock.now();
         let claimed = self.store.claim_logout_notices(
             &self.owner,
@@ -173,7 +170,7 @@ impl Notifier {
             now + self.lease(),
             self.config.batch_size.max(1),
         )?;
-        let outcomes = join_all(claimed.iter().map(|n| self.attempt(http, n))).await;
+        let outcomes = join_all(claimed.iter().map(|n| self.attempt(n))).await;
         for (notice, outcome) in claimed.iter().zip(outcomes) {
             self.record(notice, outcome)?;
         }
@@ -233,27 +230,22 @@ impl Notifier {
     pub fn spawn(self) -> std::io::Result<Periodic> {
         let every = Duration::from_millis(self.config.poll_interval_ms.max(10).into());
         // Built on the worker's thread, on its first round, never in the server's runtime.
-        let mut running: Option<(tokio::runtime::Runtime, reqwest::Client)> = None;
+        let mut running: Option<tokio::runtime::Runtime> = None;
         periodic::spawn("gatehouse-bc-logout", every, FirstRun::Now, move || {
             if running.is_none() {
-                let runtime = tokio::runtime::Builder::new_current_thread()
+                match tokio::runtime::Builder::new_current_thread()
                     .enable_all()
-                    .build();
-                let http = reqwest::Client::builder()
-                    .timeout(self.timeout())
-                    .redirect(reqwest::redirect::Policy::none())
-                    .build();
-                match (runtime, http) {
-                    (Ok(runtime), Ok(http)) => running = Some((runtime, http)),
-                    (Err(e), _) => tracing::error!(error = %e, "back-channel logout cannot start"),
-                    (_, Err(e)) => tracing::error!(error = %e, "back-channel logout cannot start"),
+                    .build()
+                {
+                    Ok(runtime) => running = Some(runtime),
+                    Err(e) => tracing::error!(error = %e, "back-channel logout cannot start"),
                 }
             }
-            let Some((runtime, http)) = &running else {
+            let Some(runtime) = &running else {
                 return;
             };
             loop {
-                match runtime.block_on(self.drain_once(http)) {
+                match runtime.block_on(self.drain_once()) {
                     // A full batch: more may be due.
                     Ok(claimed) if claimed >= self.config.batch_size.max(1) as usize => {}
                     Ok(_) => break,

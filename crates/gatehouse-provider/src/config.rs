@@ -517,6 +517,9 @@ pub struct BackchannelLogoutConfig {
     pub retry_max_seconds: u32,
     /// A notice not delivered this long after the session ended is given up.
     pub give_up_after_seconds: u32,
+    /// A PEM file of CA certificates trusted besides the web PKI's roots (clients on
+    /// a private CA); empty: the web PKI's roots only.
+    pub ca_file: String,
 }
 
 impl Default for BackchannelLogoutConfig {
@@ -529,6 +532,7 @@ impl Default for BackchannelLogoutConfig {
             retry_base_seconds: 10,
             retry_max_seconds: 600,
             give_up_after_seconds: 86_400,
+            ca_file: String::new(),
         }
     }
 }

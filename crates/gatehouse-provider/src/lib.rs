@@ -10,6 +10,7 @@ pub mod cors;
 pub mod crypto;
 pub mod factors;
 pub mod fallback;
+pub mod form_post;
 pub mod health;
 pub mod janitor;
 pub mod jwks;
