@@ -170,14 +170,7 @@ fn erase(db: &impl Connected, id: AccountId, at: DateTime<Utc>) -> RepositoryRes
         }
     }
     // Its live sessions end here: their clients hear of it before the rows go.
-    let live: Vec<String> = db.run(|c| {
-        sessions::table
-            .filter(sessions::account_id.eq(key.clone()))
-            .filter(sessions::revoked_at.is_null())
-            .select(sessions::id)
-            .load(c)
-    })?;
-    crate::logout_notices::queue_for_sessions(db, &live, at)?;
+    crate::logout_notices::end_account_sessions(db, &key, "", at)?;
     db.run(|c| {
         // Factors take their guards and recovery codes with them; sessions their
         // codes and refresh tokens.

@@ -14,7 +14,7 @@ use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
-use crate::logout_notices::{queue_for_sessions, record_session_client};
+use crate::logout_notices::{end_account_sessions, queue_for_sessions, record_session_client};
 use crate::schema::{
     authorization_codes, refresh_tokens, revoked_access_tokens, sessions, used_client_assertions,
 };
@@ -226,16 +226,7 @@ impl SessionRepository {
         at: DateTime<Utc>,
     ) -> RepositoryResult<u64> {
         let keep = except.unwrap_or_default().to_owned();
-        let ending: Vec<String> = self.run(|c| {
-            sessions::table
-                .filter(sessions::account_id.eq(account.to_string()))
-                .filter(sessions::id.ne(keep.clone()))
-                .filter(sessions::revoked_at.is_null())
-                .select(sessions::id)
-                .load(c)
-        })?;
-        queue_for_sessions(self, &ending, at)?;
-        let at = to_millis(at);
+        let millis = to_millis(at);
         self.run(|c| {
             diesel::update(
                 refresh_tokens::table
@@ -243,18 +234,10 @@ impl SessionRepository {
                     .filter(refresh_tokens::session_id.ne(keep.clone()))
                     .filter(refresh_tokens::revoked_at.is_null()),
             )
-            .set(refresh_tokens::revoked_at.eq(Some(at)))
-            .execute(c)?;
-            diesel::update(
-                sessions::table
-                    .filter(sessions::account_id.eq(account.to_string()))
-                    .filter(sessions::id.ne(keep.clone()))
-                    .filter(sessions::revoked_at.is_null()),
-            )
-            .set(sessions::revoked_at.eq(Some(at)))
+            .set(refresh_tokens::revoked_at.eq(Some(millis)))
             .execute(c)
-        })
-        .map(|n| n as u64)
+        })?;
+        end_account_sessions(self, &account.to_string(), &keep, at).map(|n| n as u64)
     }
 }
 }

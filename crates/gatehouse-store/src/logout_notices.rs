@@ -69,6 +69,30 @@ pub(crate) fn record_session_client(
     .map(|_| ())
 }
 
+/// Revokes the account's live sessions but `keep` and queues their notices: the
+/// `UPDATE` names the sessions it ended, so of two racing ends each session's notices
+/// are queued once (the later `UPDATE` re-checks `revoked_at` and skips it).
+pub(crate) fn end_account_sessions(
+    db: &impl Connected,
+    account: &str,
+    keep: &str,
+    at: DateTime<Utc>,
+) -> RepositoryResult<usize> {
+    let ended: Vec<String> = db.run(|c| {
+        natively!(c, |c| diesel::update(
+            sessions::table
+                .filter(sessions::account_id.eq(account.to_owned()))
+                .filter(sessions::id.ne(keep.to_owned()))
+                .filter(sessions::revoked_at.is_null()),
+        )
+        .set(sessions::revoked_at.eq(Some(to_millis(at))))
+        .returning(sessions::id)
+        .get_results(c))
+    })?;
+    queue_for_sessions(db, &ended, at)?;
+    Ok(ended.len())
+}
+
 /// Queues a notice for every client that listens and was issued tokens under one of
 /// `session_ids` that has not expired at `at`. Callers pass sessions that were live
 /// until this moment (their revocation is written beside it).
