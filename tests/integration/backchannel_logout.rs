@@ -473,8 +473,8 @@ async fn postgres_end_session_notifies_each_client_of_the_session() {
     }
 }
 
-/// Revoked from the account settings, by refresh-token reuse, by an operator's
-/// disable, by erasure: each ends sessions, and each end is told.
+/// Revoked from the account settings, by refresh-token reuse, by a replayed code, by
+/// an operator's disable, by erasure: each ends sessions, and each end is told.
 async fn every_way_a_session_ends_is_told(db: TestDatabase) {
     let rp = RpServer::start();
     let server = TestServer::start_with(config(&db), Some(db)).await;
@@ -517,6 +517,21 @@ async fn every_way_a_session_ends_is_told(db: TestDatabase) {
         vec![("portal".to_owned(), current.clone(), sub.clone())]
     );
 
+    // A replayed code: the session it was issued under ends.
+    let replayed = w.session();
+    let code = w.code("portal", &replayed);
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT),
+        ("code_verifier", VERIFIER),
+    ];
+    assert_eq!(w.token(&form).await.status(), StatusCode::OK);
+    assert_eq!(w.token(&form).await.status(), StatusCode::BAD_REQUEST);
+    let tokens = rp.expect(3).await;
+    let got = audiences(&w.server, &tokens[2..], alg_of).await;
+    assert_eq!(got, vec![("portal".to_owned(), replayed, sub.clone())]);
+
     // An operator disables the account: both of its live sessions end.
     let (a, b) = (w.session(), w.session());
     w.code("portal", &a);
@@ -534,8 +549,8 @@ async fn every_way_a_session_ends_is_told(db: TestDatabase) {
         .await
         .expect("disable");
     assert_eq!(res.status(), StatusCode::OK);
-    let tokens = rp.expect(4).await;
-    let got = audiences(&w.server, &tokens[2..], alg_of).await;
+    let tokens = rp.expect(5).await;
+    let got = audiences(&w.server, &tokens[3..], alg_of).await;
     let mut want = vec![
         ("portal".to_owned(), a.clone(), sub.clone()),
         ("portal".to_owned(), b.clone(), sub.clone()),
@@ -570,8 +585,8 @@ async fn every_way_a_session_ends_is_told(db: TestDatabase) {
         .await
         .expect("erase");
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
-    let tokens = rp.expect(5).await;
-    let got = audiences(&w.server, &tokens[4..], alg_of).await;
+    let tokens = rp.expect(6).await;
+    let got = audiences(&w.server, &tokens[5..], alg_of).await;
     assert_eq!(got, vec![("portal".to_owned(), last, sub)]);
     w.server.stop().expect("stops");
 }
