@@ -451,6 +451,9 @@ pub trait LogoutNoticeQueue {
         owner: &str,
         at: DateTime<Utc>,
     ) -> RepositoryResult<bool>;
+    /// Stamps the notice delivered whoever holds it: a delivery whose mark did not land
+    /// at once (the database was away), recorded as soon as it can be.
+    fn logout_notice_delivered_late(&self, id: &str, at: DateTime<Utc>) -> RepositoryResult<bool>;
     /// Counts a failed attempt and frees the lease until `next_attempt_at`.
     fn retry_logout_notice_later(
         &self,

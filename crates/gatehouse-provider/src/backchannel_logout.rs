@@ -16,7 +16,7 @@ use gatehouse_core::ports::{AuditLog, ClientRepository, LogoutNoticeQueue, Repos
 use gatehouse_core::{AuditKind, ClientId, Clock, NewAuditEvent};
 use gatehouse_store::Store;
 use serde_json::json;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use crate::config::BackchannelLogoutConfig;
@@ -45,6 +45,9 @@ pub struct Notifier {
     owner: String,
     config: BackchannelLogoutConfig,
     http: FormPoster,
+    /// Deliveries whose mark did not land (the database was away): recorded before
+    /// anything else once it is back, so the notice is not sent again.
+    unrecorded: Mutex<Vec<(String, DateTime<Utc>)>>,
 }
 
 impl std::fmt::Debug for Notifier {
@@ -88,6 +91,7 @@ impl Notifier {
             owner: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
             http: FormPoster::new(&ca, timeout)?,
             config,
+            unrecorded: Mutex::default(),
         })
     }
 
@@ -161,8 +165,21 @@ impl Notifier {
         }
     }
 
+    fn unrecorded_marks(&self) -> std::sync::MutexGuard<'_, Vec<(String, DateTime<Utc>)>> {
+        self.unrecorded
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Leases one batch of due notices and tries each once, side by side.
     async fn drain_once(&self) -> Result<usize, RepositoryError> {
+        {
+            let mut marks = self.unrecorded_marks();
+            while let Some((id, at)) = marks.first().cloned() {
+                self.store.logout_notice_delivered_late(&id, at)?;
+                marks.remove(0);
+            }
+        }
         let now = self.clock.now();
         let claimed = self.store.claim_logout_notices(
             &self.owner,
@@ -172,7 +189,14 @@ impl Notifier {
         )?;
         let outcomes = join_all(claimed.iter().map(|n| self.attempt(n))).await;
         for (notice, outcome) in claimed.iter().zip(outcomes) {
-            self.record(notice, outcome)?;
+            let delivered = outcome == Outcome::Delivered;
+            if let Err(e) = self.record(notice, outcome) {
+                tracing::warn!(notice_id = %notice.id, error = %e, "recording a back-channel logout's outcome failed");
+                if delivered {
+                    self.unrecorded_marks()
+                        .push((notice.id.clone(), self.clock.now()));
+                }
+            }
         }
         Ok(claimed.len())
     }

@@ -256,6 +256,22 @@ impl LogoutNoticeQueue {
         .and_then(touched)
     }
 
+    fn logout_notice_delivered_late(&self, id: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
+        use logout_notices::dsl as n;
+        self.run(|c| {
+            diesel::update(n::logout_notices.find(id.to_owned()).filter(n::delivered_at.is_null()))
+                .set((
+                    n::delivered_at.eq(to_millis(at)),
+                    n::attempts.eq(n::attempts + 1),
+                    n::failed_at.eq(None::<i64>),
+                    n::lease_owner.eq(None::<String>),
+                    n::lease_until.eq(None::<i64>),
+                ))
+                .execute(c)
+        })
+        .and_then(touched)
+    }
+
     fn retry_logout_notice_later(
         &self,
         id: &str,
