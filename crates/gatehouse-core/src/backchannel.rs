@@ -30,9 +30,9 @@ pub struct DeliveryPolicy {
 }
 
 impl LogoutNotice {
-    /// Whether another attempt after one failing at `now` is still worth it.
-    pub fn retry_allowed(&self, policy: DeliveryPolicy, next_at: DateTime<Utc>) -> bool {
-        next_at < self.created_at + policy.give_up_after
+    /// Whether an attempt at `at` is still within the policy's bound.
+    pub fn retry_allowed(&self, policy: DeliveryPolicy, at: DateTime<Utc>) -> bool {
+        at < self.created_at + policy.give_up_after
     }
 }
 

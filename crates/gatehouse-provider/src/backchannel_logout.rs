@@ -31,7 +31,7 @@ const MAX_ERROR_CHARS: usize = 300;
 #[derive(Debug, PartialEq, Eq)]
 enum Outcome {
     Delivered,
-    /// Not delivered now; worth another try at this instant.
+    /// Not delivered now; worth another try later.
     Retry(String),
     /// Not delivered, and never will be.
     GiveUp(String),
