@@ -1587,6 +1587,8 @@ async fn admin_clients_are_created_changed_rotated_and_deleted() {
     .await;
     // Not first-party: refresh tokens only with offline_access, unless set otherwise.
     assert_eq!(created["refresh_without_offline_access"], false);
+    assert_eq!(created["require_pushed_authorization_requests"], false);
+    assert_eq!(created["dpop_bound_access_tokens"], false);
     let secret = created["client_secret"]
         .as_str()
         .expect("secret shown once")
@@ -1638,7 +1640,9 @@ async fn admin_clients_are_created_changed_rotated_and_deleted() {
             a,
             Some(json!({
                 "client_name": "Nightly batch", "access_token_lifetime": 120,
-                "refresh_without_offline_access": true
+                "refresh_without_offline_access": true,
+                "require_pushed_authorization_requests": true,
+                "dpop_bound_access_tokens": true
             })),
         )
         .await,
@@ -1648,6 +1652,24 @@ async fn admin_clients_are_created_changed_rotated_and_deleted() {
     assert_eq!(changed["client_name"], "Nightly batch");
     assert_eq!(changed["access_token_lifetime"], 120);
     assert_eq!(changed["refresh_without_offline_access"], true);
+    assert_eq!(changed["require_pushed_authorization_requests"], true);
+    assert_eq!(changed["dpop_bound_access_tokens"], true);
+    // Its tokens now need a DPoP proof (tests/integration/dpop.rs makes them).
+    assert_eq!(token(secret.clone()).await, StatusCode::BAD_REQUEST);
+    let unchanged = ok(
+        call(
+            &w,
+            Method::PATCH,
+            "/api/v1/admin/clients/batch",
+            a,
+            Some(json!({"dpop_bound_access_tokens": false})),
+        )
+        .await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(unchanged["dpop_bound_access_tokens"], false);
+    assert_eq!(unchanged["require_pushed_authorization_requests"], true);
     let rotated = ok(
         call(
             &w,

@@ -83,8 +83,12 @@ fn a_confidential_client_gets_a_secret_once_stored_only_as_a_keyed_hash() {
         "--id-token-alg",
         "ES256",
         "--first-party",
+        "--require-pushed-authorization-requests",
+        "--dpop-bound-access-tokens",
     ]);
     assert_eq!(added["client_id"], "portal");
+    assert_eq!(added["require_pushed_authorization_requests"], true);
+    assert_eq!(added["dpop_bound_access_tokens"], true);
     assert_eq!(added["token_endpoint_auth_method"], "client_secret_basic");
     assert_eq!(added["id_token_signed_response_alg"], "ES256");
     assert_eq!(
@@ -133,6 +137,8 @@ fn public_and_machine_clients() {
     ]);
     assert_eq!(spa["token_endpoint_auth_method"], "none");
     assert_eq!(spa["refresh_without_offline_access"], false);
+    assert_eq!(spa["require_pushed_authorization_requests"], false);
+    assert_eq!(spa["dpop_bound_access_tokens"], false);
     assert!(spa.get("client_secret").is_none());
     assert_eq!(
         spa["client_id"].as_str().map(str::len),

@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::factors::{
-    EMAIL, Login, REDIRECT, World, account_api, count_codes, nth_code, problem, world,
+    EMAIL, Login, PASSWORD, REDIRECT, World, account_api, count_codes, nth_code, problem, world,
 };
 use crate::support::TestDatabase;
 
@@ -253,6 +253,32 @@ async fn a_denial_goes_back_to_the_client(db: TestDatabase) {
     )
     .await;
     assert_eq!(done["next"], "consent");
+    // Signed in already: the sign-in steps take no second proof (which would open a
+    // second session) while the consent is pending.
+    let before = count_codes(w.mail_dir.path(), EMAIL);
+    problem(
+        login.post(&w, "factors/email/challenge", json!({})).await,
+        StatusCode::CONFLICT,
+        "login_request_completed",
+    )
+    .await;
+    problem(
+        login
+            .post(
+                &w,
+                "password",
+                json!({"identifier": EMAIL, "password": PASSWORD}),
+            )
+            .await,
+        StatusCode::CONFLICT,
+        "login_request_completed",
+    )
+    .await;
+    assert_eq!(
+        count_codes(w.mail_dir.path(), EMAIL),
+        before,
+        "no code mailed"
+    );
     problem(
         login.post(&w, "consent", json!({"deny": false})).await,
         StatusCode::UNPROCESSABLE_ENTITY,

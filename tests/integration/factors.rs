@@ -236,6 +236,18 @@ impl Login {
             ])
             .extend_pairs(extra.iter().copied())
             .finish();
+        Self::authorize_query(w, browser, client, &query, verifier).await
+    }
+
+    /// A browser sent to `/authorize?{query}` (its PKCE verifier is `verifier`), at the
+    /// login UI: nothing entered yet.
+    pub(crate) async fn authorize_query(
+        w: &World,
+        browser: reqwest::Client,
+        client: &'static str,
+        query: &str,
+        verifier: openidconnect::PkceCodeVerifier,
+    ) -> Self {
         let res = browser
             .get(w.server.url(&format!("/authorize?{query}")))
             .send()
@@ -359,6 +371,25 @@ impl Login {
         let code = nth_code(w.mail_dir.path(), email, before).await;
         let done = self.verify(w, "email", &code).await;
         self.tokens(w, done).await
+    }
+
+    /// The code (and the PKCE verifier) of a login the e-mail code finishes, for a
+    /// relying party that redeems it itself.
+    pub(crate) async fn code_with_email(self, w: &World, email: &str) -> (String, String) {
+        let before = count_codes(w.mail_dir.path(), email);
+        self.challenge(w, "email").await;
+        let code = nth_code(w.mail_dir.path(), email, before).await;
+        let done = self.verify(w, "email", &code).await;
+        assert_eq!(done.status(), StatusCode::OK);
+        let done: Value = done.json().await.expect("json");
+        let back = url::Url::parse(done["redirect_to"].as_str().expect("redirect_to"))
+            .expect("redirect_to is a URL");
+        let code = back
+            .query_pairs()
+            .find(|(k, _)| k == "code")
+            .map(|(_, v)| v.into_owned())
+            .expect("code");
+        (code, self.verifier.secret().clone())
     }
 
     /// The factor id on offer for `kind`.

@@ -1,7 +1,7 @@
 //! The repository suite, run unchanged on SQLite and on PostgreSQL.
 
 use chrono::{DateTime, TimeDelta, Utc};
-use gatehouse_core::authorization::{AuthorizationRequest, Prompt};
+use gatehouse_core::authorization::{AuthorizationRequest, Prompt, PushedRequest};
 use gatehouse_core::client::TokenLifetimes;
 use gatehouse_core::grant::{AuthorizationCode, Session};
 use gatehouse_core::login::LoginRequest;
@@ -9,8 +9,8 @@ use gatehouse_core::otp::OtpChallenge;
 use gatehouse_core::ports::{
     AccessTokenRevocations, AccountRepository, AuditLog, AuthorizationCodeRepository,
     ClientAssertionLedger, ClientRepository, FactorRepository, LoginRequestRepository,
-    OtpRepository, RateLimits, RepositoryError, SessionRepository, SigningKeyRepository,
-    UniqueField, WebauthnRepository,
+    OtpRepository, PushedRequestRepository, RateLimits, RepositoryError, SessionRepository,
+    SigningKeyRepository, UniqueField, WebauthnRepository,
 };
 use gatehouse_core::signing_key::{KeyStatus, SigningKeyRecord};
 use gatehouse_core::webauthn::{Ceremony, WebauthnCredential};
@@ -279,6 +279,8 @@ pub(crate) fn client(id: &str) -> Client {
         id_token_alg: SigningAlg::Es256,
         first_party: true,
         refresh_without_offline_access: true,
+        require_pushed_authorization_requests: false,
+        dpop_bound_access_tokens: false,
         backchannel_logout_uri: Some("https://portal.example.com/backchannel".to_owned()),
         backchannel_logout_session_required: true,
         lifetimes: TokenLifetimes {
@@ -683,6 +685,7 @@ fn expired_rows_are_purged_and_the_rest_kept(store: &Store) {
             push_challenges: 0,
             access_token_revocations: 1,
             client_assertions: 1,
+            pushed_requests: 0,
             logout_notices: 0,
         }
     );
@@ -815,6 +818,72 @@ fn webauthn_credentials_are_unique_and_ceremonies_are_taken_once(store: &Store) 
     );
 }
 
+fn pushed_requests_are_taken_once(store: &Store) {
+    store.insert_client(&client("pusher")).expect("client");
+    let pushed = PushedRequest {
+        id_hash: "h1".to_owned(),
+        client_id: "pusher".to_owned(),
+        params: vec![
+            ("scope".to_owned(), "openid email".to_owned()),
+            ("state".to_owned(), "ステート".to_owned()),
+        ],
+        expires_at: at(100),
+    };
+    store.insert_pushed_request(&pushed).expect("push");
+    assert_eq!(
+        store.take_pushed_request("h1").expect("take"),
+        Some(pushed.clone())
+    );
+    assert_eq!(
+        store.take_pushed_request("h1").expect("again"),
+        None,
+        "once"
+    );
+    // A removed client's pushed requests go with it.
+    let second = PushedRequest {
+        id_hash: "h2".to_owned(),
+        ..pushed.clone()
+    };
+    store.insert_pushed_request(&second).expect("push");
+    store
+        .delete_client(&ClientId::parse("pusher").expect("id"))
+        .expect("delete");
+    assert_eq!(store.take_pushed_request("h2").expect("take"), None);
+}
+
+/// A DPoP proof seen before ends the transaction that would issue tokens for it: what
+/// it wrote is rolled back (on PostgreSQL the refused insert aborts the transaction).
+fn a_replayed_dpop_proof_rolls_its_transaction_back(store: &Store) {
+    use gatehouse_provider::oidc::dpop::{Proof, Spend, spend};
+    store.insert_client(&client("dpop")).expect("client");
+    let proof = Proof {
+        jkt: "thumbprint".to_owned(),
+        ledger_key: "dpop:proof".to_owned(),
+        ledger_until: at(100),
+    };
+    let pushed = PushedRequest {
+        id_hash: "h3".to_owned(),
+        client_id: "dpop".to_owned(),
+        params: vec![],
+        expires_at: at(100),
+    };
+    let first = store.transaction_with(|tx| -> Result<(), Spend> {
+        tx.insert_pushed_request(&pushed)?;
+        spend(tx, Some(&proof))
+    });
+    assert!(first.is_ok(), "{first:?}");
+    let again = store.transaction_with(|tx| -> Result<(), Spend> {
+        tx.insert_pushed_request(&PushedRequest {
+            id_hash: "h4".to_owned(),
+            ..pushed.clone()
+        })?;
+        spend(tx, Some(&proof))
+    });
+    assert!(matches!(again, Err(Spend::Replayed)), "{again:?}");
+    assert!(store.take_pushed_request("h3").expect("take").is_some());
+    assert_eq!(store.take_pushed_request("h4").expect("take"), None);
+}
+
 macro_rules! on_both_backends {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -854,6 +923,8 @@ on_both_backends!(
     a_login_leaves_codes_sessions_and_otps_that_behave,
     webauthn_credentials_are_unique_and_ceremonies_are_taken_once,
     expired_rows_are_purged_and_the_rest_kept,
+    pushed_requests_are_taken_once,
+    a_replayed_dpop_proof_rolls_its_transaction_back,
 );
 
 /// Two transactions that lock the same two rows in opposite orders deadlock; PostgreSQL

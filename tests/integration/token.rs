@@ -471,7 +471,12 @@ async fn discovery_advertises_what_is_implemented() {
             "backchannel_logout_session_supported": true,
             "introspection_endpoint": format!("{issuer}/introspect"),
             "code_challenge_methods_supported": ["S256"],
-            "authorization_response_iss_parameter_supported": true
+            "authorization_response_iss_parameter_supported": true,
+            "pushed_authorization_request_endpoint": format!("{issuer}/par"),
+            "require_pushed_authorization_requests": false,
+            "dpop_signing_alg_values_supported": [
+                "ES256", "ES384", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "EdDSA"
+            ]
         })
     );
 }

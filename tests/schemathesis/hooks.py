@@ -18,6 +18,22 @@ DOCUMENTED_REFUSALS = [
         r"^(GET|POST) /(authorize|end_session|token|revoke|introspect)$",
         {"invalid_request", "invalid_grant", "invalid_client", "unauthorized_client"},
     ),
+    # RFC 9126: a pushed request names a registered client (authenticated as at /token)
+    # and what /authorize would accept from it; a request_uri is one the server issued.
+    # RFC 9449: a DPoP header is a proof signed by the client's key, for this request.
+    (
+        r"^(GET|POST) /(par|authorize|token)$",
+        {
+            "invalid_request",
+            "invalid_client",
+            "unauthorized_client",
+            "invalid_grant",
+            "invalid_scope",
+            "unsupported_response_type",
+            "invalid_request_uri",
+            "invalid_dpop_proof",
+        },
+    ),
     # The current password is a credential; the password policy is configuration.
     (r"^POST /api/v1/account/password$", {"current_password_invalid", "password_policy"}),
     # The new address must differ from the account's own.

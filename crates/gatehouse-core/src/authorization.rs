@@ -6,8 +6,22 @@
 //! provider an open redirector): the error is shown. Every other failure goes back
 //! to the client's redirect URI with `error`, `state` and `iss`.
 
+use chrono::{DateTime, Utc};
+
 use crate::claims::ClaimsRequest;
 use crate::client::{Client, GrantType};
+
+/// A pushed authorization request (RFC 9126): the parameters a client sent to the
+/// PAR endpoint, kept until `/authorize` takes them, once, or they expire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushedRequest {
+    /// Keyed hash of the random part of its `request_uri`.
+    pub id_hash: String,
+    pub client_id: String,
+    /// The parameters as pushed (validated then, and again when taken).
+    pub params: Vec<(String, String)>,
+    pub expires_at: DateTime<Utc>,
+}
 
 /// The raw parameters, as received (query string or form body).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -328,6 +342,8 @@ mod tests {
             id_token_alg: SigningAlg::Rs256,
             first_party: true,
             refresh_without_offline_access: true,
+            require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             lifetimes: TokenLifetimes::default(),

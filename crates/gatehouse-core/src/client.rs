@@ -180,6 +180,10 @@ pub struct Client {
     /// first-party clients, and their default); otherwise a refresh token needs
     /// `offline_access` asked for and granted.
     pub refresh_without_offline_access: bool,
+    /// RFC 9126 §6: `/authorize` takes this client's requests only pushed (PAR).
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: `/token` issues this client's tokens only with a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
     /// Where logout tokens are POSTed (OIDC Back-Channel Logout 1.0); none: no notices.
     pub backchannel_logout_uri: Option<String>,
     /// The client needs `sid` in its logout tokens (they always carry it here).
@@ -345,6 +349,8 @@ mod tests {
             id_token_alg: SigningAlg::Rs256,
             first_party: false,
             refresh_without_offline_access: false,
+            require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             lifetimes: TokenLifetimes::default(),
@@ -460,6 +466,8 @@ mod tests {
         let first_party = Client {
             first_party: true,
             refresh_without_offline_access: true,
+            require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
             ..web_app()
         };
         assert!(first_party.issues_refresh_token(&scopes(&["openid"])));

@@ -123,6 +123,8 @@ mod tests {
             id_token_alg: SigningAlg::Rs256,
             first_party,
             refresh_without_offline_access: first_party,
+            require_pushed_authorization_requests: false,
+            dpop_bound_access_tokens: false,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: false,
             lifetimes: TokenLifetimes::default(),

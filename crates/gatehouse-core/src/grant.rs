@@ -79,6 +79,9 @@ pub struct RefreshToken {
     pub expires_at: DateTime<Utc>,
     pub used_at: Option<DateTime<Utc>>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// RFC 9449 §5: the thumbprint of the DPoP key a public client's refresh tokens
+    /// are bound to; a refresh needs a proof made with that key.
+    pub dpop_jkt: Option<String>,
 }
 
 /// Why an authorization code is not exchanged (`invalid_grant`, RFC 6749 §5.2). The
@@ -165,6 +168,10 @@ pub enum RefreshRefusal {
     SessionEnded,
     #[error("the account can no longer sign in")]
     AccountCannotSignIn,
+    /// Refused before the token is spent (RFC 9449 §5): it is bound to a DPoP key the
+    /// request did not prove.
+    #[error("the refresh token is bound to another DPoP key")]
+    OtherDpopKey,
 }
 
 impl RefreshToken {
@@ -375,6 +382,7 @@ mod tests {
             expires_at: t0() + TimeDelta::days(30),
             used_at: None,
             revoked_at: None,
+            dpop_jkt: None,
         }
     }
 

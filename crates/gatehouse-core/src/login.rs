@@ -1,10 +1,11 @@
 //! A login in progress: the validated authorization request, bound to the browser
 //! that made it, and what the user has proven so far.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::account::{Account, AccountId, AccountStatus};
 use crate::authorization::AuthorizationRequest;
+use crate::grant::{Session, amr_with_mfa};
 use crate::password::Verification;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -30,6 +31,58 @@ impl LoginRequest {
     pub fn is_expired(&self, now: DateTime<Utc>) -> bool {
         now >= self.expires_at
     }
+
+    /// The login passed its last factor with `methods`, at `acr`: the session it
+    /// signs the browser in with. Its `amr` is every method proven, once each, with
+    /// `mfa` when there were two or more; the login keeps the same list.
+    pub fn sign_in(
+        &mut self,
+        account: AccountId,
+        methods: &[&str],
+        acr: &str,
+        browser: Browser,
+        now: DateTime<Utc>,
+    ) -> Session {
+        let mut proven = std::mem::take(&mut self.amr);
+        proven.extend(methods.iter().map(|m| (*m).to_owned()));
+        self.amr = amr_with_mfa(&proven);
+        Session {
+            id: browser.session_id,
+            account_id: account,
+            token_hash: browser.token_hash,
+            amr: self.amr.clone(),
+            acr: acr.to_owned(),
+            auth_time: now,
+            created_at: now,
+            last_seen_at: now,
+            expires_at: now + browser.session_lifetime,
+            revoked_at: None,
+            user_agent: browser.user_agent,
+            ip: browser.ip,
+        }
+    }
+
+    /// The code is issued now: the login is over.
+    pub fn complete(&mut self, now: DateTime<Utc>) {
+        self.completed_at = Some(now);
+    }
+
+    /// The user must consent first: the login waits, holding the session the code
+    /// will be issued for.
+    pub fn await_consent(&mut self, session: &Session) {
+        self.session_id = Some(session.id.clone());
+    }
+}
+
+/// The browser a login signs in: its new session's id and cookie hash, where it
+/// came from, and how long the session lasts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Browser {
+    pub session_id: String,
+    pub token_hash: String,
+    pub user_agent: Option<String>,
+    pub ip: Option<String>,
+    pub session_lifetime: TimeDelta,
 }
 
 /// What the password step decides once the password was checked (against a dummy
@@ -83,6 +136,87 @@ mod tests {
             status,
             chrono::DateTime::UNIX_EPOCH,
         )
+    }
+
+    fn login(amr: &[&str]) -> LoginRequest {
+        let at = chrono::DateTime::UNIX_EPOCH;
+        LoginRequest {
+            id: "login".to_owned(),
+            request: AuthorizationRequest {
+                client_id: "app".to_owned(),
+                redirect_uri: "https://app.example/cb".to_owned(),
+                scopes: vec!["openid".to_owned()],
+                state: None,
+                nonce: None,
+                code_challenge: "x".repeat(43),
+                prompt: crate::authorization::Prompt::default(),
+                max_age: None,
+                acr_values: Vec::new(),
+                login_hint: None,
+                ui_locales: None,
+                claims: None,
+            },
+            browser_hash: "browser".to_owned(),
+            account_id: None,
+            amr: amr.iter().map(|m| (*m).to_owned()).collect(),
+            session_id: None,
+            created_at: at,
+            expires_at: at + TimeDelta::minutes(10),
+            completed_at: None,
+        }
+    }
+
+    fn browser() -> Browser {
+        Browser {
+            session_id: "session".to_owned(),
+            token_hash: "cookie-hash".to_owned(),
+            user_agent: Some("Firefox".to_owned()),
+            ip: Some("192.0.2.1".to_owned()),
+            session_lifetime: TimeDelta::hours(8),
+        }
+    }
+
+    #[test]
+    fn signing_in_records_each_method_once_and_mfa_after_two() {
+        let now = chrono::DateTime::UNIX_EPOCH + TimeDelta::seconds(100);
+        let id = account(AccountStatus::Active).id;
+        let mut after_password = login(&["pwd"]);
+        let session = after_password.sign_in(id, &["otp"], "mfa-acr", browser(), now);
+        assert_eq!(session.amr, ["pwd", "otp", "mfa"]);
+        assert_eq!(after_password.amr, session.amr);
+        assert_eq!(session.account_id, id);
+        assert_eq!((session.auth_time, session.created_at), (now, now));
+        assert_eq!(session.expires_at, now + TimeDelta::hours(8));
+        assert_eq!(session.acr, "mfa-acr");
+        assert_eq!(session.ip.as_deref(), Some("192.0.2.1"));
+
+        // A method proven twice counts once; one proof alone is not `mfa`.
+        let mut again = login(&["pwd", "otp"]);
+        let session = again.sign_in(id, &["otp"], "acr", browser(), now);
+        assert_eq!(session.amr, ["pwd", "otp", "mfa"]);
+        let mut single = login(&[]);
+        assert_eq!(
+            single.sign_in(id, &["hwk"], "acr", browser(), now).amr,
+            ["hwk"]
+        );
+    }
+
+    #[test]
+    fn a_login_ends_with_its_code_or_waits_for_consent_with_its_session() {
+        let now = chrono::DateTime::UNIX_EPOCH;
+        let mut waiting = login(&["pwd"]);
+        let session = waiting.sign_in(
+            account(AccountStatus::Active).id,
+            &["otp"],
+            "a",
+            browser(),
+            now,
+        );
+        waiting.await_consent(&session);
+        assert_eq!(waiting.session_id.as_deref(), Some("session"));
+        assert_eq!(waiting.completed_at, None);
+        waiting.complete(now);
+        assert_eq!(waiting.completed_at, Some(now));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::account::{Account, AccountId, Subject};
 use crate::audit::{AuditEvent, NewAuditEvent};
+use crate::authorization::PushedRequest;
 use crate::backchannel::LogoutNotice;
 use crate::client::{Client, ClientId};
 use crate::consent::ConsentGrant;
@@ -411,6 +412,13 @@ pub trait AccessTokenRevocations {
     /// Remembers a revoked access token until `expires_at`; revoking twice is fine.
     fn revoke_access_token(&self, jti: &str, expires_at: DateTime<Utc>) -> RepositoryResult<()>;
     fn is_access_token_revoked(&self, jti: &str) -> RepositoryResult<bool>;
+}
+
+pub trait PushedRequestRepository {
+    fn insert_pushed_request(&self, request: &PushedRequest) -> RepositoryResult<()>;
+    /// Deletes and returns the request with this hash: only one taker gets it, even
+    /// between instances. Expiry is the caller's check.
+    fn take_pushed_request(&self, id_hash: &str) -> RepositoryResult<Option<PushedRequest>>;
 }
 
 pub trait ClientAssertionLedger {

@@ -16,7 +16,6 @@ use crate::background::Background;
 use crate::config::{Config, ConfigError};
 use crate::crypto::keyring::KeyRingError;
 use crate::crypto::{CryptoError, KeyRing, Secrets};
-use crate::factors::{EnrolFactors, LoginFactors};
 use crate::fallback::{AllowedMethods, fallback};
 use crate::mail::{MailError, Outbox, Wake, Worker};
 use crate::metrics::Metrics;
@@ -185,6 +184,9 @@ impl Application {
                 oidc::tokens::ACR_MFA,
                 config.webauthn.phishing_resistant_acr.as_str(),
             ],
+            oidc::discovery::Features {
+                par_required: config.par.required,
+            },
         )
         .map_err(|reason| ConfigError::Invalid {
             key: "server.issuer".to_owned(),
@@ -245,8 +247,6 @@ impl Application {
             metrics,
             discovery: discovery.into(),
             outbox,
-            login_factors: LoginFactors::new(),
-            enrol_factors: EnrolFactors::new(),
             clients: ClientCache::default(),
             verified_tokens: VerifiedTokens::default(),
             webauthn: webauthn.map(Arc::new),

@@ -26,6 +26,10 @@ pub struct ClientRequest {
     pub first_party: bool,
     /// Refresh tokens without `offline_access`; left out: on for first-party clients.
     pub refresh_without_offline_access: Option<bool>,
+    /// RFC 9126 §6: `/authorize` takes only pushed requests from this client.
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: tokens only with a DPoP proof.
+    pub dpop_bound_access_tokens: bool,
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: bool,
     pub lifetimes: Option<TokenLifetimes>,
@@ -100,6 +104,8 @@ pub fn register(
         refresh_without_offline_access: request
             .refresh_without_offline_access
             .unwrap_or(request.first_party),
+        require_pushed_authorization_requests: request.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: request.dpop_bound_access_tokens,
         backchannel_logout_uri: request.backchannel_logout_uri,
         backchannel_logout_session_required: request.backchannel_logout_session_required,
         lifetimes: request.lifetimes.unwrap_or_default(),
@@ -125,6 +131,8 @@ pub struct ClientChange {
     pub id_token_alg: Option<SigningAlg>,
     pub first_party: Option<bool>,
     pub refresh_without_offline_access: Option<bool>,
+    pub require_pushed_authorization_requests: Option<bool>,
+    pub dpop_bound_access_tokens: Option<bool>,
     /// `Some(None)` removes the URI.
     pub backchannel_logout_uri: Option<Option<String>>,
     pub backchannel_logout_session_required: Option<bool>,
@@ -184,6 +192,12 @@ pub fn update(
     if let Some(v) = change.refresh_without_offline_access {
         client.refresh_without_offline_access = v;
     }
+    if let Some(v) = change.require_pushed_authorization_requests {
+        client.require_pushed_authorization_requests = v;
+    }
+    if let Some(v) = change.dpop_bound_access_tokens {
+        client.dpop_bound_access_tokens = v;
+    }
     if let Some(v) = change.backchannel_logout_uri {
         client.backchannel_logout_uri = v;
     }
@@ -239,6 +253,10 @@ pub struct ClientView {
     pub first_party: bool,
     /// Refresh tokens are issued without the `offline_access` scope.
     pub refresh_without_offline_access: bool,
+    /// RFC 9126 §6: `/authorize` takes only pushed requests (`POST /par`) from it.
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: `/token` answers it only with a DPoP proof (bound tokens).
+    pub dpop_bound_access_tokens: bool,
     /// Where logout tokens are POSTed (Back-Channel Logout 1.0).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub backchannel_logout_uri: Option<String>,
@@ -267,6 +285,8 @@ impl ClientView {
             id_token_signed_response_alg: client.id_token_alg.as_str().to_owned(),
             first_party: client.first_party,
             refresh_without_offline_access: client.refresh_without_offline_access,
+            require_pushed_authorization_requests: client.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: client.dpop_bound_access_tokens,
             backchannel_logout_uri: client.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: client.backchannel_logout_session_required,
             access_token_lifetime: client.lifetimes.access_token,

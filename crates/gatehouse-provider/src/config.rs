@@ -38,6 +38,50 @@ pub struct Config {
     pub cors: CorsConfig,
     pub metrics: MetricsConfig,
     pub ui: UiConfig,
+    pub par: ParConfig,
+    pub dpop: DpopConfig,
+}
+
+/// `[par]`: pushed authorization requests (RFC 9126).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ParConfig {
+    /// Every client must push its authorization requests (discovery's
+    /// `require_pushed_authorization_requests`); off, only clients registered so must.
+    pub required: bool,
+    /// How long a pushed request's `request_uri` can be used (once).
+    pub request_ttl_seconds: u32,
+}
+
+impl Default for ParConfig {
+    fn default() -> Self {
+        Self {
+            required: false,
+            request_ttl_seconds: 60,
+        }
+    }
+}
+
+/// `[dpop]`: sender-constrained tokens (RFC 9449).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DpopConfig {
+    /// Proofs must carry a nonce this server handed out (`DPoP-Nonce`, RFC 9449 §8).
+    pub require_nonce: bool,
+    /// How far a proof's `iat` may be from the server's clock, either way.
+    pub proof_max_age_seconds: u32,
+    /// A nonce is good for this long at least, and at most twice as long.
+    pub nonce_ttl_seconds: u32,
+}
+
+impl Default for DpopConfig {
+    fn default() -> Self {
+        Self {
+            require_nonce: false,
+            proof_max_age_seconds: 60,
+            nonce_ttl_seconds: 300,
+        }
+    }
 }
 
 /// `[ui]`: the reference UI served at `/ui/` (sign-in, registration, account settings).
@@ -1095,6 +1139,12 @@ impl Config {
                 self.email_otp.code_ttl_seconds,
             ),
             ("email_otp.max_tries", self.email_otp.max_tries),
+            ("par.request_ttl_seconds", self.par.request_ttl_seconds),
+            (
+                "dpop.proof_max_age_seconds",
+                self.dpop.proof_max_age_seconds,
+            ),
+            ("dpop.nonce_ttl_seconds", self.dpop.nonce_ttl_seconds),
             ("email_otp.max_sends", self.email_otp.max_sends),
             (
                 "email_otp.send_window_seconds",

@@ -21,12 +21,15 @@ pub fn middleware(origins: &[String]) -> Cors {
             header::ACCEPT,
             header::ACCEPT_LANGUAGE,
             header::HeaderName::from_static("x-request-id"),
+            // RFC 9449: a browser-based client's proofs.
+            header::HeaderName::from_static("dpop"),
         ])
         .expose_headers([
             header::RETRY_AFTER,
             header::WWW_AUTHENTICATE,
             header::LOCATION,
             header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("dpop-nonce"),
         ])
         .supports_credentials()
         .max_age(PREFLIGHT_MAX_AGE_SECONDS)

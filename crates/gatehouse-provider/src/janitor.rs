@@ -1,7 +1,7 @@
 //! The janitor: once an hour, deletes the login requests, codes, push challenges and
 //! revocations that expired more than a day ago (kept that long so a late replay of a
 //! code is still recognised, and for support questions), and the spent client
-//! assertions once they have expired.
+//! assertions (and DPoP proofs) and pushed authorization requests once they have expired.
 
 use chrono::TimeDelta;
 use gatehouse_core::Clock;

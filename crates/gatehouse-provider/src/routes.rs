@@ -13,6 +13,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(oidc::discovery::openid_configuration)
         .service(oidc::authorize::authorize_get)
         .service(oidc::authorize::authorize_post)
+        .service(oidc::par::push)
         .service(oidc::token::token)
         .service(oidc::userinfo::userinfo_get)
         .service(oidc::userinfo::userinfo_post)

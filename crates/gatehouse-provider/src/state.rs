@@ -8,7 +8,6 @@ use std::sync::Arc;
 use crate::background::Background;
 use crate::config::Config;
 use crate::crypto::{KeyRing, Secrets};
-use crate::factors::{EnrolFactors, LoginFactors};
 use crate::mail::Outbox;
 use crate::oidc::client_cache::ClientCache;
 use crate::oidc::verified_tokens::VerifiedTokens;
@@ -28,10 +27,6 @@ pub struct AppState {
     pub discovery: Arc<str>,
     /// Queues mails inside a transaction: `state.outbox.enqueue_in(tx, &message, now)`.
     pub outbox: Outbox,
-    /// One module per second-factor kind.
-    pub login_factors: LoginFactors,
-    /// One module per kind that can be added to an account.
-    pub enrol_factors: EnrolFactors,
     /// Registered clients, cached for a few seconds.
     pub clients: ClientCache,
     /// Access tokens whose signature was checked (revocation is checked every time).

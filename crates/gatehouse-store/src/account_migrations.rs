@@ -10,12 +10,13 @@ use gatehouse_core::{Account, AccountId, Factor};
 
 use crate::accounts::{AccountRow, corrupt, parse_id};
 use crate::at_most_one::AtMostOne;
-use crate::connection::DbConnection;
+use crate::connection::natively;
+use crate::connection::{Db, DbConnection};
 use crate::error::one_row;
 use crate::factors::FactorRow;
 use crate::schema::{account_migrations as m, accounts, factors as f};
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = m)]
@@ -78,25 +79,36 @@ fn count(n: i64) -> RepositoryResult<u64> {
     u64::try_from(n).map_err(|e| corrupt("count", e))
 }
 
-repository! {
-impl MigrationRepository {
+impl<C> MigrationRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_migration(&self, migration: &AccountMigration) -> RepositoryResult<()> {
         let row = MigrationRow::from(migration);
-        self.run(|c| diesel::insert_into(m::table).values(row).execute(c)).map(|_| ())
+        self.run(|c| natively!(c, |c| diesel::insert_into(m::table).values(row).execute(c)))
+            .map(|_| ())
     }
 
     fn update_migration(&self, migration: &AccountMigration) -> RepositoryResult<()> {
         let row = MigrationRow::from(migration);
-        self.run(|c| diesel::update(m::table.find(row.account_id.clone())).set(&row).execute(c))
-            .and_then(one_row)
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::update(m::table.find(row.account_id.clone()))
+                    .set(&row)
+                    .execute(c)
+            })
+        })
+        .and_then(one_row)
     }
 
     fn migration_of(&self, account: AccountId) -> RepositoryResult<Option<AccountMigration>> {
         self.run(|c| {
-            m::table
-                .find(account.to_string())
-                .select(MigrationRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                m::table
+                    .find(account.to_string())
+                    .select(MigrationRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(AccountMigration::try_from)
         .transpose()
@@ -110,22 +122,30 @@ impl MigrationRepository {
             for (age, limit) in AGE_BUCKETS {
                 // Bucket by the time of the state's last change: (now - limit, newer_than].
                 let older_bound = now.checked_sub_signed(limit).map_or(i64::MIN, to_millis);
-                let mut query = m::table
-                    .filter(m::updated_at.le(newer_than))
-                    .filter(m::updated_at.gt(older_bound))
-                    .into_boxed();
-                query = match state {
-                    MigrationState::Invited => query
-                        .filter(m::state.eq("invited"))
-                        .filter(m::link_expires_at.gt(now_ms)),
-                    MigrationState::Expired => query
-                        .filter(m::state.eq("invited"))
-                        .filter(m::link_expires_at.le(now_ms)),
-                    other => query.filter(m::state.eq(other.as_str())),
-                };
-                let n: i64 = self.run(|c| query.count().get_result(c))?;
+                let n: i64 = self.run(|c| {
+                    natively!(c, |c| {
+                        let query = m::table
+                            .filter(m::updated_at.le(newer_than))
+                            .filter(m::updated_at.gt(older_bound))
+                            .into_boxed();
+                        let query = match state {
+                            MigrationState::Invited => query
+                                .filter(m::state.eq("invited"))
+                                .filter(m::link_expires_at.gt(now_ms)),
+                            MigrationState::Expired => query
+                                .filter(m::state.eq("invited"))
+                                .filter(m::link_expires_at.le(now_ms)),
+                            other => query.filter(m::state.eq(other.as_str())),
+                        };
+                        query.count().get_result(c)
+                    })
+                })?;
                 if n > 0 {
-                    counts.push(MigrationCount { state, age, count: count(n)? });
+                    counts.push(MigrationCount {
+                        state,
+                        age,
+                        count: count(n)?,
+                    });
                 }
                 newer_than = older_bound;
             }
@@ -139,44 +159,51 @@ impl MigrationRepository {
         after: Option<AccountId>,
         limit: u32,
     ) -> RepositoryResult<Vec<AccountMigration>> {
-        let mut query = m::table
-            .inner_join(accounts::table)
-            .filter(accounts::status.eq("pending_registration"))
-            .select(MigrationRow::as_select())
-            .order(m::account_id)
-            .limit(i64::from(limit))
-            .into_boxed();
-        query = match remind_before {
-            None => query.filter(m::state.eq("imported")),
-            Some(before) => query.filter(
-                m::state
-                    .eq("imported")
-                    .or(m::state.eq("invited").and(m::last_invited_at.lt(to_millis(before)))),
-            ),
-        };
-        if let Some(after) = after {
-            query = query.filter(m::account_id.gt(after.to_string()));
-        }
-        self.run(|c| query.load(c))?
-            .into_iter()
-            .map(AccountMigration::try_from)
-            .collect()
+        self.run(|c| {
+            natively!(c, |c| {
+                let mut query = m::table
+                    .inner_join(accounts::table)
+                    .filter(accounts::status.eq("pending_registration"))
+                    .select(MigrationRow::as_select())
+                    .order(m::account_id)
+                    .limit(i64::from(limit))
+                    .into_boxed();
+                query = match remind_before {
+                    None => query.filter(m::state.eq("imported")),
+                    Some(before) => query.filter(
+                        m::state.eq("imported").or(m::state
+                            .eq("invited")
+                            .and(m::last_invited_at.lt(to_millis(before)))),
+                    ),
+                };
+                if let Some(after) = after {
+                    query = query.filter(m::account_id.gt(after.to_string()));
+                }
+                query.load(c)
+            })
+        })?
+        .into_iter()
+        .map(AccountMigration::try_from)
+        .collect()
     }
 }
-}
 
-repository! {
-impl AccountImport {
+impl<C> AccountImport for Db<C>
+where
+    Self: Connected,
+{
     fn accounts_by_subjects(
         &self,
         subjects: &[String],
     ) -> RepositoryResult<Vec<(Account, Option<AccountMigration>)>> {
         let rows: Vec<(AccountRow, Option<MigrationRow>)> = self.run(|c| {
-            accounts::table
-                .left_join(m::table)
-                .filter(accounts::subject.eq_any(subjects))
-                .select((AccountRow::as_select(), Option::<MigrationRow>::as_select()))
-                .load(c)
+            natively!(c, |c| {
+                accounts::table
+                    .left_join(m::table)
+                    .filter(accounts::subject.eq_any(subjects))
+                    .select((AccountRow::as_select(), Option::<MigrationRow>::as_select()))
+                    .load(c)
+            })
         })?;
         rows.into_iter()
             .map(|(account, migration)| {
@@ -190,37 +217,58 @@ impl AccountImport {
 
     fn subjects_by_emails(&self, normalized: &[String]) -> RepositoryResult<Vec<(String, String)>> {
         let rows: Vec<(Option<String>, String)> = self.run(|c| {
-            accounts::table
-                .filter(accounts::email_normalized.eq_any(normalized))
-                .select((accounts::email_normalized, accounts::subject))
-                .load(c)
+            natively!(c, |c| {
+                accounts::table
+                    .filter(accounts::email_normalized.eq_any(normalized))
+                    .select((accounts::email_normalized, accounts::subject))
+                    .load(c)
+            })
         })?;
-        Ok(rows.into_iter().filter_map(|(e, s)| Some((e?, s))).collect())
-    }
-
-    fn subjects_by_usernames(&self, normalized: &[String]) -> RepositoryResult<Vec<(String, String)>> {
-        let rows: Vec<(Option<String>, String)> = self.run(|c| {
-            accounts::table
-                .filter(accounts::legacy_username_normalized.eq_any(normalized))
-                .select((accounts::legacy_username_normalized, accounts::subject))
-                .load(c)
-        })?;
-        Ok(rows.into_iter().filter_map(|(u, s)| Some((u?, s))).collect())
-    }
-
-    fn accounts_after(&self, after: Option<AccountId>, limit: u32) -> RepositoryResult<Vec<Account>> {
-        let mut query = accounts::table
-            .select(AccountRow::as_select())
-            .order(accounts::id)
-            .limit(i64::from(limit))
-            .into_boxed();
-        if let Some(after) = after {
-            query = query.filter(accounts::id.gt(after.to_string()));
-        }
-        self.run(|c| query.load(c))?
+        Ok(rows
             .into_iter()
-            .map(Account::try_from)
-            .collect()
+            .filter_map(|(e, s)| Some((e?, s)))
+            .collect())
+    }
+
+    fn subjects_by_usernames(
+        &self,
+        normalized: &[String],
+    ) -> RepositoryResult<Vec<(String, String)>> {
+        let rows: Vec<(Option<String>, String)> = self.run(|c| {
+            natively!(c, |c| {
+                accounts::table
+                    .filter(accounts::legacy_username_normalized.eq_any(normalized))
+                    .select((accounts::legacy_username_normalized, accounts::subject))
+                    .load(c)
+            })
+        })?;
+        Ok(rows
+            .into_iter()
+            .filter_map(|(u, s)| Some((u?, s)))
+            .collect())
+    }
+
+    fn accounts_after(
+        &self,
+        after: Option<AccountId>,
+        limit: u32,
+    ) -> RepositoryResult<Vec<Account>> {
+        self.run(|c| {
+            natively!(c, |c| {
+                let mut query = accounts::table
+                    .select(AccountRow::as_select())
+                    .order(accounts::id)
+                    .limit(i64::from(limit))
+                    .into_boxed();
+                if let Some(after) = after {
+                    query = query.filter(accounts::id.gt(after.to_string()));
+                }
+                query.load(c)
+            })
+        })?
+        .into_iter()
+        .map(Account::try_from)
+        .collect()
     }
 
     fn insert_imported(
@@ -232,7 +280,8 @@ impl AccountImport {
             return Ok(());
         }
         let factor_rows: Vec<FactorRow> = factors.iter().map(FactorRow::from).collect();
-        let accounts_rows: Vec<AccountRow> = rows.iter().map(|(a, _)| AccountRow::from(a)).collect();
+        let accounts_rows: Vec<AccountRow> =
+            rows.iter().map(|(a, _)| AccountRow::from(a)).collect();
         let migration_rows: Vec<MigrationRow> =
             rows.iter().map(|(_, m)| MigrationRow::from(m)).collect();
         // MultiBackend has no multi-row INSERT: PostgreSQL gets one statement per table
@@ -255,7 +304,9 @@ impl AccountImport {
             }
             DbConnection::Sqlite(lite) => {
                 for row in &accounts_rows {
-                    diesel::insert_into(accounts::table).values(row).execute(lite)?;
+                    diesel::insert_into(accounts::table)
+                        .values(row)
+                        .execute(lite)?;
                 }
                 for row in &migration_rows {
                     diesel::insert_into(m::table).values(row).execute(lite)?;
@@ -268,5 +319,4 @@ impl AccountImport {
         })?;
         Ok(())
     }
-}
 }

@@ -6,11 +6,12 @@ use gatehouse_core::ports::{AccountRepository, RepositoryError, RepositoryResult
 use gatehouse_core::{Account, AccountId, Email, LegacyUsername, Subject};
 
 use crate::at_most_one::AtMostOne;
-use crate::connection::{DbConnection, MultiBackend};
+use crate::connection::natively;
+use crate::connection::{Db, DbConnection};
 use crate::error::one_row;
 use crate::schema::accounts;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, natively, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = accounts)]
@@ -131,26 +132,32 @@ fn erase(db: &impl Connected, id: AccountId, at: DateTime<Utc>) -> RepositoryRes
     let key = id.to_string();
     let emails: Vec<String> = db
         .run(|c| {
-            accounts::table
-                .find(key.clone())
-                .select((accounts::email, accounts::email_normalized))
-                .at_most_one::<(Option<String>, Option<String>)>(c)
+            natively!(c, |c| {
+                accounts::table
+                    .find(key.clone())
+                    .select((accounts::email, accounts::email_normalized))
+                    .at_most_one::<(Option<String>, Option<String>)>(c)
+            })
         })?
         .map(|(a, b)| a.into_iter().chain(b).collect())
         .unwrap_or_default();
     // Addresses it asked to move to, or moved away from: mails to them go too,
     // unless another account holds the address (its own mail stays).
     let mut others: Vec<String> = db.run(|c| {
-        email_changes::table
-            .filter(email_changes::account_id.eq(key.clone()))
-            .select(email_changes::new_email)
-            .load(c)
+        natively!(c, |c| {
+            email_changes::table
+                .filter(email_changes::account_id.eq(key.clone()))
+                .select(email_changes::new_email)
+                .load(c)
+        })
     })?;
     let undos: Vec<(String, String)> = db.run(|c| {
-        email_undo_tokens::table
-            .filter(email_undo_tokens::account_id.eq(key.clone()))
-            .select((email_undo_tokens::old_email, email_undo_tokens::new_email))
-            .load(c)
+        natively!(c, |c| {
+            email_undo_tokens::table
+                .filter(email_undo_tokens::account_id.eq(key.clone()))
+                .select((email_undo_tokens::old_email, email_undo_tokens::new_email))
+                .load(c)
+        })
     })?;
     others.extend(undos.into_iter().flat_map(|(a, b)| [a, b]));
     let mut emails = emails;
@@ -159,11 +166,13 @@ fn erase(db: &impl Connected, id: AccountId, at: DateTime<Utc>) -> RepositoryRes
             continue;
         };
         let held: i64 = db.run(|c| {
-            accounts::table
-                .filter(accounts::email_normalized.eq(parsed.normalized().to_owned()))
-                .filter(accounts::id.ne(key.clone()))
-                .count()
-                .get_result(c)
+            natively!(c, |c| {
+                accounts::table
+                    .filter(accounts::email_normalized.eq(parsed.normalized().to_owned()))
+                    .filter(accounts::id.ne(key.clone()))
+                    .count()
+                    .get_result(c)
+            })
         })?;
         if held == 0 && !emails.contains(&address) {
             emails.push(address);
@@ -172,86 +181,100 @@ fn erase(db: &impl Connected, id: AccountId, at: DateTime<Utc>) -> RepositoryRes
     // Its live sessions end here: their clients hear of it before the rows go.
     crate::logout_notices::end_account_sessions(db, &key, "", at)?;
     db.run(|c| {
-        // Factors take their guards and recovery codes with them; sessions their
-        // codes and refresh tokens.
-        diesel::delete(factors::table.filter(factors::account_id.eq(key.clone()))).execute(c)?;
-        diesel::delete(otp_challenges::table.filter(otp_challenges::account_id.eq(key.clone())))
-            .execute(c)?;
-        diesel::delete(login_requests::table.filter(login_requests::account_id.eq(key.clone())))
-            .execute(c)?;
-        diesel::delete(sessions::table.filter(sessions::account_id.eq(key.clone()))).execute(c)?;
-        diesel::delete(email_changes::table.filter(email_changes::account_id.eq(key.clone())))
-            .execute(c)?;
-        diesel::delete(
-            email_undo_tokens::table.filter(email_undo_tokens::account_id.eq(key.clone())),
-        )
-        .execute(c)?;
-        diesel::delete(
-            registration_tokens::table.filter(registration_tokens::account_id.eq(key.clone())),
-        )
-        .execute(c)?;
-        diesel::delete(
-            account_migrations::table.filter(account_migrations::account_id.eq(key.clone())),
-        )
-        .execute(c)?;
-        if !emails.is_empty() {
-            diesel::delete(mail_outbox::table.filter(mail_outbox::recipient.eq_any(emails)))
+        natively!(c, |c| {
+            // Factors take their guards and recovery codes with them; sessions their
+            // codes and refresh tokens.
+            diesel::delete(factors::table.filter(factors::account_id.eq(key.clone())))
                 .execute(c)?;
-        }
-        diesel::update(audit_events::table.filter(audit_events::account_id.eq(key.clone())))
-            .set((
-                audit_events::ip.eq(None::<String>),
-                audit_events::user_agent.eq(None::<String>),
-            ))
+            diesel::delete(
+                otp_challenges::table.filter(otp_challenges::account_id.eq(key.clone())),
+            )
             .execute(c)?;
-        diesel::update(accounts::table.find(key.clone()))
-            .set((
-                accounts::email.eq(None::<String>),
-                accounts::email_normalized.eq(None::<String>),
-                accounts::email_verified.eq(false),
-                accounts::legacy_username.eq(None::<String>),
-                accounts::legacy_username_normalized.eq(None::<String>),
-                accounts::given_name.eq(None::<String>),
-                accounts::family_name.eq(None::<String>),
-                accounts::locale.eq(None::<String>),
-                accounts::zoneinfo.eq(None::<String>),
-                accounts::password_hash.eq(None::<String>),
-                accounts::analytics_consent.eq(false),
-                accounts::status.eq(gatehouse_core::AccountStatus::Disabled.as_str()),
-                accounts::deleted_at.eq(Some(to_millis(at))),
-                accounts::updated_at.eq(to_millis(at)),
-            ))
-            .execute(c)
+            diesel::delete(
+                login_requests::table.filter(login_requests::account_id.eq(key.clone())),
+            )
+            .execute(c)?;
+            diesel::delete(sessions::table.filter(sessions::account_id.eq(key.clone())))
+                .execute(c)?;
+            diesel::delete(email_changes::table.filter(email_changes::account_id.eq(key.clone())))
+                .execute(c)?;
+            diesel::delete(
+                email_undo_tokens::table.filter(email_undo_tokens::account_id.eq(key.clone())),
+            )
+            .execute(c)?;
+            diesel::delete(
+                registration_tokens::table.filter(registration_tokens::account_id.eq(key.clone())),
+            )
+            .execute(c)?;
+            diesel::delete(
+                account_migrations::table.filter(account_migrations::account_id.eq(key.clone())),
+            )
+            .execute(c)?;
+            if !emails.is_empty() {
+                diesel::delete(mail_outbox::table.filter(mail_outbox::recipient.eq_any(emails)))
+                    .execute(c)?;
+            }
+            diesel::update(audit_events::table.filter(audit_events::account_id.eq(key.clone())))
+                .set((
+                    audit_events::ip.eq(None::<String>),
+                    audit_events::user_agent.eq(None::<String>),
+                ))
+                .execute(c)?;
+            diesel::update(accounts::table.find(key.clone()))
+                .set((
+                    accounts::email.eq(None::<String>),
+                    accounts::email_normalized.eq(None::<String>),
+                    accounts::email_verified.eq(false),
+                    accounts::legacy_username.eq(None::<String>),
+                    accounts::legacy_username_normalized.eq(None::<String>),
+                    accounts::given_name.eq(None::<String>),
+                    accounts::family_name.eq(None::<String>),
+                    accounts::locale.eq(None::<String>),
+                    accounts::zoneinfo.eq(None::<String>),
+                    accounts::password_hash.eq(None::<String>),
+                    accounts::analytics_consent.eq(false),
+                    accounts::status.eq(gatehouse_core::AccountStatus::Disabled.as_str()),
+                    accounts::deleted_at.eq(Some(to_millis(at))),
+                    accounts::updated_at.eq(to_millis(at)),
+                ))
+                .execute(c)
+        })
     })
     .and_then(one_row)
 }
 
-fn find_account(
-    db: &impl Connected,
-    query: accounts::BoxedQuery<'_, MultiBackend>,
-) -> RepositoryResult<Option<Account>> {
-    db.run(|c| query.select(AccountRow::as_select()).at_most_one(c))?
-        .map(Account::try_from)
-        .transpose()
-}
-
-repository! {
-impl AccountRepository {
+impl<C> AccountRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_account(&self, account: &Account) -> RepositoryResult<()> {
         let row = AccountRow::from(account);
-        self.run(|c| diesel::insert_into(accounts::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| diesel::insert_into(accounts::table)
+                .values(row)
+                .execute(c))
+        })
+        .map(|_| ())
     }
 
     fn update_account(&self, account: &Account) -> RepositoryResult<()> {
         let row = AccountRow::from(account);
-        self.run(|c| diesel::update(accounts::table.find(account.id.to_string())).set(row).execute(c))
-            .and_then(one_row)
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::update(accounts::table.find(account.id.to_string()))
+                    .set(row)
+                    .execute(c)
+            })
+        })
+        .and_then(one_row)
     }
 
     fn delete_account(&self, id: AccountId) -> RepositoryResult<()> {
-        self.run(|c| diesel::delete(accounts::table.find(id.to_string())).execute(c))
-            .and_then(one_row)
+        self.run(|c| {
+            natively!(c, |c| diesel::delete(accounts::table.find(id.to_string()))
+                .execute(c))
+        })
+        .and_then(one_row)
     }
 
     fn account_by_id(&self, id: AccountId) -> RepositoryResult<Option<Account>> {
@@ -280,12 +303,14 @@ impl AccountRepository {
     }
 
     fn account_by_subject(&self, subject: &Subject) -> RepositoryResult<Option<Account>> {
-        find_account(
-            self,
-            accounts::table
+        self.run(|c| {
+            natively!(c, |c| accounts::table
                 .filter(accounts::subject.eq(subject.as_str().to_owned()))
-                .into_boxed(),
-        )
+                .select(AccountRow::as_select())
+                .at_most_one(c))
+        })?
+        .map(Account::try_from)
+        .transpose()
     }
 
     fn account_by_email(&self, email: &Email) -> RepositoryResult<Option<Account>> {
@@ -300,16 +325,18 @@ impl AccountRepository {
     }
 
     fn account_by_username(&self, username: &LegacyUsername) -> RepositoryResult<Option<Account>> {
-        find_account(
-            self,
-            accounts::table
+        self.run(|c| {
+            natively!(c, |c| accounts::table
                 .filter(accounts::legacy_username_normalized.eq(username.normalized().to_owned()))
-                .into_boxed(),
-        )
+                .select(AccountRow::as_select())
+                .at_most_one(c))
+        })?
+        .map(Account::try_from)
+        .transpose()
     }
 
     fn count_accounts(&self) -> RepositoryResult<u64> {
-        let count: i64 = self.run(|c| accounts::table.count().get_result(c))?;
+        let count: i64 = self.run(|c| natively!(c, |c| accounts::table.count().get_result(c)))?;
         u64::try_from(count).map_err(|e| corrupt("count", e))
     }
 
@@ -319,34 +346,39 @@ impl AccountRepository {
         after: Option<AccountId>,
         limit: u32,
     ) -> RepositoryResult<Vec<Account>> {
-        let mut query = accounts::table
-            .filter(accounts::deleted_at.is_null())
-            .order(accounts::id.asc())
-            .limit(i64::from(limit))
-            .select(AccountRow::as_select())
-            .into_boxed();
-        let prefix = prefix.trim().to_lowercase();
-        if !prefix.is_empty() {
-            let pattern = format!("{}%", escape_like(&prefix));
-            query = query.filter(
-                accounts::email_normalized
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(lower(accounts::given_name).like(pattern.clone()).escape('\\'))
-                    .or(lower(accounts::family_name).like(pattern).escape('\\')),
-            );
-        }
-        if let Some(after) = after {
-            query = query.filter(accounts::id.gt(after.to_string()));
-        }
-        self.run(|c| query.load(c))?
-            .into_iter()
-            .map(Account::try_from)
-            .collect()
+        self.run(|c| {
+            natively!(c, |c| {
+                let mut query = accounts::table
+                    .filter(accounts::deleted_at.is_null())
+                    .order(accounts::id.asc())
+                    .limit(i64::from(limit))
+                    .select(AccountRow::as_select())
+                    .into_boxed();
+                let prefix = prefix.trim().to_lowercase();
+                if !prefix.is_empty() {
+                    let pattern = format!("{}%", escape_like(&prefix));
+                    query = query.filter(
+                        accounts::email_normalized
+                            .like(pattern.clone())
+                            .escape('\\')
+                            .or(lower(accounts::given_name)
+                                .like(pattern.clone())
+                                .escape('\\'))
+                            .or(lower(accounts::family_name).like(pattern).escape('\\')),
+                    );
+                }
+                if let Some(after) = after {
+                    query = query.filter(accounts::id.gt(after.to_string()));
+                }
+                query.load(c)
+            })
+        })?
+        .into_iter()
+        .map(Account::try_from)
+        .collect()
     }
 
     fn erase_account(&self, id: AccountId, at: DateTime<Utc>) -> RepositoryResult<()> {
         erase(self, id, at)
     }
-}
 }

@@ -6,9 +6,11 @@ use gatehouse_core::{AccountId, AuditEvent, NewAuditEvent};
 use std::collections::BTreeMap;
 
 use crate::accounts::parse_id;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::schema::audit_events;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, natively, repository};
+use crate::transaction::Connected;
 
 #[derive(Insertable)]
 #[diesel(table_name = audit_events)]
@@ -58,8 +60,10 @@ impl TryFrom<EventRow> for AuditEvent {
     }
 }
 
-repository! {
-impl AuditLog {
+impl<C> AuditLog for Db<C>
+where
+    Self: Connected,
+{
     fn record(&self, event: &NewAuditEvent) -> RepositoryResult<AuditEvent> {
         let detail = serde_json::to_string(&event.detail)
             .map_err(|e| RepositoryError::Corrupt(format!("audit detail: {e}")))?;
@@ -89,19 +93,22 @@ impl AuditLog {
         before: Option<i64>,
         limit: u32,
     ) -> RepositoryResult<Vec<AuditEvent>> {
-        let mut query = audit_events::table
-            .filter(audit_events::account_id.eq(account.to_string()))
-            .order(audit_events::sequence.desc())
-            .limit(i64::from(limit))
-            .select(EventRow::as_select())
-            .into_boxed();
-        if let Some(before) = before {
-            query = query.filter(audit_events::sequence.lt(before));
-        }
-        self.run(|c| query.load(c))?
-            .into_iter()
-            .map(AuditEvent::try_from)
-            .collect()
+        self.run(|c| {
+            natively!(c, |c| {
+                let mut query = audit_events::table
+                    .filter(audit_events::account_id.eq(account.to_string()))
+                    .order(audit_events::sequence.desc())
+                    .limit(i64::from(limit))
+                    .select(EventRow::as_select())
+                    .into_boxed();
+                if let Some(before) = before {
+                    query = query.filter(audit_events::sequence.lt(before));
+                }
+                query.load(c)
+            })
+        })?
+        .into_iter()
+        .map(AuditEvent::try_from)
+        .collect()
     }
-}
 }

@@ -6,11 +6,13 @@ use gatehouse_core::ports::{ClientRepository, RepositoryError, RepositoryResult}
 use gatehouse_core::{Client, ClientId};
 
 use crate::at_most_one::AtMostOne;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
 use crate::schema::clients;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = clients)]
@@ -34,6 +36,8 @@ struct ClientRow {
     created_at: i64,
     updated_at: i64,
     refresh_without_offline_access: bool,
+    require_pushed_authorization_requests: bool,
+    dpop_bound_access_tokens: bool,
     backchannel_logout_uri: Option<String>,
     backchannel_logout_session_required: bool,
 }
@@ -66,6 +70,8 @@ impl From<&Client> for ClientRow {
             created_at: to_millis(c.created_at),
             updated_at: to_millis(c.updated_at),
             refresh_without_offline_access: c.refresh_without_offline_access,
+            require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: c.dpop_bound_access_tokens,
             backchannel_logout_uri: c.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: c.backchannel_logout_session_required,
         }
@@ -97,6 +103,8 @@ impl TryFrom<ClientRow> for Client {
                 .map_err(|e| corrupt("id_token_alg", e))?,
             first_party: row.first_party,
             refresh_without_offline_access: row.refresh_without_offline_access,
+            require_pushed_authorization_requests: row.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: row.dpop_bound_access_tokens,
             backchannel_logout_uri: row.backchannel_logout_uri,
             backchannel_logout_session_required: row.backchannel_logout_session_required,
             lifetimes: TokenLifetimes {
@@ -110,35 +118,50 @@ impl TryFrom<ClientRow> for Client {
     }
 }
 
-repository! {
-impl ClientRepository {
+impl<C> ClientRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_client(&self, client: &Client) -> RepositoryResult<()> {
         let row = ClientRow::from(client);
-        self.run(|c| diesel::insert_into(clients::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| diesel::insert_into(clients::table)
+                .values(row)
+                .execute(c))
+        })
+        .map(|_| ())
     }
 
     fn update_client(&self, client: &Client) -> RepositoryResult<()> {
         let row = ClientRow::from(client);
         self.run(|c| {
-            diesel::update(clients::table.find(client.id.as_str().to_owned()))
-                .set(row)
-                .execute(c)
+            natively!(c, |c| {
+                diesel::update(clients::table.find(client.id.as_str().to_owned()))
+                    .set(row)
+                    .execute(c)
+            })
         })
         .and_then(one_row)
     }
 
     fn delete_client(&self, id: &ClientId) -> RepositoryResult<()> {
-        self.run(|c| diesel::delete(clients::table.find(id.as_str().to_owned())).execute(c))
-            .and_then(one_row)
+        self.run(|c| {
+            natively!(c, |c| diesel::delete(
+                clients::table.find(id.as_str().to_owned())
+            )
+            .execute(c))
+        })
+        .and_then(one_row)
     }
 
     fn client_by_id(&self, id: &ClientId) -> RepositoryResult<Option<Client>> {
         self.run(|c| {
-            clients::table
-                .find(id.as_str().to_owned())
-                .select(ClientRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                clients::table
+                    .find(id.as_str().to_owned())
+                    .select(ClientRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(Client::try_from)
         .transpose()
@@ -146,14 +169,15 @@ impl ClientRepository {
 
     fn list_clients(&self) -> RepositoryResult<Vec<Client>> {
         self.run(|c| {
-            clients::table
-                .order(clients::id.asc())
-                .select(ClientRow::as_select())
-                .load(c)
+            natively!(c, |c| {
+                clients::table
+                    .order(clients::id.asc())
+                    .select(ClientRow::as_select())
+                    .load(c)
+            })
         })?
         .into_iter()
         .map(Client::try_from)
         .collect()
     }
-}
 }

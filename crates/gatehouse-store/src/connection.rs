@@ -11,6 +11,19 @@ use std::time::{Duration, Instant};
 use crate::error::{StoreError, one_line};
 use crate::url::{Backend, DatabaseUrl};
 
+/// Runs a query on the backend's own connection (`$c` is a `PgConnection` or a
+/// `SqliteConnection`): the query is built once, by that backend, and found in its
+/// statement cache by type. Every query goes through it (the crate's doc says why).
+macro_rules! natively {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            crate::connection::DbConnection::Postgresql($c) => $body,
+            crate::connection::DbConnection::Sqlite($c) => $body,
+        }
+    };
+}
+pub(crate) use natively;
+
 /// A connection to either backend; queries written once run on both.
 #[allow(missing_debug_implementations)]
 #[derive(diesel::MultiConnection)]
@@ -146,9 +159,18 @@ impl Default for PoolOptions {
     }
 }
 
+/// Where a repository's queries run: the pool (a [`Store`]) or an open transaction
+/// (a [`crate::Tx`]). Each repository trait of the core is implemented once, for
+/// every `Db<C>` that is [`crate::Connected`].
+#[derive(Clone, Debug)]
+pub struct Db<C>(pub(crate) C);
+
 /// The store: a pool of connections to one database. Cheap to clone.
+pub type Store = Db<Pooled>;
+
+/// The pool behind a [`Store`].
 #[derive(Clone)]
-pub struct Store {
+pub struct Pooled {
     pub(crate) pool: Pool<Manager>,
     /// Shared with the pool's manager: failures seen by queries make it check.
     health: Arc<Health>,
@@ -161,7 +183,7 @@ pub struct Store {
     clones: Arc<()>,
 }
 
-impl std::fmt::Debug for Store {
+impl std::fmt::Debug for Pooled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store")
             .field("backend", &self.backend)
@@ -200,14 +222,14 @@ impl Store {
             .test_on_check_out(true)
             .build(manager)
             .map_err(|e| connect_error(one_line(&e.to_string())))?;
-        Ok(Self {
+        Ok(Db(Pooled {
             pool,
             health,
             waits: Arc::default(),
             backend: url.backend(),
             sqlite_writer: Arc::default(),
             clones: Arc::default(),
-        })
+        }))
     }
 
     /// Waits, up to `timeout`, until every other clone of this store has been dropped,
@@ -216,7 +238,7 @@ impl Store {
     /// teardown races OpenSSL's exit handlers and crashes. Returns whether they went.
     pub fn wait_until_last(&self, timeout: Duration) -> bool {
         let deadline = Instant::now() + timeout;
-        while Arc::strong_count(&self.clones) > 1 {
+        while Arc::strong_count(&self.0.clones) > 1 {
             if Instant::now() >= deadline {
                 return false;
             }
@@ -226,47 +248,47 @@ impl Store {
     }
 
     pub fn backend(&self) -> Backend {
-        self.backend
+        self.0.backend
     }
 
     /// A round trip to the database.
     pub fn ping(&self) -> Result<(), RepositoryError> {
-        self.ping_within(self.pool.connection_timeout())
+        self.ping_within(self.0.pool.connection_timeout())
     }
 
     /// A round trip to the database, waiting at most `timeout` for a connection (a
     /// readiness probe must answer promptly while the database is away).
     pub fn ping_within(&self, timeout: Duration) -> Result<(), RepositoryError> {
         let mut conn = self
+            .0
             .pool
             .get_timeout(timeout)
             .map_err(|e| RepositoryError::Unavailable(one_line(&e.to_string())))?;
-        diesel::sql_query("SELECT 1")
-            .execute(&mut *conn)
+        natively!(&mut *conn, |c| diesel::sql_query("SELECT 1").execute(c))
             .map(|_| ())
             .map_err(|e| self.failed(e))
     }
 
     pub(crate) fn conn(&self) -> Result<PooledConnection<Manager>, RepositoryError> {
         let started = Instant::now();
-        let conn = self.pool.get();
-        self.waits.checkouts.fetch_add(1, Ordering::Relaxed);
+        let conn = self.0.pool.get();
+        self.0.waits.checkouts.fetch_add(1, Ordering::Relaxed);
         let waited = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-        self.waits.micros.fetch_add(waited, Ordering::Relaxed);
+        self.0.waits.micros.fetch_add(waited, Ordering::Relaxed);
         conn.map_err(|e: r2d2::PoolError| {
-            self.health.failed();
+            self.0.health.failed();
             RepositoryError::Unavailable(one_line(&e.to_string()))
         })
     }
 
     /// The pool as it is now, and what checking out has cost so far.
     pub fn pool_stats(&self) -> PoolStats {
-        let state = self.pool.state();
+        let state = self.0.pool.state();
         PoolStats {
             connections: state.connections,
             idle: state.idle_connections,
-            checkouts: self.waits.checkouts.load(Ordering::Relaxed),
-            waited: Duration::from_micros(self.waits.micros.load(Ordering::Relaxed)),
+            checkouts: self.0.waits.checkouts.load(Ordering::Relaxed),
+            waited: Duration::from_micros(self.0.waits.micros.load(Ordering::Relaxed)),
         }
     }
 
@@ -279,7 +301,7 @@ impl Store {
     /// Notes a failure already mapped (see `failed`); returns it.
     pub(crate) fn noticed(&self, error: RepositoryError) -> RepositoryError {
         if matches!(error, RepositoryError::Unavailable(_)) {
-            self.health.failed();
+            self.0.health.failed();
         }
         error
     }

@@ -8,10 +8,12 @@ use gatehouse_core::ports::{EmailChangeRepository, RepositoryError, RepositoryRe
 
 use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::error::one_row;
 use crate::schema::{email_changes, email_undo_tokens};
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = email_changes)]
@@ -104,33 +106,45 @@ impl TryFrom<UndoRow> for EmailUndo {
     }
 }
 
-repository! {
-impl EmailChangeRepository {
+impl<C> EmailChangeRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_email_change(&self, change: &EmailChange) -> RepositoryResult<()> {
         let row = ChangeRow::from(change);
-        self.run(|c| diesel::insert_into(email_changes::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::insert_into(email_changes::table)
+                    .values(row)
+                    .execute(c)
+            })
+        })
+        .map(|_| ())
     }
 
     fn update_email_change(&self, change: &EmailChange) -> RepositoryResult<()> {
         self.run(|c| {
-            diesel::update(email_changes::table.find(change.id.clone()))
-                .set((
-                    email_changes::attempts.eq(i64::from(change.attempts)),
-                    email_changes::closed_at.eq(change.closed_at.map(to_millis)),
-                ))
-                .execute(c)
+            natively!(c, |c| {
+                diesel::update(email_changes::table.find(change.id.clone()))
+                    .set((
+                        email_changes::attempts.eq(i64::from(change.attempts)),
+                        email_changes::closed_at.eq(change.closed_at.map(to_millis)),
+                    ))
+                    .execute(c)
+            })
         })
         .and_then(one_row)
     }
 
     fn latest_email_change(&self, account: AccountId) -> RepositoryResult<Option<EmailChange>> {
         self.run(|c| {
-            email_changes::table
-                .filter(email_changes::account_id.eq(account.to_string()))
-                .order((email_changes::created_at.desc(), email_changes::id.desc()))
-                .select(ChangeRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                email_changes::table
+                    .filter(email_changes::account_id.eq(account.to_string()))
+                    .order((email_changes::created_at.desc(), email_changes::id.desc()))
+                    .select(ChangeRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(EmailChange::try_from)
         .transpose()
@@ -138,29 +152,39 @@ impl EmailChangeRepository {
 
     fn close_email_changes(&self, account: AccountId, at: DateTime<Utc>) -> RepositoryResult<u64> {
         self.run(|c| {
-            diesel::update(
-                email_changes::table
-                    .filter(email_changes::account_id.eq(account.to_string()))
-                    .filter(email_changes::closed_at.is_null()),
-            )
-            .set(email_changes::closed_at.eq(Some(to_millis(at))))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    email_changes::table
+                        .filter(email_changes::account_id.eq(account.to_string()))
+                        .filter(email_changes::closed_at.is_null()),
+                )
+                .set(email_changes::closed_at.eq(Some(to_millis(at))))
+                .execute(c)
+            })
         })
         .map(|n| n as u64)
     }
 
     fn insert_email_undo(&self, undo: &EmailUndo) -> RepositoryResult<()> {
         let row = UndoRow::from(undo);
-        self.run(|c| diesel::insert_into(email_undo_tokens::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::insert_into(email_undo_tokens::table)
+                    .values(row)
+                    .execute(c)
+            })
+        })
+        .map(|_| ())
     }
 
     fn email_undo(&self, token_hash: &str) -> RepositoryResult<Option<EmailUndo>> {
         self.run(|c| {
-            email_undo_tokens::table
-                .find(token_hash.to_owned())
-                .select(UndoRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                email_undo_tokens::table
+                    .find(token_hash.to_owned())
+                    .select(UndoRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(EmailUndo::try_from)
         .transpose()
@@ -168,15 +192,16 @@ impl EmailChangeRepository {
 
     fn use_email_undo(&self, token_hash: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
         let changed = self.run(|c| {
-            diesel::update(
-                email_undo_tokens::table
-                    .find(token_hash.to_owned())
-                    .filter(email_undo_tokens::used_at.is_null()),
-            )
-            .set(email_undo_tokens::used_at.eq(Some(to_millis(at))))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    email_undo_tokens::table
+                        .find(token_hash.to_owned())
+                        .filter(email_undo_tokens::used_at.is_null()),
+                )
+                .set(email_undo_tokens::used_at.eq(Some(to_millis(at))))
+                .execute(c)
+            })
         })?;
         Ok(changed == 1)
     }
-}
 }

@@ -6,10 +6,12 @@ use gatehouse_core::{AccountId, Factor, FactorId};
 
 use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::error::one_row;
 use crate::schema::factors;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, natively, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = factors)]
@@ -63,31 +65,48 @@ impl TryFrom<FactorRow> for Factor {
     }
 }
 
-repository! {
-impl FactorRepository {
+impl<C> FactorRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_factor(&self, factor: &Factor) -> RepositoryResult<()> {
         let row = FactorRow::from(factor);
-        self.run(|c| diesel::insert_into(factors::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| diesel::insert_into(factors::table)
+                .values(row)
+                .execute(c))
+        })
+        .map(|_| ())
     }
 
     fn update_factor(&self, factor: &Factor) -> RepositoryResult<()> {
         let row = FactorRow::from(factor);
-        self.run(|c| diesel::update(factors::table.find(factor.id.to_string())).set(row).execute(c))
-            .and_then(one_row)
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::update(factors::table.find(factor.id.to_string()))
+                    .set(row)
+                    .execute(c)
+            })
+        })
+        .and_then(one_row)
     }
 
     fn delete_factor(&self, id: FactorId) -> RepositoryResult<()> {
-        self.run(|c| diesel::delete(factors::table.find(id.to_string())).execute(c))
-            .and_then(one_row)
+        self.run(|c| {
+            natively!(c, |c| diesel::delete(factors::table.find(id.to_string()))
+                .execute(c))
+        })
+        .and_then(one_row)
     }
 
     fn factor_by_id(&self, id: FactorId) -> RepositoryResult<Option<Factor>> {
         self.run(|c| {
-            factors::table
-                .find(id.to_string())
-                .select(FactorRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                factors::table
+                    .find(id.to_string())
+                    .select(FactorRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(Factor::try_from)
         .transpose()
@@ -106,5 +125,4 @@ impl FactorRepository {
         .map(Factor::try_from)
         .collect()
     }
-}
 }

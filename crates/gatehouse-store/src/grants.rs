@@ -12,6 +12,8 @@ use gatehouse_core::ports::{
 
 use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
 use crate::logout_notices::{end_account_sessions, queue_for_sessions, record_session_client};
@@ -19,7 +21,7 @@ use crate::schema::{
     authorization_codes, refresh_tokens, revoked_access_tokens, sessions, used_client_assertions,
 };
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, natively, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = sessions)]
@@ -148,12 +150,18 @@ impl TryFrom<CodeRow> for AuthorizationCode {
     }
 }
 
-repository! {
-impl SessionRepository {
+impl<C> SessionRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_session(&self, session: &Session) -> RepositoryResult<()> {
         let row = SessionRow::from(session);
-        self.run(|c| natively!(c, |c| diesel::insert_into(sessions::table).values(row).execute(c)))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| diesel::insert_into(sessions::table)
+                .values(row)
+                .execute(c))
+        })
+        .map(|_| ())
     }
 
     fn update_session(&self, session: &Session) -> RepositoryResult<()> {
@@ -161,13 +169,13 @@ impl SessionRepository {
         let ended = match session.revoked_at {
             Some(at) => {
                 let changed = self.run(|c| {
-                    diesel::update(
+                    natively!(c, |c| diesel::update(
                         sessions::table
                             .find(session.id.clone())
                             .filter(sessions::revoked_at.is_null()),
                     )
                     .set(sessions::revoked_at.eq(Some(to_millis(at))))
-                    .execute(c)
+                    .execute(c))
                 })?;
                 (changed > 0).then_some(at)
             }
@@ -177,42 +185,59 @@ impl SessionRepository {
             queue_for_sessions(self, std::slice::from_ref(&session.id), at)?;
         }
         self.run(|c| {
-            diesel::update(sessions::table.find(session.id.clone()))
-                .set((
-                    sessions::last_seen_at.eq(to_millis(session.last_seen_at)),
-                    sessions::revoked_at.eq(session.revoked_at.map(to_millis)),
-                ))
-                .execute(c)
+            natively!(c, |c| {
+                diesel::update(sessions::table.find(session.id.clone()))
+                    .set((
+                        sessions::last_seen_at.eq(to_millis(session.last_seen_at)),
+                        sessions::revoked_at.eq(session.revoked_at.map(to_millis)),
+                    ))
+                    .execute(c)
+            })
         })
         .and_then(one_row)
     }
 
     fn session_by_token_hash(&self, token_hash: &str) -> RepositoryResult<Option<Session>> {
         self.run(|c| {
-            sessions::table
-                .filter(sessions::token_hash.eq(token_hash.to_owned()))
-                .select(SessionRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                sessions::table
+                    .filter(sessions::token_hash.eq(token_hash.to_owned()))
+                    .select(SessionRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(Session::try_from)
         .transpose()
     }
 
     fn session_by_id(&self, id: &str) -> RepositoryResult<Option<Session>> {
-        self.run(|c| sessions::table.find(id.to_owned()).select(SessionRow::as_select()).at_most_one(c))?
-            .map(Session::try_from)
-            .transpose()
+        self.run(|c| {
+            natively!(c, |c| {
+                sessions::table
+                    .find(id.to_owned())
+                    .select(SessionRow::as_select())
+                    .at_most_one(c)
+            })
+        })?
+        .map(Session::try_from)
+        .transpose()
     }
 
-    fn live_sessions_of(&self, account: AccountId, now: DateTime<Utc>) -> RepositoryResult<Vec<Session>> {
+    fn live_sessions_of(
+        &self,
+        account: AccountId,
+        now: DateTime<Utc>,
+    ) -> RepositoryResult<Vec<Session>> {
         self.run(|c| {
-            sessions::table
-                .filter(sessions::account_id.eq(account.to_string()))
-                .filter(sessions::revoked_at.is_null())
-                .filter(sessions::expires_at.gt(to_millis(now)))
-                .order((sessions::created_at.desc(), sessions::id.desc()))
-                .select(SessionRow::as_select())
-                .load(c)
+            natively!(c, |c| {
+                sessions::table
+                    .filter(sessions::account_id.eq(account.to_string()))
+                    .filter(sessions::revoked_at.is_null())
+                    .filter(sessions::expires_at.gt(to_millis(now)))
+                    .order((sessions::created_at.desc(), sessions::id.desc()))
+                    .select(SessionRow::as_select())
+                    .load(c)
+            })
         })?
         .into_iter()
         .map(Session::try_from)
@@ -228,34 +253,43 @@ impl SessionRepository {
         let keep = except.unwrap_or_default().to_owned();
         let millis = to_millis(at);
         self.run(|c| {
-            diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::account_id.eq(account.to_string()))
-                    .filter(refresh_tokens::session_id.ne(keep.clone()))
-                    .filter(refresh_tokens::revoked_at.is_null()),
-            )
-            .set(refresh_tokens::revoked_at.eq(Some(millis)))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::account_id.eq(account.to_string()))
+                        .filter(refresh_tokens::session_id.ne(keep.clone()))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(Some(millis)))
+                .execute(c)
+            })
         })?;
         end_account_sessions(self, &account.to_string(), &keep, at).map(|n| n as u64)
     }
 }
-}
 
-repository! {
-impl AuthorizationCodeRepository {
+impl<C> AuthorizationCodeRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_code(&self, code: &AuthorizationCode) -> RepositoryResult<()> {
         let row = CodeRow::from(code);
-        self.run(|c| natively!(c, |c| diesel::insert_into(authorization_codes::table).values(row).execute(c)))?;
+        self.run(|c| {
+            natively!(c, |c| diesel::insert_into(authorization_codes::table)
+                .values(row)
+                .execute(c))
+        })?;
         record_session_client(self, &code.session_id, &code.client_id, code.created_at)
     }
 
     fn code_by_hash(&self, code_hash: &str) -> RepositoryResult<Option<AuthorizationCode>> {
         self.run(|c| {
-            authorization_codes::table
-                .find(code_hash.to_owned())
-                .select(CodeRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                authorization_codes::table
+                    .find(code_hash.to_owned())
+                    .select(CodeRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(AuthorizationCode::try_from)
         .transpose()
@@ -264,17 +298,18 @@ impl AuthorizationCodeRepository {
     fn mark_code_used(&self, code_hash: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
         // One conditional UPDATE: of two racing exchanges, exactly one changes the row.
         let changed = self.run(|c| {
-            diesel::update(
-                authorization_codes::table
-                    .find(code_hash.to_owned())
-                    .filter(authorization_codes::used_at.is_null()),
-            )
-            .set(authorization_codes::used_at.eq(Some(to_millis(at))))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    authorization_codes::table
+                        .find(code_hash.to_owned())
+                        .filter(authorization_codes::used_at.is_null()),
+                )
+                .set(authorization_codes::used_at.eq(Some(to_millis(at))))
+                .execute(c)
+            })
         })?;
         Ok(changed == 1)
     }
-}
 }
 
 #[derive(Queryable, Selectable, Insertable)]
@@ -294,6 +329,7 @@ struct RefreshRow {
     expires_at: i64,
     used_at: Option<i64>,
     revoked_at: Option<i64>,
+    dpop_jkt: Option<String>,
 }
 
 impl From<&RefreshToken> for RefreshRow {
@@ -312,6 +348,7 @@ impl From<&RefreshToken> for RefreshRow {
             expires_at: to_millis(t.expires_at),
             used_at: t.used_at.map(to_millis),
             revoked_at: t.revoked_at.map(to_millis),
+            dpop_jkt: t.dpop_jkt.clone(),
         }
     }
 }
@@ -333,84 +370,112 @@ impl TryFrom<RefreshRow> for RefreshToken {
             expires_at: from_millis(row.expires_at)?,
             used_at: row.used_at.map(from_millis).transpose()?,
             revoked_at: row.revoked_at.map(from_millis).transpose()?,
+            dpop_jkt: row.dpop_jkt,
         })
     }
 }
 
-repository! {
-impl RefreshTokenRepository {
+impl<C> RefreshTokenRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_refresh_token(&self, token: &RefreshToken) -> RepositoryResult<()> {
         let row = RefreshRow::from(token);
-        self.run(|c| diesel::insert_into(refresh_tokens::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::insert_into(refresh_tokens::table)
+                    .values(row)
+                    .execute(c)
+            })
+        })
+        .map(|_| ())
     }
 
     fn refresh_token_by_hash(&self, token_hash: &str) -> RepositoryResult<Option<RefreshToken>> {
         self.run(|c| {
-            refresh_tokens::table
-                .find(token_hash.to_owned())
-                .select(RefreshRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                refresh_tokens::table
+                    .find(token_hash.to_owned())
+                    .select(RefreshRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(RefreshToken::try_from)
         .transpose()
     }
 
-    fn mark_refresh_token_used(&self, token_hash: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
+    fn mark_refresh_token_used(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<bool> {
         let changed = self.run(|c| {
-            diesel::update(
-                refresh_tokens::table
-                    .find(token_hash.to_owned())
-                    .filter(refresh_tokens::used_at.is_null())
-                    .filter(refresh_tokens::revoked_at.is_null()),
-            )
-            .set(refresh_tokens::used_at.eq(Some(to_millis(at))))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    refresh_tokens::table
+                        .find(token_hash.to_owned())
+                        .filter(refresh_tokens::used_at.is_null())
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::used_at.eq(Some(to_millis(at))))
+                .execute(c)
+            })
         })?;
         Ok(changed == 1)
     }
 
     fn revoke_refresh_family(&self, family_id: &str, at: DateTime<Utc>) -> RepositoryResult<u64> {
         let changed = self.run(|c| {
-            diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::family_id.eq(family_id.to_owned()))
-                    .filter(refresh_tokens::revoked_at.is_null()),
-            )
-            .set(refresh_tokens::revoked_at.eq(Some(to_millis(at))))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::family_id.eq(family_id.to_owned()))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(Some(to_millis(at))))
+                .execute(c)
+            })
         })?;
         Ok(changed as u64)
     }
 
-    fn revoke_refresh_for_session(&self, session_id: &str, at: DateTime<Utc>) -> RepositoryResult<u64> {
+    fn revoke_refresh_for_session(
+        &self,
+        session_id: &str,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<u64> {
         let changed = self.run(|c| {
-            diesel::update(
-                refresh_tokens::table
-                    .filter(refresh_tokens::session_id.eq(session_id.to_owned()))
-                    .filter(refresh_tokens::revoked_at.is_null()),
-            )
-            .set(refresh_tokens::revoked_at.eq(Some(to_millis(at))))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    refresh_tokens::table
+                        .filter(refresh_tokens::session_id.eq(session_id.to_owned()))
+                        .filter(refresh_tokens::revoked_at.is_null()),
+                )
+                .set(refresh_tokens::revoked_at.eq(Some(to_millis(at))))
+                .execute(c)
+            })
         })?;
         Ok(changed as u64)
     }
 }
-}
 
-repository! {
-impl AccessTokenRevocations {
+impl<C> AccessTokenRevocations for Db<C>
+where
+    Self: Connected,
+{
     fn revoke_access_token(&self, jti: &str, expires_at: DateTime<Utc>) -> RepositoryResult<()> {
         if self.is_access_token_revoked(jti)? {
             return Ok(());
         }
         let inserted = self.run(|c| {
-            diesel::insert_into(revoked_access_tokens::table)
-                .values((
-                    revoked_access_tokens::jti.eq(jti.to_owned()),
-                    revoked_access_tokens::expires_at.eq(to_millis(expires_at)),
-                ))
-                .execute(c)
+            natively!(c, |c| {
+                diesel::insert_into(revoked_access_tokens::table)
+                    .values((
+                        revoked_access_tokens::jti.eq(jti.to_owned()),
+                        revoked_access_tokens::expires_at.eq(to_millis(expires_at)),
+                    ))
+                    .execute(c)
+            })
         });
         match inserted {
             // A concurrent revocation of the same token won: the outcome is the same.
@@ -421,26 +486,31 @@ impl AccessTokenRevocations {
 
     fn is_access_token_revoked(&self, jti: &str) -> RepositoryResult<bool> {
         let found: i64 = self.run(|c| {
-            revoked_access_tokens::table
-                .filter(revoked_access_tokens::jti.eq(jti.to_owned()))
-                .count()
-                .get_result(c)
+            natively!(c, |c| {
+                revoked_access_tokens::table
+                    .filter(revoked_access_tokens::jti.eq(jti.to_owned()))
+                    .count()
+                    .get_result(c)
+            })
         })?;
         Ok(found > 0)
     }
 }
-}
 
-repository! {
-impl ClientAssertionLedger {
+impl<C> ClientAssertionLedger for Db<C>
+where
+    Self: Connected,
+{
     fn use_client_assertion(&self, jti: &str, expires_at: DateTime<Utc>) -> RepositoryResult<bool> {
         let inserted = self.run(|c| {
-            diesel::insert_into(used_client_assertions::table)
-                .values((
-                    used_client_assertions::jti.eq(jti.to_owned()),
-                    used_client_assertions::expires_at.eq(to_millis(expires_at)),
-                ))
-                .execute(c)
+            natively!(c, |c| {
+                diesel::insert_into(used_client_assertions::table)
+                    .values((
+                        used_client_assertions::jti.eq(jti.to_owned()),
+                        used_client_assertions::expires_at.eq(to_millis(expires_at)),
+                    ))
+                    .execute(c)
+            })
         });
         match inserted {
             Ok(_) => Ok(true),
@@ -449,5 +519,4 @@ impl ClientAssertionLedger {
             Err(e) => Err(e),
         }
     }
-}
 }

@@ -9,12 +9,13 @@ use gatehouse_core::ports::{LoginRequestRepository, RepositoryError, RepositoryR
 
 use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
-use crate::connection::DbConnection;
+use crate::connection::natively;
+use crate::connection::{Db, DbConnection};
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
 use crate::schema::login_requests;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, natively, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = login_requests)]
@@ -122,35 +123,45 @@ impl TryFrom<LoginRequestRow> for LoginRequest {
     }
 }
 
-repository! {
-impl LoginRequestRepository {
+impl<C> LoginRequestRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_login_request(&self, request: &LoginRequest) -> RepositoryResult<()> {
         let row = LoginRequestRow::from(request);
-        self.run(|c| natively!(c, |c| diesel::insert_into(login_requests::table).values(row).execute(c)))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| diesel::insert_into(login_requests::table)
+                .values(row)
+                .execute(c))
+        })
+        .map(|_| ())
     }
 
     fn update_login_request(&self, request: &LoginRequest) -> RepositoryResult<()> {
         let row = LoginRequestRow::from(request);
         self.run(|c| {
-            natively!(c, |c| diesel::update(login_requests::table.find(row.id.clone()))
-                .set((
-                    login_requests::account_id.eq(row.account_id),
-                    login_requests::amr.eq(row.amr),
-                    login_requests::completed_at.eq(row.completed_at),
-                    login_requests::session_id.eq(row.session_id),
-                ))
-                .execute(c))
+            natively!(c, |c| diesel::update(
+                login_requests::table.find(row.id.clone())
+            )
+            .set((
+                login_requests::account_id.eq(row.account_id),
+                login_requests::amr.eq(row.amr),
+                login_requests::completed_at.eq(row.completed_at),
+                login_requests::session_id.eq(row.session_id),
+            ))
+            .execute(c))
         })
         .and_then(one_row)
     }
 
     fn login_request(&self, id: &str) -> RepositoryResult<Option<LoginRequest>> {
         self.run(|c| {
-            login_requests::table
-                .find(id.to_owned())
-                .select(LoginRequestRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                login_requests::table
+                    .find(id.to_owned())
+                    .select(LoginRequestRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(LoginRequest::try_from)
         .transpose()
@@ -172,5 +183,4 @@ impl LoginRequestRepository {
         .map(LoginRequest::try_from)
         .transpose()
     }
-}
 }

@@ -8,9 +8,10 @@ use diesel::prelude::*;
 use gatehouse_core::backchannel::LogoutNotice;
 use gatehouse_core::ports::{LogoutNoticeQueue, RepositoryError, RepositoryResult};
 
+use crate::connection::{Db, natively};
 use crate::schema::{accounts, clients, logout_notices, session_clients, sessions};
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, natively, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = logout_notices)]
@@ -106,40 +107,48 @@ pub(crate) fn queue_for_sessions(
     }
     let now = to_millis(at);
     let live: Vec<(String, String)> = db.run(|c| {
-        sessions::table
-            .filter(sessions::id.eq_any(session_ids))
-            .filter(sessions::expires_at.gt(now))
-            .select((sessions::id, sessions::account_id))
-            .load(c)
+        natively!(c, |c| {
+            sessions::table
+                .filter(sessions::id.eq_any(session_ids))
+                .filter(sessions::expires_at.gt(now))
+                .select((sessions::id, sessions::account_id))
+                .load(c)
+        })
     })?;
     if live.is_empty() {
         return Ok(0);
     }
     let live_ids: Vec<&String> = live.iter().map(|(id, _)| id).collect();
     let pairs: Vec<(String, String)> = db.run(|c| {
-        session_clients::table
-            .filter(session_clients::session_id.eq_any(&live_ids))
-            .order((session_clients::session_id, session_clients::client_id))
-            .select((session_clients::session_id, session_clients::client_id))
-            .load(c)
+        natively!(c, |c| {
+            session_clients::table
+                .filter(session_clients::session_id.eq_any(&live_ids))
+                .order((session_clients::session_id, session_clients::client_id))
+                .select((session_clients::session_id, session_clients::client_id))
+                .load(c)
+        })
     })?;
     if pairs.is_empty() {
         return Ok(0);
     }
     let client_ids: Vec<&String> = pairs.iter().map(|(_, client)| client).collect();
     let listening: Vec<String> = db.run(|c| {
-        clients::table
-            .filter(clients::id.eq_any(&client_ids))
-            .filter(clients::backchannel_logout_uri.is_not_null())
-            .select(clients::id)
-            .load(c)
+        natively!(c, |c| {
+            clients::table
+                .filter(clients::id.eq_any(&client_ids))
+                .filter(clients::backchannel_logout_uri.is_not_null())
+                .select(clients::id)
+                .load(c)
+        })
     })?;
     let account_ids: Vec<&String> = live.iter().map(|(_, account)| account).collect();
     let subjects: Vec<(String, String)> = db.run(|c| {
-        accounts::table
-            .filter(accounts::id.eq_any(&account_ids))
-            .select((accounts::id, accounts::subject))
-            .load(c)
+        natively!(c, |c| {
+            accounts::table
+                .filter(accounts::id.eq_any(&account_ids))
+                .select((accounts::id, accounts::subject))
+                .load(c)
+        })
     })?;
     let subject_of = |session: &str| {
         let account = live.iter().find(|(id, _)| id == session).map(|(_, a)| a)?;
@@ -172,9 +181,11 @@ pub(crate) fn queue_for_sessions(
     // One statement per row: MultiConnection has no batch insert for SQLite.
     for row in rows {
         db.run(|c| {
-            diesel::insert_into(logout_notices::table)
-                .values(row)
-                .execute(c)
+            natively!(c, |c| {
+                diesel::insert_into(logout_notices::table)
+                    .values(row)
+                    .execute(c)
+            })
         })?;
     }
     Ok(queued)
@@ -184,8 +195,10 @@ fn touched(affected: usize) -> RepositoryResult<bool> {
     Ok(affected > 0)
 }
 
-repository! {
-impl LogoutNoticeQueue {
+impl<C> LogoutNoticeQueue for Db<C>
+where
+    Self: Connected,
+{
     fn claim_logout_notices(
         &self,
         owner: &str,
@@ -205,29 +218,31 @@ impl LogoutNoticeQueue {
         let until = to_millis(lease_until);
         let mut claimed: Vec<LogoutNotice> = self
             .run(|c| {
-                let candidates: Vec<String> = n::logout_notices
-                    .filter(claimable())
-                    .order((n::next_attempt_at.asc(), n::id.asc()))
-                    .limit(i64::from(limit))
-                    .select(n::id)
-                    .load(c)?;
-                if candidates.is_empty() {
-                    return Ok(Vec::new());
-                }
-                // The condition again, on each row as it is when the update reaches it.
-                diesel::update(
+                natively!(c, |c| {
+                    let candidates: Vec<String> = n::logout_notices
+                        .filter(claimable())
+                        .order((n::next_attempt_at.asc(), n::id.asc()))
+                        .limit(i64::from(limit))
+                        .select(n::id)
+                        .load(c)?;
+                    if candidates.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    // The condition again, on each row as it is when the update reaches it.
+                    diesel::update(
+                        n::logout_notices
+                            .filter(n::id.eq_any(&candidates))
+                            .filter(claimable()),
+                    )
+                    .set((n::lease_owner.eq(owner), n::lease_until.eq(until)))
+                    .execute(c)?;
                     n::logout_notices
                         .filter(n::id.eq_any(&candidates))
-                        .filter(claimable()),
-                )
-                .set((n::lease_owner.eq(owner), n::lease_until.eq(until)))
-                .execute(c)?;
-                n::logout_notices
-                    .filter(n::id.eq_any(&candidates))
-                    .filter(n::lease_owner.eq(owner))
-                    .filter(n::lease_until.eq(until))
-                    .select(NoticeRow::as_select())
-                    .load(c)
+                        .filter(n::lease_owner.eq(owner))
+                        .filter(n::lease_until.eq(until))
+                        .select(NoticeRow::as_select())
+                        .load(c)
+                })
             })?
             .into_iter()
             .map(LogoutNotice::try_from)
@@ -236,22 +251,29 @@ impl LogoutNoticeQueue {
         Ok(claimed)
     }
 
-    fn logout_notice_delivered(&self, id: &str, owner: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
+    fn logout_notice_delivered(
+        &self,
+        id: &str,
+        owner: &str,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<bool> {
         use logout_notices::dsl as n;
         self.run(|c| {
-            diesel::update(
-                n::logout_notices
-                    .find(id.to_owned())
-                    .filter(n::lease_owner.eq(owner))
-                    .filter(n::delivered_at.is_null()),
-            )
-            .set((
-                n::delivered_at.eq(to_millis(at)),
-                n::attempts.eq(n::attempts + 1),
-                n::lease_owner.eq(None::<String>),
-                n::lease_until.eq(None::<i64>),
-            ))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    n::logout_notices
+                        .find(id.to_owned())
+                        .filter(n::lease_owner.eq(owner))
+                        .filter(n::delivered_at.is_null()),
+                )
+                .set((
+                    n::delivered_at.eq(to_millis(at)),
+                    n::attempts.eq(n::attempts + 1),
+                    n::lease_owner.eq(None::<String>),
+                    n::lease_until.eq(None::<i64>),
+                ))
+                .execute(c)
+            })
         })
         .and_then(touched)
     }
@@ -259,7 +281,12 @@ impl LogoutNoticeQueue {
     fn logout_notice_delivered_late(&self, id: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
         use logout_notices::dsl as n;
         self.run(|c| {
-            diesel::update(n::logout_notices.find(id.to_owned()).filter(n::delivered_at.is_null()))
+            natively!(c, |c| {
+                diesel::update(
+                    n::logout_notices
+                        .find(id.to_owned())
+                        .filter(n::delivered_at.is_null()),
+                )
                 .set((
                     n::delivered_at.eq(to_millis(at)),
                     n::attempts.eq(n::attempts + 1),
@@ -268,6 +295,7 @@ impl LogoutNoticeQueue {
                     n::lease_until.eq(None::<i64>),
                 ))
                 .execute(c)
+            })
         })
         .and_then(touched)
     }
@@ -281,20 +309,22 @@ impl LogoutNoticeQueue {
     ) -> RepositoryResult<bool> {
         use logout_notices::dsl as n;
         self.run(|c| {
-            diesel::update(
-                n::logout_notices
-                    .find(id.to_owned())
-                    .filter(n::lease_owner.eq(owner))
-                    .filter(n::delivered_at.is_null()),
-            )
-            .set((
-                n::attempts.eq(n::attempts + 1),
-                n::last_error.eq(error),
-                n::next_attempt_at.eq(to_millis(next_attempt_at)),
-                n::lease_owner.eq(None::<String>),
-                n::lease_until.eq(None::<i64>),
-            ))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    n::logout_notices
+                        .find(id.to_owned())
+                        .filter(n::lease_owner.eq(owner))
+                        .filter(n::delivered_at.is_null()),
+                )
+                .set((
+                    n::attempts.eq(n::attempts + 1),
+                    n::last_error.eq(error),
+                    n::next_attempt_at.eq(to_millis(next_attempt_at)),
+                    n::lease_owner.eq(None::<String>),
+                    n::lease_until.eq(None::<i64>),
+                ))
+                .execute(c)
+            })
         })
         .and_then(touched)
     }
@@ -308,20 +338,22 @@ impl LogoutNoticeQueue {
     ) -> RepositoryResult<bool> {
         use logout_notices::dsl as n;
         self.run(|c| {
-            diesel::update(
-                n::logout_notices
-                    .find(id.to_owned())
-                    .filter(n::lease_owner.eq(owner))
-                    .filter(n::delivered_at.is_null()),
-            )
-            .set((
-                n::failed_at.eq(to_millis(at)),
-                n::attempts.eq(n::attempts + 1),
-                n::last_error.eq(error),
-                n::lease_owner.eq(None::<String>),
-                n::lease_until.eq(None::<i64>),
-            ))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    n::logout_notices
+                        .find(id.to_owned())
+                        .filter(n::lease_owner.eq(owner))
+                        .filter(n::delivered_at.is_null()),
+                )
+                .set((
+                    n::failed_at.eq(to_millis(at)),
+                    n::attempts.eq(n::attempts + 1),
+                    n::last_error.eq(error),
+                    n::lease_owner.eq(None::<String>),
+                    n::lease_until.eq(None::<i64>),
+                ))
+                .execute(c)
+            })
         })
         .and_then(touched)
     }
@@ -330,14 +362,15 @@ impl LogoutNoticeQueue {
         use logout_notices::dsl as n;
         let before = to_millis(before);
         let deleted = self.run(|c| {
-            diesel::delete(
-                n::logout_notices
-                    .filter(n::delivered_at.is_not_null().or(n::failed_at.is_not_null()))
-                    .filter(n::created_at.lt(before)),
-            )
-            .execute(c)
+            natively!(c, |c| {
+                diesel::delete(
+                    n::logout_notices
+                        .filter(n::delivered_at.is_not_null().or(n::failed_at.is_not_null()))
+                        .filter(n::created_at.lt(before)),
+                )
+                .execute(c)
+            })
         })?;
         Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
     }
-}
 }

@@ -63,6 +63,7 @@ impl Store {
     /// Applies pending migrations; returns the names applied.
     pub fn migrate(&self) -> Result<Vec<String>, StoreError> {
         let mut conn = self
+            .0
             .pool
             .get()
             .map_err(|e| StoreError::Migration(one_line(&e.to_string())))?;

@@ -8,10 +8,12 @@ use gatehouse_core::ports::{OtpRepository, RepositoryError, RepositoryResult};
 
 use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::error::one_row;
 use crate::schema::otp_challenges;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, natively, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = otp_challenges)]
@@ -59,22 +61,30 @@ impl TryFrom<OtpRow> for OtpChallenge {
     }
 }
 
-repository! {
-impl OtpRepository {
+impl<C> OtpRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_otp(&self, challenge: &OtpChallenge) -> RepositoryResult<()> {
         let row = OtpRow::from(challenge);
-        self.run(|c| natively!(c, |c| diesel::insert_into(otp_challenges::table).values(row).execute(c)))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| diesel::insert_into(otp_challenges::table)
+                .values(row)
+                .execute(c))
+        })
+        .map(|_| ())
     }
 
     fn update_otp(&self, challenge: &OtpChallenge) -> RepositoryResult<()> {
         self.run(|c| {
-            natively!(c, |c| diesel::update(otp_challenges::table.find(challenge.id.clone()))
-                .set((
-                    otp_challenges::attempts.eq(i64::from(challenge.attempts)),
-                    otp_challenges::closed_at.eq(challenge.closed_at.map(to_millis)),
-                ))
-                .execute(c))
+            natively!(c, |c| diesel::update(
+                otp_challenges::table.find(challenge.id.clone())
+            )
+            .set((
+                otp_challenges::attempts.eq(i64::from(challenge.attempts)),
+                otp_challenges::closed_at.eq(challenge.closed_at.map(to_millis)),
+            ))
+            .execute(c))
         })
         .and_then(one_row)
     }
@@ -91,7 +101,11 @@ impl OtpRepository {
         .transpose()
     }
 
-    fn otp_sends_since(&self, account: AccountId, since: DateTime<Utc>) -> RepositoryResult<Vec<DateTime<Utc>>> {
+    fn otp_sends_since(
+        &self,
+        account: AccountId,
+        since: DateTime<Utc>,
+    ) -> RepositoryResult<Vec<DateTime<Utc>>> {
         self.run(|c| {
             natively!(c, |c| otp_challenges::table
                 .filter(otp_challenges::account_id.eq(account.to_string()))
@@ -103,5 +117,4 @@ impl OtpRepository {
         .map(from_millis)
         .collect()
     }
-}
 }

@@ -14,9 +14,11 @@ use gatehouse_core::ports::{MailOutbox, OutboxCounts, RepositoryError, Repositor
 
 use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::schema::mail_outbox;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, natively, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = mail_outbox)]
@@ -83,12 +85,18 @@ fn touched(affected: usize) -> RepositoryResult<bool> {
     Ok(affected > 0)
 }
 
-repository! {
-impl MailOutbox {
+impl<C> MailOutbox for Db<C>
+where
+    Self: Connected,
+{
     fn enqueue_mail(&self, mail: &OutboxMail) -> RepositoryResult<()> {
         let row = MailRow::from(mail);
-        self.run(|c| natively!(c, |c| diesel::insert_into(mail_outbox::table).values(row).execute(c)))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| diesel::insert_into(mail_outbox::table)
+                .values(row)
+                .execute(c))
+        })
+        .map(|_| ())
     }
 
     fn claim_mails(
@@ -110,29 +118,31 @@ impl MailOutbox {
         let until = to_millis(lease_until);
         let mut claimed: Vec<OutboxMail> = self
             .run(|c| {
-                let candidates: Vec<String> = m::mail_outbox
-                    .filter(claimable())
-                    .order((m::next_attempt_at.asc(), m::id.asc()))
-                    .limit(i64::from(limit))
-                    .select(m::id)
-                    .load(c)?;
-                if candidates.is_empty() {
-                    return Ok(Vec::new());
-                }
-                // The condition again, on each row as it is when the update reaches it.
-                diesel::update(
+                natively!(c, |c| {
+                    let candidates: Vec<String> = m::mail_outbox
+                        .filter(claimable())
+                        .order((m::next_attempt_at.asc(), m::id.asc()))
+                        .limit(i64::from(limit))
+                        .select(m::id)
+                        .load(c)?;
+                    if candidates.is_empty() {
+                        return Ok(Vec::new());
+                    }
+                    // The condition again, on each row as it is when the update reaches it.
+                    diesel::update(
+                        m::mail_outbox
+                            .filter(m::id.eq_any(&candidates))
+                            .filter(claimable()),
+                    )
+                    .set((m::lease_owner.eq(owner), m::lease_until.eq(until)))
+                    .execute(c)?;
                     m::mail_outbox
                         .filter(m::id.eq_any(&candidates))
-                        .filter(claimable()),
-                )
-                .set((m::lease_owner.eq(owner), m::lease_until.eq(until)))
-                .execute(c)?;
-                m::mail_outbox
-                    .filter(m::id.eq_any(&candidates))
-                    .filter(m::lease_owner.eq(owner))
-                    .filter(m::lease_until.eq(until))
-                    .select(MailRow::as_select())
-                    .load(c)
+                        .filter(m::lease_owner.eq(owner))
+                        .filter(m::lease_until.eq(until))
+                        .select(MailRow::as_select())
+                        .load(c)
+                })
             })?
             .into_iter()
             .map(OutboxMail::try_from)
@@ -165,7 +175,12 @@ impl MailOutbox {
     fn record_sent_late(&self, id: MailId, at: DateTime<Utc>) -> RepositoryResult<bool> {
         use mail_outbox::dsl as m;
         self.run(|c| {
-            diesel::update(m::mail_outbox.find(id.to_string()).filter(m::sent_at.is_null()))
+            natively!(c, |c| {
+                diesel::update(
+                    m::mail_outbox
+                        .find(id.to_string())
+                        .filter(m::sent_at.is_null()),
+                )
                 .set((
                     m::sent_at.eq(to_millis(at)),
                     m::sealed_body.eq(None::<Vec<u8>>),
@@ -175,6 +190,7 @@ impl MailOutbox {
                     m::lease_until.eq(None::<i64>),
                 ))
                 .execute(c)
+            })
         })
         .and_then(touched)
     }
@@ -188,15 +204,17 @@ impl MailOutbox {
         use mail_outbox::dsl as m;
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         let renewed = self.run(|c| {
-            diesel::update(
-                m::mail_outbox
-                    .filter(m::id.eq_any(&ids))
-                    .filter(m::lease_owner.eq(owner))
-                    .filter(m::sent_at.is_null())
-                    .filter(m::failed_at.is_null()),
-            )
-            .set(m::lease_until.eq(to_millis(lease_until)))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    m::mail_outbox
+                        .filter(m::id.eq_any(&ids))
+                        .filter(m::lease_owner.eq(owner))
+                        .filter(m::sent_at.is_null())
+                        .filter(m::failed_at.is_null()),
+                )
+                .set(m::lease_until.eq(to_millis(lease_until)))
+                .execute(c)
+            })
         })?;
         Ok(u64::try_from(renewed).unwrap_or(u64::MAX))
     }
@@ -205,15 +223,17 @@ impl MailOutbox {
         use mail_outbox::dsl as m;
         let now = to_millis(now);
         let hurried = self.run(|c| {
-            diesel::update(
-                m::mail_outbox
-                    .filter(m::sent_at.is_null())
-                    .filter(m::failed_at.is_null())
-                    .filter(m::attempts.gt(0))
-                    .filter(m::next_attempt_at.gt(now)),
-            )
-            .set(m::next_attempt_at.eq(now))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    m::mail_outbox
+                        .filter(m::sent_at.is_null())
+                        .filter(m::failed_at.is_null())
+                        .filter(m::attempts.gt(0))
+                        .filter(m::next_attempt_at.gt(now)),
+                )
+                .set(m::next_attempt_at.eq(now))
+                .execute(c)
+            })
         })?;
         Ok(u64::try_from(hurried).unwrap_or(u64::MAX))
     }
@@ -222,17 +242,19 @@ impl MailOutbox {
         use mail_outbox::dsl as m;
         let ids: Vec<String> = ids.iter().map(ToString::to_string).collect();
         let released = self.run(|c| {
-            diesel::update(
-                m::mail_outbox
-                    .filter(m::id.eq_any(&ids))
-                    .filter(m::lease_owner.eq(owner))
-                    .filter(m::sent_at.is_null()),
-            )
-            .set((
-                m::lease_owner.eq(None::<String>),
-                m::lease_until.eq(None::<i64>),
-            ))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    m::mail_outbox
+                        .filter(m::id.eq_any(&ids))
+                        .filter(m::lease_owner.eq(owner))
+                        .filter(m::sent_at.is_null()),
+                )
+                .set((
+                    m::lease_owner.eq(None::<String>),
+                    m::lease_until.eq(None::<i64>),
+                ))
+                .execute(c)
+            })
         })?;
         Ok(u64::try_from(released).unwrap_or(u64::MAX))
     }
@@ -246,20 +268,22 @@ impl MailOutbox {
     ) -> RepositoryResult<bool> {
         use mail_outbox::dsl as m;
         self.run(|c| {
-            diesel::update(
-                m::mail_outbox
-                    .find(id.to_string())
-                    .filter(m::lease_owner.eq(owner))
-                    .filter(m::sent_at.is_null()),
-            )
-            .set((
-                m::attempts.eq(m::attempts + 1),
-                m::last_error.eq(error),
-                m::next_attempt_at.eq(to_millis(next_attempt_at)),
-                m::lease_owner.eq(None::<String>),
-                m::lease_until.eq(None::<i64>),
-            ))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    m::mail_outbox
+                        .find(id.to_string())
+                        .filter(m::lease_owner.eq(owner))
+                        .filter(m::sent_at.is_null()),
+                )
+                .set((
+                    m::attempts.eq(m::attempts + 1),
+                    m::last_error.eq(error),
+                    m::next_attempt_at.eq(to_millis(next_attempt_at)),
+                    m::lease_owner.eq(None::<String>),
+                    m::lease_until.eq(None::<i64>),
+                ))
+                .execute(c)
+            })
         })
         .and_then(touched)
     }
@@ -273,21 +297,23 @@ impl MailOutbox {
     ) -> RepositoryResult<bool> {
         use mail_outbox::dsl as m;
         self.run(|c| {
-            diesel::update(
-                m::mail_outbox
-                    .find(id.to_string())
-                    .filter(m::lease_owner.eq(owner))
-                    .filter(m::sent_at.is_null()),
-            )
-            .set((
-                m::failed_at.eq(to_millis(at)),
-                m::sealed_body.eq(None::<Vec<u8>>),
-                m::attempts.eq(m::attempts + 1),
-                m::last_error.eq(error),
-                m::lease_owner.eq(None::<String>),
-                m::lease_until.eq(None::<i64>),
-            ))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    m::mail_outbox
+                        .find(id.to_string())
+                        .filter(m::lease_owner.eq(owner))
+                        .filter(m::sent_at.is_null()),
+                )
+                .set((
+                    m::failed_at.eq(to_millis(at)),
+                    m::sealed_body.eq(None::<Vec<u8>>),
+                    m::attempts.eq(m::attempts + 1),
+                    m::last_error.eq(error),
+                    m::lease_owner.eq(None::<String>),
+                    m::lease_until.eq(None::<i64>),
+                ))
+                .execute(c)
+            })
         })
         .and_then(touched)
     }
@@ -295,11 +321,13 @@ impl MailOutbox {
     fn recent_mails(&self, limit: u32) -> RepositoryResult<Vec<OutboxMail>> {
         use mail_outbox::dsl as m;
         self.run(|c| {
-            m::mail_outbox
-                .order((m::created_at.desc(), m::id.desc()))
-                .limit(i64::from(limit))
-                .select(MailRow::as_select())
-                .load(c)
+            natively!(c, |c| {
+                m::mail_outbox
+                    .order((m::created_at.desc(), m::id.desc()))
+                    .limit(i64::from(limit))
+                    .select(MailRow::as_select())
+                    .load(c)
+            })
         })?
         .into_iter()
         .map(OutboxMail::try_from)
@@ -308,10 +336,12 @@ impl MailOutbox {
 
     fn mail_by_id(&self, id: MailId) -> RepositoryResult<Option<OutboxMail>> {
         self.run(|c| {
-            mail_outbox::table
-                .find(id.to_string())
-                .select(MailRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                mail_outbox::table
+                    .find(id.to_string())
+                    .select(MailRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(OutboxMail::try_from)
         .transpose()
@@ -321,8 +351,12 @@ impl MailOutbox {
         use mail_outbox::dsl as m;
         let before = to_millis(before);
         let deleted = self.run(|c| {
-            diesel::delete(m::mail_outbox.filter(m::sent_at.lt(before).or(m::failed_at.lt(before))))
+            natively!(c, |c| {
+                diesel::delete(
+                    m::mail_outbox.filter(m::sent_at.lt(before).or(m::failed_at.lt(before))),
+                )
                 .execute(c)
+            })
         })?;
         Ok(u64::try_from(deleted).unwrap_or(u64::MAX))
     }
@@ -330,20 +364,25 @@ impl MailOutbox {
     fn outbox_counts(&self) -> RepositoryResult<OutboxCounts> {
         use mail_outbox::dsl as m;
         let (pending, sent, failed, oldest) = self.run(|c| {
-            let pending: i64 = m::mail_outbox
-                .filter(m::sent_at.is_null().and(m::failed_at.is_null()))
-                .count()
-                .get_result(c)?;
-            let sent: i64 = m::mail_outbox.filter(m::sent_at.is_not_null()).count().get_result(c)?;
-            let failed: i64 = m::mail_outbox
-                .filter(m::failed_at.is_not_null())
-                .count()
-                .get_result(c)?;
-            let oldest: Option<i64> = m::mail_outbox
-                .filter(m::sent_at.is_null().and(m::failed_at.is_null()))
-                .select(diesel::dsl::min(m::next_attempt_at))
-                .get_result(c)?;
-            Ok((pending, sent, failed, oldest))
+            natively!(c, |c| {
+                let pending: i64 = m::mail_outbox
+                    .filter(m::sent_at.is_null().and(m::failed_at.is_null()))
+                    .count()
+                    .get_result(c)?;
+                let sent: i64 = m::mail_outbox
+                    .filter(m::sent_at.is_not_null())
+                    .count()
+                    .get_result(c)?;
+                let failed: i64 = m::mail_outbox
+                    .filter(m::failed_at.is_not_null())
+                    .count()
+                    .get_result(c)?;
+                let oldest: Option<i64> = m::mail_outbox
+                    .filter(m::sent_at.is_null().and(m::failed_at.is_null()))
+                    .select(diesel::dsl::min(m::next_attempt_at))
+                    .get_result(c)?;
+                Ok((pending, sent, failed, oldest))
+            })
         })?;
         let n = |v: i64| u64::try_from(v).unwrap_or_default();
         Ok(OutboxCounts {
@@ -353,5 +392,4 @@ impl MailOutbox {
             oldest_due_at: oldest.map(from_millis).transpose()?,
         })
     }
-}
 }

@@ -8,9 +8,11 @@ use gatehouse_core::{AccountId, FactorId};
 
 use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::schema::{push_challenges, push_devices};
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = push_devices)]
@@ -126,30 +128,46 @@ impl TryFrom<ChallengeRow> for PushChallenge {
     }
 }
 
-repository! {
-impl PushRepository {
+impl<C> PushRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_push_device(&self, device: &PushDevice) -> RepositoryResult<()> {
         let row = DeviceRow::from(device);
-        self.run(|c| diesel::insert_into(push_devices::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::insert_into(push_devices::table)
+                    .values(row)
+                    .execute(c)
+            })
+        })
+        .map(|_| ())
     }
 
     fn update_push_device(&self, device: &PushDevice) -> RepositoryResult<()> {
         let row = DeviceRow::from(device);
         let changed = self.run(|c| {
-            diesel::update(push_devices::table.find(row.factor_id.clone()))
-                .set(&row)
-                .execute(c)
+            natively!(c, |c| {
+                diesel::update(push_devices::table.find(row.factor_id.clone()))
+                    .set(&row)
+                    .execute(c)
+            })
         })?;
-        if changed == 1 { Ok(()) } else { Err(RepositoryError::NotFound) }
+        if changed == 1 {
+            Ok(())
+        } else {
+            Err(RepositoryError::NotFound)
+        }
     }
 
     fn push_device(&self, factor: FactorId) -> RepositoryResult<Option<PushDevice>> {
         self.run(|c| {
-            push_devices::table
-                .find(factor.to_string())
-                .select(DeviceRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                push_devices::table
+                    .find(factor.to_string())
+                    .select(DeviceRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(PushDevice::try_from)
         .transpose()
@@ -157,10 +175,12 @@ impl PushRepository {
 
     fn push_device_by_ticket(&self, ticket_hash: &str) -> RepositoryResult<Option<PushDevice>> {
         self.run(|c| {
-            push_devices::table
-                .filter(push_devices::ticket_hash.eq(ticket_hash))
-                .select(DeviceRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                push_devices::table
+                    .filter(push_devices::ticket_hash.eq(ticket_hash))
+                    .select(DeviceRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(PushDevice::try_from)
         .transpose()
@@ -168,16 +188,24 @@ impl PushRepository {
 
     fn insert_push_challenge(&self, challenge: &PushChallenge) -> RepositoryResult<()> {
         let row = ChallengeRow::from(challenge);
-        self.run(|c| diesel::insert_into(push_challenges::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::insert_into(push_challenges::table)
+                    .values(row)
+                    .execute(c)
+            })
+        })
+        .map(|_| ())
     }
 
     fn push_challenge(&self, id: &str) -> RepositoryResult<Option<PushChallenge>> {
         self.run(|c| {
-            push_challenges::table
-                .find(id.to_owned())
-                .select(ChallengeRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                push_challenges::table
+                    .find(id.to_owned())
+                    .select(ChallengeRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(PushChallenge::try_from)
         .transpose()
@@ -189,12 +217,17 @@ impl PushRepository {
         factor: FactorId,
     ) -> RepositoryResult<Option<PushChallenge>> {
         self.run(|c| {
-            push_challenges::table
-                .filter(push_challenges::login_request_id.eq(login_request_id))
-                .filter(push_challenges::factor_id.eq(factor.to_string()))
-                .order((push_challenges::created_at.desc(), push_challenges::id.desc()))
-                .select(ChallengeRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                push_challenges::table
+                    .filter(push_challenges::login_request_id.eq(login_request_id))
+                    .filter(push_challenges::factor_id.eq(factor.to_string()))
+                    .order((
+                        push_challenges::created_at.desc(),
+                        push_challenges::id.desc(),
+                    ))
+                    .select(ChallengeRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(PushChallenge::try_from)
         .transpose()
@@ -206,13 +239,15 @@ impl PushRepository {
         now: DateTime<Utc>,
     ) -> RepositoryResult<Vec<PushChallenge>> {
         self.run(|c| {
-            push_challenges::table
-                .filter(push_challenges::factor_id.eq(factor.to_string()))
-                .filter(push_challenges::status.eq(PushStatus::Pending.as_str()))
-                .filter(push_challenges::expires_at.gt(to_millis(now)))
-                .order((push_challenges::created_at.asc(), push_challenges::id.asc()))
-                .select(ChallengeRow::as_select())
-                .load(c)
+            natively!(c, |c| {
+                push_challenges::table
+                    .filter(push_challenges::factor_id.eq(factor.to_string()))
+                    .filter(push_challenges::status.eq(PushStatus::Pending.as_str()))
+                    .filter(push_challenges::expires_at.gt(to_millis(now)))
+                    .order((push_challenges::created_at.asc(), push_challenges::id.asc()))
+                    .select(ChallengeRow::as_select())
+                    .load(c)
+            })
         })?
         .into_iter()
         .map(PushChallenge::try_from)
@@ -228,18 +263,19 @@ impl PushRepository {
     ) -> RepositoryResult<bool> {
         // One conditional UPDATE: of two racing answers, exactly one wins.
         let changed = self.run(|c| {
-            diesel::update(
-                push_challenges::table
-                    .find(id.to_owned())
-                    .filter(push_challenges::status.eq(from.as_str())),
-            )
-            .set((
-                push_challenges::status.eq(to.as_str()),
-                push_challenges::answered_at.eq(Some(to_millis(at))),
-            ))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    push_challenges::table
+                        .find(id.to_owned())
+                        .filter(push_challenges::status.eq(from.as_str())),
+                )
+                .set((
+                    push_challenges::status.eq(to.as_str()),
+                    push_challenges::answered_at.eq(Some(to_millis(at))),
+                ))
+                .execute(c)
+            })
         })?;
         Ok(changed == 1)
     }
-}
 }

@@ -11,9 +11,11 @@ use gatehouse_core::registration::RegistrationToken;
 
 use crate::accounts::{corrupt, parse_id};
 use crate::at_most_one::AtMostOne;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::schema::{rate_limits as rl, registration_tokens as t};
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, natively, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = t)]
@@ -41,8 +43,10 @@ impl TryFrom<TokenRow> for RegistrationToken {
     }
 }
 
-repository! {
-impl RegistrationTokenRepository {
+impl<C> RegistrationTokenRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_registration_token(&self, token: &RegistrationToken) -> RepositoryResult<()> {
         let row = TokenRow {
             token_hash: token.token_hash.clone(),
@@ -52,52 +56,68 @@ impl RegistrationTokenRepository {
             used_at: token.used_at.map(to_millis),
             voided_at: token.voided_at.map(to_millis),
         };
-        self.run(|c| diesel::insert_into(t::table).values(row).execute(c)).map(|_| ())
+        self.run(|c| natively!(c, |c| diesel::insert_into(t::table).values(row).execute(c)))
+            .map(|_| ())
     }
 
     fn registration_token(&self, token_hash: &str) -> RepositoryResult<Option<RegistrationToken>> {
         self.run(|c| {
-            t::table
-                .find(token_hash)
-                .select(TokenRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                t::table
+                    .find(token_hash)
+                    .select(TokenRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(RegistrationToken::try_from)
         .transpose()
     }
 
-    fn void_registration_tokens(&self, account: AccountId, at: DateTime<Utc>) -> RepositoryResult<u64> {
+    fn void_registration_tokens(
+        &self,
+        account: AccountId,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<u64> {
         let n = self.run(|c| {
-            diesel::update(
-                t::table
-                    .filter(t::account_id.eq(account.to_string()))
-                    .filter(t::used_at.is_null())
-                    .filter(t::voided_at.is_null()),
-            )
-            .set(t::voided_at.eq(to_millis(at)))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    t::table
+                        .filter(t::account_id.eq(account.to_string()))
+                        .filter(t::used_at.is_null())
+                        .filter(t::voided_at.is_null()),
+                )
+                .set(t::voided_at.eq(to_millis(at)))
+                .execute(c)
+            })
         })?;
         u64::try_from(n).map_err(|e| corrupt("count", e))
     }
 
-    fn use_registration_token(&self, token_hash: &str, at: DateTime<Utc>) -> RepositoryResult<bool> {
+    fn use_registration_token(
+        &self,
+        token_hash: &str,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<bool> {
         let n = self.run(|c| {
-            diesel::update(
-                t::table
-                    .filter(t::token_hash.eq(token_hash))
-                    .filter(t::used_at.is_null())
-                    .filter(t::voided_at.is_null()),
-            )
-            .set(t::used_at.eq(to_millis(at)))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    t::table
+                        .filter(t::token_hash.eq(token_hash))
+                        .filter(t::used_at.is_null())
+                        .filter(t::voided_at.is_null()),
+                )
+                .set(t::used_at.eq(to_millis(at)))
+                .execute(c)
+            })
         })?;
         Ok(n == 1)
     }
 }
-}
 
-repository! {
-impl RateLimits {
+impl<C> RateLimits for Db<C>
+where
+    Self: Connected,
+{
     fn hit(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<u32> {
         let start = to_millis(window_start);
         // One statement, which counts from the row as it is once its lock is granted:
@@ -123,40 +143,51 @@ impl RateLimits {
     fn hits(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<u32> {
         let start = to_millis(window_start);
         let hits: Option<i32> = self.run(|c| {
-            rl::table
-                .find(key)
-                .filter(rl::window_start.eq(start))
-                .select(rl::hits)
-                .at_most_one(c)
+            natively!(c, |c| {
+                rl::table
+                    .find(key)
+                    .filter(rl::window_start.eq(start))
+                    .select(rl::hits)
+                    .at_most_one(c)
+            })
         })?;
         u32::try_from(hits.unwrap_or(0)).map_err(|e| corrupt("hits", e))
     }
 
     fn clear_hits(&self, key: &str) -> RepositoryResult<()> {
-        self.run(|c| natively!(c, |c| diesel::delete(rl::table.find(key)).execute(c))).map(|_| ())
+        self.run(|c| natively!(c, |c| diesel::delete(rl::table.find(key)).execute(c)))
+            .map(|_| ())
     }
 
     fn clear_hits_under(&self, prefix: &str) -> RepositoryResult<()> {
         // LIKE, not a range: a range's order depends on the database's collation.
-        let escaped = prefix.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+        let escaped = prefix
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
         let pattern = format!("{escaped}/%");
-        self.run(|c| diesel::delete(rl::table.filter(rl::key.like(&pattern).escape('\\'))).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::delete(rl::table.filter(rl::key.like(&pattern).escape('\\'))).execute(c)
+            })
+        })
+        .map(|_| ())
     }
 
     fn forgive_hit(&self, key: &str, window_start: DateTime<Utc>) -> RepositoryResult<()> {
         let start = to_millis(window_start);
         self.run(|c| {
-            diesel::update(
-                rl::table
-                    .find(key)
-                    .filter(rl::window_start.eq(start))
-                    .filter(rl::hits.gt(0)),
-            )
-            .set(rl::hits.eq(rl::hits - 1))
-            .execute(c)
+            natively!(c, |c| {
+                diesel::update(
+                    rl::table
+                        .find(key)
+                        .filter(rl::window_start.eq(start))
+                        .filter(rl::hits.gt(0)),
+                )
+                .set(rl::hits.eq(rl::hits - 1))
+                .execute(c)
+            })
         })
         .map(|_| ())
     }
-}
 }

@@ -70,6 +70,8 @@ diesel::table! {
         created_at -> BigInt,
         updated_at -> BigInt,
         refresh_without_offline_access -> Bool,
+        require_pushed_authorization_requests -> Bool,
+        dpop_bound_access_tokens -> Bool,
         backchannel_logout_uri -> Nullable<Text>,
         backchannel_logout_session_required -> Bool,
     }
@@ -166,6 +168,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    pushed_authorization_requests (id_hash) {
+        id_hash -> Text,
+        client_id -> Text,
+        params -> Text,
+        expires_at -> BigInt,
+    }
+}
+
+diesel::table! {
     refresh_tokens (token_hash) {
         token_hash -> Text,
         family_id -> Text,
@@ -180,6 +191,7 @@ diesel::table! {
         expires_at -> BigInt,
         used_at -> Nullable<BigInt>,
         revoked_at -> Nullable<BigInt>,
+        dpop_jkt -> Nullable<Text>,
     }
 }
 

@@ -4,10 +4,12 @@ use diesel::prelude::*;
 use gatehouse_core::ports::{RepositoryError, RepositoryResult, SigningKeyRepository};
 use gatehouse_core::signing_key::SigningKeyRecord;
 
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::error::one_row;
 use crate::schema::signing_keys;
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable)]
 #[diesel(table_name = signing_keys)]
@@ -59,44 +61,60 @@ impl TryFrom<KeyRow> for SigningKeyRecord {
     }
 }
 
-repository! {
-impl SigningKeyRepository {
+impl<C> SigningKeyRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_key(&self, key: &SigningKeyRecord) -> RepositoryResult<()> {
         let row = KeyRow::from(key);
-        self.run(|c| diesel::insert_into(signing_keys::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::insert_into(signing_keys::table)
+                    .values(row)
+                    .execute(c)
+            })
+        })
+        .map(|_| ())
     }
 
     fn update_key(&self, key: &SigningKeyRecord) -> RepositoryResult<()> {
         self.run(|c| {
-            diesel::update(signing_keys::table.find(key.kid.clone()))
-                .set((
-                    signing_keys::status.eq(key.status.as_str()),
-                    signing_keys::activated_at.eq(key.activated_at.map(to_millis)),
-                    signing_keys::expires_at.eq(key.expires_at.map(to_millis)),
-                ))
-                .execute(c)
+            natively!(c, |c| {
+                diesel::update(signing_keys::table.find(key.kid.clone()))
+                    .set((
+                        signing_keys::status.eq(key.status.as_str()),
+                        signing_keys::activated_at.eq(key.activated_at.map(to_millis)),
+                        signing_keys::expires_at.eq(key.expires_at.map(to_millis)),
+                    ))
+                    .execute(c)
+            })
         })
         .and_then(one_row)
     }
 
     fn delete_key(&self, kid: &str) -> RepositoryResult<()> {
-        self.run(|c| diesel::delete(signing_keys::table.find(kid.to_owned())).execute(c))
-            .and_then(one_row)
+        self.run(|c| {
+            natively!(c, |c| diesel::delete(
+                signing_keys::table.find(kid.to_owned())
+            )
+            .execute(c))
+        })
+        .and_then(one_row)
     }
 
     fn signing_keys(&self) -> RepositoryResult<Vec<SigningKeyRecord>> {
         self.run(|c| {
-            signing_keys::table
-                .order((signing_keys::created_at.asc(), signing_keys::kid.asc()))
-                .select(KeyRow::as_select())
-                .load(c)
+            natively!(c, |c| {
+                signing_keys::table
+                    .order((signing_keys::created_at.asc(), signing_keys::kid.asc()))
+                    .select(KeyRow::as_select())
+                    .load(c)
+            })
         })?
         .into_iter()
         .map(SigningKeyRecord::try_from)
         .collect()
     }
-}
 }
 
 /// Any number for PostgreSQL's advisory lock on key maintenance, fixed so that every

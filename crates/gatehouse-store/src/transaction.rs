@@ -9,7 +9,8 @@ use std::cell::{Cell, RefCell};
 use std::sync::PoisonError;
 use std::time::Duration;
 
-use crate::connection::{DbConnection, Store};
+use crate::connection::{Db, DbConnection, Store};
+use crate::error::db_error;
 use crate::url::Backend;
 
 thread_local! {
@@ -31,7 +32,6 @@ impl Drop for Inside {
         IN_TRANSACTION.set(self.0);
     }
 }
-use crate::error::db_error;
 
 /// Something repositories can run queries on.
 pub trait Connected {
@@ -52,9 +52,12 @@ impl Connected for Store {
 }
 
 /// An open transaction. Every repository trait the store implements, it implements too.
-pub struct Tx<'a>(RefCell<&'a mut DbConnection>);
+pub type Tx<'a> = Db<Open<'a>>;
 
-impl std::fmt::Debug for Tx<'_> {
+/// The connection of an open transaction (see [`Tx`]).
+pub struct Open<'a>(RefCell<&'a mut DbConnection>);
+
+impl std::fmt::Debug for Open<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Tx")
     }
@@ -65,7 +68,7 @@ impl Connected for Tx<'_> {
         &self,
         query: impl FnOnce(&mut DbConnection) -> QueryResult<T>,
     ) -> RepositoryResult<T> {
-        let mut conn = self.0.borrow_mut();
+        let mut conn = self.0.0.borrow_mut();
         query(&mut conn).map_err(db_error)
     }
 }
@@ -123,13 +126,15 @@ impl Store {
             // waits out a sleeping retry; taking turns on a lock here wakes the next one
             // the moment the last commits. A nested call already holds the turn.
             let _turn = (self.backend() == Backend::Sqlite && !IN_TRANSACTION.get()).then(|| {
-                self.sqlite_writer
+                self.0
+                    .sqlite_writer
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
             });
             let _inside = Inside::enter();
             let mut conn = self.conn()?;
-            let outcome = conn.transaction(|c| work(&Tx(RefCell::new(c))).map_err(Abort::Work));
+            let outcome =
+                conn.transaction(|c| work(&Db(Open(RefCell::new(c)))).map_err(Abort::Work));
             let error = match outcome {
                 Ok(value) => return Ok(value),
                 Err(Abort::Work(e)) => self.noticed(e.into_repository()?),
@@ -145,28 +150,3 @@ impl Store {
         }
     }
 }
-
-/// Implements a repository trait for the pool and for a transaction alike; the body
-/// reaches the database through `Connected::run`.
-macro_rules! repository {
-    (impl $trait:path { $($body:tt)* }) => {
-        impl $trait for crate::connection::Store { $($body)* }
-        impl $trait for crate::transaction::Tx<'_> { $($body)* }
-    };
-}
-pub(crate) use repository;
-
-/// Runs a query on the backend's own connection (`$c` is a `PgConnection` or a
-/// `SqliteConnection`): the query is built once, by that backend, and found in its
-/// statement cache by type. Through `MultiConnection` every execution builds the SQL
-/// text twice (once to ask whether it may be cached, again for its binds), ~15 % of
-/// the blocking pool's time in a login; the queries on the login path use this.
-macro_rules! natively {
-    ($conn:expr, |$c:ident| $body:expr) => {
-        match $conn {
-            crate::connection::DbConnection::Postgresql($c) => $body,
-            crate::connection::DbConnection::Sqlite($c) => $body,
-        }
-    };
-}
-pub(crate) use natively;

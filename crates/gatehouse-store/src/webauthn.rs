@@ -8,10 +8,12 @@ use gatehouse_core::{AccountId, FactorId};
 
 use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
+use crate::connection::Db;
+use crate::connection::natively;
 use crate::error::one_row;
 use crate::schema::{webauthn_ceremonies, webauthn_credentials};
 use crate::time::{from_millis, to_millis};
-use crate::transaction::{Connected, repository};
+use crate::transaction::Connected;
 
 #[derive(Queryable, Selectable, Insertable, AsChangeset)]
 #[diesel(table_name = webauthn_credentials)]
@@ -101,54 +103,79 @@ impl TryFrom<CeremonyRow> for Ceremony {
     }
 }
 
-repository! {
-impl WebauthnRepository {
+impl<C> WebauthnRepository for Db<C>
+where
+    Self: Connected,
+{
     fn insert_webauthn_credential(&self, credential: &WebauthnCredential) -> RepositoryResult<()> {
         let row = CredentialRow::from(credential);
-        self.run(|c| diesel::insert_into(webauthn_credentials::table).values(row).execute(c))
-            .map(|_| ())
+        self.run(|c| {
+            natively!(c, |c| {
+                diesel::insert_into(webauthn_credentials::table)
+                    .values(row)
+                    .execute(c)
+            })
+        })
+        .map(|_| ())
     }
 
     fn update_webauthn_credential(&self, credential: &WebauthnCredential) -> RepositoryResult<()> {
         let row = CredentialRow::from(credential);
         self.run(|c| {
-            diesel::update(webauthn_credentials::table.find(credential.factor_id.to_string()))
-                .set(row)
-                .execute(c)
+            natively!(c, |c| {
+                diesel::update(webauthn_credentials::table.find(credential.factor_id.to_string()))
+                    .set(row)
+                    .execute(c)
+            })
         })
         .and_then(one_row)
     }
 
-    fn webauthn_credentials_of(&self, account: AccountId) -> RepositoryResult<Vec<WebauthnCredential>> {
+    fn webauthn_credentials_of(
+        &self,
+        account: AccountId,
+    ) -> RepositoryResult<Vec<WebauthnCredential>> {
         self.run(|c| {
-            webauthn_credentials::table
-                .filter(webauthn_credentials::account_id.eq(account.to_string()))
-                .order(webauthn_credentials::created_at.asc())
-                .select(CredentialRow::as_select())
-                .load(c)
+            natively!(c, |c| {
+                webauthn_credentials::table
+                    .filter(webauthn_credentials::account_id.eq(account.to_string()))
+                    .order(webauthn_credentials::created_at.asc())
+                    .select(CredentialRow::as_select())
+                    .load(c)
+            })
         })?
         .into_iter()
         .map(WebauthnCredential::try_from)
         .collect()
     }
 
-    fn webauthn_credential_of_factor(&self, factor: FactorId) -> RepositoryResult<Option<WebauthnCredential>> {
+    fn webauthn_credential_of_factor(
+        &self,
+        factor: FactorId,
+    ) -> RepositoryResult<Option<WebauthnCredential>> {
         self.run(|c| {
-            webauthn_credentials::table
-                .find(factor.to_string())
-                .select(CredentialRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                webauthn_credentials::table
+                    .find(factor.to_string())
+                    .select(CredentialRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(WebauthnCredential::try_from)
         .transpose()
     }
 
-    fn webauthn_credential_by_credential_id(&self, credential_id: &str) -> RepositoryResult<Option<WebauthnCredential>> {
+    fn webauthn_credential_by_credential_id(
+        &self,
+        credential_id: &str,
+    ) -> RepositoryResult<Option<WebauthnCredential>> {
         self.run(|c| {
-            webauthn_credentials::table
-                .filter(webauthn_credentials::credential_id.eq(credential_id))
-                .select(CredentialRow::as_select())
-                .at_most_one(c)
+            natively!(c, |c| {
+                webauthn_credentials::table
+                    .filter(webauthn_credentials::credential_id.eq(credential_id))
+                    .select(CredentialRow::as_select())
+                    .at_most_one(c)
+            })
         })?
         .map(WebauthnCredential::try_from)
         .transpose()
@@ -165,34 +192,47 @@ impl WebauthnRepository {
         };
         let now_ms = row.created_at;
         self.run(|c| {
-            // Expired ceremonies are swept when new ones start, off the proof's path.
-            diesel::delete(webauthn_ceremonies::table.filter(webauthn_ceremonies::expires_at.le(now_ms)))
+            natively!(c, |c| {
+                // Expired ceremonies are swept when new ones start, off the proof's path.
+                diesel::delete(
+                    webauthn_ceremonies::table.filter(webauthn_ceremonies::expires_at.le(now_ms)),
+                )
                 .execute(c)?;
-            diesel::delete(
-                webauthn_ceremonies::table.filter(webauthn_ceremonies::binding.eq(row.binding.clone())),
-            )
-            .execute(c)?;
-            diesel::insert_into(webauthn_ceremonies::table).values(row).execute(c)
+                diesel::delete(
+                    webauthn_ceremonies::table
+                        .filter(webauthn_ceremonies::binding.eq(row.binding.clone())),
+                )
+                .execute(c)?;
+                diesel::insert_into(webauthn_ceremonies::table)
+                    .values(row)
+                    .execute(c)
+            })
         })
         .map(|_| ())
     }
 
-    fn take_ceremony(&self, binding: &str, now: DateTime<Utc>) -> RepositoryResult<Option<Ceremony>> {
+    fn take_ceremony(
+        &self,
+        binding: &str,
+        now: DateTime<Utc>,
+    ) -> RepositoryResult<Option<Ceremony>> {
         let now_ms = to_millis(now);
         let found = self.run(|c| {
-            let row = webauthn_ceremonies::table
-                .filter(webauthn_ceremonies::binding.eq(binding))
-                .filter(webauthn_ceremonies::expires_at.gt(now_ms))
-                .select(CeremonyRow::as_select())
-                .at_most_one(c)?;
-            let Some(row) = row else {
-                return Ok(None);
-            };
-            // Whoever deletes the row owns the ceremony: a racing taker deletes nothing.
-            let taken = diesel::delete(webauthn_ceremonies::table.find(row.id.clone())).execute(c)?;
-            Ok((taken == 1).then_some(row))
+            natively!(c, |c| {
+                let row = webauthn_ceremonies::table
+                    .filter(webauthn_ceremonies::binding.eq(binding))
+                    .filter(webauthn_ceremonies::expires_at.gt(now_ms))
+                    .select(CeremonyRow::as_select())
+                    .at_most_one(c)?;
+                let Some(row) = row else {
+                    return Ok(None);
+                };
+                // Whoever deletes the row owns the ceremony: a racing taker deletes nothing.
+                let taken =
+                    diesel::delete(webauthn_ceremonies::table.find(row.id.clone())).execute(c)?;
+                Ok((taken == 1).then_some(row))
+            })
         })?;
         found.map(Ceremony::try_from).transpose()
     }
-}
 }

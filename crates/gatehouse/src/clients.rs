@@ -59,6 +59,12 @@ pub struct AddClient {
     /// (default: true for a first-party client, false otherwise).
     #[arg(long, value_name = "BOOL")]
     refresh_without_offline_access: Option<bool>,
+    /// Take authorization requests from this client only pushed (PAR, RFC 9126).
+    #[arg(long)]
+    require_pushed_authorization_requests: bool,
+    /// Issue tokens to this client only with a DPoP proof (RFC 9449).
+    #[arg(long)]
+    dpop_bound_access_tokens: bool,
     /// Where logout tokens are POSTed when a session ends (Back-Channel Logout 1.0):
     /// https, or http on loopback.
     #[arg(long, value_name = "URI")]
@@ -109,6 +115,8 @@ pub fn run(command: ClientsCommand, context: &Context) -> Result<(), Failure> {
                 id_token_alg: add.id_token_alg,
                 first_party: add.first_party,
                 refresh_without_offline_access: add.refresh_without_offline_access,
+                require_pushed_authorization_requests: add.require_pushed_authorization_requests,
+                dpop_bound_access_tokens: add.dpop_bound_access_tokens,
                 backchannel_logout_uri: add.backchannel_logout_uri,
                 backchannel_logout_session_required: add.backchannel_logout_session_required,
                 lifetimes: Some(TokenLifetimes {

@@ -21,8 +21,8 @@ use super::account::{blocking, in_tx, no_store};
 use super::account_auth::AccountCaller;
 use super::login::{FactorOfferView, LabelParts};
 use crate::factors::bodies::{EnrolmentSetup, FactorConfirmation, FactorKindName};
-use crate::factors::kind_mismatch;
 use crate::factors::{FactorContext, FactorError, Verdict};
+use crate::factors::{enrol_module, kind_mismatch};
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
@@ -131,7 +131,7 @@ pub fn not_enrollable(state: &AppState, kind: FactorKind) -> Option<&'static str
         Err(FactorUnavailable::Disabled(_)) => Some("disabled"),
         Ok(()) if kind == FactorKind::EmailOtp => Some("automatic"),
         Ok(()) if kind.is_webauthn() && state.webauthn.is_none() => Some("unavailable"),
-        Ok(()) if state.enrol_factors.module(kind).is_none() => Some("unsupported"),
+        Ok(()) if enrol_module(kind).is_none() => Some("unsupported"),
         Ok(()) => None,
     }
 }
@@ -328,7 +328,7 @@ pub fn start(
         .with_detail(e.to_string())
     })?;
     // The e-mail code has no enrolment module: it comes with the account's address.
-    let module = state.enrol_factors.module(kind).ok_or_else(|| {
+    let module = enrol_module(kind).ok_or_else(|| {
         Problem::new(
             ProblemCode::FactorNotEnrollable,
             "This kind of sign-in method cannot be added here",
@@ -527,7 +527,7 @@ pub fn confirm(
                 "This enrolment has expired; start again",
             )));
         }
-        let module = state.enrol_factors.module(factor.kind).ok_or_else(|| {
+        let module = enrol_module(factor.kind).ok_or_else(|| {
             FactorError::refused(
                 ProblemCode::FactorNotEnrollable,
                 "This kind of sign-in method cannot be added here",

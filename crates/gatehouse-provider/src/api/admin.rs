@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::bearer::AdminCaller;
 use crate::migration::invitations::LinkMailer;
 use crate::migration::status::{MigrationStatus, migration_status};
-use crate::migration::{ImportFormat, ImportOptions, RowReport, import};
+use crate::migration::{ImportError, ImportFormat, ImportOptions, RowReport, import};
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
@@ -79,10 +79,22 @@ fn spool_failed(e: std::io::Error) -> Problem {
 pub async fn import_accounts(
     admin: AdminCaller,
     query: web::Query<ImportQuery>,
-    mut body: web::Payload,
+    body: web::Payload,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, Problem> {
-    let limit = state.config.migration.max_import_bytes;
+    let spool = spool(body, state.config.migration.max_import_bytes).await?;
+    let (dry_run, update) = (query.dry_run, query.update);
+    let client = admin.client_id().to_owned();
+    let shared = state.clone();
+    let result = web::block(move || run_import(&shared, &spool, dry_run, update, &client))
+        .await?
+        .map_err(import_failed)?;
+    Ok(HttpResponse::Ok().json(result))
+}
+
+/// The body, written to a temporary file as it arrives (an import may be larger than
+/// is wise to hold in memory), refused once it passes `limit` bytes.
+async fn spool(mut body: web::Payload, limit: u64) -> Result<tempfile::NamedTempFile, Problem> {
     let mut spool = tempfile::NamedTempFile::new().map_err(spool_failed)?;
     let mut size = 0u64;
     while let Some(chunk) = body.next().await {
@@ -100,65 +112,73 @@ pub async fn import_accounts(
         // Small synchronous writes to a local temporary file.
         spool.write_all(&chunk).map_err(spool_failed)?;
     }
-    let (dry_run, update) = (query.dry_run, query.update);
-    let shared = state.clone();
-    let client = admin.client_id().to_owned();
-    let result = web::block(move || {
-        let migration = &shared.config.migration;
-        let options = ImportOptions {
-            dry_run,
-            update,
-            keep_passwords: migration.keep_passwords,
-            totp_sealer: migration
-                .import_totp_secrets
-                .then_some(&shared.secrets.sealer),
-            batch_size: migration.import_batch_size as usize,
-        };
-        let mut problems = Vec::new();
-        let mut truncated = false;
-        let mut on_row = |row: &RowReport| {
-            if !matches!(row.outcome, "created" | "unchanged" | "updated") {
-                if problems.len() < MAX_PROBLEMS {
-                    problems.push(row.clone());
-                } else {
-                    truncated = true;
-                }
+    Ok(spool)
+}
+
+/// Imports the spooled JSON lines (blocking) and audits the run with its counts;
+/// keeps the first `MAX_PROBLEMS` rows that were not imported.
+fn run_import(
+    state: &AppState,
+    spool: &tempfile::NamedTempFile,
+    dry_run: bool,
+    update: bool,
+    client: &str,
+) -> Result<ImportResult, ImportError> {
+    let migration = &state.config.migration;
+    let options = ImportOptions {
+        dry_run,
+        update,
+        keep_passwords: migration.keep_passwords,
+        totp_sealer: migration
+            .import_totp_secrets
+            .then_some(&state.secrets.sealer),
+        batch_size: migration.import_batch_size as usize,
+    };
+    let mut problems = Vec::new();
+    let mut truncated = false;
+    let mut on_row = |row: &RowReport| {
+        if !matches!(row.outcome, "created" | "unchanged" | "updated") {
+            if problems.len() < MAX_PROBLEMS {
+                problems.push(row.clone());
+            } else {
+                truncated = true;
             }
-        };
-        let now = shared.clock.now();
-        let summary = import(
-            &shared.store,
-            spool.path(),
-            ImportFormat::Jsonl,
-            options,
-            now,
-            &mut on_row,
-            &mut |_, _, _| {},
-        )?;
-        let mut event = audit_admin(&shared, AuditKind::AccountImported, None, &client)
-            .with_detail("rows", summary.rows.to_string())
-            .with_detail("dry_run", summary.dry_run.to_string());
-        for (outcome, count) in &summary.outcomes {
-            event = event.with_detail(outcome, count.to_string());
         }
-        shared.store.record(&event)?;
-        Ok::<_, crate::migration::ImportError>(ImportResult {
-            rows: summary.rows,
-            dry_run: summary.dry_run,
-            outcomes: summary.outcomes,
-            problems,
-            problems_truncated: truncated,
-        })
+    };
+    let summary = import(
+        &state.store,
+        spool.path(),
+        ImportFormat::Jsonl,
+        options,
+        state.clock.now(),
+        &mut on_row,
+        &mut |_, _, _| {},
+    )?;
+    let mut event = audit_admin(state, AuditKind::AccountImported, None, client)
+        .with_detail("rows", summary.rows.to_string())
+        .with_detail("dry_run", summary.dry_run.to_string());
+    for (outcome, count) in &summary.outcomes {
+        event = event.with_detail(outcome, count.to_string());
+    }
+    state.store.record(&event)?;
+    Ok(ImportResult {
+        rows: summary.rows,
+        dry_run: summary.dry_run,
+        outcomes: summary.outcomes,
+        problems,
+        problems_truncated: truncated,
     })
-    .await?
-    .map_err(|e| match e {
-        crate::migration::ImportError::Input(e) => {
+}
+
+/// 400 `import_invalid` for input that cannot be read; a store failure as any other.
+fn import_failed(error: ImportError) -> Problem {
+    match error {
+        ImportError::Input(e) => {
             Problem::new(ProblemCode::ImportInvalid, "The import cannot be read")
                 .with_detail(e.to_string())
         }
-        crate::migration::ImportError::Database(_) => Problem::database_unavailable(),
-    })?;
-    Ok(HttpResponse::Ok().json(result))
+        ImportError::Database(e) => e.into(),
+    }
 }
 
 /// Accounts per migration state, and per state by age.

@@ -81,6 +81,12 @@ pub struct NewClient {
     /// Issue refresh tokens without the `offline_access` scope. Default: the value of
     /// `first_party` (third-party clients need `offline_access` asked for and granted).
     pub refresh_without_offline_access: Option<bool>,
+    /// RFC 9126 §6: `/authorize` takes only pushed requests (`POST /par`) from it.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.2: `/token` answers it only with a DPoP proof.
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
     /// Where logout tokens are POSTed (Back-Channel Logout 1.0): https, or http on
     /// loopback; no fragment.
     pub backchannel_logout_uri: Option<String>,
@@ -115,6 +121,10 @@ pub struct ClientPatch {
     pub first_party: Option<bool>,
     /// Issue refresh tokens without the `offline_access` scope.
     pub refresh_without_offline_access: Option<bool>,
+    /// RFC 9126 §6: `/authorize` takes only pushed requests from it.
+    pub require_pushed_authorization_requests: Option<bool>,
+    /// RFC 9449 §5.2: `/token` answers it only with a DPoP proof.
+    pub dpop_bound_access_tokens: Option<bool>,
     /// Where logout tokens are POSTed; `""` removes it (no more notices).
     pub backchannel_logout_uri: Option<String>,
     pub backchannel_logout_session_required: Option<bool>,
@@ -261,6 +271,8 @@ pub async fn create(
         id_token_alg: new.id_token_signed_response_alg,
         first_party: new.first_party,
         refresh_without_offline_access: new.refresh_without_offline_access,
+        require_pushed_authorization_requests: new.require_pushed_authorization_requests,
+        dpop_bound_access_tokens: new.dpop_bound_access_tokens,
         backchannel_logout_uri: new.backchannel_logout_uri,
         backchannel_logout_session_required: new.backchannel_logout_session_required,
         lifetimes: Some(TokenLifetimes {
@@ -343,6 +355,8 @@ pub async fn change(
             id_token_alg: patch.id_token_signed_response_alg,
             first_party: patch.first_party,
             refresh_without_offline_access: patch.refresh_without_offline_access,
+            require_pushed_authorization_requests: patch.require_pushed_authorization_requests,
+            dpop_bound_access_tokens: patch.dpop_bound_access_tokens,
             backchannel_logout_uri: patch
                 .backchannel_logout_uri
                 .map(|uri| Some(uri).filter(|u| !u.is_empty())),

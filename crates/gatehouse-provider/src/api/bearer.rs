@@ -7,13 +7,15 @@
 
 use actix_web::dev::Payload;
 use actix_web::http::StatusCode;
-use actix_web::http::header::{HeaderValue, WWW_AUTHENTICATE};
+use actix_web::http::header::{HeaderName, HeaderValue, WWW_AUTHENTICATE};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, ResponseError, web};
 use std::future::Future;
 use std::pin::Pin;
 
 use super::origin::Origin;
-use crate::oidc::access::{self, AccessClaims};
+use crate::oidc::access::AccessClaims;
+use crate::oidc::dpop::Refusal;
+use crate::oidc::presented::{self, Refused, dpop_challenge};
 use crate::problem::{Problem, ProblemCode};
 use crate::state::AppState;
 
@@ -26,6 +28,8 @@ pub struct BearerRefused {
     /// Boxed: refusals travel by value through `Result`s.
     problem: Box<Problem>,
     challenge: String,
+    /// `DPoP-Nonce` (RFC 9449 §9) when the proof lacked the server's nonce.
+    dpop_nonce: Option<String>,
 }
 
 impl std::fmt::Display for BearerRefused {
@@ -44,6 +48,10 @@ impl ResponseError for BearerRefused {
         if let Ok(value) = HeaderValue::from_str(&self.challenge) {
             res.headers_mut().insert(WWW_AUTHENTICATE, value);
         }
+        if let Some(Ok(value)) = self.dpop_nonce.as_deref().map(HeaderValue::from_str) {
+            res.headers_mut()
+                .insert(HeaderName::from_static("dpop-nonce"), value);
+        }
         res
     }
 }
@@ -57,6 +65,7 @@ pub(crate) fn unauthorized(code: ProblemCode, title: &str) -> BearerRefused {
     BearerRefused {
         problem: Box::new(Problem::new(code, title)),
         challenge,
+        dpop_nonce: None,
     }
 }
 
@@ -78,6 +87,7 @@ pub(crate) fn insufficient_scope(scope: &str, detail: &str) -> BearerRefused {
             .with_extension("scope", scope.into()),
         ),
         challenge: format!("Bearer error=\"insufficient_scope\", scope=\"{scope}\""),
+        dpop_nonce: None,
     }
 }
 
@@ -85,6 +95,7 @@ pub(crate) fn unavailable() -> BearerRefused {
     BearerRefused {
         problem: Box::new(Problem::database_unavailable()),
         challenge: "Bearer".to_owned(),
+        dpop_nonce: None,
     }
 }
 
@@ -95,22 +106,54 @@ pub(crate) fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, BearerR
         .ok_or_else(unavailable)
 }
 
+/// A refused token (RFC 6750 §3, RFC 9449 §7.1): DPoP's refusals are `invalid_token`
+/// problems whose challenge names the DPoP error (a client retries on
+/// `use_dpop_nonce` with the `DPoP-Nonce` it got).
+fn refused(refusal: Refused) -> BearerRefused {
+    let dpop = |error: &str, detail: &str, dpop_nonce: Option<String>| BearerRefused {
+        problem: Box::new(
+            Problem::new(
+                ProblemCode::InvalidToken,
+                "The access token is invalid, expired or revoked",
+            )
+            .with_detail(detail),
+        ),
+        challenge: dpop_challenge(error),
+        dpop_nonce,
+    };
+    match refusal {
+        Refused::Missing => unauthorized(
+            ProblemCode::Unauthorized,
+            "A bearer access token is required",
+        ),
+        Refused::InvalidToken => invalid_token(),
+        Refused::BoundAsBearer => dpop(
+            "invalid_token",
+            "The token is DPoP-bound: send it as DPoP with a proof",
+            None,
+        ),
+        Refused::InvalidDpopToken => dpop(
+            "invalid_token",
+            "The token is invalid, expired, revoked or not DPoP-bound",
+            None,
+        ),
+        Refused::Proof(Refusal::Invalid(why)) => dpop("invalid_dpop_proof", why, None),
+        Refused::Proof(Refusal::UseNonce(nonce)) => dpop(
+            "use_dpop_nonce",
+            "Send the DPoP-Nonce in the proof",
+            Some(nonce),
+        ),
+        Refused::Unknown => unavailable(),
+    }
+}
+
 /// The live access token of `req`, if it carries `scope`.
 pub async fn require_scope(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     scope: &str,
 ) -> Result<AccessClaims, BearerRefused> {
-    let token = access::bearer(req).ok_or_else(|| {
-        unauthorized(
-            ProblemCode::Unauthorized,
-            "A bearer access token is required",
-        )
-    })?;
-    let claims = access::verify(state, &token)
-        .await
-        .map_err(|access::Unknown| unavailable())?
-        .ok_or_else(invalid_token)?;
+    let claims = presented::verify(state, req).await.map_err(refused)?;
     if !claims.has_scope(scope) {
         return Err(insufficient_scope(
             scope,

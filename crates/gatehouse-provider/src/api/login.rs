@@ -19,6 +19,7 @@ use crate::api::account::rate_limited;
 use crate::api::brute_force::{PasswordGuard, Refusal};
 use crate::api::origin::{Origin, client_address, throttle_bucket};
 use crate::factors::bodies::FactorKindName;
+use crate::factors::login_module;
 use crate::oidc::browser;
 use crate::oidc::codes::requires_phishing_resistance;
 use crate::oidc::redirect::redirect_location;
@@ -99,6 +100,25 @@ pub fn load_bound(
             "This login is already complete",
         );
         return Err(with_way_back(problem, requests, state, &login, "completed"));
+    }
+    Ok(login)
+}
+
+/// [`load_bound`] for a sign-in step (password, factor, passkey): a login that only
+/// waits for consent has signed its browser in already, and takes no second sign-in.
+pub fn load_signing_in(
+    requests: &(impl LoginRequestRepository + ClientRepository),
+    state: &AppState,
+    browser: Option<&str>,
+    challenge: &str,
+) -> Result<LoginRequest, Problem> {
+    let login = load_bound(requests, state, browser, challenge)?;
+    if login.session_id.is_some() {
+        return Err(Problem::new(
+            ProblemCode::LoginRequestCompleted,
+            "This login is signed in already",
+        )
+        .with_detail("Only the consent step is left"));
     }
     Ok(login)
 }
@@ -259,10 +279,7 @@ pub fn passkey_sign_in(state: &AppState) -> bool {
     state.webauthn.is_some()
         && [FactorKind::Passkey, FactorKind::Platform]
             .into_iter()
-            .any(|k| {
-                state.config.factors.check_accepted(k).is_ok()
-                    && state.login_factors.module(k).is_some()
-            })
+            .any(|k| state.config.factors.check_accepted(k).is_ok() && login_module(k).is_some())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -485,7 +502,7 @@ async fn admit(
     let now = state.clock.now();
     // The login request and the account in one trip to the database.
     let (login, account, guard, refused) = web::block(move || {
-        let login = load_bound(&shared.store, &shared, browser.as_deref(), &challenge)?;
+        let login = load_signing_in(&shared.store, &shared, browser.as_deref(), &challenge)?;
         let lookup = parsed.map_err(|e| {
             Problem::new(ProblemCode::from(&e), "The identifier is not accepted")
                 .with_detail(e.to_string())
@@ -623,7 +640,7 @@ async fn accept(
         shared.store.transaction_with(|tx| {
             // Read again, locked: the request may have moved on while the hash ran.
             let mut login =
-                load_bound(tx, &shared, attempt.browser.as_deref(), &attempt.challenge)?;
+                load_signing_in(tx, &shared, attempt.browser.as_deref(), &attempt.challenge)?;
             if needs_rehash {
                 tx.update_account(&account)?;
             }

@@ -8,7 +8,7 @@ use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::FactorRepository;
 use gatehouse_store::Tx;
 
-use super::login::{load_bound, passkey_sign_in};
+use super::login::{load_signing_in, passkey_sign_in};
 use super::origin::Origin;
 use super::second_factor::{Issued, LoginDone, done, finish};
 use crate::crypto::random;
@@ -34,7 +34,7 @@ fn offered_login(
     browser: Option<&str>,
     login_challenge: &str,
 ) -> Result<LoginRequest, Problem> {
-    let login = load_bound(tx, state, browser, login_challenge)?;
+    let login = load_signing_in(tx, state, browser, login_challenge)?;
     if passkey_sign_in(state) {
         Ok(login)
     } else {

@@ -8,8 +8,7 @@ use actix_web::{HttpRequest, HttpResponse, post, web};
 use chrono::TimeDelta;
 use gatehouse_core::consent::ConsentDecision;
 use gatehouse_core::factor::IMPLICIT_EMAIL_FACTOR;
-use gatehouse_core::grant::{Session, amr_with_mfa};
-use gatehouse_core::login::LoginRequest;
+use gatehouse_core::login::{Browser, LoginRequest};
 use gatehouse_core::ports::{
     AccountRepository, AuditLog, FactorRepository, LoginRequestRepository, RepositoryError,
     SessionRepository,
@@ -21,11 +20,13 @@ use utoipa::ToSchema;
 
 use super::account::no_store;
 use super::consent::{ConsentView, consent_view};
-use super::login::load_bound;
+use super::login::load_signing_in;
 use super::origin::Origin;
 use crate::crypto::random;
 use crate::factors::bodies::{FactorChallenge, FactorProof, LoginPending};
-use crate::factors::{FactorContext, FactorError, Verdict, kind_mismatch};
+use crate::factors::{
+    FactorContext, FactorError, Verdict, enrol_module, kind_mismatch, login_module,
+};
 use crate::oidc::browser::{self, SESSION_COOKIE};
 use crate::oidc::codes::{consent_for, established_acr, issue_code, requires_phishing_resistance};
 use crate::problem::{Failure, Problem, ProblemCode};
@@ -162,9 +163,9 @@ pub async fn challenge(
             now: state.clock.now(),
         };
         state.store.transaction_with(|tx| {
-            let login = load_bound(tx, state, browser.as_deref(), &login_challenge)?;
+            let login = load_signing_in(tx, state, browser.as_deref(), &login_challenge)?;
             let (account, factor, kind) = resolve(tx, state, &login, &factor_id)?;
-            let module = state.login_factors.module(kind).ok_or_else(|| {
+            let module = login_module(kind).ok_or_else(|| {
                 FactorError::refused(
                     ProblemCode::FactorDisabled,
                     "This factor is not available at login",
@@ -231,7 +232,7 @@ pub async fn verify(
             origin: &origin,
         };
         state.store.transaction_with(|tx| {
-            let login = load_bound(tx, state, browser.as_deref(), &login_challenge)?;
+            let login = load_signing_in(tx, state, browser.as_deref(), &login_challenge)?;
             let (account, factor, kind) = resolve(tx, state, &login, &factor_id)?;
             let verified = prove(tx, state, login, &account, factor, kind, &proof, &issued)?;
             Ok::<_, Failure>((kind, verified))
@@ -291,7 +292,7 @@ fn prove(
     if proof.kind() != kind {
         return Ok(Verified::Refused(kind_mismatch(kind)));
     }
-    let Some(module) = state.login_factors.module(kind) else {
+    let Some(module) = login_module(kind) else {
         return Ok(Verified::Refused(Problem::new(
             ProblemCode::FactorDisabled,
             "Not available at login",
@@ -374,7 +375,7 @@ pub(crate) fn offer_platform(
     let kind = FactorKind::Platform;
     if !state.config.webauthn.offer_platform_enrolment
         || state.config.factors.check_enrollable(kind).is_err()
-        || state.enrol_factors.module(kind).is_none()
+        || enrol_module(kind).is_none()
     {
         return Ok(false);
     }
@@ -399,42 +400,32 @@ pub(crate) fn finish(
     issued: &Issued<'_>,
 ) -> Result<Finished, RepositoryError> {
     let now = state.clock.now();
-    let mut proven = login.amr.clone();
-    proven.extend(methods.iter().map(|m| (*m).to_owned()));
-    let amr = amr_with_mfa(&proven);
-    let session = Session {
-        id: random::token().map_err(|e| RepositoryError::Unavailable(e.to_string()))?,
-        account_id: account.id,
+    let browser = Browser {
+        session_id: random::token().map_err(|e| RepositoryError::Unavailable(e.to_string()))?,
         token_hash: state.secrets.hasher.hash(issued.session_token),
-        amr: amr.clone(),
-        acr: acr.to_owned(),
-        auth_time: now,
-        created_at: now,
-        last_seen_at: now,
-        expires_at: now + TimeDelta::seconds(state.config.login.session_ttl_seconds.into()),
-        revoked_at: None,
         user_agent: issued.origin.user_agent.clone(),
         ip: issued.origin.ip.clone(),
+        session_lifetime: TimeDelta::seconds(state.config.login.session_ttl_seconds.into()),
     };
+    let session = login.sign_in(account.id, methods, acr, browser, now);
     tx.insert_session(&session)?;
     let (client, grant, decision) = consent_for(tx, &login.request, account.id)?;
-    login.amr = amr.clone();
     let (redirect_to, consent) = match decision {
         ConsentDecision::Covered => {
-            login.completed_at = Some(now);
+            login.complete(now);
             let to = issue_code(tx, state, &login.request, &session, issued.code)?;
             (Some(to), None)
         }
         // `Required` (prompt=none) never reaches a login step: asked like any other.
         ConsentDecision::Ask { .. } | ConsentDecision::Required => {
-            login.session_id = Some(session.id.clone());
+            login.await_consent(&session);
             (None, Some(consent_view(&login, &client, grant.as_ref())))
         }
     };
     tx.update_login_request(&login)?;
     let mut event = NewAuditEvent::new(AuditKind::LoginSucceeded, Some(account.id), now)
         .with_detail("client_id", login.request.client_id.clone())
-        .with_detail("amr", amr.join(" "))
+        .with_detail("amr", session.amr.join(" "))
         .with_detail("acr", acr);
     event.user_agent.clone_from(&issued.origin.user_agent);
     event.ip.clone_from(&issued.origin.ip);

@@ -19,10 +19,12 @@ impl std::fmt::Debug for KeyedHasher {
 
 impl KeyedHasher {
     pub fn new(master: &MasterKey) -> Self {
-        Self(hmac::Key::new(
-            hmac::HMAC_SHA256,
-            &master.derive("secret-hash/v1"),
-        ))
+        Self::for_purpose(master, "secret-hash/v1")
+    }
+
+    /// A hasher under a key of its own, derived from the master key for `purpose`.
+    pub fn for_purpose(master: &MasterKey, purpose: &str) -> Self {
+        Self(hmac::Key::new(hmac::HMAC_SHA256, &master.derive(purpose)))
     }
 
     pub fn hash(&self, secret: &str) -> String {

@@ -21,6 +21,9 @@ use crate::problem::{Failure, Problem};
 pub struct Secrets {
     pub sealer: Sealer,
     pub hasher: KeyedHasher,
+    /// MACs of DPoP nonces (RFC 9449 §8): every instance with the master key makes
+    /// and accepts the same nonces, with nothing stored.
+    pub dpop_nonces: KeyedHasher,
 }
 
 impl Secrets {
@@ -29,6 +32,7 @@ impl Secrets {
         Ok(Self {
             sealer: Sealer::new(&master)?,
             hasher: KeyedHasher::new(&master),
+            dpop_nonces: KeyedHasher::for_purpose(&master, "dpop-nonce/v1"),
         })
     }
 }

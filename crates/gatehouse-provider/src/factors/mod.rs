@@ -1,7 +1,7 @@
 //! Second factors: one module per kind, behind the `LoginFactor` trait (proving a
 //! login) and the `EnrolFactor` trait (adding one to an account). Handlers find the
 //! module for a factor's kind and call it; adding a kind is adding a module to
-//! `LoginFactors::new` and `EnrolFactors::new`, never a branch in a handler.
+//! `LOGIN_FACTORS` and `ENROL_FACTORS`, never a branch in a handler.
 
 pub mod bodies;
 pub mod email_otp;
@@ -18,7 +18,6 @@ use gatehouse_core::login::LoginRequest;
 use gatehouse_core::ports::RepositoryError;
 use gatehouse_core::{Account, Factor, FactorKind};
 use gatehouse_store::Tx;
-use std::sync::Arc;
 
 use bodies::{EnrolmentSetup, FactorChallenge, FactorConfirmation, FactorProof, LoginPending};
 
@@ -73,32 +72,21 @@ pub trait LoginFactor: Send + Sync + std::fmt::Debug {
     ) -> Result<Verdict, FactorError>;
 }
 
-/// The modules this server knows.
-#[derive(Clone, Debug)]
-pub struct LoginFactors(Arc<Vec<Box<dyn LoginFactor>>>);
+/// The modules this server knows, one per kind. Stateless, so a static list: adding
+/// a kind is adding its module here.
+static LOGIN_FACTORS: [&dyn LoginFactor; 7] = [
+    &email_otp::EmailOtp,
+    &totp::Totp,
+    &recovery_code::RecoveryCodes,
+    &push::Push,
+    &webauthn::Flavour::SecurityKey,
+    &webauthn::Flavour::Passkey,
+    &webauthn::Flavour::Platform,
+];
 
-impl LoginFactors {
-    pub fn new() -> Self {
-        Self(Arc::new(vec![
-            Box::new(email_otp::EmailOtp),
-            Box::new(totp::Totp),
-            Box::new(recovery_code::RecoveryCodes),
-            Box::new(push::Push),
-            Box::new(webauthn::Flavour::SecurityKey),
-            Box::new(webauthn::Flavour::Passkey),
-            Box::new(webauthn::Flavour::Platform),
-        ]))
-    }
-
-    pub fn module(&self, kind: FactorKind) -> Option<&dyn LoginFactor> {
-        self.0.iter().find(|m| m.kind() == kind).map(AsRef::as_ref)
-    }
-}
-
-impl Default for LoginFactors {
-    fn default() -> Self {
-        Self::new()
-    }
+/// The module that proves a login with a factor of `kind`.
+pub fn login_module(kind: FactorKind) -> Option<&'static dyn LoginFactor> {
+    LOGIN_FACTORS.iter().copied().find(|m| m.kind() == kind)
 }
 
 /// What starting an enrolment made.
@@ -140,31 +128,19 @@ pub trait EnrolFactor: Send + Sync + std::fmt::Debug {
     ) -> Result<Verdict, FactorError>;
 }
 
-/// The kinds this server can enrol.
-#[derive(Clone, Debug)]
-pub struct EnrolFactors(Arc<Vec<Box<dyn EnrolFactor>>>);
+/// The kinds this server can enrol (the e-mail code is every account's own).
+static ENROL_FACTORS: [&dyn EnrolFactor; 6] = [
+    &totp::Totp,
+    &recovery_code::RecoveryCodes,
+    &push::Push,
+    &webauthn::Flavour::SecurityKey,
+    &webauthn::Flavour::Passkey,
+    &webauthn::Flavour::Platform,
+];
 
-impl EnrolFactors {
-    pub fn new() -> Self {
-        Self(Arc::new(vec![
-            Box::new(totp::Totp),
-            Box::new(recovery_code::RecoveryCodes),
-            Box::new(push::Push),
-            Box::new(webauthn::Flavour::SecurityKey),
-            Box::new(webauthn::Flavour::Passkey),
-            Box::new(webauthn::Flavour::Platform),
-        ]))
-    }
-
-    pub fn module(&self, kind: FactorKind) -> Option<&dyn EnrolFactor> {
-        self.0.iter().find(|m| m.kind() == kind).map(AsRef::as_ref)
-    }
-}
-
-impl Default for EnrolFactors {
-    fn default() -> Self {
-        Self::new()
-    }
+/// The module that adds a factor of `kind` to an account.
+pub fn enrol_module(kind: FactorKind) -> Option<&'static dyn EnrolFactor> {
+    ENROL_FACTORS.iter().copied().find(|m| m.kind() == kind)
 }
 
 /// The stored factor a proof is checked against: every kind but the e-mail code has

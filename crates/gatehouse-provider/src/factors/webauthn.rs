@@ -407,20 +407,7 @@ pub fn start_enrolment(
                 .start_passkey_registration(user_id, &user_name, &user_name, exclude)
                 .map_err(unavailable)?;
             let mut options = options_json(&ccr)?;
-            // Ask for a discoverable credential (password-less sign-in) and, for the
-            // biometric key, the device's own authenticator. These are requests to the
-            // browser; what is verified (user verification) is in the stored state.
-            let selection = &mut options["publicKey"]["authenticatorSelection"];
-            if !selection.is_object() {
-                *selection = json!({});
-            }
-            selection["residentKey"] = json!("required");
-            selection["requireResidentKey"] = json!(true);
-            selection["userVerification"] = json!("required");
-            if flavour == Flavour::Platform {
-                selection["authenticatorAttachment"] = json!("platform");
-                options["publicKey"]["hints"] = json!(["client-device"]);
-            }
+            ask_for_discoverable(&mut options, flavour);
             (options, CeremonyState::PasskeyRegistration(state))
         }
     };
@@ -457,6 +444,23 @@ pub fn start_enrolment(
         },
         renewed: false,
     })
+}
+
+/// Asks for a discoverable credential (password-less sign-in) and, for the biometric
+/// key, the device's own authenticator. These are requests to the browser; what is
+/// verified (user verification) is in the stored ceremony state.
+fn ask_for_discoverable(options: &mut serde_json::Value, flavour: Flavour) {
+    let selection = &mut options["publicKey"]["authenticatorSelection"];
+    if !selection.is_object() {
+        *selection = json!({});
+    }
+    selection["residentKey"] = json!("required");
+    selection["requireResidentKey"] = json!(true);
+    selection["userVerification"] = json!("required");
+    if flavour == Flavour::Platform {
+        selection["authenticatorAttachment"] = json!("platform");
+        options["publicKey"]["hints"] = json!(["client-device"]);
+    }
 }
 
 /// Drops the credProtect request webauthn-rs adds to a security key's creation options
@@ -525,15 +529,7 @@ pub fn confirm_enrolment(
         StoredKey::SecurityKey(k) => b64(k.cred_id().as_ref()),
         StoredKey::Passkey(k) => b64(k.cred_id().as_ref()),
     };
-    // One credential, one account: a credential id seen before is refused, whoever has it.
-    let taken = tx
-        .webauthn_credentials_of(account.id)?
-        .iter()
-        .any(|c| c.credential_id == credential_id)
-        || tx
-            .webauthn_credential_by_credential_id(&credential_id)?
-            .is_some();
-    if taken {
+    if registered(tx, account, &credential_id)? {
         return Ok(Verdict::Refused(Problem::new(
             ProblemCode::WebauthnCredentialExists,
             "This security key is already registered",
@@ -562,6 +558,17 @@ pub fn confirm_enrolment(
     };
     tx.insert_webauthn_credential(&stored)?;
     Ok(Verdict::Accepted(amr(&stored, flavour.discoverable())))
+}
+
+/// One credential, one account: a credential id seen before is refused, whoever has it.
+fn registered(tx: &Tx<'_>, account: &Account, credential_id: &str) -> Result<bool, FactorError> {
+    Ok(tx
+        .webauthn_credentials_of(account.id)?
+        .iter()
+        .any(|c| c.credential_id == credential_id)
+        || tx
+            .webauthn_credential_by_credential_id(credential_id)?
+            .is_some())
 }
 
 // ----- sign-in with a known factor (second step) -----

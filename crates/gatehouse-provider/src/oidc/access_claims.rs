@@ -22,6 +22,15 @@ pub struct AccessClaims {
     pub amr: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// RFC 9449 §6.1: the DPoP key the token is bound to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation (RFC 7800): the SHA-256 thumbprint of its DPoP key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl AccessClaims {

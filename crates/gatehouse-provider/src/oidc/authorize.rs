@@ -14,6 +14,7 @@ use gatehouse_core::ports::{AccountRepository, LoginRequestRepository, SessionRe
 use super::browser;
 use super::codes::{consent_for, issue_code, session_satisfies};
 use super::error::{OAuthError, OAuthErrorCode, blocking};
+use super::par;
 use super::redirect::redirect_location;
 use crate::crypto::random;
 use crate::state::AppState;
@@ -36,10 +37,11 @@ use crate::state::AppState;
         ("acr_values" = Option<String>, Query),
         ("login_hint" = Option<String>, Query),
         ("ui_locales" = Option<String>, Query),
+        ("request_uri" = Option<String>, Query, description = "From `POST /par` (RFC 9126), with `client_id`: the pushed parameters are used and any others ignored"),
     ),
     responses(
         (status = 302, description = "To the login UI (`?login_challenge=…`), or back to the client with `error`, `state` and `iss`"),
-        (status = 400, description = "Unknown client or unregistered redirect URI: shown, never redirected", body = OAuthError),
+        (status = 400, description = "Unknown client or unregistered redirect URI, a request that must be pushed and was not (`invalid_request`), an unknown, used or expired `request_uri` (`invalid_request_uri`): shown, never redirected", body = OAuthError),
     )
 )]
 #[get("/authorize")]
@@ -114,11 +116,28 @@ async fn authorize(
     let params =
         AuthorizationParams::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .map_err(|name| shown(format!("{name} was given more than once")))?;
+    // A pushed request (RFC 9126 §4): its parameters only, whatever else came along.
+    let (params, pushed) = match params.request_uri.as_deref() {
+        Some(uri) => (
+            par::take(state, params.client_id.as_deref(), uri).await?,
+            true,
+        ),
+        None => (params, false),
+    };
     let issuer = state.config.server.issuer.clone();
     let client = match params.client_id.as_deref().map(ClientId::parse) {
         Some(Ok(id)) => state.clients.load(&state.store, id).await?,
         _ => None,
     };
+    let par_required = state.config.par.required
+        || client
+            .as_ref()
+            .is_some_and(|c| c.require_pushed_authorization_requests);
+    if par_required && !pushed {
+        return Err(shown(
+            "push the authorization request first (PAR, RFC 9126): send request_uri",
+        ));
+    }
     let request = match authorization::validate(&params, client.as_ref()) {
         Ok(request) => request,
         Err(Rejection::Show(e)) => {

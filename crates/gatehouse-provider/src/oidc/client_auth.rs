@@ -1,4 +1,5 @@
-//! Client authentication at the token endpoint (RFC 6749 §2.3, OIDC Core §9):
+//! Client authentication at the token endpoint, and the others that authenticate
+//! clients (`/revoke`, `/introspect`, `/par`) (RFC 6749 §2.3, OIDC Core §9):
 //! `client_secret_basic`, `client_secret_post`, `private_key_jwt` (RFC 7523, signed
 //! with a key from the client's registered JWKS) and `none` for public clients, each
 //! accepted only when it is the method the client registered.

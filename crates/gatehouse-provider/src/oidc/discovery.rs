@@ -10,7 +10,8 @@ use utoipa::ToSchema;
 use crate::state::AppState;
 
 /// The OpenID Provider Metadata this server publishes (OIDC Discovery 1.0 §3, with
-/// the members of RFC 8414, RFC 7009, RFC 7662, RFC 9207, RP-Initiated Logout and Back-Channel Logout it
+/// the members of RFC 8414, RFC 7009, RFC 7662, RFC 9207, RFC 9126 (PAR), RFC 9449
+/// (DPoP), RP-Initiated Logout and Back-Channel Logout it
 /// implements). Every member is always present.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ProviderMetadata {
@@ -58,6 +59,20 @@ pub struct ProviderMetadata {
     pub code_challenge_methods_supported: Vec<String>,
     /// RFC 9207: authorization responses carry `iss`.
     pub authorization_response_iss_parameter_supported: bool,
+    /// RFC 9126.
+    pub pushed_authorization_request_endpoint: String,
+    /// RFC 9126 §5: `true` when every client must push its requests (`[par] required`);
+    /// a client's own registration may require it anyway.
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9449 §5.1: the algorithms a DPoP proof may be signed with.
+    pub dpop_signing_alg_values_supported: Vec<String>,
+}
+
+/// The switches of the server that discovery reports.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Features {
+    /// `[par] required`.
+    pub par_required: bool,
 }
 
 /// The signing algorithms of ID tokens and of client assertions alike.
@@ -70,7 +85,7 @@ fn strings(values: &[&str]) -> Vec<String> {
 impl ProviderMetadata {
     /// What this server implements, for `issuer` (validated with the configuration).
     /// `acr_values` lists the `acr` values this server can establish.
-    pub fn new(issuer: &str, acr_values: &[&str]) -> Self {
+    pub fn new(issuer: &str, acr_values: &[&str], features: Features) -> Self {
         let at = |path: &str| format!("{issuer}{path}");
         Self {
             issuer: issuer.to_owned(),
@@ -125,13 +140,17 @@ impl ProviderMetadata {
             introspection_endpoint: at("/introspect"),
             code_challenge_methods_supported: strings(&["S256"]),
             authorization_response_iss_parameter_supported: true,
+            pushed_authorization_request_endpoint: at("/par"),
+            require_pushed_authorization_requests: features.par_required,
+            dpop_signing_alg_values_supported: strings(&super::dpop::ALGS),
         }
     }
 }
 
 /// The discovery document for `issuer`, serialised once at start.
-pub fn document(issuer: &str, acr_values: &[&str]) -> Result<String, String> {
-    serde_json::to_string(&ProviderMetadata::new(issuer, acr_values)).map_err(|e| e.to_string())
+pub fn document(issuer: &str, acr_values: &[&str], features: Features) -> Result<String, String> {
+    serde_json::to_string(&ProviderMetadata::new(issuer, acr_values, features))
+        .map_err(|e| e.to_string())
 }
 
 /// The OpenID Provider metadata.

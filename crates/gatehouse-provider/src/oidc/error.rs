@@ -27,11 +27,16 @@ pub struct OAuthError {
     /// `WWW-Authenticate` for 401 (and RFC 6750's 403) answers.
     #[serde(skip)]
     challenge: Option<Cow<'static, str>>,
+    /// `DPoP-Nonce` (RFC 9449 §8) for a `use_dpop_nonce` answer.
+    #[serde(skip)]
+    dpop_nonce: Option<String>,
 }
 
 /// The `error` codes this server answers: RFC 6749 §5.2 at the token endpoint (and
 /// the others that authenticate clients), RFC 6750 §3.1 at `/userinfo`, and
-/// `server_error` / `temporarily_unavailable` (RFC 6749 §4.1.2.1) anywhere.
+/// `server_error` / `temporarily_unavailable` (RFC 6749 §4.1.2.1) anywhere; the
+/// authorization errors RFC 9126 §2.3 lets the PAR endpoint answer, `invalid_request_uri`
+/// (RFC 9126 §4) and DPoP's own (RFC 9449 §5, §7.1, §8).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OAuthErrorCode {
@@ -45,6 +50,11 @@ pub enum OAuthErrorCode {
     InsufficientScope,
     ServerError,
     TemporarilyUnavailable,
+    UnsupportedResponseType,
+    RequestNotSupported,
+    InvalidRequestUri,
+    InvalidDpopProof,
+    UseDpopNonce,
 }
 
 impl OAuthErrorCode {
@@ -59,6 +69,11 @@ impl OAuthErrorCode {
         Self::InsufficientScope,
         Self::ServerError,
         Self::TemporarilyUnavailable,
+        Self::UnsupportedResponseType,
+        Self::RequestNotSupported,
+        Self::InvalidRequestUri,
+        Self::InvalidDpopProof,
+        Self::UseDpopNonce,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -73,6 +88,11 @@ impl OAuthErrorCode {
             Self::InsufficientScope => "insufficient_scope",
             Self::ServerError => "server_error",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::InvalidRequestUri => "invalid_request_uri",
+            Self::InvalidDpopProof => "invalid_dpop_proof",
+            Self::UseDpopNonce => "use_dpop_nonce",
         }
     }
 
@@ -95,7 +115,12 @@ impl OAuthErrorCode {
             | Self::InvalidGrant
             | Self::UnauthorizedClient
             | Self::UnsupportedGrantType
-            | Self::InvalidScope => StatusCode::BAD_REQUEST,
+            | Self::InvalidScope
+            | Self::UnsupportedResponseType
+            | Self::RequestNotSupported
+            | Self::InvalidRequestUri
+            | Self::InvalidDpopProof
+            | Self::UseDpopNonce => StatusCode::BAD_REQUEST,
         }
     }
 }
@@ -108,6 +133,7 @@ impl OAuthError {
             error_description: Some(description.into()),
             status: error.status(),
             challenge: None,
+            dpop_nonce: None,
         }
     }
 
@@ -117,6 +143,11 @@ impl OAuthError {
             error_description: None,
             ..Self::new(error, "")
         }
+    }
+
+    pub fn with_dpop_nonce(mut self, nonce: String) -> Self {
+        self.dpop_nonce = Some(nonce);
+        self
     }
 
     pub fn with_challenge(mut self, challenge: impl Into<Cow<'static, str>>) -> Self {
@@ -159,11 +190,13 @@ impl From<CodeRefusal> for OAuthError {
 }
 
 /// A refresh token that is not exchanged: `invalid_scope` for a scope wider than the
-/// grant (RFC 6749 §5.2), `invalid_grant` for everything else, saying why.
+/// grant (RFC 6749 §5.2), `invalid_dpop_proof` without a proof of the key it is bound
+/// to, `invalid_grant` for everything else, saying why.
 impl From<RefreshRefusal> for OAuthError {
     fn from(refusal: RefreshRefusal) -> Self {
         let code = match refusal {
             RefreshRefusal::ScopeExceeded => OAuthErrorCode::InvalidScope,
+            RefreshRefusal::OtherDpopKey => OAuthErrorCode::InvalidDpopProof,
             RefreshRefusal::Unknown
             | RefreshRefusal::OtherClient
             | RefreshRefusal::Revoked
@@ -233,6 +266,9 @@ impl ResponseError for OAuthError {
                 actix_web::http::header::WWW_AUTHENTICATE,
                 challenge.as_ref(),
             ));
+        }
+        if let Some(nonce) = &self.dpop_nonce {
+            res.insert_header((super::dpop::NONCE_HEADER, nonce.as_str()));
         }
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
             // The answer is unknown, not "no": the client comes back.

@@ -86,7 +86,7 @@ pub struct Introspection {
     /// Whether the token is live: issued here, to the asking client, not expired, not
     /// revoked, its session not ended.
     pub active: bool,
-    /// `Bearer` for an access token, `refresh_token` for a refresh token.
+    /// `Bearer` (or `DPoP`) for an access token, `refresh_token` for a refresh token.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub token_type: Option<IntrospectedTokenType>,
@@ -138,6 +138,10 @@ pub struct Introspection {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub amr: Option<Vec<String>>,
+    /// DPoP-bound access tokens: the key's thumbprint (RFC 9449 §6.2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub cnf: Option<super::access_claims::Confirmation>,
 }
 
 /// The `token_type` of a live token.
@@ -145,6 +149,9 @@ pub struct Introspection {
 pub enum IntrospectedTokenType {
     #[serde(rename = "Bearer")]
     Bearer,
+    /// A DPoP-bound access token (RFC 9449 §6.2).
+    #[serde(rename = "DPoP")]
+    DPoP,
     #[serde(rename = "refresh_token")]
     RefreshToken,
 }
@@ -158,7 +165,11 @@ impl Introspection {
     fn access(claims: AccessClaims) -> Self {
         Self {
             active: true,
-            token_type: Some(IntrospectedTokenType::Bearer),
+            token_type: Some(if claims.cnf.is_some() {
+                IntrospectedTokenType::DPoP
+            } else {
+                IntrospectedTokenType::Bearer
+            }),
             client_id: Some(claims.client_id),
             sub: Some(claims.sub),
             scope: Some(claims.scope),
@@ -171,6 +182,7 @@ impl Introspection {
             auth_time: claims.auth_time,
             acr: claims.acr,
             amr: claims.amr,
+            cnf: claims.cnf,
         }
     }
 

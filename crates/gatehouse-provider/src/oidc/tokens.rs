@@ -62,7 +62,7 @@ pub struct Authentication {
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TokenResponse {
     pub access_token: String,
-    /// `Bearer`.
+    /// `Bearer`, or `DPoP` for a token bound to the request's DPoP key.
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u32,
@@ -85,6 +85,7 @@ pub fn access_token(
     subject: &str,
     scopes: &[String],
     authentication: Option<&Authentication>,
+    jkt: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<String, OAuthError> {
     let key = state
@@ -102,6 +103,9 @@ pub fn access_token(
         "jti": random::token().map_err(signing_failed)?,
         "scope": scopes.join(" "),
     });
+    if let (Some(jkt), Some(map)) = (jkt, claims.as_object_mut()) {
+        map.insert("cnf".to_owned(), json!({ "jkt": jkt }));
+    }
     if let (Some(a), Some(map)) = (authentication, claims.as_object_mut()) {
         map.insert("auth_time".to_owned(), a.auth_time.timestamp().into());
         map.insert("acr".to_owned(), a.acr.clone().into());
@@ -125,49 +129,7 @@ pub fn id_token(
         .active(client.id_token_alg)
         .map_err(signing_failed)?;
     let issuer = IssuerUrl::new(state.config.server.issuer.clone()).map_err(signing_failed)?;
-    let mut standard = StandardClaims::new(SubjectIdentifier::new(account.subject.to_string()));
-    if authentication.scopes.iter().any(|s| s == "email")
-        && let Some(email) = &account.email
-    {
-        standard = standard
-            .set_email(Some(EndUserEmail::new(email.as_str().to_owned())))
-            .set_email_verified(Some(account.email_verified));
-    }
-    // An access token is always issued: profile claims go to /userinfo, and into the ID
-    // token only when the `claims` parameter names them (OIDC Core §5.4, §5.5).
-    let asked = authentication
-        .claims
-        .as_ref()
-        .map(|c| c.id_token.as_slice())
-        .unwrap_or_default();
-    let profile = claims::released(account, &authentication.scopes, Some(asked));
-    let text = |name: &str| {
-        profile
-            .get(name)
-            .and_then(|v| v.as_str())
-            .map(str::to_owned)
-    };
-    if let Some(name) = text("name") {
-        standard = standard.set_name(Some(localized(EndUserName::new(name))));
-    }
-    if let Some(name) = text("given_name") {
-        standard = standard.set_given_name(Some(localized(EndUserGivenName::new(name))));
-    }
-    if let Some(name) = text("family_name") {
-        standard = standard.set_family_name(Some(localized(EndUserFamilyName::new(name))));
-    }
-    if let Some(name) = text("preferred_username") {
-        standard = standard.set_preferred_username(Some(EndUserUsername::new(name)));
-    }
-    if let Some(locale) = text("locale") {
-        standard = standard.set_locale(Some(LanguageTag::new(locale)));
-    }
-    if let Some(zone) = text("zoneinfo") {
-        standard = standard.set_zoneinfo(Some(EndUserTimezone::new(zone)));
-    }
-    if let Some(at) = profile.get("updated_at").and_then(|v| v.as_i64()) {
-        standard = standard.set_updated_at(DateTime::from_timestamp(at, 0));
-    }
+    let standard = standard_claims(account, authentication);
     let claims = IdTokenClaims::new(
         issuer,
         vec![Audience::new(client.id.to_string())],
@@ -202,6 +164,57 @@ pub fn id_token(
     Ok(token.to_string())
 }
 
+/// The ID token's standard claims: `sub`; `email` with the `email` scope; profile
+/// claims only as the `claims` parameter names them (an access token is always
+/// issued, so they go to /userinfo otherwise: OIDC Core §5.4, §5.5).
+fn standard_claims(
+    account: &Account,
+    authentication: &Authentication,
+) -> StandardClaims<CoreGenderClaim> {
+    let mut standard = StandardClaims::new(SubjectIdentifier::new(account.subject.to_string()));
+    if authentication.scopes.iter().any(|s| s == "email")
+        && let Some(email) = &account.email
+    {
+        standard = standard
+            .set_email(Some(EndUserEmail::new(email.as_str().to_owned())))
+            .set_email_verified(Some(account.email_verified));
+    }
+    let asked = authentication
+        .claims
+        .as_ref()
+        .map(|c| c.id_token.as_slice())
+        .unwrap_or_default();
+    let profile = claims::released(account, &authentication.scopes, Some(asked));
+    let text = |name: &str| {
+        profile
+            .get(name)
+            .and_then(|v| v.as_str())
+            .map(str::to_owned)
+    };
+    if let Some(name) = text("name") {
+        standard = standard.set_name(Some(localized(EndUserName::new(name))));
+    }
+    if let Some(name) = text("given_name") {
+        standard = standard.set_given_name(Some(localized(EndUserGivenName::new(name))));
+    }
+    if let Some(name) = text("family_name") {
+        standard = standard.set_family_name(Some(localized(EndUserFamilyName::new(name))));
+    }
+    if let Some(name) = text("preferred_username") {
+        standard = standard.set_preferred_username(Some(EndUserUsername::new(name)));
+    }
+    if let Some(locale) = text("locale") {
+        standard = standard.set_locale(Some(LanguageTag::new(locale)));
+    }
+    if let Some(zone) = text("zoneinfo") {
+        standard = standard.set_zoneinfo(Some(EndUserTimezone::new(zone)));
+    }
+    if let Some(at) = profile.get("updated_at").and_then(|v| v.as_i64()) {
+        standard = standard.set_updated_at(DateTime::from_timestamp(at, 0));
+    }
+    standard
+}
+
 impl TokenResponse {
     /// The token endpoint's answer (RFC 6749 §5.1): never cached.
     pub fn answer(&self) -> HttpResponse {
@@ -219,6 +232,7 @@ pub fn user_tokens(
     account: &Account,
     authentication: &Authentication,
     refresh_token: Option<String>,
+    jkt: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<TokenResponse, OAuthError> {
     let subject = account.subject.to_string();
@@ -228,17 +242,23 @@ pub fn user_tokens(
         &subject,
         &authentication.scopes,
         Some(authentication),
+        jkt,
         now,
     )?;
     let id_token = id_token(state, client, account, authentication, &access_token, now)?;
     Ok(TokenResponse {
         access_token,
-        token_type: "Bearer",
+        token_type: token_type(jkt),
         expires_in: client.lifetimes.access_token,
         scope: authentication.scopes.join(" "),
         id_token: Some(id_token),
         refresh_token,
     })
+}
+
+/// `DPoP` for a token bound to a key (RFC 9449 §5), else `Bearer`.
+pub fn token_type(jkt: Option<&str>) -> &'static str {
+    if jkt.is_some() { "DPoP" } else { "Bearer" }
 }
 
 /// A claim without a language tag.

@@ -8,7 +8,9 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::access;
+use super::dpop::Refusal;
 use super::error::{OAuthError, OAuthErrorCode, blocking};
+use super::presented::{self, Refused, dpop_challenge};
 use crate::state::AppState;
 
 /// The claims about the user a token's scopes grant (OIDC Core §5.1, §5.3.2): `sub`
@@ -87,23 +89,45 @@ fn invalid_token() -> OAuthError {
     OAuthError::bare(OAuthErrorCode::InvalidToken).with_challenge("Bearer error=\"invalid_token\"")
 }
 
+/// A refused token as RFC 6750 §3.1 and RFC 9449 §7.1 answer it.
+fn refused(refusal: Refused) -> OAuthError {
+    let dpop_error = |code: OAuthErrorCode, description: &str| {
+        OAuthError::new(code, description)
+            .unauthenticated()
+            .with_challenge(dpop_challenge(code.as_str()))
+    };
+    match refusal {
+        // RFC 6750 §3.1: no credentials at all is 401 with a bare challenge.
+        Refused::Missing => {
+            OAuthError::new(OAuthErrorCode::InvalidRequest, "a bearer token is required")
+                .unauthenticated()
+                .with_challenge("Bearer")
+        }
+        Refused::InvalidToken => invalid_token(),
+        Refused::BoundAsBearer => dpop_error(
+            OAuthErrorCode::InvalidToken,
+            "the token is DPoP-bound: send it as DPoP with a proof",
+        ),
+        Refused::InvalidDpopToken => dpop_error(
+            OAuthErrorCode::InvalidToken,
+            "the token is invalid, expired, revoked or not DPoP-bound",
+        ),
+        Refused::Proof(Refusal::Invalid(why)) => dpop_error(OAuthErrorCode::InvalidDpopProof, why),
+        Refused::Proof(Refusal::UseNonce(nonce)) => dpop_error(
+            OAuthErrorCode::UseDpopNonce,
+            "send the DPoP-Nonce in the proof",
+        )
+        .with_dpop_nonce(nonce),
+        // The database did not answer: the token may well be live, so never 401.
+        Refused::Unknown => OAuthError::temporarily_unavailable(),
+    }
+}
+
 async fn userinfo(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, OAuthError> {
-    let Some(token) = access::bearer(&req) else {
-        // RFC 6750 §3.1: no credentials at all is 401 with a bare challenge.
-        return Err(
-            OAuthError::new(OAuthErrorCode::InvalidRequest, "a bearer token is required")
-                .unauthenticated()
-                .with_challenge("Bearer"),
-        );
-    };
-    // The database did not answer: the token may well be live, so never 401.
-    let claims = access::verify(&state, &token)
-        .await
-        .map_err(|access::Unknown| OAuthError::temporarily_unavailable())?
-        .ok_or_else(invalid_token)?;
+    let claims = presented::verify(&state, &req).await.map_err(refused)?;
     if !claims.has_scope("openid") {
         return Err(OAuthError::bare(OAuthErrorCode::InsufficientScope)
             .with_challenge("Bearer error=\"insufficient_scope\", scope=\"openid\""));
@@ -128,7 +152,7 @@ async fn userinfo(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "UserInfo claims", body = UserInfo),
-        (status = 401, description = "`invalid_request`: no bearer token; `invalid_token`: invalid, expired or revoked (`WWW-Authenticate: Bearer`)", body = OAuthError),
+        (status = 401, description = "`invalid_request`: no bearer token; `invalid_token`: invalid, expired or revoked (`WWW-Authenticate: Bearer`), or DPoP-bound and sent as `Bearer`; `invalid_dpop_proof`, `use_dpop_nonce` (with `DPoP-Nonce`) for `Authorization: DPoP` (RFC 9449)", body = OAuthError),
         (status = 403, description = "`insufficient_scope`: the token lacks `openid`", body = OAuthError),
     )
 )]

@@ -13,6 +13,7 @@ use gatehouse_store::Tx;
 use std::collections::HashMap;
 
 use crate::crypto::random;
+use crate::oidc::dpop::{self, Proof, Spend};
 use crate::oidc::error::{OAuthError, OAuthErrorCode, blocking};
 use crate::oidc::forms::required;
 use crate::oidc::tokens::{Authentication, TokenResponse, user_tokens};
@@ -26,12 +27,15 @@ struct Presented {
     verifier: String,
     /// The new refresh token's hash and lifetime, when the client gets one.
     refresh: Option<(String, TimeDelta)>,
+    /// The key a public client's refresh token is bound to (RFC 9449 §5).
+    refresh_jkt: Option<String>,
 }
 
 pub(super) async fn exchange(
     params: &HashMap<String, String>,
     client: &Client,
     state: &AppState,
+    proof: Option<&Proof>,
 ) -> Result<TokenResponse, OAuthError> {
     let code = required(params, "code")?;
     let redirect_uri = required(params, "redirect_uri")?.to_owned();
@@ -52,11 +56,22 @@ pub(super) async fn exchange(
         refresh: refresh
             .as_ref()
             .map(|t| (state.secrets.hasher.hash(t), refresh_ttl)),
+        // Confidential clients authenticate every refresh already (RFC 9449 §5).
+        refresh_jkt: proof.filter(|_| client.is_public()).map(|p| p.jkt.clone()),
     };
     let now = state.clock.now();
-    let (store, rules) = (state.store.clone(), client.clone());
-    let (account, code) =
-        blocking(move || store.transaction(|tx| redeem(tx, &presented, &rules, now))).await??;
+    let (store, rules, spent) = (state.store.clone(), client.clone(), proof.cloned());
+    let (account, code) = blocking(move || {
+        store.transaction_with(|tx| -> Result<_, Spend> {
+            let redeemed = redeem(tx, &presented, &rules, now)?;
+            // A replayed proof rolls the whole exchange back: the code stays good.
+            if redeemed.is_ok() {
+                dpop::spend(tx, spent.as_ref())?;
+            }
+            Ok(redeemed)
+        })
+    })
+    .await??;
     // Only with offline_access granted, unless the client is set to do without.
     let refresh = refresh.filter(|_| client.issues_refresh_token(&code.scopes));
     let authentication = Authentication {
@@ -68,7 +83,8 @@ pub(super) async fn exchange(
         acr: code.acr.clone(),
         sid: code.session_id.clone(),
     };
-    user_tokens(state, client, &account, &authentication, refresh, now)
+    let jkt = proof.map(|p| p.jkt.as_str());
+    user_tokens(state, client, &account, &authentication, refresh, jkt, now)
 }
 
 /// The code's exchange, in one transaction: a refusal commits too (the code stays
@@ -126,6 +142,7 @@ fn redeem(
             expires_at: now + *ttl,
             used_at: None,
             revoked_at: None,
+            dpop_jkt: presented.refresh_jkt.clone(),
         })?;
     }
     Ok(Ok((account, code)))

@@ -14,6 +14,7 @@ use std::collections::HashMap;
 
 use crate::crypto::random;
 use crate::metrics::Metrics;
+use crate::oidc::dpop::{self, Proof, Spend};
 use crate::oidc::error::{OAuthError, blocking};
 use crate::oidc::forms::required;
 use crate::oidc::tokens::{Authentication, TokenResponse, user_tokens};
@@ -27,6 +28,8 @@ struct Presented {
     /// The rotated token's hash and lifetime.
     next_hash: String,
     ttl: TimeDelta,
+    /// The key the request's DPoP proof was made with.
+    jkt: Option<String>,
 }
 
 /// A rotation: the account, the token used, and the new access token's scopes.
@@ -36,6 +39,7 @@ pub(super) async fn refresh(
     params: &HashMap<String, String>,
     client: &Client,
     state: &AppState,
+    proof: Option<&Proof>,
 ) -> Result<TokenResponse, OAuthError> {
     let presented = required(params, "refresh_token")?;
     let next = random::token()?;
@@ -45,12 +49,22 @@ pub(super) async fn refresh(
         scope: params.get("scope").cloned(),
         next_hash: state.secrets.hasher.hash(&next),
         ttl: TimeDelta::seconds(client.lifetimes.refresh_token.into()),
+        jkt: proof.map(|p| p.jkt.clone()),
     };
     let now = state.clock.now();
     let metrics = state.metrics.clone();
-    let store = state.store.clone();
-    let (account, stored, scopes) =
-        blocking(move || store.transaction(|tx| rotate(tx, &presented, now, &metrics))).await??;
+    let (store, spent) = (state.store.clone(), proof.cloned());
+    let (account, stored, scopes) = blocking(move || {
+        store.transaction_with(|tx| -> Result<_, Spend> {
+            let rotated = rotate(tx, &presented, now, &metrics)?;
+            // A replayed proof rolls the rotation back: the token stays good.
+            if rotated.is_ok() {
+                dpop::spend(tx, spent.as_ref())?;
+            }
+            Ok(rotated)
+        })
+    })
+    .await??;
     let authentication = Authentication {
         scopes,
         claims: None,
@@ -60,7 +74,16 @@ pub(super) async fn refresh(
         acr: stored.acr.clone(),
         sid: stored.session_id.clone(),
     };
-    user_tokens(state, client, &account, &authentication, Some(next), now)
+    let jkt = proof.map(|p| p.jkt.as_str());
+    user_tokens(
+        state,
+        client,
+        &account,
+        &authentication,
+        Some(next),
+        jkt,
+        now,
+    )
 }
 
 /// The rotation, in one transaction: a refusal commits too (the token stays spent, a
@@ -74,6 +97,12 @@ fn rotate(
     let Some(stored) = tx.refresh_token_by_hash(&presented.token_hash)? else {
         return Ok(Err(RefreshRefusal::Unknown));
     };
+    // Bound to a key (RFC 9449 §5): refused before it is spent, it stays usable.
+    if let Some(bound) = &stored.dpop_jkt
+        && presented.jkt.as_ref() != Some(bound)
+    {
+        return Ok(Err(RefreshRefusal::OtherDpopKey));
+    }
     let verdict = stored.redeem(
         &presented.client_id,
         presented.scope.as_deref(),
