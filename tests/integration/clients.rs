@@ -261,3 +261,62 @@ fn remove_and_unknown_clients() {
     assert!(failure(&op.run(&["clients", "show", "gone"])).contains("no client"));
     assert!(failure(&op.run(&["clients", "remove", "gone"])).contains("no client"));
 }
+
+#[test]
+fn a_client_may_ask_for_back_channel_logout() {
+    let op = Operator::new();
+    let plain = op.json(&[
+        "clients",
+        "add",
+        "--id",
+        "plain",
+        "--name",
+        "Plain",
+        "--redirect-uri",
+        "https://plain.example.com/cb",
+    ]);
+    assert!(plain.get("backchannel_logout_uri").is_none());
+    assert_eq!(plain["backchannel_logout_session_required"], false);
+    let added = op.json(&[
+        "clients",
+        "add",
+        "--id",
+        "shop",
+        "--name",
+        "Shop",
+        "--redirect-uri",
+        "https://shop.example.com/cb",
+        "--backchannel-logout-uri",
+        "https://shop.example.com/backchannel?x=1",
+        "--backchannel-logout-session-required",
+    ]);
+    assert_eq!(
+        added["backchannel_logout_uri"],
+        "https://shop.example.com/backchannel?x=1"
+    );
+    assert_eq!(added["backchannel_logout_session_required"], true);
+    let shown = op.json(&["clients", "show", "shop"]);
+    assert_eq!(
+        shown["backchannel_logout_uri"],
+        added["backchannel_logout_uri"]
+    );
+    assert_eq!(shown["backchannel_logout_session_required"], true);
+    for bad in [
+        "http://shop.example.com/backchannel",
+        "https://shop.example.com/backchannel#frag",
+        "com.example.shop:/backchannel",
+    ] {
+        let output = op.run(&[
+            "clients",
+            "add",
+            "--name",
+            "Bad",
+            "--redirect-uri",
+            "https://shop.example.com/cb",
+            "--backchannel-logout-uri",
+            bad,
+        ]);
+        assert!(!output.status.success(), "{bad} is refused");
+        assert!(failure(&output).contains(bad), "{bad}");
+    }
+}

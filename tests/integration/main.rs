@@ -6,6 +6,7 @@
 
 mod account;
 mod authorize;
+mod backchannel_logout;
 mod brute_force;
 mod claims;
 mod cli;

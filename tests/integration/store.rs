@@ -281,6 +281,8 @@ pub(crate) fn client(id: &str) -> Client {
         refresh_without_offline_access: true,
         require_pushed_authorization_requests: false,
         dpop_bound_access_tokens: false,
+        backchannel_logout_uri: Some("https://portal.example.com/backchannel".to_owned()),
+        backchannel_logout_session_required: true,
         lifetimes: TokenLifetimes {
             access_token: 300,
             id_token: 600,
@@ -684,6 +686,7 @@ fn expired_rows_are_purged_and_the_rest_kept(store: &Store) {
             access_token_revocations: 1,
             client_assertions: 1,
             pushed_requests: 0,
+            logout_notices: 0,
         }
     );
     assert_eq!(store.login_request("old").expect("read"), None);

@@ -467,6 +467,8 @@ async fn discovery_advertises_what_is_implemented() {
             "request_uri_parameter_supported": false,
             "revocation_endpoint": format!("{issuer}/revoke"),
             "end_session_endpoint": format!("{issuer}/end_session"),
+            "backchannel_logout_supported": true,
+            "backchannel_logout_session_supported": true,
             "introspection_endpoint": format!("{issuer}/introspect"),
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": true,

@@ -53,10 +53,13 @@ pub enum AuditKind {
     ConsentDenied,
     /// The user (or an operator) revoked a client's grant.
     ConsentRevoked,
+    /// A back-channel logout notice was given up: the client refused it, or stayed
+    /// unreachable too long (detail: client_id, reason).
+    BackchannelLogoutFailed,
 }
 
 impl AuditKind {
-    const ALL: [Self; 35] = [
+    const ALL: [Self; 36] = [
         Self::AccountCreated,
         Self::AccountImported,
         Self::AccountUpdated,
@@ -92,6 +95,7 @@ impl AuditKind {
         Self::ConsentGranted,
         Self::ConsentDenied,
         Self::ConsentRevoked,
+        Self::BackchannelLogoutFailed,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -131,6 +135,7 @@ impl AuditKind {
             Self::ConsentGranted => "consent_granted",
             Self::ConsentDenied => "consent_denied",
             Self::ConsentRevoked => "consent_revoked",
+            Self::BackchannelLogoutFailed => "backchannel_logout_failed",
         }
     }
 }

@@ -184,6 +184,10 @@ pub struct Client {
     pub require_pushed_authorization_requests: bool,
     /// RFC 9449 §5.2: `/token` issues this client's tokens only with a DPoP proof.
     pub dpop_bound_access_tokens: bool,
+    /// Where logout tokens are POSTed (OIDC Back-Channel Logout 1.0); none: no notices.
+    pub backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in its logout tokens (they always carry it here).
+    pub backchannel_logout_session_required: bool,
     pub lifetimes: TokenLifetimes,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -222,6 +226,19 @@ fn check_redirect_uri(uri: &str) -> Result<(), ClientError> {
     }
 }
 
+/// Back-Channel Logout 1.0 §2.2: an absolute URI without a fragment, reached from
+/// the server: https, or http on a loopback host, as for redirect URIs.
+fn check_backchannel_logout_uri(uri: &str) -> Result<(), ClientError> {
+    check_redirect_uri(uri)?;
+    match url::Url::parse(uri).map(|u| u.scheme().to_owned()) {
+        Ok(scheme) if scheme == "https" || scheme == "http" => Ok(()),
+        _ => Err(ClientError::InvalidRedirectUri {
+            uri: uri.to_owned(),
+            reason: "a back-channel logout URI is https, or http on loopback",
+        }),
+    }
+}
+
 impl Client {
     /// Checks that the registration is internally consistent and safe.
     pub fn validate(&self) -> Result<(), ClientError> {
@@ -234,6 +251,9 @@ impl Client {
             .chain(&self.post_logout_redirect_uris)
         {
             check_redirect_uri(uri)?;
+        }
+        if let Some(uri) = &self.backchannel_logout_uri {
+            check_backchannel_logout_uri(uri)?;
         }
         if let Some(bad) = self.scopes.iter().find(|s| !valid_scope(s)) {
             return Err(ClientError::InvalidScope(bad.clone()));
@@ -331,6 +351,8 @@ mod tests {
             refresh_without_offline_access: false,
             require_pushed_authorization_requests: false,
             dpop_bound_access_tokens: false,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
             lifetimes: TokenLifetimes::default(),
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,
@@ -369,6 +391,26 @@ mod tests {
         ] {
             assert!(check_redirect_uri(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn backchannel_logout_uris_are_https_or_loopback_http() {
+        for ok in ["https://rp.example.com/bc?x=1", "http://127.0.0.1:8081/bc"] {
+            assert_eq!(check_backchannel_logout_uri(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "https://rp.example.com/bc#frag",
+            "http://rp.example.com/bc",
+            "com.example.app:/bc",
+            "bc",
+        ] {
+            assert!(check_backchannel_logout_uri(bad).is_err(), "{bad}");
+        }
+        let client = Client {
+            backchannel_logout_uri: Some("http://rp.example.com/bc".to_owned()),
+            ..web_app()
+        };
+        assert!(client.validate().is_err());
     }
 
     #[test]

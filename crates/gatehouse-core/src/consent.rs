@@ -125,6 +125,8 @@ mod tests {
             refresh_without_offline_access: first_party,
             require_pushed_authorization_requests: false,
             dpop_bound_access_tokens: false,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: false,
             lifetimes: TokenLifetimes::default(),
             created_at: DateTime::UNIX_EPOCH,
             updated_at: DateTime::UNIX_EPOCH,

@@ -6,6 +6,7 @@
 pub mod account;
 pub mod audit;
 pub mod authorization;
+pub mod backchannel;
 pub mod claims;
 pub mod client;
 pub mod clock;

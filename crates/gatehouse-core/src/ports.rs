@@ -6,6 +6,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use crate::account::{Account, AccountId, Subject};
 use crate::audit::{AuditEvent, NewAuditEvent};
 use crate::authorization::PushedRequest;
+use crate::backchannel::LogoutNotice;
 use crate::client::{Client, ClientId};
 use crate::consent::ConsentGrant;
 use crate::email::Email;
@@ -434,6 +435,51 @@ pub struct OutboxCounts {
     pub failed: u64,
     /// When the most overdue pending mail fell due (none pending: `None`).
     pub oldest_due_at: Option<DateTime<Utc>>,
+}
+
+/// Back-channel logout notices. The store writes them itself: storing a code records
+/// its client as one the session was issued tokens to, and whenever a live session
+/// ends (`update_session` revoking it, `end_sessions_of`, `erase_account`) a notice
+/// is queued for each such client with a `backchannel_logout_uri`, on the same
+/// connection, so inside a transaction it commits with the end it tells of. Workers
+/// on any number of instances deliver them through leases, as the mail outbox does.
+pub trait LogoutNoticeQueue {
+    /// Leases up to `limit` pending notices due at `now` whose lease is free or expired.
+    fn claim_logout_notices(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease_until: DateTime<Utc>,
+        limit: u32,
+    ) -> RepositoryResult<Vec<LogoutNotice>>;
+    /// Stamps the notice delivered if `owner` still holds its lease.
+    fn logout_notice_delivered(
+        &self,
+        id: &str,
+        owner: &str,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<bool>;
+    /// Stamps the notice delivered whoever holds it: a delivery whose mark did not land
+    /// at once (the database was away), recorded as soon as it can be.
+    fn logout_notice_delivered_late(&self, id: &str, at: DateTime<Utc>) -> RepositoryResult<bool>;
+    /// Counts a failed attempt and frees the lease until `next_attempt_at`.
+    fn retry_logout_notice_later(
+        &self,
+        id: &str,
+        owner: &str,
+        error: &str,
+        next_attempt_at: DateTime<Utc>,
+    ) -> RepositoryResult<bool>;
+    /// Stops trying: the client refused the notice, or it is too old.
+    fn give_up_logout_notice(
+        &self,
+        id: &str,
+        owner: &str,
+        error: &str,
+        at: DateTime<Utc>,
+    ) -> RepositoryResult<bool>;
+    /// Deletes delivered and given-up notices created before `before`.
+    fn purge_logout_notices(&self, before: DateTime<Utc>) -> RepositoryResult<u64>;
 }
 
 /// The mail outbox. Enqueue inside `Store::transaction` so a mail commits with the

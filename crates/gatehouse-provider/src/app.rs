@@ -95,6 +95,7 @@ pub struct Application {
     keys: KeyRing,
     reload_every: Duration,
     mail: Worker,
+    logout_notifier: crate::backchannel_logout::Notifier,
     clock: Arc<dyn Clock>,
 }
 
@@ -214,6 +215,17 @@ impl Application {
             &config.mail,
             clock.clone(),
         )?;
+        let logout_notifier = crate::backchannel_logout::Notifier::new(
+            store.clone(),
+            keys.clone(),
+            clock.clone(),
+            config.server.issuer.clone(),
+            config.backchannel_logout.clone(),
+        )
+        .map_err(|reason| ConfigError::Invalid {
+            key: "backchannel_logout.ca_file".to_owned(),
+            reason,
+        })?;
         let wake = Wake::default();
         let mail = mail.with_wake(wake.clone()).with_metrics(metrics.clone());
         let outbox = Outbox::new(secrets.sealer.clone(), &config.mail).with_wake(wake);
@@ -328,6 +340,7 @@ impl Application {
             keys,
             reload_every,
             mail,
+            logout_notifier,
             clock: janitor_clock,
         })
     }
@@ -357,6 +370,7 @@ impl Application {
     /// finish what they are doing, so no mail is cut off halfway.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let mail = self.mail.spawn()?;
+        let logout_notifier = self.logout_notifier.spawn()?;
         let janitor = crate::janitor::spawn(self.store.clone(), self.clock)?;
         let keys = self.keys;
         let key_reload = periodic::spawn(
@@ -384,6 +398,7 @@ impl Application {
             }
         };
         mail.stop();
+        logout_notifier.stop();
         janitor.stop();
         key_reload.stop();
         // The HTTP workers drop their state, and its store, as they wind down. The

@@ -30,6 +30,8 @@ pub struct ClientRequest {
     pub require_pushed_authorization_requests: bool,
     /// RFC 9449 §5.2: tokens only with a DPoP proof.
     pub dpop_bound_access_tokens: bool,
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
     pub lifetimes: Option<TokenLifetimes>,
 }
 
@@ -104,6 +106,8 @@ pub fn register(
             .unwrap_or(request.first_party),
         require_pushed_authorization_requests: request.require_pushed_authorization_requests,
         dpop_bound_access_tokens: request.dpop_bound_access_tokens,
+        backchannel_logout_uri: request.backchannel_logout_uri,
+        backchannel_logout_session_required: request.backchannel_logout_session_required,
         lifetimes: request.lifetimes.unwrap_or_default(),
         created_at: now,
         updated_at: now,
@@ -129,6 +133,9 @@ pub struct ClientChange {
     pub refresh_without_offline_access: Option<bool>,
     pub require_pushed_authorization_requests: Option<bool>,
     pub dpop_bound_access_tokens: Option<bool>,
+    /// `Some(None)` removes the URI.
+    pub backchannel_logout_uri: Option<Option<String>>,
+    pub backchannel_logout_session_required: Option<bool>,
     pub lifetimes: Option<TokenLifetimes>,
 }
 
@@ -191,6 +198,12 @@ pub fn update(
     if let Some(v) = change.dpop_bound_access_tokens {
         client.dpop_bound_access_tokens = v;
     }
+    if let Some(v) = change.backchannel_logout_uri {
+        client.backchannel_logout_uri = v;
+    }
+    if let Some(v) = change.backchannel_logout_session_required {
+        client.backchannel_logout_session_required = v;
+    }
     if let Some(v) = change.lifetimes {
         client.lifetimes = v;
     }
@@ -244,6 +257,10 @@ pub struct ClientView {
     pub require_pushed_authorization_requests: bool,
     /// RFC 9449 §5.2: `/token` answers it only with a DPoP proof (bound tokens).
     pub dpop_bound_access_tokens: bool,
+    /// Where logout tokens are POSTed (Back-Channel Logout 1.0).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: bool,
     pub access_token_lifetime: u32,
     pub id_token_lifetime: u32,
     pub refresh_token_lifetime: u32,
@@ -270,6 +287,8 @@ impl ClientView {
             refresh_without_offline_access: client.refresh_without_offline_access,
             require_pushed_authorization_requests: client.require_pushed_authorization_requests,
             dpop_bound_access_tokens: client.dpop_bound_access_tokens,
+            backchannel_logout_uri: client.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: client.backchannel_logout_session_required,
             access_token_lifetime: client.lifetimes.access_token,
             id_token_lifetime: client.lifetimes.id_token,
             refresh_token_lifetime: client.lifetimes.refresh_token,

@@ -33,6 +33,7 @@ pub struct Config {
     pub migration: MigrationConfig,
     pub account_api: AccountApiConfig,
     pub push: PushConfig,
+    pub backchannel_logout: BackchannelLogoutConfig,
     pub webauthn: WebauthnConfig,
     pub cors: CorsConfig,
     pub metrics: MetricsConfig,
@@ -537,6 +538,55 @@ impl SmtpTls {
             Self::Starttls => 587,
             Self::Smtps => 465,
             Self::None => 25,
+        }
+    }
+}
+
+/// `[backchannel_logout]`: delivering logout tokens to clients' back-channel logout
+/// URIs (OIDC Back-Channel Logout 1.0).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct BackchannelLogoutConfig {
+    /// How often the worker looks for due notices (milliseconds).
+    pub poll_interval_ms: u32,
+    /// Notices leased per round.
+    pub batch_size: u32,
+    /// A client that does not answer within this is tried again later.
+    pub timeout_seconds: u32,
+    /// A logout token is valid this long after it is sent.
+    pub token_ttl_seconds: u32,
+    /// The first retry waits this long; each further one twice as long ...
+    pub retry_base_seconds: u32,
+    /// ... but never longer than this.
+    pub retry_max_seconds: u32,
+    /// A notice not delivered this long after the session ended is given up.
+    pub give_up_after_seconds: u32,
+    /// A PEM file of CA certificates trusted besides the web PKI's roots (clients on
+    /// a private CA); empty: the web PKI's roots only.
+    pub ca_file: String,
+}
+
+impl Default for BackchannelLogoutConfig {
+    fn default() -> Self {
+        Self {
+            poll_interval_ms: 1000,
+            batch_size: 20,
+            timeout_seconds: 5,
+            token_ttl_seconds: 120,
+            retry_base_seconds: 10,
+            retry_max_seconds: 600,
+            give_up_after_seconds: 86_400,
+            ca_file: String::new(),
+        }
+    }
+}
+
+impl BackchannelLogoutConfig {
+    /// The retry schedule.
+    pub fn backoff(&self) -> gatehouse_core::mail::Backoff {
+        gatehouse_core::mail::Backoff {
+            base: chrono::TimeDelta::seconds(self.retry_base_seconds.max(1).into()),
+            cap: chrono::TimeDelta::seconds(self.retry_max_seconds.max(1).into()),
         }
     }
 }

@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod app;
+pub mod backchannel_logout;
 pub mod background;
 pub mod clients;
 pub mod config;
@@ -9,6 +10,7 @@ pub mod cors;
 pub mod crypto;
 pub mod factors;
 pub mod fallback;
+pub mod form_post;
 pub mod health;
 pub mod janitor;
 pub mod jwks;

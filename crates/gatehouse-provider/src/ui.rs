@@ -124,6 +124,8 @@ pub fn settings_client(config: &Config, now: DateTime<Utc>) -> Result<Client, Cl
         refresh_without_offline_access: true,
         require_pushed_authorization_requests: false,
         dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
         lifetimes: TokenLifetimes::default(),
         created_at: now,
         updated_at: now,

@@ -178,6 +178,8 @@ fn erase(db: &impl Connected, id: AccountId, at: DateTime<Utc>) -> RepositoryRes
             emails.push(address);
         }
     }
+    // Its live sessions end here: their clients hear of it before the rows go.
+    crate::logout_notices::end_account_sessions(db, &key, "", at)?;
     db.run(|c| {
         natively!(c, |c| {
             // Factors take their guards and recovery codes with them; sessions their

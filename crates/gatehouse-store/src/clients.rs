@@ -38,6 +38,8 @@ struct ClientRow {
     refresh_without_offline_access: bool,
     require_pushed_authorization_requests: bool,
     dpop_bound_access_tokens: bool,
+    backchannel_logout_uri: Option<String>,
+    backchannel_logout_session_required: bool,
 }
 
 fn corrupt(what: &str, e: impl std::fmt::Display) -> RepositoryError {
@@ -70,6 +72,8 @@ impl From<&Client> for ClientRow {
             refresh_without_offline_access: c.refresh_without_offline_access,
             require_pushed_authorization_requests: c.require_pushed_authorization_requests,
             dpop_bound_access_tokens: c.dpop_bound_access_tokens,
+            backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: c.backchannel_logout_session_required,
         }
     }
 }
@@ -101,6 +105,8 @@ impl TryFrom<ClientRow> for Client {
             refresh_without_offline_access: row.refresh_without_offline_access,
             require_pushed_authorization_requests: row.require_pushed_authorization_requests,
             dpop_bound_access_tokens: row.dpop_bound_access_tokens,
+            backchannel_logout_uri: row.backchannel_logout_uri,
+            backchannel_logout_session_required: row.backchannel_logout_session_required,
             lifetimes: TokenLifetimes {
                 access_token: ttl("access_token_ttl", row.access_token_ttl)?,
                 id_token: ttl("id_token_ttl", row.id_token_ttl)?,

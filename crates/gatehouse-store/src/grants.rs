@@ -16,6 +16,7 @@ use crate::connection::Db;
 use crate::connection::natively;
 use crate::error::one_row;
 use crate::json::{from_json, to_json};
+use crate::logout_notices::{end_account_sessions, queue_for_sessions, record_session_client};
 use crate::schema::{
     authorization_codes, refresh_tokens, revoked_access_tokens, sessions, used_client_assertions,
 };
@@ -164,6 +165,25 @@ where
     }
 
     fn update_session(&self, session: &Session) -> RepositoryResult<()> {
+        // Revoked by this call (not before): its clients hear of it.
+        let ended = match session.revoked_at {
+            Some(at) => {
+                let changed = self.run(|c| {
+                    natively!(c, |c| diesel::update(
+                        sessions::table
+                            .find(session.id.clone())
+                            .filter(sessions::revoked_at.is_null()),
+                    )
+                    .set(sessions::revoked_at.eq(Some(to_millis(at))))
+                    .execute(c))
+                })?;
+                (changed > 0).then_some(at)
+            }
+            None => None,
+        };
+        if let Some(at) = ended {
+            queue_for_sessions(self, std::slice::from_ref(&session.id), at)?;
+        }
         self.run(|c| {
             natively!(c, |c| {
                 diesel::update(sessions::table.find(session.id.clone()))
@@ -231,7 +251,7 @@ where
         at: DateTime<Utc>,
     ) -> RepositoryResult<u64> {
         let keep = except.unwrap_or_default().to_owned();
-        let at = to_millis(at);
+        let millis = to_millis(at);
         self.run(|c| {
             natively!(c, |c| {
                 diesel::update(
@@ -240,19 +260,11 @@ where
                         .filter(refresh_tokens::session_id.ne(keep.clone()))
                         .filter(refresh_tokens::revoked_at.is_null()),
                 )
-                .set(refresh_tokens::revoked_at.eq(Some(at)))
-                .execute(c)?;
-                diesel::update(
-                    sessions::table
-                        .filter(sessions::account_id.eq(account.to_string()))
-                        .filter(sessions::id.ne(keep.clone()))
-                        .filter(sessions::revoked_at.is_null()),
-                )
-                .set(sessions::revoked_at.eq(Some(at)))
+                .set(refresh_tokens::revoked_at.eq(Some(millis)))
                 .execute(c)
             })
-        })
-        .map(|n| n as u64)
+        })?;
+        end_account_sessions(self, &account.to_string(), &keep, at).map(|n| n as u64)
     }
 }
 
@@ -266,8 +278,8 @@ where
             natively!(c, |c| diesel::insert_into(authorization_codes::table)
                 .values(row)
                 .execute(c))
-        })
-        .map(|_| ())
+        })?;
+        record_session_client(self, &code.session_id, &code.client_id, code.created_at)
     }
 
     fn code_by_hash(&self, code_hash: &str) -> RepositoryResult<Option<AuthorizationCode>> {

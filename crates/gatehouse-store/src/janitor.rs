@@ -3,13 +3,14 @@
 //! them), authorization codes, push challenges, access-token revocations and spent
 //! client assertions (both are only needed until the token they name expires), and
 //! pushed authorization requests once expired.
+//! Back-channel logout notices go once delivered or given up.
 //! Sessions, refresh tokens and audit events stay: the account API lists them, and
 //! a used refresh token is how a replay is recognised. WebAuthn ceremonies are swept
 //! whenever one is stored.
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use gatehouse_core::ports::RepositoryResult;
+use gatehouse_core::ports::{LogoutNoticeQueue, RepositoryResult};
 use serde::Serialize;
 
 use crate::connection::Store;
@@ -18,7 +19,7 @@ use crate::schema::{
     authorization_codes, login_requests, push_challenges, pushed_authorization_requests,
     revoked_access_tokens, used_client_assertions,
 };
-use crate::time::to_millis;
+use crate::time::{from_millis, to_millis};
 use crate::transaction::Connected;
 
 /// How many rows of each kind one purge deleted.
@@ -30,6 +31,7 @@ pub struct Purged {
     pub access_token_revocations: usize,
     pub client_assertions: usize,
     pub pushed_requests: usize,
+    pub logout_notices: usize,
 }
 
 impl Purged {
@@ -40,6 +42,7 @@ impl Purged {
             + self.access_token_revocations
             + self.client_assertions
             + self.pushed_requests
+            + self.logout_notices
     }
 }
 
@@ -108,6 +111,8 @@ impl Store {
                     .execute(c)
                 })
             })?,
+            logout_notices: usize::try_from(self.purge_logout_notices(from_millis(before)?)?)
+                .unwrap_or(usize::MAX),
         })
     }
 }

@@ -38,6 +38,7 @@ mod grants;
 mod janitor;
 mod json;
 mod login_requests;
+mod logout_notices;
 mod migrations;
 mod otp;
 mod outbox;

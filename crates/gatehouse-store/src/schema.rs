@@ -72,6 +72,8 @@ diesel::table! {
         refresh_without_offline_access -> Bool,
         require_pushed_authorization_requests -> Bool,
         dpop_bound_access_tokens -> Bool,
+        backchannel_logout_uri -> Nullable<Text>,
+        backchannel_logout_session_required -> Bool,
     }
 }
 
@@ -369,5 +371,30 @@ diesel::table! {
         scopes -> Text,
         granted_at -> BigInt,
         updated_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    session_clients (session_id, client_id) {
+        session_id -> Text,
+        client_id -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    logout_notices (id) {
+        id -> Text,
+        client_id -> Text,
+        subject -> Text,
+        session_id -> Text,
+        created_at -> BigInt,
+        attempts -> Integer,
+        next_attempt_at -> BigInt,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<BigInt>,
+        delivered_at -> Nullable<BigInt>,
+        failed_at -> Nullable<BigInt>,
+        last_error -> Nullable<Text>,
     }
 }

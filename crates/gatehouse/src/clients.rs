@@ -65,6 +65,13 @@ pub struct AddClient {
     /// Issue tokens to this client only with a DPoP proof (RFC 9449).
     #[arg(long)]
     dpop_bound_access_tokens: bool,
+    /// Where logout tokens are POSTed when a session ends (Back-Channel Logout 1.0):
+    /// https, or http on loopback.
+    #[arg(long, value_name = "URI")]
+    backchannel_logout_uri: Option<String>,
+    /// The client needs `sid` in its logout tokens (they always carry it).
+    #[arg(long)]
+    backchannel_logout_session_required: bool,
     #[arg(long, value_name = "SECONDS")]
     access_token_ttl: Option<u32>,
     #[arg(long, value_name = "SECONDS")]
@@ -110,6 +117,8 @@ pub fn run(command: ClientsCommand, context: &Context) -> Result<(), Failure> {
                 refresh_without_offline_access: add.refresh_without_offline_access,
                 require_pushed_authorization_requests: add.require_pushed_authorization_requests,
                 dpop_bound_access_tokens: add.dpop_bound_access_tokens,
+                backchannel_logout_uri: add.backchannel_logout_uri,
+                backchannel_logout_session_required: add.backchannel_logout_session_required,
                 lifetimes: Some(TokenLifetimes {
                     access_token: add.access_token_ttl.unwrap_or(defaults.access_token),
                     id_token: add.id_token_ttl.unwrap_or(defaults.id_token),

@@ -96,8 +96,9 @@ enum Command {
 enum DbCommand {
     /// Apply pending migrations.
     Migrate,
-    /// Delete expired login requests, codes, push challenges, revocations and client
-    /// assertions now (the server does it hourly); prints how many of each, as JSON.
+    /// Delete expired login requests, codes, push challenges, revocations, client
+    /// assertions, and delivered or given-up logout notices now (the server does it
+    /// hourly); prints how many of each, as JSON.
     Purge {
         /// Keep rows that expired less than this many hours ago (by default, as the
         /// server's own hourly purge does).

@@ -87,6 +87,12 @@ pub struct NewClient {
     /// RFC 9449 §5.2: `/token` answers it only with a DPoP proof.
     #[serde(default)]
     pub dpop_bound_access_tokens: bool,
+    /// Where logout tokens are POSTed (Back-Channel Logout 1.0): https, or http on
+    /// loopback; no fragment.
+    pub backchannel_logout_uri: Option<String>,
+    /// Logout tokens must carry `sid` (they always do). Default `false`.
+    #[serde(default)]
+    pub backchannel_logout_session_required: bool,
     /// Seconds (an unsigned 32-bit number).
     #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
@@ -119,6 +125,9 @@ pub struct ClientPatch {
     pub require_pushed_authorization_requests: Option<bool>,
     /// RFC 9449 §5.2: `/token` answers it only with a DPoP proof.
     pub dpop_bound_access_tokens: Option<bool>,
+    /// Where logout tokens are POSTed; `""` removes it (no more notices).
+    pub backchannel_logout_uri: Option<String>,
+    pub backchannel_logout_session_required: Option<bool>,
     /// Seconds (an unsigned 32-bit number).
     #[schema(format = Int64, minimum = 0, maximum = 4_294_967_295_u32)]
     pub access_token_lifetime: Option<u32>,
@@ -264,6 +273,8 @@ pub async fn create(
         refresh_without_offline_access: new.refresh_without_offline_access,
         require_pushed_authorization_requests: new.require_pushed_authorization_requests,
         dpop_bound_access_tokens: new.dpop_bound_access_tokens,
+        backchannel_logout_uri: new.backchannel_logout_uri,
+        backchannel_logout_session_required: new.backchannel_logout_session_required,
         lifetimes: Some(TokenLifetimes {
             access_token: new.access_token_lifetime.unwrap_or(defaults.access_token),
             id_token: new.id_token_lifetime.unwrap_or(defaults.id_token),
@@ -346,6 +357,10 @@ pub async fn change(
             refresh_without_offline_access: patch.refresh_without_offline_access,
             require_pushed_authorization_requests: patch.require_pushed_authorization_requests,
             dpop_bound_access_tokens: patch.dpop_bound_access_tokens,
+            backchannel_logout_uri: patch
+                .backchannel_logout_uri
+                .map(|uri| Some(uri).filter(|u| !u.is_empty())),
+            backchannel_logout_session_required: patch.backchannel_logout_session_required,
             lifetimes,
         };
         let client = update(&state.store, &id, change, now).map_err(change_error)?;

@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 /// The OpenID Provider Metadata this server publishes (OIDC Discovery 1.0 §3, with
 /// the members of RFC 8414, RFC 7009, RFC 7662, RFC 9207, RFC 9126 (PAR), RFC 9449
-/// (DPoP) and RP-Initiated Logout it
+/// (DPoP), RP-Initiated Logout and Back-Channel Logout it
 /// implements). Every member is always present.
 #[derive(Clone, Debug, Serialize, ToSchema)]
 pub struct ProviderMetadata {
@@ -48,6 +48,11 @@ pub struct ProviderMetadata {
     pub revocation_endpoint: String,
     /// RP-Initiated Logout 1.0.
     pub end_session_endpoint: String,
+    /// Back-Channel Logout 1.0: clients with a `backchannel_logout_uri` get a logout
+    /// token when a session they were issued tokens under ends.
+    pub backchannel_logout_supported: bool,
+    /// Logout tokens carry `sid`, as ID tokens do.
+    pub backchannel_logout_session_supported: bool,
     /// RFC 7662.
     pub introspection_endpoint: String,
     /// RFC 7636: `S256` only.
@@ -130,6 +135,8 @@ impl ProviderMetadata {
             request_uri_parameter_supported: false,
             revocation_endpoint: at("/revoke"),
             end_session_endpoint: at("/end_session"),
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
             introspection_endpoint: at("/introspect"),
             code_challenge_methods_supported: strings(&["S256"]),
             authorization_response_iss_parameter_supported: true,
