@@ -653,7 +653,22 @@ for (const backend of backends()) {
       assert.deepEqual(tokens.scope.split(' ').sort(), ['email', 'openid']);
       assert.equal(tokens.refresh_token, undefined, 'no offline_access, no refresh token');
 
-      // Profile was not granted: the next login asks for it again; Deny.
+      // The settings page (signed in by the same browser's session) lists the
+      // application with what it may see; Remove access ends the grant.
+      await page.goto(site.url('/ui/settings'));
+      await page.locator('#step-settings').waitFor({ state: 'visible' });
+      const app = page.locator('#app-list li[data-client="partner"]');
+      await app.waitFor();
+      assert.match(await app.textContent(), /partner/);
+      assert.match(await app.textContent(), /Your e-mail address/);
+      assert.doesNotMatch(await app.textContent(), /Your name, language and time zone/);
+      await ui.axe('the settings page\'s apps (en)');
+      await app.locator('button').click();
+      await page.locator('#apps-status', { hasText: 'partner no longer has access.' }).waitFor();
+      assert.match(await page.textContent('#app-list'), /No application has access/);
+      await page.locator('#event-list li[data-event="consent_revoked"]').first().waitFor();
+
+      // Nothing is granted now: the next login asks again; Deny.
       await consentLogin();
       await page.click('#consent-deny');
       await page.waitForURL((u) => u.href.startsWith(REDIRECT));

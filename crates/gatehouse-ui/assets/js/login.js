@@ -10,7 +10,7 @@ import {
 } from './dom.js';
 import { createCredential, enrolMessage } from './enrol.js';
 import { chooseLocale } from './i18n.js';
-import { describe } from './names.js';
+import { describe, scopeText } from './names.js';
 import * as webauthn from './webauthn.js';
 
 /** @typedef {import('gatehouse-api').components['schemas']} S */
@@ -608,19 +608,6 @@ byId('done-continue', HTMLButtonElement).addEventListener('click', () => backToC
 byId('ended-back', HTMLButtonElement).addEventListener('click', () => history.back());
 
 // ---- Consent ---------------------------------------------------------------------
-
-/** What a scope lets the client see, in the page's language, or the scope itself.
- * @param {string} scope @returns {Message} */
-function scopeText(scope) {
-  const known = /** @type {Record<string, Key>} */ ({
-    openid: 'consent.scope.openid',
-    email: 'consent.scope.email',
-    profile: 'consent.scope.profile',
-    offline_access: 'consent.scope.offline_access',
-  });
-  const key = known[scope];
-  return key ? [key] : ['consent.scope.other', { scope }];
-}
 
 /** The client's request: each scope a box the user may clear (`openid`, which only
  * says who they are, stays), ticked. @param {ConsentView} consent */

@@ -21,3 +21,16 @@ export function describe(factor) {
   if (factor.phone_ending) return { kind, name: ['mfa.phone_ending', { digits: factor.phone_ending }] };
   return { kind, name: factor.name ?? null };
 }
+
+/** What a scope lets the client see, in the page's language, or the scope itself.
+ * @param {string} scope @returns {Message} */
+export function scopeText(scope) {
+  const known = /** @type {Record<string, Key>} */ ({
+    openid: 'consent.scope.openid',
+    email: 'consent.scope.email',
+    profile: 'consent.scope.profile',
+    offline_access: 'consent.scope.offline_access',
+  });
+  const key = known[scope];
+  return key ? [key] : ['consent.scope.other', { scope }];
+}

@@ -8,7 +8,7 @@ import { ReauthenticationLoop, Redirected } from './account.js';
 import { el, text } from './dom.js';
 import { locale } from './i18n.js';
 
-/** @typedef {'profile' | 'email' | 'password' | 'mfa' | 'sessions' | 'events'} Panel */
+/** @typedef {'profile' | 'email' | 'password' | 'mfa' | 'apps' | 'sessions' | 'events'} Panel */
 /** @typedef {import('./i18n.js').Key} Key */
 /** @typedef {import('./i18n.js').Param} Param */
 

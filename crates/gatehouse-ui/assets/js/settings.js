@@ -4,7 +4,8 @@
 // profile (the retired username shown, names, language, time zone, analytics
 // consent), the e-mail address (a code to the new address, then sign in again with
 // it), the password (the registration's live checklist), the sign-in methods
-// (methods.js), sessions, and recent security events.
+// (methods.js), the applications given access (consent grants), sessions, and recent
+// security events.
 
 import { ApiError, seg } from './api.js';
 import { Redirected, account, onLeaving, setLoginHint } from './account.js';
@@ -15,6 +16,7 @@ import {
 } from './dom.js';
 import { chooseLocale } from './i18n.js';
 import { loadMethods, onChange, relocalise, resumeMethods, setProfile } from './methods.js';
+import { scopeText } from './names.js';
 import { SignInError, completeSignIn, forget, signIn, signOut, tokens } from './oidc.js';
 import {
   browserOf, clearPanel, panelAlert, panelProblem, panelStatus, setTimeZone, time,
@@ -30,6 +32,8 @@ import {
 /** @typedef {S['EmailChangeStarted']} EmailChangeStarted */
 /** @typedef {S['EmailChangeConfirmation']} EmailChangeConfirmation */
 /** @typedef {S['EmailChanged']} EmailChanged */
+/** @typedef {S['GrantList']} GrantList */
+/** @typedef {S['GrantView']} GrantView */
 /** @typedef {S['SessionList']} SessionList */
 /** @typedef {S['SessionView']} SessionView */
 /** @typedef {S['SessionsRevoked']} SessionsRevoked */
@@ -37,7 +41,7 @@ import {
 /** @typedef {S['EventView']} EventView */
 /** @typedef {import('./account.js').Resume} Resume */
 /** @typedef {import('./i18n.js').Key} Key */
-/** @typedef {import('./api.js').ProblemCode<'get_profile' | 'patch_profile' | 'request_change' | 'confirm_change' | 'change_password' | 'list_sessions' | 'revoke_session' | 'revoke_other_sessions' | 'list_events'>} SettingsProblem */
+/** @typedef {import('./api.js').ProblemCode<'get_profile' | 'patch_profile' | 'request_change' | 'confirm_change' | 'change_password' | 'list_sessions' | 'revoke_session' | 'revoke_other_sessions' | 'list_events' | 'list_grants' | 'revoke_grant'>} SettingsProblem */
 
 /** The code of a refusal, as one the document lists for the settings page's operations.
  * @param {unknown} error @returns {SettingsProblem | null} */
@@ -65,7 +69,9 @@ const passwordSave = byId('password-save', HTMLButtonElement);
 let profile = null;
 /** The password rules, when the server tells them (`password_policy`). @type {PasswordRuleView[]} */
 let policy = [];
-/** The sessions and events as last read (re-rendered on a language switch). */
+/** The grants, sessions and events as last read (re-rendered on a language switch). */
+/** @type {GrantView[]} */
+let grants = [];
 /** @type {SessionView[]} */
 let sessions = [];
 /** @type {EventView[]} */
@@ -379,6 +385,60 @@ passwordForm.addEventListener('submit', async (event) => {
   }
 });
 
+// ---- Applications given access ------------------------------------------------------------
+
+async function loadGrants() {
+  try {
+    grants = /** @type {GrantList} */ (await account('GET', `${ACCOUNT}/grants`)).grants;
+    renderGrants();
+  } catch (error) {
+    panelProblem('apps', error);
+  }
+}
+
+function renderGrants() {
+  el('app-list').replaceChildren(
+    ...grants.map((grant) => {
+      const title = h('span', { class: 'row-title' }, [grant.client_name]);
+      const seen = h('span', { class: 'row-detail' });
+      grant.scopes.forEach((scope, i) => {
+        const [key, params] = scopeText(scope);
+        seen.append(...(i ? [' · '] : []), text(h('span'), key, params));
+      });
+      const since = h('span', { class: 'row-detail' }, [text(h('span'), 'apps.since'), ' ', time(grant.granted_at)]);
+      const row = h('li', { class: 'row', 'data-client': grant.client_id }, [
+        h('div', { class: 'row-main' }, [title, seen, since]),
+      ]);
+      const button = h('button', { type: 'button', class: 'secondary small' }, [
+        text(h('span'), 'apps.remove'),
+        h('span', { class: 'visually-hidden' }, [' ', grant.client_name]),
+      ]);
+      button.addEventListener('click', () => void revokeGrant(grant, row));
+      row.append(button);
+      return row;
+    }),
+  );
+  if (grants.length === 0) el('app-list').append(text(h('li', { class: 'row' }), 'apps.none'));
+}
+
+/** Ends the application's access: its grant and its refresh tokens.
+ * @param {GrantView} grant @param {HTMLElement} scope */
+async function revokeGrant(grant, scope) {
+  clearPanel('apps');
+  try {
+    await busy(scope, () => account('DELETE', `${ACCOUNT}/grants/${seg(grant.client_id)}`));
+  } catch (error) {
+    if (codeOf(error) !== 'grant_not_found') {
+      panelProblem('apps', error);
+      return;
+    }
+  }
+  await loadGrants();
+  panelStatus('apps', 'apps.removed', { client: grant.client_name });
+  focusHeading('apps-title');
+  void loadEvents();
+}
+
 // ---- Sessions ----------------------------------------------------------------------------
 
 async function loadSessions() {
@@ -505,6 +565,7 @@ const EVENT_KINDS = [
   'login_failed', 'password_changed', 'password_change_failed', 'email_change_requested', 'email_changed',
   'email_change_undone', 'factor_added', 'factor_removed', 'recovery_codes_regenerated', 'recovery_code_used',
   'push_device_enrolled', 'push_approved', 'push_denied', 'session_revoked', 'sessions_revoked',
+  'consent_granted', 'consent_denied', 'consent_revoked',
   'account_locked', 'account_unlocked', 'account_disabled', 'account_enabled', 'registration_link_sent',
   'failed_logins_alert',
 ];
@@ -545,6 +606,7 @@ byId('events-more', HTMLButtonElement).addEventListener('click', async (event) =
 
 /** Dates are formatted, not keyed: re-render the lists in a new language. */
 function renderLists() {
+  renderGrants();
   renderSessions();
   renderEvents();
 }
@@ -657,6 +719,7 @@ async function main() {
     return;
   }
   showStep('step-settings', { focus: false });
+  void loadGrants();
   void loadSessions();
   void loadEvents();
   if (resumed) await pickUp(resumed);
