@@ -37,6 +37,7 @@ mod factors;
 mod grants;
 mod janitor;
 mod json;
+mod lease;
 mod login_requests;
 mod logout_notices;
 mod migrations;

@@ -9,6 +9,7 @@ use gatehouse_core::backchannel::LogoutNotice;
 use gatehouse_core::ports::{LogoutNoticeQueue, RepositoryError, RepositoryResult};
 
 use crate::connection::{Db, natively};
+use crate::lease::claim_due;
 use crate::schema::{accounts, clients, logout_notices, session_clients, sessions};
 use crate::time::{from_millis, to_millis};
 use crate::transaction::Connected;
@@ -206,43 +207,20 @@ where
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> RepositoryResult<Vec<LogoutNotice>> {
-        use logout_notices::dsl as n;
         let now = to_millis(now);
-        let claimable = || {
-            n::delivered_at
-                .is_null()
-                .and(n::failed_at.is_null())
-                .and(n::next_attempt_at.le(now))
-                .and(n::lease_until.is_null().or(n::lease_until.le(now)))
-        };
         let until = to_millis(lease_until);
         let mut claimed: Vec<LogoutNotice> = self
             .run(|c| {
-                natively!(c, |c| {
-                    let candidates: Vec<String> = n::logout_notices
-                        .filter(claimable())
-                        .order((n::next_attempt_at.asc(), n::id.asc()))
-                        .limit(i64::from(limit))
-                        .select(n::id)
-                        .load(c)?;
-                    if candidates.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    // The condition again, on each row as it is when the update reaches it.
-                    diesel::update(
-                        n::logout_notices
-                            .filter(n::id.eq_any(&candidates))
-                            .filter(claimable()),
-                    )
-                    .set((n::lease_owner.eq(owner), n::lease_until.eq(until)))
-                    .execute(c)?;
-                    n::logout_notices
-                        .filter(n::id.eq_any(&candidates))
-                        .filter(n::lease_owner.eq(owner))
-                        .filter(n::lease_until.eq(until))
-                        .select(NoticeRow::as_select())
-                        .load(c)
-                })
+                natively!(c, |c| claim_due!(
+                    c,
+                    logout_notices,
+                    delivered_at,
+                    NoticeRow,
+                    owner,
+                    now,
+                    until,
+                    limit
+                ))
             })?
             .into_iter()
             .map(LogoutNotice::try_from)

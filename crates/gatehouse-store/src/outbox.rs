@@ -16,6 +16,7 @@ use crate::accounts::parse_id;
 use crate::at_most_one::AtMostOne;
 use crate::connection::Db;
 use crate::connection::natively;
+use crate::lease::claim_due;
 use crate::schema::mail_outbox;
 use crate::time::{from_millis, to_millis};
 use crate::transaction::Connected;
@@ -106,43 +107,20 @@ where
         lease_until: DateTime<Utc>,
         limit: u32,
     ) -> RepositoryResult<Vec<OutboxMail>> {
-        use mail_outbox::dsl as m;
         let now = to_millis(now);
-        let claimable = || {
-            m::sent_at
-                .is_null()
-                .and(m::failed_at.is_null())
-                .and(m::next_attempt_at.le(now))
-                .and(m::lease_until.is_null().or(m::lease_until.le(now)))
-        };
         let until = to_millis(lease_until);
         let mut claimed: Vec<OutboxMail> = self
             .run(|c| {
-                natively!(c, |c| {
-                    let candidates: Vec<String> = m::mail_outbox
-                        .filter(claimable())
-                        .order((m::next_attempt_at.asc(), m::id.asc()))
-                        .limit(i64::from(limit))
-                        .select(m::id)
-                        .load(c)?;
-                    if candidates.is_empty() {
-                        return Ok(Vec::new());
-                    }
-                    // The condition again, on each row as it is when the update reaches it.
-                    diesel::update(
-                        m::mail_outbox
-                            .filter(m::id.eq_any(&candidates))
-                            .filter(claimable()),
-                    )
-                    .set((m::lease_owner.eq(owner), m::lease_until.eq(until)))
-                    .execute(c)?;
-                    m::mail_outbox
-                        .filter(m::id.eq_any(&candidates))
-                        .filter(m::lease_owner.eq(owner))
-                        .filter(m::lease_until.eq(until))
-                        .select(MailRow::as_select())
-                        .load(c)
-                })
+                natively!(c, |c| claim_due!(
+                    c,
+                    mail_outbox,
+                    sent_at,
+                    MailRow,
+                    owner,
+                    now,
+                    until,
+                    limit
+                ))
             })?
             .into_iter()
             .map(OutboxMail::try_from)
