@@ -323,32 +323,14 @@ pub fn validate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{ClientId, SigningAlg, TokenEndpointAuthMethod, TokenLifetimes};
-    use chrono::DateTime;
+    use crate::client::test_client;
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
     fn client() -> Client {
         Client {
-            id: ClientId::parse("portal").unwrap(),
             name: "Portal".to_owned(),
-            secret_hash: None,
-            redirect_uris: vec!["https://rp.example.com/cb".to_owned()],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode],
-            scopes: vec!["openid".to_owned(), "email".to_owned()],
-            auth_method: TokenEndpointAuthMethod::None,
-            jwks: None,
-            id_token_alg: SigningAlg::Rs256,
-            first_party: true,
-            refresh_without_offline_access: true,
-            require_pushed_authorization_requests: false,
-            dpop_bound_access_tokens: false,
-            backchannel_logout_uri: None,
-            backchannel_logout_session_required: false,
-            lifetimes: TokenLifetimes::default(),
-            created_at: DateTime::UNIX_EPOCH,
-            updated_at: DateTime::UNIX_EPOCH,
+            ..test_client("portal", "https://rp.example.com/cb")
         }
     }
 

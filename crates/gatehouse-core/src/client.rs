@@ -331,31 +331,46 @@ impl Client {
     }
 }
 
+/// A public first-party client of the authorization code grant asking `openid email`,
+/// registered at the epoch: the tests' starting point, so a new field is set here once.
+#[cfg(test)]
+pub(crate) fn test_client(id: &str, redirect_uri: &str) -> Client {
+    Client {
+        id: ClientId::parse(id).unwrap_or_else(|e| panic!("client id {id}: {e}")),
+        name: id.to_owned(),
+        secret_hash: None,
+        redirect_uris: vec![redirect_uri.to_owned()],
+        post_logout_redirect_uris: vec![],
+        grant_types: vec![GrantType::AuthorizationCode],
+        scopes: vec!["openid".to_owned(), "email".to_owned()],
+        auth_method: TokenEndpointAuthMethod::None,
+        jwks: None,
+        id_token_alg: SigningAlg::Rs256,
+        first_party: true,
+        refresh_without_offline_access: true,
+        require_pushed_authorization_requests: false,
+        dpop_bound_access_tokens: false,
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: false,
+        lifetimes: TokenLifetimes::default(),
+        created_at: DateTime::UNIX_EPOCH,
+        updated_at: DateTime::UNIX_EPOCH,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn web_app() -> Client {
         Client {
-            id: ClientId::parse("portal").unwrap(),
             name: "Support Portal".to_owned(),
             secret_hash: Some("hash".to_owned()),
-            redirect_uris: vec!["https://portal.example.com/callback".to_owned()],
-            post_logout_redirect_uris: vec![],
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-            scopes: vec!["openid".to_owned(), "email".to_owned()],
             auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
-            jwks: None,
-            id_token_alg: SigningAlg::Rs256,
             first_party: false,
             refresh_without_offline_access: false,
-            require_pushed_authorization_requests: false,
-            dpop_bound_access_tokens: false,
-            backchannel_logout_uri: None,
-            backchannel_logout_session_required: false,
-            lifetimes: TokenLifetimes::default(),
-            created_at: DateTime::UNIX_EPOCH,
-            updated_at: DateTime::UNIX_EPOCH,
+            ..test_client("portal", "https://portal.example.com/callback")
         }
     }
 

@@ -107,29 +107,14 @@ pub fn merged(previous: Option<&[String]>, kept: &[String]) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::{ClientId, GrantType, SigningAlg, TokenEndpointAuthMethod, TokenLifetimes};
+    use crate::client::test_client;
 
     fn client(first_party: bool) -> Client {
         Client {
-            id: ClientId::parse("partner").unwrap(),
             name: "Partner".to_owned(),
-            secret_hash: None,
-            redirect_uris: vec!["https://partner.example/cb".to_owned()],
-            post_logout_redirect_uris: vec![],
-            grant_types: vec![GrantType::AuthorizationCode],
-            scopes: vec!["openid".to_owned(), "email".to_owned()],
-            auth_method: TokenEndpointAuthMethod::None,
-            jwks: None,
-            id_token_alg: SigningAlg::Rs256,
             first_party,
             refresh_without_offline_access: first_party,
-            require_pushed_authorization_requests: false,
-            dpop_bound_access_tokens: false,
-            backchannel_logout_uri: None,
-            backchannel_logout_session_required: false,
-            lifetimes: TokenLifetimes::default(),
-            created_at: DateTime::UNIX_EPOCH,
-            updated_at: DateTime::UNIX_EPOCH,
+            ..test_client("partner", "https://partner.example/cb")
         }
     }
 
