@@ -4,9 +4,13 @@
 //! Runs: the password policy check, argon2id at production parameters (hash, verify,
 //! the unknown-account dummy), the store on SQLite (and PostgreSQL when
 //! GATEHOUSE_TEST_POSTGRES_URL is set), the mail outbox (queueing sealed mails,
-//! draining them through the log and file transports) on the same backends, and the
-//! release server under load from `wrk` (see `server.rs`).
+//! draining them through the log and file transports) on the same backends, the
+//! release server: one MFA login flow at a time, each step timed (see `flow.rs`), and
+//! under load from `wrk` and 200 concurrent logins (see `server.rs`), on SQLite and,
+//! when GATEHOUSE_BENCH_POSTGRES_URL is set, on a database the bench makes beside the
+//! one it names.
 
+mod flow;
 mod server;
 
 use gatehouse_core::password::HashingParams;
@@ -216,7 +220,38 @@ fn main() {
         }
         None => println!("PostgreSQL store: skipped (set GATEHOUSE_TEST_POSTGRES_URL)"),
     }
+    let postgres = server::bench_postgres();
+    if postgres.is_none() {
+        println!("PostgreSQL server benches: skipped (set GATEHOUSE_BENCH_POSTGRES_URL)");
+    }
+    let backends: Vec<Option<String>> = std::iter::once(None).chain(postgres.map(Some)).collect();
+    let Some(bin) = server::release_binary() else {
+        return;
+    };
+    if wanted("flow") {
+        // Low-cost hashing shows what the rest of a login costs; production, the sum.
+        let low_cost = HashingParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        for hashing in [low_cost, HashingParams::default()] {
+            for postgres in &backends {
+                let setup = server::Setup {
+                    postgres: postgres.clone(),
+                    hashing: hashing.clone(),
+                };
+                flow::bench_flow(&bin, &setup);
+            }
+        }
+    }
     if wanted("server") {
-        server::bench_server();
+        for postgres in &backends {
+            let setup = server::Setup {
+                postgres: postgres.clone(),
+                hashing: HashingParams::default(),
+            };
+            server::bench_server(&bin, &setup);
+        }
     }
 }

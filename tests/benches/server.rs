@@ -15,10 +15,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const PASSWORD: &str = "Correct-Horse#42";
-const VERIFIER: &str = "dBjftJeZ4CVP-mJ0AarWhfKCbU0FoNtgqX4fvyFK29w";
+pub(crate) const PASSWORD: &str = "Correct-Horse#42";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mJ0AarWhfKCbU0FoNtgqX4fvyFK29w";
 const CHALLENGE: &str = "sudwJ2WjmNyx0v9qmeo7WlWTUyMYPS2aFMkHWKXwQOQ";
-const REDIRECT: &str = "https://rp.example.com/cb";
+pub(crate) const REDIRECT: &str = "https://rp.example.com/cb";
 /// Logins in flight at once.
 const CONCURRENT_LOGINS: usize = 200;
 /// Accounts made for the logins (each login takes one not used before).
@@ -28,20 +28,69 @@ const LOGIN_WARMUP: Duration = Duration::from_secs(2);
 /// …and counted over this long.
 const LOGIN_WINDOW: Duration = Duration::from_secs(5);
 
-struct Server {
+pub(crate) struct Server {
     child: Child,
     /// `127.0.0.1:<port>`
-    host: String,
+    pub(crate) host: String,
     base: String,
-    dir: tempfile::TempDir,
+    pub(crate) dir: tempfile::TempDir,
     env: Vec<(String, String)>,
     bin: PathBuf,
+    database_url: String,
+    /// The PostgreSQL database made for this server (dropped with it): the admin URL
+    /// and the database's name.
+    postgres: Option<(String, String)>,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some((admin, name)) = &self.postgres {
+            drop_postgres(admin, name);
+        }
+    }
+}
+
+/// Where a bench server keeps its data, and how it hashes passwords.
+pub(crate) struct Setup {
+    /// A PostgreSQL URL: the bench makes a database of its own beside it (and drops it
+    /// afterwards); `None`: SQLite in the server's folder.
+    pub(crate) postgres: Option<String>,
+    pub(crate) hashing: HashingParams,
+}
+
+impl Setup {
+    pub(crate) fn backend(&self) -> &'static str {
+        if self.postgres.is_some() {
+            "PostgreSQL"
+        } else {
+            "SQLite"
+        }
+    }
+}
+
+/// The bench's own PostgreSQL database, `gatehouse_bench`, beside the one `admin` names,
+/// made afresh (a stale one from an interrupted run is dropped); returns its URL.
+fn fresh_postgres(admin: &str, name: &str) -> String {
+    use diesel::{Connection, RunQueryDsl};
+    let mut conn = diesel::PgConnection::establish(admin).expect("PostgreSQL");
+    diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .expect("drop database");
+    diesel::sql_query(format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .expect("create database");
+    let mut url = url::Url::parse(admin).expect("PostgreSQL URL");
+    url.set_path(&format!("/{name}"));
+    url.to_string()
+}
+
+fn drop_postgres(admin: &str, name: &str) {
+    use diesel::{Connection, RunQueryDsl};
+    if let Ok(mut conn) = diesel::PgConnection::establish(admin) {
+        let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .execute(&mut conn);
     }
 }
 
@@ -49,6 +98,7 @@ impl Server {
     fn gatehouse(&self, args: &[&str]) -> Value {
         let output = Command::new(&self.bin)
             .args(args)
+            .env_remove(BENCH_POSTGRES)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(self.dir.path())
             .output()
@@ -79,12 +129,42 @@ impl Server {
         cpu_time_by_thread(&format!("/proc/{}/task", self.child.id()))
     }
 
+    /// The first-party confidential client `portal` (code flow to `REDIRECT`); returns
+    /// its secret.
+    pub(crate) fn add_portal(&self) -> String {
+        let portal = self.gatehouse(&[
+            "clients",
+            "add",
+            "--id",
+            "portal",
+            "--name",
+            "Bench portal",
+            "--redirect-uri",
+            REDIRECT,
+            // No consent step: the logins measured are the provider's own.
+            "--first-party",
+        ]);
+        portal["client_secret"].as_str().expect("secret").to_owned()
+    }
+
+    /// Active accounts `user0@example.com`… with the password hash `hash`: each its own
+    /// salt would cost a hash each here, and one hash is as slow to verify.
+    pub(crate) fn add_accounts(&self, n: usize, hash: &str) {
+        let store = self.store();
+        for i in 0..n {
+            let mut account = Account::new(
+                Subject::generate(),
+                Some(Email::parse(&format!("user{i}@example.com")).expect("email")),
+                AccountStatus::Active,
+                chrono::Utc::now(),
+            );
+            account.password_hash = Some(hash.to_owned());
+            store.insert_account(&account).expect("account");
+        }
+    }
+
     fn store(&self) -> Store {
-        let url = DatabaseUrl::parse(&format!(
-            "sqlite://{}",
-            self.dir.path().join("gatehouse.db").display()
-        ))
-        .expect("url");
+        let url = DatabaseUrl::parse(&self.database_url).expect("url");
         Store::open(&url, &PoolOptions::default()).expect("store")
     }
 }
@@ -179,14 +259,49 @@ fn free_port() -> u16 {
         .expect("free port")
 }
 
-fn start(bin: &Path) -> Server {
+/// The PostgreSQL server the benches use besides SQLite, when set (the server would
+/// refuse it as an unknown `GATEHOUSE_*` variable: it is not passed on).
+pub(crate) const BENCH_POSTGRES: &str = "GATEHOUSE_BENCH_POSTGRES_URL";
+
+pub(crate) fn bench_postgres() -> Option<String> {
+    std::env::var(BENCH_POSTGRES).ok().filter(|u| !u.is_empty())
+}
+
+/// The release binary, when built.
+pub(crate) fn release_binary() -> Option<PathBuf> {
+    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/gatehouse");
+    if bin.exists() {
+        Some(bin)
+    } else {
+        println!(
+            "server benches: skipped ({} not built; `make bench` builds it)",
+            bin.display()
+        );
+        None
+    }
+}
+
+pub(crate) fn start(bin: &Path, setup: &Setup) -> Server {
     let dir = tempfile::tempdir().expect("dir");
     let port = free_port();
+    let postgres = setup
+        .postgres
+        .as_ref()
+        .map(|admin| (admin.clone(), "gatehouse_bench".to_owned()));
+    let database_url = match &postgres {
+        Some((admin, name)) => fresh_postgres(admin, name),
+        None => format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
+    };
     let env: Vec<(String, String)> = [
         ("GATEHOUSE_BIND", format!("127.0.0.1:{port}")),
+        ("GATEHOUSE_DATABASE_URL", database_url.clone()),
         (
-            "GATEHOUSE_DATABASE_URL",
-            format!("sqlite://{}", dir.path().join("gatehouse.db").display()),
+            "GATEHOUSE_PASSWORD_HASHING_MEMORY_KIB",
+            setup.hashing.memory_kib.to_string(),
+        ),
+        (
+            "GATEHOUSE_PASSWORD_HASHING_ITERATIONS",
+            setup.hashing.iterations.to_string(),
         ),
         (
             "GATEHOUSE_SECRETS_KEY",
@@ -207,6 +322,7 @@ fn start(bin: &Path) -> Server {
     .collect();
     let child = Command::new(bin)
         .arg("serve")
+        .env_remove(BENCH_POSTGRES)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir(dir.path())
         .stdout(Stdio::null())
@@ -221,6 +337,8 @@ fn start(bin: &Path) -> Server {
         dir,
         env,
         bin: bin.to_owned(),
+        database_url,
+        postgres,
     };
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
@@ -272,7 +390,7 @@ fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
     path
 }
 
-fn basic(id: &str, secret: &str) -> String {
+pub(crate) fn basic(id: &str, secret: &str) -> String {
     use base64::Engine;
     format!(
         "Basic {}",
@@ -307,13 +425,13 @@ fn standalone_argon2_per_second() -> f64 {
 /// scanner reads each new `.eml` once, and the logins wait on the counter instead of
 /// polling, so the load generator takes as little of the two cores as it can.
 #[derive(Clone)]
-struct Mailbox {
+pub(crate) struct Mailbox {
     codes: std::sync::Arc<std::sync::Mutex<std::collections::HashMap<String, String>>>,
     arrived: tokio::sync::watch::Sender<u64>,
 }
 
 impl Mailbox {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             codes: std::sync::Arc::default(),
             arrived: tokio::sync::watch::channel(0).0,
@@ -331,7 +449,12 @@ impl Mailbox {
 
 /// Reads each mail the file transport finished (it writes `.<id>.eml.partial` and
 /// renames it to `<id>.eml`) and deletes it, so every scan reads only new mail.
-async fn scan_mail(dir: PathBuf, mailbox: Mailbox, stop: tokio::sync::watch::Receiver<bool>) {
+pub(crate) async fn scan_mail(
+    dir: PathBuf,
+    mailbox: Mailbox,
+    stop: tokio::sync::watch::Receiver<bool>,
+    every: Duration,
+) {
     while !*stop.borrow() {
         let mut found = 0;
         let finished = std::fs::read_dir(&dir)
@@ -361,9 +484,7 @@ async fn scan_mail(dir: PathBuf, mailbox: Mailbox, stop: tokio::sync::watch::Rec
         if found > 0 {
             mailbox.arrived.send_modify(|n| *n += found);
         }
-        // Logins wait seconds for their hash: a 40 ms scan delays none of them much,
-        // and scanning less often keeps the load generator off the server's cores.
-        tokio::time::sleep(Duration::from_millis(40)).await;
+        tokio::time::sleep(every).await;
     }
 }
 
@@ -388,7 +509,7 @@ type Connection = hyper::client::conn::http1::SendRequest<http_body_util::Full<h
 /// A browser for one login, as lean as the load generator can make it (it shares the
 /// two cores with the server): one keep-alive HTTP/1.1 connection, opened for the
 /// login as a browser opens one, and its cookies kept by hand.
-struct Browser {
+pub(crate) struct Browser {
     connection: Connection,
     host: String,
     /// `name=value` of each cookie the server set.
@@ -396,7 +517,7 @@ struct Browser {
 }
 
 impl Browser {
-    async fn open(host: &str) -> Option<Self> {
+    pub(crate) async fn open(host: &str) -> Option<Self> {
         Some(Self {
             connection: Self::connect(host).await?,
             host: host.to_owned(),
@@ -418,11 +539,28 @@ impl Browser {
 
     /// Sends a request (a JSON body when there is one) and returns the status, the
     /// `Location` header and the body, keeping what `Set-Cookie` says.
-    async fn send(
+    pub(crate) async fn send(
         &mut self,
         method: &str,
         path: &str,
         json: Option<&Value>,
+    ) -> Option<(u16, Option<String>, hyper::body::Bytes)> {
+        let body = match json {
+            Some(json) => Some(("application/json", serde_json::to_vec(json).ok()?)),
+            None => None,
+        };
+        self.send_raw(method, path, body, None).await
+    }
+
+    /// Sends a request with a body of any type (`(content type, bytes)`) and an
+    /// `Authorization` header when given: the client's own requests (`/token`,
+    /// `/userinfo`) go through it.
+    pub(crate) async fn send_raw(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<(&str, Vec<u8>)>,
+        authorization: Option<&str>,
     ) -> Option<(u16, Option<String>, hyper::body::Bytes)> {
         use http_body_util::BodyExt;
         let mut request = hyper::Request::builder()
@@ -432,10 +570,13 @@ impl Browser {
         if !self.cookies.is_empty() {
             request = request.header("cookie", self.cookies.join("; "));
         }
-        let body = match json {
-            Some(json) => {
-                request = request.header("content-type", "application/json");
-                serde_json::to_vec(json).ok()?
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        let body = match body {
+            Some((content_type, bytes)) => {
+                request = request.header("content-type", content_type);
+                bytes
             }
             None => vec![],
         };
@@ -466,8 +607,23 @@ impl Browser {
     }
 }
 
+/// Told as each step of a login is done (the flow bench times them).
+pub(crate) trait LoginSteps {
+    async fn done(&mut self, step: &'static str);
+}
+
+/// Untimed.
+impl LoginSteps for () {
+    async fn done(&mut self, _: &'static str) {}
+}
+
 /// One whole login as browser + login UI; returns the authorization code.
-async fn login(host: &str, mailbox: &Mailbox, email: &str) -> Option<String> {
+pub(crate) async fn login(
+    host: &str,
+    mailbox: &Mailbox,
+    email: &str,
+    steps: &mut impl LoginSteps,
+) -> Option<String> {
     let mut browser = Browser::open(host).await?;
     let query = format!(
         "response_type=code&client_id=portal&redirect_uri={}&scope=openid&code_challenge={CHALLENGE}&code_challenge_method=S256",
@@ -477,6 +633,7 @@ async fn login(host: &str, mailbox: &Mailbox, email: &str) -> Option<String> {
         .send("GET", &format!("/authorize?{query}"), None)
         .await?;
     let challenge = location?.split("login_challenge=").nth(1)?.to_owned();
+    steps.done("authorize").await;
     let api = format!("/api/v1/login/{challenge}");
     let credentials = serde_json::json!({"identifier": email, "password": PASSWORD});
     let (status, _, _) = browser
@@ -485,6 +642,7 @@ async fn login(host: &str, mailbox: &Mailbox, email: &str) -> Option<String> {
     if status != 200 {
         return None;
     }
+    steps.done("password").await;
     browser
         .send(
             "POST",
@@ -492,7 +650,9 @@ async fn login(host: &str, mailbox: &Mailbox, email: &str) -> Option<String> {
             Some(&serde_json::json!({})),
         )
         .await?;
+    steps.done("challenge").await;
     let code = mailed_code(mailbox, email).await?;
+    steps.done("mail").await;
     let (_, _, body) = browser
         .send(
             "POST",
@@ -503,6 +663,7 @@ async fn login(host: &str, mailbox: &Mailbox, email: &str) -> Option<String> {
     let done: Value = serde_json::from_slice(&body).ok()?;
     let redirect = done["redirect_to"].as_str()?;
     let code = redirect.split("code=").nth(1)?.split('&').next()?;
+    steps.done("verify").await;
     Some(code.to_owned())
 }
 
@@ -525,7 +686,14 @@ struct SteadyLogins {
 async fn steady_logins(server: &Server, outbox: PathBuf) -> SteadyLogins {
     let mailbox = Mailbox::new();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let scanner = tokio::spawn(scan_mail(outbox, mailbox.clone(), stopped));
+    // Logins wait seconds for their hash: a 40 ms scan delays none of them much, and
+    // scanning less often keeps the load generator off the server's cores.
+    let scanner = tokio::spawn(scan_mail(
+        outbox,
+        mailbox.clone(),
+        stopped,
+        Duration::from_millis(40),
+    ));
     let next_account = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let started = tokio::time::Instant::now();
     let (window_start, window_end) = (
@@ -543,7 +711,7 @@ async fn steady_logins(server: &Server, outbox: PathBuf) -> SteadyLogins {
                 if n >= ACCOUNTS {
                     break;
                 }
-                let code = login(&host, &mailbox, &format!("user{n}@example.com")).await;
+                let code = login(&host, &mailbox, &format!("user{n}@example.com"), &mut ()).await;
                 finished.push((tokio::time::Instant::now(), code));
             }
             finished
@@ -593,20 +761,13 @@ async fn steady_logins(server: &Server, outbox: PathBuf) -> SteadyLogins {
     report
 }
 
-pub fn bench_server() {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/gatehouse");
-    if !bin.exists() {
-        println!(
-            "server bench: skipped ({} not built; `make bench` builds it)",
-            bin.display()
-        );
-        return;
-    }
+pub fn bench_server(bin: &Path, setup: &Setup) {
     if Command::new("wrk").arg("--version").output().is_err() {
         println!("server bench: skipped (wrk is not installed; `make bench` installs it)");
         return;
     }
-    let server = start(&bin);
+    println!("server bench on {}:", setup.backend());
+    let server = start(bin, setup);
     let base = server.base.clone();
     let machine = server.gatehouse(&[
         "clients",
@@ -624,33 +785,11 @@ pub fn bench_server() {
         .as_str()
         .expect("secret")
         .to_owned();
-    let portal = server.gatehouse(&[
-        "clients",
-        "add",
-        "--id",
-        "portal",
-        "--name",
-        "Bench portal",
-        "--redirect-uri",
-        REDIRECT,
-    ]);
-    let portal_secret = portal["client_secret"].as_str().expect("secret").to_owned();
+    let portal_secret = server.add_portal();
 
     // Accounts with production-cost password hashes, made before the clock starts.
-    let hasher = PasswordHasher::new(&HashingParams::default()).expect("hasher");
-    let hash = hasher.hash(PASSWORD).expect("hash");
-    let store = server.store();
-    for i in 0..ACCOUNTS {
-        let mut account = Account::new(
-            Subject::generate(),
-            Some(Email::parse(&format!("user{i}@example.com")).expect("email")),
-            AccountStatus::Active,
-            chrono::Utc::now(),
-        );
-        // Each account its own salt would cost 200 hashes here; one hash is as slow to verify.
-        account.password_hash = Some(hash.clone());
-        store.insert_account(&account).expect("account");
-    }
+    let hasher = PasswordHasher::new(&setup.hashing).expect("hasher");
+    server.add_accounts(ACCOUNTS, &hasher.hash(PASSWORD).expect("hash"));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)

@@ -401,6 +401,17 @@ async fn metrics_move_with_a_login() {
     assert_eq!(series(&after, "gatehouse_mail_outbox_pending"), Some(0.0));
     let checkouts_before = series(&before, "gatehouse_db_pool_checkouts_total").unwrap_or(0.0);
     assert!(series(&after, "gatehouse_db_pool_checkouts_total").unwrap_or(0.0) > checkouts_before);
+    // A login writes in several transactions, each a BEGIN, its statements and a COMMIT.
+    let counted = |text: &str, name: &str| series(text, name).unwrap_or(0.0);
+    let commits = counted(&after, "gatehouse_db_commits_total")
+        - counted(&before, "gatehouse_db_commits_total");
+    let statements = counted(&after, "gatehouse_db_statements_total")
+        - counted(&before, "gatehouse_db_statements_total");
+    assert!(commits >= 3.0, "{commits} commits in {after}");
+    assert!(
+        statements >= 3.0 * commits,
+        "{statements} statements, {commits} commits"
+    );
 }
 
 /// With `metrics.bind`, `/metrics` is served there only, not on the public listener.

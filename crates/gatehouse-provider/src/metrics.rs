@@ -67,6 +67,8 @@ pub struct Metrics {
     pool_idle: Gauge,
     pool_waits: Counter,
     pool_wait_seconds: Counter<f64, AtomicU64>,
+    db_statements: Counter,
+    db_commits: Counter,
 }
 
 fn histogram_of_seconds() -> Histogram {
@@ -177,6 +179,18 @@ impl Metrics {
             "Time spent waiting for a pooled connection",
             pool_wait_seconds.clone(),
         );
+        let db_statements = Counter::default();
+        registry.register(
+            "db_statements",
+            "SQL statements run (BEGIN and COMMIT included)",
+            db_statements.clone(),
+        );
+        let db_commits = Counter::default();
+        registry.register(
+            "db_commits",
+            "Database transactions committed",
+            db_commits.clone(),
+        );
         Self {
             registry,
             http_requests,
@@ -195,6 +209,8 @@ impl Metrics {
             pool_idle,
             pool_waits,
             pool_wait_seconds,
+            db_statements,
+            db_commits,
         }
     }
 
@@ -247,6 +263,10 @@ impl Metrics {
         // Counters only move forward: add what accrued since the last scrape.
         self.pool_waits
             .inc_by(checkouts.saturating_sub(self.pool_waits.get()));
+        self.db_statements
+            .inc_by(pool.statements.saturating_sub(self.db_statements.get()));
+        self.db_commits
+            .inc_by(pool.commits.saturating_sub(self.db_commits.get()));
         let seen = self.pool_wait_seconds.get();
         if waited > seen {
             self.pool_wait_seconds.inc_by(waited - seen);

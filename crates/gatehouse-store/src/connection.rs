@@ -74,6 +74,35 @@ impl Health {
 pub(crate) struct Manager {
     url: DatabaseUrl,
     health: Arc<Health>,
+    work: Arc<Work>,
+}
+
+/// Statements and commits run on a store's connections, for `/metrics`: two relaxed
+/// atomic adds per statement, nothing beside a round trip to the database.
+#[derive(Debug, Default)]
+struct Work {
+    statements: AtomicU64,
+    commits: AtomicU64,
+}
+
+/// Counts what one connection runs into the store's [`Work`].
+struct Counting(Arc<Work>);
+
+impl diesel::connection::Instrumentation for Counting {
+    fn on_connection_event(&mut self, event: diesel::connection::InstrumentationEvent<'_>) {
+        use diesel::connection::InstrumentationEvent;
+        match event {
+            // `BEGIN` and `COMMIT` are statements too.
+            InstrumentationEvent::StartQuery { .. } => {
+                self.0.statements.fetch_add(1, Ordering::Relaxed);
+            }
+            // The outermost transaction only: a deeper one releases a savepoint.
+            InstrumentationEvent::CommitTransaction { depth, .. } if depth.get() == 1 => {
+                self.0.commits.fetch_add(1, Ordering::Relaxed);
+            }
+            _ => {}
+        }
+    }
 }
 
 /// `url` with libpq's `connect_timeout` set, unless it sets one.
@@ -89,13 +118,16 @@ impl Manager {
     fn open(&self) -> Result<DbConnection, ConnectionError> {
         match &self.url {
             DatabaseUrl::Postgres(url) => {
-                PgConnection::establish(&with_connect_timeout(url)).map(DbConnection::Postgresql)
+                let mut conn = PgConnection::establish(&with_connect_timeout(url))?;
+                conn.set_instrumentation(Counting(self.work.clone()));
+                Ok(DbConnection::Postgresql(conn))
             }
             DatabaseUrl::Sqlite(path) => {
                 let path = path.to_string_lossy();
                 let mut conn = SqliteConnection::establish(&path)?;
                 conn.batch_execute(SQLITE_PRAGMAS)
                     .map_err(ConnectionError::CouldntSetupConfiguration)?;
+                conn.set_instrumentation(Counting(self.work.clone()));
                 Ok(DbConnection::Sqlite(conn))
             }
         }
@@ -140,6 +172,10 @@ pub struct PoolStats {
     pub checkouts: u64,
     /// Time those checkouts waited, in all.
     pub waited: Duration,
+    /// Statements run since the pool opened (`BEGIN` and `COMMIT` included).
+    pub statements: u64,
+    /// Transactions committed since the pool opened.
+    pub commits: u64,
 }
 
 /// Pool sizing and waiting.
@@ -176,6 +212,8 @@ pub struct Pooled {
     health: Arc<Health>,
     /// Checkouts and the time they waited, for `/metrics`.
     waits: Arc<Waits>,
+    /// Statements and commits, for `/metrics`.
+    work: Arc<Work>,
     backend: Backend,
     /// SQLite's turn to write (see `Store::transaction`).
     pub(crate) sqlite_writer: Arc<Mutex<()>>,
@@ -206,9 +244,11 @@ impl Store {
             std::fs::create_dir_all(dir).map_err(|e| connect_error(e.to_string()))?;
         }
         let health = Arc::new(Health::default());
+        let work = Arc::new(Work::default());
         let manager = Manager {
             url: url.clone(),
             health: health.clone(),
+            work: work.clone(),
         };
         // One direct attempt first: r2d2 would only report "timed out" after retrying.
         manager
@@ -226,6 +266,7 @@ impl Store {
             pool,
             health,
             waits: Arc::default(),
+            work,
             backend: url.backend(),
             sqlite_writer: Arc::default(),
             clones: Arc::default(),
@@ -289,6 +330,8 @@ impl Store {
             idle: state.idle_connections,
             checkouts: self.0.waits.checkouts.load(Ordering::Relaxed),
             waited: Duration::from_micros(self.0.waits.micros.load(Ordering::Relaxed)),
+            statements: self.0.work.statements.load(Ordering::Relaxed),
+            commits: self.0.work.commits.load(Ordering::Relaxed),
         }
     }
 
