@@ -616,9 +616,10 @@ pub struct MailConfig {
     pub poll_interval_seconds: u32,
     /// Mails claimed (leased) per round.
     pub batch_size: u32,
-    /// Rounds start at most this often (milliseconds): mail queued while mail is
-    /// flowing waits up to this long and goes out with the mail queued beside it, one
-    /// lease for many instead of a round per mail. Mail queued when idle goes at once.
+    /// After a round that found several mails, the next starts at most this long
+    /// (milliseconds) after it began: mail queued faster than rounds run waits up to
+    /// this long and goes out with the mail queued beside it, one lease for many
+    /// instead of a round per mail. After a round of one mail or none, mail goes at once.
     pub linger_ms: u32,
     /// The first retry waits this long; each further one twice as long ...
     pub retry_base_seconds: u32,

@@ -350,7 +350,7 @@ impl Worker {
     fn run(&self, runtime: &tokio::runtime::Runtime, stopped: &mpsc::Receiver<()>) {
         tracing::info!(owner = %self.owner, transport = ?self.transport, "mail worker started");
         let mut next_purge = self.clock.now();
-        // When the last round that found mail began.
+        // When the last round that found several mails began.
         let mut last_busy_round: Option<Instant> = None;
         loop {
             let round_started = Instant::now();
@@ -364,7 +364,10 @@ impl Worker {
             }
             loop {
                 let round = runtime.block_on(self.drain_once());
-                if round.as_ref().is_ok_and(|r| r.claimed > 0) {
+                // Several mails in one round: mail is queued faster than rounds run, so
+                // gathering it is cheaper than a round per mail. A lone mail is no
+                // stream, and the next one (a login waits for it) goes at once.
+                if round.as_ref().is_ok_and(|r| r.claimed > 1) {
                     last_busy_round = Some(round_started);
                 }
                 match round {
@@ -384,7 +387,7 @@ impl Worker {
             }
             self.wake.wait(self.poll_interval);
             // Mail queued one by one under load then goes out in batches (a lease and a
-            // claim per round, not per mail); after an idle spell the wait is over.
+            // claim per round, not per mail); after a quiet round the wait is over.
             let linger = last_busy_round.map_or(Duration::ZERO, |began| {
                 self.linger.saturating_sub(began.elapsed())
             });
