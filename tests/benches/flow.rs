@@ -166,8 +166,9 @@ fn median(mut values: Vec<u64>) -> u64 {
     values.get(values.len() / 2).copied().unwrap_or(0)
 }
 
-/// Runs `WARMUP + FLOWS` flows on a server set up as `setup` and prints the table.
-pub fn bench_flow(bin: &Path, setup: &Setup) {
+/// Runs `WARMUP + FLOWS` flows on a server set up as `setup`, prints the table and
+/// returns the whole flow's p50.
+pub fn bench_flow(bin: &Path, setup: &Setup) -> Duration {
     let server = crate::server::start(bin, setup);
     let portal = server.add_portal();
     let authorization = basic("portal", portal.as_str());
@@ -187,7 +188,54 @@ pub fn bench_flow(bin: &Path, setup: &Setup) {
         setup.hashing.memory_kib,
         setup.hashing.iterations
     );
-    report(&label, &steps);
+    let p50 = report(&label, &steps);
+    if let Some(url) = setup
+        .postgres
+        .as_ref()
+        .map(|_| server.database_url.as_str())
+    {
+        postgres_floor(url, &steps);
+    }
+    p50
+}
+
+/// What the flow's statements and commits cost on this PostgreSQL at the least: a
+/// round trip each (`SELECT 1`), and each commit the wait for its WAL flush besides (an
+/// `INSERT` committed on its own, less a round trip). In-process SQLite pays neither.
+fn postgres_floor(url: &str, flows: &[Vec<Measured>]) {
+    use diesel::connection::{Connection, SimpleConnection};
+    let mut conn = diesel::PgConnection::establish(url).expect("PostgreSQL");
+    conn.batch_execute("CREATE TABLE IF NOT EXISTS bench_commits (n integer)")
+        .expect("table");
+    let mut median_of = |sql: &str| {
+        let times = (0..500)
+            .map(|_| {
+                let started = Instant::now();
+                conn.batch_execute(sql).expect("statement");
+                started.elapsed()
+            })
+            .collect::<Vec<_>>();
+        Duration::from_nanos(median(times.iter().map(|t| t.as_nanos() as u64).collect()))
+    };
+    let round_trip = median_of("SELECT 1");
+    let commit = median_of("INSERT INTO bench_commits VALUES (1)");
+    let statements = median(
+        flows
+            .iter()
+            .map(|f| f.iter().map(|s| s.statements).sum())
+            .collect(),
+    );
+    let commits = median(
+        flows
+            .iter()
+            .map(|f| f.iter().map(|s| s.commits).sum())
+            .collect(),
+    );
+    let floor = round_trip * statements as u32 + commit.saturating_sub(round_trip) * commits as u32;
+    println!(
+        "  PostgreSQL here: a round trip {round_trip:.0?}, a committed insert {commit:.0?}; the \
+         flow's {statements} statements and {commits} commits cost at least {floor:.2?}"
+    );
 }
 
 async fn flows(server: &Server, authorization: &str) -> Vec<Vec<Measured>> {
@@ -230,7 +278,7 @@ async fn flows(server: &Server, authorization: &str) -> Vec<Vec<Measured>> {
     measured
 }
 
-fn report(label: &str, flows: &[Vec<Measured>]) {
+fn report(label: &str, flows: &[Vec<Measured>]) -> Duration {
     let total: Duration = flows.iter().flat_map(|f| f.iter().map(|s| s.took)).sum();
     let mut whole: Vec<Duration> = flows
         .iter()
@@ -260,4 +308,5 @@ fn report(label: &str, flows: &[Vec<Measured>]) {
             median(of_step.iter().map(|s| s.commits).collect()),
         );
     }
+    percentile(&whole, 50)
 }

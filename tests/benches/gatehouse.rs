@@ -24,7 +24,7 @@ use gatehouse_provider::mail::{Outbox, Worker};
 use gatehouse_store::{DatabaseUrl, PoolOptions, Store};
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 fn per_op(label: &str, iterations: u32, mut op: impl FnMut(u32)) {
     let started = Instant::now();
@@ -236,12 +236,22 @@ fn main() {
             parallelism: 1,
         };
         for hashing in [low_cost, HashingParams::default()] {
-            for postgres in &backends {
-                let setup = server::Setup {
-                    postgres: postgres.clone(),
-                    hashing: hashing.clone(),
-                };
-                flow::bench_flow(&bin, &setup);
+            let p50s: Vec<Duration> = backends
+                .iter()
+                .map(|postgres| {
+                    let setup = server::Setup {
+                        postgres: postgres.clone(),
+                        hashing: hashing.clone(),
+                    };
+                    flow::bench_flow(&bin, &setup)
+                })
+                .collect();
+            if let [sqlite, postgres] = p50s[..] {
+                println!(
+                    "flow p50, argon2 m={} KiB: PostgreSQL {:.2}× SQLite's",
+                    hashing.memory_kib,
+                    postgres.as_secs_f64() / sqlite.as_secs_f64().max(f64::MIN_POSITIVE)
+                );
             }
         }
     }

@@ -5,10 +5,11 @@
 //! window of steady load, beside the standalone argon2 rate measured in the same run;
 //! and the server's peak resident memory.
 
+use gatehouse_core::SigningAlg;
 use gatehouse_core::password::HashingParams;
 use gatehouse_core::ports::AccountRepository;
 use gatehouse_core::{Account, AccountStatus, Email, PasswordHasher, Subject};
-use gatehouse_provider::crypto::MasterKey;
+use gatehouse_provider::crypto::{MasterKey, SigningKey};
 use gatehouse_store::{DatabaseUrl, PoolOptions, Store};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ pub(crate) struct Server {
     pub(crate) dir: tempfile::TempDir,
     env: Vec<(String, String)>,
     bin: PathBuf,
-    database_url: String,
+    pub(crate) database_url: String,
     /// The PostgreSQL database made for this server (dropped with it): the admin URL
     /// and the database's name.
     postgres: Option<(String, String)>,
@@ -99,6 +100,7 @@ impl Server {
         let output = Command::new(&self.bin)
             .args(args)
             .env_remove(BENCH_POSTGRES)
+            .env_remove(BENCH_BIN)
             .envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
             .current_dir(self.dir.path())
             .output()
@@ -121,6 +123,22 @@ impl Server {
                     .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
             })
             .unwrap_or(0)
+    }
+
+    /// The server's resident memory now, in KiB: anonymous (its heap, stacks and
+    /// argon2's working memory) and file-backed (the pages of the binary and libraries
+    /// it has touched, which the kernel can drop and read again).
+    fn rss_kib(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("RssAnon:"), field("RssFile:"))
     }
 
     /// CPU time the server's threads have used so far, by thread name (argon2
@@ -267,9 +285,18 @@ pub(crate) fn bench_postgres() -> Option<String> {
     std::env::var(BENCH_POSTGRES).ok().filter(|u| !u.is_empty())
 }
 
-/// The release binary, when built.
+/// Another build of the server to bench instead of this tree's (an older commit's, to
+/// set before and after side by side); not passed on to the server either.
+const BENCH_BIN: &str = "GATEHOUSE_BENCH_BIN";
+
+/// The release binary, when built (or the one `GATEHOUSE_BENCH_BIN` names).
 pub(crate) fn release_binary() -> Option<PathBuf> {
-    let bin = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/gatehouse");
+    let bin = std::env::var_os(BENCH_BIN)
+        .filter(|b| !b.is_empty())
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../target/release/gatehouse")
+        });
     if bin.exists() {
         Some(bin)
     } else {
@@ -329,6 +356,7 @@ pub(crate) fn start(bin: &Path, setup: &Setup) -> Server {
     let child = Command::new(bin)
         .arg("serve")
         .env_remove(BENCH_POSTGRES)
+        .env_remove(BENCH_BIN)
         .envs(env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .current_dir(dir.path())
         .stdout(Stdio::null())
@@ -356,14 +384,15 @@ pub(crate) fn start(bin: &Path, setup: &Setup) -> Server {
     panic!("the server did not start");
 }
 
-/// Requests/s and p99 from wrk's report, 16 connections on two threads.
-fn wrk(label: &str, url: &str, script: Option<&Path>) {
-    wrk_on_threads(label, url, script, 2);
+/// Requests/s and p99 from wrk's report, 16 connections on two threads; the rate is
+/// returned for figures set beside it.
+fn wrk(label: &str, url: &str, script: Option<&Path>) -> Option<f64> {
+    wrk_on_threads(label, url, script, 2)
 }
 
 /// The same on `threads` wrk threads (a script that keeps one token chain per
 /// connection needs a thread per connection).
-fn wrk_on_threads(label: &str, url: &str, script: Option<&Path>, threads: u32) {
+fn wrk_on_threads(label: &str, url: &str, script: Option<&Path>, threads: u32) -> Option<f64> {
     let mut cmd = Command::new("wrk");
     cmd.arg(format!("-t{threads}"))
         .args(["-c16", "-d8s", "--latency"]);
@@ -388,6 +417,7 @@ fn wrk_on_threads(label: &str, url: &str, script: Option<&Path>, threads: u32) {
         .map(str::trim)
         .unwrap_or("0");
     println!("wrk c=16 {label:<28} {rate:>10} req/s   p99 {p99:>9}   non-2xx {non_2xx}");
+    rate.parse().ok()
 }
 
 fn script(dir: &Path, name: &str, body: &str) -> PathBuf {
@@ -406,6 +436,31 @@ pub(crate) fn basic(id: &str, secret: &str) -> String {
 
 fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// ES256 signatures per second over an access token's signing input, one thread per
+/// core: what `client_credentials` could reach if signing were all it did.
+fn standalone_es256_per_second() -> f64 {
+    let (key, _) = SigningKey::generate(SigningAlg::Es256).expect("key");
+    let input = [b'x'; 400];
+    let run_for = Duration::from_secs(3);
+    let started = Instant::now();
+    let signed: u64 = std::thread::scope(|scope| {
+        let threads: Vec<_> = (0..cores())
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut n = 0u64;
+                    while started.elapsed() < run_for {
+                        std::hint::black_box(key.sign_bytes(&input).expect("sign"));
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        threads.into_iter().map(|t| t.join().expect("thread")).sum()
+    });
+    signed as f64 / started.elapsed().as_secs_f64()
 }
 
 /// The standalone argon2 rate with one hashing thread per core, as the server runs them.
@@ -804,7 +859,7 @@ pub fn bench_server(bin: &Path, setup: &Setup) {
         .expect("runtime");
     let http = reqwest::Client::new();
     let scripts = tempfile::tempdir().expect("dir");
-    wrk(
+    let discovery = wrk(
         "GET discovery",
         &format!("{base}/.well-known/openid-configuration"),
         None,
@@ -818,10 +873,22 @@ pub fn bench_server(bin: &Path, setup: &Setup) {
             basic("machine", &machine_secret)
         ),
     );
-    wrk(
+    let client_credentials = wrk(
         "POST token client_credentials",
         &format!("{base}/token"),
         Some(&cc),
+    );
+    // Measured beside the server's figure, after it: the same machine, the same minute.
+    // A token costs at least a discovery request (HTTP, wrk's share of the cores) plus
+    // a signature: that sum's rate is the ceiling the server's figure is set against.
+    let signing = standalone_es256_per_second();
+    let percent = |rate: f64| format!("{rate:.0}/s = {:.0}%", 100.0 * rate / signing);
+    println!(
+        "  standalone ES256 on {} threads: {signing:.0} signatures/s; client_credentials {}; \
+         ceiling (a discovery request plus a signature) {}",
+        cores(),
+        client_credentials.map_or("?".to_owned(), percent),
+        discovery.map_or("?".to_owned(), |d| percent(1.0 / (1.0 / d + 1.0 / signing))),
     );
     let access: Value = runtime.block_on(async {
         http.post(format!("{base}/token"))
@@ -861,11 +928,27 @@ pub fn bench_server(bin: &Path, setup: &Setup) {
     // Measured before and after the logins: the machine's speed drifts (other guests on
     // the host), so the mean of the two is what the logins are compared with.
     let standalone_before = standalone_argon2_per_second();
-    let logins = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("runtime")
-        .block_on(steady_logins(&server, outbox));
+    // The peak's parts, sampled while the logins run (the kernel keeps only the
+    // total's peak).
+    let sampling = std::sync::atomic::AtomicBool::new(true);
+    let (logins, (anon_peak, file_peak)) = std::thread::scope(|scope| {
+        let sampler = scope.spawn(|| {
+            let mut peak = (0, 0);
+            while sampling.load(std::sync::atomic::Ordering::Relaxed) {
+                let (anon, file) = server.rss_kib();
+                peak = (peak.0.max(anon), peak.1.max(file));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            peak
+        });
+        let logins = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+            .block_on(steady_logins(&server, outbox));
+        sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+        (logins, sampler.join().expect("sampler"))
+    });
     let standalone_after = standalone_argon2_per_second();
     let standalone = f64::midpoint(standalone_before, standalone_after);
     let window = LOGIN_WINDOW.as_secs_f64();
@@ -903,7 +986,8 @@ pub fn bench_server(bin: &Path, setup: &Setup) {
         per_login(client_all),
     );
     println!(
-        "server peak RSS after the logins: {} KiB",
+        "server peak RSS after the logins: {} KiB (during them at most {anon_peak} KiB \
+         anonymous, {file_peak} KiB file-backed: the pages of the binary and libraries)",
         server.peak_rss_kib()
     );
     let codes = logins.codes;

@@ -9,7 +9,6 @@ use gatehouse_store::{Store, StoreError};
 use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
-use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::background::Background;
@@ -49,6 +48,8 @@ pub enum StartError {
 const JSON_LIMIT: usize = 64 * 1024;
 /// Pieces of after-the-answer work (resends) queued or running at once.
 const BACKGROUND_LIMIT: usize = 64;
+/// Where the OpenAPI document is served (and where `/docs` reads it).
+const OPENAPI_JSON: &str = "/openapi.json";
 
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
@@ -253,8 +254,15 @@ impl Application {
             background: Background::new(BACKGROUND_LIMIT),
             push,
         });
-        let document = openapi::document();
-        let allowed = web::Data::new(AllowedMethods::from_document(&document));
+        let allowed = web::Data::new(AllowedMethods::from_document(openapi::PUBLISHED).map_err(
+            |e| StartError::Spawn {
+                what: "the OpenAPI document",
+                reason: e.to_string(),
+            },
+        )?);
+        // One copy shared by the workers (swagger-ui's own route would keep one per
+        // worker and serialise it on every request).
+        let document = web::Bytes::from_static(openapi::PUBLISHED.as_bytes());
         // Validated with the rest of the configuration.
         let cors_origins = state.config.cors_origins().unwrap_or_default();
         // `/metrics` on the main listener unless `metrics.bind` gives it one of its own.
@@ -279,15 +287,28 @@ impl Application {
         };
         let public_metrics = metrics_server.is_none();
         let mut http = HttpServer::new(move || {
+            let document = document.clone();
             let app = App::new()
-                .into_utoipa_app()
                 .app_data(state.clone())
                 .app_data(allowed.clone())
                 .app_data(json_config())
                 .app_data(query_config())
-                .configure(crate::routes::routes)
-                .into_app()
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
+                .configure(crate::routes::mount)
+                .route(
+                    OPENAPI_JSON,
+                    web::get().to(move || {
+                        let document = document.clone();
+                        async move {
+                            HttpResponse::Ok()
+                                .content_type(actix_web::http::header::ContentType::json())
+                                .body(document)
+                        }
+                    }),
+                )
+                .service(
+                    SwaggerUi::new("/docs/{_:.*}")
+                        .config(utoipa_swagger_ui::Config::from(OPENAPI_JSON)),
+                )
                 .route(
                     "/docs",
                     web::get().to(|| async {

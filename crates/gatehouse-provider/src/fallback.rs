@@ -4,7 +4,8 @@
 use actix_web::dev::ResourceDef;
 use actix_web::http::header::{ALLOW, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
-use utoipa::openapi::OpenApi;
+use serde::de::IgnoredAny;
+use std::collections::BTreeMap;
 
 use crate::problem::{Problem, ProblemCode};
 
@@ -13,28 +14,26 @@ use crate::problem::{Problem, ProblemCode};
 pub struct AllowedMethods(Vec<(ResourceDef, HeaderValue)>);
 
 impl AllowedMethods {
-    pub fn from_document(document: &OpenApi) -> Self {
-        let routes = document
-            .paths
-            .paths
+    /// From an OpenAPI document's JSON: only its paths and their operations are read.
+    pub fn from_document(document: &str) -> Result<Self, serde_json::Error> {
+        #[derive(serde::Deserialize)]
+        struct Paths {
+            paths: BTreeMap<String, BTreeMap<String, IgnoredAny>>,
+        }
+        let Paths { paths } = serde_json::from_str(document)?;
+        let routes = paths
             .iter()
-            .filter_map(|(path, item)| {
-                let methods: Vec<&str> = [
-                    ("GET", item.get.is_some()),
-                    ("PUT", item.put.is_some()),
-                    ("POST", item.post.is_some()),
-                    ("DELETE", item.delete.is_some()),
-                    ("PATCH", item.patch.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(name, present)| present.then_some(name))
-                .collect();
+            .filter_map(|(path, operations)| {
+                let methods: Vec<&str> = ["GET", "PUT", "POST", "DELETE", "PATCH"]
+                    .into_iter()
+                    .filter(|name| operations.contains_key(&name.to_ascii_lowercase()))
+                    .collect();
                 // OpenAPI path templates ({id}) are actix's pattern syntax too.
                 let allow = HeaderValue::from_str(&methods.join(", ")).ok()?;
                 Some((ResourceDef::new(path.as_str()), allow))
             })
             .collect();
-        Self(routes)
+        Ok(Self(routes))
     }
 
     fn allowed(&self, path: &str) -> Option<&HeaderValue> {

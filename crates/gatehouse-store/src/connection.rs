@@ -33,11 +33,14 @@ pub enum DbConnection {
 }
 
 /// Set on every SQLite connection: integrity, concurrent readers beside one writer,
-/// and waiting (rather than failing) while another connection writes.
+/// waiting (rather than failing) while another connection writes, and a page cache of
+/// 512 KiB instead of 2 MiB: each pooled connection has its own, the hot pages are in
+/// the OS's cache anyway, and eight of SQLite's default would hold 16 MiB.
 const SQLITE_PRAGMAS: &str = "PRAGMA foreign_keys = ON; \
      PRAGMA journal_mode = WAL; \
      PRAGMA synchronous = NORMAL; \
-     PRAGMA busy_timeout = 5000;";
+     PRAGMA busy_timeout = 5000; \
+     PRAGMA cache_size = -512;";
 
 /// How long after a database failure connections are checked before use.
 const SUSPECT_FOR: Duration = Duration::from_secs(30);

@@ -6,8 +6,11 @@
 /// to `limit` rows of `table` that are due (`next_attempt_at` passed), neither done
 /// (`done_column`) nor given up, and not leased by anyone now; returns them as `Row`.
 /// Two instances never lease the same row: the update checks each row again as it
-/// reaches it, and only the rows carrying this lease are read back. Statements on the
-/// backend connection `c` (inside `natively!`), times in milliseconds.
+/// reaches it (after waiting for another instance's lease to commit), and returns only
+/// the rows it leased. Two statements, the update returning the rows: a mail waiting
+/// for its worker is part of every e-mail login, and on PostgreSQL each statement is a
+/// round trip. Statements on the backend connection `c` (inside `natively!`), times in
+/// milliseconds.
 macro_rules! claim_due {
     ($c:ident, $table:ident, $done:ident, $row:ty, $owner:expr, $now:expr, $until:expr, $limit:expr) => {{
         use crate::schema::$table::dsl as q;
@@ -33,13 +36,8 @@ macro_rules! claim_due {
                     .filter(claimable()),
             )
             .set((q::lease_owner.eq($owner), q::lease_until.eq($until)))
-            .execute($c)?;
-            q::$table
-                .filter(q::id.eq_any(&candidates))
-                .filter(q::lease_owner.eq($owner))
-                .filter(q::lease_until.eq($until))
-                .select(<$row>::as_select())
-                .load($c)
+            .returning(<$row>::as_returning())
+            .get_results($c)
         }
     }};
 }

@@ -159,9 +159,10 @@ impl Worker {
     /// Leases one batch of due mails and tries each once.
     ///
     /// First the sent marks that did not land earlier are recorded. A mail whose code
-    /// or link has expired is not sent but marked failed (`expired`) and audited. Each
-    /// mail's lease is renewed just before its send and while the send is in flight;
-    /// one whose lease was lost (another worker has it) is skipped. After the first
+    /// or link has expired is not sent but marked failed (`expired`) and audited. A
+    /// mail's lease is renewed just before its send once the round is older than
+    /// `RENEW_EVERY`, and while the send is in flight; one whose lease was lost
+    /// (another worker has it) is skipped. After the first
     /// successful send, mails waiting out a backoff are made due at once: whatever
     /// made them fail is over.
     pub async fn drain_once(&self) -> Result<DrainReport, MailError> {
@@ -170,6 +171,7 @@ impl Worker {
         let claimed = self
             .store
             .claim_mails(&self.owner, now, now + LEASE, self.batch_size)?;
+        let claimed_at = Instant::now();
         let mut report = DrainReport {
             claimed: claimed.len(),
             ..DrainReport::default()
@@ -181,10 +183,14 @@ impl Worker {
                 report.expired += 1;
                 continue;
             }
-            if self
-                .store
-                .renew_mail_leases(&[mail.id], &self.owner, now + LEASE)?
-                == 0
+            // A lease taken moments ago still holds: renewing it would only put a
+            // round trip before the round's first mail, the one a login waits for.
+            let fresh = claimed_at.elapsed() < RENEW_EVERY;
+            if !fresh
+                && self
+                    .store
+                    .renew_mail_leases(&[mail.id], &self.owner, now + LEASE)?
+                    == 0
             {
                 report.lost += 1;
                 continue;
