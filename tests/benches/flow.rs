@@ -58,6 +58,8 @@ struct Timed {
     scrape: (u64, u64),
     since: Instant,
     last: Counts,
+    /// Mails sent when the flow began.
+    mails_before: u64,
     steps: Vec<Measured>,
 }
 
@@ -91,6 +93,7 @@ impl Timed {
 
     async fn begin(&mut self) {
         self.last = self.read().await;
+        self.mails_before = self.last.mails;
         self.since = Instant::now();
     }
 }
@@ -101,8 +104,9 @@ impl LoginSteps for Timed {
         let mut now = self.read().await;
         let mut scrapes = 1;
         // The `.eml` is readable before the worker records the send: its statements
-        // belong to the hand-off, so wait for them (untimed).
-        while step == "mail" && now.mails <= self.last.mails {
+        // belong to the hand-off, so wait for them (untimed). The flow's one mail may
+        // be recorded already (before the challenge step's reading, even).
+        while step == "mail" && now.mails <= self.mails_before {
             tokio::time::sleep(Duration::from_millis(1)).await;
             now = self.read().await;
             scrapes += 1;
@@ -253,6 +257,7 @@ async fn flows(server: &Server, authorization: &str) -> Vec<Vec<Measured>> {
         scrape: (0, 0),
         since: Instant::now(),
         last: Counts::default(),
+        mails_before: 0,
         steps: vec![],
     };
     timed.calibrate().await;

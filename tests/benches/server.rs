@@ -256,6 +256,25 @@ fn micros_used(before: &CpuTime, after: &CpuTime, prefix: &str) -> u64 {
         .sum()
 }
 
+/// CPU time all of this machine's PostgreSQL processes have used so far, in
+/// microseconds: on one machine, the database's work takes from the cores the hashing
+/// could have had.
+fn postgres_micros() -> u64 {
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|p| {
+            std::fs::read_to_string(p.path().join("comm")).is_ok_and(|c| c.trim() == "postgres")
+        })
+        .map(|p| {
+            cpu_time_by_thread(&p.path().join("task").to_string_lossy())
+                .values()
+                .sum::<u64>()
+        })
+        .sum()
+}
+
 /// CPU time the hypervisor gave to other guests (the `steal` column of /proc/stat), in
 /// clock ticks summed over all cores: what the machine took away during a measurement.
 fn stolen_ticks() -> u64 {
@@ -739,6 +758,8 @@ struct SteadyLogins {
     server_cpu: (CpuTime, CpuTime),
     client_cpu: (CpuTime, CpuTime),
     stolen: u64,
+    /// CPU time PostgreSQL's processes used in the window (0 on SQLite).
+    database_micros: u64,
 }
 
 /// `CONCURRENT_LOGINS` browsers, each logging in again as soon as it is done, until
@@ -779,16 +800,18 @@ async fn steady_logins(server: &Server, outbox: PathBuf) -> SteadyLogins {
         });
     }
     tokio::time::sleep_until(window_start).await;
-    let (server_before, client_before, stolen_before) = (
+    let (server_before, client_before, stolen_before, database_before) = (
         server.cpu_used(),
         cpu_time_by_thread("/proc/self/task"),
         stolen_ticks(),
+        postgres_micros(),
     );
     tokio::time::sleep_until(window_end).await;
-    let (server_after, client_after, stolen_after) = (
+    let (server_after, client_after, stolen_after, database_after) = (
         server.cpu_used(),
         cpu_time_by_thread("/proc/self/task"),
         stolen_ticks(),
+        postgres_micros(),
     );
     let mut report = SteadyLogins {
         in_window: 0,
@@ -797,6 +820,7 @@ async fn steady_logins(server: &Server, outbox: PathBuf) -> SteadyLogins {
         server_cpu: (server_before, server_after),
         client_cpu: (client_before, client_after),
         stolen: stolen_after - stolen_before,
+        database_micros: database_after.saturating_sub(database_before),
     };
     while let Some(finished) = browsers.join_next().await {
         for (at, code) in finished.unwrap_or_default() {
@@ -964,10 +988,11 @@ pub fn bench_server(bin: &Path, setup: &Setup) {
     );
     println!(
         "CPU in the window, in ms ({:.0} available): server threads: {}; this load generator: {}; \
-         taken by the hypervisor (steal): {} ms",
+         PostgreSQL's processes: {:.0}; taken by the hypervisor (steal): {} ms",
         window * 1000.0 * cores() as f64,
         cpu_spent(&logins.server_cpu.0, &logins.server_cpu.1),
         cpu_spent(&logins.client_cpu.0, &logins.client_cpu.1),
+        logins.database_micros as f64 / 1000.0,
         logins.stolen * 10,
     );
     // The share of the CPU the hashing got: what the ratio comes to when an in-server
@@ -979,11 +1004,12 @@ pub fn bench_server(bin: &Path, setup: &Setup) {
     let client_all = micros_used(&in_client.0, &in_client.1, "");
     let per_login = |micros: u64| micros as f64 / 1000.0 / logins.in_window.max(1) as f64;
     println!(
-        "argon2 share of the CPU the server and load generator used in the window: {:.1}%; \
-         CPU per login besides argon2: server {:.2} ms, load generator {:.2} ms",
-        100.0 * argon2 as f64 / (server_all + client_all).max(1) as f64,
+        "argon2 share of the CPU the server, load generator and PostgreSQL used in the window: {:.1}%; \
+         CPU per login besides argon2: server {:.2} ms, load generator {:.2} ms, PostgreSQL {:.2} ms",
+        100.0 * argon2 as f64 / (server_all + client_all + logins.database_micros).max(1) as f64,
         per_login(server_all - argon2),
         per_login(client_all),
+        per_login(logins.database_micros),
     );
     println!(
         "server peak RSS after the logins: {} KiB (during them at most {anon_peak} KiB \

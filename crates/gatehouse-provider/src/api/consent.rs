@@ -19,6 +19,7 @@ use super::login::{ClientSummary, load_bound};
 use super::origin::Origin;
 use crate::crypto::random;
 use crate::oidc::browser;
+use crate::oidc::client_cache::ClientCache;
 use crate::oidc::codes::{consent_for, issue_code};
 use crate::oidc::redirect::redirect_location;
 use crate::problem::{Failure, Problem, ProblemCode};
@@ -137,7 +138,8 @@ pub async fn get_consent(
         let state = shared.as_ref();
         state.store.transaction_with(|tx| {
             let (login, session) = pending(tx, state, browser.as_deref(), &challenge)?;
-            let (client, grant, _) = consent_for(tx, &login.request, session.account_id)?;
+            let (client, grant, _) =
+                consent_for(tx, &state.clients, &login.request, session.account_id)?;
             Ok::<_, Failure>(consent_view(&login, &client, grant.as_ref()))
         })
     })
@@ -241,7 +243,7 @@ pub async fn post_consent(
             };
             let done = match &answer {
                 ConsentAnswer::Grant(ConsentGranted { grant }) => {
-                    let scopes = granted(tx, &login, account, grant, now)?;
+                    let scopes = granted(tx, &state.clients, &login, account, grant, now)?;
                     tx.record(
                         &event(AuditKind::ConsentGranted).with_detail("scopes", scopes.join(" ")),
                     )?;
@@ -273,6 +275,7 @@ pub async fn post_consent(
 /// code carries.
 fn granted(
     tx: &Tx<'_>,
+    clients: &ClientCache,
     login: &LoginRequest,
     account: AccountId,
     grant: &[String],
@@ -280,7 +283,7 @@ fn granted(
 ) -> Result<Vec<String>, Failure> {
     let kept = consent::kept_scopes(&login.request.scopes, grant)
         .map_err(|e| Failure::from(invalid(e.to_string())))?;
-    let (_, previous, _) = consent_for(tx, &login.request, account)?;
+    let (_, previous, _) = consent_for(tx, clients, &login.request, account)?;
     let scopes = consent::merged(previous.as_ref().map(|g| g.scopes.as_slice()), &kept);
     tx.put_consent_grant(&ConsentGrant {
         account_id: account,

@@ -409,7 +409,7 @@ pub(crate) fn finish(
     };
     let session = login.sign_in(account.id, methods, acr, browser, now);
     tx.insert_session(&session)?;
-    let (client, grant, decision) = consent_for(tx, &login.request, account.id)?;
+    let (client, grant, decision) = consent_for(tx, &state.clients, &login.request, account.id)?;
     let (redirect_to, consent) = match decision {
         ConsentDecision::Covered => {
             login.complete(now);

@@ -283,7 +283,7 @@ async fn reuse_session(
             }
             session.last_seen_at = now;
             tx.update_session(&session)?;
-            match consent_for(tx, &request, session.account_id)?.2 {
+            match consent_for(tx, &state.clients, &request, session.account_id)?.2 {
                 ConsentDecision::Covered => {
                     issue_code(tx, state, &request, &session, &code).map(Reuse::Code)
                 }

@@ -45,6 +45,22 @@ impl ClientCache {
         Ok(found)
     }
 
+    /// The same where no await can be: inside a transaction, read with it on a miss.
+    pub fn load_in(
+        &self,
+        repo: &impl ClientRepository,
+        id: &ClientId,
+    ) -> Result<Option<Client>, RepositoryError> {
+        if let Some(cached) = self.get(id.as_str()) {
+            return Ok(Some(cached));
+        }
+        let found = repo.client_by_id(id)?;
+        if let Some(client) = &found {
+            self.put(client);
+        }
+        Ok(found)
+    }
+
     pub fn put(&self, client: &Client) {
         let mut map = self.0.write().unwrap_or_else(PoisonError::into_inner);
         if map.len() >= MAX_ENTRIES {

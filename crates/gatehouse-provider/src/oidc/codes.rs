@@ -4,12 +4,11 @@
 use gatehouse_core::authorization::AuthorizationRequest;
 use gatehouse_core::consent::{self, ConsentDecision, ConsentGrant};
 use gatehouse_core::grant::{self, AuthorizationCode, Session};
-use gatehouse_core::ports::{
-    AuthorizationCodeRepository, ClientRepository, ConsentRepository, RepositoryError,
-};
+use gatehouse_core::ports::{AuthorizationCodeRepository, ConsentRepository, RepositoryError};
 use gatehouse_core::{AccountId, Client, ClientId};
 use gatehouse_store::Tx;
 
+use super::client_cache::ClientCache;
 use super::redirect::redirect_location;
 use super::tokens::ACR_MFA;
 use crate::state::AppState;
@@ -94,17 +93,19 @@ pub fn requires_phishing_resistance(request: &AuthorizationRequest, phr: &str) -
 }
 
 /// The client a stored request names, and what to do about consent for `account`:
-/// read in the caller's transaction, so the grant cannot change before the code is
-/// issued.
+/// the grant is read in the caller's transaction, so it cannot change before the code
+/// is issued; the client comes from the cache the authorization request was checked
+/// against (a round trip less in every login).
 pub fn consent_for(
     tx: &Tx<'_>,
+    clients: &ClientCache,
     request: &AuthorizationRequest,
     account: AccountId,
 ) -> Result<(Client, Option<ConsentGrant>, ConsentDecision), RepositoryError> {
     let client_id = ClientId::parse(&request.client_id)
         .map_err(|e| RepositoryError::Corrupt(format!("login request client_id: {e}")))?;
-    let client = tx
-        .client_by_id(&client_id)?
+    let client = clients
+        .load_in(tx, &client_id)?
         .ok_or(RepositoryError::NotFound)?;
     let grant = tx.consent_grant(account, client_id.as_str())?;
     let decision = consent::decide(&client, &request.scopes, request.prompt, grant.as_ref());
