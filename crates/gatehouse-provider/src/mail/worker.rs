@@ -162,9 +162,8 @@ impl Worker {
     /// or link has expired is not sent but marked failed (`expired`) and audited. A
     /// mail's lease is renewed just before its send once the round is older than
     /// `RENEW_EVERY`, and while the send is in flight; one whose lease was lost
-    /// (another worker has it) is skipped. After the first
-    /// successful send, mails waiting out a backoff are made due at once: whatever
-    /// made them fail is over.
+    /// (another worker has it) is skipped. After the first successful send, mails
+    /// waiting out a backoff are made due at once: whatever made them fail is over.
     pub async fn drain_once(&self) -> Result<DrainReport, MailError> {
         self.record_unrecorded()?;
         let now = self.clock.now();
