@@ -274,8 +274,10 @@ impl Worker {
     async fn send_renewing(&self, mail: &OutboxMail) -> Result<(), SendError> {
         let send = self.deliver(mail);
         tokio::pin!(send);
-        let mut beat = tokio::time::interval(RENEW_EVERY);
-        beat.tick().await;
+        // The first beat one period on: an interval's immediate first tick still waits
+        // for the timer's next millisecond, and the mail (a login's code) with it.
+        let mut beat =
+            tokio::time::interval_at(tokio::time::Instant::now() + RENEW_EVERY, RENEW_EVERY);
         loop {
             tokio::select! {
                 outcome = &mut send => return outcome,
