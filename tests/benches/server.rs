@@ -113,32 +113,32 @@ impl Server {
         serde_json::from_slice(&output.stdout).expect("json")
     }
 
+    /// Memory fields of the server process's `/proc/<pid>/status`, in KiB (0 where
+    /// one cannot be read).
+    fn status_kib<const N: usize>(&self, names: [&str; N]) -> [u64; N] {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .unwrap_or_default();
+        names.map(|name| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        })
+    }
+
     /// Peak resident set of the server process (VmHWM), in KiB.
     fn peak_rss_kib(&self) -> u64 {
-        std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .ok()
-            .and_then(|s| {
-                s.lines()
-                    .find(|l| l.starts_with("VmHWM:"))
-                    .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse().ok()))
-            })
-            .unwrap_or(0)
+        let [peak] = self.status_kib(["VmHWM"]);
+        peak
     }
 
     /// The server's resident memory now, in KiB: anonymous (its heap, stacks and
     /// argon2's working memory) and file-backed (the pages of the binary and libraries
     /// it has touched, which the kernel can drop and read again).
     fn rss_kib(&self) -> (u64, u64) {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
-            .unwrap_or_default();
-        let field = |name: &str| {
-            status
-                .lines()
-                .find_map(|l| l.strip_prefix(name))
-                .and_then(|v| v.split_whitespace().next()?.parse().ok())
-                .unwrap_or(0)
-        };
-        (field("RssAnon:"), field("RssFile:"))
+        let [anon, file] = self.status_kib(["RssAnon", "RssFile"]);
+        (anon, file)
     }
 
     /// CPU time the server's threads have used so far, by thread name (argon2

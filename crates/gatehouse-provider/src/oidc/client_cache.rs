@@ -35,14 +35,10 @@ impl ClientCache {
         if let Some(cached) = self.get(id.as_str()) {
             return Ok(Some(cached));
         }
-        let store = store.clone();
-        let found = actix_web::web::block(move || store.client_by_id(&id))
+        let (cache, store) = (self.clone(), store.clone());
+        actix_web::web::block(move || cache.load_in(&store, &id))
             .await
-            .map_err(|e| RepositoryError::Unavailable(e.to_string()))??;
-        if let Some(client) = &found {
-            self.put(client);
-        }
-        Ok(found)
+            .map_err(|e| RepositoryError::Unavailable(e.to_string()))?
     }
 
     /// The same where no await can be: inside a transaction, read with it on a miss.
